@@ -1,0 +1,55 @@
+# First Mile mesh. On a fresh machine `make run` (the main job) and `make test` install and
+# start everything they need; see README.md.
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+CACHE := $(CURDIR)/.cache
+PY := $(CACHE)/venv/bin/python
+INFRA := bash infra/infra.sh
+ENV = eval "$$($(INFRA) env)"
+
+.PHONY: help install infra up down status run test test-unit test-integration gen gen-check lint bench logs
+
+help: ## list the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-18s %s\n", $$1, $$2}'
+
+install: ## install what is missing (Debian packages, Python venv, Kafka jars, buf, grpcurl)
+	@$(INFRA) install
+
+infra: install ## start PostgreSQL, Redis and Kafka
+	@$(INFRA) up
+
+up: infra ## start infrastructure and the four services in the background
+	@$(INFRA) services-up
+	@$(INFRA) status
+
+down: ## stop services and infrastructure (data is kept in .cache/)
+	@$(INFRA) down
+
+status: ## what runs where
+	@$(INFRA) status
+
+logs: ## follow the services' logs
+	@tail -F $(CACHE)/logs/{pur_svc,routing_svc,dispatch_svc,attendance_adapter}.log
+
+run: up ## the main job: the whole mesh, left running for grpcurl
+	@$(ENV); $(PY) -m mesh.demo
+
+test: infra ## every test: unit, integration and end-to-end, against real infrastructure
+	@$(ENV); $(PY) -m pytest tests $(PYTEST_ARGS)
+
+test-unit: install ## unit tests only (no infrastructure)
+	@$(PY) -m pytest tests/unit $(PYTEST_ARGS)
+
+gen: install ## regenerate Python from protos into gen/
+	@PYTHON=$(PY) bash scripts/gen.sh
+
+gen-check: install ## fail when gen/ is stale
+	@PYTHON=$(PY) bash scripts/gen.sh --check
+
+lint: install ## buf lint, buf breaking against main, generated code freshness
+	@$(CACHE)/bin/buf lint
+	@bash scripts/buf-breaking.sh
+	@PYTHON=$(PY) bash scripts/gen.sh --check
+
+bench: up ## benchmarks; they print their figures
+	@$(ENV); for b in bench/bench_*.py; do echo "== $$b"; $(PY) $$b || exit 1; done

@@ -1,0 +1,311 @@
+#!/usr/bin/env bash
+# Local infrastructure for the First Mile mesh, run as plain processes (no Docker):
+# PostgreSQL and Redis from Debian's packages, an Apache Kafka 4.x broker in KRaft mode assembled
+# from Maven Central, buf from npm, grpcurl built with `go install`, and the Python virtualenv.
+# Everything it downloads or writes lives under .cache/ (git-ignored); every command is idempotent.
+#
+#   infra/infra.sh install          install what is missing (second run: seconds)
+#   infra/infra.sh up               start PostgreSQL, Redis and Kafka
+#   infra/infra.sh services-up      start the four services in the background
+#   infra/infra.sh services-down    stop them (SIGTERM: they drain first)
+#   infra/infra.sh down             stop services and infrastructure (data is kept)
+#   infra/infra.sh status           what runs where
+#   infra/infra.sh env              print the environment the services and tests use
+set -euo pipefail
+
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+CACHE="${FIRSTMILE_CACHE:-$ROOT/.cache}"
+RUN="$CACHE/run"
+LOGS="$CACHE/logs"
+VENV="$CACHE/venv"
+BIN="$CACHE/bin"
+
+PG_PORT="${PG_PORT:-5432}"
+REDIS_PORT="${REDIS_PORT:-6379}"
+KAFKA_PORT="${KAFKA_PORT:-9092}"
+KAFKA_CONTROLLER_PORT="${KAFKA_CONTROLLER_PORT:-9093}"
+BUF_VERSION="1.75.0"
+GRPCURL_VERSION="v1.9.3"
+SERVICES=(pur_svc routing_svc dispatch_svc attendance_adapter)
+
+log() { printf '\033[1m[infra]\033[0m %s\n' "$*" >&2; }
+die() { printf '\033[31m[infra] %s\033[0m\n' "$*" >&2; exit 1; }
+
+as_root() { if [ "$(id -u)" = 0 ]; then "$@"; else sudo "$@"; fi; }
+
+# PostgreSQL refuses to run as root, so a root shell runs it as the `postgres` user.
+as_pg() { if [ "$(id -u)" = 0 ]; then runuser -u postgres -- "$@"; else "$@"; fi; }
+
+pg_bin() {
+  local dir
+  dir="$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -1)"
+  [ -n "$dir" ] || die "PostgreSQL binaries not found; run: infra/infra.sh install"
+  echo "$dir"
+}
+
+port_open() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
+
+pid_alive() { [ -f "$1" ] && kill -0 "$(cat "$1")" 2>/dev/null; }
+
+wait_for() { # wait_for SECONDS DESCRIPTION COMMAND...
+  local deadline=$((SECONDS + $1)) what="$2"; shift 2
+  until "$@"; do
+    [ "$SECONDS" -lt "$deadline" ] || die "timed out waiting for $what (logs: $LOGS)"
+    sleep 0.2
+  done
+}
+
+stamp_ok() { [ -f "$1" ] && [ "$(cat "$1")" = "$2" ]; }
+
+# ---------------------------------------------------------------------------------------- install
+
+install_debian_packages() {
+  local missing=()
+  ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || missing+=(postgresql)
+  ls /usr/share/postgresql/*/extension/postgis.control >/dev/null 2>&1 || missing+=(postgis)
+  command -v redis-server >/dev/null || missing+=(redis-server)
+  command -v java >/dev/null || missing+=(openjdk-17-jre-headless)
+  command -v mvn >/dev/null || missing+=(maven)
+  command -v go >/dev/null || missing+=(golang-go)
+  command -v npm >/dev/null || missing+=(npm)
+  command -v runuser >/dev/null || missing+=(util-linux)
+  [ ${#missing[@]} -eq 0 ] && return
+  log "apt-get install ${missing[*]}"
+  as_root apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive as_root apt-get install -y -qq --no-install-recommends "${missing[@]}" >"$LOGS/apt.log" 2>&1 \
+    || die "apt-get install failed; see $LOGS/apt.log"
+}
+
+install_python() {
+  local want
+  want="$(cat "$ROOT/pyproject.toml" | sha256sum | cut -d' ' -f1)"
+  stamp_ok "$VENV/.stamp" "$want" && return
+  log "Python virtualenv in $VENV"
+  [ -x "$VENV/bin/python" ] || python3 -m venv "$VENV"
+  "$VENV/bin/python" -m pip install -q --upgrade pip >/dev/null
+  "$VENV/bin/python" -m pip install -q -e "$ROOT[dev]" >"$LOGS/pip.log" 2>&1 \
+    || { tail -20 "$LOGS/pip.log"; die "pip install failed; see $LOGS/pip.log"; }
+  # gen/ is a source root: generated code imports itself as `firstmile.<area>.v1`.
+  "$VENV/bin/python" -c 'import site,sys; open(site.getsitepackages()[0]+"/firstmile-gen.pth","w").write(sys.argv[1]+"\n")' "$ROOT/gen"
+  echo "$want" >"$VENV/.stamp"
+}
+
+install_kafka() {
+  local want
+  want="$(sha256sum "$ROOT/infra/kafka/pom.xml" | cut -d' ' -f1)"
+  stamp_ok "$CACHE/kafka/.stamp" "$want" && return
+  log "Apache Kafka broker jars from Maven Central"
+  rm -rf "$CACHE/kafka/libs"
+  mvn -q -B -f "$ROOT/infra/kafka/pom.xml" -Dmaven.repo.local="$CACHE/m2" \
+    dependency:copy-dependencies -DincludeScope=runtime -DoutputDirectory="$CACHE/kafka/libs" \
+    >"$LOGS/maven.log" 2>&1 || { tail -20 "$LOGS/maven.log"; die "maven failed; see $LOGS/maven.log"; }
+  echo "$want" >"$CACHE/kafka/.stamp"
+}
+
+install_buf() {
+  [ -x "$CACHE/npm/node_modules/.bin/buf" ] && "$CACHE/npm/node_modules/.bin/buf" --version 2>/dev/null | grep -qx "$BUF_VERSION" && return
+  log "buf $BUF_VERSION from the npm registry"
+  npm install --silent --no-audit --no-fund --prefix "$CACHE/npm" "@bufbuild/buf@$BUF_VERSION" >"$LOGS/npm.log" 2>&1 \
+    || die "npm install @bufbuild/buf failed; see $LOGS/npm.log"
+  ln -sf "$CACHE/npm/node_modules/.bin/buf" "$BIN/buf"
+}
+
+install_grpcurl() {
+  [ -x "$BIN/grpcurl" ] && return
+  log "grpcurl $GRPCURL_VERSION with go install"
+  GOBIN="$BIN" GOMODCACHE="$CACHE/go/mod" GOCACHE="$CACHE/go/build" GOFLAGS=-mod=mod \
+    go install "github.com/fullstorydev/grpcurl/cmd/grpcurl@$GRPCURL_VERSION" >"$LOGS/go.log" 2>&1 \
+    || die "go install grpcurl failed; see $LOGS/go.log"
+}
+
+cmd_install() {
+  mkdir -p "$CACHE" "$RUN" "$LOGS" "$BIN"
+  install_debian_packages
+  install_python
+  install_kafka
+  install_buf
+  install_grpcurl
+}
+
+# ------------------------------------------------------------------------------------ postgres
+
+pg_up() {
+  local bin data="$CACHE/pg/data" sock="$CACHE/pg/run"
+  bin="$(pg_bin)"
+  mkdir -p "$CACHE/pg" "$sock"
+  [ "$(id -u)" = 0 ] && chown postgres:postgres "$CACHE/pg" "$sock"
+  if [ ! -f "$data/PG_VERSION" ]; then
+    log "PostgreSQL: initdb $data"
+    as_pg "$bin/initdb" -D "$data" -U postgres -A trust -E UTF8 --locale=C.UTF-8 >"$LOGS/initdb.log" 2>&1 \
+      || die "initdb failed; see $LOGS/initdb.log"
+  fi
+  if as_pg "$bin/pg_ctl" -D "$data" status >/dev/null 2>&1; then
+    log "PostgreSQL already running on $PG_PORT"
+  else
+    port_open "$PG_PORT" && die "port $PG_PORT is taken by another process; set PG_PORT"
+    log "PostgreSQL: starting on $PG_PORT"
+    touch "$LOGS/postgres.log"; [ "$(id -u)" = 0 ] && chown postgres "$LOGS/postgres.log"
+    as_pg "$bin/pg_ctl" -D "$data" -l "$LOGS/postgres.log" -w -t 60 start \
+      -o "-p $PG_PORT -k $sock -c listen_addresses=localhost -c max_connections=300 -c shared_buffers=256MB" >/dev/null \
+      || die "PostgreSQL did not start; see $LOGS/postgres.log"
+  fi
+  local psql=("$bin/psql" -h localhost -p "$PG_PORT" -U postgres -v ON_ERROR_STOP=1 -qAt)
+  if [ "$("${psql[@]}" -c "SELECT 1 FROM pg_roles WHERE rolname='firstmile'")" != 1 ]; then
+    "${psql[@]}" -c "CREATE ROLE firstmile LOGIN CREATEDB"
+  fi
+  if [ "$("${psql[@]}" -c "SELECT 1 FROM pg_database WHERE datname='firstmile'")" != 1 ]; then
+    "${psql[@]}" -c "CREATE DATABASE firstmile OWNER firstmile"
+  fi
+}
+
+pg_down() {
+  local bin data="$CACHE/pg/data"
+  bin="$(pg_bin)"
+  [ -f "$data/PG_VERSION" ] || return 0
+  as_pg "$bin/pg_ctl" -D "$data" status >/dev/null 2>&1 || return 0
+  log "PostgreSQL: stopping"
+  as_pg "$bin/pg_ctl" -D "$data" -m fast -w stop >/dev/null
+}
+
+# ---------------------------------------------------------------------------------------- redis
+
+redis_up() {
+  if pid_alive "$RUN/redis.pid"; then log "Redis already running on $REDIS_PORT"; return; fi
+  port_open "$REDIS_PORT" && die "port $REDIS_PORT is taken by another process; set REDIS_PORT"
+  log "Redis: starting on $REDIS_PORT"
+  mkdir -p "$CACHE/redis"
+  # A cache only: no snapshots, no append-only file.
+  redis-server --port "$REDIS_PORT" --bind 127.0.0.1 --dir "$CACHE/redis" --daemonize yes \
+    --pidfile "$RUN/redis.pid" --logfile "$LOGS/redis.log" --save "" --appendonly no \
+    --maxmemory 1gb --maxmemory-policy allkeys-lru
+  wait_for 20 "Redis" port_open "$REDIS_PORT"
+}
+
+redis_down() {
+  pid_alive "$RUN/redis.pid" || return 0
+  log "Redis: stopping"
+  kill "$(cat "$RUN/redis.pid")"
+  wait_for 20 "Redis to stop" bash -c "! kill -0 $(cat "$RUN/redis.pid") 2>/dev/null"
+  rm -f "$RUN/redis.pid"
+}
+
+# ---------------------------------------------------------------------------------------- kafka
+
+kafka_java() { java -Xms256m -Xmx1g -Dlog4j2.configurationFile="$ROOT/infra/kafka/log4j2.properties" -cp "$CACHE/kafka/libs/*" "$@"; }
+
+kafka_up() {
+  [ -d "$CACHE/kafka/libs" ] || die "Kafka is not installed; run: infra/infra.sh install"
+  if pid_alive "$RUN/kafka.pid"; then log "Kafka already running on $KAFKA_PORT"; return; fi
+  port_open "$KAFKA_PORT" && die "port $KAFKA_PORT is taken by another process; set KAFKA_PORT"
+  local data="$CACHE/kafka/data" props="$CACHE/kafka/server.properties"
+  sed -e "s|@KAFKA_PORT@|$KAFKA_PORT|g" -e "s|@CONTROLLER_PORT@|$KAFKA_CONTROLLER_PORT|g" -e "s|@DATA_DIR@|$data|g" \
+    "$ROOT/infra/kafka/server.properties.in" >"$props"
+  if [ ! -f "$data/meta.properties" ]; then
+    log "Kafka: formatting KRaft storage in $data"
+    local cluster_id
+    cluster_id="$(kafka_java kafka.tools.StorageTool random-uuid)"
+    kafka_java kafka.tools.StorageTool format --standalone -t "$cluster_id" -c "$props" >"$LOGS/kafka-format.log" 2>&1 \
+      || die "Kafka storage format failed; see $LOGS/kafka-format.log"
+  fi
+  log "Kafka: starting on $KAFKA_PORT (KRaft)"
+  setsid nohup java -Xms256m -Xmx1g -XX:+UseG1GC -Djava.awt.headless=true \
+    -Dlog4j2.configurationFile="$ROOT/infra/kafka/log4j2.properties" \
+    -cp "$CACHE/kafka/libs/*" kafka.Kafka "$props" >"$LOGS/kafka.log" 2>&1 </dev/null &
+  echo $! >"$RUN/kafka.pid"
+  wait_for 90 "Kafka" kafka_ready
+}
+
+kafka_ready() {
+  pid_alive "$RUN/kafka.pid" || die "Kafka exited; see $LOGS/kafka.log"
+  port_open "$KAFKA_PORT" && grep -q "Kafka Server started\|\[KafkaRaftServer nodeId=1\] Kafka Server started" "$LOGS/kafka.log"
+}
+
+kafka_down() {
+  pid_alive "$RUN/kafka.pid" || return 0
+  log "Kafka: stopping"
+  kill "$(cat "$RUN/kafka.pid")"
+  local pid; pid="$(cat "$RUN/kafka.pid")"
+  wait_for 60 "Kafka to stop" bash -c "! kill -0 $pid 2>/dev/null"
+  rm -f "$RUN/kafka.pid"
+}
+
+# ------------------------------------------------------------------------------------- services
+
+cmd_env() {
+  cat <<EOF
+export FIRSTMILE_DATABASE_URL="postgresql+psycopg2://firstmile@localhost:$PG_PORT/firstmile"
+export FIRSTMILE_REDIS_URL="redis://localhost:$REDIS_PORT/0"
+export FIRSTMILE_KAFKA_BOOTSTRAP_SERVERS="localhost:$KAFKA_PORT"
+export FIRSTMILE_GRPC_INSECURE=true
+export PATH="$BIN:$VENV/bin:\$PATH"
+EOF
+}
+
+services_up() {
+  eval "$(cmd_env)"
+  "$VENV/bin/python" -m mesh.migrate
+  "$VENV/bin/python" -m mesh.topics
+  local svc
+  for svc in "${SERVICES[@]}"; do
+    if pid_alive "$RUN/$svc.pid"; then log "$svc already running"; continue; fi
+    log "$svc: starting (log: $LOGS/$svc.log)"
+    setsid nohup "$VENV/bin/python" -m "$svc" >"$LOGS/$svc.log" 2>&1 </dev/null &
+    echo $! >"$RUN/$svc.pid"
+  done
+  for svc in "${SERVICES[@]}"; do
+    wait_for 60 "$svc to serve" service_serving "$svc"
+  done
+}
+
+service_port() {
+  case "$1" in
+    pur_svc) echo 50051 ;; routing_svc) echo 50052 ;; dispatch_svc) echo 50053 ;; attendance_adapter) echo 50054 ;;
+  esac
+}
+
+service_serving() {
+  pid_alive "$RUN/$1.pid" || die "$1 exited; see $LOGS/$1.log"
+  "$BIN/grpcurl" -plaintext -max-time 2 "localhost:$(service_port "$1")" grpc.health.v1.Health/Check 2>/dev/null | grep -q SERVING
+}
+
+services_down() {
+  local svc pid
+  for svc in "${SERVICES[@]}"; do
+    pid_alive "$RUN/$svc.pid" || continue
+    pid="$(cat "$RUN/$svc.pid")"
+    log "$svc: stopping"
+    kill -TERM "$pid"
+    wait_for 45 "$svc to stop" bash -c "! kill -0 $pid 2>/dev/null"
+    rm -f "$RUN/$svc.pid"
+  done
+}
+
+cmd_status() {
+  local bin state
+  bin="$(pg_bin)"
+  if as_pg "$bin/pg_ctl" -D "$CACHE/pg/data" status >/dev/null 2>&1; then state=running; else state=stopped; fi
+  printf '%-20s %-8s %s\n' postgresql "$state" "localhost:$PG_PORT"
+  if pid_alive "$RUN/redis.pid"; then state=running; else state=stopped; fi
+  printf '%-20s %-8s %s\n' redis "$state" "localhost:$REDIS_PORT"
+  if pid_alive "$RUN/kafka.pid"; then state=running; else state=stopped; fi
+  printf '%-20s %-8s %s\n' kafka "$state" "localhost:$KAFKA_PORT"
+  local svc
+  for svc in "${SERVICES[@]}"; do
+    if pid_alive "$RUN/$svc.pid"; then
+      if service_serving "$svc" 2>/dev/null; then state=SERVING; else state=running; fi
+    else state=stopped; fi
+    printf '%-20s %-8s %s\n' "$svc" "$state" "localhost:$(service_port "$svc")"
+  done
+}
+
+mkdir -p "$CACHE" "$RUN" "$LOGS" "$BIN"
+case "${1:-}" in
+  install) cmd_install ;;
+  up) pg_up; redis_up; kafka_up ;;
+  services-up) services_up ;;
+  services-down) services_down ;;
+  down) services_down; kafka_down; redis_down; pg_down ;;
+  status) cmd_status ;;
+  env) cmd_env ;;
+  *) sed -n '2,14p' "$0" | sed 's/^# \{0,1\}//'; exit 2 ;;
+esac

@@ -1,0 +1,229 @@
+"""gRPC server bootstrap: health, reflection, interceptors and a graceful drain.
+
+Every service builds its server here, so they all answer `grpc.health.v1.Health` per service,
+serve reflection for grpcurl, map errors to status codes the same way, export the same metrics,
+and shut down the same way: health goes NOT_SERVING first, then in-flight calls get a grace period.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from concurrent import futures
+from dataclasses import dataclass
+from typing import Any
+
+import grpc
+from grpc_health.v1 import health, health_pb2, health_pb2_grpc
+from grpc_reflection.v1alpha import reflection
+from prometheus_client import Counter, Histogram
+
+from mesh.errors import MeshError, is_transient
+
+log = logging.getLogger(__name__)
+
+RPC_HANDLED = Counter(
+    "grpc_server_handled_total",
+    "RPCs completed on the server, by status code.",
+    ["grpc_service", "grpc_method", "grpc_code"],
+)
+RPC_SECONDS = Histogram(
+    "grpc_server_handling_seconds",
+    "Time from an RPC's start to its last response.",
+    ["grpc_service", "grpc_method"],
+    buckets=(0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10),
+)
+
+MAX_MESSAGE_BYTES = 16 * 1024 * 1024
+
+
+@dataclass(frozen=True)
+class ServiceRegistration:
+    """A business servicer to serve: its full proto name and the generated `add_..._to_server`."""
+
+    full_name: str
+    add_to_server: Callable[[grpc.Server], None]
+
+
+Behavior = Callable[..., Any]
+
+
+def _wrap_handler(
+    handler: grpc.RpcMethodHandler, wrap: Callable[[Behavior, bool], Behavior]
+) -> grpc.RpcMethodHandler:
+    """Rebuild `handler` with its behaviour wrapped; `wrap(behavior, streams_response)`."""
+    if handler.unary_unary:
+        factory, behavior = grpc.unary_unary_rpc_method_handler, handler.unary_unary
+    elif handler.unary_stream:
+        factory, behavior = grpc.unary_stream_rpc_method_handler, handler.unary_stream
+    elif handler.stream_unary:
+        factory, behavior = grpc.stream_unary_rpc_method_handler, handler.stream_unary
+    else:
+        factory, behavior = grpc.stream_stream_rpc_method_handler, handler.stream_stream
+    return factory(
+        wrap(behavior, handler.response_streaming),
+        request_deserializer=handler.request_deserializer,
+        response_serializer=handler.response_serializer,
+    )
+
+
+def _split_method(full_method: str) -> tuple[str, str]:
+    service, _, method = full_method.lstrip("/").rpartition("/")
+    return service, method
+
+
+class ErrorMappingInterceptor(grpc.ServerInterceptor):
+    """Turns exceptions into status codes: MeshError by its code, a dependency outage into
+    UNAVAILABLE (safe to retry), anything else into INTERNAL without leaking its text."""
+
+    def intercept_service(self, continuation, handler_call_details):  # type: ignore[no-untyped-def]
+        handler = continuation(handler_call_details)
+        if handler is None:
+            return None
+        method = handler_call_details.method
+
+        def wrap(behavior: Behavior, streams: bool) -> Behavior:
+            def abort_for(exc: Exception, context: grpc.ServicerContext) -> None:
+                if isinstance(exc, MeshError):
+                    context.abort(exc.code, str(exc))
+                if is_transient(exc):
+                    log.warning("dependency unavailable", extra={"method": method, "error": repr(exc)})
+                    context.abort(grpc.StatusCode.UNAVAILABLE, "a dependency is unavailable; retry later")
+                log.exception("unhandled error", extra={"method": method})
+                context.abort(grpc.StatusCode.INTERNAL, "internal error")
+
+            if streams:
+
+                def streaming(request_or_iterator: Any, context: grpc.ServicerContext) -> Iterator[Any]:
+                    try:
+                        yield from behavior(request_or_iterator, context)
+                    except Exception as exc:  # noqa: BLE001 - mapped to a status code
+                        if _is_abort(exc, context):
+                            raise
+                        abort_for(exc, context)
+
+                return streaming
+
+            def unary(request_or_iterator: Any, context: grpc.ServicerContext) -> Any:
+                try:
+                    return behavior(request_or_iterator, context)
+                except Exception as exc:  # noqa: BLE001 - mapped to a status code
+                    if _is_abort(exc, context):
+                        raise
+                    abort_for(exc, context)
+
+            return unary
+
+        return _wrap_handler(handler, wrap)
+
+
+def _is_abort(exc: Exception, context: grpc.ServicerContext) -> bool:
+    """True when the servicer already chose a status (context.abort raises a bare Exception)."""
+    return context.code() is not None and not isinstance(exc, MeshError)
+
+
+class ObservabilityInterceptor(grpc.ServerInterceptor):
+    """Counts and times every RPC by method and status code, and logs failures."""
+
+    def intercept_service(self, continuation, handler_call_details):  # type: ignore[no-untyped-def]
+        handler = continuation(handler_call_details)
+        if handler is None:
+            return None
+        service, method = _split_method(handler_call_details.method)
+
+        def finish(context: grpc.ServicerContext, started: float, failed: bool) -> None:
+            code = context.code() or (grpc.StatusCode.UNKNOWN if failed else grpc.StatusCode.OK)
+            elapsed = time.perf_counter() - started
+            RPC_HANDLED.labels(service, method, code.name).inc()
+            RPC_SECONDS.labels(service, method).observe(elapsed)
+            if code is not grpc.StatusCode.OK:
+                level = logging.ERROR if code in (grpc.StatusCode.INTERNAL, grpc.StatusCode.UNKNOWN) else logging.INFO
+                log.log(
+                    level,
+                    "rpc failed",
+                    extra={"method": f"{service}/{method}", "code": code.name, "details": (context.details() or b"").decode(errors="replace"), "ms": round(elapsed * 1000, 2)},
+                )
+
+        def wrap(behavior: Behavior, streams: bool) -> Behavior:
+            if streams:
+
+                def streaming(request_or_iterator: Any, context: grpc.ServicerContext) -> Iterator[Any]:
+                    started, failed = time.perf_counter(), True
+                    try:
+                        yield from behavior(request_or_iterator, context)
+                        failed = False
+                    finally:
+                        finish(context, started, failed)
+
+                return streaming
+
+            def unary(request_or_iterator: Any, context: grpc.ServicerContext) -> Any:
+                started, failed = time.perf_counter(), True
+                try:
+                    response = behavior(request_or_iterator, context)
+                    failed = False
+                    return response
+                finally:
+                    finish(context, started, failed)
+
+            return unary
+
+        return _wrap_handler(handler, wrap)
+
+
+class GrpcServer:
+    """A gRPC server with health and reflection that drains before it stops."""
+
+    def __init__(
+        self,
+        *,
+        port: int,
+        registrations: Sequence[ServiceRegistration],
+        max_workers: int = 16,
+        drain_seconds: float = 2.0,
+        grace_seconds: float = 10.0,
+        interceptors: Iterable[grpc.ServerInterceptor] = (),
+        host: str = "[::]",
+    ) -> None:
+        self._registrations = list(registrations)
+        self._drain_seconds = drain_seconds
+        self._grace_seconds = grace_seconds
+        self._server = grpc.server(
+            futures.ThreadPoolExecutor(max_workers=max_workers, thread_name_prefix="grpc"),
+            # Outermost first: metrics see the status the error mapping settled on.
+            interceptors=[ObservabilityInterceptor(), ErrorMappingInterceptor(), *interceptors],
+            options=[
+                ("grpc.max_receive_message_length", MAX_MESSAGE_BYTES),
+                ("grpc.max_send_message_length", MAX_MESSAGE_BYTES),
+                ("grpc.so_reuseport", 0),
+            ],
+        )
+        self.health = health.HealthServicer(experimental_non_blocking=True)
+        health_pb2_grpc.add_HealthServicer_to_server(self.health, self._server)
+        for registration in self._registrations:
+            registration.add_to_server(self._server)
+            self.health.set(registration.full_name, health_pb2.HealthCheckResponse.NOT_SERVING)
+        self.health.set("", health_pb2.HealthCheckResponse.NOT_SERVING)
+        reflection.enable_server_reflection(
+            [r.full_name for r in self._registrations]
+            + [health_pb2.DESCRIPTOR.services_by_name["Health"].full_name, reflection.SERVICE_NAME],
+            self._server,
+        )
+        self.port = self._server.add_insecure_port(f"{host}:{port}")
+        if self.port == 0:
+            raise OSError(f"cannot bind gRPC port {port}")
+
+    def start(self) -> None:
+        self._server.start()
+
+    def set_serving(self) -> None:
+        for name in ["", *(r.full_name for r in self._registrations)]:
+            self.health.set(name, health_pb2.HealthCheckResponse.SERVING)
+
+    def drain_and_stop(self) -> None:
+        """Report NOT_SERVING everywhere, wait for clients to notice, then stop with a grace period."""
+        self.health.enter_graceful_shutdown()
+        if self._drain_seconds:
+            time.sleep(self._drain_seconds)
+        self._server.stop(self._grace_seconds).wait()

@@ -1,0 +1,49 @@
+"""Connections every service process holds, built once by its composition root."""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass
+
+import redis
+from kafka import KafkaProducer
+from sqlalchemy import Engine
+from sqlalchemy.orm import Session, sessionmaker
+
+from mesh.config import MeshSettings
+from mesh.db import make_engine, make_session_factory
+from mesh.kafka import make_producer
+from mesh.outbox import Outbox, OutboxRelay
+from mesh.redis_client import make_redis
+from mesh.runtime import Worker
+
+
+@dataclass
+class Infrastructure:
+    engine: Engine
+    session_factory: sessionmaker[Session]
+    redis: redis.Redis
+    producer: KafkaProducer
+
+    @classmethod
+    def connect(cls, settings: MeshSettings, *, service: str) -> Infrastructure:
+        engine = make_engine(settings.database_url, pool_size=settings.db_pool_size, application_name=service)
+        return cls(
+            engine=engine,
+            session_factory=make_session_factory(engine),
+            redis=make_redis(settings.redis_url),
+            producer=make_producer(settings.kafka_bootstrap_servers, client_id=service),
+        )
+
+    def outbox_relay(self, outbox: Outbox) -> Worker:
+        relay = OutboxRelay(self.engine, outbox, self.producer)
+
+        def run(stop: threading.Event) -> None:
+            relay.run(stop)
+
+        return Worker(name=f"outbox-relay:{outbox.schema}", run=run)
+
+    def close(self) -> None:
+        self.producer.close(timeout=5)
+        self.redis.close()
+        self.engine.dispose()

@@ -1,0 +1,23 @@
+"""Fixtures that start service processes; they are killed when the test ends."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+
+from tests.support.processes import ServiceProcess, mesh_environment
+
+
+@pytest.fixture
+def start_service() -> Iterator:
+    started: list[ServiceProcess] = []
+
+    def start(service: str, **extra_env: str) -> ServiceProcess:
+        proc = ServiceProcess(service, {**mesh_environment(), **extra_env}).start()
+        started.append(proc)
+        return proc
+
+    yield start
+    for proc in started:
+        proc.kill()

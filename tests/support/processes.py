@@ -1,0 +1,101 @@
+"""Service processes started for real (`python -m <service>`) against the local infrastructure."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import grpc
+from grpc_health.v1 import health_pb2, health_pb2_grpc
+
+ROOT = Path(__file__).resolve().parents[2]
+GRPCURL = ROOT / ".cache" / "bin" / "grpcurl"
+
+SERVICES = {
+    "pur_svc": ("PUR_SVC", "firstmile.pur.v1.PickupService"),
+    "routing_svc": ("ROUTING_SVC", "firstmile.routing.v1.RoutingService"),
+    "dispatch_svc": ("DISPATCH_SVC", "firstmile.dispatch.v1.DispatchService"),
+    "attendance_adapter": ("ATTENDANCE_ADAPTER", "firstmile.attendance.v1.AttendanceService"),
+}
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def mesh_environment() -> dict[str, str]:
+    """The environment `infra/infra.sh env` describes, on top of this process's own."""
+    env = dict(os.environ)
+    env.setdefault("FIRSTMILE_DATABASE_URL", "postgresql+psycopg2://firstmile@localhost:5432/firstmile")
+    env.setdefault("FIRSTMILE_REDIS_URL", "redis://localhost:6379/0")
+    env.setdefault("FIRSTMILE_KAFKA_BOOTSTRAP_SERVERS", "localhost:9092")
+    env["PYTHONPATH"] = os.pathsep.join([str(ROOT), str(ROOT / "gen")])
+    return env
+
+
+@dataclass
+class ServiceProcess:
+    service: str
+    env: dict[str, str]
+    grpc_port: int = field(default_factory=free_port)
+    metrics_port: int = field(default_factory=free_port)
+    process: subprocess.Popen[bytes] | None = None
+    # A file, not a pipe: a chatty service must never block on a full pipe buffer.
+    log_file: Path = field(default_factory=lambda: Path(tempfile.mkstemp(prefix="svc-", suffix=".log")[1]))
+
+    @property
+    def target(self) -> str:
+        return f"localhost:{self.grpc_port}"
+
+    def start(self) -> ServiceProcess:
+        prefix, _ = SERVICES[self.service]
+        env = {**self.env, f"{prefix}_GRPC_PORT": str(self.grpc_port), f"{prefix}_METRICS_PORT": str(self.metrics_port)}
+        with self.log_file.open("wb") as log:
+            self.process = subprocess.Popen(
+                [sys.executable, "-m", self.service], cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT
+            )
+        return self
+
+    def health(self, service: str = "", timeout: float = 1.0) -> int:
+        with grpc.insecure_channel(self.target) as channel:
+            stub = health_pb2_grpc.HealthStub(channel)
+            return stub.Check(health_pb2.HealthCheckRequest(service=service), timeout=timeout).status
+
+    def wait_serving(self, timeout: float = 60.0) -> None:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            assert self.process is not None
+            if self.process.poll() is not None:
+                raise AssertionError(f"{self.service} exited {self.process.returncode}:\n{self.output()}")
+            try:
+                if self.health() == health_pb2.HealthCheckResponse.SERVING:
+                    return
+            except grpc.RpcError:
+                pass
+            time.sleep(0.1)
+        raise AssertionError(f"{self.service} not SERVING after {timeout}s")
+
+    def terminate(self, timeout: float = 30.0) -> int:
+        assert self.process is not None
+        if self.process.poll() is None:
+            self.process.send_signal(signal.SIGTERM)
+        return self.process.wait(timeout=timeout)
+
+    def kill(self) -> None:
+        if self.process is not None and self.process.poll() is None:
+            self.process.kill()
+            self.process.wait()
+
+    def output(self) -> str:
+        return self.log_file.read_text(errors="replace")
+
+
