@@ -32,7 +32,10 @@ logs: ## follow the services' logs
 	@tail -F $(CACHE)/logs/{pur_svc,routing_svc,dispatch_svc,attendance_adapter}.log
 
 run: up ## the main job: the whole mesh, left running for grpcurl
-	@$(ENV); $(PY) -m mesh.demo
+	@echo; echo "The mesh is running. Try:"
+	@echo "  .cache/bin/grpcurl -plaintext localhost:50051 list"
+	@echo "  .cache/bin/grpcurl -plaintext localhost:50052 describe firstmile.routing.v1.RoutingService"
+	@echo "Logs: make logs    Stop: make down"
 
 test: infra ## every test: unit, integration and end-to-end, against real infrastructure
 	@$(ENV); $(PY) -m pytest tests $(PYTEST_ARGS)

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import signal
 import subprocess
+import sys
 import time
 
 import pytest
 from grpc_health.v1 import health_pb2
 
-from tests.support.processes import GRPCURL, SERVICES
+from tests.support.processes import GRPCURL, ROOT, SERVICES, mesh_environment
 
 pytestmark = pytest.mark.e2e
 
@@ -64,3 +65,27 @@ def test_metrics_endpoint_exports_rpc_counters(start_service):
     proc.health()
     body = urllib.request.urlopen(f"http://localhost:{proc.metrics_port}/metrics", timeout=5).read().decode()
     assert 'grpc_server_handled_total{grpc_code="OK",grpc_method="Check",grpc_service="grpc.health.v1.Health"}' in body
+
+
+@pytest.mark.parametrize(
+    ("overrides", "expected"),
+    [
+        ({"FIRSTMILE_DATABASE_URL": None}, "FIRSTMILE_DATABASE_URL: Field required"),
+        ({"FIRSTMILE_KAFKA_BOOTSTRAP_SERVERS": "no port here"}, "FIRSTMILE_KAFKA_BOOTSTRAP_SERVERS"),
+        ({"PUR_SVC_GRPC_PORT": "fifty"}, "PUR_SVC_GRPC_PORT"),
+    ],
+)
+def test_configuration_error_exits_non_zero_with_a_clear_message(overrides, expected):
+    env = mesh_environment()
+    for key, value in overrides.items():
+        if value is None:
+            env.pop(key, None)
+        else:
+            env[key] = value
+    result = subprocess.run(
+        [sys.executable, "-m", "pur_svc"], cwd=ROOT, env=env, capture_output=True, text=True, timeout=60
+    )
+    assert result.returncode == 2
+    assert "invalid configuration" in result.stderr
+    assert expected in result.stderr
+    assert "Traceback" not in result.stderr

@@ -1,0 +1,1 @@
+"""attendance_adapter: Live rider attendance, fronting the external attendance management system."""

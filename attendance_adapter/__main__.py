@@ -1,0 +1,3 @@
+from attendance_adapter.bootstrap import main
+
+raise SystemExit(main())

@@ -1,0 +1,3 @@
+from dispatch_svc.bootstrap import main
+
+raise SystemExit(main())

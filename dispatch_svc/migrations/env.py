@@ -1,0 +1,3 @@
+from mesh.alembic_env import run_migrations
+
+run_migrations(schema="dispatch")

@@ -1,0 +1,400 @@
+import datetime
+
+from firstmile.attendance.v1 import attendance_pb2 as _attendance_pb2
+from firstmile.common.v1 import common_pb2 as _common_pb2
+from firstmile.pur.v1 import pur_pb2 as _pur_pb2
+from google.protobuf import timestamp_pb2 as _timestamp_pb2
+from google.protobuf.internal import containers as _containers
+from google.protobuf.internal import enum_type_wrapper as _enum_type_wrapper
+from google.protobuf import descriptor as _descriptor
+from google.protobuf import message as _message
+from collections.abc import Iterable as _Iterable, Mapping as _Mapping
+from typing import ClassVar as _ClassVar, Optional as _Optional, Union as _Union
+
+DESCRIPTOR: _descriptor.FileDescriptor
+
+class VehicleType(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
+    __slots__ = ()
+    VEHICLE_TYPE_UNSPECIFIED: _ClassVar[VehicleType]
+    VEHICLE_TYPE_BIKE: _ClassVar[VehicleType]
+    VEHICLE_TYPE_THREE_WHEELER: _ClassVar[VehicleType]
+    VEHICLE_TYPE_VAN: _ClassVar[VehicleType]
+    VEHICLE_TYPE_TRUCK: _ClassVar[VehicleType]
+
+class DispatchStatus(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
+    __slots__ = ()
+    DISPATCH_STATUS_UNSPECIFIED: _ClassVar[DispatchStatus]
+    DISPATCH_STATUS_OPEN: _ClassVar[DispatchStatus]
+    DISPATCH_STATUS_IN_PROGRESS: _ClassVar[DispatchStatus]
+    DISPATCH_STATUS_COMPLETED: _ClassVar[DispatchStatus]
+    DISPATCH_STATUS_CANCELLED: _ClassVar[DispatchStatus]
+VEHICLE_TYPE_UNSPECIFIED: VehicleType
+VEHICLE_TYPE_BIKE: VehicleType
+VEHICLE_TYPE_THREE_WHEELER: VehicleType
+VEHICLE_TYPE_VAN: VehicleType
+VEHICLE_TYPE_TRUCK: VehicleType
+DISPATCH_STATUS_UNSPECIFIED: DispatchStatus
+DISPATCH_STATUS_OPEN: DispatchStatus
+DISPATCH_STATUS_IN_PROGRESS: DispatchStatus
+DISPATCH_STATUS_COMPLETED: DispatchStatus
+DISPATCH_STATUS_CANCELLED: DispatchStatus
+
+class Rider(_message.Message):
+    __slots__ = ("id", "hub_id", "name", "phone", "active")
+    ID_FIELD_NUMBER: _ClassVar[int]
+    HUB_ID_FIELD_NUMBER: _ClassVar[int]
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    PHONE_FIELD_NUMBER: _ClassVar[int]
+    ACTIVE_FIELD_NUMBER: _ClassVar[int]
+    id: str
+    hub_id: str
+    name: str
+    phone: str
+    active: bool
+    def __init__(self, id: _Optional[str] = ..., hub_id: _Optional[str] = ..., name: _Optional[str] = ..., phone: _Optional[str] = ..., active: _Optional[bool] = ...) -> None: ...
+
+class Vehicle(_message.Message):
+    __slots__ = ("id", "hub_id", "type", "capacity_packages", "capacity_kg", "registration", "active")
+    ID_FIELD_NUMBER: _ClassVar[int]
+    HUB_ID_FIELD_NUMBER: _ClassVar[int]
+    TYPE_FIELD_NUMBER: _ClassVar[int]
+    CAPACITY_PACKAGES_FIELD_NUMBER: _ClassVar[int]
+    CAPACITY_KG_FIELD_NUMBER: _ClassVar[int]
+    REGISTRATION_FIELD_NUMBER: _ClassVar[int]
+    ACTIVE_FIELD_NUMBER: _ClassVar[int]
+    id: str
+    hub_id: str
+    type: VehicleType
+    capacity_packages: int
+    capacity_kg: float
+    registration: str
+    active: bool
+    def __init__(self, id: _Optional[str] = ..., hub_id: _Optional[str] = ..., type: _Optional[_Union[VehicleType, str]] = ..., capacity_packages: _Optional[int] = ..., capacity_kg: _Optional[float] = ..., registration: _Optional[str] = ..., active: _Optional[bool] = ...) -> None: ...
+
+class Dispatch(_message.Message):
+    __slots__ = ("id", "hub_id", "route_id", "pickup_date", "rider_id", "vehicle_id", "status", "pur_ids", "total_packages", "total_weight_kg", "created_at", "started_at", "completed_at", "cancelled_at", "cancel_reason", "version", "request_id")
+    ID_FIELD_NUMBER: _ClassVar[int]
+    HUB_ID_FIELD_NUMBER: _ClassVar[int]
+    ROUTE_ID_FIELD_NUMBER: _ClassVar[int]
+    PICKUP_DATE_FIELD_NUMBER: _ClassVar[int]
+    RIDER_ID_FIELD_NUMBER: _ClassVar[int]
+    VEHICLE_ID_FIELD_NUMBER: _ClassVar[int]
+    STATUS_FIELD_NUMBER: _ClassVar[int]
+    PUR_IDS_FIELD_NUMBER: _ClassVar[int]
+    TOTAL_PACKAGES_FIELD_NUMBER: _ClassVar[int]
+    TOTAL_WEIGHT_KG_FIELD_NUMBER: _ClassVar[int]
+    CREATED_AT_FIELD_NUMBER: _ClassVar[int]
+    STARTED_AT_FIELD_NUMBER: _ClassVar[int]
+    COMPLETED_AT_FIELD_NUMBER: _ClassVar[int]
+    CANCELLED_AT_FIELD_NUMBER: _ClassVar[int]
+    CANCEL_REASON_FIELD_NUMBER: _ClassVar[int]
+    VERSION_FIELD_NUMBER: _ClassVar[int]
+    REQUEST_ID_FIELD_NUMBER: _ClassVar[int]
+    id: str
+    hub_id: str
+    route_id: str
+    pickup_date: str
+    rider_id: str
+    vehicle_id: str
+    status: DispatchStatus
+    pur_ids: _containers.RepeatedScalarFieldContainer[str]
+    total_packages: int
+    total_weight_kg: float
+    created_at: _timestamp_pb2.Timestamp
+    started_at: _timestamp_pb2.Timestamp
+    completed_at: _timestamp_pb2.Timestamp
+    cancelled_at: _timestamp_pb2.Timestamp
+    cancel_reason: str
+    version: int
+    request_id: str
+    def __init__(self, id: _Optional[str] = ..., hub_id: _Optional[str] = ..., route_id: _Optional[str] = ..., pickup_date: _Optional[str] = ..., rider_id: _Optional[str] = ..., vehicle_id: _Optional[str] = ..., status: _Optional[_Union[DispatchStatus, str]] = ..., pur_ids: _Optional[_Iterable[str]] = ..., total_packages: _Optional[int] = ..., total_weight_kg: _Optional[float] = ..., created_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., started_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., completed_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., cancelled_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., cancel_reason: _Optional[str] = ..., version: _Optional[int] = ..., request_id: _Optional[str] = ...) -> None: ...
+
+class UpsertRiderRequest(_message.Message):
+    __slots__ = ("rider",)
+    RIDER_FIELD_NUMBER: _ClassVar[int]
+    rider: Rider
+    def __init__(self, rider: _Optional[_Union[Rider, _Mapping]] = ...) -> None: ...
+
+class UpsertRiderResponse(_message.Message):
+    __slots__ = ("rider", "created")
+    RIDER_FIELD_NUMBER: _ClassVar[int]
+    CREATED_FIELD_NUMBER: _ClassVar[int]
+    rider: Rider
+    created: bool
+    def __init__(self, rider: _Optional[_Union[Rider, _Mapping]] = ..., created: _Optional[bool] = ...) -> None: ...
+
+class UpsertVehicleRequest(_message.Message):
+    __slots__ = ("vehicle",)
+    VEHICLE_FIELD_NUMBER: _ClassVar[int]
+    vehicle: Vehicle
+    def __init__(self, vehicle: _Optional[_Union[Vehicle, _Mapping]] = ...) -> None: ...
+
+class UpsertVehicleResponse(_message.Message):
+    __slots__ = ("vehicle", "created")
+    VEHICLE_FIELD_NUMBER: _ClassVar[int]
+    CREATED_FIELD_NUMBER: _ClassVar[int]
+    vehicle: Vehicle
+    created: bool
+    def __init__(self, vehicle: _Optional[_Union[Vehicle, _Mapping]] = ..., created: _Optional[bool] = ...) -> None: ...
+
+class ListOpenPickupsByRouteRequest(_message.Message):
+    __slots__ = ("hub_id", "pickup_date", "route_id", "pickups_per_route_limit")
+    HUB_ID_FIELD_NUMBER: _ClassVar[int]
+    PICKUP_DATE_FIELD_NUMBER: _ClassVar[int]
+    ROUTE_ID_FIELD_NUMBER: _ClassVar[int]
+    PICKUPS_PER_ROUTE_LIMIT_FIELD_NUMBER: _ClassVar[int]
+    hub_id: str
+    pickup_date: str
+    route_id: str
+    pickups_per_route_limit: int
+    def __init__(self, hub_id: _Optional[str] = ..., pickup_date: _Optional[str] = ..., route_id: _Optional[str] = ..., pickups_per_route_limit: _Optional[int] = ...) -> None: ...
+
+class OpenPickup(_message.Message):
+    __slots__ = ("pur_id", "client_id", "warehouse_name", "location", "expected_packages", "expected_weight_kg", "status", "dispatch_id", "route_match")
+    PUR_ID_FIELD_NUMBER: _ClassVar[int]
+    CLIENT_ID_FIELD_NUMBER: _ClassVar[int]
+    WAREHOUSE_NAME_FIELD_NUMBER: _ClassVar[int]
+    LOCATION_FIELD_NUMBER: _ClassVar[int]
+    EXPECTED_PACKAGES_FIELD_NUMBER: _ClassVar[int]
+    EXPECTED_WEIGHT_KG_FIELD_NUMBER: _ClassVar[int]
+    STATUS_FIELD_NUMBER: _ClassVar[int]
+    DISPATCH_ID_FIELD_NUMBER: _ClassVar[int]
+    ROUTE_MATCH_FIELD_NUMBER: _ClassVar[int]
+    pur_id: str
+    client_id: str
+    warehouse_name: str
+    location: _common_pb2.LatLng
+    expected_packages: int
+    expected_weight_kg: float
+    status: _pur_pb2.PickupStatus
+    dispatch_id: str
+    route_match: _common_pb2.RouteMatch
+    def __init__(self, pur_id: _Optional[str] = ..., client_id: _Optional[str] = ..., warehouse_name: _Optional[str] = ..., location: _Optional[_Union[_common_pb2.LatLng, _Mapping]] = ..., expected_packages: _Optional[int] = ..., expected_weight_kg: _Optional[float] = ..., status: _Optional[_Union[_pur_pb2.PickupStatus, str]] = ..., dispatch_id: _Optional[str] = ..., route_match: _Optional[_Union[_common_pb2.RouteMatch, str]] = ...) -> None: ...
+
+class RouteGroup(_message.Message):
+    __slots__ = ("route_id", "route_name", "pur_count", "expected_packages", "expected_weight_kg", "pickups", "open_dispatch", "queued_count")
+    ROUTE_ID_FIELD_NUMBER: _ClassVar[int]
+    ROUTE_NAME_FIELD_NUMBER: _ClassVar[int]
+    PUR_COUNT_FIELD_NUMBER: _ClassVar[int]
+    EXPECTED_PACKAGES_FIELD_NUMBER: _ClassVar[int]
+    EXPECTED_WEIGHT_KG_FIELD_NUMBER: _ClassVar[int]
+    PICKUPS_FIELD_NUMBER: _ClassVar[int]
+    OPEN_DISPATCH_FIELD_NUMBER: _ClassVar[int]
+    QUEUED_COUNT_FIELD_NUMBER: _ClassVar[int]
+    route_id: str
+    route_name: str
+    pur_count: int
+    expected_packages: int
+    expected_weight_kg: float
+    pickups: _containers.RepeatedCompositeFieldContainer[OpenPickup]
+    open_dispatch: Dispatch
+    queued_count: int
+    def __init__(self, route_id: _Optional[str] = ..., route_name: _Optional[str] = ..., pur_count: _Optional[int] = ..., expected_packages: _Optional[int] = ..., expected_weight_kg: _Optional[float] = ..., pickups: _Optional[_Iterable[_Union[OpenPickup, _Mapping]]] = ..., open_dispatch: _Optional[_Union[Dispatch, _Mapping]] = ..., queued_count: _Optional[int] = ...) -> None: ...
+
+class ListOpenPickupsByRouteResponse(_message.Message):
+    __slots__ = ("groups",)
+    GROUPS_FIELD_NUMBER: _ClassVar[int]
+    groups: _containers.RepeatedCompositeFieldContainer[RouteGroup]
+    def __init__(self, groups: _Optional[_Iterable[_Union[RouteGroup, _Mapping]]] = ...) -> None: ...
+
+class RecommendDispatchRequest(_message.Message):
+    __slots__ = ("route_id", "hub_id", "pickup_date", "limit")
+    ROUTE_ID_FIELD_NUMBER: _ClassVar[int]
+    HUB_ID_FIELD_NUMBER: _ClassVar[int]
+    PICKUP_DATE_FIELD_NUMBER: _ClassVar[int]
+    LIMIT_FIELD_NUMBER: _ClassVar[int]
+    route_id: str
+    hub_id: str
+    pickup_date: str
+    limit: int
+    def __init__(self, route_id: _Optional[str] = ..., hub_id: _Optional[str] = ..., pickup_date: _Optional[str] = ..., limit: _Optional[int] = ...) -> None: ...
+
+class RiderRecommendation(_message.Message):
+    __slots__ = ("rider_id", "name", "score", "reasons", "present", "on_active_dispatch", "past_dispatches_on_route", "default_rider")
+    RIDER_ID_FIELD_NUMBER: _ClassVar[int]
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    SCORE_FIELD_NUMBER: _ClassVar[int]
+    REASONS_FIELD_NUMBER: _ClassVar[int]
+    PRESENT_FIELD_NUMBER: _ClassVar[int]
+    ON_ACTIVE_DISPATCH_FIELD_NUMBER: _ClassVar[int]
+    PAST_DISPATCHES_ON_ROUTE_FIELD_NUMBER: _ClassVar[int]
+    DEFAULT_RIDER_FIELD_NUMBER: _ClassVar[int]
+    rider_id: str
+    name: str
+    score: float
+    reasons: _containers.RepeatedScalarFieldContainer[str]
+    present: bool
+    on_active_dispatch: bool
+    past_dispatches_on_route: int
+    default_rider: bool
+    def __init__(self, rider_id: _Optional[str] = ..., name: _Optional[str] = ..., score: _Optional[float] = ..., reasons: _Optional[_Iterable[str]] = ..., present: _Optional[bool] = ..., on_active_dispatch: _Optional[bool] = ..., past_dispatches_on_route: _Optional[int] = ..., default_rider: _Optional[bool] = ...) -> None: ...
+
+class VehicleRecommendation(_message.Message):
+    __slots__ = ("vehicle_id", "type", "score", "reasons", "capacity_packages", "capacity_kg", "past_dispatches_on_route", "fits_load", "on_active_dispatch")
+    VEHICLE_ID_FIELD_NUMBER: _ClassVar[int]
+    TYPE_FIELD_NUMBER: _ClassVar[int]
+    SCORE_FIELD_NUMBER: _ClassVar[int]
+    REASONS_FIELD_NUMBER: _ClassVar[int]
+    CAPACITY_PACKAGES_FIELD_NUMBER: _ClassVar[int]
+    CAPACITY_KG_FIELD_NUMBER: _ClassVar[int]
+    PAST_DISPATCHES_ON_ROUTE_FIELD_NUMBER: _ClassVar[int]
+    FITS_LOAD_FIELD_NUMBER: _ClassVar[int]
+    ON_ACTIVE_DISPATCH_FIELD_NUMBER: _ClassVar[int]
+    vehicle_id: str
+    type: VehicleType
+    score: float
+    reasons: _containers.RepeatedScalarFieldContainer[str]
+    capacity_packages: int
+    capacity_kg: float
+    past_dispatches_on_route: int
+    fits_load: bool
+    on_active_dispatch: bool
+    def __init__(self, vehicle_id: _Optional[str] = ..., type: _Optional[_Union[VehicleType, str]] = ..., score: _Optional[float] = ..., reasons: _Optional[_Iterable[str]] = ..., capacity_packages: _Optional[int] = ..., capacity_kg: _Optional[float] = ..., past_dispatches_on_route: _Optional[int] = ..., fits_load: _Optional[bool] = ..., on_active_dispatch: _Optional[bool] = ...) -> None: ...
+
+class RecommendDispatchResponse(_message.Message):
+    __slots__ = ("riders", "vehicles", "queued_pur_count", "queued_packages", "queued_weight_kg", "attendance_freshness")
+    RIDERS_FIELD_NUMBER: _ClassVar[int]
+    VEHICLES_FIELD_NUMBER: _ClassVar[int]
+    QUEUED_PUR_COUNT_FIELD_NUMBER: _ClassVar[int]
+    QUEUED_PACKAGES_FIELD_NUMBER: _ClassVar[int]
+    QUEUED_WEIGHT_KG_FIELD_NUMBER: _ClassVar[int]
+    ATTENDANCE_FRESHNESS_FIELD_NUMBER: _ClassVar[int]
+    riders: _containers.RepeatedCompositeFieldContainer[RiderRecommendation]
+    vehicles: _containers.RepeatedCompositeFieldContainer[VehicleRecommendation]
+    queued_pur_count: int
+    queued_packages: int
+    queued_weight_kg: float
+    attendance_freshness: _attendance_pb2.Freshness
+    def __init__(self, riders: _Optional[_Iterable[_Union[RiderRecommendation, _Mapping]]] = ..., vehicles: _Optional[_Iterable[_Union[VehicleRecommendation, _Mapping]]] = ..., queued_pur_count: _Optional[int] = ..., queued_packages: _Optional[int] = ..., queued_weight_kg: _Optional[float] = ..., attendance_freshness: _Optional[_Union[_attendance_pb2.Freshness, _Mapping]] = ...) -> None: ...
+
+class CreateDispatchRequest(_message.Message):
+    __slots__ = ("request_id", "hub_id", "route_id", "pickup_date", "rider_id", "vehicle_id", "pur_ids")
+    REQUEST_ID_FIELD_NUMBER: _ClassVar[int]
+    HUB_ID_FIELD_NUMBER: _ClassVar[int]
+    ROUTE_ID_FIELD_NUMBER: _ClassVar[int]
+    PICKUP_DATE_FIELD_NUMBER: _ClassVar[int]
+    RIDER_ID_FIELD_NUMBER: _ClassVar[int]
+    VEHICLE_ID_FIELD_NUMBER: _ClassVar[int]
+    PUR_IDS_FIELD_NUMBER: _ClassVar[int]
+    request_id: str
+    hub_id: str
+    route_id: str
+    pickup_date: str
+    rider_id: str
+    vehicle_id: str
+    pur_ids: _containers.RepeatedScalarFieldContainer[str]
+    def __init__(self, request_id: _Optional[str] = ..., hub_id: _Optional[str] = ..., route_id: _Optional[str] = ..., pickup_date: _Optional[str] = ..., rider_id: _Optional[str] = ..., vehicle_id: _Optional[str] = ..., pur_ids: _Optional[_Iterable[str]] = ...) -> None: ...
+
+class CreateDispatchResponse(_message.Message):
+    __slots__ = ("dispatch", "created")
+    DISPATCH_FIELD_NUMBER: _ClassVar[int]
+    CREATED_FIELD_NUMBER: _ClassVar[int]
+    dispatch: Dispatch
+    created: bool
+    def __init__(self, dispatch: _Optional[_Union[Dispatch, _Mapping]] = ..., created: _Optional[bool] = ...) -> None: ...
+
+class GetDispatchRequest(_message.Message):
+    __slots__ = ("id",)
+    ID_FIELD_NUMBER: _ClassVar[int]
+    id: str
+    def __init__(self, id: _Optional[str] = ...) -> None: ...
+
+class GetDispatchResponse(_message.Message):
+    __slots__ = ("dispatch",)
+    DISPATCH_FIELD_NUMBER: _ClassVar[int]
+    dispatch: Dispatch
+    def __init__(self, dispatch: _Optional[_Union[Dispatch, _Mapping]] = ...) -> None: ...
+
+class ListDispatchesRequest(_message.Message):
+    __slots__ = ("hub_id", "route_id", "pickup_date", "rider_id", "status", "page_size", "page_token")
+    HUB_ID_FIELD_NUMBER: _ClassVar[int]
+    ROUTE_ID_FIELD_NUMBER: _ClassVar[int]
+    PICKUP_DATE_FIELD_NUMBER: _ClassVar[int]
+    RIDER_ID_FIELD_NUMBER: _ClassVar[int]
+    STATUS_FIELD_NUMBER: _ClassVar[int]
+    PAGE_SIZE_FIELD_NUMBER: _ClassVar[int]
+    PAGE_TOKEN_FIELD_NUMBER: _ClassVar[int]
+    hub_id: str
+    route_id: str
+    pickup_date: str
+    rider_id: str
+    status: DispatchStatus
+    page_size: int
+    page_token: str
+    def __init__(self, hub_id: _Optional[str] = ..., route_id: _Optional[str] = ..., pickup_date: _Optional[str] = ..., rider_id: _Optional[str] = ..., status: _Optional[_Union[DispatchStatus, str]] = ..., page_size: _Optional[int] = ..., page_token: _Optional[str] = ...) -> None: ...
+
+class ListDispatchesResponse(_message.Message):
+    __slots__ = ("dispatches", "next_page_token")
+    DISPATCHES_FIELD_NUMBER: _ClassVar[int]
+    NEXT_PAGE_TOKEN_FIELD_NUMBER: _ClassVar[int]
+    dispatches: _containers.RepeatedCompositeFieldContainer[Dispatch]
+    next_page_token: str
+    def __init__(self, dispatches: _Optional[_Iterable[_Union[Dispatch, _Mapping]]] = ..., next_page_token: _Optional[str] = ...) -> None: ...
+
+class AddPickupsRequest(_message.Message):
+    __slots__ = ("dispatch_id", "pur_ids")
+    DISPATCH_ID_FIELD_NUMBER: _ClassVar[int]
+    PUR_IDS_FIELD_NUMBER: _ClassVar[int]
+    dispatch_id: str
+    pur_ids: _containers.RepeatedScalarFieldContainer[str]
+    def __init__(self, dispatch_id: _Optional[str] = ..., pur_ids: _Optional[_Iterable[str]] = ...) -> None: ...
+
+class AddPickupsResponse(_message.Message):
+    __slots__ = ("dispatch",)
+    DISPATCH_FIELD_NUMBER: _ClassVar[int]
+    dispatch: Dispatch
+    def __init__(self, dispatch: _Optional[_Union[Dispatch, _Mapping]] = ...) -> None: ...
+
+class RemovePickupsRequest(_message.Message):
+    __slots__ = ("dispatch_id", "pur_ids", "reason")
+    DISPATCH_ID_FIELD_NUMBER: _ClassVar[int]
+    PUR_IDS_FIELD_NUMBER: _ClassVar[int]
+    REASON_FIELD_NUMBER: _ClassVar[int]
+    dispatch_id: str
+    pur_ids: _containers.RepeatedScalarFieldContainer[str]
+    reason: str
+    def __init__(self, dispatch_id: _Optional[str] = ..., pur_ids: _Optional[_Iterable[str]] = ..., reason: _Optional[str] = ...) -> None: ...
+
+class RemovePickupsResponse(_message.Message):
+    __slots__ = ("dispatch",)
+    DISPATCH_FIELD_NUMBER: _ClassVar[int]
+    dispatch: Dispatch
+    def __init__(self, dispatch: _Optional[_Union[Dispatch, _Mapping]] = ...) -> None: ...
+
+class StartDispatchRequest(_message.Message):
+    __slots__ = ("id",)
+    ID_FIELD_NUMBER: _ClassVar[int]
+    id: str
+    def __init__(self, id: _Optional[str] = ...) -> None: ...
+
+class StartDispatchResponse(_message.Message):
+    __slots__ = ("dispatch",)
+    DISPATCH_FIELD_NUMBER: _ClassVar[int]
+    dispatch: Dispatch
+    def __init__(self, dispatch: _Optional[_Union[Dispatch, _Mapping]] = ...) -> None: ...
+
+class CompleteDispatchRequest(_message.Message):
+    __slots__ = ("id",)
+    ID_FIELD_NUMBER: _ClassVar[int]
+    id: str
+    def __init__(self, id: _Optional[str] = ...) -> None: ...
+
+class CompleteDispatchResponse(_message.Message):
+    __slots__ = ("dispatch",)
+    DISPATCH_FIELD_NUMBER: _ClassVar[int]
+    dispatch: Dispatch
+    def __init__(self, dispatch: _Optional[_Union[Dispatch, _Mapping]] = ...) -> None: ...
+
+class CancelDispatchRequest(_message.Message):
+    __slots__ = ("id", "reason")
+    ID_FIELD_NUMBER: _ClassVar[int]
+    REASON_FIELD_NUMBER: _ClassVar[int]
+    id: str
+    reason: str
+    def __init__(self, id: _Optional[str] = ..., reason: _Optional[str] = ...) -> None: ...
+
+class CancelDispatchResponse(_message.Message):
+    __slots__ = ("dispatch",)
+    DISPATCH_FIELD_NUMBER: _ClassVar[int]
+    dispatch: Dispatch
+    def __init__(self, dispatch: _Optional[_Union[Dispatch, _Mapping]] = ...) -> None: ...

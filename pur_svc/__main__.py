@@ -1,0 +1,3 @@
+from pur_svc.bootstrap import main
+
+raise SystemExit(main())

@@ -1,0 +1,30 @@
+"""Composition root of pur_svc: the one place that builds and wires its parts."""
+
+from __future__ import annotations
+
+from mesh.config import MeshSettings
+from mesh.infrastructure import Infrastructure
+from mesh.runtime import ServiceRuntime
+from mesh.service import run_service
+from pur_svc.adapters import orm
+from pur_svc.config import Settings
+from pur_svc.entrypoints.grpc_api import PickupServicer, registration
+
+NAME = "pur_svc"
+
+
+def build_runtime(mesh: MeshSettings, settings: Settings) -> ServiceRuntime:
+    infra = Infrastructure.connect(mesh, service=NAME)
+    return ServiceRuntime(
+        name=NAME,
+        settings=mesh,
+        grpc_port=settings.grpc_port,
+        metrics_port=settings.metrics_port,
+        registrations=[registration(PickupServicer())],
+        workers=[infra.outbox_relay(orm.outbox)],
+        closers=[infra.close],
+    )
+
+
+def main() -> int:
+    return run_service(NAME, Settings, build_runtime)

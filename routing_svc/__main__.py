@@ -1,0 +1,3 @@
+from routing_svc.bootstrap import main
+
+raise SystemExit(main())
