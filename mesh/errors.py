@@ -55,6 +55,7 @@ def is_transient(exc: BaseException) -> bool:
     Imports are local so this module stays importable by code that needs only the error classes.
     """
     import kafka.errors
+    import psycopg2
     import redis.exceptions
     import sqlalchemy.exc
 
@@ -69,6 +70,9 @@ def is_transient(exc: BaseException) -> bool:
             sqlalchemy.exc.InterfaceError,
             sqlalchemy.exc.DisconnectionError,
             sqlalchemy.exc.TimeoutError,
+            # Code that talks to the driver directly (the outbox relay's LISTEN connection).
+            psycopg2.OperationalError,
+            psycopg2.InterfaceError,
             redis.exceptions.ConnectionError,
             redis.exceptions.TimeoutError,
             ConnectionError,

@@ -23,7 +23,10 @@ class Infrastructure:
     engine: Engine
     session_factory: sessionmaker[Session]
     redis: redis.Redis
-    producer: KafkaProducer
+    # Separate producers: flush() waits for every record of its producer, so the relay's
+    # flushes and a consumer's dead-letter flushes must not wait on each other's traffic.
+    relay_producer: KafkaProducer
+    dlq_producer: KafkaProducer
 
     @classmethod
     def connect(cls, settings: MeshSettings, *, service: str) -> Infrastructure:
@@ -32,11 +35,12 @@ class Infrastructure:
             engine=engine,
             session_factory=make_session_factory(engine),
             redis=make_redis(settings.redis_url),
-            producer=make_producer(settings.kafka_bootstrap_servers, client_id=service),
+            relay_producer=make_producer(settings.kafka_bootstrap_servers, client_id=f"{service}-outbox"),
+            dlq_producer=make_producer(settings.kafka_bootstrap_servers, client_id=f"{service}-dlq"),
         )
 
     def outbox_relay(self, outbox: Outbox) -> Worker:
-        relay = OutboxRelay(self.engine, outbox, self.producer)
+        relay = OutboxRelay(self.engine, outbox, self.relay_producer)
 
         def run(stop: threading.Event) -> None:
             relay.run(stop)
@@ -44,6 +48,7 @@ class Infrastructure:
         return Worker(name=f"outbox-relay:{outbox.schema}", run=run)
 
     def close(self) -> None:
-        self.producer.close(timeout=5)
+        self.relay_producer.close(timeout=5)
+        self.dlq_producer.close(timeout=5)
         self.redis.close()
         self.engine.dispose()

@@ -13,11 +13,11 @@ def configure_logging(service: str, level: str = "INFO") -> None:
     handler = logging.StreamHandler(sys.stdout)
     handler.setFormatter(
         JsonFormatter(
-            "{asctime}{levelname}{name}{message}",
+            "{levelname}{name}{message}",
             style="{",
-            rename_fields={"asctime": "time", "levelname": "level", "name": "logger"},
+            rename_fields={"levelname": "level", "name": "logger"},
             static_fields={"service": service},
-            timestamp=False,
+            timestamp="time",
         )
     )
     root = logging.getLogger()

@@ -1,0 +1,437 @@
+"""Transactional outbox: events are rows written in the same transaction as the business change,
+and a relay publishes them to Kafka afterwards.
+
+Why: writing to Postgres and Kafka separately can never be atomic; a crash between the two either
+loses the event or announces a change that was rolled back. With the outbox the event exists
+exactly when the change committed, and the relay turns that into at-least-once delivery.
+
+Per service schema (`pur`, `routing`, `dispatch`, `attendance`) there is one `<schema>.outbox`
+table, one NOTIFY channel `<schema>_outbox` and one advisory lock, so exactly one relay per
+schema publishes at a time (per-key order survives any number of replicas).
+
+Wiring in a service (composition root)::
+
+    metadata = MetaData()
+    outbox = Outbox("pur", metadata)            # tables of the service share `metadata`
+    producer = make_producer(settings.kafka_bootstrap_servers, client_id="pur_svc-outbox")
+    relay = OutboxRelay(engine, outbox, producer)
+    threading.Thread(target=relay.run, args=(stop,), name="outbox-relay", daemon=True).start()
+
+    # in a handler, inside the unit of work:
+    outbox.add(uow.session, [OutboxEvent(topic="pur.created.v1", key=pur.id, payload=msg.SerializeToString(),
+                                         event_type="firstmile.events.v1.PickupRequested", source="pur_svc")])
+    uow.commit()
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import random
+import re
+import select
+import threading
+import time
+import uuid
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import sqlalchemy as sa
+from kafka import KafkaProducer
+from prometheus_client import Counter, Gauge, Histogram
+from psycopg2 import sql as pgsql
+from sqlalchemy import Connection, Engine, MetaData, Table
+from sqlalchemy.dialects.postgresql import ARRAY
+from sqlalchemy.orm import Session
+
+from mesh.errors import is_transient
+from mesh.kafka import EventHeaders, flush_and_check
+
+log = logging.getLogger(__name__)
+
+OUTBOX_TABLE = "outbox"
+UNSENT_INDEX = "outbox_unsent_idx"
+_SCHEMA_NAME = re.compile(r"^[a-z_][a-z0-9_]{0,49}$")
+_STOP_CHECK_SECONDS = 0.2
+
+_PUBLISHED = Counter(
+    "firstmile_outbox_events_published_total", "Outbox events acked by Kafka and marked sent.", ["schema", "topic"]
+)
+_PENDING = Gauge("firstmile_outbox_pending_events", "Unsent outbox rows (sampled by the leader).", ["schema"])
+_LEADER = Gauge("firstmile_outbox_relay_leader", "1 while this process is the schema's relay leader.", ["schema"])
+_LATENCY = Histogram(
+    "firstmile_outbox_publish_latency_seconds",
+    "Seconds from the writing transaction's start (created_at) to the row being marked sent.",
+    ["schema"],
+    buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60),
+)
+
+
+# --------------------------------------------------------------------------------------------
+# Table and events
+# --------------------------------------------------------------------------------------------
+
+
+def _table_elements() -> list[sa.SchemaItem]:
+    """Columns and constraints of an outbox table, fresh objects on every call so the same
+    definition serves both `Table` (runtime, tests) and Alembic's `op.create_table`."""
+    return [
+        sa.Column("id", sa.BigInteger, sa.Identity(), primary_key=True),
+        sa.Column("event_id", sa.Uuid, nullable=False),
+        sa.Column("topic", sa.Text, nullable=False),
+        sa.Column("key", sa.LargeBinary, nullable=False),
+        sa.Column("payload", sa.LargeBinary, nullable=False),
+        sa.Column("event_type", sa.Text, nullable=False),
+        sa.Column("source", sa.Text, nullable=False),
+        sa.Column("occurred_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("created_at", sa.DateTime(timezone=True), nullable=False, server_default=sa.func.now()),
+        sa.Column("sent_at", sa.DateTime(timezone=True), nullable=True),
+        sa.PrimaryKeyConstraint("id", name="outbox_pkey"),
+        sa.UniqueConstraint("event_id", name="outbox_event_id_key"),
+    ]
+
+
+def _unsent_where() -> sa.TextClause:
+    return sa.text("sent_at IS NULL")
+
+
+def create_outbox_table(op: Any, schema: str) -> None:
+    """Alembic: create `<schema>.outbox` exactly as `Outbox` defines it (call from upgrade())."""
+    op.create_table(OUTBOX_TABLE, *_table_elements(), schema=schema)
+    op.create_index(UNSENT_INDEX, OUTBOX_TABLE, ["id"], schema=schema, postgresql_where=_unsent_where())
+
+
+def drop_outbox_table(op: Any, schema: str) -> None:
+    """Alembic: drop `<schema>.outbox` (call from downgrade())."""
+    op.drop_index(UNSENT_INDEX, table_name=OUTBOX_TABLE, schema=schema)
+    op.drop_table(OUTBOX_TABLE, schema=schema)
+
+
+def advisory_lock_key(schema: str) -> int:
+    """Stable signed 64-bit key of the schema's relay lock (the same in every process/version)."""
+    digest = hashlib.blake2b(f"firstmile.outbox-relay:{schema}".encode(), digest_size=8).digest()
+    return int.from_bytes(digest, "big", signed=True)
+
+
+@dataclass(frozen=True, slots=True)
+class OutboxEvent:
+    """One event to publish. `event_id` becomes the CloudEvents `ce_id` consumers dedupe on."""
+
+    topic: str
+    key: str | bytes
+    payload: bytes
+    event_type: str
+    source: str
+    event_id: uuid.UUID = field(default_factory=uuid.uuid4)
+    occurred_at: datetime = field(default_factory=lambda: datetime.now(UTC))
+
+    def to_row(self) -> dict[str, Any]:
+        return {
+            "event_id": self.event_id,
+            "topic": self.topic,
+            "key": self.key.encode() if isinstance(self.key, str) else bytes(self.key),
+            "payload": bytes(self.payload),
+            "event_type": self.event_type,
+            "source": self.source,
+            "occurred_at": self.occurred_at,
+        }
+
+
+class Outbox:
+    """The outbox table of one schema and the write side: `add()` in the caller's transaction."""
+
+    def __init__(self, schema: str, metadata: MetaData) -> None:
+        if not _SCHEMA_NAME.match(schema):
+            raise ValueError(f"outbox schema must be a lower-case identifier, got {schema!r}")
+        self.schema = schema
+        self.channel = f"{schema}_outbox"
+        self.lock_key = advisory_lock_key(schema)
+        self.table = Table(
+            OUTBOX_TABLE,
+            metadata,
+            *_table_elements(),
+            sa.Index(UNSENT_INDEX, "id", postgresql_where=_unsent_where()),
+            schema=schema,
+        )
+
+    def add(self, session: Session | Connection, events: Iterable[OutboxEvent]) -> None:
+        """Insert `events` in the caller's open transaction and NOTIFY the relay.
+
+        Postgres delivers a NOTIFY only when (and if) the transaction commits, so the relay wakes
+        exactly when there is something committed to publish, and a rollback publishes nothing.
+        Several events and notifies in one transaction collapse into one wake-up.
+        """
+        rows = [event.to_row() for event in events]
+        if not rows:
+            return
+        session.execute(sa.insert(self.table), rows)
+        session.execute(sa.select(sa.func.pg_notify(self.channel, "")))
+
+
+# --------------------------------------------------------------------------------------------
+# Relay
+# --------------------------------------------------------------------------------------------
+
+
+class _LeaderConnection:
+    """A dedicated database connection (outside the pool) that holds the schema's session-level
+    advisory lock and LISTENs on its channel. If it dies, the lock is gone with it: the relay
+    must stop publishing and campaign again."""
+
+    def __init__(self, engine: Engine, outbox: Outbox) -> None:
+        self._outbox = outbox
+        self._proxy = engine.raw_connection()
+        self._conn = self._proxy.driver_connection  # the psycopg2 connection (read before detach)
+        self._proxy.detach()  # ours for good: never returned to the pool with a lock or LISTEN on it
+        self._conn.autocommit = True
+
+    def try_lock(self) -> bool:
+        with self._conn.cursor() as cur:
+            cur.execute("SELECT pg_try_advisory_lock(%s)", (self._outbox.lock_key,))
+            return bool(cur.fetchone()[0])
+
+    def listen(self) -> None:
+        with self._conn.cursor() as cur:
+            cur.execute(pgsql.SQL("LISTEN {}").format(pgsql.Identifier(self._outbox.channel)))
+
+    def wait(self, timeout: float, stop: threading.Event) -> bool:
+        """Block until a NOTIFY arrives (True), or `timeout` passes or `stop` is set (False).
+        On timeout the connection is pinged (sampling the pending count), so a dead lock
+        connection raises here instead of leaving a leader that no longer holds the lock."""
+        deadline = time.monotonic() + timeout
+        while not stop.is_set():
+            if self._drain():
+                return True
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                self.sample_pending()
+                return False
+            # Short slices so `stop` is noticed promptly; a NOTIFY ends the select at once.
+            readable, _, _ = select.select([self._conn], [], [], min(remaining, _STOP_CHECK_SECONDS))
+            if readable:
+                self._conn.poll()  # raises OperationalError if the server closed the connection
+        return False
+
+    def sample_pending(self) -> int:
+        table = pgsql.Identifier(self._outbox.schema, OUTBOX_TABLE)
+        with self._conn.cursor() as cur:
+            cur.execute(pgsql.SQL("SELECT count(*) FROM {} WHERE sent_at IS NULL").format(table))
+            pending = int(cur.fetchone()[0])
+        _PENDING.labels(self._outbox.schema).set(pending)
+        return pending
+
+    def _drain(self) -> bool:
+        got = bool(self._conn.notifies)
+        self._conn.notifies.clear()
+        return got
+
+    def close(self) -> None:
+        """Closing the session releases the advisory lock and the LISTEN."""
+        try:
+            self._proxy.close()
+        except Exception:  # already broken: nothing left to release
+            log.debug("closing the relay leader connection failed", exc_info=True)
+
+
+class OutboxRelay:
+    """Publishes committed outbox rows in id order, with their key and CloudEvents headers.
+
+    Leader election: every replica runs a relay; the one holding the schema's advisory lock
+    publishes, the others retry the lock every `lock_retry_seconds`. The leader LISTENs on the
+    schema's channel and wakes within milliseconds of a commit, with a fallback poll every
+    `idle_poll_seconds` (which also checks that the lock connection is alive).
+
+    Each cycle, in one transaction: lock the oldest unsent rows (`FOR UPDATE`, so even a second
+    publisher waits instead of double-publishing), produce them, `flush()` until Kafka acked all,
+    mark them sent, commit. Delivery is AT-LEAST-ONCE: a crash (or a failed commit) after the
+    flush and before the mark publishes those rows again on the next cycle, so consumers must be
+    idempotent (they dedupe on `ce_id` / compare versions). Nothing is ever marked sent before
+    Kafka acked it, so nothing is lost.
+
+    Per-key order: rows are produced in id order by one idempotent producer, which keeps order
+    within a partition. Ids are assigned at insert time, so events of one aggregate are ordered
+    as long as their transactions are serialized (they are: they update the same row).
+    """
+
+    def __init__(
+        self,
+        engine: Engine,
+        outbox: Outbox,
+        producer: KafkaProducer,
+        *,
+        batch_size: int = 500,
+        idle_poll_seconds: float = 1.0,
+        lock_retry_seconds: float = 1.0,
+        send_timeout_seconds: float = 30.0,
+        max_backoff_seconds: float = 10.0,
+    ) -> None:
+        self._engine = engine
+        self._outbox = outbox
+        self._producer = producer
+        self._batch_size = batch_size
+        self._idle_poll_seconds = idle_poll_seconds
+        self._lock_retry_seconds = lock_retry_seconds
+        self._send_timeout_seconds = send_timeout_seconds
+        self._max_backoff_seconds = max_backoff_seconds
+        self._is_leader = threading.Event()
+
+    @property
+    def is_leader(self) -> bool:
+        return self._is_leader.is_set()
+
+    # -- long-running --------------------------------------------------------------------
+
+    def run(self, stop: threading.Event) -> None:
+        """Campaign for leadership and publish until `stop` is set. Never raises: database and
+        Kafka failures are logged and retried with capped exponential backoff."""
+        schema = self._outbox.schema
+        log.info("outbox relay started", extra={"schema": schema})
+        failures = 0
+        while not stop.is_set():
+            try:
+                self._campaign(stop)
+                failures = 0
+            except Exception as exc:
+                failures += 1
+                delay = _backoff(failures, self._max_backoff_seconds)
+                _log_failure("outbox relay lost its database connection or failed; retrying", exc, schema, delay)
+                stop.wait(delay)
+        log.info("outbox relay stopped", extra={"schema": schema})
+
+    def _campaign(self, stop: threading.Event) -> None:
+        leader = _LeaderConnection(self._engine, self._outbox)
+        try:
+            while not leader.try_lock():
+                if stop.wait(self._lock_retry_seconds):
+                    return
+            leader.listen()  # before the first publish, so no commit can slip between the two
+            self._set_leader(True)
+            self._lead(leader, stop)
+        finally:
+            self._set_leader(False)
+            leader.close()
+
+    def _lead(self, leader: _LeaderConnection, stop: threading.Event) -> None:
+        """Publish, sleep until NOTIFY or the fallback poll, repeat. Kafka or pool failures back
+        off here while keeping the lock; an error on the lock connection itself propagates and
+        costs the leadership."""
+        failures = 0
+        while not stop.is_set():
+            try:
+                self.publish_pending(stop)
+                failures = 0
+            except Exception as exc:
+                failures += 1
+                delay = _backoff(failures, self._max_backoff_seconds)
+                _log_failure("outbox publish failed; retrying", exc, self._outbox.schema, delay)
+                stop.wait(delay)
+                leader.sample_pending()  # still the leader?
+                continue
+            leader.wait(self._idle_poll_seconds, stop)
+
+    def _set_leader(self, leading: bool) -> None:
+        if leading == self.is_leader:
+            return
+        if leading:
+            self._is_leader.set()
+        else:
+            self._is_leader.clear()
+        _LEADER.labels(self._outbox.schema).set(1 if leading else 0)
+        log.info("outbox relay leadership " + ("acquired" if leading else "released"),
+                 extra={"schema": self._outbox.schema})
+
+    # -- one-shot ------------------------------------------------------------------------
+
+    def publish_pending(self, stop: threading.Event | None = None) -> int:
+        """Publish batches until a partial batch shows the backlog is drained; returns the count.
+        Usable without `run()` (tests, one-shot jobs); `FOR UPDATE` keeps it safe next to a
+        running relay."""
+        total = 0
+        while stop is None or not stop.is_set():
+            published = self.publish_batch()
+            total += published
+            if published < self._batch_size:
+                break
+        return total
+
+    def publish_batch(self) -> int:
+        """Publish and mark at most `batch_size` of the oldest unsent rows (one transaction)."""
+        table = self._outbox.table
+        with self._engine.begin() as conn:
+            rows = conn.execute(
+                sa.select(
+                    table.c.id, table.c.event_id, table.c.topic, table.c.key, table.c.payload,
+                    table.c.event_type, table.c.source, table.c.occurred_at,
+                )
+                .where(table.c.sent_at.is_(None))
+                .order_by(table.c.id)
+                .limit(self._batch_size)
+                .with_for_update()
+            ).all()
+            if not rows:
+                return 0
+            self._produce(rows)
+            marked = conn.execute(
+                sa.update(table)
+                .where(table.c.id == sa.any_(sa.bindparam("ids", [r.id for r in rows], type_=ARRAY(sa.BigInteger))))
+                .values(sent_at=sa.func.clock_timestamp())
+                .returning(table.c.topic, table.c.created_at, table.c.sent_at)
+            ).all()
+        self._record_published(marked)
+        return len(rows)
+
+    def _produce(self, rows: Sequence[Any]) -> None:
+        """Send every row and wait until Kafka acked all of them (raises on any failure)."""
+        futures = []
+        for row in rows:
+            headers = EventHeaders(id=str(row.event_id), type=row.event_type, source=row.source, time=row.occurred_at)
+            futures.append(
+                self._producer.send(row.topic, key=bytes(row.key), value=bytes(row.payload), headers=headers.to_kafka())
+            )
+        flush_and_check(self._producer, futures, timeout=self._send_timeout_seconds)
+
+    def _record_published(self, marked: Sequence[Any]) -> None:
+        schema = self._outbox.schema
+        for row in marked:
+            _PUBLISHED.labels(schema, row.topic).inc()
+            _LATENCY.labels(schema).observe(max(0.0, (row.sent_at - row.created_at).total_seconds()))
+        log.debug("outbox events published", extra={"schema": schema, "count": len(marked)})
+
+    # -- housekeeping --------------------------------------------------------------------
+
+    def purge_sent(self, older_than: timedelta, *, chunk: int = 10_000) -> int:
+        """Delete rows sent more than `older_than` ago, in chunks (short transactions); returns
+        how many were deleted. Unsent rows are never touched."""
+        table = self._outbox.table
+        total = 0
+        while True:
+            doomed = (
+                sa.select(table.c.id)
+                .where(table.c.sent_at < sa.func.now() - older_than)
+                .order_by(table.c.id)
+                .limit(chunk)
+                .scalar_subquery()
+            )
+            with self._engine.begin() as conn:
+                deleted = conn.execute(sa.delete(table).where(table.c.id.in_(doomed))).rowcount
+            total += deleted
+            if deleted < chunk:
+                return total
+
+
+def _backoff(failures: int, cap: float) -> float:
+    """Capped exponential backoff with jitter: 0.2 s, 0.4 s, ... up to `cap`."""
+    return min(cap, 0.1 * 2**failures) * random.uniform(0.75, 1.0)
+
+
+def _log_failure(message: str, exc: BaseException, schema: str, delay: float) -> None:
+    transient = is_transient(exc)
+    log.log(
+        logging.WARNING if transient else logging.ERROR,
+        message,
+        extra={"schema": schema, "error": repr(exc), "retry_in_s": round(delay, 2)},
+        exc_info=not transient,
+    )
+

@@ -1,0 +1,236 @@
+"""mesh.kafka without infrastructure: headers, and the consumer loop's batch logic over fakes."""
+
+from __future__ import annotations
+
+import threading
+from datetime import UTC, datetime
+from types import SimpleNamespace
+
+import pytest
+from kafka.structs import OffsetAndMetadata, TopicPartition
+
+from mesh.kafka import (
+    CE_ID,
+    CE_TIME,
+    DLQ_ERROR_TYPE,
+    DLQ_ORIGINAL_OFFSET,
+    DLQ_REASON,
+    ConsumedMessage,
+    ConsumerLoop,
+    EventHeaders,
+    LoopStopped,
+    PoisonMessage,
+    TopicSpec,
+    dlq_topic,
+    format_rfc3339,
+    is_transient,
+)
+
+# -- headers -------------------------------------------------------------------------------------
+
+
+def test_event_headers_round_trip():
+    headers = EventHeaders(id="e-1", type="firstmile.events.v1.PickupRequested", source="pur_svc",
+                           time=datetime(2025, 3, 4, 5, 6, 7, 890123, tzinfo=UTC))
+    kafka_headers = headers.to_kafka()
+    assert all(isinstance(name, str) and isinstance(value, bytes) for name, value in kafka_headers)
+    assert dict(kafka_headers)[CE_TIME] == b"2025-03-04T05:06:07.890123Z"
+    assert dict(kafka_headers)["ce_specversion"] == b"1.0"
+    assert dict(kafka_headers)["content-type"] == b"application/protobuf"
+    assert EventHeaders.from_kafka(kafka_headers) == headers
+    assert EventHeaders.from_kafka(dict(kafka_headers)) == headers
+
+
+def test_missing_or_bad_headers_are_poison():
+    with pytest.raises(PoisonMessage, match="ce_type"):
+        EventHeaders.from_kafka({CE_ID: b"x", "ce_source": b"s", CE_TIME: b"2025-01-01T00:00:00Z"})
+    with pytest.raises(PoisonMessage, match="invalid"):
+        EventHeaders.from_kafka({CE_ID: b"x", "ce_type": b"t", "ce_source": b"s", CE_TIME: b"yesterday"})
+
+
+def test_rfc3339_is_utc_with_z():
+    naive = datetime(2025, 1, 1, 12, 0, 0)
+    assert format_rfc3339(naive) == "2025-01-01T12:00:00.000000Z"
+
+
+def test_small_helpers():
+    assert dlq_topic("pur.created.v1") == "pur.created.v1.dlq"
+    assert TopicSpec("t").partitions == 6
+    assert is_transient(ConnectionError()) and is_transient(TimeoutError())
+    assert not is_transient(ValueError())
+    import psycopg2
+
+    assert is_transient(psycopg2.OperationalError("server closed the connection"))
+
+
+# -- consumer loop over fakes ----------------------------------------------------------------------
+
+
+class FakeConsumer:
+    def __init__(self, log: list[str], batches: list[list[SimpleNamespace]]) -> None:
+        self.log = log
+        self.batches = list(batches)
+        self.commits: list[dict] = []
+        self.seeks: dict[TopicPartition, int] = {}
+        self.closed_with = None
+
+    def subscribe(self, topics, listener):
+        self.topics = topics
+
+    def poll(self, timeout_ms, max_records):
+        if not self.batches:
+            return {}
+        records = self.batches.pop(0)
+        polled: dict[TopicPartition, list] = {}
+        for record in records:
+            polled.setdefault(TopicPartition(record.topic, record.partition), []).append(record)
+        return polled
+
+    def commit(self, offsets):
+        self.log.append("commit")
+        self.commits.append(offsets)
+
+    def seek(self, tp, offset):
+        self.seeks[tp] = offset
+
+    def close(self, autocommit):
+        self.closed_with = autocommit
+
+
+class FakeProducer:
+    def __init__(self, log: list[str], fail_times: int = 0) -> None:
+        self.log = log
+        self.sent: list[tuple] = []
+        self.fail_times = fail_times
+
+    def send(self, topic, key=None, value=None, headers=None):
+        self.sent.append((topic, key, value, dict(headers or [])))
+        failed = self.fail_times > 0
+        return SimpleNamespace(is_done=True, exception=ConnectionError("broker down") if failed else None)
+
+    def flush(self, timeout=None):
+        self.log.append("dlq_flush")
+        if self.fail_times > 0:
+            self.fail_times -= 1
+
+
+def record(offset: int, value: bytes, partition: int = 0, topic: str = "t") -> SimpleNamespace:
+    return SimpleNamespace(topic=topic, partition=partition, offset=offset, key=b"k", value=value,
+                           headers=[(CE_ID, b"id")], timestamp=0)
+
+
+def decode(msg: ConsumedMessage) -> str:
+    if not msg.value.startswith(b"ok"):
+        raise PoisonMessage("not ok")
+    return msg.value.decode()
+
+
+def make_loop(batches, handle_batch, *, producer=None, log=None):
+    log = log if log is not None else []
+    consumer = FakeConsumer(log, batches)
+    producer = producer or FakeProducer(log)
+    loop = ConsumerLoop("unused:9092", "g", ["t"], decode=decode, handle_batch=handle_batch,
+                        dlq_producer=producer, consumer=consumer, retry_initial_wait=0.001, retry_max_wait=0.01)
+    return loop, consumer, producer, log
+
+
+def test_commits_last_offset_plus_one_per_partition_after_the_handler():
+    log: list[str] = []
+    batch = [record(5, b"ok1", 0), record(9, b"ok2", 1), record(6, b"ok3", 0)]
+    loop, consumer, _, _ = make_loop([batch], lambda items: log.append("handled"), log=log)
+    assert loop.poll_once() == 3
+    assert log == ["handled", "commit"]
+    assert consumer.commits == [{
+        TopicPartition("t", 0): OffsetAndMetadata(7, "", -1),
+        TopicPartition("t", 1): OffsetAndMetadata(10, "", -1),
+    }]
+
+
+def test_bisect_isolates_every_failing_message_and_keeps_order():
+    handled: list[str] = []
+
+    def handler(items):
+        values = [v for _, v in items]
+        if "ok-bad-3" in values or "ok-bad-7" in values:
+            raise ValueError("constraint violated")
+        handled.extend(values)
+
+    values = [f"ok-{i}" if i not in (3, 7) else f"ok-bad-{i}" for i in range(10)]
+    loop, consumer, producer, log = make_loop([[record(i, v.encode()) for i, v in enumerate(values)]], handler)
+    loop.poll_once()
+    assert handled == [v for v in values if "bad" not in v]
+    assert [s[2] for s in producer.sent] == [b"ok-bad-3", b"ok-bad-7"]
+    assert all(s[0] == "t.dlq" and s[3][DLQ_ERROR_TYPE] == b"ValueError" for s in producer.sent)
+    assert log[-2:] == ["dlq_flush", "commit"]
+    assert consumer.commits[-1] == {TopicPartition("t", 0): OffsetAndMetadata(10, "", -1)}
+
+
+def test_poison_is_dead_lettered_before_the_commit():
+    handled: list[str] = []
+    batch = [record(0, b"ok"), record(1, b"garbage"), record(2, b"ok2")]
+    loop, consumer, producer, log = make_loop([batch], lambda items: handled.extend(v for _, v in items))
+    loop.poll_once()
+    assert handled == ["ok", "ok2"]
+    [(topic, key, value, headers)] = producer.sent
+    assert (topic, key, value) == ("t.dlq", b"k", b"garbage")
+    assert headers[DLQ_REASON] == b"not ok" and headers[DLQ_ORIGINAL_OFFSET] == b"1"
+    assert headers[CE_ID] == b"id"
+    assert log == ["dlq_flush", "commit"]
+
+
+def test_failed_dlq_send_is_retried_before_committing():
+    log: list[str] = []
+    producer = FakeProducer(log, fail_times=2)
+    loop, consumer, producer, log = make_loop([[record(0, b"garbage")]], lambda items: None,
+                                              producer=producer, log=log)
+    loop.poll_once()
+    assert log == ["dlq_flush", "dlq_flush", "dlq_flush", "commit"]
+
+
+def test_stop_during_transient_retries_commits_nothing_and_rewinds():
+    stop = threading.Event()
+    attempts = 0
+
+    def handler(items):
+        nonlocal attempts
+        attempts += 1
+        if attempts == 3:
+            stop.set()
+        raise ConnectionError("db down")
+
+    batch = [record(4, b"ok", 0), record(8, b"ok", 1), record(5, b"ok", 0)]
+    loop, consumer, _, _ = make_loop([batch], handler)
+    with pytest.raises(LoopStopped):
+        loop.poll_once(stop)
+    assert consumer.commits == []
+    assert consumer.seeks == {TopicPartition("t", 0): 4, TopicPartition("t", 1): 8}
+
+    loop.run(stop)  # returns at once: already stopped
+    loop.close()
+    assert consumer.closed_with is False
+
+
+def test_run_stops_cleanly_when_stopped_mid_batch():
+    stop = threading.Event()
+
+    def handler(items):
+        stop.set()
+        raise TimeoutError("db timeout")
+
+    loop, consumer, _, _ = make_loop([[record(0, b"ok")]], handler)
+    loop.run(stop)
+    assert consumer.commits == []
+
+
+def test_unexpected_error_outside_the_handler_propagates():
+    class Boom(Exception):
+        pass
+
+    loop, consumer, _, _ = make_loop([[record(0, b"ok")]], lambda items: None)
+
+    def bad_commit(offsets):
+        raise Boom()
+
+    consumer.commit = bad_commit
+    with pytest.raises(Boom):
+        loop.poll_once()
