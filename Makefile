@@ -38,6 +38,7 @@ run: up ## the main job: the whole mesh, left running for grpcurl
 	@echo "Logs: make logs    Stop: make down"
 
 test: infra ## every test: unit, integration and end-to-end, against real infrastructure
+	@$(INFRA) prepare
 	@$(ENV); $(PY) -m pytest tests $(PYTEST_ARGS)
 
 test-unit: install ## unit tests only (no infrastructure)

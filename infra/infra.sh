@@ -6,6 +6,7 @@
 #
 #   infra/infra.sh install          install what is missing (second run: seconds)
 #   infra/infra.sh up               start PostgreSQL, Redis and Kafka
+#   infra/infra.sh prepare          apply migrations and create Kafka topics
 #   infra/infra.sh services-up      start the four services in the background
 #   infra/infra.sh services-down    stop them (SIGTERM: they drain first)
 #   infra/infra.sh down             stop services and infrastructure (data is kept)
@@ -241,10 +242,15 @@ export PATH="$BIN:$VENV/bin:\$PATH"
 EOF
 }
 
-services_up() {
+# Database schemas and Kafka topics, both idempotent.
+prepare() {
   eval "$(cmd_env)"
   "$VENV/bin/python" -m mesh.migrate
   "$VENV/bin/python" -m mesh.topics
+}
+
+services_up() {
+  prepare
   local svc
   for svc in "${SERVICES[@]}"; do
     if pid_alive "$RUN/$svc.pid"; then log "$svc already running"; continue; fi
@@ -302,10 +308,11 @@ mkdir -p "$CACHE" "$RUN" "$LOGS" "$BIN"
 case "${1:-}" in
   install) cmd_install ;;
   up) pg_up; redis_up; kafka_up ;;
+  prepare) prepare ;;
   services-up) services_up ;;
   services-down) services_down ;;
   down) services_down; kafka_down; redis_down; pg_down ;;
   status) cmd_status ;;
   env) cmd_env ;;
-  *) sed -n '2,14p' "$0" | sed 's/^# \{0,1\}//'; exit 2 ;;
+  *) sed -n '2,15p' "$0" | sed 's/^# \{0,1\}//'; exit 2 ;;
 esac

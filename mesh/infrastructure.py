@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any, TypeVar
 
 import redis
 from kafka import KafkaProducer
@@ -12,10 +14,12 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from mesh.config import MeshSettings
 from mesh.db import make_engine, make_session_factory
-from mesh.kafka import make_producer
+from mesh.kafka import ConsumedMessage, ConsumerLoop, make_producer
 from mesh.outbox import Outbox, OutboxRelay
 from mesh.redis_client import make_redis
 from mesh.runtime import Worker
+
+T = TypeVar("T")
 
 
 @dataclass
@@ -27,6 +31,7 @@ class Infrastructure:
     # flushes and a consumer's dead-letter flushes must not wait on each other's traffic.
     relay_producer: KafkaProducer
     dlq_producer: KafkaProducer
+    kafka_bootstrap_servers: str
 
     @classmethod
     def connect(cls, settings: MeshSettings, *, service: str) -> Infrastructure:
@@ -37,6 +42,7 @@ class Infrastructure:
             redis=make_redis(settings.redis_url),
             relay_producer=make_producer(settings.kafka_bootstrap_servers, client_id=f"{service}-outbox"),
             dlq_producer=make_producer(settings.kafka_bootstrap_servers, client_id=f"{service}-dlq"),
+            kafka_bootstrap_servers=settings.kafka_bootstrap_servers,
         )
 
     def outbox_relay(self, outbox: Outbox) -> Worker:
@@ -46,6 +52,34 @@ class Infrastructure:
             relay.run(stop)
 
         return Worker(name=f"outbox-relay:{outbox.schema}", run=run)
+
+    def consumer(
+        self,
+        group_id: str,
+        topic: str,
+        decode: Callable[[ConsumedMessage], T],
+        handle_batch: Callable[[list[tuple[ConsumedMessage, T]]], None],
+        **options: Any,
+    ) -> Worker:
+        """A worker running a ConsumerLoop of `group_id` over `topic`, dead-lettering poison."""
+
+        def run(stop: threading.Event) -> None:
+            loop = ConsumerLoop(
+                self.kafka_bootstrap_servers,
+                group_id,
+                [topic],
+                decode=decode,
+                handle_batch=handle_batch,
+                dlq_producer=self.dlq_producer,
+                client_id=f"{group_id}:{topic}",
+                **options,
+            )
+            try:
+                loop.run(stop)
+            finally:
+                loop.close()
+
+        return Worker(name=f"consumer:{topic}", run=run)
 
     def close(self) -> None:
         self.relay_producer.close(timeout=5)

@@ -21,6 +21,7 @@ from datetime import UTC, datetime
 from typing import Any, Generic, TypeVar
 
 import kafka.errors
+from google.protobuf.message import DecodeError, Message
 from kafka import ConsumerRebalanceListener, KafkaAdminClient, KafkaConsumer, KafkaProducer
 from kafka.codec import has_lz4
 from kafka.structs import OffsetAndMetadata, TopicPartition
@@ -302,6 +303,22 @@ class ConsumedMessage:
 
 
 T = TypeVar("T")
+M = TypeVar("M", bound=Message)
+
+
+def decode_protobuf(msg: ConsumedMessage, message_cls: type[M], *, max_bytes: int = 1024 * 1024) -> tuple[EventHeaders, M]:
+    """Headers and payload of an event of type `message_cls`; PoisonMessage when the headers are
+    missing, the CloudEvents type is another one, or the bytes are not that message."""
+    headers = EventHeaders.from_kafka(msg.headers)
+    expected = message_cls.DESCRIPTOR.full_name
+    if headers.type != expected:
+        raise PoisonMessage(f"ce_type is {headers.type!r}, expected {expected!r}")
+    if len(msg.value or b"") > max_bytes:
+        raise PoisonMessage(f"payload of {len(msg.value)} bytes exceeds {max_bytes}")
+    try:
+        return headers, message_cls.FromString(msg.value or b"")
+    except DecodeError as exc:
+        raise PoisonMessage(f"payload is not a {expected}: {exc}") from None
 
 
 class LoopStopped(Exception):

@@ -4,24 +4,36 @@ from __future__ import annotations
 
 from mesh.config import MeshSettings
 from mesh.infrastructure import Infrastructure
-from mesh.runtime import ServiceRuntime
+from mesh.runtime import ServiceRuntime, Worker
 from mesh.service import run_service
 from pur_svc.adapters import orm
 from pur_svc.config import Settings
+from pur_svc.entrypoints.consumers import consumer_workers
 from pur_svc.entrypoints.grpc_api import PickupServicer, registration
+from pur_svc.entrypoints.watch import StatusFeed
+from pur_svc.service_layer.unit_of_work import PurUnitOfWork
 
 NAME = "pur_svc"
 
 
 def build_runtime(mesh: MeshSettings, settings: Settings) -> ServiceRuntime:
     infra = Infrastructure.connect(mesh, service=NAME)
+
+    def uow() -> PurUnitOfWork:
+        return PurUnitOfWork(infra.session_factory)
+
+    feed = StatusFeed(mesh.kafka_bootstrap_servers)
     return ServiceRuntime(
         name=NAME,
         settings=mesh,
         grpc_port=settings.grpc_port,
         metrics_port=settings.metrics_port,
-        registrations=[registration(PickupServicer())],
-        workers=[infra.outbox_relay(orm.outbox)],
+        registrations=[registration(PickupServicer(uow, feed))],
+        workers=[
+            infra.outbox_relay(orm.outbox),
+            *consumer_workers(infra, uow),
+            Worker(name="watch-feed", run=feed.run),
+        ],
         closers=[infra.close],
     )
 

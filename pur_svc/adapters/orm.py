@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sqlalchemy as sa
 from sqlalchemy import MetaData
 
 from mesh.outbox import Outbox
@@ -10,3 +11,49 @@ SCHEMA = "pur"
 
 metadata = MetaData(schema=SCHEMA)
 outbox = Outbox(SCHEMA, metadata)
+
+pickup_requests = sa.Table(
+    "pickup_requests",
+    metadata,
+    sa.Column("id", sa.Text, primary_key=True),
+    sa.Column("request_id", sa.Text, nullable=False),
+    sa.Column("request_fingerprint", sa.Text, nullable=False),
+    sa.Column("client_id", sa.Text, nullable=False),
+    sa.Column("hub_id", sa.Text, nullable=False),
+    sa.Column("warehouse_id", sa.Text, nullable=False),
+    sa.Column("warehouse_name", sa.Text, nullable=False),
+    sa.Column("warehouse_address", sa.Text, nullable=False),
+    sa.Column("warehouse_pincode", sa.Text, nullable=False),
+    sa.Column("lat", sa.Double, nullable=False),
+    sa.Column("lng", sa.Double, nullable=False),
+    sa.Column("pickup_date", sa.Date, nullable=False),
+    sa.Column("expected_packages", sa.Integer, nullable=False),
+    sa.Column("expected_weight_kg", sa.Double, nullable=False),
+    sa.Column("status", sa.Text, nullable=False),
+    sa.Column("route_id", sa.Text, nullable=False),
+    sa.Column("rider_id", sa.Text, nullable=False),
+    sa.Column("dispatch_id", sa.Text, nullable=False),
+    sa.Column("route_match", sa.Text, nullable=True),
+    sa.Column("distance_m", sa.Double, nullable=False),
+    sa.Column("map_version", sa.BigInteger, nullable=False),
+    sa.Column("unroutable_reason", sa.Text, nullable=False),
+    sa.Column("routed_at", sa.DateTime(timezone=True), nullable=True),
+    sa.Column("cancel_reason", sa.Text, nullable=False),
+    sa.Column("version", sa.BigInteger, nullable=False),
+    sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
+    sa.UniqueConstraint("client_id", "request_id", name="pickup_requests_client_request_key"),
+    sa.Index("pickup_requests_hub_status_date_idx", "hub_id", "status", "pickup_date"),
+    sa.Index("pickup_requests_route_idx", "route_id", "status"),
+    sa.Index("pickup_requests_created_idx", "created_at", "id"),
+)
+
+# Hubs this service has heard of from routing.map-changes.v1, with their newest map version:
+# a PUR for a hub nobody mapped is refused, and a map change knows which PURs it re-routes.
+hubs = sa.Table(
+    "hubs",
+    metadata,
+    sa.Column("hub_id", sa.Text, primary_key=True),
+    sa.Column("map_version", sa.BigInteger, nullable=False),
+    sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
+)

@@ -1,18 +1,166 @@
-"""gRPC entrypoint of pur_svc: translates `firstmile.pur.v1.PickupService` messages to use cases."""
+"""gRPC entrypoint of pur_svc: validates `firstmile.pur.v1.PickupService` requests, runs the use
+case, and translates the answer. Errors are raised as mesh errors; the server maps them."""
 
 from __future__ import annotations
 
+import base64
+import hashlib
+import json
+from collections.abc import Callable, Iterator
+from datetime import datetime
+
 import grpc
 
-from firstmile.pur.v1 import pur_pb2_grpc
+from firstmile.pur.v1 import pur_pb2, pur_pb2_grpc
+from mesh.errors import InvalidArgument
 from mesh.grpc_server import ServiceRegistration
+from pur_svc.adapters.messages import STATUS_FROM_PROTO, pickup_to_proto
+from pur_svc.adapters.repository import PageCursor, PickupFilter
+from pur_svc.domain.model import ID_PATTERN, InvalidPickup, Location, NewPickup, Warehouse, parse_date
+from pur_svc.entrypoints.watch import StatusFeed
+from pur_svc.service_layer import handlers
+from pur_svc.service_layer.unit_of_work import PurUnitOfWork
 
 SERVICE_NAME = "firstmile.pur.v1.PickupService"
+MAX_BATCH = 1000
+DEFAULT_PAGE_SIZE = 100
+MAX_PAGE_SIZE = 1000
+
+
+def new_pickup_from_proto(request: pur_pb2.CreatePickupRequestRequest) -> NewPickup:
+    """Validate a create request into the domain command; InvalidPickup names what is wrong."""
+    if not request.HasField("warehouse"):
+        raise InvalidPickup("warehouse is required")
+    warehouse = request.warehouse
+    if not warehouse.HasField("location"):
+        raise InvalidPickup("warehouse.location is required")
+    return NewPickup(
+        request_id=request.request_id,
+        client_id=request.client_id,
+        hub_id=request.hub_id,
+        warehouse=Warehouse(
+            id=warehouse.id,
+            name=warehouse.name,
+            address=warehouse.address,
+            pincode=warehouse.pincode,
+            location=Location(warehouse.location.lat, warehouse.location.lng),
+        ),
+        pickup_date=parse_date("pickup_date", request.pickup_date),
+        expected_packages=request.expected_packages,
+        expected_weight_kg=request.expected_weight_kg,
+    )
+
+
+def _check_optional_id(name: str, value: str) -> None:
+    if value and not ID_PATTERN.match(value):
+        raise InvalidArgument(f"{name} must be 1-64 characters of letters, digits, '.', '_', ':' or '-'")
+
+
+class PageTokens:
+    """Opaque page tokens: the position after the last row, bound to the filters that made it."""
+
+    @staticmethod
+    def _filter_digest(where: PickupFilter) -> str:
+        text = repr((where.hub_id, where.status, where.route_id, where.pickup_date, where.client_id))
+        return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+    @classmethod
+    def encode(cls, cursor: PageCursor, where: PickupFilter) -> str:
+        body = {"c": cursor.created_at.isoformat(), "i": cursor.id, "f": cls._filter_digest(where)}
+        return base64.urlsafe_b64encode(json.dumps(body).encode()).decode()
+
+    @classmethod
+    def decode(cls, token: str, where: PickupFilter) -> PageCursor | None:
+        if not token:
+            return None
+        try:
+            body = json.loads(base64.urlsafe_b64decode(token.encode()))
+            cursor = PageCursor(datetime.fromisoformat(body["c"]), str(body["i"]))
+            digest = body["f"]
+        except (ValueError, KeyError, TypeError):
+            raise InvalidArgument("page_token is not a token this service issued") from None
+        if digest != cls._filter_digest(where):
+            raise InvalidArgument("page_token was issued for different filters")
+        return cursor
 
 
 class PickupServicer(pur_pb2_grpc.PickupServiceServicer):
-    """Serves firstmile.pur.v1.PickupService. RPCs not implemented yet fall through to the generated base
-    class, which answers UNIMPLEMENTED."""
+    def __init__(self, uow_factory: Callable[[], PurUnitOfWork], feed: StatusFeed) -> None:
+        self._uow = uow_factory
+        self._feed = feed
+
+    def CreatePickupRequest(self, request, context):
+        try:
+            command = new_pickup_from_proto(request)
+        except InvalidPickup as exc:
+            raise InvalidArgument(str(exc)) from None
+        [result] = handlers.create_pickups(self._uow(), [command])
+        return pur_pb2.CreatePickupRequestResponse(pickup_request=pickup_to_proto(result.pickup), created=result.created)
+
+    def BatchCreatePickupRequests(self, request, context):
+        if not request.requests:
+            raise InvalidArgument("requests must not be empty")
+        if len(request.requests) > MAX_BATCH:
+            raise InvalidArgument(f"requests holds {len(request.requests)} items; the limit is {MAX_BATCH}")
+        commands = []
+        for index, item in enumerate(request.requests):
+            try:
+                commands.append(new_pickup_from_proto(item))
+            except InvalidPickup as exc:
+                raise InvalidArgument(f"requests[{index}]: {exc}") from None
+        results = handlers.create_pickups(self._uow(), commands)
+        return pur_pb2.BatchCreatePickupRequestsResponse(
+            pickup_requests=[pickup_to_proto(r.pickup) for r in results],
+            created_count=sum(r.created for r in results),
+        )
+
+    def GetPickupRequest(self, request, context):
+        if not request.id:
+            raise InvalidArgument("id is required")
+        _check_optional_id("id", request.id)
+        return pur_pb2.GetPickupRequestResponse(pickup_request=pickup_to_proto(handlers.get_pickup(self._uow(), request.id)))
+
+    def ListPickupRequests(self, request, context):
+        for name in ("hub_id", "route_id", "client_id"):
+            _check_optional_id(name, getattr(request, name))
+        if request.status and request.status not in STATUS_FROM_PROTO:
+            raise InvalidArgument(f"status {request.status} is not a known PickupStatus")
+        if request.page_size < 0 or request.page_size > MAX_PAGE_SIZE:
+            raise InvalidArgument(f"page_size must be between 0 and {MAX_PAGE_SIZE}")
+        try:
+            pickup_date = parse_date("pickup_date", request.pickup_date) if request.pickup_date else None
+        except InvalidPickup as exc:
+            raise InvalidArgument(str(exc)) from None
+        where = PickupFilter(
+            hub_id=request.hub_id,
+            status=STATUS_FROM_PROTO.get(request.status),
+            route_id=request.route_id,
+            pickup_date=pickup_date,
+            client_id=request.client_id,
+        )
+        after = PageTokens.decode(request.page_token, where)
+        page, cursor = handlers.list_pickups(self._uow(), where, request.page_size or DEFAULT_PAGE_SIZE, after)
+        return pur_pb2.ListPickupRequestsResponse(
+            pickup_requests=[pickup_to_proto(p) for p in page],
+            next_page_token=PageTokens.encode(cursor, where) if cursor else "",
+        )
+
+    def CancelPickupRequest(self, request, context):
+        if not request.id:
+            raise InvalidArgument("id is required")
+        _check_optional_id("id", request.id)
+        pur = handlers.cancel_pickup(self._uow(), request.id, request.reason)
+        return pur_pb2.CancelPickupRequestResponse(pickup_request=pickup_to_proto(pur))
+
+    def WatchPickupRequests(self, request, context) -> Iterator[pur_pb2.WatchPickupRequestsResponse]:
+        if not request.hub_id:
+            raise InvalidArgument("hub_id is required")
+        _check_optional_id("hub_id", request.hub_id)
+        unknown = [s for s in request.statuses if s not in STATUS_FROM_PROTO]
+        if unknown:
+            raise InvalidArgument(f"statuses holds values that are not a known PickupStatus: {unknown}")
+        with self._feed.subscribe(request.hub_id, set(request.statuses)) as subscription:
+            yield from subscription.updates(context.is_active)
 
 
 def registration(servicer: PickupServicer) -> ServiceRegistration:
@@ -20,3 +168,4 @@ def registration(servicer: PickupServicer) -> ServiceRegistration:
         pur_pb2_grpc.add_PickupServiceServicer_to_server(servicer, server)
 
     return ServiceRegistration(SERVICE_NAME, add)
+

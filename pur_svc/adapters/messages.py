@@ -1,0 +1,128 @@
+"""Translation between the PUR domain and protobuf: API messages and Kafka event payloads."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from google.protobuf.timestamp_pb2 import Timestamp
+
+from firstmile.common.v1 import common_pb2
+from firstmile.events.v1 import events_pb2
+from firstmile.pur.v1 import pur_pb2
+from mesh.outbox import OutboxEvent
+from mesh.topics import PUR_CREATED, PUR_EVENTS
+from pur_svc.domain.model import PickupRequest, PickupStatus, RouteMatch
+
+SOURCE = "pur_svc"
+
+STATUS_TO_PROTO = {
+    PickupStatus.PENDING_ROUTE: pur_pb2.PICKUP_STATUS_PENDING_ROUTE,
+    PickupStatus.ROUTED: pur_pb2.PICKUP_STATUS_ROUTED,
+    PickupStatus.UNROUTABLE: pur_pb2.PICKUP_STATUS_UNROUTABLE,
+    PickupStatus.DISPATCHED: pur_pb2.PICKUP_STATUS_DISPATCHED,
+    PickupStatus.PICKED_UP: pur_pb2.PICKUP_STATUS_PICKED_UP,
+    PickupStatus.CANCELLED: pur_pb2.PICKUP_STATUS_CANCELLED,
+}
+STATUS_FROM_PROTO = {value: key for key, value in STATUS_TO_PROTO.items()}
+MATCH_TO_PROTO = {
+    RouteMatch.EXACT: common_pb2.ROUTE_MATCH_EXACT,
+    RouteMatch.NEAREST: common_pb2.ROUTE_MATCH_NEAREST,
+    RouteMatch.NONE: common_pb2.ROUTE_MATCH_NONE,
+}
+MATCH_FROM_PROTO = {value: key for key, value in MATCH_TO_PROTO.items()}
+
+
+def timestamp(moment: datetime | None) -> Timestamp | None:
+    if moment is None:
+        return None
+    stamp = Timestamp()
+    stamp.FromDatetime(moment)
+    return stamp
+
+
+def pickup_to_proto(pur: PickupRequest) -> pur_pb2.PickupRequest:
+    location = pur.warehouse.location
+    return pur_pb2.PickupRequest(
+        id=pur.id,
+        request_id=pur.request_id,
+        client_id=pur.client_id,
+        hub_id=pur.hub_id,
+        warehouse=common_pb2.Warehouse(
+            id=pur.warehouse.id,
+            name=pur.warehouse.name,
+            address=pur.warehouse.address,
+            pincode=pur.warehouse.pincode,
+            location=common_pb2.LatLng(lat=location.lat, lng=location.lng),
+        ),
+        pickup_date=pur.pickup_date.isoformat(),
+        expected_packages=pur.expected_packages,
+        expected_weight_kg=pur.expected_weight_kg,
+        status=STATUS_TO_PROTO[pur.status],
+        route_id=pur.route_id,
+        rider_id=pur.rider_id,
+        dispatch_id=pur.dispatch_id,
+        route_match=MATCH_TO_PROTO[pur.route_match] if pur.route_match else common_pb2.ROUTE_MATCH_UNSPECIFIED,
+        distance_m=pur.distance_m,
+        map_version=pur.map_version,
+        unroutable_reason=pur.unroutable_reason,
+        created_at=timestamp(pur.created_at),
+        updated_at=timestamp(pur.updated_at),
+        routed_at=timestamp(pur.routed_at),
+        version=pur.version,
+        cancel_reason=pur.cancel_reason,
+    )
+
+
+def routing_requested(
+    pur: PickupRequest, reason: int, now: datetime, *, min_map_version: int = 0, attempt: int = 1
+) -> OutboxEvent:
+    """A request to routing_svc to route this PUR (again), on `pur.created.v1`."""
+    location = pur.warehouse.location
+    payload = events_pb2.PickupRequested(
+        pur_id=pur.id,
+        hub_id=pur.hub_id,
+        client_id=pur.client_id,
+        location=common_pb2.LatLng(lat=location.lat, lng=location.lng),
+        pickup_date=pur.pickup_date.isoformat(),
+        expected_packages=pur.expected_packages,
+        expected_weight_kg=pur.expected_weight_kg,
+        min_map_version=min_map_version,
+        reason=reason,
+        attempt=attempt,
+        requested_at=timestamp(now),
+        warehouse_id=pur.warehouse.id,
+    )
+    return OutboxEvent(
+        topic=PUR_CREATED,
+        key=pur.id,
+        payload=payload.SerializeToString(),
+        event_type=events_pb2.PickupRequested.DESCRIPTOR.full_name,
+        source=SOURCE,
+        occurred_at=now,
+    )
+
+
+def status_changed(pur: PickupRequest, now: datetime, previous_route_id: str = "") -> OutboxEvent:
+    """The PUR's new state on `pur.events.v1`; `version` orders a PUR's changes."""
+    previous = pur.previous_status
+    payload = events_pb2.PickupStatusChanged(
+        pur_id=pur.id,
+        hub_id=pur.hub_id,
+        client_id=pur.client_id,
+        route_id=pur.route_id,
+        pickup_date=pur.pickup_date.isoformat(),
+        previous_status=STATUS_TO_PROTO[previous] if previous else pur_pb2.PICKUP_STATUS_UNSPECIFIED,
+        status=STATUS_TO_PROTO[pur.status],
+        pickup_request=pickup_to_proto(pur),
+        version=pur.version,
+        changed_at=timestamp(now),
+        previous_route_id=previous_route_id,
+    )
+    return OutboxEvent(
+        topic=PUR_EVENTS,
+        key=pur.id,
+        payload=payload.SerializeToString(),
+        event_type=events_pb2.PickupStatusChanged.DESCRIPTOR.full_name,
+        source=SOURCE,
+        occurred_at=now,
+    )

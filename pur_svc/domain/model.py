@@ -1,0 +1,250 @@
+"""Pickup requests and the rules of their life: validation, routing, cancellation.
+
+Pure domain: no gRPC, SQLAlchemy or Kafka. Every state change bumps `version`, which orders the
+status-change events a PUR emits; a change that would not change anything returns False so the
+caller writes and emits nothing (that is what makes every consumer idempotent).
+"""
+
+from __future__ import annotations
+
+import enum
+import hashlib
+import json
+import math
+import re
+from dataclasses import asdict, dataclass, field
+from datetime import date, datetime, timedelta
+
+ID_PATTERN = re.compile(r"^[A-Za-z0-9._:-]{1,64}$")
+PINCODE_PATTERN = re.compile(r"^[A-Za-z0-9 -]{3,12}$")
+MAX_NAME = 200
+MAX_ADDRESS = 500
+MAX_REASON = 500
+MAX_PACKAGES = 100_000
+MAX_WEIGHT_KG = 100_000.0
+# Pickups are planned for today or the coming weeks; further out is a typo, not a plan.
+MAX_DAYS_AHEAD = 366
+MAX_DAYS_BEHIND = 1
+
+
+class InvalidPickup(ValueError):
+    """A pickup request that breaks a rule; the message names the field and the rule."""
+
+
+class IllegalTransition(Exception):
+    """The PUR's status does not allow the requested change."""
+
+
+class PickupStatus(enum.Enum):
+    PENDING_ROUTE = "PENDING_ROUTE"
+    ROUTED = "ROUTED"
+    UNROUTABLE = "UNROUTABLE"
+    DISPATCHED = "DISPATCHED"
+    PICKED_UP = "PICKED_UP"
+    CANCELLED = "CANCELLED"
+
+
+ROUTABLE_STATES = frozenset({PickupStatus.PENDING_ROUTE, PickupStatus.ROUTED, PickupStatus.UNROUTABLE})
+CANCELLABLE_STATES = ROUTABLE_STATES
+
+
+class RouteMatch(enum.Enum):
+    EXACT = "EXACT"
+    NEAREST = "NEAREST"
+    NONE = "NONE"
+
+
+@dataclass(frozen=True)
+class Location:
+    lat: float
+    lng: float
+
+    def __post_init__(self) -> None:
+        if not (math.isfinite(self.lat) and -90.0 <= self.lat <= 90.0):
+            raise InvalidPickup(f"warehouse.location.lat must be a finite number in [-90, 90], got {self.lat!r}")
+        if not (math.isfinite(self.lng) and -180.0 <= self.lng <= 180.0):
+            raise InvalidPickup(f"warehouse.location.lng must be a finite number in [-180, 180], got {self.lng!r}")
+
+
+@dataclass(frozen=True)
+class Warehouse:
+    id: str
+    name: str
+    address: str
+    pincode: str
+    location: Location
+
+    def __post_init__(self) -> None:
+        _check_id("warehouse.id", self.id, required=False)
+        _check_text("warehouse.name", self.name, MAX_NAME)
+        _check_text("warehouse.address", self.address, MAX_ADDRESS)
+        if self.pincode and not PINCODE_PATTERN.match(self.pincode):
+            raise InvalidPickup("warehouse.pincode must be 3-12 letters, digits, spaces or dashes")
+
+
+@dataclass(frozen=True)
+class NewPickup:
+    """What a client asks for; validated on construction."""
+
+    request_id: str
+    client_id: str
+    hub_id: str
+    warehouse: Warehouse
+    pickup_date: date
+    expected_packages: int
+    expected_weight_kg: float
+
+    def __post_init__(self) -> None:
+        _check_id("request_id", self.request_id, required=True)
+        _check_id("client_id", self.client_id, required=True)
+        _check_id("hub_id", self.hub_id, required=False)
+        if not 1 <= self.expected_packages <= MAX_PACKAGES:
+            raise InvalidPickup(f"expected_packages must be between 1 and {MAX_PACKAGES}, got {self.expected_packages}")
+        if not (math.isfinite(self.expected_weight_kg) and 0.0 <= self.expected_weight_kg <= MAX_WEIGHT_KG):
+            raise InvalidPickup(f"expected_weight_kg must be a finite number in [0, {MAX_WEIGHT_KG:g}]")
+
+    def check_date(self, today: date) -> None:
+        if not today - timedelta(days=MAX_DAYS_BEHIND) <= self.pickup_date <= today + timedelta(days=MAX_DAYS_AHEAD):
+            raise InvalidPickup(
+                f"pickup_date {self.pickup_date.isoformat()} must be between {MAX_DAYS_BEHIND} day before and "
+                f"{MAX_DAYS_AHEAD} days after today ({today.isoformat()})"
+            )
+
+    def fingerprint(self) -> str:
+        """Digest of the request body: the same request_id with another body is a conflict."""
+        body = asdict(self)
+        body["pickup_date"] = self.pickup_date.isoformat()
+        return hashlib.sha256(json.dumps(body, sort_keys=True).encode()).hexdigest()
+
+
+def parse_date(field_name: str, text: str) -> date:
+    """Parse a strict "YYYY-MM-DD" date (no times, no other formats)."""
+    if not re.fullmatch(r"\d{4}-\d{2}-\d{2}", text or ""):
+        raise InvalidPickup(f'{field_name} must be a date as "YYYY-MM-DD", got {text!r}')
+    try:
+        return date.fromisoformat(text)
+    except ValueError:
+        raise InvalidPickup(f"{field_name} {text!r} is not a real date") from None
+
+
+@dataclass(frozen=True)
+class RouteAssignment:
+    """routing_svc's answer for one PUR at one map version."""
+
+    pur_id: str
+    hub_id: str
+    route_id: str
+    rider_id: str
+    match: RouteMatch
+    distance_m: float
+    h3_cell: str
+    map_version: int
+    unroutable_reason: str = ""
+
+
+@dataclass
+class PickupRequest:
+    id: str
+    request_id: str
+    request_fingerprint: str
+    client_id: str
+    hub_id: str
+    warehouse: Warehouse
+    pickup_date: date
+    expected_packages: int
+    expected_weight_kg: float
+    created_at: datetime
+    updated_at: datetime
+    status: PickupStatus = PickupStatus.PENDING_ROUTE
+    route_id: str = ""
+    rider_id: str = ""
+    dispatch_id: str = ""
+    route_match: RouteMatch | None = None
+    distance_m: float = 0.0
+    map_version: int = 0
+    unroutable_reason: str = ""
+    routed_at: datetime | None = None
+    cancel_reason: str = ""
+    version: int = 1
+    # Status before the last change, for the status-change event; not persisted.
+    previous_status: PickupStatus | None = field(default=None, compare=False)
+
+    @classmethod
+    def create(cls, pur_id: str, new: NewPickup, now: datetime) -> PickupRequest:
+        new.check_date(now.date())
+        return cls(
+            id=pur_id,
+            request_id=new.request_id,
+            request_fingerprint=new.fingerprint(),
+            client_id=new.client_id,
+            hub_id=new.hub_id,
+            warehouse=new.warehouse,
+            pickup_date=new.pickup_date,
+            expected_packages=new.expected_packages,
+            expected_weight_kg=new.expected_weight_kg,
+            created_at=now,
+            updated_at=now,
+        )
+
+    def apply_route_assignment(self, assignment: RouteAssignment, now: datetime) -> bool:
+        """Record routing's answer. Ignored when the PUR left the routable states (dispatched,
+        picked up, cancelled), when the answer comes from an older map than the one recorded, or
+        when it repeats the answer already recorded for this map version."""
+        if self.status not in ROUTABLE_STATES:
+            return False
+        if assignment.map_version < self.map_version:
+            return False
+        if assignment.map_version == self.map_version and self.status is not PickupStatus.PENDING_ROUTE:
+            return False
+        self._change(
+            PickupStatus.UNROUTABLE if assignment.match is RouteMatch.NONE else PickupStatus.ROUTED, now
+        )
+        if assignment.hub_id:
+            self.hub_id = assignment.hub_id
+        self.route_id = assignment.route_id
+        self.rider_id = assignment.rider_id
+        self.route_match = assignment.match
+        self.distance_m = assignment.distance_m
+        self.map_version = assignment.map_version
+        self.unroutable_reason = assignment.unroutable_reason
+        self.routed_at = now
+        return True
+
+    def needs_reroute(self, hub_id: str, map_version: int) -> bool:
+        """True when a new map of `hub_id` may change this PUR's route: it is not dispatched yet
+        and was routed against an older version (or not routed at all)."""
+        return self.status in ROUTABLE_STATES and self.hub_id == hub_id and self.map_version < map_version
+
+    def cancel(self, reason: str, now: datetime) -> bool:
+        if self.status is PickupStatus.CANCELLED:
+            return False
+        if self.status not in CANCELLABLE_STATES:
+            raise IllegalTransition(
+                f"pickup request {self.id} is {self.status.value} and can no longer be cancelled"
+            )
+        _check_text("reason", reason, MAX_REASON)
+        self._change(PickupStatus.CANCELLED, now)
+        self.cancel_reason = reason
+        return True
+
+    def _change(self, status: PickupStatus, now: datetime) -> None:
+        self.previous_status = self.status
+        self.status = status
+        self.updated_at = now
+        self.version += 1
+
+
+def _check_id(name: str, value: str, *, required: bool) -> None:
+    if not value:
+        if required:
+            raise InvalidPickup(f"{name} is required")
+        return
+    if not ID_PATTERN.match(value):
+        raise InvalidPickup(f"{name} must be 1-64 characters of letters, digits, '.', '_', ':' or '-'")
+
+
+def _check_text(name: str, value: str, max_length: int) -> None:
+    if len(value) > max_length:
+        raise InvalidPickup(f"{name} must be at most {max_length} characters, got {len(value)}")
+    if any(ord(ch) < 32 and ch not in "\t\n" for ch in value):
+        raise InvalidPickup(f"{name} must not contain control characters")

@@ -1,0 +1,165 @@
+"""pur_svc's use cases. Each runs in one unit of work: the rows it changes and the events it
+emits commit together or not at all."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from firstmile.events.v1 import events_pb2
+from mesh.errors import AlreadyExists, FailedPrecondition, InvalidArgument, NotFound
+from pur_svc.adapters.messages import routing_requested, status_changed
+from pur_svc.adapters.repository import PageCursor, PickupFilter
+from pur_svc.domain.model import IllegalTransition, InvalidPickup, NewPickup, PickupRequest, RouteAssignment
+from pur_svc.service_layer.unit_of_work import PurUnitOfWork
+
+Clock = Callable[[], datetime]
+
+
+def utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+def new_pur_id() -> str:
+    return f"pur_{uuid.uuid4().hex}"
+
+
+@dataclass(frozen=True)
+class Created:
+    pickup: PickupRequest
+    created: bool
+
+
+def create_pickups(
+    uow: PurUnitOfWork, requests: Sequence[NewPickup], *, now: Clock = utc_now, new_id: Callable[[], str] = new_pur_id
+) -> list[Created]:
+    """Create PURs idempotently, all or none. The same (client_id, request_id) with the same body
+    returns the existing PUR; with a different body it is ALREADY_EXISTS. Errors name the item."""
+    moment = now()
+    single = len(requests) == 1
+
+    def where(index: int) -> str:
+        return "" if single else f"requests[{index}]: "
+
+    first_seen: dict[tuple[str, str], int] = {}
+    for index, request in enumerate(requests):
+        try:
+            request.check_date(moment.date())
+        except InvalidPickup as exc:
+            raise InvalidArgument(f"{where(index)}{exc}") from None
+        key = (request.client_id, request.request_id)
+        if key in first_seen and requests[first_seen[key]].fingerprint() != request.fingerprint():
+            raise InvalidArgument(f"{where(index)}request_id {request.request_id!r} repeats requests[{first_seen[key]}] with a different body")
+        first_seen.setdefault(key, index)
+
+    with uow:
+        known = uow.pickups.known_hubs(r.hub_id for r in requests)
+        for index, request in enumerate(requests):
+            if request.hub_id and request.hub_id not in known:
+                raise NotFound(f"{where(index)}hub {request.hub_id!r} is unknown (no route map has been published for it)")
+
+        existing = uow.pickups.by_request_ids(first_seen)
+        fresh = {
+            key: PickupRequest.create(new_id(), requests[index], moment)
+            for key, index in first_seen.items()
+            if key not in existing
+        }
+        inserted = uow.pickups.insert_new(list(fresh.values()))
+        if len(inserted) < len(fresh):
+            # Another transaction created some of the same keys since we looked: read theirs.
+            existing.update(uow.pickups.by_request_ids(k for k, p in fresh.items() if p.id not in inserted))
+        results: list[Created] = []
+        for index, request in enumerate(requests):
+            key = (request.client_id, request.request_id)
+            pur = fresh.get(key)
+            if pur is not None and pur.id in inserted:
+                results.append(Created(pur, created=first_seen[key] == index))
+                continue
+            stored = existing[key]
+            if stored.request_fingerprint != request.fingerprint():
+                raise AlreadyExists(
+                    f"{where(index)}request_id {request.request_id!r} was already used for a different pickup request ({stored.id})"
+                )
+            results.append(Created(stored, created=False))
+        new = [fresh[k] for k in fresh if fresh[k].id in inserted]
+        uow.publish(routing_requested(p, events_pb2.ROUTING_REASON_CREATED, moment) for p in new)
+        uow.publish(status_changed(p, moment) for p in new)
+        uow.commit()
+    return results
+
+
+def get_pickup(uow: PurUnitOfWork, pur_id: str) -> PickupRequest:
+    with uow:
+        pur = uow.pickups.get(pur_id)
+    if pur is None:
+        raise NotFound(f"pickup request {pur_id!r} does not exist")
+    return pur
+
+
+def list_pickups(
+    uow: PurUnitOfWork, where: PickupFilter, page_size: int, after: PageCursor | None
+) -> tuple[list[PickupRequest], PageCursor | None]:
+    with uow:
+        rows = uow.pickups.list(where, page_size + 1, after)
+    page, more = rows[:page_size], len(rows) > page_size
+    return page, (PageCursor(page[-1].created_at, page[-1].id) if more else None)
+
+
+def cancel_pickup(uow: PurUnitOfWork, pur_id: str, reason: str, *, now: Clock = utc_now) -> PickupRequest:
+    moment = now()
+    with uow:
+        pur = uow.pickups.get(pur_id, for_update=True)
+        if pur is None:
+            raise NotFound(f"pickup request {pur_id!r} does not exist")
+        try:
+            changed = pur.cancel(reason, moment)
+        except IllegalTransition as exc:
+            raise FailedPrecondition(str(exc)) from None
+        except InvalidPickup as exc:
+            raise InvalidArgument(str(exc)) from None
+        if changed:
+            uow.pickups.update([pur])
+            uow.publish([status_changed(pur, moment)])
+            uow.commit()
+    return pur
+
+
+def apply_route_assignments(uow: PurUnitOfWork, assignments: Sequence[RouteAssignment], *, now: Clock = utc_now) -> int:
+    """Record routing's answers in one transaction; duplicates, stale map versions and PURs that
+    moved on change nothing. Returns how many PURs changed."""
+    moment = now()
+    with uow:
+        purs = uow.pickups.get_many_for_update(a.pur_id for a in assignments)
+        changed: dict[str, PickupRequest] = {}
+        events = []
+        for assignment in assignments:
+            pur = purs.get(assignment.pur_id)
+            if pur is None:
+                continue
+            previous_route = pur.route_id
+            if pur.apply_route_assignment(assignment, moment):
+                changed[pur.id] = pur
+                events.append(status_changed(pur, moment, previous_route_id=previous_route))
+        uow.pickups.update(list(changed.values()))
+        uow.publish(events)
+        uow.commit()
+    return len(changed)
+
+
+def apply_map_change(uow: PurUnitOfWork, hub_id: str, map_version: int, *, now: Clock = utc_now) -> int:
+    """A hub's route map changed: ask routing_svc to route its undispatched PURs again against
+    the new version. One transaction, so a crash half way re-runs the whole change on redelivery.
+    Returns how many PURs were sent for re-routing."""
+    moment = now()
+    with uow:
+        if not uow.pickups.record_hub_map(hub_id, map_version, moment):
+            return 0
+        stale = uow.pickups.needing_reroute(hub_id, map_version)
+        uow.publish(
+            routing_requested(p, events_pb2.ROUTING_REASON_MAP_CHANGED, moment, min_map_version=map_version)
+            for p in stale
+        )
+        uow.commit()
+    return len(stale)
