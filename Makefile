@@ -7,7 +7,7 @@ PY := $(CACHE)/venv/bin/python
 INFRA := bash infra/infra.sh
 ENV = eval "$$($(INFRA) env)"
 
-.PHONY: help install infra up down status run test test-unit test-integration gen gen-check lint bench logs
+.PHONY: help install infra up down status run test test-unit gen gen-check lint bench logs
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-18s %s\n", $$1, $$2}'
@@ -31,11 +31,8 @@ status: ## what runs where
 logs: ## follow the services' logs
 	@tail -F $(CACHE)/logs/{pur_svc,routing_svc,dispatch_svc,attendance_adapter}.log
 
-run: up ## the main job: the whole mesh, left running for grpcurl
-	@echo; echo "The mesh is running. Try:"
-	@echo "  .cache/bin/grpcurl -plaintext localhost:50051 list"
-	@echo "  .cache/bin/grpcurl -plaintext localhost:50052 describe firstmile.routing.v1.RoutingService"
-	@echo "Logs: make logs    Stop: make down"
+run: up ## the main job: the mesh, a demo hub and a stream of PURs routed live (left running)
+	@$(ENV); $(PY) -m demo $(DEMO_ARGS)
 
 test: infra ## every test: unit, integration and end-to-end, against real infrastructure
 	@$(INFRA) prepare
@@ -50,10 +47,11 @@ gen: install ## regenerate Python from protos into gen/
 gen-check: install ## fail when gen/ is stale
 	@PYTHON=$(PY) bash scripts/gen.sh --check
 
-lint: install ## buf lint, buf breaking against main, generated code freshness
+lint: install ## buf lint, buf breaking against main, generated code freshness, Kubernetes manifests
 	@$(CACHE)/bin/buf lint
 	@bash scripts/buf-breaking.sh
 	@PYTHON=$(PY) bash scripts/gen.sh --check
+	@bash scripts/k8s-validate.sh
 
 bench: up ## benchmarks; they print their figures
 	@$(ENV); for b in bench/bench_*.py; do echo "== $$b"; $(PY) $$b || exit 1; done

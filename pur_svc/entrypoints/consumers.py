@@ -16,7 +16,9 @@ from pur_svc.domain.model import ID_PATTERN, RouteAssignment, RouteMatch
 from pur_svc.service_layer import handlers
 from pur_svc.service_layer.unit_of_work import PurUnitOfWork
 
-GROUP = "pur_svc"
+# One consumer group per topic: a rebalance of one loop never pauses the other.
+ASSIGNMENTS_GROUP = "pur_svc.route-assignments"
+MAP_CHANGES_GROUP = "pur_svc.map-changes"
 
 
 def _require_id(name: str, value: str, *, required: bool = True) -> None:
@@ -72,6 +74,6 @@ def consumer_workers(infra: Infrastructure, uow_factory: Callable[[], PurUnitOfW
             handlers.apply_map_change(uow_factory(), change.hub_id, change.map_version)
 
     return [
-        infra.consumer(GROUP, PUR_ROUTE_ASSIGNMENTS, decode_assignment, assignments),
-        infra.consumer(GROUP, ROUTING_MAP_CHANGES, decode_map_change, map_changes, max_batch=50),
+        infra.consumer(ASSIGNMENTS_GROUP, PUR_ROUTE_ASSIGNMENTS, decode_assignment, assignments),
+        infra.consumer(MAP_CHANGES_GROUP, ROUTING_MAP_CHANGES, decode_map_change, map_changes, max_batch=50),
     ]

@@ -1,0 +1,193 @@
+"""`python -m demo`: the main job, run against a mesh that `make up` started.
+
+Imports the demo hub's route map into routing_svc, streams a simulated day of pickup requests
+through pur_svc, follows each until it is routed, prints a per-route summary with latency and
+throughput, draws the hub into a PNG and leaves the mesh running for grpcurl.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from pathlib import Path
+
+import grpc
+
+from demo import city, picture, report
+from demo.connection import DemoError, MeshClients, connect, explain, pur_endpoint, routing_endpoint
+from demo.stream import DayResult, stream_day
+from demo.workload import hub_today, kinds_of, new_run_id, plan_day
+from firstmile.routing.v1 import routing_pb2
+
+IMPORT_TIMEOUT_S = 120.0
+ROUTE_MAP_TIMEOUT_S = 60.0
+DEFAULT_PICTURE = Path("out/demo_hub.png")
+
+
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(
+        prog="python -m demo",
+        description="Import the demo hub's route map, stream a day of pickup requests through the running mesh "
+        "and report how they were routed.",
+    )
+    parser.add_argument("--purs", type=_positive_int, default=3000, help="pickup requests to create (default 3000)")
+    parser.add_argument("--rate", type=_positive_float, default=300.0, help="pickup requests per second (default 300)")
+    parser.add_argument("--batch", type=_batch_size, default=100, help="requests per BatchCreatePickupRequests call (default 100)")
+    parser.add_argument("--hub", default=city.HUB_ID, help=f"hub id to import the map into (default {city.HUB_ID})")
+    parser.add_argument("--map", type=Path, default=city.MAP_PATH, help="route map GeoJSON (default: the shipped demo map)")
+    parser.add_argument("--seed", type=int, default=1, help="seed of the warehouse locations (default 1)")
+    parser.add_argument("--timeout", type=_positive_float, default=60.0, help="seconds to wait for routing after the last create (default 60)")
+    parser.add_argument("--picture", type=Path, default=DEFAULT_PICTURE, help=f"where to write the PNG (default {DEFAULT_PICTURE})")
+    parser.add_argument("--pur-address", default="localhost:50051", help="pur_svc gRPC address (default localhost:50051)")
+    parser.add_argument("--routing-address", default="localhost:50052", help="routing_svc gRPC address (default localhost:50052)")
+    return parser.parse_args(argv)
+
+
+def _positive_int(text: str) -> int:
+    value = int(text)
+    if value <= 0:
+        raise argparse.ArgumentTypeError("must be a positive integer")
+    return value
+
+
+def _positive_float(text: str) -> float:
+    value = float(text)
+    if not value > 0:
+        raise argparse.ArgumentTypeError("must be a positive number")
+    return value
+
+
+def _batch_size(text: str) -> int:
+    value = _positive_int(text)
+    if value > 1000:
+        raise argparse.ArgumentTypeError("at most 1000 (the BatchCreatePickupRequests limit)")
+    return value
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    try:
+        return run(args)
+    except DemoError as exc:
+        print(f"\nerror: {exc}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print("\ninterrupted; the mesh keeps running (`make down` stops it)", file=sys.stderr)
+        return 130
+
+
+def run(args: argparse.Namespace) -> int:
+    collection = load_map(args.map)
+    with connect(pur_endpoint(args.pur_address), routing_endpoint(args.routing_address)) as clients:
+        print(f"First Mile mesh demo: hub {args.hub}, pur_svc {args.pur_address}, routing_svc {args.routing_address}\n")
+        imported = import_map(clients, args.hub, collection, args.map)
+
+        run_id, today = new_run_id(), hub_today()
+        pickups = plan_day(collection, args.purs, seed=args.seed, run_id=run_id)
+        kinds = kinds_of(pickups)
+        print(
+            f"\nStreaming {len(pickups):,} pickup requests for {today} at {args.rate:,.0f}/s in batches of {args.batch} "
+            f"(run {run_id}): {kinds.get('market', 0) + kinds.get('spread', 0):,} inside the map, "
+            f"{kinds.get('edge', 0):,} just outside it, {kinds.get('far', 0):,} far away"
+        )
+        result = stream_day(
+            clients, args.hub, pickups, run_id=run_id, pickup_date=today,
+            rate=args.rate, batch_size=args.batch, settle_timeout_s=args.timeout,
+        )  # fmt: skip
+
+        route_map = fetch_route_map(clients, args.hub)
+        map_version = route_map.map_version if route_map is not None else imported.map_version
+        print()
+        print(report.render(result, report.routes_of(collection), hub_id=args.hub, map_version=map_version))
+
+        png = picture.draw(
+            args.picture, hub_id=args.hub, hub_lng_lat=hub_location(collection),
+            collection=collection, route_map=route_map, result=result,
+        )  # fmt: skip
+        print(f"\nPicture of the hub: {png}")
+        print(explore_hints(args))
+    return finish(result, args.timeout)
+
+
+def load_map(path: Path) -> dict:
+    try:
+        return city.load_route_map(path)
+    except (OSError, ValueError) as exc:
+        raise DemoError(f"cannot read the route map {path}: {exc}") from None
+
+
+def import_map(clients: MeshClients, hub_id: str, collection: dict, path: Path) -> routing_pb2.ImportRoutesResponse:
+    """ImportRoutes with replace_existing, so the hub's map becomes exactly the file (re-runs change nothing)."""
+    started = time.monotonic()
+    request = routing_pb2.ImportRoutesRequest(
+        hub_id=hub_id, feature_collection_geojson=json.dumps(collection), replace_existing=True
+    )
+    try:
+        response = clients.routing.ImportRoutes(request, timeout=IMPORT_TIMEOUT_S)
+    except grpc.RpcError as exc:
+        raise explain(exc, clients.routing_endpoint, "ImportRoutes") from None
+    print(
+        f"Imported {len(collection['features'])} routes from {path.name} into {hub_id} in "
+        f"{time.monotonic() - started:.2f} s: {response.created_count} created, {response.updated_count} updated, "
+        f"{response.deleted_count} deleted, {response.unchanged_count} unchanged; map version {response.map_version}"
+    )
+    return response
+
+
+def fetch_route_map(clients: MeshClients, hub_id: str) -> routing_pb2.GetRouteMapResponse | None:
+    """The compiled map (coverage, overlaps, gaps) for the picture, or None if routing_svc cannot
+    give it (the picture is then drawn without it)."""
+    try:
+        route_map = clients.routing.GetRouteMap(routing_pb2.GetRouteMapRequest(hub_id=hub_id), timeout=ROUTE_MAP_TIMEOUT_S)
+    except grpc.RpcError as exc:
+        print(f"\nnote: the picture has no H3 coverage: {explain(exc, clients.routing_endpoint, 'GetRouteMap')}")
+        return None
+    print(
+        f"\nCompiled map: version {route_map.map_version}, {route_map.route_count} active routes, "
+        f"{route_map.cell_count:,} H3 cells at resolution {route_map.resolution} ({route_map.edge_cell_count:,} on route "
+        f"edges), {len(route_map.overlaps)} overlapping route pairs, {route_map.gap_cell_count:,} gap cells"
+    )
+    return route_map
+
+
+def hub_location(collection: dict) -> tuple[float, float]:
+    location = collection.get("hub", {}).get("location")
+    return (float(location[0]), float(location[1])) if location else (city.HUB.lng, city.HUB.lat)
+
+
+def explore_hints(args: argparse.Namespace) -> str:
+    grpcurl = ".cache/bin/grpcurl -plaintext"
+    pur, routing = args.pur_address, args.routing_address
+    hub = args.hub
+    return "\n".join(
+        [
+            "",
+            "The mesh keeps running (`make down` stops it; `make logs` follows the services' logs). Explore it:",
+            f"  {grpcurl} -d '{{\"hub_id\":\"{hub}\",\"page_size\":3}}' {pur} firstmile.pur.v1.PickupService/ListPickupRequests",
+            f"  {grpcurl} -d '{{\"hub_id\":\"{hub}\",\"status\":\"PICKUP_STATUS_UNROUTABLE\",\"page_size\":3}}' {pur} "
+            "firstmile.pur.v1.PickupService/ListPickupRequests",
+            f"  {grpcurl} -d '{{\"hub_id\":\"{hub}\"}}' {pur} firstmile.pur.v1.PickupService/WatchPickupRequests   (live; Ctrl-C stops)",
+            f"  {grpcurl} -d '{{\"hub_id\":\"{hub}\",\"location\":{{\"lat\":12.9352,\"lng\":77.6245}}}}' {routing} "
+            "firstmile.routing.v1.RoutingService/LookupRoute",
+            f"  {grpcurl} -d '{{\"hub_id\":\"{hub}\",\"omit_geojson\":true}}' {routing} firstmile.routing.v1.RoutingService/GetRouteMap",
+            f"  {grpcurl} {pur} list",
+        ]
+    )
+
+
+def finish(result: DayResult, timeout_s: float) -> int:
+    pending = result.pending
+    if pending:
+        print(
+            f"\nerror: {len(pending):,} pickup requests were not routed within {timeout_s:.0f} s of the last create; "
+            "see .cache/logs/routing_svc.log and .cache/logs/pur_svc.log",
+            file=sys.stderr,
+        )
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

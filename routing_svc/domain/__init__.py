@@ -1,0 +1,4 @@
+"""The routing domain: routes, their GeoJSON, and the H3 index that assigns a point to a route.
+
+Pure: shapely, h3, h3ronpy and numpy only; no I/O, no protobuf, no database or broker.
+"""
