@@ -13,8 +13,11 @@ import grpc
 import pytest
 
 from firstmile.common.v1 import common_pb2
+from firstmile.events.v1 import events_pb2
 from firstmile.pur.v1 import pur_pb2, pur_pb2_grpc
 from firstmile.routing.v1 import routing_pb2, routing_pb2_grpc
+from mesh.kafka import EventHeaders, make_producer
+from mesh.topics import PUR_ROUTE_ASSIGNMENTS
 
 pytestmark = pytest.mark.e2e
 
@@ -142,3 +145,46 @@ def test_killing_routing_svc_mid_stream_loses_no_pur(mesh):
         time.sleep(0.5)
     assert not pending, f"{len(pending)} of {len(ids)} PURs never routed"
     assert len(ids) == len(set(ids)) == 500
+
+
+def test_duplicated_and_reordered_assignment_events_change_nothing(mesh, kafka_bootstrap_servers):
+    """Events replayed into Kafka by hand, as a redelivery or a lagging replica would: the PUR
+    keeps the answer of the newest map version, and a duplicate adds no status change."""
+    hub = f"HUB-{uuid.uuid4().hex[:8]}"
+    routing, pur_stub = mesh["routing"], mesh["pur"]
+    routing.UpsertRoute(
+        routing_pb2.UpsertRouteRequest(
+            route=routing_pb2.Route(id=f"{hub}-R1", hub_id=hub, name="One", geometry_geojson=square(77.60, 12.90), default_rider_id="rider-1")
+        ),
+        timeout=30,
+    )
+    created = create_when_hub_known(pur_stub.CreatePickupRequest, pur_request(hub, "replayed", 12.905, 77.605))
+    pur_id = created.pickup_request.id
+    routed = wait_for(pur_stub, pur_id, lambda p: p.status in SETTLED)
+    assert routed.map_version == 1
+
+    def assignment(route_id: str, map_version: int) -> events_pb2.RouteAssignment:
+        return events_pb2.RouteAssignment(
+            assigned=events_pb2.RouteAssigned(
+                pur_id=pur_id, route_id=route_id, hub_id=hub, rider_id=f"rider-{route_id}",
+                match=common_pb2.ROUTE_MATCH_EXACT, map_version=map_version,
+            )
+        )
+
+    producer = make_producer(kafka_bootstrap_servers, client_id="e2e-replay")
+    try:
+        for event in (assignment(f"{hub}-NEW", 7), assignment(f"{hub}-OLD", 3), assignment(f"{hub}-NEW", 7)):
+            headers = EventHeaders(
+                id=str(uuid.uuid4()), type=events_pb2.RouteAssignment.DESCRIPTOR.full_name,
+                source="e2e-test", time=datetime.now(UTC),
+            )
+            producer.send(PUR_ROUTE_ASSIGNMENTS, key=pur_id.encode(), value=event.SerializeToString(), headers=headers.to_kafka())
+        producer.flush(timeout=10)
+    finally:
+        producer.close(timeout=5)
+
+    pur = wait_for(pur_stub, pur_id, lambda p: p.map_version == 7)
+    time.sleep(2)  # room for the older and the duplicate event to arrive after the newest
+    pur = pur_stub.GetPickupRequest(pur_pb2.GetPickupRequestRequest(id=pur_id), timeout=10).pickup_request
+    assert (pur.route_id, pur.map_version) == (f"{hub}-NEW", 7)
+    assert pur.version == routed.version + 1
