@@ -188,3 +188,30 @@ def test_duplicated_and_reordered_assignment_events_change_nothing(mesh, kafka_b
     pur = pur_stub.GetPickupRequest(pur_pb2.GetPickupRequestRequest(id=pur_id), timeout=10).pickup_request
     assert (pur.route_id, pur.map_version) == (f"{hub}-NEW", 7)
     assert pur.version == routed.version + 1
+
+
+def test_watch_streams_a_hubs_status_changes_live(mesh):
+    hub = f"HUB-{uuid.uuid4().hex[:8]}"
+    routing, pur_stub = mesh["routing"], mesh["pur"]
+    routing.UpsertRoute(
+        routing_pb2.UpsertRouteRequest(
+            route=routing_pb2.Route(id=f"{hub}-R1", hub_id=hub, name="One", geometry_geojson=square(77.60, 12.90), default_rider_id="rider-1")
+        ),
+        timeout=30,
+    )
+    # The hub must be known before the stream opens, or the first create would be refused.
+    create_when_hub_known(pur_stub.CreatePickupRequest, pur_request(hub, "warm-up", 12.905, 77.605))
+    stream = pur_stub.WatchPickupRequests(
+        pur_pb2.WatchPickupRequestsRequest(hub_id=hub, statuses=[pur_pb2.PICKUP_STATUS_ROUTED]), timeout=60
+    )
+    time.sleep(2)  # the feed's consumer joins at the end of the topic
+    created = pur_stub.CreatePickupRequest(pur_request(hub, "watched", 12.906, 77.606), timeout=10)
+    try:
+        for update in stream:
+            if update.pickup_request.id == created.pickup_request.id:
+                assert update.pickup_request.status == pur_pb2.PICKUP_STATUS_ROUTED
+                assert update.previous_status == pur_pb2.PICKUP_STATUS_PENDING_ROUTE
+                assert update.pickup_request.route_id == f"{hub}-R1"
+                break
+    finally:
+        stream.cancel()
