@@ -192,7 +192,7 @@ def _edge_keys(geometries: np.ndarray, resolution: int, keys_of: CellKeys) -> np
     starts = disk_offsets[:-1][inverse]
     positions = np.repeat(starts - np.cumsum(counts) + counts, counts) + np.arange(counts.sum())
     neighbours = sorted_unique(keys_of.pack(disk_cells[positions], np.repeat(keys_of.routes(sampled), counts)))
-    candidates = neighbours[~sorted_member_of(neighbours, sampled)][:0]
+    candidates = neighbours[~sorted_member_of(neighbours, sampled)]
     if len(candidates) == 0:
         return sampled
 

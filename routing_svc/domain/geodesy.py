@@ -16,6 +16,7 @@ WGS84_A = 6_378_137.0
 WGS84_F = 1 / 298.257223563
 WGS84_E2 = WGS84_F * (2 - WGS84_F)
 _DEG = np.pi / 180.0
+_TINY = 1e-300
 
 
 def metres_per_degree(lat: np.ndarray | float) -> tuple[np.ndarray, np.ndarray]:
@@ -53,10 +54,9 @@ def _nearest_on_segment(lng, lat, lng1, lat1, lng2, lat2, scale_lat):
     ay = (lat1 - lat) * ky
     dx = (lng2 - lng1) * kx
     dy = (lat2 - lat1) * ky
-    length2 = dx * dx + dy * dy
-    with np.errstate(invalid="ignore", divide="ignore"):
-        t = np.where(length2 > 0.0, -(ax * dx + ay * dy) / length2, 0.0)
-    t = np.clip(t, 0.0, 1.0)
+    # A zero-length segment has a zero numerator: t = 0 (its start) without a division warning.
+    t = -(ax * dx + ay * dy) / np.maximum(dx * dx + dy * dy, _TINY)
+    t = np.minimum(np.maximum(t, 0.0), 1.0)
     return np.hypot(ax + t * dx, ay + t * dy), lat1 + t * (lat2 - lat1)
 
 

@@ -41,7 +41,6 @@ from routing_svc.domain.coverage import (
     check_resolution,
     compile_coverage,
     sorted_member_of,
-    sorted_unique,
 )
 from routing_svc.domain.errors import IndexFormatError, InvalidGeometry, InvalidLocation
 from routing_svc.domain.geodesy import LocalFrame

@@ -17,7 +17,7 @@ class NearestBoundary:
     """Boundary segments of a hub's routes, searchable by distance.
 
     Candidate segments are found in an R-tree in the hub's metric frame; the distance that decides
-    is then computed exactly (see geodesy) in each point's own tangent plane. The frame's
+    is then computed for each candidate with the mid-latitude rule (see geodesy). The frame's
     distortion is bounded per point (LocalFrame.min_scale), so the search radius is widened by it
     and never misses the true nearest segment.
 
@@ -42,7 +42,7 @@ class NearestBoundary:
     def nearest(self, lngs: np.ndarray, lats: np.ndarray, limit_m: float) -> tuple[np.ndarray, np.ndarray]:
         """(route, distance in metres) of the nearest boundary for each point; (-1, inf) if none.
 
-        Exact (in the tangent-plane sense) whenever the nearest boundary may be within `limit_m`;
+        Exact (by geodesy's measure) whenever the nearest boundary may be within `limit_m`;
         beyond the limit the route is the nearest in the hub frame and its distance is exact.
         """
         count = len(lngs)

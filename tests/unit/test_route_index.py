@@ -21,7 +21,7 @@ from routing_svc.domain.errors import IndexFormatError, InvalidGeometry, Invalid
 from routing_svc.domain.geodesy import metres_per_degree, point_segment_distance_m
 from routing_svc.domain.index import FORMAT_VERSION, HubRouteIndex
 from routing_svc.domain.index_set import RouteIndexSet
-from routing_svc.domain.model import Route, RouteMatch
+from routing_svc.domain.model import Route, RouteCellStats, RouteMatch
 
 LAT0, LNG0 = 12.97, 77.59
 RES = 10
@@ -264,6 +264,16 @@ def test_empty_hub_and_inactive_routes():
         assert result.h3_cell == h3.latlng_to_cell(12.97, 77.59, RES)
         assert index.lookup_many([12.97, 12.0], [77.59, 77.0]).results() == [result, index.lookup(12.0, 77.0)]
         assert index.stats().route_count == 0 and index.stats().cell_count == 0
+        assert HubRouteIndex.from_bytes(index.to_bytes()).lookup(12.97, 77.59) == result
+
+
+def test_a_route_smaller_than_a_cell_inside_a_big_one():
+    big = route("BIG", box(77.40, 12.80, 77.70, 13.10))
+    tiny = route("TINY", box(77.5, 12.9, 77.5001, 12.9001), priority=3)
+    index = compile_hub([big, tiny])
+    assert index.lookup(12.90005, 77.50005).route_id == "TINY"
+    assert index.lookup(12.9002, 77.50005).route_id == "BIG"
+    assert index.stats().routes[1] == RouteCellStats("TINY", 1, 1)
 
 
 # -- inputs --------------------------------------------------------------------------------------
