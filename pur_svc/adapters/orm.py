@@ -40,6 +40,7 @@ pickup_requests = sa.Table(
     sa.Column("routed_at", sa.DateTime(timezone=True), nullable=True),
     sa.Column("cancel_reason", sa.Text, nullable=False),
     sa.Column("version", sa.BigInteger, nullable=False),
+    sa.Column("dispatch_version", sa.BigInteger, nullable=False, server_default="0"),
     sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
     sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
     sa.UniqueConstraint("client_id", "request_id", name="pickup_requests_client_request_key"),

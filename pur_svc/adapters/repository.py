@@ -45,6 +45,7 @@ def _to_row(pur: PickupRequest) -> dict[str, Any]:
         "routed_at": pur.routed_at,
         "cancel_reason": pur.cancel_reason,
         "version": pur.version,
+        "dispatch_version": pur.dispatch_version,
         "created_at": pur.created_at,
         "updated_at": pur.updated_at,
     }
@@ -78,6 +79,7 @@ def _from_row(row: Any) -> PickupRequest:
         routed_at=row.routed_at,
         cancel_reason=row.cancel_reason,
         version=row.version,
+        dispatch_version=row.dispatch_version,
         created_at=row.created_at,
         updated_at=row.updated_at,
     )
@@ -85,7 +87,7 @@ def _from_row(row: Any) -> PickupRequest:
 
 _MUTABLE = (
     "hub_id", "status", "route_id", "rider_id", "dispatch_id", "route_match", "distance_m", "map_version",
-    "unroutable_reason", "routed_at", "cancel_reason", "version", "updated_at",
+    "unroutable_reason", "routed_at", "cancel_reason", "version", "dispatch_version", "updated_at",
 )
 
 

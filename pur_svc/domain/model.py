@@ -45,7 +45,9 @@ class PickupStatus(enum.Enum):
 
 
 ROUTABLE_STATES = frozenset({PickupStatus.PENDING_ROUTE, PickupStatus.ROUTED, PickupStatus.UNROUTABLE})
-CANCELLABLE_STATES = ROUTABLE_STATES
+# A dispatched PUR can still be cancelled until the rider picks it up; dispatch_svc then takes it
+# off the dispatch when it sees the cancellation.
+CANCELLABLE_STATES = ROUTABLE_STATES | {PickupStatus.DISPATCHED}
 
 
 class RouteMatch(enum.Enum):
@@ -142,6 +144,23 @@ class RouteAssignment:
     unroutable_reason: str = ""
 
 
+class DispatchChangeKind(enum.Enum):
+    DISPATCHED = "DISPATCHED"
+    RELEASED = "RELEASED"
+    PICKED_UP = "PICKED_UP"
+    STARTED = "STARTED"
+
+
+@dataclass(frozen=True)
+class DispatchChange:
+    """dispatch_svc's news about one PUR; `version` increases per PUR, so order is known."""
+
+    pur_id: str
+    dispatch_id: str
+    kind: DispatchChangeKind
+    version: int
+
+
 @dataclass
 class PickupRequest:
     id: str
@@ -166,6 +185,8 @@ class PickupRequest:
     routed_at: datetime | None = None
     cancel_reason: str = ""
     version: int = 1
+    # The newest dispatch_svc event applied (its per-PUR version); older ones are ignored.
+    dispatch_version: int = 0
     # Status before the last change, for the status-change event; not persisted.
     previous_status: PickupStatus | None = field(default=None, compare=False)
 
@@ -214,6 +235,27 @@ class PickupRequest:
         """True when a new map of `hub_id` may change this PUR's route: it is not dispatched yet
         and was routed against an older version (or not routed at all)."""
         return self.status in ROUTABLE_STATES and self.hub_id == hub_id and self.map_version < map_version
+
+    def apply_dispatch_change(self, change: DispatchChange, now: datetime) -> bool:
+        """Follow the PUR's dispatch: joined (DISPATCHED), released back to its route's queue
+        (ROUTED), picked up (PICKED_UP). Returns True when anything must be saved; the status
+        may stay as it is (an event older than one applied, or one about a cancelled PUR)."""
+        if change.version <= self.dispatch_version:
+            return False
+        self.dispatch_version = change.version
+        kind = change.kind
+        if kind is DispatchChangeKind.DISPATCHED and self.status in (PickupStatus.ROUTED, PickupStatus.DISPATCHED):
+            if self.status is not PickupStatus.DISPATCHED or self.dispatch_id != change.dispatch_id:
+                self._change(PickupStatus.DISPATCHED, now)
+                self.dispatch_id = change.dispatch_id
+        elif kind is DispatchChangeKind.RELEASED and self.status is PickupStatus.DISPATCHED:
+            if self.dispatch_id == change.dispatch_id:
+                self._change(PickupStatus.ROUTED, now)
+                self.dispatch_id = ""
+        elif kind is DispatchChangeKind.PICKED_UP and self.status is PickupStatus.DISPATCHED:
+            self._change(PickupStatus.PICKED_UP, now)
+            self.dispatch_id = change.dispatch_id
+        return True
 
     def cancel(self, reason: str, now: datetime) -> bool:
         if self.status is PickupStatus.CANCELLED:

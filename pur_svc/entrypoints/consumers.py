@@ -10,15 +10,23 @@ from firstmile.events.v1 import events_pb2
 from mesh.infrastructure import Infrastructure
 from mesh.kafka import ConsumedMessage, PoisonMessage, decode_protobuf
 from mesh.runtime import Worker
-from mesh.topics import PUR_ROUTE_ASSIGNMENTS, ROUTING_MAP_CHANGES
+from mesh.topics import DISPATCH_EVENTS, PUR_ROUTE_ASSIGNMENTS, ROUTING_MAP_CHANGES
 from pur_svc.adapters.messages import MATCH_FROM_PROTO
-from pur_svc.domain.model import ID_PATTERN, RouteAssignment, RouteMatch
+from pur_svc.domain.model import ID_PATTERN, DispatchChange, DispatchChangeKind, RouteAssignment, RouteMatch
 from pur_svc.service_layer import handlers
 from pur_svc.service_layer.unit_of_work import PurUnitOfWork
 
 # One consumer group per topic: a rebalance of one loop never pauses the other.
 ASSIGNMENTS_GROUP = "pur_svc.route-assignments"
 MAP_CHANGES_GROUP = "pur_svc.map-changes"
+DISPATCH_GROUP = "pur_svc.dispatch-events"
+
+DISPATCH_KINDS = {
+    "dispatched": DispatchChangeKind.DISPATCHED,
+    "released": DispatchChangeKind.RELEASED,
+    "picked_up": DispatchChangeKind.PICKED_UP,
+    "started": DispatchChangeKind.STARTED,
+}
 
 
 def _require_id(name: str, value: str, *, required: bool = True) -> None:
@@ -65,6 +73,18 @@ def decode_map_change(msg: ConsumedMessage) -> events_pb2.RouteMapChanged:
     return event
 
 
+def decode_dispatch_event(msg: ConsumedMessage) -> DispatchChange:
+    _, event = decode_protobuf(msg, events_pb2.DispatchEvent)
+    _require_id("pur_id", event.pur_id)
+    _require_id("dispatch_id", event.dispatch_id)
+    kind = DISPATCH_KINDS.get(event.WhichOneof("change") or "")
+    if kind is None:
+        raise PoisonMessage("DispatchEvent carries no known change")
+    if event.version < 1:
+        raise PoisonMessage("DispatchEvent.version must be >= 1")
+    return DispatchChange(pur_id=event.pur_id, dispatch_id=event.dispatch_id, kind=kind, version=event.version)
+
+
 def consumer_workers(infra: Infrastructure, uow_factory: Callable[[], PurUnitOfWork]) -> list[Worker]:
     def assignments(items: list[tuple[ConsumedMessage, RouteAssignment]]) -> None:
         handlers.apply_route_assignments(uow_factory(), [assignment for _, assignment in items])
@@ -73,7 +93,11 @@ def consumer_workers(infra: Infrastructure, uow_factory: Callable[[], PurUnitOfW
         for _, change in items:
             handlers.apply_map_change(uow_factory(), change.hub_id, change.map_version)
 
+    def dispatch_changes(items: list[tuple[ConsumedMessage, DispatchChange]]) -> None:
+        handlers.apply_dispatch_changes(uow_factory(), [change for _, change in items])
+
     return [
+        infra.consumer(DISPATCH_GROUP, DISPATCH_EVENTS, decode_dispatch_event, dispatch_changes),
         infra.consumer(ASSIGNMENTS_GROUP, PUR_ROUTE_ASSIGNMENTS, decode_assignment, assignments),
         infra.consumer(MAP_CHANGES_GROUP, ROUTING_MAP_CHANGES, decode_map_change, map_changes, max_batch=50),
     ]

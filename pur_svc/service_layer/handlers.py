@@ -12,7 +12,14 @@ from firstmile.events.v1 import events_pb2
 from mesh.errors import AlreadyExists, FailedPrecondition, InvalidArgument, NotFound
 from pur_svc.adapters.messages import routing_requested, status_changed
 from pur_svc.adapters.repository import PageCursor, PickupFilter
-from pur_svc.domain.model import IllegalTransition, InvalidPickup, NewPickup, PickupRequest, RouteAssignment
+from pur_svc.domain.model import (
+    DispatchChange,
+    IllegalTransition,
+    InvalidPickup,
+    NewPickup,
+    PickupRequest,
+    RouteAssignment,
+)
 from pur_svc.service_layer.unit_of_work import PurUnitOfWork
 
 Clock = Callable[[], datetime]
@@ -163,3 +170,27 @@ def apply_map_change(uow: PurUnitOfWork, hub_id: str, map_version: int, *, now: 
         )
         uow.commit()
     return len(stale)
+
+
+def apply_dispatch_changes(uow: PurUnitOfWork, changes: Sequence[DispatchChange], *, now: Clock = utc_now) -> int:
+    """Follow dispatch_svc's news in one transaction: PURs become DISPATCHED, go back to ROUTED
+    when released, become PICKED_UP. Events older than one applied change nothing. Returns how
+    many PURs changed status."""
+    moment = now()
+    with uow:
+        purs = uow.pickups.get_many_for_update(c.pur_id for c in changes)
+        touched: dict[str, PickupRequest] = {}
+        events = []
+        for change in sorted(changes, key=lambda c: c.version):
+            pur = purs.get(change.pur_id)
+            if pur is None:
+                continue
+            status_before = pur.status
+            if pur.apply_dispatch_change(change, moment):
+                touched[pur.id] = pur
+                if pur.status is not status_before:
+                    events.append(status_changed(pur, moment, previous_route_id=pur.route_id))
+        uow.pickups.update(list(touched.values()))
+        uow.publish(events)
+        uow.commit()
+    return len(events)

@@ -195,3 +195,43 @@ def test_list_pages_are_stable_and_filtered(uow_factory, hub, client):
             break
     assert len(seen) == len(set(seen)) == 25
     assert handlers.list_pickups(uow_factory(), PickupFilter(client_id=client, pickup_date=date(2000, 1, 1)), 10, None)[0] == []
+
+
+def dispatch_change(pur_id: str, kind: str, version: int, dispatch_id: str = "dsp-1"):
+    from pur_svc.domain.model import DispatchChange, DispatchChangeKind
+
+    return DispatchChange(pur_id, dispatch_id, DispatchChangeKind[kind], version)
+
+
+def test_dispatch_events_move_the_pur_through_its_dispatch_in_order(uow_factory, hub, client):
+    [created] = handlers.create_pickups(uow_factory(), [new_pickup(client, hub)])
+    pur_id = created.pickup.id
+    handlers.apply_route_assignments(uow_factory(), [assigned(pur_id, hub, "R1", 1)])
+
+    assert handlers.apply_dispatch_changes(uow_factory(), [dispatch_change(pur_id, "DISPATCHED", 1)]) == 1
+    pur = handlers.get_pickup(uow_factory(), pur_id)
+    assert (pur.status, pur.dispatch_id) == (PickupStatus.DISPATCHED, "dsp-1")
+
+    # A map change no longer re-routes it: it is dispatched.
+    assert handlers.apply_map_change(uow_factory(), hub, 2) == 0
+
+    # Released (dispatch cancelled) arrives twice and out of order with an older event.
+    changes = [dispatch_change(pur_id, "RELEASED", 2), dispatch_change(pur_id, "DISPATCHED", 1)]
+    assert handlers.apply_dispatch_changes(uow_factory(), changes) == 1
+    assert handlers.apply_dispatch_changes(uow_factory(), [dispatch_change(pur_id, "RELEASED", 2)]) == 0
+    pur = handlers.get_pickup(uow_factory(), pur_id)
+    assert (pur.status, pur.dispatch_id) == (PickupStatus.ROUTED, "")
+
+    handlers.apply_dispatch_changes(uow_factory(), [dispatch_change(pur_id, "DISPATCHED", 3, "dsp-2")])
+    handlers.apply_dispatch_changes(uow_factory(), [dispatch_change(pur_id, "STARTED", 4, "dsp-2")])
+    assert handlers.apply_dispatch_changes(uow_factory(), [dispatch_change(pur_id, "PICKED_UP", 5, "dsp-2")]) == 1
+    pur = handlers.get_pickup(uow_factory(), pur_id)
+    assert (pur.status, pur.dispatch_id, pur.dispatch_version) == (PickupStatus.PICKED_UP, "dsp-2", 5)
+
+
+def test_a_cancelled_pur_is_not_dispatched(uow_factory, hub, client):
+    [created] = handlers.create_pickups(uow_factory(), [new_pickup(client, hub)])
+    handlers.apply_route_assignments(uow_factory(), [assigned(created.pickup.id, hub, "R1", 1)])
+    handlers.cancel_pickup(uow_factory(), created.pickup.id, "closed today")
+    assert handlers.apply_dispatch_changes(uow_factory(), [dispatch_change(created.pickup.id, "DISPATCHED", 1)]) == 0
+    assert handlers.get_pickup(uow_factory(), created.pickup.id).status is PickupStatus.CANCELLED
