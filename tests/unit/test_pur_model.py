@@ -1,0 +1,112 @@
+"""The PUR's rules, without any infrastructure."""
+
+from __future__ import annotations
+
+import math
+from datetime import UTC, date, datetime, timedelta
+
+import pytest
+
+from pur_svc.domain.model import (
+    DispatchChange,
+    DispatchChangeKind,
+    IllegalTransition,
+    InvalidPickup,
+    Location,
+    NewPickup,
+    PickupRequest,
+    PickupStatus,
+    RouteAssignment,
+    RouteMatch,
+    Warehouse,
+    parse_date,
+)
+
+NOW = datetime(2026, 11, 23, 9, 30, tzinfo=UTC)
+
+
+def new(**changes) -> NewPickup:
+    fields = dict(
+        request_id="r1", client_id="c1", hub_id="h1",
+        warehouse=Warehouse("w1", "Seller", "MG Road", "560001", Location(12.97, 77.59)),
+        pickup_date=NOW.date(), expected_packages=3, expected_weight_kg=2.0,
+    )
+    fields.update(changes)
+    return NewPickup(**fields)
+
+
+def pur() -> PickupRequest:
+    return PickupRequest.create("pur-1", new(), NOW)
+
+
+def routed(version: int, route: str = "R1") -> RouteAssignment:
+    return RouteAssignment("pur-1", "h1", route, f"rider-{route}", RouteMatch.EXACT, 0.0, "8a61892", version)
+
+
+@pytest.mark.parametrize(
+    ("lat", "lng"), [(math.nan, 1.0), (1.0, math.inf), (90.0001, 0.0), (0.0, -180.5), (-math.inf, 0.0)]
+)
+def test_locations_must_be_finite_and_in_range(lat, lng):
+    with pytest.raises(InvalidPickup):
+        Location(lat, lng)
+
+
+@pytest.mark.parametrize("text", ["2026-02-29", "2026-13-01", "26-01-01", "2026-1-1", "", "2026-01-01T00:00"])
+def test_dates_are_strict_and_real(text):
+    with pytest.raises(InvalidPickup):
+        parse_date("pickup_date", text)
+
+
+def test_pickup_date_must_be_near_today():
+    with pytest.raises(InvalidPickup, match="pickup_date"):
+        PickupRequest.create("p", new(pickup_date=NOW.date() - timedelta(days=2)), NOW)
+    assert PickupRequest.create("p", new(pickup_date=date(2027, 6, 1)), NOW).status is PickupStatus.PENDING_ROUTE
+
+
+def test_the_fingerprint_tells_bodies_apart():
+    assert new().fingerprint() == new().fingerprint()
+    assert new().fingerprint() != new(expected_packages=4).fingerprint()
+
+
+def test_routing_applies_newer_maps_only():
+    p = pur()
+    assert p.apply_route_assignment(routed(2), NOW)
+    assert (p.status, p.route_id, p.version) == (PickupStatus.ROUTED, "R1", 2)
+    assert not p.apply_route_assignment(routed(2, "R9"), NOW)  # same version again
+    assert not p.apply_route_assignment(routed(1, "R9"), NOW)  # older
+    assert p.apply_route_assignment(routed(3, "R2"), NOW) and p.route_id == "R2"
+
+
+def test_unroutable_records_the_reason():
+    p = pur()
+    none = RouteAssignment("pur-1", "h1", "", "", RouteMatch.NONE, 0.0, "", 1, "no route within 2000 m")
+    assert p.apply_route_assignment(none, NOW)
+    assert (p.status, p.unroutable_reason) == (PickupStatus.UNROUTABLE, "no route within 2000 m")
+
+
+def test_cancel_rules():
+    p = pur()
+    assert p.cancel("closed", NOW) and p.status is PickupStatus.CANCELLED
+    assert not p.cancel("again", NOW)
+    assert not p.apply_route_assignment(routed(5), NOW)
+
+    picked = pur()
+    picked.apply_route_assignment(routed(1), NOW)
+    picked.apply_dispatch_change(DispatchChange("pur-1", "d1", DispatchChangeKind.DISPATCHED, 1), NOW)
+    picked.apply_dispatch_change(DispatchChange("pur-1", "d1", DispatchChangeKind.PICKED_UP, 2), NOW)
+    with pytest.raises(IllegalTransition):
+        picked.cancel("too late", NOW)
+
+
+def test_dispatch_changes_follow_versions():
+    p = pur()
+    p.apply_route_assignment(routed(1), NOW)
+    assert p.apply_dispatch_change(DispatchChange("pur-1", "d1", DispatchChangeKind.DISPATCHED, 1), NOW)
+    assert p.status is PickupStatus.DISPATCHED and not p.needs_reroute("h1", 9)
+    assert not p.apply_dispatch_change(DispatchChange("pur-1", "d1", DispatchChangeKind.RELEASED, 1), NOW)
+    assert p.apply_dispatch_change(DispatchChange("pur-1", "d1", DispatchChangeKind.RELEASED, 2), NOW)
+    assert (p.status, p.dispatch_id) == (PickupStatus.ROUTED, "")
+    # A release from another dispatch than the PUR's own changes its status not.
+    p.apply_dispatch_change(DispatchChange("pur-1", "d2", DispatchChangeKind.DISPATCHED, 3), NOW)
+    p.apply_dispatch_change(DispatchChange("pur-1", "d1", DispatchChangeKind.RELEASED, 4), NOW)
+    assert (p.status, p.dispatch_id) == (PickupStatus.DISPATCHED, "d2")
