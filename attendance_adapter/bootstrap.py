@@ -2,15 +2,53 @@
 
 from __future__ import annotations
 
+import logging
+from datetime import timedelta
+
 from mesh.config import MeshSettings
 from mesh.infrastructure import Infrastructure
 from mesh.runtime import ServiceRuntime
 from mesh.service import run_service
 from attendance_adapter.adapters import orm
+from attendance_adapter.adapters.cache import RedisAttendanceCache
+from attendance_adapter.adapters.repository import EmbeddedAttendanceSource
+from attendance_adapter.adapters.upstream import HttpAttendanceSource, UpstreamConfig
 from attendance_adapter.config import Settings
+from attendance_adapter.domain.model import CachePolicy
 from attendance_adapter.entrypoints.grpc_api import AttendanceServicer, registration
+from attendance_adapter.service_layer.reader import AttendanceReader
+from attendance_adapter.service_layer.unit_of_work import AttendanceUnitOfWork
 
 NAME = "attendance_adapter"
+
+log = logging.getLogger(__name__)
+
+
+def upstream_config(settings: Settings) -> UpstreamConfig:
+    assert settings.upstream_token is not None  # Settings refuses an upstream URL without one
+    return UpstreamConfig(
+        base_url=settings.upstream_url,
+        token=settings.upstream_token.get_secret_value(),
+        timeout_seconds=settings.upstream_timeout_seconds,
+        attempts=settings.upstream_attempts,
+        retry_budget_seconds=settings.upstream_retry_budget_seconds,
+        cooldown_seconds=settings.upstream_cooldown_seconds,
+    )
+
+
+def build_servicer(infra: Infrastructure, settings: Settings) -> AttendanceServicer:
+    policy = CachePolicy(timedelta(seconds=settings.cache_ttl_seconds))
+    if settings.upstream_url:
+        source = HttpAttendanceSource(upstream_config(settings))
+        cache = RedisAttendanceCache(infra.redis, keep_seconds=settings.last_known_ttl_seconds)
+        log.info("attendance source: external system", extra={"upstream_url": settings.upstream_url})
+        return AttendanceServicer(AttendanceReader(source, cache, policy), recorder=None)
+
+    def uow() -> AttendanceUnitOfWork:
+        return AttendanceUnitOfWork(infra.session_factory)
+
+    log.info("attendance source: embedded table attendance.attendance_records")
+    return AttendanceServicer(AttendanceReader(EmbeddedAttendanceSource(infra.session_factory), None, policy), uow)
 
 
 def build_runtime(mesh: MeshSettings, settings: Settings) -> ServiceRuntime:
@@ -20,7 +58,7 @@ def build_runtime(mesh: MeshSettings, settings: Settings) -> ServiceRuntime:
         settings=mesh,
         grpc_port=settings.grpc_port,
         metrics_port=settings.metrics_port,
-        registrations=[registration(AttendanceServicer())],
+        registrations=[registration(build_servicer(infra, settings))],
         workers=[infra.outbox_relay(orm.outbox)],
         closers=[infra.close],
     )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sqlalchemy as sa
 from sqlalchemy import MetaData
 
 from mesh.outbox import Outbox
@@ -10,3 +11,28 @@ SCHEMA = "attendance"
 
 metadata = MetaData(schema=SCHEMA)
 outbox = Outbox(SCHEMA, metadata)
+
+# The embedded attendance source (local runs, or a site without an attendance system): one row
+# per rider and day, fed by RecordAttendance and `python -m attendance_adapter.import_csv`.
+attendance_records = sa.Table(
+    "attendance_records",
+    metadata,
+    sa.Column("rider_id", sa.Text, nullable=False),
+    sa.Column("date", sa.Date, nullable=False),
+    sa.Column("hub_id", sa.Text, nullable=False),
+    sa.Column("status", sa.Text, nullable=False),
+    sa.Column("check_in", sa.DateTime(timezone=True), nullable=True),
+    sa.Column("check_out", sa.DateTime(timezone=True), nullable=True),
+    sa.Column("shift", sa.Text, nullable=False, server_default=""),
+    sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
+    sa.PrimaryKeyConstraint("rider_id", "date", name="attendance_records_pkey"),
+    sa.CheckConstraint(
+        "status IN ('PRESENT', 'ABSENT', 'ON_LEAVE', 'CHECKED_OUT')", name="attendance_records_status_check"
+    ),
+    sa.CheckConstraint(
+        "check_out IS NULL OR (check_in IS NOT NULL AND check_out >= check_in)",
+        name="attendance_records_times_check",
+    ),
+    # ListAvailableRiders: a hub's riders of a day.
+    sa.Index("attendance_records_hub_date_idx", "hub_id", "date", "status"),
+)

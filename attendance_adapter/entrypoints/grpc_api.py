@@ -1,18 +1,121 @@
-"""gRPC entrypoint of attendance_adapter: translates `firstmile.attendance.v1.AttendanceService` messages to use cases."""
+"""gRPC entrypoint of attendance_adapter: validates `firstmile.attendance.v1.AttendanceService`
+requests, runs the use case, and translates the answer. Errors are raised as mesh errors; the
+server maps them to status codes."""
 
 from __future__ import annotations
 
+import time
+from collections.abc import Callable
+from datetime import date
+
 import grpc
 
-from firstmile.attendance.v1 import attendance_pb2_grpc
+from firstmile.attendance.v1 import attendance_pb2, attendance_pb2_grpc
+from mesh.errors import FailedPrecondition, InvalidArgument, NotFound
 from mesh.grpc_server import ServiceRegistration
+from attendance_adapter.adapters.messages import STATUS_FROM_PROTO, freshness_to_proto, moment, record_to_proto
+from attendance_adapter.domain.model import AttendanceRecord, Freshness, InvalidAttendance, check_id, parse_date
+from attendance_adapter.service_layer import handlers
+from attendance_adapter.service_layer.reader import AttendanceReader
+from attendance_adapter.service_layer.unit_of_work import AttendanceUnitOfWork
 
 SERVICE_NAME = "firstmile.attendance.v1.AttendanceService"
+# Part of the caller's deadline kept back to answer from the last known data in time.
+DEADLINE_MARGIN_SECONDS = 0.2
+NO_DEADLINE_SECONDS = 1e6
+
+
+def _required_id(value: str, field: str) -> str:
+    if not value:
+        raise InvalidArgument(f"{field} is required")
+    try:
+        return check_id(value, field)
+    except InvalidAttendance as exc:
+        raise InvalidArgument(str(exc)) from None
+
+
+def _day(value: str) -> date:
+    if not value:
+        raise InvalidArgument("date is required (YYYY-MM-DD)")
+    try:
+        return parse_date(value)
+    except InvalidAttendance as exc:
+        raise InvalidArgument(str(exc)) from None
+
+
+def _deadline(context: grpc.ServicerContext) -> float | None:
+    """The caller's deadline as a time.monotonic() value, less a margin to answer in."""
+    remaining = context.time_remaining()
+    if remaining is None or remaining > NO_DEADLINE_SECONDS:
+        return None
+    return time.monotonic() + max(0.0, remaining - min(DEADLINE_MARGIN_SECONDS, remaining * 0.2))
+
+
+def _as_of(freshness: Freshness) -> str:
+    if not freshness.stale:
+        return ""
+    return f" (last known answer, {freshness.age.total_seconds():.0f} s old: {freshness.stale_reason})"
+
+
+def record_from_proto(request: attendance_pb2.RecordAttendanceRequest) -> AttendanceRecord:
+    """Validate a RecordAttendance request into a record; InvalidArgument names what is wrong."""
+    rider_id = _required_id(request.rider_id, "rider_id")
+    hub_id = _required_id(request.hub_id, "hub_id")
+    day = _day(request.date)
+    if request.status == attendance_pb2.ATTENDANCE_STATUS_UNSPECIFIED:
+        raise InvalidArgument("status is required (PRESENT, ABSENT, ON_LEAVE or CHECKED_OUT)")
+    status = STATUS_FROM_PROTO.get(request.status)
+    if status is None:
+        raise InvalidArgument(f"status {request.status} is not a known AttendanceStatus")
+    try:
+        check_in = moment(request.check_in_time, request.HasField("check_in_time"))
+        check_out = moment(request.check_out_time, request.HasField("check_out_time"))
+    except (ValueError, OverflowError) as exc:
+        raise InvalidArgument(f"check_in_time / check_out_time: not a valid timestamp ({exc})") from None
+    try:
+        return AttendanceRecord(
+            rider_id=rider_id, hub_id=hub_id, date=day, status=status,
+            check_in=check_in, check_out=check_out, shift=request.shift,
+        )
+    except InvalidAttendance as exc:
+        raise InvalidArgument(str(exc)) from None
 
 
 class AttendanceServicer(attendance_pb2_grpc.AttendanceServiceServicer):
-    """Serves firstmile.attendance.v1.AttendanceService. RPCs not implemented yet fall through to the generated base
-    class, which answers UNIMPLEMENTED."""
+    """`recorder` makes a unit of work over the embedded table; None when the adapter fronts an
+    external system (RecordAttendance is then FAILED_PRECONDITION)."""
+
+    def __init__(self, reader: AttendanceReader, recorder: Callable[[], AttendanceUnitOfWork] | None) -> None:
+        self._reader = reader
+        self._recorder = recorder
+
+    def GetAttendance(self, request, context):
+        rider_id = _required_id(request.rider_id, "rider_id")
+        day = _day(request.date)
+        answer = self._reader.rider(rider_id, day, deadline=_deadline(context))
+        if answer.record is None:
+            raise NotFound(f"no attendance record for rider {rider_id} on {day.isoformat()}{_as_of(answer.freshness)}")
+        return attendance_pb2.GetAttendanceResponse(
+            record=record_to_proto(answer.record), freshness=freshness_to_proto(answer.freshness)
+        )
+
+    def ListAvailableRiders(self, request, context):
+        hub_id = _required_id(request.hub_id, "hub_id")
+        day = _day(request.date)
+        answer = self._reader.hub(hub_id, day, deadline=_deadline(context))
+        return attendance_pb2.ListAvailableRidersResponse(
+            records=[record_to_proto(r) for r in answer.available()], freshness=freshness_to_proto(answer.freshness)
+        )
+
+    def RecordAttendance(self, request, context):
+        if self._recorder is None:
+            raise FailedPrecondition(
+                "this adapter fronts an external attendance system (ATTENDANCE_ADAPTER_UPSTREAM_URL is set), "
+                "which is the only source of truth: record attendance there"
+            )
+        record = record_from_proto(request)
+        [result] = handlers.record_attendance(self._recorder(), [record])
+        return attendance_pb2.RecordAttendanceResponse(record=record_to_proto(result.record))
 
 
 def registration(servicer: AttendanceServicer) -> ServiceRegistration:

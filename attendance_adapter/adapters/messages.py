@@ -1,0 +1,91 @@
+"""Translation between the attendance domain and protobuf: API messages and Kafka event payloads."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from google.protobuf.duration_pb2 import Duration
+from google.protobuf.timestamp_pb2 import Timestamp
+
+from firstmile.attendance.v1 import attendance_pb2
+from firstmile.events.v1 import events_pb2
+from mesh.outbox import OutboxEvent
+from mesh.topics import ATTENDANCE_EVENTS
+from attendance_adapter.domain.model import AttendanceRecord, AttendanceStatus, Freshness, Origin
+
+SOURCE = "attendance_adapter"
+
+STATUS_TO_PROTO = {
+    AttendanceStatus.PRESENT: attendance_pb2.ATTENDANCE_STATUS_PRESENT,
+    AttendanceStatus.ABSENT: attendance_pb2.ATTENDANCE_STATUS_ABSENT,
+    AttendanceStatus.ON_LEAVE: attendance_pb2.ATTENDANCE_STATUS_ON_LEAVE,
+    AttendanceStatus.CHECKED_OUT: attendance_pb2.ATTENDANCE_STATUS_CHECKED_OUT,
+}
+STATUS_FROM_PROTO = {value: key for key, value in STATUS_TO_PROTO.items()}
+ORIGIN_TO_PROTO = {
+    Origin.LIVE: attendance_pb2.ATTENDANCE_SOURCE_LIVE,
+    Origin.CACHED: attendance_pb2.ATTENDANCE_SOURCE_CACHED,
+    Origin.STALE: attendance_pb2.ATTENDANCE_SOURCE_STALE,
+    Origin.EMBEDDED: attendance_pb2.ATTENDANCE_SOURCE_EMBEDDED,
+}
+
+
+def timestamp(moment: datetime | None) -> Timestamp | None:
+    if moment is None:
+        return None
+    stamp = Timestamp()
+    stamp.FromDatetime(moment)
+    return stamp
+
+
+def moment(stamp: Timestamp, present: bool) -> datetime | None:
+    """A Timestamp field as an aware UTC datetime, or None when the field is unset."""
+    if not present:
+        return None
+    return stamp.ToDatetime(tzinfo=UTC)
+
+
+def record_to_proto(record: AttendanceRecord) -> attendance_pb2.AttendanceRecord:
+    return attendance_pb2.AttendanceRecord(
+        rider_id=record.rider_id,
+        hub_id=record.hub_id,
+        date=record.date.isoformat(),
+        status=STATUS_TO_PROTO[record.status],
+        check_in_time=timestamp(record.check_in),
+        check_out_time=timestamp(record.check_out),
+        shift=record.shift,
+        updated_at=timestamp(record.updated_at),
+    )
+
+
+def freshness_to_proto(freshness: Freshness) -> attendance_pb2.Freshness:
+    age = Duration()
+    age.FromTimedelta(freshness.age)
+    return attendance_pb2.Freshness(
+        source=ORIGIN_TO_PROTO[freshness.origin],
+        stale=freshness.stale,
+        age=age,
+        fetched_at=timestamp(freshness.fetched_at),
+        stale_reason=freshness.stale_reason,
+    )
+
+
+def attendance_changed(record: AttendanceRecord, previous: AttendanceRecord | None, now: datetime) -> OutboxEvent:
+    """The rider's new attendance on `attendance.events.v1`, keyed by rider id."""
+    payload = events_pb2.AttendanceChanged(
+        rider_id=record.rider_id,
+        hub_id=record.hub_id,
+        date=record.date.isoformat(),
+        status=STATUS_TO_PROTO[record.status],
+        previous_status=STATUS_TO_PROTO[previous.status] if previous else attendance_pb2.ATTENDANCE_STATUS_UNSPECIFIED,
+        record=record_to_proto(record),
+        changed_at=timestamp(now),
+    )
+    return OutboxEvent(
+        topic=ATTENDANCE_EVENTS,
+        key=record.rider_id,
+        payload=payload.SerializeToString(),
+        event_type=events_pb2.AttendanceChanged.DESCRIPTOR.full_name,
+        source=SOURCE,
+        occurred_at=now,
+    )

@@ -1,0 +1,246 @@
+"""Rider attendance and the rules of answering about it: statuses, records, freshness.
+
+Pure domain: no gRPC, SQLAlchemy, Redis or HTTP. A record that breaks a rule cannot be built
+(`InvalidAttendance` names the field and the rule), so anything that reaches the service layer,
+whether typed by a person, read from the embedded table or sent by the upstream system, obeys
+the same rules. Freshness is decided here, from timestamps and a clock the caller passes.
+"""
+
+from __future__ import annotations
+
+import enum
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass, fields
+from datetime import UTC, date, datetime, timedelta
+
+ID_PATTERN = re.compile(r"^[A-Za-z0-9._:-]{1,64}$")
+DATE_PATTERN = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+MAX_SHIFT = 64
+# Recorded attendance is for days around today: planned leave ahead, corrections behind. Further
+# out is a typo (2205 for 2025), not a plan.
+MAX_DAYS_AHEAD = 366
+MAX_DAYS_BEHIND = 366
+# Check-in and check-out must fall near the record's day (in UTC, so every time zone and night
+# shifts that end the next morning fit): from the day before to two days after.
+TIME_WINDOW_BEFORE = timedelta(days=1)
+TIME_WINDOW_AFTER = timedelta(days=2)
+
+
+class InvalidAttendance(ValueError):
+    """Attendance data that breaks a rule; the message names the field and the rule."""
+
+
+class AttendanceStatus(enum.Enum):
+    PRESENT = "PRESENT"
+    ABSENT = "ABSENT"
+    ON_LEAVE = "ON_LEAVE"
+    CHECKED_OUT = "CHECKED_OUT"
+
+
+STATUS_NAMES = ", ".join(s.value for s in AttendanceStatus)
+
+
+def parse_status(value: object, field: str = "status") -> AttendanceStatus:
+    """Exactly one of the status names (upper case); anything else is an error, never a guess."""
+    if isinstance(value, str):
+        try:
+            return AttendanceStatus(value)
+        except ValueError:
+            pass
+    raise InvalidAttendance(f"{field}: {value!r} is not one of {STATUS_NAMES}")
+
+
+def parse_date(value: object, field: str = "date") -> date:
+    """A real calendar day written "YYYY-MM-DD"."""
+    if not isinstance(value, str) or not DATE_PATTERN.match(value):
+        raise InvalidAttendance(f"{field}: {value!r} is not a date written YYYY-MM-DD")
+    try:
+        return date.fromisoformat(value)
+    except ValueError:
+        raise InvalidAttendance(f"{field}: {value!r} is not a real calendar day") from None
+
+
+def check_id(value: object, field: str) -> str:
+    if not isinstance(value, str) or not ID_PATTERN.match(value):
+        raise InvalidAttendance(f"{field}: {value!r} must be 1-64 characters of letters, digits, '.', '_', ':' or '-'")
+    return value
+
+
+def check_recordable_day(day: date, today: date, field: str = "date") -> None:
+    """Attendance is recorded for days near today (see MAX_DAYS_AHEAD / MAX_DAYS_BEHIND)."""
+    if not today - timedelta(days=MAX_DAYS_BEHIND) <= day <= today + timedelta(days=MAX_DAYS_AHEAD):
+        raise InvalidAttendance(
+            f"{field}: {day.isoformat()} must be between {MAX_DAYS_BEHIND} days before and {MAX_DAYS_AHEAD} days "
+            f"after today ({today.isoformat()})"
+        )
+
+
+def _check_moment(value: datetime | None, field: str, day: date) -> None:
+    if value is None:
+        return
+    if value.tzinfo is None or value.utcoffset() is None:
+        raise InvalidAttendance(f"{field}: {value.isoformat()} has no UTC offset")
+    start = datetime(day.year, day.month, day.day, tzinfo=UTC)
+    if not start - TIME_WINDOW_BEFORE <= value < start + TIME_WINDOW_AFTER:
+        raise InvalidAttendance(
+            f"{field}: {value.isoformat()} is too far from the record's day {day.isoformat()} "
+            f"(allowed: from the day before to the end of the day after, UTC)"
+        )
+
+
+@dataclass(frozen=True)
+class AttendanceRecord:
+    """One rider's attendance on one day. Rules checked on construction:
+
+    - rider_id, hub_id: ids (1-64 of letters, digits, '.', '_', ':', '-'); shift at most 64 characters;
+    - check-in and check-out carry a UTC offset and fall near the day;
+    - a check-out needs a check-in and is not before it;
+    - PRESENT has no check-out (a rider who checked out is CHECKED_OUT);
+    - ABSENT and ON_LEAVE have neither check-in nor check-out.
+    """
+
+    rider_id: str
+    hub_id: str
+    date: date
+    status: AttendanceStatus
+    check_in: datetime | None = None
+    check_out: datetime | None = None
+    shift: str = ""
+    updated_at: datetime | None = None
+
+    def __post_init__(self) -> None:
+        check_id(self.rider_id, "rider_id")
+        check_id(self.hub_id, "hub_id")
+        if not isinstance(self.status, AttendanceStatus):
+            raise InvalidAttendance(f"status: {self.status!r} is not one of {STATUS_NAMES}")
+        if not isinstance(self.shift, str) or len(self.shift) > MAX_SHIFT or not self.shift.isprintable():
+            raise InvalidAttendance(f"shift: must be at most {MAX_SHIFT} printable characters")
+        _check_moment(self.check_in, "check_in_time", self.date)
+        _check_moment(self.check_out, "check_out_time", self.date)
+        if self.updated_at is not None and self.updated_at.tzinfo is None:
+            raise InvalidAttendance("updated_at: has no UTC offset")
+        if self.check_out is not None:
+            if self.check_in is None:
+                raise InvalidAttendance("check_out_time: set without a check_in_time")
+            if self.check_out < self.check_in:
+                raise InvalidAttendance(
+                    f"check_out_time: {self.check_out.isoformat()} is before check_in_time {self.check_in.isoformat()}"
+                )
+        if self.status is AttendanceStatus.PRESENT and self.check_out is not None:
+            raise InvalidAttendance("status: PRESENT with a check_out_time; a rider who checked out is CHECKED_OUT")
+        if self.status in (AttendanceStatus.ABSENT, AttendanceStatus.ON_LEAVE) and (
+            self.check_in is not None or self.check_out is not None
+        ):
+            raise InvalidAttendance(f"status: {self.status.value} with a check-in or check-out time")
+
+    @property
+    def available(self) -> bool:
+        """Available for dispatches: PRESENT only (ABSENT, ON_LEAVE, CHECKED_OUT are not)."""
+        return self.status is AttendanceStatus.PRESENT
+
+    def same_facts(self, other: AttendanceRecord) -> bool:
+        """Equal in everything but `updated_at`: recording it again changes nothing."""
+        return all(
+            getattr(self, f.name) == getattr(other, f.name) for f in fields(self) if f.name != "updated_at"
+        )
+
+    def announces_change_from(self, previous: AttendanceRecord | None) -> bool:
+        """Whether replacing `previous` by this record is news for consumers of
+        attendance.events.v1: a new record, another status, or another hub for the day."""
+        return previous is None or previous.status is not self.status or previous.hub_id != self.hub_id
+
+
+def available_riders(records: Iterable[AttendanceRecord]) -> list[AttendanceRecord]:
+    """The PRESENT records, ordered by rider id."""
+    return sorted((r for r in records if r.available), key=lambda r: r.rider_id)
+
+
+# --------------------------------------------------------------------------------------------
+# Freshness
+# --------------------------------------------------------------------------------------------
+
+
+class Origin(enum.Enum):
+    """Where an answer's data came from (the API's AttendanceSource)."""
+
+    LIVE = "LIVE"  # fetched from the upstream system for this call
+    CACHED = "CACHED"  # the cache, within its time-to-live
+    STALE = "STALE"  # the last known data, past its time-to-live, because the upstream failed
+    EMBEDDED = "EMBEDDED"  # the adapter's own table
+
+
+def age_of(fetched_at: datetime, now: datetime) -> timedelta:
+    """now - fetched_at, never negative (replicas' clocks may differ by a little)."""
+    return max(timedelta(0), now - fetched_at)
+
+
+@dataclass(frozen=True)
+class Freshness:
+    origin: Origin
+    fetched_at: datetime
+    age: timedelta
+    stale_reason: str = ""
+
+    @property
+    def stale(self) -> bool:
+        return self.origin is Origin.STALE
+
+    @classmethod
+    def live(cls, fetched_at: datetime, now: datetime) -> Freshness:
+        return cls(Origin.LIVE, fetched_at, age_of(fetched_at, now))
+
+    @classmethod
+    def cached(cls, fetched_at: datetime, now: datetime) -> Freshness:
+        return cls(Origin.CACHED, fetched_at, age_of(fetched_at, now))
+
+    @classmethod
+    def stale_since(cls, fetched_at: datetime, now: datetime, reason: str) -> Freshness:
+        return cls(Origin.STALE, fetched_at, age_of(fetched_at, now), reason or "the upstream system failed")
+
+    @classmethod
+    def embedded(cls, now: datetime) -> Freshness:
+        return cls(Origin.EMBEDDED, now, timedelta(0))
+
+
+@dataclass(frozen=True)
+class CachePolicy:
+    """How long an upstream answer is served without asking again (`ttl`). Past that the
+    upstream is asked; if it fails, the older answer is still served, flagged stale."""
+
+    ttl: timedelta
+
+    def __post_init__(self) -> None:
+        if self.ttl <= timedelta(0):
+            raise ValueError("ttl must be positive")
+
+    def is_fresh(self, fetched_at: datetime, now: datetime) -> bool:
+        return age_of(fetched_at, now) < self.ttl
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    """What a source said about one hub or one rider for one day, and when it said it. For a
+    rider, no records means the source does not know the rider on that day."""
+
+    fetched_at: datetime
+    records: tuple[AttendanceRecord, ...]
+
+
+@dataclass(frozen=True)
+class RiderAttendance:
+    rider_id: str
+    date: date
+    record: AttendanceRecord | None
+    freshness: Freshness
+
+
+@dataclass(frozen=True)
+class HubAttendance:
+    hub_id: str
+    date: date
+    records: tuple[AttendanceRecord, ...]
+    freshness: Freshness
+
+    def available(self) -> list[AttendanceRecord]:
+        return available_riders(self.records)

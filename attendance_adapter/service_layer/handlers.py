@@ -1,0 +1,88 @@
+"""attendance_adapter's write use case: recording attendance in the embedded table.
+
+One unit of work per call: the rows it changes and the AttendanceChanged events it emits commit
+together or not at all. Recording what is already recorded writes and emits nothing, so a retried
+RecordAttendance or a CSV file imported twice is harmless.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, replace
+from datetime import UTC, datetime
+
+from mesh.errors import InvalidArgument
+from attendance_adapter.adapters.messages import attendance_changed
+from attendance_adapter.adapters.metrics import RECORDED
+from attendance_adapter.domain.model import AttendanceRecord, InvalidAttendance, check_recordable_day
+from attendance_adapter.service_layer.unit_of_work import AttendanceUnitOfWork
+
+Clock = Callable[[], datetime]
+
+
+def utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+@dataclass(frozen=True)
+class Recorded:
+    record: AttendanceRecord  # as stored
+    result: str  # "created", "updated" or "unchanged"
+    announced: bool  # an AttendanceChanged event was emitted
+
+
+def record_attendance(
+    uow: AttendanceUnitOfWork, records: Sequence[AttendanceRecord], *, now: Clock = utc_now
+) -> list[Recorded]:
+    """Create or replace each rider's record for its day, all or none.
+
+    An event goes out for a new record and for a record whose status or hub changed; a change of
+    times or shift only is stored quietly (consumers care about availability).
+    """
+    moment = now()
+    single = len(records) == 1
+    first: dict[tuple[str, object], int] = {}
+    for index, record in enumerate(records):
+        where = "" if single else f"records[{index}]: "
+        try:
+            check_recordable_day(record.date, moment.date())
+        except InvalidAttendance as exc:
+            raise InvalidArgument(f"{where}{exc}") from None
+        key = (record.rider_id, record.date)
+        if key in first:
+            raise InvalidArgument(f"{where}rider {record.rider_id} on {record.date.isoformat()} repeats records[{first[key]}]")
+        first[key] = index
+
+    with uow:
+        existing = uow.records.get_many_for_update(first)
+        fresh = [replace(r, updated_at=moment) for r in records if (r.rider_id, r.date) not in existing]
+        inserted = uow.records.insert_new(fresh)
+        lost = [(r.rider_id, r.date) for r in fresh if (r.rider_id, r.date) not in inserted]
+        if lost:
+            # Another transaction created some of the same rows since we looked: lock and read them.
+            existing.update(uow.records.get_many_for_update(lost))
+        results: list[Recorded] = []
+        updates: list[AttendanceRecord] = []
+        events = []
+        for record in records:
+            key = (record.rider_id, record.date)
+            stored = replace(record, updated_at=moment)
+            if key in inserted:
+                events.append(attendance_changed(stored, None, moment))
+                results.append(Recorded(stored, "created", True))
+                continue
+            previous = existing[key]
+            if record.same_facts(previous):
+                results.append(Recorded(previous, "unchanged", False))
+                continue
+            updates.append(stored)
+            announce = stored.announces_change_from(previous)
+            if announce:
+                events.append(attendance_changed(stored, previous, moment))
+            results.append(Recorded(stored, "updated", announce))
+        uow.records.update(updates)
+        uow.publish(events)
+        uow.commit()
+    for result in results:
+        RECORDED.labels(result.result).inc()
+    return results
