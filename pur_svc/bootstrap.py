@@ -11,7 +11,7 @@ from pur_svc.config import Settings
 from pur_svc.entrypoints.consumers import consumer_workers
 from pur_svc.entrypoints.grpc_api import PickupServicer, registration
 from pur_svc.entrypoints.watch import StatusFeed
-from pur_svc.service_layer.unit_of_work import PurUnitOfWork
+from pur_svc.service_layer.unit_of_work import KnownHubs, PurUnitOfWork
 
 NAME = "pur_svc"
 
@@ -19,8 +19,10 @@ NAME = "pur_svc"
 def build_runtime(mesh: MeshSettings, settings: Settings) -> ServiceRuntime:
     infra = Infrastructure.connect(mesh, service=NAME)
 
+    known_hubs = KnownHubs()
+
     def uow() -> PurUnitOfWork:
-        return PurUnitOfWork(infra.session_factory)
+        return PurUnitOfWork(infra.session_factory, known_hubs)
 
     feed = StatusFeed(mesh.kafka_bootstrap_servers)
     return ServiceRuntime(

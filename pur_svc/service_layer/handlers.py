@@ -62,7 +62,7 @@ def create_pickups(
         first_seen.setdefault(key, index)
 
     with uow:
-        known = uow.pickups.known_hubs(r.hub_id for r in requests)
+        known = uow.known_hubs(r.hub_id for r in requests)
         for index, request in enumerate(requests):
             if request.hub_id and request.hub_id not in known:
                 raise NotFound(f"{where(index)}hub {request.hub_id!r} is unknown (no route map has been published for it)")
