@@ -2,27 +2,52 @@
 
 from __future__ import annotations
 
+from zoneinfo import ZoneInfo
+
+from dispatch_svc.adapters import orm
+from dispatch_svc.adapters.attendance import GrpcAttendanceClient
+from dispatch_svc.config import Settings
+from dispatch_svc.domain.auto_dispatch import AutoDispatchPolicy
+from dispatch_svc.entrypoints.auto_dispatch import AutoDispatcher
+from dispatch_svc.entrypoints.consumers import consumer_workers
+from dispatch_svc.entrypoints.grpc_api import DispatchServicer, registration
+from dispatch_svc.service_layer.unit_of_work import DispatchUnitOfWork
 from mesh.config import MeshSettings
 from mesh.infrastructure import Infrastructure
-from mesh.runtime import ServiceRuntime
+from mesh.runtime import ServiceRuntime, Worker
 from mesh.service import run_service
-from dispatch_svc.adapters import orm
-from dispatch_svc.config import Settings
-from dispatch_svc.entrypoints.grpc_api import DispatchServicer, registration
 
 NAME = "dispatch_svc"
 
 
+def auto_dispatch_policy(settings: Settings) -> AutoDispatchPolicy:
+    return AutoDispatchPolicy(
+        hubs=settings.auto_dispatch_hub_ids,
+        queue_threshold=settings.auto_dispatch_queue_threshold,
+        cutoff=settings.auto_dispatch_cutoff_time,
+        timezone=ZoneInfo(settings.auto_dispatch_timezone),
+    )
+
+
 def build_runtime(mesh: MeshSettings, settings: Settings) -> ServiceRuntime:
     infra = Infrastructure.connect(mesh, service=NAME)
+    attendance = GrpcAttendanceClient(settings.attendance_address, settings.attendance_timeout_seconds)
+
+    def uow() -> DispatchUnitOfWork:
+        return DispatchUnitOfWork(infra.session_factory)
+
+    workers: list[Worker] = [infra.outbox_relay(orm.outbox), *consumer_workers(infra, uow)]
+    policy = auto_dispatch_policy(settings)
+    if policy.hubs:
+        workers.append(AutoDispatcher(policy, uow, attendance, settings.auto_dispatch_interval_seconds).worker())
     return ServiceRuntime(
         name=NAME,
         settings=mesh,
         grpc_port=settings.grpc_port,
         metrics_port=settings.metrics_port,
-        registrations=[registration(DispatchServicer())],
-        workers=[infra.outbox_relay(orm.outbox)],
-        closers=[infra.close],
+        registrations=[registration(DispatchServicer(uow, attendance))],
+        workers=workers,
+        closers=[attendance.close, infra.close],
     )
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sqlalchemy as sa
 from sqlalchemy import MetaData
 
 from mesh.outbox import Outbox
@@ -10,3 +11,116 @@ SCHEMA = "dispatch"
 
 metadata = MetaData(schema=SCHEMA)
 outbox = Outbox(SCHEMA, metadata)
+
+ACTIVE_WHERE = sa.text("status IN ('OPEN', 'IN_PROGRESS')")
+LISTED_WHERE = sa.text("listed")
+
+# Arrival order of pickups in a queue or a dispatch (assigned whenever one enters either).
+position_seq = sa.Sequence("pickup_position_seq", metadata=metadata, schema=SCHEMA)
+
+riders = sa.Table(
+    "riders",
+    metadata,
+    sa.Column("id", sa.Text, primary_key=True),
+    sa.Column("hub_id", sa.Text, nullable=False),
+    sa.Column("name", sa.Text, nullable=False),
+    sa.Column("phone", sa.Text, nullable=False),
+    sa.Column("active", sa.Boolean, nullable=False),
+    sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Index("riders_hub_idx", "hub_id", "id"),
+)
+
+vehicles = sa.Table(
+    "vehicles",
+    metadata,
+    sa.Column("id", sa.Text, primary_key=True),
+    sa.Column("hub_id", sa.Text, nullable=False),
+    sa.Column("type", sa.Text, nullable=False),
+    sa.Column("capacity_packages", sa.Integer, nullable=False),
+    sa.Column("capacity_kg", sa.Double, nullable=False),
+    sa.Column("registration", sa.Text, nullable=False),
+    sa.Column("active", sa.Boolean, nullable=False),
+    sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
+    sa.CheckConstraint("capacity_packages > 0 AND capacity_kg > 0", name="vehicles_capacity_positive"),
+    sa.Index("vehicles_hub_idx", "hub_id", "id"),
+)
+
+# Every routed PUR dispatching has heard of (from pur.events.v1), and where it is now.
+open_pickups = sa.Table(
+    "open_pickups",
+    metadata,
+    sa.Column("pur_id", sa.Text, primary_key=True),
+    sa.Column("hub_id", sa.Text, nullable=False),
+    sa.Column("route_id", sa.Text, nullable=False),
+    sa.Column("pickup_date", sa.Date, nullable=False),
+    sa.Column("client_id", sa.Text, nullable=False),
+    sa.Column("warehouse_name", sa.Text, nullable=False),
+    sa.Column("lat", sa.Double, nullable=False),
+    sa.Column("lng", sa.Double, nullable=False),
+    sa.Column("expected_packages", sa.Integer, nullable=False),
+    sa.Column("expected_weight_kg", sa.Double, nullable=False),
+    sa.Column("route_match", sa.Text, nullable=True),
+    sa.Column("default_rider_id", sa.Text, nullable=False),
+    sa.Column("status", sa.Text, nullable=False),
+    sa.Column("dispatch_id", sa.Text, nullable=True),
+    sa.Column("in_dispatch", sa.Boolean, sa.Computed("dispatch_id IS NOT NULL", persisted=True), nullable=False),
+    # Queued or in an OPEN dispatch: what ListOpenPickupsByRoute shows.
+    sa.Column("listed", sa.Boolean, nullable=False),
+    sa.Column("position", sa.BigInteger, nullable=False),
+    # The last PickupStatusChanged version applied; older or equal ones are ignored.
+    sa.Column("pur_version", sa.BigInteger, nullable=False),
+    # The last DispatchEvent version emitted for this PUR (strictly increasing per PUR).
+    sa.Column("event_version", sa.BigInteger, nullable=False),
+    sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
+    # The hot path: a hub's open pickups of a day by route, queued ones first, each part in
+    # arrival order (and a route's queue is one range of it).
+    sa.Index(
+        "open_pickups_listed_idx", "hub_id", "pickup_date", "route_id", "in_dispatch", "position",
+        postgresql_where=LISTED_WHERE,
+    ),
+)
+
+dispatches = sa.Table(
+    "dispatches",
+    metadata,
+    sa.Column("id", sa.Text, primary_key=True),
+    sa.Column("request_id", sa.Text, nullable=False),
+    sa.Column("request_fingerprint", sa.Text, nullable=False),
+    sa.Column("hub_id", sa.Text, nullable=False),
+    sa.Column("route_id", sa.Text, nullable=False),
+    sa.Column("pickup_date", sa.Date, nullable=False),
+    sa.Column("rider_id", sa.Text, nullable=False),
+    sa.Column("vehicle_id", sa.Text, nullable=False),
+    sa.Column("status", sa.Text, nullable=False),
+    sa.Column("total_packages", sa.Integer, nullable=False),
+    sa.Column("total_weight_kg", sa.Double, nullable=False),
+    sa.Column("automatic", sa.Boolean, nullable=False),
+    sa.Column("cancel_reason", sa.Text, nullable=False),
+    sa.Column("version", sa.BigInteger, nullable=False),
+    sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("started_at", sa.DateTime(timezone=True), nullable=True),
+    sa.Column("completed_at", sa.DateTime(timezone=True), nullable=True),
+    sa.Column("cancelled_at", sa.DateTime(timezone=True), nullable=True),
+    sa.UniqueConstraint("hub_id", "request_id", name="dispatches_request_key"),
+    # A rider (and a vehicle) is on at most one active dispatch, even under concurrent creates.
+    sa.Index("dispatches_one_active_per_rider", "rider_id", unique=True, postgresql_where=ACTIVE_WHERE),
+    sa.Index("dispatches_one_active_per_vehicle", "vehicle_id", unique=True, postgresql_where=ACTIVE_WHERE),
+    # History for recommendations, and the OPEN dispatches a routed PUR may join.
+    sa.Index("dispatches_route_idx", "hub_id", "route_id", "status", "pickup_date"),
+    sa.Index("dispatches_hub_created_idx", "hub_id", sa.text("created_at DESC"), sa.text("id DESC")),
+)
+
+# Membership in join order. Rows stay when a dispatch is cancelled (a record of what it held).
+dispatch_pickups = sa.Table(
+    "dispatch_pickups",
+    metadata,
+    sa.Column("dispatch_id", sa.Text, sa.ForeignKey(f"{SCHEMA}.dispatches.id", ondelete="CASCADE"), nullable=False),
+    sa.Column("pur_id", sa.Text, nullable=False),
+    sa.Column("seq", sa.BigInteger, sa.Identity(), nullable=False),
+    sa.Column("added_at", sa.DateTime(timezone=True), nullable=False),
+    sa.PrimaryKeyConstraint("dispatch_id", "pur_id", name="dispatch_pickups_pkey"),
+)

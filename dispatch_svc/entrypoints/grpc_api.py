@@ -1,18 +1,250 @@
-"""gRPC entrypoint of dispatch_svc: translates `firstmile.dispatch.v1.DispatchService` messages to use cases."""
+"""gRPC entrypoint of dispatch_svc: validates `firstmile.dispatch.v1.DispatchService` requests, runs
+the use case, and translates the answer. Errors are raised as mesh errors; the server maps them."""
 
 from __future__ import annotations
 
+import base64
+import hashlib
+import json
+from collections.abc import Callable
+from datetime import UTC, date, datetime
+
 import grpc
 
-from firstmile.dispatch.v1 import dispatch_pb2_grpc
+from dispatch_svc.adapters.attendance import AttendanceClient
+from dispatch_svc.adapters.messages import (
+    DISPATCH_STATUS_FROM_PROTO,
+    VEHICLE_TYPE_FROM_PROTO,
+    dispatch_to_proto,
+    freshness_to_proto,
+    rider_score_to_proto,
+    rider_to_proto,
+    route_group_to_proto,
+    vehicle_score_to_proto,
+    vehicle_to_proto,
+)
+from dispatch_svc.adapters.repository import DispatchCursor, DispatchFilter
+from dispatch_svc.domain.model import (
+    MAX_REASON,
+    InvalidInput,
+    NewDispatch,
+    Rider,
+    Vehicle,
+    check_id,
+    check_text,
+    parse_date,
+)
+from dispatch_svc.domain.ranking import DEFAULT_LIMIT, MAX_LIMIT
+from dispatch_svc.service_layer import handlers
+from dispatch_svc.service_layer.unit_of_work import DispatchUnitOfWork
+from firstmile.dispatch.v1 import dispatch_pb2, dispatch_pb2_grpc
+from mesh.errors import InvalidArgument
 from mesh.grpc_server import ServiceRegistration
 
 SERVICE_NAME = "firstmile.dispatch.v1.DispatchService"
+DEFAULT_PAGE_SIZE = 100
+MAX_PAGE_SIZE = 1000
+MAX_PURS = 1000
+MAX_PICKUPS_PER_ROUTE = 100_000
+
+
+def _valid(check: Callable[[], object]) -> object:
+    """Run a domain validation; InvalidInput becomes INVALID_ARGUMENT."""
+    try:
+        return check()
+    except InvalidInput as exc:
+        raise InvalidArgument(str(exc)) from None
+
+
+def _id(name: str, value: str, *, required: bool = True) -> str:
+    _valid(lambda: check_id(name, value, required=required))
+    return value
+
+
+def _date(name: str, value: str) -> date:
+    return _valid(lambda: parse_date(name, value))  # type: ignore[return-value]
+
+
+def _pur_ids(name: str, values, *, required: bool) -> tuple[str, ...]:  # noqa: ANN001 - a repeated field
+    if required and not values:
+        raise InvalidArgument(f"{name} must not be empty")
+    if len(values) > MAX_PURS:
+        raise InvalidArgument(f"{name} holds {len(values)} ids; the limit is {MAX_PURS}")
+    for index, value in enumerate(values):
+        _id(f"{name}[{index}]", value)
+    return tuple(values)
+
+
+class PageTokens:
+    """Opaque page tokens: the position after the last row, bound to the filters that made it."""
+
+    @staticmethod
+    def _digest(where: DispatchFilter) -> str:
+        text = repr((where.hub_id, where.route_id, where.pickup_date, where.rider_id, where.status))
+        return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+    @classmethod
+    def encode(cls, cursor: DispatchCursor, where: DispatchFilter) -> str:
+        body = {"c": cursor.created_at.isoformat(), "i": cursor.id, "f": cls._digest(where)}
+        return base64.urlsafe_b64encode(json.dumps(body).encode()).decode()
+
+    @classmethod
+    def decode(cls, token: str, where: DispatchFilter) -> DispatchCursor | None:
+        if not token:
+            return None
+        try:
+            body = json.loads(base64.urlsafe_b64decode(token.encode()))
+            cursor = DispatchCursor(datetime.fromisoformat(body["c"]), str(body["i"]))
+            digest = body["f"]
+        except (ValueError, KeyError, TypeError):
+            raise InvalidArgument("page_token is not a token this service issued") from None
+        if digest != cls._digest(where):
+            raise InvalidArgument("page_token was issued for different filters")
+        return cursor
+
+
+def rider_from_proto(rider: dispatch_pb2.Rider) -> Rider:
+    return _valid(  # type: ignore[return-value]
+        lambda: Rider(
+            id=rider.id,
+            hub_id=rider.hub_id,
+            name=rider.name,
+            phone=rider.phone,
+            active=rider.active if rider.HasField("active") else True,
+        )
+    )
+
+
+def vehicle_from_proto(vehicle: dispatch_pb2.Vehicle) -> Vehicle:
+    kind = VEHICLE_TYPE_FROM_PROTO.get(vehicle.type)
+    if kind is None:
+        raise InvalidArgument(f"vehicle.type must be one of BIKE, THREE_WHEELER, VAN, TRUCK, got {vehicle.type}")
+    return _valid(  # type: ignore[return-value]
+        lambda: Vehicle(
+            id=vehicle.id,
+            hub_id=vehicle.hub_id,
+            type=kind,
+            capacity_packages=vehicle.capacity_packages,
+            capacity_kg=vehicle.capacity_kg,
+            registration=vehicle.registration,
+            active=vehicle.active if vehicle.HasField("active") else True,
+        )
+    )
 
 
 class DispatchServicer(dispatch_pb2_grpc.DispatchServiceServicer):
-    """Serves firstmile.dispatch.v1.DispatchService. RPCs not implemented yet fall through to the generated base
-    class, which answers UNIMPLEMENTED."""
+    def __init__(self, uow_factory: Callable[[], DispatchUnitOfWork], attendance: AttendanceClient) -> None:
+        self._uow = uow_factory
+        self._attendance = attendance
+
+    def UpsertRider(self, request, context):
+        if not request.HasField("rider"):
+            raise InvalidArgument("rider is required")
+        rider = rider_from_proto(request.rider)
+        created = handlers.upsert_rider(self._uow(), rider)
+        return dispatch_pb2.UpsertRiderResponse(rider=rider_to_proto(rider), created=created)
+
+    def UpsertVehicle(self, request, context):
+        if not request.HasField("vehicle"):
+            raise InvalidArgument("vehicle is required")
+        vehicle = vehicle_from_proto(request.vehicle)
+        created = handlers.upsert_vehicle(self._uow(), vehicle)
+        return dispatch_pb2.UpsertVehicleResponse(vehicle=vehicle_to_proto(vehicle), created=created)
+
+    def ListOpenPickupsByRoute(self, request, context):
+        hub_id = _id("hub_id", request.hub_id)
+        pickup_date = _date("pickup_date", request.pickup_date)
+        route_id = _id("route_id", request.route_id, required=False)
+        if not 0 <= request.pickups_per_route_limit <= MAX_PICKUPS_PER_ROUTE:
+            raise InvalidArgument(f"pickups_per_route_limit must be between 0 and {MAX_PICKUPS_PER_ROUTE}")
+        groups = handlers.list_open_pickups(self._uow(), hub_id, pickup_date, route_id, request.pickups_per_route_limit)
+        return dispatch_pb2.ListOpenPickupsByRouteResponse(groups=[route_group_to_proto(g) for g in groups])
+
+    def RecommendDispatch(self, request, context):
+        route_id = _id("route_id", request.route_id)
+        hub_id = _id("hub_id", request.hub_id)
+        pickup_date = _date("pickup_date", request.pickup_date)
+        if not 0 <= request.limit <= MAX_LIMIT:
+            raise InvalidArgument(f"limit must be between 0 and {MAX_LIMIT}")
+        result = handlers.recommend(self._uow(), self._attendance, hub_id, route_id, pickup_date, request.limit or DEFAULT_LIMIT)
+        return dispatch_pb2.RecommendDispatchResponse(
+            riders=[rider_score_to_proto(r) for r in result.riders],
+            vehicles=[vehicle_score_to_proto(v) for v in result.vehicles],
+            queued_pur_count=result.queued_count,
+            queued_packages=result.queued_load.packages,
+            queued_weight_kg=round(result.queued_load.weight_kg, 6),
+            attendance_freshness=freshness_to_proto(result.attendance, datetime.now(UTC)),
+        )
+
+    def CreateDispatch(self, request, context):
+        pickup_date = _date("pickup_date", request.pickup_date)
+        pur_ids = _pur_ids("pur_ids", request.pur_ids, required=False)
+        new = _valid(
+            lambda: NewDispatch(
+                request_id=request.request_id,
+                hub_id=request.hub_id,
+                route_id=request.route_id,
+                pickup_date=pickup_date,
+                rider_id=request.rider_id,
+                vehicle_id=request.vehicle_id,
+                pur_ids=pur_ids,
+            )
+        )
+        result = handlers.create_dispatch(self._uow(), self._attendance, new)  # type: ignore[arg-type]
+        return dispatch_pb2.CreateDispatchResponse(dispatch=dispatch_to_proto(result.dispatch), created=result.created)
+
+    def GetDispatch(self, request, context):
+        dispatch_id = _id("id", request.id)
+        return dispatch_pb2.GetDispatchResponse(dispatch=dispatch_to_proto(handlers.get_dispatch(self._uow(), dispatch_id)))
+
+    def ListDispatches(self, request, context):
+        hub_id = _id("hub_id", request.hub_id)
+        _id("route_id", request.route_id, required=False)
+        _id("rider_id", request.rider_id, required=False)
+        pickup_date = _date("pickup_date", request.pickup_date) if request.pickup_date else None
+        if request.status and request.status not in DISPATCH_STATUS_FROM_PROTO:
+            raise InvalidArgument(f"status {request.status} is not a known DispatchStatus")
+        if not 0 <= request.page_size <= MAX_PAGE_SIZE:
+            raise InvalidArgument(f"page_size must be between 0 and {MAX_PAGE_SIZE}")
+        where = DispatchFilter(
+            hub_id=hub_id,
+            route_id=request.route_id,
+            pickup_date=pickup_date,
+            rider_id=request.rider_id,
+            status=DISPATCH_STATUS_FROM_PROTO.get(request.status),
+        )
+        after = PageTokens.decode(request.page_token, where)
+        page, cursor = handlers.list_dispatches(self._uow(), where, request.page_size or DEFAULT_PAGE_SIZE, after)
+        return dispatch_pb2.ListDispatchesResponse(
+            dispatches=[dispatch_to_proto(d) for d in page],
+            next_page_token=PageTokens.encode(cursor, where) if cursor else "",
+        )
+
+    def AddPickups(self, request, context):
+        dispatch_id = _id("dispatch_id", request.dispatch_id)
+        pur_ids = _pur_ids("pur_ids", request.pur_ids, required=True)
+        return dispatch_pb2.AddPickupsResponse(dispatch=dispatch_to_proto(handlers.add_pickups(self._uow(), dispatch_id, pur_ids)))
+
+    def RemovePickups(self, request, context):
+        dispatch_id = _id("dispatch_id", request.dispatch_id)
+        pur_ids = _pur_ids("pur_ids", request.pur_ids, required=True)
+        _valid(lambda: check_text("reason", request.reason, MAX_REASON))
+        dispatch = handlers.remove_pickups(self._uow(), dispatch_id, pur_ids, request.reason)
+        return dispatch_pb2.RemovePickupsResponse(dispatch=dispatch_to_proto(dispatch))
+
+    def StartDispatch(self, request, context):
+        dispatch = handlers.start_dispatch(self._uow(), _id("id", request.id))
+        return dispatch_pb2.StartDispatchResponse(dispatch=dispatch_to_proto(dispatch))
+
+    def CompleteDispatch(self, request, context):
+        dispatch = handlers.complete_dispatch(self._uow(), _id("id", request.id))
+        return dispatch_pb2.CompleteDispatchResponse(dispatch=dispatch_to_proto(dispatch))
+
+    def CancelDispatch(self, request, context):
+        dispatch_id = _id("id", request.id)
+        _valid(lambda: check_text("reason", request.reason, MAX_REASON))
+        dispatch = handlers.cancel_dispatch(self._uow(), dispatch_id, request.reason)
+        return dispatch_pb2.CancelDispatchResponse(dispatch=dispatch_to_proto(dispatch))
 
 
 def registration(servicer: DispatchServicer) -> ServiceRegistration:

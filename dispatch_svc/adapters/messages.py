@@ -1,0 +1,225 @@
+"""Translation between the dispatch domain and protobuf: API messages and Kafka event payloads."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+from google.protobuf.duration_pb2 import Duration
+from google.protobuf.timestamp_pb2 import Timestamp
+
+from dispatch_svc.adapters.repository import RouteGroupView
+from dispatch_svc.domain.model import (
+    ChangeKind,
+    Dispatch,
+    DispatchStatus,
+    PickupChange,
+    PickupStatus,
+    ReleaseReason,
+    Rider,
+    RouteMatch,
+    Vehicle,
+    VehicleType,
+)
+from dispatch_svc.domain.ranking import AttendanceSource, AttendanceView, RiderScore, VehicleScore
+from firstmile.attendance.v1 import attendance_pb2
+from firstmile.common.v1 import common_pb2
+from firstmile.dispatch.v1 import dispatch_pb2
+from firstmile.events.v1 import events_pb2
+from firstmile.pur.v1 import pur_pb2
+from mesh.outbox import OutboxEvent
+from mesh.topics import DISPATCH_EVENTS
+
+SOURCE = "dispatch_svc"
+
+DISPATCH_STATUS_TO_PROTO = {
+    DispatchStatus.OPEN: dispatch_pb2.DISPATCH_STATUS_OPEN,
+    DispatchStatus.IN_PROGRESS: dispatch_pb2.DISPATCH_STATUS_IN_PROGRESS,
+    DispatchStatus.COMPLETED: dispatch_pb2.DISPATCH_STATUS_COMPLETED,
+    DispatchStatus.CANCELLED: dispatch_pb2.DISPATCH_STATUS_CANCELLED,
+}
+DISPATCH_STATUS_FROM_PROTO = {v: k for k, v in DISPATCH_STATUS_TO_PROTO.items()}
+VEHICLE_TYPE_TO_PROTO = {
+    VehicleType.BIKE: dispatch_pb2.VEHICLE_TYPE_BIKE,
+    VehicleType.THREE_WHEELER: dispatch_pb2.VEHICLE_TYPE_THREE_WHEELER,
+    VehicleType.VAN: dispatch_pb2.VEHICLE_TYPE_VAN,
+    VehicleType.TRUCK: dispatch_pb2.VEHICLE_TYPE_TRUCK,
+}
+VEHICLE_TYPE_FROM_PROTO = {v: k for k, v in VEHICLE_TYPE_TO_PROTO.items()}
+PICKUP_STATUS_TO_PROTO = {
+    PickupStatus.PENDING_ROUTE: pur_pb2.PICKUP_STATUS_PENDING_ROUTE,
+    PickupStatus.ROUTED: pur_pb2.PICKUP_STATUS_ROUTED,
+    PickupStatus.UNROUTABLE: pur_pb2.PICKUP_STATUS_UNROUTABLE,
+    PickupStatus.DISPATCHED: pur_pb2.PICKUP_STATUS_DISPATCHED,
+    PickupStatus.PICKED_UP: pur_pb2.PICKUP_STATUS_PICKED_UP,
+    PickupStatus.CANCELLED: pur_pb2.PICKUP_STATUS_CANCELLED,
+}
+PICKUP_STATUS_FROM_PROTO = {v: k for k, v in PICKUP_STATUS_TO_PROTO.items()}
+ROUTE_MATCH_TO_PROTO = {RouteMatch.EXACT: common_pb2.ROUTE_MATCH_EXACT, RouteMatch.NEAREST: common_pb2.ROUTE_MATCH_NEAREST}
+ROUTE_MATCH_FROM_PROTO = {v: k for k, v in ROUTE_MATCH_TO_PROTO.items()}
+RELEASE_REASON_TO_PROTO = {
+    ReleaseReason.REMOVED: events_pb2.RELEASE_REASON_REMOVED,
+    ReleaseReason.DISPATCH_CANCELLED: events_pb2.RELEASE_REASON_DISPATCH_CANCELLED,
+}
+ATTENDANCE_SOURCE_TO_PROTO = {
+    AttendanceSource.UNKNOWN: attendance_pb2.ATTENDANCE_SOURCE_UNSPECIFIED,
+    AttendanceSource.LIVE: attendance_pb2.ATTENDANCE_SOURCE_LIVE,
+    AttendanceSource.CACHED: attendance_pb2.ATTENDANCE_SOURCE_CACHED,
+    AttendanceSource.STALE: attendance_pb2.ATTENDANCE_SOURCE_STALE,
+    AttendanceSource.EMBEDDED: attendance_pb2.ATTENDANCE_SOURCE_EMBEDDED,
+}
+ATTENDANCE_SOURCE_FROM_PROTO = {v: k for k, v in ATTENDANCE_SOURCE_TO_PROTO.items()}
+
+
+def timestamp(moment: datetime | None) -> Timestamp | None:
+    if moment is None:
+        return None
+    stamp = Timestamp()
+    stamp.FromDatetime(moment)
+    return stamp
+
+
+def rider_to_proto(rider: Rider) -> dispatch_pb2.Rider:
+    return dispatch_pb2.Rider(id=rider.id, hub_id=rider.hub_id, name=rider.name, phone=rider.phone, active=rider.active)
+
+
+def vehicle_to_proto(vehicle: Vehicle) -> dispatch_pb2.Vehicle:
+    return dispatch_pb2.Vehicle(
+        id=vehicle.id,
+        hub_id=vehicle.hub_id,
+        type=VEHICLE_TYPE_TO_PROTO[vehicle.type],
+        capacity_packages=vehicle.capacity_packages,
+        capacity_kg=vehicle.capacity_kg,
+        registration=vehicle.registration,
+        active=vehicle.active,
+    )
+
+
+def dispatch_to_proto(d: Dispatch) -> dispatch_pb2.Dispatch:
+    return dispatch_pb2.Dispatch(
+        id=d.id,
+        hub_id=d.hub_id,
+        route_id=d.route_id,
+        pickup_date=d.pickup_date.isoformat(),
+        rider_id=d.rider_id,
+        vehicle_id=d.vehicle_id,
+        status=DISPATCH_STATUS_TO_PROTO[d.status],
+        pur_ids=d.pur_ids,
+        total_packages=d.load.packages,
+        total_weight_kg=round(d.load.weight_kg, 6),
+        created_at=timestamp(d.created_at),
+        started_at=timestamp(d.started_at),
+        completed_at=timestamp(d.completed_at),
+        cancelled_at=timestamp(d.cancelled_at),
+        cancel_reason=d.cancel_reason,
+        version=d.version,
+        request_id=d.request_id,
+    )
+
+
+_STATUS_VALUE_TO_PROTO = {status.value: value for status, value in PICKUP_STATUS_TO_PROTO.items()}
+_MATCH_VALUE_TO_PROTO = {match.value: value for match, value in ROUTE_MATCH_TO_PROTO.items()}
+
+
+def route_group_to_proto(group: RouteGroupView) -> dispatch_pb2.RouteGroup:
+    message = dispatch_pb2.RouteGroup(
+        route_id=group.route_id,
+        pur_count=group.pur_count,
+        expected_packages=group.packages,
+        expected_weight_kg=round(group.weight_kg, 6),
+        queued_count=group.queued_count,
+    )
+    # Built in place with add(): passing a list of messages copies each one, which costs several
+    # times more when a group holds thousands of pickups.
+    add = message.pickups.add
+    statuses, matches = _STATUS_VALUE_TO_PROTO, _MATCH_VALUE_TO_PROTO
+    for p in group.pickups:
+        item = add(
+            pur_id=p.pur_id,
+            client_id=p.client_id,
+            warehouse_name=p.warehouse_name,
+            expected_packages=p.packages,
+            expected_weight_kg=p.weight_kg,
+            status=statuses[p.status],
+            dispatch_id=p.dispatch_id or "",
+            route_match=matches.get(p.route_match, 0),
+        )
+        location = item.location
+        location.lat = p.lat
+        location.lng = p.lng
+    if group.open_dispatch is not None:
+        message.open_dispatch.CopyFrom(dispatch_to_proto(group.open_dispatch))
+    return message
+
+
+def freshness_to_proto(view: AttendanceView, now: datetime) -> attendance_pb2.Freshness:
+    freshness = attendance_pb2.Freshness(
+        source=ATTENDANCE_SOURCE_TO_PROTO[view.source],
+        stale=view.stale or not view.known,
+        stale_reason=view.reason if (view.stale or not view.known) else "",
+    )
+    if view.fetched_at is not None:
+        freshness.fetched_at.CopyFrom(timestamp(view.fetched_at))
+        age = Duration()
+        age.FromTimedelta(max(now - view.fetched_at, timedelta(0)))
+        freshness.age.CopyFrom(age)
+    return freshness
+
+
+def rider_score_to_proto(s: RiderScore) -> dispatch_pb2.RiderRecommendation:
+    return dispatch_pb2.RiderRecommendation(
+        rider_id=s.rider.id,
+        name=s.rider.name,
+        score=s.score,
+        reasons=list(s.reasons),
+        present=s.present,
+        on_active_dispatch=s.on_active_dispatch,
+        past_dispatches_on_route=s.past_dispatches,
+        default_rider=s.default_rider,
+    )
+
+
+def vehicle_score_to_proto(s: VehicleScore) -> dispatch_pb2.VehicleRecommendation:
+    return dispatch_pb2.VehicleRecommendation(
+        vehicle_id=s.vehicle.id,
+        type=VEHICLE_TYPE_TO_PROTO[s.vehicle.type],
+        score=s.score,
+        reasons=list(s.reasons),
+        capacity_packages=s.vehicle.capacity_packages,
+        capacity_kg=s.vehicle.capacity_kg,
+        past_dispatches_on_route=s.past_dispatches,
+        fits_load=s.fits_load,
+        on_active_dispatch=s.on_active_dispatch,
+    )
+
+
+def dispatch_event(d: Dispatch, change: PickupChange, now: datetime) -> OutboxEvent:
+    """One pickup's change on `dispatch.events.v1`, keyed by the PUR id."""
+    payload = events_pb2.DispatchEvent(
+        pur_id=change.pur_id,
+        dispatch_id=d.id,
+        hub_id=d.hub_id,
+        route_id=d.route_id,
+        pickup_date=d.pickup_date.isoformat(),
+        rider_id=d.rider_id,
+        vehicle_id=d.vehicle_id,
+        dispatch_status=DISPATCH_STATUS_TO_PROTO[d.status],
+        version=change.version,
+        occurred_at=timestamp(now),
+    )
+    if change.kind is ChangeKind.DISPATCHED:
+        payload.dispatched.automatic = change.automatic
+    elif change.kind is ChangeKind.RELEASED:
+        payload.released.reason = RELEASE_REASON_TO_PROTO[change.release_reason or ReleaseReason.REMOVED]
+        payload.released.detail = change.detail[:500]
+    elif change.kind is ChangeKind.PICKED_UP:
+        payload.picked_up.SetInParent()
+    else:
+        payload.started.SetInParent()
+    return OutboxEvent(
+        topic=DISPATCH_EVENTS,
+        key=change.pur_id,
+        payload=payload.SerializeToString(),
+        event_type=events_pb2.DispatchEvent.DESCRIPTOR.full_name,
+        source=SOURCE,
+        occurred_at=now,
+    )

@@ -1,0 +1,619 @@
+"""Riders, vehicles, the pickups dispatching knows about, and dispatches with the rules of their life.
+
+Pure domain: no gRPC, SQLAlchemy or Kafka. Every change to a dispatch bumps its `version`; every
+change to a pickup's place in a dispatch bumps the pickup's `event_version` and yields one
+`PickupChange`, which becomes one DispatchEvent on dispatch.events.v1 (pur_svc drops an event
+whose version is not greater than the last it applied for that pickup).
+
+A pickup (a routed PUR, as dispatching sees it) is in exactly one of these places:
+- its route's queue: status ROUTED, no dispatch;
+- a dispatch: status DISPATCHED (or PICKED_UP once the dispatch completed);
+- nowhere: CANCELLED, UNROUTABLE or not routed any more.
+`listed` says whether ListOpenPickupsByRoute shows it: queued, or in an OPEN dispatch.
+"""
+
+from __future__ import annotations
+
+import enum
+import hashlib
+import json
+import math
+import re
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import date, datetime
+
+ID_PATTERN = re.compile(r"^[A-Za-z0-9._:-]{1,64}$")
+PHONE_PATTERN = re.compile(r"^\+?[0-9][0-9 -]{2,19}$")
+MAX_NAME = 200
+MAX_PHONE = 20
+MAX_REGISTRATION = 32
+MAX_REASON = 500
+MAX_CAPACITY_PACKAGES = 100_000
+MAX_CAPACITY_KG = 100_000.0
+MAX_PICKUP_PACKAGES = 100_000
+MAX_PICKUP_WEIGHT_KG = 100_000.0
+# Capacities are compared with this slack so that float sums of weights do not refuse an exact fit.
+WEIGHT_EPSILON_KG = 1e-6
+
+
+class InvalidInput(ValueError):
+    """Input that breaks a rule; the message names the field and the rule (INVALID_ARGUMENT)."""
+
+
+class IllegalTransition(Exception):
+    """The dispatch or pickup is in a state that does not allow the change (FAILED_PRECONDITION)."""
+
+
+class CapacityExceeded(IllegalTransition):
+    """The vehicle cannot carry the load; the message gives the numbers."""
+
+
+class PickupNotEligible(IllegalTransition):
+    """A pickup is not waiting in the queue of the dispatch's route and date."""
+
+
+class PickupStatus(enum.Enum):
+    PENDING_ROUTE = "PENDING_ROUTE"
+    ROUTED = "ROUTED"
+    UNROUTABLE = "UNROUTABLE"
+    DISPATCHED = "DISPATCHED"
+    PICKED_UP = "PICKED_UP"
+    CANCELLED = "CANCELLED"
+
+
+class DispatchStatus(enum.Enum):
+    OPEN = "OPEN"
+    IN_PROGRESS = "IN_PROGRESS"
+    COMPLETED = "COMPLETED"
+    CANCELLED = "CANCELLED"
+
+
+ACTIVE_STATES = frozenset({DispatchStatus.OPEN, DispatchStatus.IN_PROGRESS})
+
+
+class VehicleType(enum.Enum):
+    BIKE = "BIKE"
+    THREE_WHEELER = "THREE_WHEELER"
+    VAN = "VAN"
+    TRUCK = "TRUCK"
+
+
+class RouteMatch(enum.Enum):
+    EXACT = "EXACT"
+    NEAREST = "NEAREST"
+
+
+class ChangeKind(enum.Enum):
+    """What happened to one pickup; pur_svc maps each to a PUR status (see docs/dispatch.md)."""
+
+    DISPATCHED = "DISPATCHED"  # joined a dispatch -> PUR DISPATCHED
+    RELEASED = "RELEASED"  # left its dispatch -> PUR ROUTED (back in the queue)
+    STARTED = "STARTED"  # its dispatch started -> PUR stays DISPATCHED
+    PICKED_UP = "PICKED_UP"  # its dispatch completed -> PUR PICKED_UP
+
+
+class ReleaseReason(enum.Enum):
+    REMOVED = "REMOVED"  # RemovePickups, or the PUR was cancelled / re-routed while in a dispatch
+    DISPATCH_CANCELLED = "DISPATCH_CANCELLED"
+
+
+# -- validation helpers -------------------------------------------------------------------------
+
+
+def check_id(name: str, value: str, *, required: bool = True) -> None:
+    if not value:
+        if required:
+            raise InvalidInput(f"{name} is required")
+        return
+    if not ID_PATTERN.match(value):
+        raise InvalidInput(f"{name} must be 1-64 characters of letters, digits, '.', '_', ':' or '-', got {value[:80]!r}")
+
+
+def check_text(name: str, value: str, max_length: int) -> None:
+    if len(value) > max_length:
+        raise InvalidInput(f"{name} must be at most {max_length} characters, got {len(value)}")
+    if any(ord(ch) < 32 and ch not in "\t\n" for ch in value):
+        raise InvalidInput(f"{name} must not contain control characters")
+
+
+def parse_date(field_name: str, text: str) -> date:
+    """Parse a strict "YYYY-MM-DD" date (no times, no other formats)."""
+    if not re.fullmatch(r"\d{4}-\d{2}-\d{2}", text or ""):
+        raise InvalidInput(f'{field_name} must be a date as "YYYY-MM-DD", got {text[:40]!r}')
+    try:
+        return date.fromisoformat(text)
+    except ValueError:
+        raise InvalidInput(f"{field_name} {text!r} is not a real date") from None
+
+
+# -- value objects --------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Load:
+    """Packages and kilograms: what pickups weigh, or what a vehicle carries."""
+
+    packages: int = 0
+    weight_kg: float = 0.0
+
+    def __add__(self, other: Load) -> Load:
+        return Load(self.packages + other.packages, self.weight_kg + other.weight_kg)
+
+    def __sub__(self, other: Load) -> Load:
+        return Load(max(0, self.packages - other.packages), max(0.0, self.weight_kg - other.weight_kg))
+
+    def fits_in(self, capacity: Load) -> bool:
+        return self.packages <= capacity.packages and self.weight_kg <= capacity.weight_kg + WEIGHT_EPSILON_KG
+
+    @property
+    def empty(self) -> bool:
+        return self.packages == 0 and self.weight_kg <= WEIGHT_EPSILON_KG
+
+    def describe(self) -> str:
+        return f"{self.packages} packages / {self.weight_kg:.1f} kg"
+
+    @staticmethod
+    def total(loads: Iterable[Load]) -> Load:
+        packages, weight = 0, 0.0
+        for load in loads:
+            packages += load.packages
+            weight += load.weight_kg
+        return Load(packages, weight)
+
+
+@dataclass(frozen=True)
+class Rider:
+    id: str
+    hub_id: str
+    name: str = ""
+    phone: str = ""
+    active: bool = True
+
+    def __post_init__(self) -> None:
+        check_id("rider.id", self.id)
+        check_id("rider.hub_id", self.hub_id)
+        check_text("rider.name", self.name, MAX_NAME)
+        if self.phone and not PHONE_PATTERN.match(self.phone):
+            raise InvalidInput(f"rider.phone must be at most {MAX_PHONE} digits, spaces or dashes, optionally after '+'")
+
+
+@dataclass(frozen=True)
+class Vehicle:
+    id: str
+    hub_id: str
+    type: VehicleType
+    capacity_packages: int
+    capacity_kg: float
+    registration: str = ""
+    active: bool = True
+
+    def __post_init__(self) -> None:
+        check_id("vehicle.id", self.id)
+        check_id("vehicle.hub_id", self.hub_id)
+        if not 1 <= self.capacity_packages <= MAX_CAPACITY_PACKAGES:
+            raise InvalidInput(
+                f"vehicle.capacity_packages must be between 1 and {MAX_CAPACITY_PACKAGES}, got {self.capacity_packages}"
+            )
+        if not (math.isfinite(self.capacity_kg) and 0.0 < self.capacity_kg <= MAX_CAPACITY_KG):
+            raise InvalidInput(
+                f"vehicle.capacity_kg must be a finite number greater than 0 and at most {MAX_CAPACITY_KG:g}, "
+                f"got {self.capacity_kg!r}"
+            )
+        check_text("vehicle.registration", self.registration, MAX_REGISTRATION)
+
+    @property
+    def capacity(self) -> Load:
+        return Load(self.capacity_packages, self.capacity_kg)
+
+
+@dataclass(frozen=True)
+class PurSnapshot:
+    """A PUR's state after a change, as pur.events.v1 announces it (PickupStatusChanged)."""
+
+    pur_id: str
+    version: int
+    status: PickupStatus
+    hub_id: str
+    route_id: str
+    pickup_date: date | None
+    client_id: str = ""
+    warehouse_name: str = ""
+    lat: float = 0.0
+    lng: float = 0.0
+    packages: int = 0
+    weight_kg: float = 0.0
+    route_match: RouteMatch | None = None
+    rider_id: str = ""
+    previous_route_id: str = ""
+
+
+@dataclass(frozen=True)
+class PickupChange:
+    """One pickup's news, published as one DispatchEvent (key = PUR id)."""
+
+    pur_id: str
+    kind: ChangeKind
+    version: int
+    automatic: bool = False
+    release_reason: ReleaseReason | None = None
+    detail: str = ""
+
+
+# -- pickups ------------------------------------------------------------------------------------
+
+
+class PurEffect(enum.Enum):
+    """What a PickupStatusChanged means for dispatching (decided by `Pickup.plan`)."""
+
+    IGNORE = "IGNORE"  # older or equal version: nothing at all
+    RECORD = "RECORD"  # remember the version (and details); place unchanged
+    ENQUEUE = "ENQUEUE"  # (re-)enter its route's queue: may join an OPEN dispatch
+    LEAVE = "LEAVE"  # leave the queue and any dispatch: cancelled, unroutable
+
+
+@dataclass
+class Pickup:
+    pur_id: str
+    hub_id: str
+    route_id: str
+    pickup_date: date
+    client_id: str
+    warehouse_name: str
+    lat: float
+    lng: float
+    packages: int
+    weight_kg: float
+    route_match: RouteMatch | None
+    default_rider_id: str
+    status: PickupStatus
+    pur_version: int
+    dispatch_id: str = ""
+    listed: bool = False
+    # Arrival order in the queue or the dispatch; None = "assign the next one" (the repository does).
+    position: int | None = None
+    event_version: int = 0
+
+    @classmethod
+    def from_snapshot(cls, snapshot: PurSnapshot) -> Pickup:
+        assert snapshot.pickup_date is not None
+        pickup = cls(
+            pur_id=snapshot.pur_id,
+            hub_id=snapshot.hub_id,
+            route_id=snapshot.route_id,
+            pickup_date=snapshot.pickup_date,
+            client_id=snapshot.client_id,
+            warehouse_name=snapshot.warehouse_name,
+            lat=snapshot.lat,
+            lng=snapshot.lng,
+            packages=snapshot.packages,
+            weight_kg=snapshot.weight_kg,
+            route_match=snapshot.route_match,
+            default_rider_id=snapshot.rider_id,
+            status=PickupStatus.ROUTED,
+            pur_version=snapshot.version,
+        )
+        pickup.listed = True
+        return pickup
+
+    @property
+    def load(self) -> Load:
+        return Load(self.packages, self.weight_kg)
+
+    @property
+    def queued(self) -> bool:
+        return self.status is PickupStatus.ROUTED and not self.dispatch_id
+
+    def route_key(self) -> tuple[str, str, date]:
+        return (self.hub_id, self.route_id, self.pickup_date)
+
+    def plan(self, snapshot: PurSnapshot) -> PurEffect:
+        """Decide what a newer PUR state means here. Echoes of dispatch_svc's own events
+        (DISPATCHED, PICKED_UP, and ROUTED after a release) only record the version: dispatch_svc
+        is the source of truth for dispatch membership, pur_svc for route and cancellation."""
+        if snapshot.version <= self.pur_version:
+            return PurEffect.IGNORE
+        if self.status is PickupStatus.PICKED_UP:
+            return PurEffect.RECORD  # collected: nothing pur_svc says can move it any more
+        status = snapshot.status
+        if status is PickupStatus.ROUTED:
+            same_place = (snapshot.hub_id, snapshot.route_id, snapshot.pickup_date) == self.route_key()
+            if same_place and self.status in (PickupStatus.ROUTED, PickupStatus.DISPATCHED):
+                return PurEffect.RECORD
+            return PurEffect.ENQUEUE
+        if status in (PickupStatus.CANCELLED, PickupStatus.UNROUTABLE, PickupStatus.PENDING_ROUTE):
+            return PurEffect.LEAVE if self.status is not status else PurEffect.RECORD
+        return PurEffect.RECORD  # DISPATCHED / PICKED_UP echoes
+
+    def record(self, snapshot: PurSnapshot) -> None:
+        """Remember the version; refresh details that do not move the pickup."""
+        self.pur_version = snapshot.version
+        if snapshot.status is PickupStatus.ROUTED and snapshot.route_id == self.route_id:
+            self.default_rider_id = snapshot.rider_id
+            self.route_match = snapshot.route_match or self.route_match
+
+    def enqueue(self, snapshot: PurSnapshot) -> None:
+        """Enter the queue of the snapshot's route (the caller took it out of any dispatch first)."""
+        assert not self.dispatch_id and snapshot.pickup_date is not None
+        self.pur_version = snapshot.version
+        self.hub_id = snapshot.hub_id
+        self.route_id = snapshot.route_id
+        self.pickup_date = snapshot.pickup_date
+        self.client_id = snapshot.client_id
+        self.warehouse_name = snapshot.warehouse_name
+        self.lat, self.lng = snapshot.lat, snapshot.lng
+        self.packages, self.weight_kg = snapshot.packages, snapshot.weight_kg
+        self.route_match = snapshot.route_match
+        self.default_rider_id = snapshot.rider_id
+        self.status = PickupStatus.ROUTED
+        self.listed = True
+        self.position = None
+
+    def close(self, snapshot: PurSnapshot) -> None:
+        """Leave the queue for good (cancelled, unroutable); the caller released it from its dispatch."""
+        assert not self.dispatch_id
+        self.pur_version = snapshot.version
+        self.status = snapshot.status
+        self.listed = False
+
+    def _next_event(
+        self, kind: ChangeKind, *, automatic: bool = False, release_reason: ReleaseReason | None = None, detail: str = ""
+    ) -> PickupChange:
+        self.event_version += 1
+        return PickupChange(self.pur_id, kind, self.event_version, automatic, release_reason, detail)
+
+
+# -- dispatches ---------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class NewDispatch:
+    """What CreateDispatch asks for; empty rider/vehicle/pur_ids mean "recommend" / "the queue"."""
+
+    request_id: str
+    hub_id: str
+    route_id: str
+    pickup_date: date
+    rider_id: str = ""
+    vehicle_id: str = ""
+    pur_ids: tuple[str, ...] = ()
+
+    def __post_init__(self) -> None:
+        check_id("request_id", self.request_id)
+        check_id("hub_id", self.hub_id)
+        check_id("route_id", self.route_id)
+        check_id("rider_id", self.rider_id, required=False)
+        check_id("vehicle_id", self.vehicle_id, required=False)
+        for index, pur_id in enumerate(self.pur_ids):
+            check_id(f"pur_ids[{index}]", pur_id)
+
+    def fingerprint(self) -> str:
+        body = {
+            "hub_id": self.hub_id,
+            "route_id": self.route_id,
+            "pickup_date": self.pickup_date.isoformat(),
+            "rider_id": self.rider_id,
+            "vehicle_id": self.vehicle_id,
+            "pur_ids": list(self.pur_ids),
+        }
+        return hashlib.sha256(json.dumps(body, sort_keys=True).encode()).hexdigest()
+
+
+@dataclass
+class Dispatch:
+    id: str
+    request_id: str
+    request_fingerprint: str
+    hub_id: str
+    route_id: str
+    pickup_date: date
+    rider_id: str
+    vehicle_id: str
+    # The vehicle's capacity (read with the vehicle whenever the dispatch is loaded).
+    capacity: Load
+    created_at: datetime
+    updated_at: datetime
+    status: DispatchStatus = DispatchStatus.OPEN
+    pur_ids: list[str] = field(default_factory=list)
+    load: Load = field(default_factory=Load)
+    automatic: bool = False
+    started_at: datetime | None = None
+    completed_at: datetime | None = None
+    cancelled_at: datetime | None = None
+    cancel_reason: str = ""
+    version: int = 1
+
+    @classmethod
+    def create(
+        cls, dispatch_id: str, new: NewDispatch, rider: Rider, vehicle: Vehicle, now: datetime, *, automatic: bool = False
+    ) -> Dispatch:
+        if not rider.active:
+            raise IllegalTransition(f"rider {rider.id} is inactive")
+        if not vehicle.active:
+            raise IllegalTransition(f"vehicle {vehicle.id} is inactive")
+        for kind, thing in (("rider", rider), ("vehicle", vehicle)):
+            if thing.hub_id != new.hub_id:
+                raise IllegalTransition(f"{kind} {thing.id} belongs to hub {thing.hub_id}, not {new.hub_id}")
+        return cls(
+            id=dispatch_id,
+            request_id=new.request_id,
+            request_fingerprint=new.fingerprint(),
+            hub_id=new.hub_id,
+            route_id=new.route_id,
+            pickup_date=new.pickup_date,
+            rider_id=rider.id,
+            vehicle_id=vehicle.id,
+            capacity=vehicle.capacity,
+            created_at=now,
+            updated_at=now,
+            automatic=automatic,
+        )
+
+    @property
+    def active(self) -> bool:
+        return self.status in ACTIVE_STATES
+
+    def route_key(self) -> tuple[str, str, date]:
+        return (self.hub_id, self.route_id, self.pickup_date)
+
+    def room(self) -> Load:
+        return self.capacity - self.load
+
+    def can_take(self, pickup: Pickup) -> bool:
+        return (self.load + pickup.load).fits_in(self.capacity)
+
+    # -- membership ---------------------------------------------------------------------------
+
+    def add(self, pickups: Sequence[Pickup], now: datetime, *, automatic: bool = False) -> list[PickupChange]:
+        """Add queued pickups of this route and date; all or nothing. Pickups already in the
+        dispatch are ignored. CapacityExceeded gives the numbers."""
+        if not self.active:
+            raise IllegalTransition(f"dispatch {self.id} is {self.status.value}; pickups can be added only while OPEN or IN_PROGRESS")
+        new: list[Pickup] = []
+        seen: set[str] = set(self.pur_ids)
+        for pickup in pickups:
+            if pickup.pur_id in seen:
+                continue
+            seen.add(pickup.pur_id)
+            self._check_eligible(pickup)
+            new.append(pickup)
+        if not new:
+            return []
+        total = self.load + Load.total(p.load for p in new)
+        if not total.fits_in(self.capacity):
+            raise CapacityExceeded(
+                f"dispatch {self.id} would carry {total.describe()} but vehicle {self.vehicle_id} carries at most "
+                f"{self.capacity.packages} packages / {self.capacity.weight_kg:.1f} kg "
+                f"(already loaded {self.load.describe()}, adding {Load.total(p.load for p in new).describe()})"
+            )
+        changes = []
+        for pickup in new:
+            pickup.status = PickupStatus.DISPATCHED
+            pickup.dispatch_id = self.id
+            pickup.listed = self.status is DispatchStatus.OPEN
+            pickup.position = None
+            self.pur_ids.append(pickup.pur_id)
+            changes.append(pickup._next_event(ChangeKind.DISPATCHED, automatic=automatic))
+        self.load = total
+        self._touch(now)
+        return changes
+
+    def _check_eligible(self, pickup: Pickup) -> None:
+        if pickup.route_key() != self.route_key():
+            raise PickupNotEligible(
+                f"pickup request {pickup.pur_id} is on route {pickup.route_id} for {pickup.pickup_date.isoformat()} "
+                f"(hub {pickup.hub_id}), not route {self.route_id} for {self.pickup_date.isoformat()}"
+            )
+        if pickup.dispatch_id:
+            raise PickupNotEligible(f"pickup request {pickup.pur_id} is already in dispatch {pickup.dispatch_id}")
+        if pickup.status is not PickupStatus.ROUTED:
+            raise PickupNotEligible(f"pickup request {pickup.pur_id} is {pickup.status.value}, not ROUTED")
+
+    def remove(
+        self,
+        pickups: Sequence[Pickup],
+        now: datetime,
+        *,
+        reason: ReleaseReason = ReleaseReason.REMOVED,
+        detail: str = "",
+    ) -> list[PickupChange]:
+        """Take pickups out; they return to their route's queue. Pickups not in it are ignored."""
+        if not self.active:
+            raise IllegalTransition(f"dispatch {self.id} is {self.status.value}; pickups can be removed only while OPEN or IN_PROGRESS")
+        check_text("reason", detail, MAX_REASON)
+        members = set(self.pur_ids)
+        leaving = []
+        for pickup in pickups:
+            if pickup.pur_id in members and pickup.dispatch_id == self.id:
+                members.discard(pickup.pur_id)
+                leaving.append(pickup)
+        if not leaving:
+            return []
+        gone = {p.pur_id for p in leaving}
+        self.pur_ids = [pur_id for pur_id in self.pur_ids if pur_id not in gone]
+        self.load = Load() if not self.pur_ids else self.load - Load.total(p.load for p in leaving)
+        changes = [self._release(p, reason, detail) for p in leaving]
+        self._touch(now)
+        return changes
+
+    def _release(self, pickup: Pickup, reason: ReleaseReason, detail: str) -> PickupChange:
+        pickup.status = PickupStatus.ROUTED
+        pickup.dispatch_id = ""
+        pickup.listed = True
+        pickup.position = None
+        return pickup._next_event(ChangeKind.RELEASED, release_reason=reason, detail=detail)
+
+    # -- lifecycle ----------------------------------------------------------------------------
+
+    def start(self, members: Sequence[Pickup], now: datetime) -> list[PickupChange] | None:
+        """OPEN -> IN_PROGRESS. None when it already is IN_PROGRESS (a retry changes nothing)."""
+        if self.status is DispatchStatus.IN_PROGRESS:
+            return None
+        if self.status is not DispatchStatus.OPEN:
+            raise IllegalTransition(f"dispatch {self.id} is {self.status.value}; only an OPEN dispatch can start")
+        if not self.pur_ids:
+            raise IllegalTransition(f"dispatch {self.id} has no pickups; add some before starting it")
+        self.status = DispatchStatus.IN_PROGRESS
+        self.started_at = now
+        changes = []
+        for pickup in self._members(members):
+            pickup.listed = False
+            changes.append(pickup._next_event(ChangeKind.STARTED))
+        self._touch(now)
+        return changes
+
+    def complete(self, members: Sequence[Pickup], now: datetime) -> list[PickupChange] | None:
+        """IN_PROGRESS -> COMPLETED; its pickups are picked up. None when already COMPLETED."""
+        if self.status is DispatchStatus.COMPLETED:
+            return None
+        if self.status is not DispatchStatus.IN_PROGRESS:
+            raise IllegalTransition(
+                f"dispatch {self.id} is {self.status.value}; only an IN_PROGRESS dispatch can be completed"
+                + (" (start it first)" if self.status is DispatchStatus.OPEN else "")
+            )
+        self.status = DispatchStatus.COMPLETED
+        self.completed_at = now
+        changes = []
+        for pickup in self._members(members):
+            pickup.status = PickupStatus.PICKED_UP
+            pickup.listed = False
+            changes.append(pickup._next_event(ChangeKind.PICKED_UP))
+        self._touch(now)
+        return changes
+
+    def cancel(self, members: Sequence[Pickup], reason: str, now: datetime) -> list[PickupChange] | None:
+        """OPEN or IN_PROGRESS -> CANCELLED; its pickups go back to their route's queue. None when
+        already CANCELLED. `pur_ids` and the totals stay as a record of what it held."""
+        check_text("reason", reason, MAX_REASON)
+        if self.status is DispatchStatus.CANCELLED:
+            return None
+        if not self.active:
+            raise IllegalTransition(f"dispatch {self.id} is {self.status.value}; only an OPEN or IN_PROGRESS dispatch can be cancelled")
+        self.status = DispatchStatus.CANCELLED
+        self.cancelled_at = now
+        self.cancel_reason = reason
+        detail = reason or "dispatch cancelled"
+        changes = [self._release(p, ReleaseReason.DISPATCH_CANCELLED, detail) for p in self._members(members)]
+        self._touch(now)
+        return changes
+
+    def _members(self, pickups: Sequence[Pickup]) -> list[Pickup]:
+        """The given pickups that are in this dispatch, in the dispatch's order."""
+        by_id = {p.pur_id: p for p in pickups if p.dispatch_id == self.id}
+        return [by_id[pur_id] for pur_id in self.pur_ids if pur_id in by_id]
+
+    def _touch(self, now: datetime) -> None:
+        self.updated_at = now
+        self.version += 1
+
+
+def fill_from_queue(queue: Sequence[Pickup], room: Load) -> list[Pickup]:
+    """Queued pickups (in arrival order) a vehicle with `room` left takes: first fit, so a
+    pickup too big for what is left is skipped and smaller later ones still go."""
+    taken: list[Pickup] = []
+    load = Load()
+    for pickup in queue:
+        if (load + pickup.load).fits_in(room):
+            taken.append(pickup)
+            load = load + pickup.load
+    return taken
