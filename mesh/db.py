@@ -17,6 +17,8 @@ def make_engine(url: str, *, pool_size: int = 10, application_name: str = "first
         max_overflow=pool_size,
         pool_pre_ping=True,
         pool_recycle=1800,
+        # executemany of UPDATE/DELETE as psycopg2 batches, not one round trip per row.
+        executemany_mode="values_plus_batch",
         connect_args={"application_name": application_name, "connect_timeout": 5},
     )
 

@@ -1,9 +1,11 @@
 """Live status changes for WatchPickupRequests.
 
-Every replica reads `pur.events.v1` itself (a consumer group of its own, starting at the end, no
-offsets committed) and fans each change out to the watchers connected to it, so a TL screen sees
-changes made by any replica. The feed is best effort by design: a watcher that falls too far
-behind is disconnected and re-reads with ListPickupRequests.
+While anyone watches, a replica reads `pur.events.v1` itself (all partitions assigned directly,
+from the end, no consumer group, nothing committed) and fans each change out to the watchers
+connected to it, so a TL screen sees changes made by any replica. With nobody watching it reads
+nothing: the topic carries every status change of every PUR, too much to decode for no one. The
+feed is best effort by design: a watcher that falls too far behind is disconnected and re-reads
+with ListPickupRequests.
 """
 
 from __future__ import annotations
@@ -12,12 +14,13 @@ import contextlib
 import logging
 import queue
 import threading
-import uuid
+import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 
 import grpc
 from kafka import KafkaConsumer
+from kafka.structs import TopicPartition
 
 from firstmile.events.v1 import events_pb2
 from firstmile.pur.v1 import pur_pb2
@@ -65,22 +68,26 @@ class Subscription:
 
 
 class StatusFeed:
-    def __init__(self, bootstrap_servers: str, *, replica_id: str | None = None) -> None:
+    def __init__(self, bootstrap_servers: str, *, idle_close_seconds: float = 30.0) -> None:
         self._bootstrap_servers = bootstrap_servers
-        self._group = f"pur_svc-watch-{replica_id or uuid.uuid4().hex[:12]}"
+        self._idle_close_seconds = idle_close_seconds
         self._subscriptions: list[Subscription] = []
         self._lock = threading.Lock()
+        self._watched = threading.Event()
 
     @contextlib.contextmanager
     def subscribe(self, hub_id: str, statuses: set[int]) -> Iterator[Subscription]:
         subscription = Subscription(hub_id, statuses)
         with self._lock:
             self._subscriptions.append(subscription)
+            self._watched.set()
         try:
             yield subscription
         finally:
             with self._lock:
                 self._subscriptions.remove(subscription)
+                if not self._subscriptions:
+                    self._watched.clear()
 
     def publish(self, change: events_pb2.PickupStatusChanged) -> None:
         with self._lock:
@@ -89,19 +96,28 @@ class StatusFeed:
             subscription.offer(change)
 
     def run(self, stop: threading.Event) -> None:
-        consumer = KafkaConsumer(
-            PUR_EVENTS,
-            bootstrap_servers=self._bootstrap_servers,
-            group_id=self._group,
-            enable_auto_commit=False,
-            auto_offset_reset="latest",
-            client_id=self._group,
-        )
+        while not stop.is_set():
+            if self._watched.wait(timeout=0.5):
+                self._follow(stop)
+
+    def _follow(self, stop: threading.Event) -> None:
+        """Read the topic from its end until nobody has watched for a while."""
+        consumer = KafkaConsumer(bootstrap_servers=self._bootstrap_servers, enable_auto_commit=False, client_id="pur_svc-watch")
         try:
+            partitions = [TopicPartition(PUR_EVENTS, p) for p in sorted(consumer.partitions_for_topic(PUR_EVENTS) or ())]
+            consumer.assign(partitions)
+            consumer.seek_to_end()
+            idle_since = None
             while not stop.is_set():
-                for records in consumer.poll(timeout_ms=500, max_records=500).values():
+                for records in consumer.poll(timeout_ms=200, max_records=500).values():
                     for record in records:
                         self._dispatch(record.value)
+                if self._watched.is_set():
+                    idle_since = None
+                elif idle_since is None:
+                    idle_since = time.monotonic()
+                elif time.monotonic() - idle_since > self._idle_close_seconds:
+                    return
         finally:
             consumer.close(autocommit=False)
 

@@ -42,14 +42,23 @@ class PurUnitOfWork(SqlAlchemyUnitOfWork):
         super().__init__(session_factory)
         self._known_hubs = known_hubs or KnownHubs()
 
-    def __enter__(self) -> Self:
-        super().__enter__()
-        self.pickups = PickupRepository(self.session)
-        return self
-
     def known_hubs(self, hub_ids: Iterable[str]) -> set[str]:
         return self._known_hubs.filter_known(hub_ids, self.pickups.known_hubs)
 
+    def __enter__(self) -> Self:
+        super().__enter__()
+        self.pickups = PickupRepository(self.session)
+        self._pending: list[OutboxEvent] = []
+        return self
+
     def publish(self, events: Iterable[OutboxEvent]) -> None:
         """Queue events to leave with this transaction's commit, and only then."""
-        orm.outbox.add(self.session, events)
+        self._pending.extend(events)
+
+    def commit(self) -> None:
+        # All of the transaction's events in one insert and one NOTIFY: every NOTIFY takes a
+        # database-wide lock at commit, so one per transaction is the most it should cost.
+        if self._pending:
+            orm.outbox.add(self.session, self._pending)
+            self._pending = []
+        super().commit()
