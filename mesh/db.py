@@ -15,7 +15,9 @@ def make_engine(url: str, *, pool_size: int = 10, application_name: str = "first
         url,
         pool_size=pool_size,
         max_overflow=pool_size,
-        pool_pre_ping=True,
+        # No ping per checkout (a round trip per transaction): a dropped connection surfaces as
+        # a disconnect error, which invalidates the whole pool and is retried as transient.
+        pool_pre_ping=False,
         pool_recycle=1800,
         # executemany of UPDATE/DELETE as psycopg2 batches, not one round trip per row.
         executemany_mode="values_plus_batch",

@@ -67,16 +67,12 @@ def create_pickups(
             if request.hub_id and request.hub_id not in known:
                 raise NotFound(f"{where(index)}hub {request.hub_id!r} is unknown (no route map has been published for it)")
 
-        existing = uow.pickups.by_request_ids(first_seen)
-        fresh = {
-            key: PickupRequest.create(new_id(), requests[index], moment)
-            for key, index in first_seen.items()
-            if key not in existing
-        }
+        # Insert first and read back only the keys that were taken: a new request (the usual
+        # case) costs one statement, a retried one two.
+        fresh = {key: PickupRequest.create(new_id(), requests[index], moment) for key, index in first_seen.items()}
         inserted = uow.pickups.insert_new(list(fresh.values()))
-        if len(inserted) < len(fresh):
-            # Another transaction created some of the same keys since we looked: read theirs.
-            existing.update(uow.pickups.by_request_ids(k for k, p in fresh.items() if p.id not in inserted))
+        taken = [key for key, pur in fresh.items() if pur.id not in inserted]
+        existing = uow.pickups.by_request_ids(taken) if taken else {}
         results: list[Created] = []
         for index, request in enumerate(requests):
             key = (request.client_id, request.request_id)
