@@ -1,8 +1,10 @@
 """`python -m demo`: the main job, run against a mesh that `make up` started.
 
-Imports the demo hub's route map into routing_svc, streams a simulated day of pickup requests
-through pur_svc, follows each until it is routed, prints a per-route summary with latency and
-throughput, draws the hub into a PNG and leaves the mesh running for grpcurl.
+Imports the demo hub's route map into routing_svc, loads the hub's fleet into dispatch_svc and
+attendance_adapter (riders, vehicles, today's attendance, yesterday's dispatch history), streams a
+simulated day of pickup requests through pur_svc, follows each until it is routed, prints a
+per-route summary with latency and throughput, then the dispatch board (open pickups per route and
+the recommended rider and vehicle), draws the hub into a PNG and leaves the mesh running for grpcurl.
 """
 
 from __future__ import annotations
@@ -11,11 +13,12 @@ import argparse
 import json
 import sys
 import time
+from datetime import date
 from pathlib import Path
 
 import grpc
 
-from demo import city, picture, report
+from demo import city, fleet, picture, report
 from demo.connection import DemoError, MeshClients, connect, explain, pur_endpoint, routing_endpoint
 from demo.stream import DayResult, stream_day
 from demo.workload import hub_today, kinds_of, new_run_id, plan_day
@@ -42,6 +45,11 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--picture", type=Path, default=DEFAULT_PICTURE, help=f"where to write the PNG (default {DEFAULT_PICTURE})")
     parser.add_argument("--pur-address", default="localhost:50051", help="pur_svc gRPC address (default localhost:50051)")
     parser.add_argument("--routing-address", default="localhost:50052", help="routing_svc gRPC address (default localhost:50052)")
+    parser.add_argument("--dispatch-address", default="localhost:50053", help="dispatch_svc gRPC address (default localhost:50053)")
+    parser.add_argument(
+        "--attendance-address", default="localhost:50054", help="attendance_adapter gRPC address (default localhost:50054)"
+    )
+    parser.add_argument("--busiest", type=_positive_int, default=15, help="routes shown on the dispatch board (default 15)")
     return parser.parse_args(argv)
 
 
@@ -80,11 +88,21 @@ def main(argv: list[str] | None = None) -> int:
 
 def run(args: argparse.Namespace) -> int:
     collection = load_map(args.map)
-    with connect(pur_endpoint(args.pur_address), routing_endpoint(args.routing_address)) as clients:
-        print(f"First Mile mesh demo: hub {args.hub}, pur_svc {args.pur_address}, routing_svc {args.routing_address}\n")
+    with (
+        connect(pur_endpoint(args.pur_address), routing_endpoint(args.routing_address)) as clients,
+        fleet.connect_fleet(
+            fleet.dispatch_endpoint(args.dispatch_address), fleet.attendance_endpoint(args.attendance_address)
+        ) as fleet_clients,
+    ):
+        print(
+            f"First Mile mesh demo: hub {args.hub}, pur_svc {args.pur_address}, routing_svc {args.routing_address}, "
+            f"dispatch_svc {args.dispatch_address}, attendance_adapter {args.attendance_address}\n"
+        )
         imported = import_map(clients, args.hub, collection, args.map)
 
         run_id, today = new_run_id(), hub_today()
+        load_fleet(clients, fleet_clients, args, collection, date.fromisoformat(today))
+        open_before = fleet.open_pur_total(fleet_clients, args.hub, date.fromisoformat(today))
         pickups = plan_day(collection, args.purs, seed=args.seed, run_id=run_id)
         kinds = kinds_of(pickups)
         print(
@@ -101,6 +119,8 @@ def run(args: argparse.Namespace) -> int:
         map_version = route_map.map_version if route_map is not None else imported.map_version
         print()
         print(report.render(result, report.routes_of(collection), hub_id=args.hub, map_version=map_version))
+        print()
+        print(dispatch_board(fleet_clients, args, result, date.fromisoformat(today), open_before))
 
         png = picture.draw(
             args.picture, hub_id=args.hub, hub_lng_lat=hub_location(collection),
@@ -109,6 +129,43 @@ def run(args: argparse.Namespace) -> int:
         print(f"\nPicture of the hub: {png}")
         print(explore_hints(args))
     return finish(result, args.timeout)
+
+
+def load_fleet(
+    clients: MeshClients, fleet_clients: fleet.FleetClients, args: argparse.Namespace, collection: dict, today: date
+) -> fleet.LoadSummary:
+    started = time.monotonic()
+    print("\nLoading the hub's fleet: riders, vehicles, attendance, yesterday's dispatch history ...")
+    loaded = fleet.load(clients, fleet_clients, args.hub, collection, today, seed=args.seed)
+    for line in loaded.lines(today):
+        print(line)
+    print(f"(fleet loaded in {time.monotonic() - started:.1f} s)")
+    return loaded
+
+
+def dispatch_board(
+    fleet_clients: fleet.FleetClients,
+    args: argparse.Namespace,
+    result: DayResult,
+    today: date,
+    open_before: int,
+) -> str:
+    """Waits for dispatch_svc to queue this run's routed PURs, then renders the board."""
+    routed = sum(1 for o in result.observations.values() if o.pickup.route_id)
+    reached = fleet.wait_for_queue(fleet_clients, args.hub, today, open_before + routed)
+    this_run = report.routed_load(result)
+    busiest = sorted(this_run, key=lambda r: (-this_run[r].count, r))[: args.busiest]
+    groups, boards = fleet.board(fleet_clients, args.hub, today, busiest)
+    text = report.dispatch_section(
+        groups, boards, this_run, hub_id=args.hub, pickup_date=today.isoformat(),
+        rider_names={r.id: r.name for r in fleet.riders(args.hub, seed=args.seed)},
+    )  # fmt: skip
+    if reached < open_before + routed:
+        text += (
+            f"\n  note: dispatch_svc had queued {reached - open_before:,} of this run's {routed:,} routed PURs when the "
+            "wait ended (it follows pur.events.v1; see .cache/logs/dispatch_svc.log)"
+        )
+    return text
 
 
 def load_map(path: Path) -> dict:
@@ -172,6 +229,10 @@ def explore_hints(args: argparse.Namespace) -> str:
             f"  {grpcurl} -d '{{\"hub_id\":\"{hub}\",\"location\":{{\"lat\":12.9352,\"lng\":77.6245}}}}' {routing} "
             "firstmile.routing.v1.RoutingService/LookupRoute",
             f"  {grpcurl} -d '{{\"hub_id\":\"{hub}\",\"omit_geojson\":true}}' {routing} firstmile.routing.v1.RoutingService/GetRouteMap",
+            f"  {grpcurl} -d '{{\"hub_id\":\"{hub}\",\"pickup_date\":\"{hub_today()}\",\"pickups_per_route_limit\":2}}' "
+            f"{args.dispatch_address} firstmile.dispatch.v1.DispatchService/ListOpenPickupsByRoute",
+            f"  {grpcurl} -d '{{\"hub_id\":\"{hub}\",\"route_id\":\"BLR-KOR-R01\",\"pickup_date\":\"{hub_today()}\"}}' "
+            f"{args.dispatch_address} firstmile.dispatch.v1.DispatchService/RecommendDispatch",
             f"  {grpcurl} {pur} list",
         ]
     )

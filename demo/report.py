@@ -11,6 +11,7 @@ import numpy as np
 
 from demo.stream import DayResult, Observation
 from firstmile.common.v1 import common_pb2
+from firstmile.dispatch.v1 import dispatch_pb2
 from firstmile.pur.v1 import pur_pb2
 
 PERCENTILES = (50, 95, 99)
@@ -252,3 +253,109 @@ def throughput_section(result: DayResult) -> str:
     if result.watch_interruptions:
         lines.append(f"  the watch stream was interrupted {result.watch_interruptions} time(s) and reconnected")
     return "\n".join(lines)
+
+
+# ------------------------------------------------------------------------------ dispatch
+
+
+VEHICLE_LABELS = {
+    dispatch_pb2.VEHICLE_TYPE_BIKE: "bike",
+    dispatch_pb2.VEHICLE_TYPE_THREE_WHEELER: "3-wheeler",
+    dispatch_pb2.VEHICLE_TYPE_VAN: "van",
+    dispatch_pb2.VEHICLE_TYPE_TRUCK: "truck",
+}
+
+
+@dataclass
+class RouteLoad:
+    """This run's routed pickups on one route."""
+
+    count: int = 0
+    packages: int = 0
+    weight_kg: float = 0.0
+
+
+def routed_load(result: DayResult) -> dict[str, RouteLoad]:
+    """route id -> this run's ROUTED pickups on it (count, packages, kg)."""
+    loads: dict[str, RouteLoad] = {}
+    for observation in result.observations.values():
+        pickup = observation.pickup
+        if pickup.status == pur_pb2.PICKUP_STATUS_ROUTED and pickup.route_id:
+            load = loads.setdefault(pickup.route_id, RouteLoad())
+            load.count += 1
+            load.packages += pickup.expected_packages
+            load.weight_kg += pickup.expected_weight_kg
+    return loads
+
+
+def dispatch_section(
+    groups: Sequence[dispatch_pb2.RouteGroup],
+    boards: Sequence,
+    this_run: dict[str, RouteLoad],
+    *,
+    hub_id: str,
+    pickup_date: str,
+    rider_names: dict[str, str] | None = None,
+) -> str:
+    """The dispatch board: per route, this run's open PURs (count, packages, kg), all open PURs of
+    the day, and the top recommended rider and vehicle with their reasons. `boards` are
+    fleet.RouteBoard entries of the routes to show, busiest first."""
+    names = rider_names or {}
+    total = sum(g.pur_count for g in groups)
+    mine = sum(load.count for load in this_run.values())
+    lines = [
+        f"Dispatch board: hub {hub_id}, {pickup_date}: {total:,} open PURs (routed, not yet picked up) on "
+        f"{len(groups)} routes, {mine:,} of them from this run.",
+        f"The {len(boards)} routes busiest in this run, with RecommendDispatch's top rider and vehicle "
+        "(score: dispatch_svc's reasons):",
+    ]
+    if not boards:
+        lines.append("  (no open pickups)")
+        return "\n".join(lines)
+    id_width = max(len("route"), *(len(b.group.route_id) for b in boards))
+    lines.append(f"  {'route':<{id_width}}  {'PURs':>5}  {'pkgs':>5}  {'kg':>7}  {'open today':>10}   (this run's PURs; all open PURs of the day)")
+    lines.append("  " + "-" * (len(lines[-1]) - 2))
+    for entry in boards:
+        group, rec = entry.group, entry.recommendation
+        load = this_run.get(group.route_id, RouteLoad())
+        lines.append(
+            f"  {group.route_id:<{id_width}}  {load.count:>5,}  {load.packages:>5,}  {load.weight_kg:>7,.1f}  {group.pur_count:>10,}"
+        )
+        rider = _eligible_rider(rec)
+        if rider is None:
+            lines.append("      rider    nobody present and free")
+        else:
+            name = rider.name or names.get(rider.rider_id, "")
+            lines.append(f"      rider    {rider.rider_id} {name} ({rider.score:.1f}): " + "; ".join(rider.reasons))
+        vehicle = rec.vehicles[0] if rec is not None and rec.vehicles else None
+        if vehicle is None:
+            lines.append("      vehicle  none free")
+        else:
+            label = VEHICLE_LABELS.get(vehicle.type, "vehicle")
+            lines.append(
+                f"      vehicle  {vehicle.vehicle_id} {label} {vehicle.capacity_packages} pkgs/{vehicle.capacity_kg:,.0f} kg "
+                f"({vehicle.score:.1f}): " + "; ".join(vehicle.reasons)
+            )
+    rest = len(groups) - len(boards)
+    if rest > 0:
+        lines.append(f"  {rest} quieter routes not shown; RecommendDispatch answers for any route (see the grpcurl hints).")
+    if total > 2 * max(mine, 1):
+        lines.append(
+            f"  note: {total - mine:,} open PURs of the day come from earlier runs; the recommendations weigh the whole "
+            "queue, so a big backlog outgrows every vehicle (the reasons then say 'too small')."
+        )
+    stale = [b for b in boards if b.recommendation is not None and b.recommendation.attendance_freshness.stale]
+    if stale:
+        reason = stale[0].recommendation.attendance_freshness.stale_reason
+        lines.append(f"  note: attendance was stale or unknown for {len(stale)} routes: {reason}")
+    return "\n".join(lines)
+
+
+def _eligible_rider(rec: dispatch_pb2.RecommendDispatchResponse | None) -> dispatch_pb2.RiderRecommendation | None:
+    """The first rider who can be dispatched (present, free); else the top one."""
+    if rec is None:
+        return None
+    for rider in rec.riders:
+        if rider.present and not rider.on_active_dispatch:
+            return rider
+    return rec.riders[0] if rec.riders else None
