@@ -10,6 +10,7 @@ from google.protobuf.timestamp_pb2 import Timestamp
 from firstmile.attendance.v1 import attendance_pb2
 from firstmile.events.v1 import events_pb2
 from mesh.outbox import OutboxEvent
+from mesh.protobuf import timestamp
 from mesh.topics import ATTENDANCE_EVENTS
 from attendance_adapter.domain.model import AttendanceRecord, AttendanceStatus, Freshness, Origin
 
@@ -28,14 +29,6 @@ ORIGIN_TO_PROTO = {
     Origin.STALE: attendance_pb2.ATTENDANCE_SOURCE_STALE,
     Origin.EMBEDDED: attendance_pb2.ATTENDANCE_SOURCE_EMBEDDED,
 }
-
-
-def timestamp(moment: datetime | None) -> Timestamp | None:
-    if moment is None:
-        return None
-    stamp = Timestamp()
-    stamp.FromDatetime(moment)
-    return stamp
 
 
 def moment(stamp: Timestamp, present: bool) -> datetime | None:

@@ -5,7 +5,6 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 
 from google.protobuf.duration_pb2 import Duration
-from google.protobuf.timestamp_pb2 import Timestamp
 
 from dispatch_svc.adapters.repository import RouteGroupView
 from dispatch_svc.domain.model import (
@@ -27,6 +26,7 @@ from firstmile.dispatch.v1 import dispatch_pb2
 from firstmile.events.v1 import events_pb2
 from firstmile.pur.v1 import pur_pb2
 from mesh.outbox import OutboxEvent
+from mesh.protobuf import timestamp
 from mesh.topics import DISPATCH_EVENTS
 
 SOURCE = "dispatch_svc"
@@ -68,14 +68,6 @@ ATTENDANCE_SOURCE_TO_PROTO = {
     AttendanceSource.EMBEDDED: attendance_pb2.ATTENDANCE_SOURCE_EMBEDDED,
 }
 ATTENDANCE_SOURCE_FROM_PROTO = {v: k for k, v in ATTENDANCE_SOURCE_TO_PROTO.items()}
-
-
-def timestamp(moment: datetime | None) -> Timestamp | None:
-    if moment is None:
-        return None
-    stamp = Timestamp()
-    stamp.FromDatetime(moment)
-    return stamp
 
 
 def rider_to_proto(rider: Rider) -> dispatch_pb2.Rider:

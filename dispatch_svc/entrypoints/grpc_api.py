@@ -3,9 +3,6 @@ the use case, and translates the answer. Errors are raised as mesh errors; the s
 
 from __future__ import annotations
 
-import base64
-import hashlib
-import json
 from collections.abc import Callable
 from datetime import UTC, date, datetime
 
@@ -40,6 +37,7 @@ from dispatch_svc.service_layer.unit_of_work import DispatchUnitOfWork
 from firstmile.dispatch.v1 import dispatch_pb2, dispatch_pb2_grpc
 from mesh.errors import InvalidArgument
 from mesh.grpc_server import ServiceRegistration
+from mesh.paging import decode_page_token, encode_page_token
 
 SERVICE_NAME = "firstmile.dispatch.v1.DispatchService"
 DEFAULT_PAGE_SIZE = 100
@@ -75,32 +73,12 @@ def _pur_ids(name: str, values, *, required: bool) -> tuple[str, ...]:  # noqa: 
     return tuple(values)
 
 
-class PageTokens:
-    """Opaque page tokens: the position after the last row, bound to the filters that made it."""
+def _filters(where: DispatchFilter) -> tuple:
+    return (where.hub_id, where.route_id, where.pickup_date, where.rider_id, where.status)
 
-    @staticmethod
-    def _digest(where: DispatchFilter) -> str:
-        text = repr((where.hub_id, where.route_id, where.pickup_date, where.rider_id, where.status))
-        return hashlib.sha256(text.encode()).hexdigest()[:16]
 
-    @classmethod
-    def encode(cls, cursor: DispatchCursor, where: DispatchFilter) -> str:
-        body = {"c": cursor.created_at.isoformat(), "i": cursor.id, "f": cls._digest(where)}
-        return base64.urlsafe_b64encode(json.dumps(body).encode()).decode()
-
-    @classmethod
-    def decode(cls, token: str, where: DispatchFilter) -> DispatchCursor | None:
-        if not token:
-            return None
-        try:
-            body = json.loads(base64.urlsafe_b64decode(token.encode()))
-            cursor = DispatchCursor(datetime.fromisoformat(body["c"]), str(body["i"]))
-            digest = body["f"]
-        except (ValueError, KeyError, TypeError):
-            raise InvalidArgument("page_token is not a token this service issued") from None
-        if digest != cls._digest(where):
-            raise InvalidArgument("page_token was issued for different filters")
-        return cursor
+def _cursor(position: dict[str, str]) -> DispatchCursor:
+    return DispatchCursor(datetime.fromisoformat(position["c"]), position["i"])
 
 
 def rider_from_proto(rider: dispatch_pb2.Rider) -> Rider:
@@ -213,11 +191,13 @@ class DispatchServicer(dispatch_pb2_grpc.DispatchServiceServicer):
             rider_id=request.rider_id,
             status=DISPATCH_STATUS_FROM_PROTO.get(request.status),
         )
-        after = PageTokens.decode(request.page_token, where)
+        after = decode_page_token(request.page_token, _filters(where), _cursor)
         page, cursor = handlers.list_dispatches(self._uow(), where, request.page_size or DEFAULT_PAGE_SIZE, after)
         return dispatch_pb2.ListDispatchesResponse(
             dispatches=[dispatch_to_proto(d) for d in page],
-            next_page_token=PageTokens.encode(cursor, where) if cursor else "",
+            next_page_token=(
+                encode_page_token({"c": cursor.created_at.isoformat(), "i": cursor.id}, _filters(where)) if cursor else ""
+            ),
         )
 
     def AddPickups(self, request, context):

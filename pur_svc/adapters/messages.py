@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from google.protobuf.timestamp_pb2 import Timestamp
 
 from firstmile.common.v1 import common_pb2
 from firstmile.events.v1 import events_pb2
 from firstmile.pur.v1 import pur_pb2
 from mesh.outbox import OutboxEvent
+from mesh.protobuf import timestamp
 from mesh.topics import PUR_CREATED, PUR_EVENTS
 from pur_svc.domain.model import PickupRequest, PickupStatus, RouteMatch
 
@@ -30,14 +30,6 @@ MATCH_TO_PROTO = {
     RouteMatch.NONE: common_pb2.ROUTE_MATCH_NONE,
 }
 MATCH_FROM_PROTO = {value: key for key, value in MATCH_TO_PROTO.items()}
-
-
-def timestamp(moment: datetime | None) -> Timestamp | None:
-    if moment is None:
-        return None
-    stamp = Timestamp()
-    stamp.FromDatetime(moment)
-    return stamp
 
 
 def pickup_to_proto(pur: PickupRequest) -> pur_pb2.PickupRequest:

@@ -3,9 +3,6 @@ case, and translates the answer. Errors are raised as mesh errors; the server ma
 
 from __future__ import annotations
 
-import base64
-import hashlib
-import json
 from collections.abc import Callable, Iterator
 from datetime import datetime
 
@@ -14,6 +11,7 @@ import grpc
 from firstmile.pur.v1 import pur_pb2, pur_pb2_grpc
 from mesh.errors import InvalidArgument
 from mesh.grpc_server import ServiceRegistration
+from mesh.paging import decode_page_token, encode_page_token
 from pur_svc.adapters.messages import STATUS_FROM_PROTO, pickup_to_proto
 from pur_svc.adapters.repository import PageCursor, PickupFilter
 from pur_svc.domain.model import ID_PATTERN, InvalidPickup, Location, NewPickup, Warehouse, parse_date
@@ -56,32 +54,12 @@ def _check_optional_id(name: str, value: str) -> None:
         raise InvalidArgument(f"{name} must be 1-64 characters of letters, digits, '.', '_', ':' or '-'")
 
 
-class PageTokens:
-    """Opaque page tokens: the position after the last row, bound to the filters that made it."""
+def _filters(where: PickupFilter) -> tuple:
+    return (where.hub_id, where.status, where.route_id, where.pickup_date, where.client_id)
 
-    @staticmethod
-    def _filter_digest(where: PickupFilter) -> str:
-        text = repr((where.hub_id, where.status, where.route_id, where.pickup_date, where.client_id))
-        return hashlib.sha256(text.encode()).hexdigest()[:16]
 
-    @classmethod
-    def encode(cls, cursor: PageCursor, where: PickupFilter) -> str:
-        body = {"c": cursor.created_at.isoformat(), "i": cursor.id, "f": cls._filter_digest(where)}
-        return base64.urlsafe_b64encode(json.dumps(body).encode()).decode()
-
-    @classmethod
-    def decode(cls, token: str, where: PickupFilter) -> PageCursor | None:
-        if not token:
-            return None
-        try:
-            body = json.loads(base64.urlsafe_b64decode(token.encode()))
-            cursor = PageCursor(datetime.fromisoformat(body["c"]), str(body["i"]))
-            digest = body["f"]
-        except (ValueError, KeyError, TypeError):
-            raise InvalidArgument("page_token is not a token this service issued") from None
-        if digest != cls._filter_digest(where):
-            raise InvalidArgument("page_token was issued for different filters")
-        return cursor
+def _cursor(position: dict[str, str]) -> PageCursor:
+    return PageCursor(datetime.fromisoformat(position["c"]), position["i"])
 
 
 class PickupServicer(pur_pb2_grpc.PickupServiceServicer):
@@ -138,11 +116,13 @@ class PickupServicer(pur_pb2_grpc.PickupServiceServicer):
             pickup_date=pickup_date,
             client_id=request.client_id,
         )
-        after = PageTokens.decode(request.page_token, where)
+        after = decode_page_token(request.page_token, _filters(where), _cursor)
         page, cursor = handlers.list_pickups(self._uow(), where, request.page_size or DEFAULT_PAGE_SIZE, after)
         return pur_pb2.ListPickupRequestsResponse(
             pickup_requests=[pickup_to_proto(p) for p in page],
-            next_page_token=PageTokens.encode(cursor, where) if cursor else "",
+            next_page_token=(
+                encode_page_token({"c": cursor.created_at.isoformat(), "i": cursor.id}, _filters(where)) if cursor else ""
+            ),
         )
 
     def CancelPickupRequest(self, request, context):

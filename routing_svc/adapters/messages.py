@@ -7,12 +7,12 @@ from collections.abc import Iterable
 from datetime import datetime
 from typing import Protocol
 
-from google.protobuf.timestamp_pb2 import Timestamp
 
 from firstmile.common.v1 import common_pb2
 from firstmile.events.v1 import events_pb2
 from firstmile.routing.v1 import routing_pb2
 from mesh.outbox import OutboxEvent
+from mesh.protobuf import timestamp
 from mesh.topics import PUR_ROUTE_ASSIGNMENTS, ROUTING_MAP_CHANGES
 from routing_svc.adapters.repository import RouteRecord
 from routing_svc.domain.index import HubRouteIndex
@@ -31,14 +31,6 @@ CHANGE_KIND_TO_PROTO = {
     "delete": events_pb2.ROUTE_MAP_CHANGE_KIND_DELETE,
     "import": events_pb2.ROUTE_MAP_CHANGE_KIND_IMPORT,
 }
-
-
-def timestamp(moment: datetime | None) -> Timestamp | None:
-    if moment is None:
-        return None
-    stamp = Timestamp()
-    stamp.FromDatetime(moment)
-    return stamp
 
 
 def route_to_proto(record: RouteRecord, *, omit_geometry: bool = False) -> routing_pb2.Route:

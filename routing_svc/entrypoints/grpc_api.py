@@ -3,9 +3,6 @@ the use case, and translates the answer. Errors are raised as mesh errors; the s
 
 from __future__ import annotations
 
-import base64
-import hashlib
-import json
 from collections.abc import Callable
 
 import grpc
@@ -14,6 +11,7 @@ import numpy as np
 from firstmile.routing.v1 import routing_pb2, routing_pb2_grpc
 from mesh.errors import InvalidArgument
 from mesh.grpc_server import ServiceRegistration
+from mesh.paging import decode_page_token, encode_page_token
 from routing_svc.adapters.messages import batch_lookup_to_proto, lookup_to_proto, route_map_to_proto, route_to_proto
 from routing_svc.domain.errors import InvalidGeometry
 from routing_svc.domain.geometry import make_route, parse_route_collection
@@ -94,34 +92,6 @@ def lookup_from_proto(request: routing_pb2.LookupRouteRequest, where: str = "") 
     return LookupQuery(lat=lat, lng=lng, hub_id=request.hub_id)
 
 
-class PageTokens:
-    """Opaque ListRoutes page tokens: the last route id of the page, bound to the filters."""
-
-    @staticmethod
-    def _filter_digest(hub_id: str, include_inactive: bool) -> str:
-        return hashlib.sha256(repr((hub_id, include_inactive)).encode()).hexdigest()[:16]
-
-    @classmethod
-    def encode(cls, after_id: str, hub_id: str, include_inactive: bool) -> str:
-        body = {"a": after_id, "f": cls._filter_digest(hub_id, include_inactive)}
-        return base64.urlsafe_b64encode(json.dumps(body).encode()).decode()
-
-    @classmethod
-    def decode(cls, token: str, hub_id: str, include_inactive: bool) -> str | None:
-        if not token:
-            return None
-        try:
-            body = json.loads(base64.urlsafe_b64decode(token.encode()))
-            after_id, digest = body["a"], body["f"]
-            if not isinstance(after_id, str) or not isinstance(digest, str):
-                raise TypeError
-        except (ValueError, KeyError, TypeError):
-            raise InvalidArgument("page_token is not a token this service issued") from None
-        if digest != cls._filter_digest(hub_id, include_inactive):
-            raise InvalidArgument("page_token was issued for different filters")
-        return after_id
-
-
 class RoutingServicer(routing_pb2_grpc.RoutingServiceServicer):
     def __init__(self, uow_factory: Callable[[], RoutingUnitOfWork], registry: IndexRegistry) -> None:
         self._uow = uow_factory
@@ -167,7 +137,9 @@ class RoutingServicer(routing_pb2_grpc.RoutingServiceServicer):
         if request.page_size < 0:
             raise InvalidArgument("page_size must not be negative")
         page_size = min(request.page_size or DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE)
-        after_id = PageTokens.decode(request.page_token, request.hub_id, request.include_inactive)
+        after_id = decode_page_token(
+            request.page_token, (request.hub_id, request.include_inactive), lambda position: position["a"]
+        )
         page = handlers.list_routes(
             self._uow(),
             request.hub_id,
@@ -179,7 +151,7 @@ class RoutingServicer(routing_pb2_grpc.RoutingServiceServicer):
         return routing_pb2.ListRoutesResponse(
             routes=[route_to_proto(r, omit_geometry=request.omit_geometry) for r in page.routes],
             next_page_token=(
-                PageTokens.encode(page.next_after_id, request.hub_id, request.include_inactive)
+                encode_page_token({"a": page.next_after_id}, (request.hub_id, request.include_inactive))
                 if page.next_after_id
                 else ""
             ),
