@@ -15,17 +15,16 @@ from __future__ import annotations
 import abc
 import json
 import logging
-import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import date
 
 import redis
 
 from attendance_adapter.adapters.metrics import CACHE_ERRORS
 from attendance_adapter.adapters.wire import WireError, parse_timestamp, record_from_json, record_to_json
 from attendance_adapter.domain.model import Snapshot
+from mesh.redis_client import RedisPause
 
 log = logging.getLogger(__name__)
 
@@ -92,13 +91,10 @@ class RedisAttendanceCache(AttendanceCache):
     ) -> None:
         self._redis = client
         self._keep_seconds = keep_seconds
-        self._pause = pause_after_failure_seconds
-        self._clock = clock
-        self._paused_until = 0.0
-        self._lock = threading.Lock()
+        self._pause = RedisPause(pause_after_failure_seconds, clock=clock)
 
     def get(self, key: CacheKey) -> Snapshot | None:
-        if self._is_paused():
+        if self._pause.paused():
             return None
         try:
             blob = self._redis.get(str(key))
@@ -115,22 +111,17 @@ class RedisAttendanceCache(AttendanceCache):
             return None
 
     def put(self, key: CacheKey, snapshot: Snapshot) -> None:
-        if self._is_paused():
+        if self._pause.paused():
             return
         try:
             self._redis.set(str(key), encode_snapshot(snapshot), ex=self._keep_seconds)
         except redis.RedisError as exc:
             self._failed("set", exc)
 
-    def _is_paused(self) -> bool:
-        with self._lock:
-            return self._clock() < self._paused_until
-
     def _failed(self, operation: str, exc: Exception) -> None:
         CACHE_ERRORS.labels(operation).inc()
-        with self._lock:
-            self._paused_until = self._clock() + self._pause
+        self._pause.failed()
         log.warning(
             "Redis attendance cache unavailable; asking the upstream directly",
-            extra={"operation": operation, "error": str(exc), "retry_in_seconds": self._pause},
+            extra={"operation": operation, "error": str(exc), "retry_in_seconds": self._pause.seconds},
         )

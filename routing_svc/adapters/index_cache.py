@@ -10,13 +10,13 @@ timeout, not one per hub.
 from __future__ import annotations
 
 import logging
-import threading
 import time
 from collections.abc import Callable
 from typing import Protocol
 
 import redis
 
+from mesh.redis_client import RedisPause
 from routing_svc.domain.errors import IndexFormatError
 from routing_svc.domain.index import HubRouteIndex
 
@@ -54,14 +54,11 @@ class RedisIndexCache:
         self.resolution = resolution
         self._max_nearest_m = max_nearest_m
         self._ttl_seconds = ttl_seconds
-        self._pause = pause_after_failure_seconds
-        self._clock = clock
-        self._paused_until = 0.0
-        self._lock = threading.Lock()
+        self._pause = RedisPause(pause_after_failure_seconds, clock=clock)
 
     def load(self, hub_id: str, map_version: int) -> HubRouteIndex | None:
         """The index of exactly this hub version, or None (not cached, unreadable, Redis down)."""
-        if self._is_paused():
+        if self._pause.paused():
             return None
         key = index_key(hub_id, map_version, self.resolution)
         try:
@@ -87,7 +84,7 @@ class RedisIndexCache:
 
     def store(self, index: HubRouteIndex) -> bool:
         """Share the index with other replicas; False if Redis did not take it (harmless)."""
-        if self._is_paused() or index.resolution != self.resolution:
+        if self._pause.paused() or index.resolution != self.resolution:
             return False
         key = index_key(index.hub_id, index.map_version, index.resolution)
         try:
@@ -103,14 +100,9 @@ class RedisIndexCache:
         except redis.RedisError as exc:
             self._failed("delete", exc)
 
-    def _is_paused(self) -> bool:
-        with self._lock:
-            return self._clock() < self._paused_until
-
     def _failed(self, operation: str, exc: Exception) -> None:
-        with self._lock:
-            self._paused_until = self._clock() + self._pause
+        self._pause.failed()
         log.warning(
             "Redis index cache unavailable; compiling from the database instead",
-            extra={"operation": operation, "error": str(exc), "retry_in_seconds": self._pause},
+            extra={"operation": operation, "error": str(exc), "retry_in_seconds": self._pause.seconds},
         )
