@@ -53,14 +53,21 @@ def routing_endpoint(address: str) -> Endpoint:
 
 
 @contextlib.contextmanager
-def connect(pur: Endpoint, routing: Endpoint) -> Iterator[MeshClients]:
-    """Opens a channel to each service, checks it is up and serving, and closes them at the end."""
+def serving_channels(*endpoints: Endpoint) -> Iterator[dict[str, grpc.Channel]]:
+    """A channel to each endpoint (by process name), each checked up and serving; closed at the end."""
     with contextlib.ExitStack() as stack:
         channels = {}
-        for endpoint in (pur, routing):
+        for endpoint in endpoints:
             channel = stack.enter_context(_channel(endpoint.address))
             require_serving(channel, endpoint)
             channels[endpoint.process] = channel
+        yield channels
+
+
+@contextlib.contextmanager
+def connect(pur: Endpoint, routing: Endpoint) -> Iterator[MeshClients]:
+    """Opens a channel to each service, checks it is up and serving, and closes them at the end."""
+    with serving_channels(pur, routing) as channels:
         yield MeshClients(
             pur=pur_pb2_grpc.PickupServiceStub(channels[pur.process]),
             routing=routing_pb2_grpc.RoutingServiceStub(channels[routing.process]),

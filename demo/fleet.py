@@ -25,7 +25,7 @@ import shapely
 from shapely.geometry import Point, shape
 from shapely.prepared import prep
 
-from demo.connection import Endpoint, MeshClients, _channel, explain, require_serving
+from demo.connection import Endpoint, MeshClients, explain, serving_channels
 from demo.workload import IST
 from firstmile.attendance.v1 import attendance_pb2, attendance_pb2_grpc
 from firstmile.common.v1 import common_pb2
@@ -274,12 +274,7 @@ def attendance_endpoint(address: str) -> Endpoint:
 
 @contextlib.contextmanager
 def connect_fleet(dispatch: Endpoint, attendance_ep: Endpoint) -> Iterator[FleetClients]:
-    with contextlib.ExitStack() as stack:
-        channels = {}
-        for endpoint in (dispatch, attendance_ep):
-            channel = stack.enter_context(_channel(endpoint.address))
-            require_serving(channel, endpoint)
-            channels[endpoint.process] = channel
+    with serving_channels(dispatch, attendance_ep) as channels:
         yield FleetClients(
             dispatch=dispatch_pb2_grpc.DispatchServiceStub(channels[dispatch.process]),
             attendance=attendance_pb2_grpc.AttendanceServiceStub(channels[attendance_ep.process]),
