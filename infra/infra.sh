@@ -16,8 +16,11 @@ set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 CACHE="${FIRSTMILE_CACHE:-$ROOT/.cache}"
-RUN="$CACHE/run"
-LOGS="$CACHE/logs"
+# Where one instance keeps its data, pids and logs; a second instance (other ports, e.g. the fault
+# suite's) sets FIRSTMILE_STATE to a folder of its own and shares the installed tools.
+STATE="${FIRSTMILE_STATE:-$CACHE}"
+RUN="$STATE/run"
+LOGS="$STATE/logs"
 VENV="$CACHE/venv"
 BIN="$CACHE/bin"
 
@@ -131,10 +134,10 @@ cmd_install() {
 # ------------------------------------------------------------------------------------ postgres
 
 pg_up() {
-  local bin data="$CACHE/pg/data" sock="$CACHE/pg/run"
+  local bin data="$STATE/pg/data" sock="$STATE/pg/run"
   bin="$(pg_bin)"
-  mkdir -p "$CACHE/pg" "$sock"
-  [ "$(id -u)" = 0 ] && chown postgres:postgres "$CACHE/pg" "$sock"
+  mkdir -p "$STATE/pg" "$sock"
+  [ "$(id -u)" = 0 ] && chown postgres:postgres "$STATE/pg" "$sock"
   if [ ! -f "$data/PG_VERSION" ]; then
     log "PostgreSQL: initdb $data"
     as_pg "$bin/initdb" -D "$data" -U postgres -A trust -E UTF8 --locale=C.UTF-8 >"$LOGS/initdb.log" 2>&1 \
@@ -160,7 +163,7 @@ pg_up() {
 }
 
 pg_down() {
-  local bin data="$CACHE/pg/data"
+  local bin data="$STATE/pg/data"
   bin="$(pg_bin)"
   [ -f "$data/PG_VERSION" ] || return 0
   as_pg "$bin/pg_ctl" -D "$data" status >/dev/null 2>&1 || return 0
@@ -174,9 +177,9 @@ redis_up() {
   if pid_alive "$RUN/redis.pid"; then log "Redis already running on $REDIS_PORT"; return; fi
   port_open "$REDIS_PORT" && die "port $REDIS_PORT is taken by another process; set REDIS_PORT"
   log "Redis: starting on $REDIS_PORT"
-  mkdir -p "$CACHE/redis"
+  mkdir -p "$STATE/redis"
   # A cache only: no snapshots, no append-only file.
-  redis-server --port "$REDIS_PORT" --bind 127.0.0.1 --dir "$CACHE/redis" --daemonize yes \
+  redis-server --port "$REDIS_PORT" --bind 127.0.0.1 --dir "$STATE/redis" --daemonize yes \
     --pidfile "$RUN/redis.pid" --logfile "$LOGS/redis.log" --save "" --appendonly no \
     --maxmemory 1gb --maxmemory-policy allkeys-lru
   wait_for 20 "Redis" port_open "$REDIS_PORT"
@@ -198,7 +201,8 @@ kafka_up() {
   [ -d "$CACHE/kafka/libs" ] || die "Kafka is not installed; run: infra/infra.sh install"
   if pid_alive "$RUN/kafka.pid"; then log "Kafka already running on $KAFKA_PORT"; return; fi
   port_open "$KAFKA_PORT" && die "port $KAFKA_PORT is taken by another process; set KAFKA_PORT"
-  local data="$CACHE/kafka/data" props="$CACHE/kafka/server.properties"
+  local data="$STATE/kafka/data" props="$STATE/kafka/server.properties"
+  mkdir -p "$STATE/kafka"
   sed -e "s|@KAFKA_PORT@|$KAFKA_PORT|g" -e "s|@CONTROLLER_PORT@|$KAFKA_CONTROLLER_PORT|g" -e "s|@DATA_DIR@|$data|g" \
     "$ROOT/infra/kafka/server.properties.in" >"$props"
   if [ ! -f "$data/meta.properties" ]; then
@@ -289,7 +293,7 @@ services_down() {
 cmd_status() {
   local bin state
   bin="$(pg_bin)"
-  if as_pg "$bin/pg_ctl" -D "$CACHE/pg/data" status >/dev/null 2>&1; then state=running; else state=stopped; fi
+  if as_pg "$bin/pg_ctl" -D "$STATE/pg/data" status >/dev/null 2>&1; then state=running; else state=stopped; fi
   printf '%-20s %-8s %s\n' postgresql "$state" "localhost:$PG_PORT"
   if pid_alive "$RUN/redis.pid"; then state=running; else state=stopped; fi
   printf '%-20s %-8s %s\n' redis "$state" "localhost:$REDIS_PORT"

@@ -36,8 +36,8 @@ def mesh(start_service):
     pur = start_service("pur_svc")
     routing.wait_serving()
     pur.wait_serving()
-    routing_channel = grpc.insecure_channel(routing.target)
-    pur_channel = grpc.insecure_channel(pur.target)
+    routing_channel = routing.channel()
+    pur_channel = pur.channel()
     yield {
         "routing": routing_pb2_grpc.RoutingServiceStub(routing_channel),
         "pur": pur_pb2_grpc.PickupServiceStub(pur_channel),

@@ -33,7 +33,7 @@ def mesh(start_service):
     }
     for process in services.values():
         process.wait_serving()
-    channels = {name: grpc.insecure_channel(p.target) for name, p in {**services, "attendance": attendance}.items()}
+    channels = {name: p.channel() for name, p in {**services, "attendance": attendance}.items()}
     yield {
         "routing": routing_pb2_grpc.RoutingServiceStub(channels["routing"]),
         "pur": pur_pb2_grpc.PickupServiceStub(channels["pur"]),

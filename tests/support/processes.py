@@ -32,6 +32,11 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
+def open_channel(target: str) -> grpc.Channel:
+    """A channel to a test service, with the credentials every test client uses."""
+    return grpc.insecure_channel(target)
+
+
 def mesh_environment() -> dict[str, str]:
     """The environment `infra/infra.sh env` describes, on top of this process's own."""
     env = dict(os.environ)
@@ -65,8 +70,11 @@ class ServiceProcess:
             )
         return self
 
+    def channel(self) -> grpc.Channel:
+        return open_channel(self.target)
+
     def health(self, service: str = "", timeout: float = 1.0) -> int:
-        with grpc.insecure_channel(self.target) as channel:
+        with self.channel() as channel:
             stub = health_pb2_grpc.HealthStub(channel)
             return stub.Check(health_pb2.HealthCheckRequest(service=service), timeout=timeout).status
 
