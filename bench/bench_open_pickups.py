@@ -46,6 +46,7 @@ from dispatch_svc.service_layer.unit_of_work import DispatchUnitOfWork  # noqa: 
 from firstmile.dispatch.v1 import dispatch_pb2, dispatch_pb2_grpc  # noqa: E402
 from mesh.db import make_engine, make_session_factory  # noqa: E402
 from mesh.grpc_server import GrpcServer  # noqa: E402
+from tests.support import auth
 
 DEFAULT_DATABASE_URL = "postgresql+psycopg2://firstmile@localhost:5432/firstmile"
 
@@ -168,7 +169,7 @@ def main() -> int:
             target = args.target
         else:
             servicer = DispatchServicer(uow_factory, EveryoneHere(riders))
-            server = GrpcServer(port=0, registrations=[registration(servicer)], host="127.0.0.1", drain_seconds=0, grace_seconds=1)
+            server = GrpcServer(port=0, verifier=auth.verifier(), credentials=None, registrations=[registration(servicer)], host="127.0.0.1", drain_seconds=0, grace_seconds=1)
             server.start()
             server.set_serving()
             target = f"127.0.0.1:{server.port}"

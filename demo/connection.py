@@ -11,6 +11,8 @@ from grpc_health.v1 import health_pb2, health_pb2_grpc
 
 from firstmile.pur.v1 import pur_pb2_grpc
 from firstmile.routing.v1 import routing_pb2_grpc
+from mesh.config import ConfigError
+from mesh.grpc_client import tool_channel
 
 MAX_MESSAGE_BYTES = 64 * 1024 * 1024
 READY_TIMEOUT_S = 5.0
@@ -78,13 +80,16 @@ def connect(pur: Endpoint, routing: Endpoint) -> Iterator[MeshClients]:
 
 @contextlib.contextmanager
 def _channel(address: str) -> Iterator[grpc.Channel]:
-    channel = grpc.insecure_channel(
-        address,
-        options=[
-            ("grpc.max_receive_message_length", MAX_MESSAGE_BYTES),
-            ("grpc.max_send_message_length", MAX_MESSAGE_BYTES),
-        ],
-    )
+    try:
+        channel = tool_channel(
+            address,
+            options=[
+                ("grpc.max_receive_message_length", MAX_MESSAGE_BYTES),
+                ("grpc.max_send_message_length", MAX_MESSAGE_BYTES),
+            ],
+        )
+    except ConfigError as exc:
+        raise DemoError(f"cannot call the mesh: {exc}. `make run` sets these up.") from None
     try:
         yield channel
     finally:

@@ -13,6 +13,7 @@ from dispatch_svc.entrypoints.consumers import consumer_workers
 from dispatch_svc.entrypoints.grpc_api import DispatchServicer, registration
 from dispatch_svc.service_layer.unit_of_work import DispatchUnitOfWork
 from mesh.config import MeshSettings
+from mesh.grpc_client import service_channel
 from mesh.infrastructure import Infrastructure
 from mesh.runtime import ServiceRuntime, Worker
 from mesh.service import run_service
@@ -31,7 +32,10 @@ def auto_dispatch_policy(settings: Settings) -> AutoDispatchPolicy:
 
 def build_runtime(mesh: MeshSettings, settings: Settings) -> ServiceRuntime:
     infra = Infrastructure.connect(mesh, service=NAME)
-    attendance = GrpcAttendanceClient(settings.attendance_address, settings.attendance_timeout_seconds)
+    # round_robin spreads calls over the adapter's pods when the address is a headless
+    # service (dns:///...); for a single address it is the same as pick_first.
+    channel = service_channel(settings.attendance_address, mesh, options=[("grpc.lb_policy_name", "round_robin")])
+    attendance = GrpcAttendanceClient(channel, settings.attendance_timeout_seconds)
 
     def uow() -> DispatchUnitOfWork:
         return DispatchUnitOfWork(infra.session_factory)

@@ -10,6 +10,9 @@
 #   infra/infra.sh services-up      start the four services in the background
 #   infra/infra.sh services-down    stop them (SIGTERM: they drain first)
 #   infra/infra.sh down             stop services and infrastructure (data is kept)
+#   infra/infra.sh stop COMPONENT   stop one of postgres, redis, kafka (the others keep running);
+#                                   PG_STOP_MODE=immediate stops PostgreSQL like a crash
+#   infra/infra.sh start COMPONENT  start one of postgres, redis, kafka
 #   infra/infra.sh status           what runs where
 #   infra/infra.sh env              print the environment the services and tests use
 set -euo pipefail
@@ -23,6 +26,7 @@ RUN="$STATE/run"
 LOGS="$STATE/logs"
 VENV="$CACHE/venv"
 BIN="$CACHE/bin"
+SECRETS="$CACHE/secrets"
 
 PG_PORT="${PG_PORT:-5432}"
 REDIS_PORT="${REDIS_PORT:-6379}"
@@ -167,8 +171,10 @@ pg_down() {
   bin="$(pg_bin)"
   [ -f "$data/PG_VERSION" ] || return 0
   as_pg "$bin/pg_ctl" -D "$data" status >/dev/null 2>&1 || return 0
-  log "PostgreSQL: stopping"
-  as_pg "$bin/pg_ctl" -D "$data" -m fast -w stop >/dev/null
+  local mode="${PG_STOP_MODE:-fast}"
+  case "$mode" in smart|fast|immediate) ;; *) die "PG_STOP_MODE must be smart, fast or immediate, not '$mode'" ;; esac
+  log "PostgreSQL: stopping ($mode)"
+  as_pg "$bin/pg_ctl" -D "$data" -m "$mode" -w stop >/dev/null
 }
 
 # ---------------------------------------------------------------------------------------- redis
@@ -241,14 +247,22 @@ cmd_env() {
 export FIRSTMILE_DATABASE_URL="postgresql+psycopg2://firstmile@localhost:$PG_PORT/firstmile"
 export FIRSTMILE_REDIS_URL="redis://localhost:$REDIS_PORT/0"
 export FIRSTMILE_KAFKA_BOOTSTRAP_SERVERS="localhost:$KAFKA_PORT"
-export FIRSTMILE_GRPC_INSECURE=true
+# Local runs: plaintext gRPC, said explicitly (the default is mutual TLS). Tokens are still required;
+# the signing key is exported for local tools only (python -m mesh.tokens, the demo).
+export FIRSTMILE_GRPC_TRANSPORT=plaintext
+export FIRSTMILE_AUTH_JWT_PUBLIC_KEY_FILE="$SECRETS/jwt-public.pem"
+export FIRSTMILE_AUTH_SERVICE_TOKEN_FILE="$SECRETS/service.token"
+export FIRSTMILE_AUTH_JWT_PRIVATE_KEY_FILE="$SECRETS/jwt-private.pem"
+# Local command-line tools (the demo, route import, the DLQ command) call the mesh as admin.
+export FIRSTMILE_AUTH_TOKEN_FILE="$SECRETS/admin.token"
 export PATH="$BIN:$VENV/bin:\$PATH"
 EOF
 }
 
-# Database schemas and Kafka topics, both idempotent.
+# Local keys and tokens, database schemas and Kafka topics, all idempotent.
 prepare() {
   eval "$(cmd_env)"
+  "$VENV/bin/python" -m mesh.devsecrets "$SECRETS" >/dev/null
   "$VENV/bin/python" -m mesh.migrate
   "$VENV/bin/python" -m mesh.topics
 }
@@ -316,7 +330,14 @@ case "${1:-}" in
   services-up) services_up ;;
   services-down) services_down ;;
   down) services_down; kafka_down; redis_down; pg_down ;;
+  start|stop)
+    direction="$([ "$1" = start ] && echo up || echo down)"
+    case "${2:-}" in
+      postgres) "pg_$direction" ;;
+      redis|kafka) "${2}_$direction" ;;
+      *) die "usage: infra/infra.sh $1 postgres|redis|kafka" ;;
+    esac ;;
   status) cmd_status ;;
   env) cmd_env ;;
-  *) sed -n '2,15p' "$0" | sed 's/^# \{0,1\}//'; exit 2 ;;
+  *) sed -n '2,17p' "$0" | sed 's/^# \{0,1\}//'; exit 2 ;;
 esac

@@ -7,9 +7,10 @@ one message naming every offending variable; nothing that holds a secret has a d
 
 from __future__ import annotations
 
-from typing import Literal, TypeVar
+from pathlib import Path
+from typing import Literal, Self, TypeVar
 
-from pydantic import Field, ValidationError
+from pydantic import Field, FilePath, ValidationError, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -17,7 +18,36 @@ class ConfigError(Exception):
     """Raised when the environment does not describe a valid configuration."""
 
 
-class MeshSettings(BaseSettings):
+class GrpcTransportSettings(BaseSettings):
+    """How gRPC connections are secured: mutual TLS unless configuration explicitly says otherwise."""
+
+    model_config = SettingsConfigDict(env_prefix="FIRSTMILE_", extra="ignore", frozen=True)
+
+    grpc_transport: Literal["mtls", "tls", "plaintext"] = Field(
+        default="mtls",
+        description="mtls: both sides show certificates; tls: only servers do; plaintext: local runs only",
+    )
+    grpc_tls_cert_file: FilePath | None = Field(default=None, description="PEM certificate this process serves and, with mtls, presents as a client")
+    grpc_tls_key_file: FilePath | None = Field(default=None, description="PEM private key of grpc_tls_cert_file")
+    grpc_tls_ca_file: FilePath | None = Field(default=None, description="PEM CA bundle that signs the mesh's certificates")
+
+    @model_validator(mode="after")
+    def _tls_files_when_tls(self) -> Self:
+        if self.grpc_transport != "plaintext":
+            missing = [
+                name
+                for name in ("grpc_tls_cert_file", "grpc_tls_key_file", "grpc_tls_ca_file")
+                if getattr(self, name) is None
+            ]
+            if missing:
+                raise ValueError(
+                    f"grpc_transport={self.grpc_transport} needs {', '.join('FIRSTMILE_' + m.upper() for m in missing)}"
+                    " (or FIRSTMILE_GRPC_TRANSPORT=plaintext, explicitly, for a local run)"
+                )
+        return self
+
+
+class MeshSettings(GrpcTransportSettings):
     """Settings every service shares (prefix `FIRSTMILE_`)."""
 
     model_config = SettingsConfigDict(env_prefix="FIRSTMILE_", extra="ignore", frozen=True)
@@ -40,6 +70,13 @@ class MeshSettings(BaseSettings):
     kafka_topic_partitions: int = Field(default=6, ge=1, le=1000)
     kafka_topic_replication: int = Field(default=1, ge=1, le=7)
 
+    # Bearer tokens: services hold the public key only.
+    auth_jwt_public_key_file: FilePath = Field(description="PEM public key that verifies bearer tokens (Ed25519)")
+    auth_jwt_issuer: str = Field(default="firstmile", min_length=1)
+    auth_jwt_audience: str = Field(default="firstmile-mesh", min_length=1)
+    # The token this process sends when it calls another service (role `service`); re-read when it changes.
+    auth_service_token_file: FilePath | None = None
+
 
 S = TypeVar("S", bound=BaseSettings)
 
@@ -53,7 +90,7 @@ def load(settings_cls: type[S]) -> S:
         problems = []
         for error in exc.errors():
             field = ".".join(str(part) for part in error["loc"])
-            problems.append(f"  {(prefix + field).upper()}: {error['msg']}")
+            problems.append(f"  {(prefix + field).upper()}: {error['msg']}" if field else f"  {error['msg']}")
         raise ConfigError(
             f"invalid configuration ({len(problems)} problem(s)):\n" + "\n".join(problems)
         ) from None

@@ -9,17 +9,21 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from concurrent import futures
 from dataclasses import dataclass
 from typing import Any
 
 import grpc
+from google.protobuf import descriptor_pool
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
 from prometheus_client import Counter, Histogram
 
+from mesh.auth import Role, TokenVerifier
 from mesh.errors import MeshError, is_transient
+from mesh.grpc_auth import AuthInterceptor
+from mesh.grpc_handlers import Behavior, wrap_handler
 
 log = logging.getLogger(__name__)
 
@@ -40,32 +44,24 @@ MAX_MESSAGE_BYTES = 16 * 1024 * 1024
 
 @dataclass(frozen=True)
 class ServiceRegistration:
-    """A business servicer to serve: its full proto name and the generated `add_..._to_server`."""
+    """A business servicer to serve: its full proto name, the generated `add_..._to_server`, and
+    the roles allowed to call each of its methods (every method must be listed)."""
 
     full_name: str
     add_to_server: Callable[[grpc.Server], None]
+    access: Mapping[str, frozenset[Role]]
 
-
-Behavior = Callable[..., Any]
-
-
-def _wrap_handler(
-    handler: grpc.RpcMethodHandler, wrap: Callable[[Behavior, bool], Behavior]
-) -> grpc.RpcMethodHandler:
-    """Rebuild `handler` with its behaviour wrapped; `wrap(behavior, streams_response)`."""
-    if handler.unary_unary:
-        factory, behavior = grpc.unary_unary_rpc_method_handler, handler.unary_unary
-    elif handler.unary_stream:
-        factory, behavior = grpc.unary_stream_rpc_method_handler, handler.unary_stream
-    elif handler.stream_unary:
-        factory, behavior = grpc.stream_unary_rpc_method_handler, handler.stream_unary
-    else:
-        factory, behavior = grpc.stream_stream_rpc_method_handler, handler.stream_stream
-    return factory(
-        wrap(behavior, handler.response_streaming),
-        request_deserializer=handler.request_deserializer,
-        response_serializer=handler.response_serializer,
-    )
+    def method_access(self) -> dict[str, frozenset[Role]]:
+        """`access` keyed by full method name; fails when a method of the service is not listed."""
+        try:
+            methods = {m.name for m in descriptor_pool.Default().FindServiceByName(self.full_name).methods}
+        except KeyError:  # a service without a compiled descriptor: the interceptor still denies unlisted methods
+            methods = set(self.access)
+        if unlisted := methods - set(self.access):
+            raise ValueError(f"{self.full_name}: no access rule for {sorted(unlisted)}")
+        if unknown := set(self.access) - methods:
+            raise ValueError(f"{self.full_name}: access rules for unknown methods {sorted(unknown)}")
+        return {f"/{self.full_name}/{name}": roles for name, roles in self.access.items()}
 
 
 def _split_method(full_method: str) -> tuple[str, str]:
@@ -115,7 +111,7 @@ class ErrorMappingInterceptor(grpc.ServerInterceptor):
 
             return unary
 
-        return _wrap_handler(handler, wrap)
+        return wrap_handler(handler, wrap)
 
 
 def _is_abort(exc: Exception, context: grpc.ServicerContext) -> bool:
@@ -169,17 +165,23 @@ class ObservabilityInterceptor(grpc.ServerInterceptor):
 
             return unary
 
-        return _wrap_handler(handler, wrap)
+        return wrap_handler(handler, wrap)
 
 
 class GrpcServer:
-    """A gRPC server with health and reflection that drains before it stops."""
+    """A gRPC server with health and reflection that drains before it stops.
+
+    Every business call is authenticated with `verifier`; `credentials` are the server's TLS
+    credentials, and None (plaintext) is only passed when configuration asks for it explicitly.
+    """
 
     def __init__(
         self,
         *,
         port: int,
         registrations: Sequence[ServiceRegistration],
+        verifier: TokenVerifier,
+        credentials: grpc.ServerCredentials | None,
         max_workers: int = 16,
         drain_seconds: float = 2.0,
         grace_seconds: float = 10.0,
@@ -189,10 +191,16 @@ class GrpcServer:
         self._registrations = list(registrations)
         self._drain_seconds = drain_seconds
         self._grace_seconds = grace_seconds
+        access = {method: roles for r in self._registrations for method, roles in r.method_access().items()}
         self._server = grpc.server(
             futures.ThreadPoolExecutor(max_workers=max_workers, thread_name_prefix="grpc"),
             # Outermost first: metrics see the status the error mapping settled on.
-            interceptors=[ObservabilityInterceptor(), ErrorMappingInterceptor(), *interceptors],
+            interceptors=[
+                ObservabilityInterceptor(),
+                ErrorMappingInterceptor(),
+                AuthInterceptor(verifier, access),
+                *interceptors,
+            ],
             options=[
                 ("grpc.max_receive_message_length", MAX_MESSAGE_BYTES),
                 ("grpc.max_send_message_length", MAX_MESSAGE_BYTES),
@@ -210,7 +218,11 @@ class GrpcServer:
             + [health_pb2.DESCRIPTOR.services_by_name["Health"].full_name, reflection.SERVICE_NAME],
             self._server,
         )
-        self.port = self._server.add_insecure_port(f"{host}:{port}")
+        address = f"{host}:{port}"
+        if credentials is None:
+            self.port = self._server.add_insecure_port(address)
+        else:
+            self.port = self._server.add_secure_port(address, credentials)
         if self.port == 0:
             raise OSError(f"cannot bind gRPC port {port}")
 

@@ -15,9 +15,11 @@ import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
+from mesh.auth import TokenVerifier
 from mesh.config import MeshSettings
 from mesh.grpc_server import GrpcServer, ServiceRegistration
 from mesh.metrics import start_metrics_server
+from mesh.tls import GrpcTransport
 
 log = logging.getLogger(__name__)
 
@@ -57,6 +59,12 @@ class ServiceRuntime:
             max_workers=self.settings.grpc_max_workers,
             drain_seconds=self.settings.drain_seconds,
             grace_seconds=self.settings.grace_seconds,
+            verifier=TokenVerifier.from_file(
+                self.settings.auth_jwt_public_key_file,
+                issuer=self.settings.auth_jwt_issuer,
+                audience=self.settings.auth_jwt_audience,
+            ),
+            credentials=GrpcTransport.from_settings(self.settings).server_credentials(),
         )
         server.start()
         worker_stop = threading.Event()
@@ -69,7 +77,12 @@ class ServiceRuntime:
         server.set_serving()
         log.info(
             "serving",
-            extra={"grpc_port": server.port, "metrics_port": self.metrics_port, "workers": [w.name for w in self.workers]},
+            extra={
+                "grpc_port": server.port,
+                "grpc_transport": self.settings.grpc_transport,
+                "metrics_port": self.metrics_port,
+                "workers": [w.name for w in self.workers],
+            },
         )
 
         self._stop.wait()

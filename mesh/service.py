@@ -36,6 +36,9 @@ def run_service(name: str, settings_cls: type[S], build: Callable[[MeshSettings,
     configure_logging(name, mesh_settings.log_level)
     try:
         runtime = build(mesh_settings, service_settings)
+    except ConfigError as exc:
+        print(f"{name}: {exc}", file=sys.stderr)
+        return 2
     except Exception:  # noqa: BLE001 - a failed start-up is reported once, as JSON, then exits
         logging.getLogger(name).exception("start-up failed")
         return 1

@@ -5,7 +5,10 @@ from __future__ import annotations
 
 import sys
 
-from mesh.config import ConfigError, MeshSettings, load
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from mesh.config import ConfigError, load
 from mesh.kafka import TopicSpec, ensure_topics
 
 PUR_CREATED = "pur.created.v1"
@@ -33,9 +36,19 @@ def topic_specs(partitions: int, replication_factor: int) -> list[TopicSpec]:
     ]
 
 
+class TopicSettings(BaseSettings):
+    """The part of the shared settings topic creation needs (it runs as an init container)."""
+
+    model_config = SettingsConfigDict(env_prefix="FIRSTMILE_", extra="ignore", frozen=True)
+
+    kafka_bootstrap_servers: str = Field(pattern=r"^[^\s,]+:\d+(,[^\s,]+:\d+)*$")
+    kafka_topic_partitions: int = Field(default=6, ge=1, le=1000)
+    kafka_topic_replication: int = Field(default=1, ge=1, le=7)
+
+
 def main() -> int:
     try:
-        settings = load(MeshSettings)
+        settings = load(TopicSettings)
     except ConfigError as exc:
         print(exc, file=sys.stderr)
         return 2

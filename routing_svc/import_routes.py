@@ -20,6 +20,8 @@ import grpc
 from tqdm import tqdm
 
 from firstmile.routing.v1 import routing_pb2, routing_pb2_grpc
+from mesh.config import ConfigError
+from mesh.grpc_client import tool_channel
 from routing_svc.domain.errors import InvalidGeometry
 from routing_svc.domain.geometry import parse_route_collection
 
@@ -70,6 +72,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--replace", action="store_true", help="delete the hub's routes missing from the file")
     parser.add_argument("--address", default="localhost:50052", help="routing_svc address (default: %(default)s)")
     parser.add_argument("--timeout", type=float, default=300.0, help="seconds to wait for the import")
+    parser.add_argument("--token", help="admin bearer token (default: $FIRSTMILE_AUTH_TOKEN or $FIRSTMILE_AUTH_TOKEN_FILE)")
     args = parser.parse_args(argv)
 
     try:
@@ -80,7 +83,12 @@ def main(argv: list[str] | None = None) -> int:
         return 1
     count = check_features(document, args.hub)
     started = time.perf_counter()
-    with grpc.insecure_channel(args.address, options=[("grpc.max_send_message_length", 64 * 1024 * 1024)]) as channel:
+    try:
+        channel = tool_channel(args.address, token=args.token, options=[("grpc.max_send_message_length", 64 * 1024 * 1024)])
+    except ConfigError as exc:
+        print(f"cannot connect: {exc}", file=sys.stderr)
+        return 2
+    with channel:
         stub = routing_pb2_grpc.RoutingServiceStub(channel)
         request = routing_pb2.ImportRoutesRequest(
             hub_id=args.hub, feature_collection_geojson=text, replace_existing=args.replace

@@ -11,7 +11,9 @@ from datetime import date
 import grpc
 
 from firstmile.attendance.v1 import attendance_pb2, attendance_pb2_grpc
+from mesh.auth import STAFF
 from mesh.errors import FailedPrecondition, InvalidArgument, NotFound
+from mesh.grpc_auth import current_principal
 from mesh.grpc_server import ServiceRegistration
 from attendance_adapter.adapters.messages import STATUS_FROM_PROTO, freshness_to_proto, moment, record_to_proto
 from attendance_adapter.domain.model import AttendanceRecord, Freshness, InvalidAttendance, check_id, parse_date
@@ -81,6 +83,10 @@ def record_from_proto(request: attendance_pb2.RecordAttendanceRequest) -> Attend
         raise InvalidArgument(str(exc)) from None
 
 
+# Team leads read and record attendance of their hubs' riders; dispatch_svc reads as a service.
+ACCESS = {"GetAttendance": STAFF, "ListAvailableRiders": STAFF, "RecordAttendance": STAFF}
+
+
 class AttendanceServicer(attendance_pb2_grpc.AttendanceServiceServicer):
     """`recorder` makes a unit of work over the embedded table; None when the adapter fronts an
     external system (RecordAttendance is then FAILED_PRECONDITION)."""
@@ -95,6 +101,7 @@ class AttendanceServicer(attendance_pb2_grpc.AttendanceServiceServicer):
         answer = self._reader.rider(rider_id, day, deadline=_deadline(context))
         if answer.record is None:
             raise NotFound(f"no attendance record for rider {rider_id} on {day.isoformat()}{_as_of(answer.freshness)}")
+        current_principal().require_hub(answer.record.hub_id)
         return attendance_pb2.GetAttendanceResponse(
             record=record_to_proto(answer.record), freshness=freshness_to_proto(answer.freshness)
         )
@@ -102,6 +109,7 @@ class AttendanceServicer(attendance_pb2_grpc.AttendanceServiceServicer):
     def ListAvailableRiders(self, request, context):
         hub_id = _required_id(request.hub_id, "hub_id")
         day = _day(request.date)
+        current_principal().require_hub(hub_id)
         answer = self._reader.hub(hub_id, day, deadline=_deadline(context))
         return attendance_pb2.ListAvailableRidersResponse(
             records=[record_to_proto(r) for r in answer.available()], freshness=freshness_to_proto(answer.freshness)
@@ -114,6 +122,7 @@ class AttendanceServicer(attendance_pb2_grpc.AttendanceServiceServicer):
                 "which is the only source of truth: record attendance there"
             )
         record = record_from_proto(request)
+        current_principal().require_hub(record.hub_id)
         [result] = handlers.record_attendance(self._recorder(), [record])
         return attendance_pb2.RecordAttendanceResponse(record=record_to_proto(result.record))
 
@@ -122,4 +131,4 @@ def registration(servicer: AttendanceServicer) -> ServiceRegistration:
     def add(server: grpc.Server) -> None:
         attendance_pb2_grpc.add_AttendanceServiceServicer_to_server(servicer, server)
 
-    return ServiceRegistration(SERVICE_NAME, add)
+    return ServiceRegistration(SERVICE_NAME, add, ACCESS)

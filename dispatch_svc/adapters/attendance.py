@@ -38,12 +38,9 @@ class AttendanceClient(abc.ABC):
 class GrpcAttendanceClient(AttendanceClient):
     """`AttendanceService/ListAvailableRiders` with a short deadline."""
 
-    def __init__(self, address: str, timeout_seconds: float) -> None:
-        self.address = address
+    def __init__(self, channel: grpc.Channel, timeout_seconds: float) -> None:
         self.timeout_seconds = timeout_seconds
-        # round_robin spreads calls over the adapter's pods when the address is a headless
-        # service (dns:///...); for a single address it is the same as pick_first.
-        self._channel = grpc.insecure_channel(address, options=[("grpc.lb_policy_name", "round_robin")])
+        self._channel = channel
         self._stub = attendance_pb2_grpc.AttendanceServiceStub(self._channel)
 
     def available_riders(self, hub_id: str, day: date) -> AttendanceView:

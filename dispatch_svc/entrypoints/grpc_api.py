@@ -23,6 +23,7 @@ from dispatch_svc.adapters.messages import (
 from dispatch_svc.adapters.repository import DispatchCursor, DispatchFilter
 from dispatch_svc.domain.model import (
     MAX_REASON,
+    Dispatch,
     InvalidInput,
     NewDispatch,
     Rider,
@@ -35,7 +36,9 @@ from dispatch_svc.domain.ranking import DEFAULT_LIMIT, MAX_LIMIT
 from dispatch_svc.service_layer import handlers
 from dispatch_svc.service_layer.unit_of_work import DispatchUnitOfWork
 from firstmile.dispatch.v1 import dispatch_pb2, dispatch_pb2_grpc
+from mesh.auth import STAFF
 from mesh.errors import InvalidArgument
+from mesh.grpc_auth import current_principal
 from mesh.grpc_server import ServiceRegistration
 from mesh.paging import decode_page_token, encode_page_token
 
@@ -110,6 +113,30 @@ def vehicle_from_proto(vehicle: dispatch_pb2.Vehicle) -> Vehicle:
     )
 
 
+# Team leads work within their hubs (checked per request); services and admins everywhere.
+ACCESS = {
+    name: STAFF
+    for name in (
+        "UpsertRider",
+        "UpsertVehicle",
+        "ListOpenPickupsByRoute",
+        "RecommendDispatch",
+        "CreateDispatch",
+        "GetDispatch",
+        "ListDispatches",
+        "AddPickups",
+        "RemovePickups",
+        "StartDispatch",
+        "CompleteDispatch",
+        "CancelDispatch",
+    )
+}
+
+
+def _authorize_dispatch(dispatch: Dispatch) -> None:
+    current_principal().require_hub(dispatch.hub_id)
+
+
 class DispatchServicer(dispatch_pb2_grpc.DispatchServiceServicer):
     def __init__(self, uow_factory: Callable[[], DispatchUnitOfWork], attendance: AttendanceClient) -> None:
         self._uow = uow_factory
@@ -119,6 +146,7 @@ class DispatchServicer(dispatch_pb2_grpc.DispatchServiceServicer):
         if not request.HasField("rider"):
             raise InvalidArgument("rider is required")
         rider = rider_from_proto(request.rider)
+        current_principal().require_hub(rider.hub_id)
         created = handlers.upsert_rider(self._uow(), rider)
         return dispatch_pb2.UpsertRiderResponse(rider=rider_to_proto(rider), created=created)
 
@@ -126,6 +154,7 @@ class DispatchServicer(dispatch_pb2_grpc.DispatchServiceServicer):
         if not request.HasField("vehicle"):
             raise InvalidArgument("vehicle is required")
         vehicle = vehicle_from_proto(request.vehicle)
+        current_principal().require_hub(vehicle.hub_id)
         created = handlers.upsert_vehicle(self._uow(), vehicle)
         return dispatch_pb2.UpsertVehicleResponse(vehicle=vehicle_to_proto(vehicle), created=created)
 
@@ -135,6 +164,7 @@ class DispatchServicer(dispatch_pb2_grpc.DispatchServiceServicer):
         route_id = _id("route_id", request.route_id, required=False)
         if not 0 <= request.pickups_per_route_limit <= MAX_PICKUPS_PER_ROUTE:
             raise InvalidArgument(f"pickups_per_route_limit must be between 0 and {MAX_PICKUPS_PER_ROUTE}")
+        current_principal().require_hub(hub_id)
         groups = handlers.list_open_pickups(self._uow(), hub_id, pickup_date, route_id, request.pickups_per_route_limit)
         return dispatch_pb2.ListOpenPickupsByRouteResponse(groups=[route_group_to_proto(g) for g in groups])
 
@@ -144,6 +174,7 @@ class DispatchServicer(dispatch_pb2_grpc.DispatchServiceServicer):
         pickup_date = _date("pickup_date", request.pickup_date)
         if not 0 <= request.limit <= MAX_LIMIT:
             raise InvalidArgument(f"limit must be between 0 and {MAX_LIMIT}")
+        current_principal().require_hub(hub_id)
         result = handlers.recommend(self._uow(), self._attendance, hub_id, route_id, pickup_date, request.limit or DEFAULT_LIMIT)
         return dispatch_pb2.RecommendDispatchResponse(
             riders=[rider_score_to_proto(r) for r in result.riders],
@@ -168,12 +199,15 @@ class DispatchServicer(dispatch_pb2_grpc.DispatchServiceServicer):
                 pur_ids=pur_ids,
             )
         )
+        current_principal().require_hub(new.hub_id)  # type: ignore[attr-defined]
         result = handlers.create_dispatch(self._uow(), self._attendance, new)  # type: ignore[arg-type]
         return dispatch_pb2.CreateDispatchResponse(dispatch=dispatch_to_proto(result.dispatch), created=result.created)
 
     def GetDispatch(self, request, context):
         dispatch_id = _id("id", request.id)
-        return dispatch_pb2.GetDispatchResponse(dispatch=dispatch_to_proto(handlers.get_dispatch(self._uow(), dispatch_id)))
+        dispatch = handlers.get_dispatch(self._uow(), dispatch_id)
+        _authorize_dispatch(dispatch)
+        return dispatch_pb2.GetDispatchResponse(dispatch=dispatch_to_proto(dispatch))
 
     def ListDispatches(self, request, context):
         hub_id = _id("hub_id", request.hub_id)
@@ -184,6 +218,7 @@ class DispatchServicer(dispatch_pb2_grpc.DispatchServiceServicer):
             raise InvalidArgument(f"status {request.status} is not a known DispatchStatus")
         if not 0 <= request.page_size <= MAX_PAGE_SIZE:
             raise InvalidArgument(f"page_size must be between 0 and {MAX_PAGE_SIZE}")
+        current_principal().require_hub(hub_id)
         where = DispatchFilter(
             hub_id=hub_id,
             route_id=request.route_id,
@@ -203,27 +238,27 @@ class DispatchServicer(dispatch_pb2_grpc.DispatchServiceServicer):
     def AddPickups(self, request, context):
         dispatch_id = _id("dispatch_id", request.dispatch_id)
         pur_ids = _pur_ids("pur_ids", request.pur_ids, required=True)
-        return dispatch_pb2.AddPickupsResponse(dispatch=dispatch_to_proto(handlers.add_pickups(self._uow(), dispatch_id, pur_ids)))
+        return dispatch_pb2.AddPickupsResponse(dispatch=dispatch_to_proto(handlers.add_pickups(self._uow(), dispatch_id, pur_ids, authorize=_authorize_dispatch)))
 
     def RemovePickups(self, request, context):
         dispatch_id = _id("dispatch_id", request.dispatch_id)
         pur_ids = _pur_ids("pur_ids", request.pur_ids, required=True)
         _valid(lambda: check_text("reason", request.reason, MAX_REASON))
-        dispatch = handlers.remove_pickups(self._uow(), dispatch_id, pur_ids, request.reason)
+        dispatch = handlers.remove_pickups(self._uow(), dispatch_id, pur_ids, request.reason, authorize=_authorize_dispatch)
         return dispatch_pb2.RemovePickupsResponse(dispatch=dispatch_to_proto(dispatch))
 
     def StartDispatch(self, request, context):
-        dispatch = handlers.start_dispatch(self._uow(), _id("id", request.id))
+        dispatch = handlers.start_dispatch(self._uow(), _id("id", request.id), authorize=_authorize_dispatch)
         return dispatch_pb2.StartDispatchResponse(dispatch=dispatch_to_proto(dispatch))
 
     def CompleteDispatch(self, request, context):
-        dispatch = handlers.complete_dispatch(self._uow(), _id("id", request.id))
+        dispatch = handlers.complete_dispatch(self._uow(), _id("id", request.id), authorize=_authorize_dispatch)
         return dispatch_pb2.CompleteDispatchResponse(dispatch=dispatch_to_proto(dispatch))
 
     def CancelDispatch(self, request, context):
         dispatch_id = _id("id", request.id)
         _valid(lambda: check_text("reason", request.reason, MAX_REASON))
-        dispatch = handlers.cancel_dispatch(self._uow(), dispatch_id, request.reason)
+        dispatch = handlers.cancel_dispatch(self._uow(), dispatch_id, request.reason, authorize=_authorize_dispatch)
         return dispatch_pb2.CancelDispatchResponse(dispatch=dispatch_to_proto(dispatch))
 
 
@@ -231,4 +266,4 @@ def registration(servicer: DispatchServicer) -> ServiceRegistration:
     def add(server: grpc.Server) -> None:
         dispatch_pb2_grpc.add_DispatchServiceServicer_to_server(servicer, server)
 
-    return ServiceRegistration(SERVICE_NAME, add)
+    return ServiceRegistration(SERVICE_NAME, add, ACCESS)

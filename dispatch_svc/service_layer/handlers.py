@@ -422,17 +422,26 @@ def create_dispatch(
 
 # -- changing dispatches --------------------------------------------------------------------------
 
+# Raises when the caller may not change this dispatch (before anything is written).
+Authorize = Callable[[Dispatch], None]
+
+
+def _anyone(dispatch: Dispatch) -> None:
+    return None
+
 
 def _change_dispatch(
     uow: DispatchUnitOfWork,
     dispatch_id: str,
     change: Callable[[DispatchUnitOfWork, Dispatch, datetime], list[PickupChange] | None],
     moment: datetime,
+    authorize: Authorize,
 ) -> Dispatch:
     with uow:
         found = uow.dispatches.get(dispatch_id)
         if found is None:
             raise NotFound(f"dispatch {dispatch_id!r} does not exist")
+        authorize(found)
         uow.lock_routes([found.route_key()])
         dispatch = uow.dispatches.get(dispatch_id, for_update=True)
         assert dispatch is not None
@@ -455,7 +464,14 @@ def _members(uow: DispatchUnitOfWork, dispatch: Dispatch) -> list[Pickup]:
     return [found[p] for p in dispatch.pur_ids if p in found]
 
 
-def add_pickups(uow: DispatchUnitOfWork, dispatch_id: str, pur_ids: Sequence[str], *, now: Clock = utc_now) -> Dispatch:
+def add_pickups(
+    uow: DispatchUnitOfWork,
+    dispatch_id: str,
+    pur_ids: Sequence[str],
+    *,
+    authorize: Authorize = _anyone,
+    now: Clock = utc_now,
+) -> Dispatch:
     def change(uow: DispatchUnitOfWork, dispatch: Dispatch, moment: datetime) -> list[PickupChange] | None:
         pickups = _lock_route_pickups(uow, pur_ids, dispatch.route_key())
         changes = dispatch.add(pickups, moment)
@@ -463,11 +479,17 @@ def add_pickups(uow: DispatchUnitOfWork, dispatch_id: str, pur_ids: Sequence[str
         uow.pickups.update([p for p in pickups if p.pur_id in joined], moment)
         return changes or None
 
-    return _change_dispatch(uow, dispatch_id, change, now())
+    return _change_dispatch(uow, dispatch_id, change, now(), authorize)
 
 
 def remove_pickups(
-    uow: DispatchUnitOfWork, dispatch_id: str, pur_ids: Sequence[str], reason: str, *, now: Clock = utc_now
+    uow: DispatchUnitOfWork,
+    dispatch_id: str,
+    pur_ids: Sequence[str],
+    reason: str,
+    *,
+    authorize: Authorize = _anyone,
+    now: Clock = utc_now,
 ) -> Dispatch:
     def change(uow: DispatchUnitOfWork, dispatch: Dispatch, moment: datetime) -> list[PickupChange] | None:
         members = set(dispatch.pur_ids)
@@ -476,10 +498,16 @@ def remove_pickups(
         uow.pickups.update([found[c.pur_id] for c in changes], moment)
         return changes or None
 
-    return _change_dispatch(uow, dispatch_id, change, now())
+    return _change_dispatch(uow, dispatch_id, change, now(), authorize)
 
 
-def start_dispatch(uow: DispatchUnitOfWork, dispatch_id: str, *, now: Clock = utc_now) -> Dispatch:
+def start_dispatch(
+    uow: DispatchUnitOfWork,
+    dispatch_id: str,
+    *,
+    authorize: Authorize = _anyone,
+    now: Clock = utc_now,
+) -> Dispatch:
     def change(uow: DispatchUnitOfWork, dispatch: Dispatch, moment: datetime) -> list[PickupChange] | None:
         members = _members(uow, dispatch)
         changes = dispatch.start(members, moment)
@@ -487,10 +515,16 @@ def start_dispatch(uow: DispatchUnitOfWork, dispatch_id: str, *, now: Clock = ut
             uow.pickups.update(members, moment)
         return changes
 
-    return _change_dispatch(uow, dispatch_id, change, now())
+    return _change_dispatch(uow, dispatch_id, change, now(), authorize)
 
 
-def complete_dispatch(uow: DispatchUnitOfWork, dispatch_id: str, *, now: Clock = utc_now) -> Dispatch:
+def complete_dispatch(
+    uow: DispatchUnitOfWork,
+    dispatch_id: str,
+    *,
+    authorize: Authorize = _anyone,
+    now: Clock = utc_now,
+) -> Dispatch:
     def change(uow: DispatchUnitOfWork, dispatch: Dispatch, moment: datetime) -> list[PickupChange] | None:
         members = _members(uow, dispatch)
         changes = dispatch.complete(members, moment)
@@ -498,10 +532,17 @@ def complete_dispatch(uow: DispatchUnitOfWork, dispatch_id: str, *, now: Clock =
             uow.pickups.update(members, moment)
         return changes
 
-    return _change_dispatch(uow, dispatch_id, change, now())
+    return _change_dispatch(uow, dispatch_id, change, now(), authorize)
 
 
-def cancel_dispatch(uow: DispatchUnitOfWork, dispatch_id: str, reason: str, *, now: Clock = utc_now) -> Dispatch:
+def cancel_dispatch(
+    uow: DispatchUnitOfWork,
+    dispatch_id: str,
+    reason: str,
+    *,
+    authorize: Authorize = _anyone,
+    now: Clock = utc_now,
+) -> Dispatch:
     def change(uow: DispatchUnitOfWork, dispatch: Dispatch, moment: datetime) -> list[PickupChange] | None:
         members = _members(uow, dispatch)
         changes = dispatch.cancel(members, reason, moment)
@@ -509,7 +550,7 @@ def cancel_dispatch(uow: DispatchUnitOfWork, dispatch_id: str, reason: str, *, n
             uow.pickups.update(members, moment)
         return changes
 
-    return _change_dispatch(uow, dispatch_id, change, now())
+    return _change_dispatch(uow, dispatch_id, change, now(), authorize)
 
 
 # -- auto-dispatch --------------------------------------------------------------------------------

@@ -4,12 +4,15 @@ case, and translates the answer. Errors are raised as mesh errors; the server ma
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
+from dataclasses import replace
 from datetime import datetime
 
 import grpc
 
 from firstmile.pur.v1 import pur_pb2, pur_pb2_grpc
-from mesh.errors import InvalidArgument
+from mesh.auth import EVERY_ROLE, Principal, Role
+from mesh.errors import InvalidArgument, PermissionDenied
+from mesh.grpc_auth import current_principal
 from mesh.grpc_server import ServiceRegistration
 from mesh.paging import decode_page_token, encode_page_token
 from pur_svc.adapters.messages import STATUS_FROM_PROTO, pickup_to_proto
@@ -23,6 +26,16 @@ SERVICE_NAME = "firstmile.pur.v1.PickupService"
 MAX_BATCH = 1000
 DEFAULT_PAGE_SIZE = 100
 MAX_PAGE_SIZE = 1000
+
+# Who may call what; which PURs they may touch is checked per request (Principal.require_pickup).
+ACCESS = {
+    "CreatePickupRequest": EVERY_ROLE,
+    "BatchCreatePickupRequests": EVERY_ROLE,
+    "GetPickupRequest": EVERY_ROLE,
+    "ListPickupRequests": EVERY_ROLE,
+    "CancelPickupRequest": EVERY_ROLE,
+    "WatchPickupRequests": EVERY_ROLE,
+}
 
 
 def new_pickup_from_proto(request: pur_pb2.CreatePickupRequestRequest) -> NewPickup:
@@ -54,6 +67,21 @@ def _check_optional_id(name: str, value: str) -> None:
         raise InvalidArgument(f"{name} must be 1-64 characters of letters, digits, '.', '_', ':' or '-'")
 
 
+def _scoped_filter(caller: Principal, where: PickupFilter) -> PickupFilter:
+    """Narrow a listing to what the caller may see, or refuse a filter outside its scope."""
+    if caller.role is Role.CLIENT:
+        if where.client_id and where.client_id != caller.client_id:
+            raise PermissionDenied(f"client {caller.client_id!r} may not list PURs of client {where.client_id!r}")
+        return replace(where, client_id=caller.client_id or "")
+    if caller.role is Role.TEAM_LEAD:
+        if not where.hub_id and len(caller.hubs) == 1:
+            return replace(where, hub_id=next(iter(caller.hubs)))
+        if not where.hub_id:
+            raise PermissionDenied("a team lead of several hubs lists one at a time: set hub_id")
+        caller.require_hub(where.hub_id)
+    return where
+
+
 def _filters(where: PickupFilter) -> tuple:
     return (where.hub_id, where.status, where.route_id, where.pickup_date, where.client_id)
 
@@ -72,6 +100,7 @@ class PickupServicer(pur_pb2_grpc.PickupServiceServicer):
             command = new_pickup_from_proto(request)
         except InvalidPickup as exc:
             raise InvalidArgument(str(exc)) from None
+        current_principal().require_pickup(command.client_id, command.hub_id)
         [result] = handlers.create_pickups(self._uow(), [command])
         return pur_pb2.CreatePickupRequestResponse(pickup_request=pickup_to_proto(result.pickup), created=result.created)
 
@@ -86,6 +115,9 @@ class PickupServicer(pur_pb2_grpc.PickupServiceServicer):
                 commands.append(new_pickup_from_proto(item))
             except InvalidPickup as exc:
                 raise InvalidArgument(f"requests[{index}]: {exc}") from None
+        caller = current_principal()
+        for command in commands:
+            caller.require_pickup(command.client_id, command.hub_id)
         results = handlers.create_pickups(self._uow(), commands)
         return pur_pb2.BatchCreatePickupRequestsResponse(
             pickup_requests=[pickup_to_proto(r.pickup) for r in results],
@@ -96,7 +128,9 @@ class PickupServicer(pur_pb2_grpc.PickupServiceServicer):
         if not request.id:
             raise InvalidArgument("id is required")
         _check_optional_id("id", request.id)
-        return pur_pb2.GetPickupRequestResponse(pickup_request=pickup_to_proto(handlers.get_pickup(self._uow(), request.id)))
+        pur = handlers.get_pickup(self._uow(), request.id)
+        current_principal().require_pickup(pur.client_id, pur.hub_id)
+        return pur_pb2.GetPickupRequestResponse(pickup_request=pickup_to_proto(pur))
 
     def ListPickupRequests(self, request, context):
         for name in ("hub_id", "route_id", "client_id"):
@@ -116,6 +150,7 @@ class PickupServicer(pur_pb2_grpc.PickupServiceServicer):
             pickup_date=pickup_date,
             client_id=request.client_id,
         )
+        where = _scoped_filter(current_principal(), where)
         after = decode_page_token(request.page_token, _filters(where), _cursor)
         page, cursor = handlers.list_pickups(self._uow(), where, request.page_size or DEFAULT_PAGE_SIZE, after)
         return pur_pb2.ListPickupRequestsResponse(
@@ -129,7 +164,10 @@ class PickupServicer(pur_pb2_grpc.PickupServiceServicer):
         if not request.id:
             raise InvalidArgument("id is required")
         _check_optional_id("id", request.id)
-        pur = handlers.cancel_pickup(self._uow(), request.id, request.reason)
+        caller = current_principal()
+        pur = handlers.cancel_pickup(
+            self._uow(), request.id, request.reason, authorize=lambda p: caller.require_pickup(p.client_id, p.hub_id)
+        )
         return pur_pb2.CancelPickupRequestResponse(pickup_request=pickup_to_proto(pur))
 
     def WatchPickupRequests(self, request, context) -> Iterator[pur_pb2.WatchPickupRequestsResponse]:
@@ -139,7 +177,10 @@ class PickupServicer(pur_pb2_grpc.PickupServiceServicer):
         unknown = [s for s in request.statuses if s not in STATUS_FROM_PROTO]
         if unknown:
             raise InvalidArgument(f"statuses holds values that are not a known PickupStatus: {unknown}")
-        with self._feed.subscribe(request.hub_id, set(request.statuses)) as subscription:
+        caller = current_principal()
+        if caller.role is not Role.CLIENT:
+            caller.require_hub(request.hub_id)
+        with self._feed.subscribe(request.hub_id, set(request.statuses), caller.client_id or "") as subscription:
             yield from subscription.updates(context.is_active)
 
 
@@ -147,5 +188,5 @@ def registration(servicer: PickupServicer) -> ServiceRegistration:
     def add(server: grpc.Server) -> None:
         pur_pb2_grpc.add_PickupServiceServicer_to_server(servicer, server)
 
-    return ServiceRegistration(SERVICE_NAME, add)
+    return ServiceRegistration(SERVICE_NAME, add, ACCESS)
 

@@ -40,11 +40,15 @@ class WatcherTooSlow(MeshError):
 class Subscription:
     hub_id: str
     statuses: set[int]
+    # Set for a caller with a client token: it sees only its own PURs.
+    client_id: str = ""
     backlog: queue.Queue = field(default_factory=lambda: queue.Queue(maxsize=MAX_BACKLOG))
     overflowed: bool = False
 
     def offer(self, change: events_pb2.PickupStatusChanged) -> None:
         if change.hub_id != self.hub_id or (self.statuses and change.status not in self.statuses):
+            return
+        if self.client_id and change.pickup_request.client_id != self.client_id:
             return
         try:
             self.backlog.put_nowait(change)
@@ -76,8 +80,8 @@ class StatusFeed:
         self._watched = threading.Event()
 
     @contextlib.contextmanager
-    def subscribe(self, hub_id: str, statuses: set[int]) -> Iterator[Subscription]:
-        subscription = Subscription(hub_id, statuses)
+    def subscribe(self, hub_id: str, statuses: set[int], client_id: str = "") -> Iterator[Subscription]:
+        subscription = Subscription(hub_id, statuses, client_id)
         with self._lock:
             self._subscriptions.append(subscription)
             self._watched.set()

@@ -110,12 +110,21 @@ def list_pickups(
     return page, (PageCursor(page[-1].created_at, page[-1].id) if more else None)
 
 
-def cancel_pickup(uow: PurUnitOfWork, pur_id: str, reason: str, *, now: Clock = utc_now) -> PickupRequest:
+def cancel_pickup(
+    uow: PurUnitOfWork,
+    pur_id: str,
+    reason: str,
+    *,
+    authorize: Callable[[PickupRequest], None] = lambda pur: None,
+    now: Clock = utc_now,
+) -> PickupRequest:
+    """Cancel one PUR; `authorize` raises when the caller may not touch it (nothing is written)."""
     moment = now()
     with uow:
         pur = uow.pickups.get(pur_id, for_update=True)
         if pur is None:
             raise NotFound(f"pickup request {pur_id!r} does not exist")
+        authorize(pur)
         try:
             changed = pur.cancel(reason, moment)
         except IllegalTransition as exc:

@@ -35,6 +35,7 @@ from firstmile.attendance.v1 import attendance_pb2 as pb
 from firstmile.attendance.v1 import attendance_pb2_grpc
 from mesh.grpc_server import GrpcServer
 from mesh.redis_client import make_redis
+from tests.support import auth
 
 pytestmark = pytest.mark.integration
 
@@ -175,12 +176,12 @@ def adapter_factory(redis_client) -> Iterator:
         cache = RedisAttendanceCache(cache_client or redis_client, keep_seconds=600)
         reader = AttendanceReader(source, cache, CachePolicy(timedelta(seconds=TTL_SECONDS)), clock=clock)
         server = GrpcServer(
-            port=0, registrations=[registration(AttendanceServicer(reader, recorder=None))],
+            port=0, verifier=auth.verifier(), credentials=None, registrations=[registration(AttendanceServicer(reader, recorder=None))],
             host="127.0.0.1", drain_seconds=0, grace_seconds=1,
         )
         server.start()
         server.set_serving()
-        channel = grpc.insecure_channel(f"127.0.0.1:{server.port}")
+        channel = auth.open_channel(f"127.0.0.1:{server.port}")
         started.append((server, channel))
         return Adapter(attendance_pb2_grpc.AttendanceServiceStub(channel), clock)
 

@@ -22,6 +22,8 @@ from firstmile.dispatch.v1 import dispatch_pb2, dispatch_pb2_grpc
 from firstmile.pur.v1 import pur_pb2
 from mesh.db import make_session_factory
 from mesh.grpc_server import GrpcServer, ServiceRegistration
+from attendance_adapter.entrypoints.grpc_api import ACCESS as ATTENDANCE_ACCESS
+from tests.support import auth
 
 pytestmark = pytest.mark.integration
 
@@ -55,10 +57,10 @@ def uow_factory(engine):
 @pytest.fixture(scope="module")
 def stub(uow_factory, attendance):
     servicer = DispatchServicer(uow_factory, attendance)
-    server = GrpcServer(port=0, registrations=[registration(servicer)], host="127.0.0.1", drain_seconds=0, grace_seconds=1)
+    server = GrpcServer(port=0, verifier=auth.verifier(), credentials=None, registrations=[registration(servicer)], host="127.0.0.1", drain_seconds=0, grace_seconds=1)
     server.start()
     server.set_serving()
-    with grpc.insecure_channel(f"127.0.0.1:{server.port}") as channel:
+    with auth.open_channel(f"127.0.0.1:{server.port}") as channel:
         yield dispatch_pb2_grpc.DispatchServiceStub(channel)
     server.drain_and_stop()
 
@@ -223,10 +225,11 @@ def test_grpc_attendance_client_reads_present_riders():
     registration_ = ServiceRegistration(
         "firstmile.attendance.v1.AttendanceService",
         lambda server: attendance_pb2_grpc.add_AttendanceServiceServicer_to_server(_Attendance(), server),
+        ATTENDANCE_ACCESS,
     )
-    server = GrpcServer(port=0, registrations=[registration_], host="127.0.0.1", drain_seconds=0, grace_seconds=1)
+    server = GrpcServer(port=0, verifier=auth.verifier(), credentials=None, registrations=[registration_], host="127.0.0.1", drain_seconds=0, grace_seconds=1)
     server.start()
-    client = GrpcAttendanceClient(f"127.0.0.1:{server.port}", 2.0)
+    client = GrpcAttendanceClient(auth.open_channel(f"127.0.0.1:{server.port}", auth.token("service")), 2.0)
     try:
         view = client.available_riders("hub-a", TODAY)
         assert view.known and set(view.present) == {"r1"} and view.source is AttendanceSource.CACHED and not view.stale
@@ -239,7 +242,7 @@ def test_grpc_attendance_client_says_unknown_when_nobody_answers():
     with socket.socket() as probe:  # a port with nothing behind it
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
-    client = GrpcAttendanceClient(f"127.0.0.1:{port}", 0.5)
+    client = GrpcAttendanceClient(auth.open_channel(f"127.0.0.1:{port}", auth.token("service")), 0.5)
     try:
         view = client.available_riders("hub-a", TODAY)
     finally:

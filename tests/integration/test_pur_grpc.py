@@ -18,6 +18,7 @@ from pur_svc.adapters import orm
 from pur_svc.entrypoints.grpc_api import PickupServicer, registration
 from pur_svc.entrypoints.watch import StatusFeed
 from pur_svc.service_layer.unit_of_work import PurUnitOfWork
+from tests.support import auth
 
 pytestmark = pytest.mark.integration
 
@@ -28,10 +29,10 @@ TODAY = datetime.now(UTC).date()
 def stub(engine, kafka_bootstrap_servers):
     factory = make_session_factory(engine)
     servicer = PickupServicer(lambda: PurUnitOfWork(factory), StatusFeed(kafka_bootstrap_servers))
-    server = GrpcServer(port=0, registrations=[registration(servicer)], host="127.0.0.1", drain_seconds=0, grace_seconds=1)
+    server = GrpcServer(port=0, verifier=auth.verifier(), credentials=None, registrations=[registration(servicer)], host="127.0.0.1", drain_seconds=0, grace_seconds=1)
     server.start()
     server.set_serving()
-    with grpc.insecure_channel(f"127.0.0.1:{server.port}") as channel:
+    with auth.open_channel(f"127.0.0.1:{server.port}") as channel:
         yield pur_pb2_grpc.PickupServiceStub(channel)
     server.drain_and_stop()
 

@@ -38,6 +38,7 @@ from routing_svc.service_layer import handlers
 from routing_svc.service_layer.commands import LookupQuery, RoutePickup
 from routing_svc.service_layer.index_registry import IndexRegistry
 from routing_svc.service_layer.unit_of_work import RoutingUnitOfWork
+from tests.support import auth
 
 pytestmark = pytest.mark.integration
 
@@ -573,6 +574,8 @@ def test_invalid_pickup_requested_is_poison(event, problem):
 def stub(uow_factory, registry) -> Iterator[routing_pb2_grpc.RoutingServiceStub]:
     server = GrpcServer(
         port=0,
+        verifier=auth.verifier(),
+        credentials=None,
         registrations=[registration(RoutingServicer(uow_factory, registry))],
         host="127.0.0.1",
         drain_seconds=0,
@@ -580,7 +583,7 @@ def stub(uow_factory, registry) -> Iterator[routing_pb2_grpc.RoutingServiceStub]
     )
     server.start()
     server.set_serving()
-    with grpc.insecure_channel(f"127.0.0.1:{server.port}") as channel:
+    with auth.open_channel(f"127.0.0.1:{server.port}") as channel:
         yield routing_pb2_grpc.RoutingServiceStub(channel)
     server.drain_and_stop()
 

@@ -15,6 +15,10 @@ from pathlib import Path
 import grpc
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
+from mesh.grpc_client import open_channel as mesh_open_channel
+from mesh.tls import GrpcTransport
+from tests.support import auth
+
 ROOT = Path(__file__).resolve().parents[2]
 GRPCURL = ROOT / ".cache" / "bin" / "grpcurl"
 
@@ -32,9 +36,9 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
-def open_channel(target: str) -> grpc.Channel:
-    """A channel to a test service, with the credentials every test client uses."""
-    return grpc.insecure_channel(target)
+def open_channel(target: str, bearer: str | None = None) -> grpc.Channel:
+    """A channel to a test service; calls carry `bearer` (default: an admin token)."""
+    return auth.open_channel(target, bearer)
 
 
 def mesh_environment() -> dict[str, str]:
@@ -43,6 +47,10 @@ def mesh_environment() -> dict[str, str]:
     env.setdefault("FIRSTMILE_DATABASE_URL", "postgresql+psycopg2://firstmile@localhost:5432/firstmile")
     env.setdefault("FIRSTMILE_REDIS_URL", "redis://localhost:6379/0")
     env.setdefault("FIRSTMILE_KAFKA_BOOTSTRAP_SERVERS", "localhost:9092")
+    secrets = auth.local_secrets()
+    env.setdefault("FIRSTMILE_GRPC_TRANSPORT", "plaintext")
+    env.setdefault("FIRSTMILE_AUTH_JWT_PUBLIC_KEY_FILE", str(secrets.jwt_public_key))
+    env.setdefault("FIRSTMILE_AUTH_SERVICE_TOKEN_FILE", str(secrets.service_token))
     env["PYTHONPATH"] = os.pathsep.join([str(ROOT), str(ROOT / "gen")])
     return env
 
@@ -53,6 +61,8 @@ class ServiceProcess:
     env: dict[str, str]
     grpc_port: int = field(default_factory=free_port)
     metrics_port: int = field(default_factory=free_port)
+    # How test clients reach it; must match the FIRSTMILE_GRPC_* settings in `env`.
+    transport: GrpcTransport = auth.PLAINTEXT
     process: subprocess.Popen[bytes] | None = None
     # A file, not a pipe: a chatty service must never block on a full pipe buffer.
     log_file: Path = field(default_factory=lambda: Path(tempfile.mkstemp(prefix="svc-", suffix=".log")[1]))
@@ -70,11 +80,12 @@ class ServiceProcess:
             )
         return self
 
-    def channel(self) -> grpc.Channel:
-        return open_channel(self.target)
+    def channel(self, bearer: str | None = None) -> grpc.Channel:
+        return auth.open_channel(self.target, bearer, transport=self.transport)
 
     def health(self, service: str = "", timeout: float = 1.0) -> int:
-        with self.channel() as channel:
+        # No token: health stays open to probes.
+        with mesh_open_channel(self.target, self.transport, None) as channel:
             stub = health_pb2_grpc.HealthStub(channel)
             return stub.Check(health_pb2.HealthCheckRequest(service=service), timeout=timeout).status
 

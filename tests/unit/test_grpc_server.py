@@ -10,11 +10,14 @@ import sqlalchemy.exc
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 from prometheus_client import REGISTRY
 
+from mesh.auth import EVERY_ROLE
 from mesh.errors import InvalidArgument, NotFound
 from mesh.grpc_server import GrpcServer, ServiceRegistration
+from tests.support import auth
 
 SERVICE = "test.v1.ProbeService"
 Msg = health_pb2.HealthCheckRequest
+PROBE_ACCESS = {name: EVERY_ROLE for name in ("NotFound", "DbDown", "Bug", "Aborts", "Echo", "Stream")}
 
 
 def _handlers() -> grpc.GenericRpcHandler:
@@ -51,8 +54,8 @@ def _handlers() -> grpc.GenericRpcHandler:
 
 @pytest.fixture
 def server():
-    registration = ServiceRegistration(SERVICE, lambda s: s.add_generic_rpc_handlers((_handlers(),)))
-    srv = GrpcServer(port=0, registrations=[registration], host="127.0.0.1", drain_seconds=0.3, grace_seconds=1)
+    registration = ServiceRegistration(SERVICE, lambda s: s.add_generic_rpc_handlers((_handlers(),)), PROBE_ACCESS)
+    srv = GrpcServer(port=0, verifier=auth.verifier(), credentials=None, registrations=[registration], host="127.0.0.1", drain_seconds=0.3, grace_seconds=1)
     srv.start()
     srv.set_serving()
     yield srv
@@ -61,7 +64,7 @@ def server():
 
 @pytest.fixture
 def channel(server):
-    with grpc.insecure_channel(f"127.0.0.1:{server.port}") as ch:
+    with auth.open_channel(f"127.0.0.1:{server.port}") as ch:
         yield ch
 
 
