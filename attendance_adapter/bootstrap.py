@@ -58,6 +58,7 @@ def build_runtime(mesh: MeshSettings, settings: Settings) -> ServiceRuntime:
         settings=mesh,
         grpc_port=settings.grpc_port,
         metrics_port=settings.metrics_port,
+        health_port=settings.health_port,
         registrations=[registration(build_servicer(infra, settings))],
         workers=[infra.outbox_relay(orm.outbox)],
         closers=[infra.close],

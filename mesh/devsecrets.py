@@ -11,6 +11,7 @@ from __future__ import annotations
 import argparse
 import ipaddress
 import os
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -70,13 +71,14 @@ class DevSecrets:
         return TokenIssuer.from_file(self.jwt_private_key)
 
 
-def ensure(folder: Path = DEFAULT_DIR) -> DevSecrets:
+def ensure(folder: Path = DEFAULT_DIR, *, dns_names: Sequence[str] = ()) -> DevSecrets:
+    """Create what is missing; extra `dns_names` (e.g. a dev cluster's services) re-issue the certificate."""
     secrets = DevSecrets(Path(folder))
     secrets.folder.mkdir(parents=True, exist_ok=True)
     if not secrets.ca_cert.exists():
         _write_ca(secrets)
-    if not secrets.mesh_cert.exists():
-        _write_mesh_certificate(secrets)
+    if dns_names or not secrets.mesh_cert.exists():
+        _write_mesh_certificate(secrets, dns_names)
     if not secrets.jwt_public_key.exists():
         _write_jwt_keys(secrets)
     issuer = secrets.issuer()
@@ -119,12 +121,13 @@ def _write_ca(secrets: DevSecrets) -> None:
         stale.unlink(missing_ok=True)
 
 
-def _write_mesh_certificate(secrets: DevSecrets) -> None:
+def _write_mesh_certificate(secrets: DevSecrets, dns_names: Sequence[str]) -> None:
     ca_key = serialization.load_pem_private_key(secrets.ca_key.read_bytes(), password=None)
     ca_cert = x509.load_pem_x509_certificate(secrets.ca_cert.read_bytes())
     key = ec.generate_private_key(ec.SECP256R1())
     now = datetime.now(UTC)
-    names = [x509.DNSName(h) for h in HOST_NAMES] + [x509.IPAddress(ipaddress.ip_address(ip)) for ip in HOST_IPS]
+    names = [x509.DNSName(h) for h in (*HOST_NAMES, *dns_names)]
+    names += [x509.IPAddress(ipaddress.ip_address(ip)) for ip in HOST_IPS]
     cert = (
         x509.CertificateBuilder()
         .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "firstmile-local-mesh")]))
@@ -153,8 +156,9 @@ def _write_jwt_keys(secrets: DevSecrets) -> None:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m mesh.devsecrets", description=__doc__.splitlines()[0])
     parser.add_argument("folder", nargs="?", type=Path, default=DEFAULT_DIR)
+    parser.add_argument("--dns", action="append", default=[], help="extra DNS name for the certificate (repeat)")
     args = parser.parse_args(argv)
-    secrets = ensure(args.folder)
+    secrets = ensure(args.folder, dns_names=args.dns)
     print(f"local keys, certificates and tokens in {secrets.folder}")
     return 0
 

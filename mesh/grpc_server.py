@@ -187,6 +187,7 @@ class GrpcServer:
         grace_seconds: float = 10.0,
         interceptors: Iterable[grpc.ServerInterceptor] = (),
         host: str = "[::]",
+        health_port: int | None = None,
     ) -> None:
         self._registrations = list(registrations)
         self._drain_seconds = drain_seconds
@@ -225,9 +226,21 @@ class GrpcServer:
             self.port = self._server.add_secure_port(address, credentials)
         if self.port == 0:
             raise OSError(f"cannot bind gRPC port {port}")
+        # Kubelet gRPC probes speak plaintext only, so with TLS on the main port they get a port
+        # of their own that serves nothing but the same health answers.
+        self._health_server: grpc.Server | None = None
+        self.health_port: int | None = None
+        if health_port is not None:
+            self._health_server = grpc.server(futures.ThreadPoolExecutor(max_workers=2, thread_name_prefix="health"))
+            health_pb2_grpc.add_HealthServicer_to_server(self.health, self._health_server)
+            self.health_port = self._health_server.add_insecure_port(f"{host}:{health_port}")
+            if self.health_port == 0:
+                raise OSError(f"cannot bind health port {health_port}")
 
     def start(self) -> None:
         self._server.start()
+        if self._health_server is not None:
+            self._health_server.start()
 
     def set_serving(self) -> None:
         for name in ["", *(r.full_name for r in self._registrations)]:
@@ -239,3 +252,5 @@ class GrpcServer:
         if self._drain_seconds:
             time.sleep(self._drain_seconds)
         self._server.stop(self._grace_seconds).wait()
+        if self._health_server is not None:
+            self._health_server.stop(0).wait()

@@ -41,6 +41,7 @@ class ServiceRuntime:
     registrations: Sequence[ServiceRegistration]
     workers: Sequence[Worker] = ()
     closers: Sequence[Callable[[], None]] = ()
+    health_port: int | None = None
     _stop: threading.Event = field(default_factory=threading.Event, init=False)
     _exit_code: int = field(default=0, init=False)
 
@@ -65,6 +66,7 @@ class ServiceRuntime:
                 audience=self.settings.auth_jwt_audience,
             ),
             credentials=GrpcTransport.from_settings(self.settings).server_credentials(),
+            health_port=self.health_port,
         )
         server.start()
         worker_stop = threading.Event()
@@ -80,6 +82,7 @@ class ServiceRuntime:
             extra={
                 "grpc_port": server.port,
                 "grpc_transport": self.settings.grpc_transport,
+                "health_port": server.health_port,
                 "metrics_port": self.metrics_port,
                 "workers": [w.name for w in self.workers],
             },

@@ -20,6 +20,8 @@ class ServiceSettings(BaseSettings):
 
     grpc_port: int = Field(ge=0, le=65535)
     metrics_port: int = Field(ge=0, le=65535, description="0 disables the metrics endpoint")
+    # Kubelet probes cannot speak TLS: with TLS on, they check this plaintext, health-only port.
+    health_port: int | None = Field(default=None, ge=0, le=65535, description="unset: no separate health port")
 
 
 S = TypeVar("S", bound=ServiceSettings)

@@ -30,6 +30,7 @@ def build_runtime(mesh: MeshSettings, settings: Settings) -> ServiceRuntime:
         settings=mesh,
         grpc_port=settings.grpc_port,
         metrics_port=settings.metrics_port,
+        health_port=settings.health_port,
         registrations=[registration(PickupServicer(uow, feed))],
         workers=[
             infra.outbox_relay(orm.outbox),

@@ -31,7 +31,7 @@ yaml = pytest.importorskip("yaml", reason="PyYAML comes with the dev extra: pip 
 
 from mesh.config import ConfigError, MeshSettings, load  # noqa: E402
 from mesh.migrate import SERVICE_SCHEMAS, MigrateSettings  # noqa: E402
-from mesh.topics import topic_specs  # noqa: E402
+from mesh.topics import TopicSettings, topic_specs  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[2]
 K8S = ROOT / "k8s"
@@ -350,7 +350,8 @@ def test_native_grpc_probes_on_the_service_health(k8s: Rendered) -> None:
         assert set(kinds) == {"startupProbe", "readinessProbe", "livenessProbe"}, f"{w.name}: {sorted(kinds)}"
         for kind, probe in kinds.items():
             assert "grpc" in probe, f"{k8s.overlay}: {w.name} {kind} must be a native gRPC probe"
-            assert probe["grpc"]["port"] == w.port_number("grpc"), f"{w.name} {kind} port"
+            # Kubelet probes cannot do TLS: they use the plaintext, health-only port.
+            assert probe["grpc"]["port"] == w.port_number("health"), f"{w.name} {kind} port"
             assert probe["grpc"].get("service") == GRPC_SERVICES[package], (
                 f"{w.name} {kind}: service must be the full gRPC service name (its own health status)"
             )
@@ -566,6 +567,11 @@ def _load_with(env: dict[str, str], cls: type, monkeypatch: pytest.MonkeyPatch) 
         return load(cls)
 
 
+# Stands in for every mounted file (certificates, keys, tokens) when the code loads a container's
+# configuration here; test_every_configured_file_is_mounted_from_a_secret checks the real paths.
+STAND_IN_FILE = Path(__file__)
+
+
 def _values(k8s: Rendered, container: dict[str, Any], where: str) -> dict[str, str]:
     values = {}
     for name, (source, value) in k8s.env(container).items():
@@ -574,7 +580,7 @@ def _values(k8s: Rendered, container: dict[str, Any], where: str) -> dict[str, s
             assert secret_name == SECRET, f"{where}: {name} from Secret {secret_name}, expected {SECRET}"
             values[name] = SECRET_SAMPLES.get(name, "secret")
         elif source in ("configmap", "value"):
-            values[name] = str(value)
+            values[name] = str(STAND_IN_FILE) if name.endswith("_FILE") and value else str(value)
     return values
 
 
@@ -587,7 +593,8 @@ def test_every_config_key_the_code_reads_is_set(k8s: Rendered, package: str, mon
             continue
         where = f"{k8s.overlay}: {w.name} container {c['name']}"
         env = k8s.env(c)
-        needed = dict(settings_keys(MeshSettings))
+        reads = {"mesh.migrate": MigrateSettings, "mesh.topics": TopicSettings}.get(module_of(c), MeshSettings)
+        needed = dict(settings_keys(reads))
         if c["name"] == "server":
             needed |= settings_keys(settings_cls)
         missing = sorted(set(needed) - set(env))
@@ -600,20 +607,48 @@ def test_every_config_key_the_code_reads_is_set(k8s: Rendered, package: str, mon
                 assert env[name][0] == "secret", f"{where}: {name} holds credentials: secretKeyRef only"
         values = _values(k8s, c, where)
         try:
-            _load_with(values, MeshSettings, monkeypatch)
+            _load_with(values, reads, monkeypatch)
             loaded = _load_with(values, settings_cls, monkeypatch) if c["name"] == "server" else None
         except ConfigError as exc:
             pytest.fail(f"{where}: the code rejects the configuration: {exc}")
         if loaded is not None:
             assert loaded.grpc_port == w.port_number("grpc"), f"{where}: gRPC port in config vs containerPort"
             assert loaded.metrics_port == w.port_number("metrics"), f"{where}: metrics port vs containerPort"
+            assert loaded.health_port == w.port_number("health"), f"{where}: health port vs containerPort"
             assert w.annotations.get("prometheus.io/scrape") == "true", f"{where}: scrape annotation"
             assert w.annotations.get("prometheus.io/port") == str(loaded.metrics_port), f"{where}: scrape port"
             assert w.annotations.get("prometheus.io/path") == "/metrics"
 
 
+def test_every_configured_file_is_mounted_from_a_secret(k8s: Rendered) -> None:
+    for w in k8s.deployments.values():
+        c = server(w)
+        volumes = {v["name"]: v for v in w.pod.get("volumes", [])}
+        mounts = {m["mountPath"].rstrip("/"): m for m in c.get("volumeMounts", [])}
+        for name, (source, value) in k8s.env(c).items():
+            if not name.endswith("_FILE") or not value or source == "secret":
+                continue
+            where = f"{k8s.overlay}: {w.name} {name}={value}"
+            folder, _, filename = str(value).rpartition("/")
+            assert folder in mounts, f"{where}: no volume mounted at {folder}"
+            mount = mounts[folder]
+            assert mount.get("readOnly") is True, f"{where}: mount read-only"
+            volume = volumes[mount["name"]]
+            assert "secret" in volume, f"{where}: keys, certificates and tokens come from Secrets"
+            items = volume["secret"].get("items")
+            if items is not None:
+                assert filename in {i["path"] for i in items}, f"{where}: the Secret volume does not project {filename}"
+            assert volume["secret"].get("defaultMode", 0o644) & 0o007 == 0, f"{where}: not world-readable"
+
+
+def test_grpc_is_mutual_tls_in_every_overlay(k8s: Rendered, monkeypatch: pytest.MonkeyPatch) -> None:
+    for w in k8s.deployments.values():
+        settings = _load_with(_values(k8s, server(w), w.name), MeshSettings, monkeypatch)
+        assert settings.grpc_transport == "mtls", f"{k8s.overlay}: {w.name} must not serve plaintext gRPC"
+
+
 def test_configmaps_hold_only_keys_the_code_reads_and_no_secrets(k8s: Rendered) -> None:
-    known = set(settings_keys(MeshSettings)) | set(settings_keys(MigrateSettings))
+    known = set(settings_keys(MeshSettings)) | set(settings_keys(MigrateSettings)) | set(settings_keys(TopicSettings))
     pending = []  # prefixes of services whose config module does not exist yet
     for package in SERVICES:
         try:
@@ -641,6 +676,13 @@ def test_secrets_are_referenced_never_committed(k8s: Rendered) -> None:
     for key in keys:
         assert f"{key}=" in docs, f"docs/kubernetes.md must show how to create the Secret's key {key}"
     assert f"secret generic {SECRET}" in docs
+    for w in k8s.deployments.values():
+        for volume in w.pod.get("volumes", []):
+            if "secret" in volume:
+                name = volume["secret"]["secretName"]
+                assert f"`{name}`" in docs, f"docs/kubernetes.md must say what the Secret {name} holds"
+                for item in volume["secret"].get("items", []):
+                    assert f"{item['key']}=" in docs, f"docs/kubernetes.md must show how to create {name}'s {item['key']}"
 
 
 # ---------------------------------------------------------------------------------------------
