@@ -6,6 +6,8 @@ from collections.abc import Iterator
 
 import pytest
 
+from mesh.tls import GrpcTransport
+from tests.support import auth
 from tests.support.processes import ServiceProcess, mesh_environment
 
 
@@ -13,8 +15,8 @@ from tests.support.processes import ServiceProcess, mesh_environment
 def start_service() -> Iterator:
     started: list[ServiceProcess] = []
 
-    def start(service: str, **extra_env: str) -> ServiceProcess:
-        proc = ServiceProcess(service, {**mesh_environment(), **extra_env}).start()
+    def start(service: str, transport: GrpcTransport = auth.PLAINTEXT, **extra_env: str) -> ServiceProcess:
+        proc = ServiceProcess(service, {**mesh_environment(), **extra_env}, transport=transport).start()
         started.append(proc)
         return proc
 
