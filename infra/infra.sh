@@ -154,7 +154,7 @@ pg_up() {
     log "PostgreSQL: starting on $PG_PORT"
     touch "$LOGS/postgres.log"; [ "$(id -u)" = 0 ] && chown postgres "$LOGS/postgres.log"
     as_pg "$bin/pg_ctl" -D "$data" -l "$LOGS/postgres.log" -w -t 60 start \
-      -o "-p $PG_PORT -k $sock -c listen_addresses=localhost -c max_connections=300 -c shared_buffers=256MB" >/dev/null \
+      -o "-p $PG_PORT -k $sock -c listen_addresses=localhost -c max_connections=300 -c shared_buffers=256MB $(pg_tls_options)" >/dev/null \
       || die "PostgreSQL did not start; see $LOGS/postgres.log"
   fi
   local psql=("$bin/psql" -h localhost -p "$PG_PORT" -U postgres -v ON_ERROR_STOP=1 -qAt)
@@ -164,6 +164,17 @@ pg_up() {
   if [ "$("${psql[@]}" -c "SELECT 1 FROM pg_database WHERE datname='firstmile'")" != 1 ]; then
     "${psql[@]}" -c "CREATE DATABASE firstmile OWNER firstmile"
   fi
+}
+
+# TLS is offered (not required) so clients can ask for it with sslmode=verify-full; the server
+# key must belong to the postgres user, hence a copy of the local certificate next to the data.
+pg_tls_options() {
+  local tls="$STATE/pg/tls"
+  mkdir -p "$tls"
+  cp "$SECRETS/mesh.crt" "$tls/server.crt"; cp "$SECRETS/mesh.key" "$tls/server.key"
+  chmod 600 "$tls/server.key"
+  [ "$(id -u)" = 0 ] && chown -R postgres:postgres "$tls"
+  echo "-c ssl=on -c ssl_cert_file=$tls/server.crt -c ssl_key_file=$tls/server.key"
 }
 
 pg_down() {
@@ -259,10 +270,16 @@ export PATH="$BIN:$VENV/bin:\$PATH"
 EOF
 }
 
+# The local CA, certificates (gRPC, PostgreSQL and Kafka TLS), token keys and tokens.
+dev_secrets() {
+  [ -x "$VENV/bin/python" ] || die "the Python environment is not installed; run: infra/infra.sh install"
+  (cd "$ROOT" && "$VENV/bin/python" -m mesh.devsecrets "$SECRETS" >/dev/null)
+}
+
 # Local keys and tokens, database schemas and Kafka topics, all idempotent.
 prepare() {
   eval "$(cmd_env)"
-  "$VENV/bin/python" -m mesh.devsecrets "$SECRETS" >/dev/null
+  dev_secrets
   "$VENV/bin/python" -m mesh.migrate
   "$VENV/bin/python" -m mesh.topics
 }
@@ -325,7 +342,7 @@ cmd_status() {
 mkdir -p "$CACHE" "$RUN" "$LOGS" "$BIN"
 case "${1:-}" in
   install) cmd_install ;;
-  up) pg_up; redis_up; kafka_up ;;
+  up) dev_secrets; pg_up; redis_up; kafka_up ;;
   prepare) prepare ;;
   services-up) services_up ;;
   services-down) services_down ;;
