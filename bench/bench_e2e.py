@@ -50,6 +50,7 @@ from demo import city  # noqa: E402
 from demo.stream import _create_request  # noqa: E402 - the demo's request builder, reused
 from demo.workload import hub_today, plan_day  # noqa: E402
 from firstmile.pur.v1 import pur_pb2  # noqa: E402
+from mesh.grpc_client import tool_channel  # noqa: E402
 
 THROUGHPUT_TARGET = 2000.0
 P99_TARGET_MS = 150.0
@@ -383,7 +384,7 @@ def throughput(args: argparse.Namespace, clients: c.MeshClients, collection: dic
         batches.put((len(chunk), request.SerializeToString()))
     print(f"  planned and serialized {len(pickups):,} requests in {time.monotonic() - started_plan:.1f} s (not timed)")
 
-    channel = grpc.insecure_channel(
+    channel = tool_channel(
         args.pur_address, options=[("grpc.max_receive_message_length", 64 << 20), ("grpc.max_send_message_length", 64 << 20)]
     )
     # Pre-serialized requests; responses are parsed for created_count only.

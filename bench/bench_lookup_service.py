@@ -48,6 +48,7 @@ import shapely  # noqa: E402
 from demo import city  # noqa: E402
 from firstmile.common.v1 import common_pb2  # noqa: E402
 from firstmile.routing.v1 import routing_pb2  # noqa: E402
+from mesh.grpc_client import tool_channel  # noqa: E402
 
 BENCH_DB = "firstmile_bench"
 DEMO_HUB = "BENCH-LOOKUP-DEMO"
@@ -366,7 +367,7 @@ def main(argv: list[str] | None = None) -> int:
             print(f"bench_lookup_service {datetime.now(UTC):%Y-%m-%d %H:%M} UTC; {args.points:,} points per batch, "
                   f"{args.reps} timed batches per engine after a warm-up")
             print(f"{version}, database {BENCH_DB}; routing_svc at {args.routing_address}")
-            raw_channel = grpc.insecure_channel(
+            raw_channel = tool_channel(
                 args.routing_address,
                 options=[("grpc.max_receive_message_length", 64 << 20), ("grpc.max_send_message_length", 64 << 20)],
             )

@@ -46,7 +46,8 @@ from dispatch_svc.service_layer.unit_of_work import DispatchUnitOfWork  # noqa: 
 from firstmile.dispatch.v1 import dispatch_pb2, dispatch_pb2_grpc  # noqa: E402
 from mesh.db import make_engine, make_session_factory  # noqa: E402
 from mesh.grpc_server import GrpcServer  # noqa: E402
-from tests.support import auth
+from mesh.grpc_client import tool_channel  # noqa: E402
+from tests.support import auth  # noqa: E402
 
 DEFAULT_DATABASE_URL = "postgresql+psycopg2://firstmile@localhost:5432/firstmile"
 
@@ -174,7 +175,7 @@ def main() -> int:
             server.set_serving()
             target = f"127.0.0.1:{server.port}"
         print(f"ListOpenPickupsByRoute on {'dispatch_svc at ' + target if args.target else 'an in-process server'}:")
-        with grpc.insecure_channel(target, options=[("grpc.max_receive_message_length", 64 * 1024 * 1024)]) as channel:
+        with tool_channel(target, options=[("grpc.max_receive_message_length", 64 * 1024 * 1024)]) as channel:
             stub = dispatch_pb2_grpc.DispatchServiceStub(channel)
             whole = dispatch_pb2.ListOpenPickupsByRouteRequest(hub_id=hub, pickup_date=day.isoformat())
             first = stub.ListOpenPickupsByRoute(whole)
