@@ -25,7 +25,7 @@ DEFAULT_AUDIENCE = "firstmile-mesh"
 # Accepted clock difference between the minting and the verifying machine.
 LEEWAY_SECONDS = 30
 MAX_TOKEN_BYTES = 8192
-_SCOPE_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:-]{0,63}$")
+SCOPE_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:-]{0,63}$")
 
 
 class Role(enum.StrEnum):
@@ -119,12 +119,12 @@ def principal_from_claims(claims: dict[str, object]) -> Principal:
         raise Unauthenticated(f"bearer token has an unknown role {role_name!r}") from None
     if role is Role.CLIENT:
         client_id = claims.get("client_id")
-        if not isinstance(client_id, str) or not _SCOPE_ID.match(client_id):
+        if not isinstance(client_id, str) or not SCOPE_ID.match(client_id):
             raise Unauthenticated("a client token must name its client_id")
         return Principal(subject, role, client_id=client_id)
     if role is Role.TEAM_LEAD:
         hubs = claims.get("hubs")
-        if not isinstance(hubs, list) or not hubs or not all(isinstance(h, str) and _SCOPE_ID.match(h) for h in hubs):
+        if not isinstance(hubs, list) or not hubs or not all(isinstance(h, str) and SCOPE_ID.match(h) for h in hubs):
             raise Unauthenticated("a team-lead token must list its hubs")
         return Principal(subject, role, hubs=frozenset(hubs))
     return Principal(subject, role)
@@ -153,10 +153,12 @@ class TokenIssuer:
         now: datetime | None = None,
     ) -> str:
         hubs = sorted(set(hubs))
-        if role is Role.CLIENT and not client_id:
-            raise ValueError("a client token needs a client_id")
+        if role is Role.CLIENT and not (client_id and SCOPE_ID.match(client_id)):
+            raise ValueError(f"a client token needs a client_id matching {SCOPE_ID.pattern}, not {client_id!r}")
         if role is Role.TEAM_LEAD and not hubs:
             raise ValueError("a team-lead token needs at least one hub")
+        if bad := [h for h in hubs if not SCOPE_ID.match(h)]:
+            raise ValueError(f"hub ids must match {SCOPE_ID.pattern}: {bad}")
         issued_at = now or datetime.now(UTC)
         claims: dict[str, object] = {
             "iss": self.issuer,

@@ -14,6 +14,8 @@ import sys
 from datetime import timedelta
 from pathlib import Path
 
+import jwt
+
 from mesh.auth import DEFAULT_AUDIENCE, DEFAULT_ISSUER, Role, TokenIssuer
 
 _DURATION = re.compile(r"^(\d+)([smhd])$")
@@ -66,7 +68,7 @@ def main(argv: list[str] | None = None) -> int:
         )
         subject = args.subject or {Role.CLIENT: args.client_id, Role.TEAM_LEAD: f"tl-{'-'.join(sorted(args.hub))}"}.get(role, str(role))
         token = issuer.issue(subject, role, client_id=args.client_id, hubs=args.hub, ttl=args.ttl)
-    except (OSError, ValueError) as exc:
+    except (OSError, ValueError, jwt.PyJWTError) as exc:
         print(f"mesh.tokens: {exc}", file=sys.stderr)
         return 2
     print(token)

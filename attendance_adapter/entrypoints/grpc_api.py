@@ -122,8 +122,13 @@ class AttendanceServicer(attendance_pb2_grpc.AttendanceServiceServicer):
                 "which is the only source of truth: record attendance there"
             )
         record = record_from_proto(request)
-        current_principal().require_hub(record.hub_id)
-        [result] = handlers.record_attendance(self._recorder(), [record])
+        caller = current_principal()
+        caller.require_hub(record.hub_id)
+        # The record already stored for this rider and day must be of a hub the caller may access
+        # too: naming its own hub must not let a team lead overwrite another hub's rider.
+        [result] = handlers.record_attendance(
+            self._recorder(), [record], authorize=lambda stored: caller.require_hub(stored.hub_id)
+        )
         return attendance_pb2.RecordAttendanceResponse(record=record_to_proto(result.record))
 
 

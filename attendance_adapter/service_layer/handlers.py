@@ -32,9 +32,16 @@ class Recorded:
 
 
 def record_attendance(
-    uow: AttendanceUnitOfWork, records: Sequence[AttendanceRecord], *, now: Clock = utc_now
+    uow: AttendanceUnitOfWork,
+    records: Sequence[AttendanceRecord],
+    *,
+    authorize: Callable[[AttendanceRecord], None] = lambda stored: None,
+    now: Clock = utc_now,
 ) -> list[Recorded]:
     """Create or replace each rider's record for its day, all or none.
+
+    `authorize(stored)` raises when the caller may not replace a record already stored (one of
+    another hub); nothing is written then.
 
     An event goes out for a new record and for a record whose status or hub changed; a change of
     times or shift only is stored quietly (consumers care about availability).
@@ -55,12 +62,17 @@ def record_attendance(
 
     with uow:
         existing = uow.records.get_many_for_update(first)
+        for previous in existing.values():
+            authorize(previous)
         fresh = [replace(r, updated_at=moment) for r in records if (r.rider_id, r.date) not in existing]
         inserted = uow.records.insert_new(fresh)
         lost = [(r.rider_id, r.date) for r in fresh if (r.rider_id, r.date) not in inserted]
         if lost:
             # Another transaction created some of the same rows since we looked: lock and read them.
-            existing.update(uow.records.get_many_for_update(lost))
+            raced = uow.records.get_many_for_update(lost)
+            for previous in raced.values():
+                authorize(previous)  # raising rolls back what was inserted above
+            existing.update(raced)
         results: list[Recorded] = []
         updates: list[AttendanceRecord] = []
         events = []

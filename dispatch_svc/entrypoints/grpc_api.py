@@ -146,16 +146,20 @@ class DispatchServicer(dispatch_pb2_grpc.DispatchServiceServicer):
         if not request.HasField("rider"):
             raise InvalidArgument("rider is required")
         rider = rider_from_proto(request.rider)
-        current_principal().require_hub(rider.hub_id)
-        created = handlers.upsert_rider(self._uow(), rider)
+        caller = current_principal()
+        caller.require_hub(rider.hub_id)
+        # The rider stored under this id must be of a hub the caller may access too: naming its
+        # own hub must not let a team lead move (take over) another hub's rider.
+        created = handlers.upsert_rider(self._uow(), rider, authorize=lambda stored: caller.require_hub(stored.hub_id))
         return dispatch_pb2.UpsertRiderResponse(rider=rider_to_proto(rider), created=created)
 
     def UpsertVehicle(self, request, context):
         if not request.HasField("vehicle"):
             raise InvalidArgument("vehicle is required")
         vehicle = vehicle_from_proto(request.vehicle)
-        current_principal().require_hub(vehicle.hub_id)
-        created = handlers.upsert_vehicle(self._uow(), vehicle)
+        caller = current_principal()
+        caller.require_hub(vehicle.hub_id)
+        created = handlers.upsert_vehicle(self._uow(), vehicle, authorize=lambda stored: caller.require_hub(stored.hub_id))
         return dispatch_pb2.UpsertVehicleResponse(vehicle=vehicle_to_proto(vehicle), created=created)
 
     def ListOpenPickupsByRoute(self, request, context):

@@ -67,15 +67,28 @@ def _publish(uow: DispatchUnitOfWork, dispatch: Dispatch, changes: Sequence[Pick
 # -- riders and vehicles --------------------------------------------------------------------------
 
 
-def upsert_rider(uow: DispatchUnitOfWork, rider: Rider, *, now: Clock = utc_now) -> bool:
+def upsert_rider(
+    uow: DispatchUnitOfWork, rider: Rider, *, authorize: Callable[[Rider], None] = lambda stored: None, now: Clock = utc_now
+) -> bool:
+    """Create or replace a rider; `authorize(stored)` raises when the caller may not replace the
+    rider stored under this id (another hub's), before anything is written."""
     with uow:
+        stored = uow.riders.get(rider.id)
+        if stored is not None:
+            authorize(stored)
         created = uow.riders.upsert(rider, now())
         uow.commit()
     return created
 
 
-def upsert_vehicle(uow: DispatchUnitOfWork, vehicle: Vehicle, *, now: Clock = utc_now) -> bool:
+def upsert_vehicle(
+    uow: DispatchUnitOfWork, vehicle: Vehicle, *, authorize: Callable[[Vehicle], None] = lambda stored: None, now: Clock = utc_now
+) -> bool:
+    """Create or replace a vehicle; `authorize(stored)` as for upsert_rider."""
     with uow:
+        stored = uow.vehicles.get(vehicle.id)
+        if stored is not None:
+            authorize(stored)
         created = uow.vehicles.upsert(vehicle, now())
         uow.commit()
     return created

@@ -1,0 +1,644 @@
+"""Who may touch what, per service, through real gRPC with real tokens on the real database.
+
+Each service runs in-process (as in its own gRPC tests). Every test makes fresh hub and client
+ids, so it sees nothing of other tests' data. A denied call must answer PERMISSION_DENIED and
+leave the data exactly as it was; the same call made by a caller in scope succeeds, so a denial
+is never just a broken request.
+"""
+
+from __future__ import annotations
+
+import json
+import uuid
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from datetime import UTC, date, datetime, timedelta
+
+import grpc
+import pytest
+import redis
+import sqlalchemy as sa
+from grpc_health.v1 import health_pb2, health_pb2_grpc
+
+from attendance_adapter.adapters.repository import EmbeddedAttendanceSource
+from attendance_adapter.domain.model import CachePolicy
+from attendance_adapter.entrypoints import grpc_api as attendance_api
+from attendance_adapter.service_layer.reader import AttendanceReader
+from attendance_adapter.service_layer.unit_of_work import AttendanceUnitOfWork
+from dispatch_svc.adapters import orm as dispatch_orm
+from dispatch_svc.adapters.attendance import AttendanceClient
+from dispatch_svc.domain.model import PickupStatus, PurSnapshot, RouteMatch
+from dispatch_svc.domain.ranking import AttendanceSource, AttendanceView
+from dispatch_svc.entrypoints import grpc_api as dispatch_api
+from dispatch_svc.service_layer import handlers as dispatch_handlers
+from dispatch_svc.service_layer.unit_of_work import DispatchUnitOfWork
+from firstmile.attendance.v1 import attendance_pb2 as att_pb2
+from firstmile.attendance.v1 import attendance_pb2_grpc
+from firstmile.common.v1 import common_pb2
+from firstmile.dispatch.v1 import dispatch_pb2, dispatch_pb2_grpc
+from firstmile.pur.v1 import pur_pb2, pur_pb2_grpc
+from firstmile.routing.v1 import routing_pb2, routing_pb2_grpc
+from mesh.auth import Role
+from mesh.db import make_session_factory
+from mesh.grpc_server import GrpcServer, ServiceRegistration
+from pur_svc.adapters import orm as pur_orm
+from pur_svc.entrypoints import grpc_api as pur_api
+from pur_svc.entrypoints.watch import StatusFeed
+from pur_svc.service_layer.unit_of_work import PurUnitOfWork
+from routing_svc.adapters import orm as routing_orm
+from routing_svc.adapters.index_cache import RedisIndexCache
+from routing_svc.entrypoints import grpc_api as routing_api
+from routing_svc.service_layer.index_registry import IndexRegistry
+from routing_svc.service_layer.unit_of_work import RoutingUnitOfWork
+from tests.support import auth
+
+pytestmark = pytest.mark.integration
+
+TODAY = datetime.now(UTC).date()
+DAY = TODAY.isoformat()
+DENIED = grpc.StatusCode.PERMISSION_DENIED
+TIMEOUT = 10
+
+
+def uid(prefix: str) -> str:
+    return f"{prefix}-{uuid.uuid4().hex[:8]}"
+
+
+@contextmanager
+def serving(registration: ServiceRegistration) -> Iterator[str]:
+    server = GrpcServer(port=0, verifier=auth.verifier(), credentials=None, registrations=[registration], host="127.0.0.1", drain_seconds=0, grace_seconds=1)
+    server.start()
+    server.set_serving()
+    try:
+        yield f"127.0.0.1:{server.port}"
+    finally:
+        server.drain_and_stop()
+
+
+class Callers:
+    """`callers(role, client_id=..., hubs=[...])` -> a stub whose calls carry that caller's token."""
+
+    def __init__(self, target: str, stub_class: type) -> None:
+        self._target, self._stub_class = target, stub_class
+        self._channels: dict[tuple, grpc.Channel] = {}
+
+    def __call__(self, role: Role | str, *, client_id: str | None = None, hubs: tuple[str, ...] | list[str] = ()):
+        key = (str(role), client_id, tuple(sorted(hubs)))
+        if key not in self._channels:
+            self._channels[key] = auth.open_channel(self._target, auth.token(role, client_id=client_id, hubs=hubs))
+        return self._stub_class(self._channels[key])
+
+    def admin(self):
+        return self(Role.ADMIN)
+
+    def service(self):
+        return self(Role.SERVICE)
+
+    def lead(self, *hubs: str):
+        return self(Role.TEAM_LEAD, hubs=hubs)
+
+    def client(self, client_id: str):
+        return self(Role.CLIENT, client_id=client_id)
+
+    def close(self) -> None:
+        for channel in self._channels.values():
+            channel.close()
+
+
+def denial(call: Callable[[], object]) -> str:
+    """Run `call`, which must fail with PERMISSION_DENIED; returns the details."""
+    with pytest.raises(grpc.RpcError) as caught:
+        result = call()
+        if isinstance(result, Iterator):  # a response stream fails when first read
+            next(result)
+    assert caught.value.code() == DENIED, caught.value.details()
+    return caught.value.details()
+
+
+# == pur_svc ======================================================================================
+
+
+@pytest.fixture(scope="module")
+def pur_target(engine, kafka_bootstrap_servers) -> Iterator[str]:
+    factory = make_session_factory(engine)
+    servicer = pur_api.PickupServicer(lambda: PurUnitOfWork(factory), StatusFeed(kafka_bootstrap_servers))
+    with serving(pur_api.registration(servicer)) as target:
+        yield target
+
+
+@pytest.fixture
+def pur(pur_target) -> Iterator[Callers]:
+    callers = Callers(pur_target, pur_pb2_grpc.PickupServiceStub)
+    yield callers
+    callers.close()
+
+
+@pytest.fixture
+def pur_hubs(engine) -> tuple[str, str, str]:
+    """Three hubs pur_svc knows (as if a route map had been published for each)."""
+    hubs = tuple(uid("hub") for _ in range(3))
+    with engine.begin() as conn:
+        conn.execute(sa.insert(pur_orm.hubs), [dict(hub_id=h, map_version=1, updated_at=datetime.now(UTC)) for h in hubs])
+    return hubs  # type: ignore[return-value]
+
+
+def new_pur(client: str, hub: str, request_id: str = "r1") -> pur_pb2.CreatePickupRequestRequest:
+    return pur_pb2.CreatePickupRequestRequest(
+        request_id=request_id,
+        client_id=client,
+        hub_id=hub,
+        warehouse=common_pb2.Warehouse(id="wh-1", name="Seller", address="MG Road", pincode="560001", location=common_pb2.LatLng(lat=12.97, lng=77.59)),
+        pickup_date=DAY,
+        expected_packages=2,
+        expected_weight_kg=1.0,
+    )
+
+
+def pur_rows(engine, client: str) -> list:
+    t = pur_orm.pickup_requests
+    with engine.connect() as conn:
+        return conn.execute(sa.select(t.c.id, t.c.hub_id, t.c.status, t.c.version).where(t.c.client_id == client).order_by(t.c.id)).all()
+
+
+def get_pur(callers: Callers, pur_id: str) -> pur_pb2.PickupRequest:
+    return callers.admin().GetPickupRequest(pur_pb2.GetPickupRequestRequest(id=pur_id), timeout=TIMEOUT).pickup_request
+
+
+def test_a_client_creates_pickups_for_itself_only(pur, engine, pur_hubs):
+    x, _, _ = pur_hubs
+    a, b = uid("client-a"), uid("client-b")
+    created = pur.client(a).CreatePickupRequest(new_pur(a, x), timeout=TIMEOUT)
+    assert created.created and created.pickup_request.client_id == a
+
+    details = denial(lambda: pur.client(a).CreatePickupRequest(new_pur(b, x), timeout=TIMEOUT))
+    assert repr(b) in details
+    batch = pur_pb2.BatchCreatePickupRequestsRequest(requests=[new_pur(a, x, "r2"), new_pur(b, x, "r3")])
+    denial(lambda: pur.client(a).BatchCreatePickupRequests(batch, timeout=TIMEOUT))
+    assert pur_rows(engine, b) == []
+    assert [r.id for r in pur_rows(engine, a)] == [created.pickup_request.id]  # the batch wrote nothing
+
+
+def test_a_client_cannot_read_or_cancel_another_clients_pickup(pur, engine, pur_hubs):
+    x, _, _ = pur_hubs
+    a, b = uid("client-a"), uid("client-b")
+    pur_id = pur.client(a).CreatePickupRequest(new_pur(a, x), timeout=TIMEOUT).pickup_request.id
+    before = get_pur(pur, pur_id)
+
+    denial(lambda: pur.client(b).GetPickupRequest(pur_pb2.GetPickupRequestRequest(id=pur_id), timeout=TIMEOUT))
+    denial(lambda: pur.client(b).CancelPickupRequest(pur_pb2.CancelPickupRequestRequest(id=pur_id, reason="mine now"), timeout=TIMEOUT))
+    assert get_pur(pur, pur_id) == before
+    assert before.status == pur_pb2.PICKUP_STATUS_PENDING_ROUTE
+
+    assert pur.client(a).GetPickupRequest(pur_pb2.GetPickupRequestRequest(id=pur_id), timeout=TIMEOUT).pickup_request == before
+    cancelled = pur.client(a).CancelPickupRequest(pur_pb2.CancelPickupRequestRequest(id=pur_id, reason="changed my mind"), timeout=TIMEOUT)
+    assert cancelled.pickup_request.status == pur_pb2.PICKUP_STATUS_CANCELLED
+
+
+def test_a_client_lists_only_its_own_pickups(pur, pur_hubs):
+    x, y, _ = pur_hubs
+    a, b = uid("client-a"), uid("client-b")
+    mine = {pur.client(a).CreatePickupRequest(new_pur(a, hub, f"r-{hub}"), timeout=TIMEOUT).pickup_request.id for hub in (x, y)}
+    pur.client(b).CreatePickupRequest(new_pur(b, x), timeout=TIMEOUT)
+
+    def listed(**where) -> list[pur_pb2.PickupRequest]:
+        return list(pur.client(a).ListPickupRequests(pur_pb2.ListPickupRequestsRequest(page_size=1000, **where), timeout=TIMEOUT).pickup_requests)
+
+    everything = listed()  # no filter: narrowed to the caller's own
+    assert {p.id for p in everything} == mine and {p.client_id for p in everything} == {a}
+    assert {p.hub_id for p in listed(hub_id=x)} == {x} and len(listed(hub_id=x)) == 1
+    assert {p.id for p in listed(client_id=a)} == mine
+    details = denial(lambda: listed(client_id=b))
+    assert repr(b) in details
+
+
+def test_a_team_lead_reads_and_cancels_in_its_hub_only(pur, pur_hubs):
+    x, y, _ = pur_hubs
+    client = uid("client")
+    in_x = pur.service().CreatePickupRequest(new_pur(client, x, "rx"), timeout=TIMEOUT).pickup_request
+    in_y = pur.service().CreatePickupRequest(new_pur(client, y, "ry"), timeout=TIMEOUT).pickup_request
+    lead = pur.lead(x)
+
+    assert lead.GetPickupRequest(pur_pb2.GetPickupRequestRequest(id=in_x.id), timeout=TIMEOUT).pickup_request.id == in_x.id
+    for where in ({}, {"hub_id": x}):  # one hub: no filter means that hub
+        page = lead.ListPickupRequests(pur_pb2.ListPickupRequestsRequest(page_size=1000, **where), timeout=TIMEOUT).pickup_requests
+        assert in_x.id in {p.id for p in page} and {p.hub_id for p in page} == {x}
+
+    before = get_pur(pur, in_y.id)
+    assert repr(y) in denial(lambda: lead.GetPickupRequest(pur_pb2.GetPickupRequestRequest(id=in_y.id), timeout=TIMEOUT))
+    denial(lambda: lead.ListPickupRequests(pur_pb2.ListPickupRequestsRequest(hub_id=y), timeout=TIMEOUT))
+    denial(lambda: lead.ListPickupRequests(pur_pb2.ListPickupRequestsRequest(hub_id=y, client_id=client), timeout=TIMEOUT))
+    denial(lambda: lead.CancelPickupRequest(pur_pb2.CancelPickupRequestRequest(id=in_y.id, reason="not mine"), timeout=TIMEOUT))
+    denial(lambda: lead.CreatePickupRequest(new_pur(client, y, "ry2"), timeout=TIMEOUT))
+    assert get_pur(pur, in_y.id) == before
+
+    cancelled = lead.CancelPickupRequest(pur_pb2.CancelPickupRequestRequest(id=in_x.id, reason="closed"), timeout=TIMEOUT)
+    assert cancelled.pickup_request.status == pur_pb2.PICKUP_STATUS_CANCELLED
+
+
+def test_a_team_lead_of_several_hubs_lists_one_hub_at_a_time(pur, pur_hubs):
+    x, y, z = pur_hubs
+    client = uid("client")
+    in_y = pur.service().CreatePickupRequest(new_pur(client, y), timeout=TIMEOUT).pickup_request
+    lead = pur.lead(x, y)
+    assert "set hub_id" in denial(lambda: lead.ListPickupRequests(pur_pb2.ListPickupRequestsRequest(), timeout=TIMEOUT))
+    denial(lambda: lead.ListPickupRequests(pur_pb2.ListPickupRequestsRequest(client_id=client), timeout=TIMEOUT))
+    denial(lambda: lead.ListPickupRequests(pur_pb2.ListPickupRequestsRequest(hub_id=z), timeout=TIMEOUT))
+    page = lead.ListPickupRequests(pur_pb2.ListPickupRequestsRequest(hub_id=y, client_id=client), timeout=TIMEOUT).pickup_requests
+    assert [p.id for p in page] == [in_y.id]
+
+
+def test_services_and_admins_read_every_hub(pur, pur_hubs):
+    x, y, _ = pur_hubs
+    client = uid("client")
+    ids = {pur.client(client).CreatePickupRequest(new_pur(client, hub, f"r-{hub}"), timeout=TIMEOUT).pickup_request.id for hub in (x, y)}
+    for caller in (pur.service(), pur.admin()):
+        page = caller.ListPickupRequests(pur_pb2.ListPickupRequestsRequest(client_id=client), timeout=TIMEOUT).pickup_requests
+        assert {p.id for p in page} == ids
+
+
+def test_watching_another_hub_is_denied(pur, pur_hubs):
+    x, y, _ = pur_hubs
+
+    def watch(caller) -> Iterator:  # noqa: ANN001
+        return caller.WatchPickupRequests(pur_pb2.WatchPickupRequestsRequest(hub_id=x), timeout=1)
+
+    assert repr(x) in denial(lambda: watch(pur.lead(y)))
+    denial(lambda: watch(pur.lead(y, uid("hub"))))
+    # Callers in scope are let in: the stream stays open (nothing happens) until the deadline.
+    for admitted in (pur.lead(x), pur.service(), pur.client(uid("client"))):
+        with pytest.raises(grpc.RpcError) as caught:
+            next(watch(admitted))
+        assert caught.value.code() == grpc.StatusCode.DEADLINE_EXCEEDED
+
+
+# == routing_svc ===================================================================================
+
+LNG0, LAT0 = -31.0, -41.0  # open ocean: no other map is near
+
+
+def square(lng: float, lat: float, size: float = 0.01) -> str:
+    return json.dumps({"type": "Polygon", "coordinates": [[[lng, lat], [lng + size, lat], [lng + size, lat + size], [lng, lat + size], [lng, lat]]]})
+
+
+@pytest.fixture(scope="module")
+def routing_target(engine, redis_url) -> Iterator[str]:
+    client = redis.Redis.from_url(redis_url, socket_timeout=2, socket_connect_timeout=2)
+    factory = make_session_factory(engine)
+    uow_factory = lambda: RoutingUnitOfWork(factory)  # noqa: E731
+    registry = IndexRegistry(uow_factory, RedisIndexCache(client, resolution=10, max_nearest_m=500.0, ttl_seconds=600), resolution=10, max_nearest_m=500.0)
+    with serving(routing_api.registration(routing_api.RoutingServicer(uow_factory, registry))) as target:
+        yield target
+    client.close()
+
+
+@pytest.fixture
+def routing(routing_target) -> Iterator[Callers]:
+    callers = Callers(routing_target, routing_pb2_grpc.RoutingServiceStub)
+    yield callers
+    callers.close()
+
+
+@pytest.fixture
+def routing_hubs(routing, engine, redis_url) -> Iterator[tuple[str, str]]:
+    """Hub X with one route (written by an admin, so admins may write), and hub Y without a map."""
+    x, y = uid("t-hub"), uid("t-hub")
+    routing.admin().UpsertRoute(
+        routing_pb2.UpsertRouteRequest(route=routing_pb2.Route(id=f"{x}-r1", hub_id=x, name="R1", geometry_geojson=square(LNG0, LAT0))),
+        timeout=TIMEOUT,
+    )
+    yield x, y
+    with engine.begin() as conn:
+        conn.execute(sa.delete(routing_orm.routes).where(routing_orm.routes.c.hub_id.in_([x, y])))
+        conn.execute(sa.delete(routing_orm.hub_maps).where(routing_orm.hub_maps.c.hub_id.in_([x, y])))
+        conn.execute(sa.delete(routing_orm.outbox.table).where(routing_orm.outbox.table.c.key.in_([x.encode(), y.encode()])))
+    client = redis.Redis.from_url(redis_url)
+    for hub in (x, y):
+        for key in client.scan_iter(f"routing:index:{hub}:*"):
+            client.delete(key)
+    client.close()
+
+
+def routing_state(engine, hub: str) -> tuple:
+    with engine.connect() as conn:
+        version = conn.execute(sa.select(routing_orm.hub_maps.c.map_version).where(routing_orm.hub_maps.c.hub_id == hub)).scalar()
+        routes = conn.execute(sa.select(routing_orm.routes).where(routing_orm.routes.c.hub_id == hub).order_by(routing_orm.routes.c.id)).all()
+        events = conn.execute(sa.select(sa.func.count()).select_from(routing_orm.outbox.table).where(routing_orm.outbox.table.c.key == hub.encode())).scalar()
+    return version, [tuple(r) for r in routes], events
+
+
+def lookup(hub: str = "") -> routing_pb2.LookupRouteRequest:
+    return routing_pb2.LookupRouteRequest(location=common_pb2.LatLng(lat=LAT0 + 0.005, lng=LNG0 + 0.005), hub_id=hub)
+
+
+def map_writes(x: str) -> dict[str, tuple[str, object]]:
+    collection = json.dumps({"type": "FeatureCollection", "features": [
+        {"type": "Feature", "geometry": json.loads(square(LNG0 + 0.02, LAT0)), "properties": {"id": f"{x}-r2"}}]})
+    return {
+        "upsert": ("UpsertRoute", routing_pb2.UpsertRouteRequest(route=routing_pb2.Route(id=f"{x}-r1", hub_id=x, name="changed", geometry_geojson=square(LNG0, LAT0, 0.02)))),
+        "upsert new": ("UpsertRoute", routing_pb2.UpsertRouteRequest(route=routing_pb2.Route(id=f"{x}-r9", hub_id=x, geometry_geojson=square(LNG0 + 0.05, LAT0)))),
+        "import": ("ImportRoutes", routing_pb2.ImportRoutesRequest(hub_id=x, feature_collection_geojson=collection)),
+        "delete": ("DeleteRoute", routing_pb2.DeleteRouteRequest(id=f"{x}-r1")),
+    }
+
+
+@pytest.mark.parametrize("role", ["team-lead of the hub", "service", "client"])
+def test_only_admins_write_route_maps(routing, engine, routing_hubs, role):
+    x, _ = routing_hubs
+    caller = {"team-lead of the hub": lambda: routing.lead(x), "service": routing.service, "client": lambda: routing.client(uid("c"))}[role]()
+    before = routing_state(engine, x)
+    for method, request in map_writes(x).values():
+        assert "may not call" in denial(lambda: getattr(caller, method)(request, timeout=TIMEOUT))
+    assert routing_state(engine, x) == before
+
+
+def test_admins_write_route_maps(routing, engine, routing_hubs):
+    x, _ = routing_hubs
+    version = routing_state(engine, x)[0]
+    for method, request in map_writes(x).values():
+        getattr(routing.admin(), method)(request, timeout=TIMEOUT)
+    assert routing_state(engine, x)[0] > version
+
+
+def routing_reads(x: str) -> dict[str, tuple[str, object]]:
+    return {
+        "get route": ("GetRoute", routing_pb2.GetRouteRequest(id=f"{x}-r1")),
+        "list routes": ("ListRoutes", routing_pb2.ListRoutesRequest(hub_id=x)),
+        "route map": ("GetRouteMap", routing_pb2.GetRouteMapRequest(hub_id=x, omit_geojson=True)),
+        "lookup": ("LookupRoute", lookup(x)),
+        "batch lookup": ("BatchLookupRoutes", routing_pb2.BatchLookupRoutesRequest(lookups=[lookup(x)])),
+    }
+
+
+def test_a_team_lead_reads_its_hubs_map_and_not_another(routing, routing_hubs):
+    x, y = routing_hubs
+    for method, request in routing_reads(x).values():
+        getattr(routing.lead(x), method)(request, timeout=TIMEOUT)
+        getattr(routing.lead(y, x), method)(request, timeout=TIMEOUT)
+        assert repr(x) in denial(lambda: getattr(routing.lead(y), method)(request, timeout=TIMEOUT)), method
+
+
+def test_a_team_lead_may_not_look_up_across_every_hub(routing, routing_hubs):
+    x, _ = routing_hubs
+    lead = routing.lead(x)
+    assert "set hub_id" in denial(lambda: lead.LookupRoute(lookup(), timeout=TIMEOUT))
+    denial(lambda: lead.BatchLookupRoutes(routing_pb2.BatchLookupRoutesRequest(lookups=[lookup(x), lookup()]), timeout=TIMEOUT))
+
+
+@pytest.mark.parametrize("role", [Role.SERVICE, Role.ADMIN])
+def test_services_and_admins_read_and_look_up_anywhere(routing, routing_hubs, role):
+    x, _ = routing_hubs
+    caller = routing(role)
+    caller.LookupRoute(lookup(), timeout=TIMEOUT)  # across every hub
+    answers = caller.BatchLookupRoutes(routing_pb2.BatchLookupRoutesRequest(lookups=[lookup(), lookup(x)]), timeout=TIMEOUT).results
+    assert answers[1].route_id == f"{x}-r1"
+    for method, request in routing_reads(x).values():
+        getattr(caller, method)(request, timeout=TIMEOUT)
+
+
+def test_clients_are_denied_every_routing_rpc(routing, routing_hubs):
+    x, _ = routing_hubs
+    client = routing.client(uid("client"))
+    calls = {**routing_reads(x), **map_writes(x), "lookup anywhere": ("LookupRoute", lookup())}
+    assert {m for m, _ in calls.values()} == set(routing_api.ACCESS)
+    for method, request in calls.values():
+        assert denial(lambda: getattr(client, method)(request, timeout=TIMEOUT)) == f"role client may not call {method}"
+
+
+# == dispatch_svc ==================================================================================
+
+
+class EveryonePresent(AttendanceClient):
+    def available_riders(self, hub_id: str, day: date) -> AttendanceView:
+        return AttendanceView(known=True, present={f"{hub_id}-{n}": None for n in ("asha", "bala")}, source=AttendanceSource.LIVE, fetched_at=datetime.now(UTC))
+
+
+@pytest.fixture(scope="module")
+def dispatch_uow(engine):
+    factory = make_session_factory(engine)
+    return lambda: DispatchUnitOfWork(factory)
+
+
+@pytest.fixture(scope="module")
+def dispatch_target(dispatch_uow) -> Iterator[str]:
+    with serving(dispatch_api.registration(dispatch_api.DispatchServicer(dispatch_uow, EveryonePresent()))) as target:
+        yield target
+
+
+@pytest.fixture
+def dispatch(dispatch_target) -> Iterator[Callers]:
+    callers = Callers(dispatch_target, dispatch_pb2_grpc.DispatchServiceStub)
+    yield callers
+    callers.close()
+
+
+def route_pickups(dispatch_uow, hub: str, *pur_ids: str) -> None:
+    dispatch_handlers.apply_pur_changes(dispatch_uow(), [
+        PurSnapshot(pur_id=p, version=2, status=PickupStatus.ROUTED, hub_id=hub, route_id="R1", pickup_date=TODAY,
+                    client_id="c1", warehouse_name="WH", lat=12.9, lng=77.6, packages=1, weight_kg=1.0, route_match=RouteMatch.EXACT)
+        for p in pur_ids
+    ])
+
+
+@pytest.fixture
+def dispatch_hubs(dispatch, dispatch_uow) -> tuple[str, str, str]:
+    """Hub X with riders, a van and three routed pickups, two of them on a dispatch the team
+    lead of X created (so team leads may dispatch); hub Y is someone else's. -> (x, y, dispatch id)"""
+    x, y = uid("hub"), uid("hub")
+    lead = dispatch.lead(x)
+    for name in ("asha", "bala"):
+        lead.UpsertRider(dispatch_pb2.UpsertRiderRequest(rider=dispatch_pb2.Rider(id=f"{x}-{name}", hub_id=x, name=name)), timeout=TIMEOUT)
+    lead.UpsertVehicle(dispatch_pb2.UpsertVehicleRequest(vehicle=dispatch_pb2.Vehicle(
+        id=f"{x}-van", hub_id=x, type=dispatch_pb2.VEHICLE_TYPE_VAN, capacity_packages=50, capacity_kg=50)), timeout=TIMEOUT)
+    route_pickups(dispatch_uow, x, f"{x}-p1", f"{x}-p2", f"{x}-p3")
+    created = lead.CreateDispatch(dispatch_pb2.CreateDispatchRequest(
+        request_id="d1", hub_id=x, route_id="R1", pickup_date=DAY, rider_id=f"{x}-asha", vehicle_id=f"{x}-van",
+        pur_ids=[f"{x}-p1", f"{x}-p2"]), timeout=TIMEOUT)
+    return x, y, created.dispatch.id
+
+
+def dispatch_reads_and_plans(x: str) -> dict[str, tuple[str, object]]:
+    return {
+        "open pickups": ("ListOpenPickupsByRoute", dispatch_pb2.ListOpenPickupsByRouteRequest(hub_id=x, pickup_date=DAY)),
+        "recommend": ("RecommendDispatch", dispatch_pb2.RecommendDispatchRequest(hub_id=x, route_id="R1", pickup_date=DAY)),
+        "list dispatches": ("ListDispatches", dispatch_pb2.ListDispatchesRequest(hub_id=x)),
+        "create": ("CreateDispatch", dispatch_pb2.CreateDispatchRequest(request_id="d2", hub_id=x, route_id="R1", pickup_date=DAY,
+                                                                      rider_id=f"{x}-bala", pur_ids=[f"{x}-p3"])),
+        "rider": ("UpsertRider", dispatch_pb2.UpsertRiderRequest(rider=dispatch_pb2.Rider(id=f"{x}-carl", hub_id=x))),
+        "vehicle": ("UpsertVehicle", dispatch_pb2.UpsertVehicleRequest(vehicle=dispatch_pb2.Vehicle(
+            id=f"{x}-bike", hub_id=x, type=dispatch_pb2.VEHICLE_TYPE_BIKE, capacity_packages=5, capacity_kg=5))),
+    }
+
+
+def dispatch_changes(dispatch_id: str, x: str) -> dict[str, tuple[str, object]]:
+    return {
+        "get": ("GetDispatch", dispatch_pb2.GetDispatchRequest(id=dispatch_id)),
+        "add": ("AddPickups", dispatch_pb2.AddPickupsRequest(dispatch_id=dispatch_id, pur_ids=[f"{x}-p3"])),
+        "remove": ("RemovePickups", dispatch_pb2.RemovePickupsRequest(dispatch_id=dispatch_id, pur_ids=[f"{x}-p1"], reason="x")),
+        "start": ("StartDispatch", dispatch_pb2.StartDispatchRequest(id=dispatch_id)),
+        "complete": ("CompleteDispatch", dispatch_pb2.CompleteDispatchRequest(id=dispatch_id)),
+        "cancel": ("CancelDispatch", dispatch_pb2.CancelDispatchRequest(id=dispatch_id, reason="not yours")),
+    }
+
+
+def dispatch_snapshot(dispatch: Callers, engine, x: str, dispatch_id: str) -> tuple:
+    """Hub X as an admin sees it, plus its rider and vehicle rows (updated_at included)."""
+    admin = dispatch.admin()
+    got = admin.GetDispatch(dispatch_pb2.GetDispatchRequest(id=dispatch_id), timeout=TIMEOUT).dispatch
+    listed = admin.ListDispatches(dispatch_pb2.ListDispatchesRequest(hub_id=x), timeout=TIMEOUT).dispatches
+    groups = admin.ListOpenPickupsByRoute(dispatch_pb2.ListOpenPickupsByRouteRequest(hub_id=x, pickup_date=DAY), timeout=TIMEOUT).groups
+    with engine.connect() as conn:
+        riders = conn.execute(sa.select(dispatch_orm.riders).where(dispatch_orm.riders.c.id.like(f"{x}-%")).order_by(dispatch_orm.riders.c.id)).all()
+        vehicles = conn.execute(sa.select(dispatch_orm.vehicles).where(dispatch_orm.vehicles.c.id.like(f"{x}-%")).order_by(dispatch_orm.vehicles.c.id)).all()
+    assert len(riders) == 2 and len(vehicles) == 1
+    return got, list(listed), list(groups), [tuple(r) for r in riders], [tuple(v) for v in vehicles]
+
+
+@pytest.mark.parametrize("caller", ["team lead of another hub", "client"])
+def test_dispatching_another_hub_is_denied_and_changes_nothing(dispatch, engine, dispatch_hubs, caller):
+    x, y, dispatch_id = dispatch_hubs
+    stub = dispatch.lead(y) if caller != "client" else dispatch.client(uid("client"))
+    before = dispatch_snapshot(dispatch, engine, x, dispatch_id)
+    for method, request in {**dispatch_reads_and_plans(x), **dispatch_changes(dispatch_id, x)}.values():
+        details = denial(lambda: getattr(stub, method)(request, timeout=TIMEOUT))
+        assert (repr(x) in details) if caller != "client" else (details == f"role client may not call {method}"), (method, details)
+    assert dispatch_snapshot(dispatch, engine, x, dispatch_id) == before
+
+
+def test_every_dispatch_rpc_is_covered():
+    calls = {m for m, _ in {**dispatch_reads_and_plans("h"), **dispatch_changes("d", "h")}.values()}
+    assert calls == set(dispatch_api.ACCESS)
+
+
+def test_a_team_lead_cannot_take_over_another_hubs_rider_or_vehicle(dispatch, engine, dispatch_hubs):
+    """Naming its own hub on an upsert must not let a team lead move (or rewrite) a rider or
+    vehicle of another hub into it."""
+    x, y, dispatch_id = dispatch_hubs
+    before = dispatch_snapshot(dispatch, engine, x, dispatch_id)
+    thief = dispatch.lead(y)
+    denial(lambda: thief.UpsertRider(dispatch_pb2.UpsertRiderRequest(rider=dispatch_pb2.Rider(id=f"{x}-bala", hub_id=y, name="stolen", active=False)), timeout=TIMEOUT))
+    denial(lambda: thief.UpsertVehicle(dispatch_pb2.UpsertVehicleRequest(vehicle=dispatch_pb2.Vehicle(
+        id=f"{x}-van", hub_id=y, type=dispatch_pb2.VEHICLE_TYPE_BIKE, capacity_packages=1, capacity_kg=1)), timeout=TIMEOUT))
+    assert dispatch_snapshot(dispatch, engine, x, dispatch_id) == before
+    # An admin may move them, and the team lead of both hubs too.
+    dispatch.lead(x, y).UpsertRider(dispatch_pb2.UpsertRiderRequest(rider=dispatch_pb2.Rider(id=f"{x}-bala", hub_id=y, name="moved")), timeout=TIMEOUT)
+    dispatch.admin().UpsertRider(dispatch_pb2.UpsertRiderRequest(rider=dispatch_pb2.Rider(id=f"{x}-bala", hub_id=x, name="back")), timeout=TIMEOUT)
+
+
+def test_a_team_lead_works_its_own_dispatch(dispatch, dispatch_hubs):
+    x, _, dispatch_id = dispatch_hubs
+    lead = dispatch.lead(x)
+    assert lead.GetDispatch(dispatch_pb2.GetDispatchRequest(id=dispatch_id), timeout=TIMEOUT).dispatch.hub_id == x
+    assert [d.id for d in lead.ListDispatches(dispatch_pb2.ListDispatchesRequest(hub_id=x), timeout=TIMEOUT).dispatches] == [dispatch_id]
+    lead.AddPickups(dispatch_pb2.AddPickupsRequest(dispatch_id=dispatch_id, pur_ids=[f"{x}-p3"]), timeout=TIMEOUT)
+    lead.RemovePickups(dispatch_pb2.RemovePickupsRequest(dispatch_id=dispatch_id, pur_ids=[f"{x}-p1"]), timeout=TIMEOUT)
+    lead.StartDispatch(dispatch_pb2.StartDispatchRequest(id=dispatch_id), timeout=TIMEOUT)
+    done = dispatch.service().CompleteDispatch(dispatch_pb2.CompleteDispatchRequest(id=dispatch_id), timeout=TIMEOUT).dispatch
+    assert done.status == dispatch_pb2.DISPATCH_STATUS_COMPLETED and list(done.pur_ids) == [f"{x}-p2", f"{x}-p3"]
+
+
+def test_a_team_lead_may_not_list_dispatches_without_a_hub(dispatch, dispatch_hubs):
+    x, _, _ = dispatch_hubs
+    # hub_id is required (INVALID_ARGUMENT) before any scope check: never "every hub".
+    with pytest.raises(grpc.RpcError) as caught:
+        dispatch.lead(x).ListDispatches(dispatch_pb2.ListDispatchesRequest(), timeout=TIMEOUT)
+    assert caught.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+
+
+# == attendance_adapter (embedded) =================================================================
+
+
+@pytest.fixture(scope="module")
+def attendance_target(engine) -> Iterator[str]:
+    with engine.connect() as conn:
+        if conn.execute(sa.text("SELECT to_regclass('attendance.attendance_records')")).scalar() is None:
+            pytest.fail("attendance.attendance_records is missing: run `python -m mesh.migrate attendance_adapter`", pytrace=False)
+    factory = make_session_factory(engine)
+    reader = AttendanceReader(EmbeddedAttendanceSource(factory), None, CachePolicy(timedelta(seconds=60)))
+    servicer = attendance_api.AttendanceServicer(reader, lambda: AttendanceUnitOfWork(factory))
+    with serving(attendance_api.registration(servicer)) as target:
+        yield target
+
+
+@pytest.fixture
+def attendance(attendance_target) -> Iterator[Callers]:
+    callers = Callers(attendance_target, attendance_pb2_grpc.AttendanceServiceStub)
+    yield callers
+    callers.close()
+
+
+def mark(rider: str, hub: str, status: int = att_pb2.ATTENDANCE_STATUS_PRESENT) -> att_pb2.RecordAttendanceRequest:
+    return att_pb2.RecordAttendanceRequest(rider_id=rider, hub_id=hub, date=DAY, status=status)
+
+
+@pytest.fixture
+def attendance_hubs(attendance) -> tuple[str, str, str]:
+    """Hub X whose rider the team lead of X marked present; hub Y is someone else's. -> (x, y, rider)"""
+    x, y = uid("hub"), uid("hub")
+    rider = f"{x}-asha"
+    attendance.lead(x).RecordAttendance(mark(rider, x), timeout=TIMEOUT)
+    return x, y, rider
+
+
+def attendance_calls(x: str, y: str, rider: str) -> dict[str, tuple[str, object]]:
+    return {
+        "list": ("ListAvailableRiders", att_pb2.ListAvailableRidersRequest(hub_id=x, date=DAY)),
+        "get": ("GetAttendance", att_pb2.GetAttendanceRequest(rider_id=rider, date=DAY)),
+        "record": ("RecordAttendance", mark(rider, x, att_pb2.ATTENDANCE_STATUS_ABSENT)),
+        "record new rider": ("RecordAttendance", mark(f"{x}-new", x)),
+        "take over": ("RecordAttendance", mark(rider, y, att_pb2.ATTENDANCE_STATUS_ABSENT)),
+    }
+
+
+def attendance_snapshot(attendance: Callers, x: str, y: str, rider: str) -> tuple:
+    admin = attendance.admin()
+    got = admin.GetAttendance(att_pb2.GetAttendanceRequest(rider_id=rider, date=DAY), timeout=TIMEOUT).record
+    listed = {hub: [r.rider_id for r in admin.ListAvailableRiders(att_pb2.ListAvailableRidersRequest(hub_id=hub, date=DAY), timeout=TIMEOUT).records] for hub in (x, y)}
+    return got, listed
+
+
+@pytest.mark.parametrize("caller", ["team lead of another hub", "client"])
+def test_another_hubs_attendance_is_denied_and_unchanged(attendance, attendance_hubs, caller):
+    x, y, rider = attendance_hubs
+    stub = attendance.lead(y) if caller != "client" else attendance.client(uid("client"))
+    before = attendance_snapshot(attendance, x, y, rider)
+    assert before[1] == {x: [rider], y: []}
+    for name, (method, request) in attendance_calls(x, y, rider).items():
+        details = denial(lambda: getattr(stub, method)(request, timeout=TIMEOUT))
+        assert (repr(x) in details) if caller != "client" else (details == f"role client may not call {method}"), (name, details)
+    assert attendance_snapshot(attendance, x, y, rider) == before
+
+
+def test_a_team_lead_keeps_its_hubs_attendance_and_services_read_it(attendance, attendance_hubs):
+    x, _, rider = attendance_hubs
+    lead = attendance.lead(x)
+    assert lead.GetAttendance(att_pb2.GetAttendanceRequest(rider_id=rider, date=DAY), timeout=TIMEOUT).record.hub_id == x
+    lead.RecordAttendance(mark(rider, x, att_pb2.ATTENDANCE_STATUS_ON_LEAVE), timeout=TIMEOUT)
+    lead.RecordAttendance(mark(rider, x), timeout=TIMEOUT)
+    for caller in (lead, attendance.service()):
+        listed = caller.ListAvailableRiders(att_pb2.ListAvailableRidersRequest(hub_id=x, date=DAY), timeout=TIMEOUT)
+        assert [r.rider_id for r in listed.records] == [rider]
+
+
+# == every service ==================================================================================
+
+
+@pytest.fixture
+def every_target(pur_target, routing_target, dispatch_target, attendance_target) -> dict[str, str]:
+    return {pur_api.SERVICE_NAME: pur_target, routing_api.SERVICE_NAME: routing_target,
+            dispatch_api.SERVICE_NAME: dispatch_target, attendance_api.SERVICE_NAME: attendance_target}
+
+
+def test_every_service_wants_a_token_but_answers_health_without_one(every_target):
+    probes = {
+        pur_api.SERVICE_NAME: lambda ch: pur_pb2_grpc.PickupServiceStub(ch).GetPickupRequest(pur_pb2.GetPickupRequestRequest(id="pur_x"), timeout=TIMEOUT),
+        routing_api.SERVICE_NAME: lambda ch: routing_pb2_grpc.RoutingServiceStub(ch).GetRoute(routing_pb2.GetRouteRequest(id="r"), timeout=TIMEOUT),
+        dispatch_api.SERVICE_NAME: lambda ch: dispatch_pb2_grpc.DispatchServiceStub(ch).GetDispatch(dispatch_pb2.GetDispatchRequest(id="d"), timeout=TIMEOUT),
+        attendance_api.SERVICE_NAME: lambda ch: attendance_pb2_grpc.AttendanceServiceStub(ch).GetAttendance(att_pb2.GetAttendanceRequest(rider_id="r", date=DAY), timeout=TIMEOUT),
+    }
+    for name, target in every_target.items():
+        with grpc.insecure_channel(target) as channel:
+            with pytest.raises(grpc.RpcError) as caught:
+                probes[name](channel)
+            assert caught.value.code() == grpc.StatusCode.UNAUTHENTICATED, name
+            health = health_pb2_grpc.HealthStub(channel).Check(health_pb2.HealthCheckRequest(service=name), timeout=TIMEOUT)
+            assert health.status == health_pb2.HealthCheckResponse.SERVING
