@@ -54,7 +54,15 @@ DLQ_ORIGINAL_PARTITION = "dlq_original_partition"
 DLQ_ORIGINAL_OFFSET = "dlq_original_offset"
 DLQ_CONSUMER_GROUP = "dlq_consumer_group"
 DLQ_FAILED_AT = "dlq_failed_at"
+# Set (to the original size) when the original bytes did not fit into the DLQ record.
+DLQ_VALUE_DROPPED = "dlq_value_dropped"
 _DLQ_REASON_MAX_BYTES = 4096
+
+# Payloads a consumer accepts. Every event the mesh writes is a few KB except a RouteMapChanged
+# naming every route of a big import (~450 KB for 20,000 routes with ids like the demo's); the
+# broker's default limit (message.max.bytes) is ~1 MiB, so anything larger is dead-lettered
+# without being parsed.
+MAX_EVENT_BYTES = 512 * 1024
 
 
 def dlq_topic(topic: str) -> str:
@@ -85,6 +93,23 @@ class PoisonMessage(Exception):
         self.reason = reason
 
 
+# The kinds `decode_protobuf` tells apart; the class name is the DLQ record's dlq_error_type.
+class BadHeaders(PoisonMessage):
+    """A required CloudEvents header is missing or unreadable."""
+
+
+class WrongEventType(PoisonMessage):
+    """ce_type names another event type than the consumer reads."""
+
+
+class OversizedMessage(PoisonMessage):
+    """The payload is larger than the consumer accepts."""
+
+
+class UndecodablePayload(PoisonMessage):
+    """There is no payload, or its bytes are not the expected protobuf message."""
+
+
 @dataclass(frozen=True, slots=True)
 class EventHeaders:
     """The CloudEvents attributes of one event, carried as Kafka headers (binary content mode)."""
@@ -109,7 +134,8 @@ class EventHeaders:
     @classmethod
     def from_kafka(cls, headers: Mapping[str, bytes] | Iterable[tuple[str, bytes]]) -> EventHeaders:
         """Parse the headers of a consumed message; raises PoisonMessage when one is missing or bad."""
-        found = dict(headers.items() if isinstance(headers, Mapping) else headers)
+        # A null header value (other clients allow one) counts as missing.
+        found = {k: v for k, v in (headers.items() if isinstance(headers, Mapping) else headers) if v is not None}
         try:
             values = {name: found[name].decode() for name in (CE_ID, CE_TYPE, CE_SOURCE, CE_TIME)}
             return cls(
@@ -121,9 +147,9 @@ class EventHeaders:
                 content_type=found.get(CONTENT_TYPE, PROTOBUF_CONTENT_TYPE.encode()).decode(),
             )
         except KeyError as exc:
-            raise PoisonMessage(f"missing CloudEvents header {exc.args[0]!r}") from None
+            raise BadHeaders(f"missing CloudEvents header {exc.args[0]!r}") from None
         except (UnicodeDecodeError, ValueError) as exc:
-            raise PoisonMessage(f"invalid CloudEvents header: {exc}") from None
+            raise BadHeaders(f"invalid CloudEvents header: {exc}") from None
 
 
 # --------------------------------------------------------------------------------------------
@@ -306,19 +332,26 @@ T = TypeVar("T")
 M = TypeVar("M", bound=Message)
 
 
-def decode_protobuf(msg: ConsumedMessage, message_cls: type[M], *, max_bytes: int = 1024 * 1024) -> tuple[EventHeaders, M]:
-    """Headers and payload of an event of type `message_cls`; PoisonMessage when the headers are
-    missing, the CloudEvents type is another one, or the bytes are not that message."""
-    headers = EventHeaders.from_kafka(msg.headers)
+def decode_protobuf(
+    msg: ConsumedMessage, message_cls: type[M], *, max_bytes: int = MAX_EVENT_BYTES
+) -> tuple[EventHeaders, M]:
+    """Headers and payload of an event of type `message_cls`. A message that can never be one
+    raises a PoisonMessage subclass naming why: no payload or one over `max_bytes` (checked
+    before anything is parsed), a missing CloudEvents header, another ce_type, bytes that are
+    not that message. A payload of another type that happens to parse is left to the caller's
+    validation, like any other invalid event."""
     expected = message_cls.DESCRIPTOR.full_name
+    if msg.value is None:
+        raise UndecodablePayload(f"message has no value (a tombstone), expected a {expected}")
+    if len(msg.value) > max_bytes:
+        raise OversizedMessage(f"payload of {len(msg.value)} bytes exceeds the limit of {max_bytes}")
+    headers = EventHeaders.from_kafka(msg.headers)
     if headers.type != expected:
-        raise PoisonMessage(f"ce_type is {headers.type!r}, expected {expected!r}")
-    if len(msg.value or b"") > max_bytes:
-        raise PoisonMessage(f"payload of {len(msg.value)} bytes exceeds {max_bytes}")
+        raise WrongEventType(f"ce_type is {headers.type!r}, expected {expected!r}")
     try:
-        return headers, message_cls.FromString(msg.value or b"")
+        return headers, message_cls.FromString(msg.value)
     except DecodeError as exc:
-        raise PoisonMessage(f"payload is not a {expected}: {exc}") from None
+        raise UndecodablePayload(f"payload is not a {expected}: {exc}") from None
 
 
 class LoopStopped(Exception):
@@ -532,7 +565,9 @@ class ConsumerLoop(Generic[T]):
         futures = []
         for letter in dead:
             msg = letter.message
-            headers = [(k, v) for k, v in msg.headers.items() if not k.startswith("dlq_")]
+            # Earlier dlq_* headers (a replayed message that failed again) give way to this
+            # failure's; a null header value becomes empty because the producer refuses None.
+            headers = [(k, v or b"") for k, v in msg.headers.items() if not k.startswith("dlq_")]
             headers += [
                 (DLQ_REASON, letter.reason.encode()[:_DLQ_REASON_MAX_BYTES]),
                 (DLQ_ERROR_TYPE, letter.error_type.encode()),
@@ -542,9 +577,7 @@ class ConsumerLoop(Generic[T]):
                 (DLQ_CONSUMER_GROUP, self.group_id.encode()),
                 (DLQ_FAILED_AT, failed_at),
             ]
-            futures.append(
-                self._dlq_producer.send(dlq_topic(msg.topic), key=msg.key, value=msg.value, headers=headers)
-            )
+            futures.append(self._send_dead_letter(msg, headers))
         flush_and_check(self._dlq_producer, futures, timeout=self._dlq_send_timeout)
         for letter in dead:
             _DEAD_LETTERED.labels(letter.message.topic, self.group_id, letter.stage).inc()
@@ -553,6 +586,18 @@ class ConsumerLoop(Generic[T]):
                 extra=_msg_fields(letter.message)
                 | {"group": self.group_id, "stage": letter.stage, "reason": letter.reason[:500]},
             )
+
+    def _send_dead_letter(self, msg: ConsumedMessage, headers: list[tuple[str, bytes]]) -> Any:
+        topic = dlq_topic(msg.topic)
+        try:
+            return self._dlq_producer.send(topic, key=msg.key, value=msg.value, headers=headers)
+        except kafka.errors.MessageSizeTooLargeError:
+            # Only a message within a few KB of the size limit gets here (the copy adds the dlq_*
+            # headers). Without its bytes it still records the failure and frees the partition;
+            # the original stays in its topic until retention.
+            size = str(len(msg.value or b"")).encode()
+            headers = [*headers, (DLQ_VALUE_DROPPED, size)]
+            return self._dlq_producer.send(topic, key=msg.key, value=b"", headers=headers)
 
     def _commit(self, messages: list[ConsumedMessage], stop: threading.Event) -> None:
         offsets: dict[TopicPartition, OffsetAndMetadata] = {}

@@ -15,12 +15,18 @@ from mesh.kafka import (
     DLQ_ERROR_TYPE,
     DLQ_ORIGINAL_OFFSET,
     DLQ_REASON,
+    DLQ_VALUE_DROPPED,
+    BadHeaders,
     ConsumedMessage,
     ConsumerLoop,
     EventHeaders,
     LoopStopped,
+    OversizedMessage,
     PoisonMessage,
     TopicSpec,
+    UndecodablePayload,
+    WrongEventType,
+    decode_protobuf,
     dlq_topic,
     format_rfc3339,
     is_transient,
@@ -234,3 +240,53 @@ def test_unexpected_error_outside_the_handler_propagates():
     consumer.commit = bad_commit
     with pytest.raises(Boom):
         loop.poll_once()
+
+
+# -- poison kinds and the DLQ's size fallback ------------------------------------------------------
+
+
+def _event_message(value: bytes | None, headers: dict[str, bytes]) -> ConsumedMessage:
+    return ConsumedMessage("t", 0, 7, b"k", value, headers, 0)
+
+
+def test_decode_protobuf_names_each_kind_of_poison():
+    from firstmile.events.v1 import events_pb2
+
+    event = events_pb2.RouteMapChanged(hub_id="hub-1", map_version=2)
+    good = dict(EventHeaders(id="e-1", type="firstmile.events.v1.RouteMapChanged", source="s",
+                             time=datetime(2025, 1, 1, tzinfo=UTC)).to_kafka())
+    assert decode_protobuf(_event_message(event.SerializeToString(), good), events_pb2.RouteMapChanged)[1] == event
+
+    cases = [
+        (b"\xff\xfe garbage", good, UndecodablePayload, "payload is not a firstmile.events.v1.RouteMapChanged"),
+        (None, good, UndecodablePayload, "no value"),
+        (b"x" * 101, good, OversizedMessage, "payload of 101 bytes exceeds the limit of 100"),
+        (event.SerializeToString(), good | {"ce_type": b"firstmile.events.v1.PickupRequested"}, WrongEventType,
+         "ce_type is 'firstmile.events.v1.PickupRequested', expected 'firstmile.events.v1.RouteMapChanged'"),
+        (event.SerializeToString(), {k: v for k, v in good.items() if k != CE_ID}, BadHeaders, "'ce_id'"),
+        (event.SerializeToString(), good | {CE_ID: None}, BadHeaders, "'ce_id'"),
+    ]
+    for value, headers, error, reason in cases:
+        with pytest.raises(error) as caught:
+            decode_protobuf(_event_message(value, headers), events_pb2.RouteMapChanged, max_bytes=100)
+        assert reason in caught.value.reason
+
+
+def test_a_dead_letter_too_large_for_the_dlq_goes_without_its_bytes():
+    import kafka.errors
+
+    class SizeLimitedProducer(FakeProducer):
+        def send(self, topic, key=None, value=None, headers=None):
+            if value and len(value) > 10:
+                raise kafka.errors.MessageSizeTooLargeError("too large")
+            return super().send(topic, key=key, value=value, headers=headers)
+
+    log: list[str] = []
+    big = b"garbage" * 10
+    loop, consumer, producer, log = make_loop([[record(0, big), record(1, b"ok")]], lambda items: None,
+                                              producer=SizeLimitedProducer(log), log=log)
+    loop.poll_once()
+    [(topic, key, value, headers)] = producer.sent
+    assert (topic, key, value) == ("t.dlq", b"k", b"")
+    assert headers[DLQ_VALUE_DROPPED] == str(len(big)).encode() and headers[DLQ_REASON] == b"not ok"
+    assert consumer.commits[-1] == {TopicPartition("t", 0): OffsetAndMetadata(2, "", -1)}
