@@ -25,6 +25,7 @@ from kafka.structs import TopicPartition
 from firstmile.events.v1 import events_pb2
 from firstmile.pur.v1 import pur_pb2
 from mesh.errors import MeshError
+from mesh.kafka import ConsumedMessage, PoisonMessage, decode_protobuf
 from mesh.topics import PUR_EVENTS
 
 log = logging.getLogger(__name__)
@@ -115,7 +116,7 @@ class StatusFeed:
             while not stop.is_set():
                 for records in consumer.poll(timeout_ms=200, max_records=500).values():
                     for record in records:
-                        self._dispatch(record.value)
+                        self._dispatch(ConsumedMessage.from_record(record))
                 if self._watched.is_set():
                     idle_since = None
                 elif idle_since is None:
@@ -125,10 +126,12 @@ class StatusFeed:
         finally:
             consumer.close(autocommit=False)
 
-    def _dispatch(self, value: bytes) -> None:
+    def _dispatch(self, message: ConsumedMessage) -> None:
+        # The same checks as the consumers (type header, size, payload); a poison record is the
+        # consumers' DLQ's business, the feed only skips it.
         try:
-            change = events_pb2.PickupStatusChanged.FromString(value)
-        except Exception:  # noqa: BLE001 - a bad record is the consumers' DLQ's business, not the feed's
-            log.warning("skipping undecodable status change")
+            _, change = decode_protobuf(message, events_pb2.PickupStatusChanged)
+        except PoisonMessage as exc:
+            log.warning("skipping a poison status change", extra={"offset": message.offset, "reason": str(exc)})
             return
         self.publish(change)

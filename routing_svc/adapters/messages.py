@@ -129,6 +129,11 @@ def route_map_to_proto(index: HubRouteIndex, *, omit_geojson: bool = False) -> r
     return response
 
 
+# Keeps the event far below the consumers' size limit (mesh.kafka.MAX_EVENT_BYTES) whatever the
+# size of an import; consumers act on the hub and version, the ids are for people reading events.
+MAX_CHANGED_ROUTE_IDS = 1000
+
+
 def route_map_changed(
     hub_id: str,
     previous_version: int,
@@ -144,7 +149,7 @@ def route_map_changed(
         map_version=map_version,
         previous_map_version=previous_version,
         kind=CHANGE_KIND_TO_PROTO[kind],
-        changed_route_ids=sorted(changed_route_ids),
+        changed_route_ids=sorted(changed_route_ids)[:MAX_CHANGED_ROUTE_IDS],
         changed_at=timestamp(now),
     )
     return OutboxEvent(

@@ -273,3 +273,17 @@ def test_make_route_validates_every_field():
         make_route(route_id="R1", hub_id="H", name="", geometry_geojson=polygon(SQUARE), priority=2**31)
     with pytest.raises(InvalidGeometry, match="not closed"):
         make_route(route_id="R1", hub_id="H", name="", geometry_geojson=polygon(SQUARE[:-1] + [[77.5, 12.91]]))
+
+
+def test_a_map_change_event_stays_small_whatever_the_import():
+    from datetime import UTC, datetime
+
+    from firstmile.events.v1 import events_pb2
+    from mesh.kafka import MAX_EVENT_BYTES
+    from routing_svc.adapters.messages import MAX_CHANGED_ROUTE_IDS, route_map_changed
+
+    ids = [f"route-{n:058d}" for n in range(20_000)]
+    event = route_map_changed("HUB-1", 1, 2, "import", ids, datetime.now(UTC))
+    payload = events_pb2.RouteMapChanged.FromString(event.payload)
+    assert list(payload.changed_route_ids) == sorted(ids)[:MAX_CHANGED_ROUTE_IDS]
+    assert len(event.payload) < MAX_EVENT_BYTES / 4
