@@ -32,6 +32,8 @@ PG_PORT="${PG_PORT:-5432}"
 REDIS_PORT="${REDIS_PORT:-6379}"
 KAFKA_PORT="${KAFKA_PORT:-9092}"
 KAFKA_CONTROLLER_PORT="${KAFKA_CONTROLLER_PORT:-9093}"
+KAFKA_SSL_PORT="${KAFKA_SSL_PORT:-$((KAFKA_PORT + 2))}"
+KAFKA_SASL_PORT="${KAFKA_SASL_PORT:-$((KAFKA_PORT + 3))}"
 BUF_VERSION="1.75.0"
 GRPCURL_VERSION="v1.9.3"
 SERVICES=(pur_svc routing_svc dispatch_svc attendance_adapter)
@@ -218,9 +220,15 @@ kafka_up() {
   [ -d "$CACHE/kafka/libs" ] || die "Kafka is not installed; run: infra/infra.sh install"
   if pid_alive "$RUN/kafka.pid"; then log "Kafka already running on $KAFKA_PORT"; return; fi
   port_open "$KAFKA_PORT" && die "port $KAFKA_PORT is taken by another process; set KAFKA_PORT"
-  local data="$STATE/kafka/data" props="$STATE/kafka/server.properties"
-  mkdir -p "$STATE/kafka"
+  local data="$STATE/kafka/data" props="$STATE/kafka/server.properties" tls="$STATE/kafka/tls"
+  mkdir -p "$STATE/kafka" "$tls"
+  # The PEM keystore holds the key and its certificate in one file.
+  cat "$SECRETS/mesh.key" "$SECRETS/mesh.crt" >"$tls/keystore.pem"
+  chmod 600 "$tls/keystore.pem"
+  cp "$SECRETS/ca.crt" "$tls/ca.crt"
   sed -e "s|@KAFKA_PORT@|$KAFKA_PORT|g" -e "s|@CONTROLLER_PORT@|$KAFKA_CONTROLLER_PORT|g" -e "s|@DATA_DIR@|$data|g" \
+    -e "s|@SSL_PORT@|$KAFKA_SSL_PORT|g" -e "s|@SASL_PORT@|$KAFKA_SASL_PORT|g" -e "s|@TLS_DIR@|$tls|g" \
+    -e "s|@SASL_PASSWORD@|$(cat "$SECRETS/kafka-sasl.password")|g" \
     "$ROOT/infra/kafka/server.properties.in" >"$props"
   if [ ! -f "$data/meta.properties" ]; then
     log "Kafka: formatting KRaft storage in $data"
@@ -258,6 +266,8 @@ cmd_env() {
 export FIRSTMILE_DATABASE_URL="postgresql+psycopg2://firstmile@localhost:$PG_PORT/firstmile"
 export FIRSTMILE_REDIS_URL="redis://localhost:$REDIS_PORT/0"
 export FIRSTMILE_KAFKA_BOOTSTRAP_SERVERS="localhost:$KAFKA_PORT"
+# The broker's TLS listeners (tests of the clients' Kafka security settings).
+export KAFKA_SSL_PORT=$KAFKA_SSL_PORT KAFKA_SASL_PORT=$KAFKA_SASL_PORT
 # Local runs: plaintext gRPC, said explicitly (the default is mutual TLS). Tokens are still required;
 # the signing key is exported for local tools only (python -m mesh.tokens, the demo).
 export FIRSTMILE_GRPC_TRANSPORT=plaintext

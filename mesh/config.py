@@ -10,7 +10,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Literal, Self, TypeVar
 
-from pydantic import Field, FilePath, ValidationError, model_validator
+from pydantic import Field, FilePath, SecretStr, ValidationError, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -47,19 +47,44 @@ class GrpcTransportSettings(BaseSettings):
         return self
 
 
-class MeshSettings(GrpcTransportSettings):
+class KafkaSettings(BaseSettings):
+    """Where the Kafka brokers are and how to reach them: TLS and SASL credentials when configured."""
+
+    model_config = SettingsConfigDict(env_prefix="FIRSTMILE_", extra="ignore", frozen=True, env_ignore_empty=True)
+
+    kafka_bootstrap_servers: str = Field(
+        pattern=r"^[^\s,]+:\d+(,[^\s,]+:\d+)*$", description="Comma-separated host:port list of Kafka brokers"
+    )
+    kafka_security_protocol: Literal["PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL"] = "PLAINTEXT"
+    kafka_ssl_ca_file: FilePath | None = Field(default=None, description="PEM CA of the brokers (default: the system's)")
+    kafka_ssl_cert_file: FilePath | None = Field(default=None, description="PEM client certificate, when brokers require one")
+    kafka_ssl_key_file: FilePath | None = Field(default=None, description="PEM key of kafka_ssl_cert_file")
+    kafka_sasl_mechanism: Literal["PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512"] = "SCRAM-SHA-512"
+    kafka_sasl_username: str | None = None
+    kafka_sasl_password: SecretStr | None = None
+
+    @model_validator(mode="after")
+    def _credentials_when_sasl(self) -> Self:
+        if self.kafka_security_protocol.startswith("SASL_") and not (self.kafka_sasl_username and self.kafka_sasl_password):
+            raise ValueError(
+                f"kafka_security_protocol={self.kafka_security_protocol} needs FIRSTMILE_KAFKA_SASL_USERNAME and"
+                " FIRSTMILE_KAFKA_SASL_PASSWORD"
+            )
+        if (self.kafka_ssl_cert_file is None) != (self.kafka_ssl_key_file is None):
+            raise ValueError("FIRSTMILE_KAFKA_SSL_CERT_FILE and FIRSTMILE_KAFKA_SSL_KEY_FILE go together")
+        return self
+
+
+class MeshSettings(GrpcTransportSettings, KafkaSettings):
     """Settings every service shares (prefix `FIRSTMILE_`)."""
 
-    model_config = SettingsConfigDict(env_prefix="FIRSTMILE_", extra="ignore", frozen=True)
+    model_config = SettingsConfigDict(env_prefix="FIRSTMILE_", extra="ignore", frozen=True, env_ignore_empty=True)
 
     database_url: str = Field(
         pattern=r"^postgresql(\+psycopg2)?://",
         description="SQLAlchemy URL of the PostgreSQL cluster, e.g. postgresql+psycopg2://user:pass@host:5432/db",
     )
     redis_url: str = Field(pattern=r"^rediss?://", description="Redis URL, e.g. redis://host:6379/0")
-    kafka_bootstrap_servers: str = Field(
-        pattern=r"^[^\s,]+:\d+(,[^\s,]+:\d+)*$", description="Comma-separated host:port list of Kafka brokers"
-    )
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
     grpc_max_workers: int = Field(default=16, ge=1, le=256)
     # Seconds health reports NOT_SERVING before the server stops, so load balancers move away first.

@@ -1,7 +1,7 @@
 """Keys, certificates and tokens for a local run: `python -m mesh.devsecrets [DIR]` (default .cache/secrets).
 
 Makes, once: a CA, one certificate for the local mesh (server and client use, for localhost),
-the Ed25519 key pair that signs and verifies bearer tokens. Every run re-issues `service.token`
+the Ed25519 key pair that signs and verifies bearer tokens, the local Kafka SASL password. Every run re-issues `service.token`
 (role service) and `admin.token` (role admin), so they never expire under a long-lived checkout.
 Production gets its keys and certificates from its own PKI through Kubernetes Secrets instead.
 """
@@ -11,6 +11,7 @@ from __future__ import annotations
 import argparse
 import ipaddress
 import os
+import secrets as secrets_module
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -67,6 +68,11 @@ class DevSecrets:
     def admin_token(self) -> Path:
         return self.folder / "admin.token"
 
+    @property
+    def kafka_sasl_password(self) -> Path:
+        """Password of the user `firstmile` on the local broker's SASL_SSL listener."""
+        return self.folder / "kafka-sasl.password"
+
     def issuer(self) -> TokenIssuer:
         return TokenIssuer.from_file(self.jwt_private_key)
 
@@ -81,6 +87,8 @@ def ensure(folder: Path = DEFAULT_DIR, *, dns_names: Sequence[str] = ()) -> DevS
         _write_mesh_certificate(secrets, dns_names)
     if not secrets.jwt_public_key.exists():
         _write_jwt_keys(secrets)
+    if not secrets.kafka_sasl_password.exists():
+        _write_private(secrets.kafka_sasl_password, secrets_module.token_urlsafe(24).encode())
     issuer = secrets.issuer()
     _write_private(secrets.service_token, issuer.issue("local-services", Role.SERVICE, ttl=timedelta(days=30)).encode())
     _write_private(secrets.admin_token, issuer.issue("local-admin", Role.ADMIN, ttl=timedelta(days=7)).encode())

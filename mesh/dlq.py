@@ -30,10 +30,7 @@ from typing import Any
 import kafka.errors
 from kafka import KafkaConsumer
 from kafka.structs import OffsetAndMetadata, TopicPartition
-from pydantic import Field
-from pydantic_settings import BaseSettings, SettingsConfigDict
-
-from mesh.config import ConfigError, load
+from mesh.config import ConfigError, KafkaSettings, load
 from mesh.kafka import (
     CE_ID,
     CE_TYPE,
@@ -46,6 +43,8 @@ from mesh.kafka import (
     DLQ_REASON,
     DLQ_SUFFIX,
     DLQ_VALUE_DROPPED,
+    PLAINTEXT,
+    KafkaSecurity,
     dlq_topic,
     flush_and_check,
     make_producer,
@@ -59,9 +58,8 @@ TABLE_REASON_CHARS = 80
 Position = tuple[int, int]  # (partition, offset) in the DLQ topic
 
 
-class Settings(BaseSettings):
-    model_config = SettingsConfigDict(env_prefix="FIRSTMILE_", extra="ignore", frozen=True)
-    kafka_bootstrap_servers: str = Field(pattern=r"^[^\s,]+:\d+(,[^\s,]+:\d+)*$")
+class Settings(KafkaSettings):
+    """The command needs only the brokers and how to reach them."""
 
 
 class UsageError(Exception):
@@ -193,7 +191,7 @@ class Dlq:
     """A DLQ topic read by partition and offset. The consumer never joins its group (partitions
     are assigned, not subscribed); the group only holds the replay ledger's commits."""
 
-    def __init__(self, bootstrap_servers: str, topic: str, group: str) -> None:
+    def __init__(self, bootstrap_servers: str, topic: str, group: str, security: KafkaSecurity = PLAINTEXT) -> None:
         self.original_topic = topic.removesuffix(DLQ_SUFFIX)
         self.topic = dlq_topic(self.original_topic)
         self.group = group
@@ -204,6 +202,7 @@ class Dlq:
             enable_auto_commit=False,
             request_timeout_ms=int(KAFKA_TIMEOUT_S * 1000),
             bootstrap_timeout_ms=BOOTSTRAP_TIMEOUT_MS,
+            **security.client_options(),
         )
         try:
             partitions = self._consumer.partitions_for_topic(self.topic)
@@ -366,7 +365,12 @@ def _chosen(
 
 
 def replay_command(
-    dlq: Dlq, bootstrap_servers: str, positions: Sequence[Position] | None, *, dry_run: bool
+    dlq: Dlq,
+    bootstrap_servers: str,
+    positions: Sequence[Position] | None,
+    *,
+    dry_run: bool,
+    security: KafkaSecurity = PLAINTEXT,
 ) -> int:
     if not dlq.original_topic_exists():
         raise UsageError(f"the original topic {dlq.original_topic!r} does not exist")
@@ -391,7 +395,7 @@ def replay_command(
               "nothing was sent or recorded")
         return 0
 
-    landed = _publish(bootstrap_servers, dlq.original_topic, plan.replay)
+    landed = _publish(bootstrap_servers, dlq.original_topic, plan.replay, security)
     for letter, (partition, offset) in zip(plan.replay, landed, strict=True):
         print(f"replayed {_describe(letter)} -> {dlq.original_topic}[{partition}]@{offset}")
     for letter in plan.settled:
@@ -417,11 +421,13 @@ def _describe(letter: DeadLetter) -> str:
     )
 
 
-def _publish(bootstrap_servers: str, topic: str, letters: Sequence[DeadLetter]) -> list[tuple[int, int]]:
+def _publish(
+    bootstrap_servers: str, topic: str, letters: Sequence[DeadLetter], security: KafkaSecurity
+) -> list[tuple[int, int]]:
     """Send every letter to `topic` and return where each landed; raises unless all were acked."""
     if not letters:
         return []
-    producer = make_producer(bootstrap_servers, client_id="mesh-dlq-replay")
+    producer = make_producer(bootstrap_servers, client_id="mesh-dlq-replay", security=security)
     try:
         futures = [
             producer.send(topic, key=letter.key, value=letter.value, headers=letter.replay_headers())
@@ -482,11 +488,14 @@ def main(argv: list[str] | None = None) -> int:
         print(exc, file=sys.stderr)
         return 2
     try:
-        dlq = Dlq(settings.kafka_bootstrap_servers, args.topic, args.group)
+        security = KafkaSecurity.from_settings(settings)
+        dlq = Dlq(settings.kafka_bootstrap_servers, args.topic, args.group, security)
         try:
             if args.command == "list":
                 return list_command(dlq, args.limit, args.json)
-            return replay_command(dlq, settings.kafka_bootstrap_servers, args.offset, dry_run=args.dry_run)
+            return replay_command(
+                dlq, settings.kafka_bootstrap_servers, args.offset, dry_run=args.dry_run, security=security
+            )
         finally:
             dlq.close()
     except UsageError as exc:

@@ -14,7 +14,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from mesh.config import MeshSettings
 from mesh.db import make_engine, make_session_factory
-from mesh.kafka import ConsumedMessage, ConsumerLoop, make_producer
+from mesh.kafka import ConsumedMessage, ConsumerLoop, KafkaSecurity, make_producer
 from mesh.outbox import Outbox, OutboxRelay
 from mesh.redis_client import make_redis
 from mesh.runtime import Worker
@@ -32,17 +32,22 @@ class Infrastructure:
     relay_producer: KafkaProducer
     dlq_producer: KafkaProducer
     kafka_bootstrap_servers: str
+    kafka_security: KafkaSecurity
 
     @classmethod
     def connect(cls, settings: MeshSettings, *, service: str) -> Infrastructure:
         engine = make_engine(settings.database_url, pool_size=settings.db_pool_size, application_name=service)
+        kafka_security = KafkaSecurity.from_settings(settings)
         return cls(
             engine=engine,
             session_factory=make_session_factory(engine),
             redis=make_redis(settings.redis_url),
-            relay_producer=make_producer(settings.kafka_bootstrap_servers, client_id=f"{service}-outbox"),
-            dlq_producer=make_producer(settings.kafka_bootstrap_servers, client_id=f"{service}-dlq"),
+            relay_producer=make_producer(
+                settings.kafka_bootstrap_servers, client_id=f"{service}-outbox", security=kafka_security
+            ),
+            dlq_producer=make_producer(settings.kafka_bootstrap_servers, client_id=f"{service}-dlq", security=kafka_security),
             kafka_bootstrap_servers=settings.kafka_bootstrap_servers,
+            kafka_security=kafka_security,
         )
 
     def outbox_relay(self, outbox: Outbox) -> Worker:
@@ -72,6 +77,7 @@ class Infrastructure:
                 handle_batch=handle_batch,
                 dlq_producer=self.dlq_producer,
                 client_id=f"{group_id}:{topic}",
+                security=self.kafka_security,
                 **options,
             )
             try:

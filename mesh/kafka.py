@@ -28,6 +28,7 @@ from kafka.structs import OffsetAndMetadata, TopicPartition
 from prometheus_client import Counter, Histogram
 from tenacity import Retrying, retry_if_exception, stop_after_delay, wait_exponential
 
+from mesh.config import KafkaSettings
 from mesh.errors import is_transient
 
 log = logging.getLogger(__name__)
@@ -153,6 +154,55 @@ class EventHeaders:
 
 
 # --------------------------------------------------------------------------------------------
+# Connection security
+# --------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class KafkaSecurity:
+    """How clients authenticate to the brokers and encrypt: kafka-python options from settings."""
+
+    protocol: str = "PLAINTEXT"
+    ca_file: str | None = None
+    cert_file: str | None = None
+    key_file: str | None = None
+    sasl_mechanism: str | None = None
+    sasl_username: str | None = None
+    sasl_password: str | None = field(default=None, repr=False)
+
+    @classmethod
+    def from_settings(cls, settings: KafkaSettings) -> KafkaSecurity:
+        sasl = settings.kafka_security_protocol.startswith("SASL_")
+        return cls(
+            protocol=settings.kafka_security_protocol,
+            ca_file=str(settings.kafka_ssl_ca_file) if settings.kafka_ssl_ca_file else None,
+            cert_file=str(settings.kafka_ssl_cert_file) if settings.kafka_ssl_cert_file else None,
+            key_file=str(settings.kafka_ssl_key_file) if settings.kafka_ssl_key_file else None,
+            sasl_mechanism=settings.kafka_sasl_mechanism if sasl else None,
+            sasl_username=settings.kafka_sasl_username if sasl else None,
+            sasl_password=settings.kafka_sasl_password.get_secret_value() if sasl and settings.kafka_sasl_password else None,
+        )
+
+    def client_options(self) -> dict[str, Any]:
+        options: dict[str, Any] = {"security_protocol": self.protocol}
+        if self.protocol in ("SSL", "SASL_SSL"):
+            options["ssl_check_hostname"] = True
+            if self.ca_file:
+                options["ssl_cafile"] = self.ca_file
+            if self.cert_file:
+                options["ssl_certfile"] = self.cert_file
+                options["ssl_keyfile"] = self.key_file
+        if self.sasl_mechanism:
+            options["sasl_mechanism"] = self.sasl_mechanism
+            options["sasl_plain_username"] = self.sasl_username
+            options["sasl_plain_password"] = self.sasl_password
+        return options
+
+
+PLAINTEXT = KafkaSecurity()
+
+
+# --------------------------------------------------------------------------------------------
 # Producer and topics
 # --------------------------------------------------------------------------------------------
 
@@ -161,6 +211,7 @@ def make_producer(
     bootstrap_servers: str,
     *,
     client_id: str,
+    security: KafkaSecurity = PLAINTEXT,
     linger_ms: int = 5,
     request_timeout_ms: int = 10_000,
     delivery_timeout_ms: int = 30_000,
@@ -187,6 +238,7 @@ def make_producer(
         "max_block_ms": max_block_ms,
         "compression_type": "lz4" if has_lz4() else None,
         "allow_auto_create_topics": False,
+        **security.client_options(),
     }
     config.update(overrides)
     return KafkaProducer(**config)
@@ -217,6 +269,7 @@ def ensure_topics(
     *,
     with_dlq: bool = True,
     timeout_s: float = 60.0,
+    security: KafkaSecurity = PLAINTEXT,
 ) -> list[str]:
     """Create each topic (and its `<name>.dlq` when `with_dlq`) unless it exists; returns the
     names created now. Safe to run on every start and from several replicas at once.
@@ -244,12 +297,15 @@ def ensure_topics(
             extra={"attempt": state.attempt_number, "error": repr(state.outcome.exception())},
         ),
     )
-    return retrying(_create_topics, bootstrap_servers, list(wanted.values()))
+    return retrying(_create_topics, bootstrap_servers, list(wanted.values()), security)
 
 
-def _create_topics(bootstrap_servers: str, specs: list[TopicSpec]) -> list[str]:
+def _create_topics(bootstrap_servers: str, specs: list[TopicSpec], security: KafkaSecurity) -> list[str]:
     admin = KafkaAdminClient(
-        bootstrap_servers=bootstrap_servers.split(","), client_id="firstmile-topics", bootstrap_timeout_ms=5000
+        bootstrap_servers=bootstrap_servers.split(","),
+        client_id="firstmile-topics",
+        bootstrap_timeout_ms=5000,
+        **security.client_options(),
     )
     try:
         request = {
@@ -425,6 +481,7 @@ class ConsumerLoop(Generic[T]):
         dlq_send_timeout: float = 30.0,
         client_id: str | None = None,
         consumer: KafkaConsumer | None = None,
+        security: KafkaSecurity = PLAINTEXT,
         **consumer_config: Any,
     ) -> None:
         self.group_id = group_id
@@ -447,6 +504,7 @@ class ConsumerLoop(Generic[T]):
                 "enable_auto_commit": False,
                 "auto_offset_reset": "earliest",
                 "max_poll_records": max_batch,
+                **security.client_options(),
             }
             config.update(consumer_config)
             consumer = KafkaConsumer(**config)

@@ -13,7 +13,7 @@ Wiring in a service (composition root)::
 
     metadata = MetaData()
     outbox = Outbox("pur", metadata)            # tables of the service share `metadata`
-    producer = make_producer(settings.kafka_bootstrap_servers, client_id="pur_svc-outbox")
+    producer = make_producer(settings.kafka_bootstrap_servers, client_id="pur_svc-outbox", security=security)
     relay = OutboxRelay(engine, outbox, producer)
     threading.Thread(target=relay.run, args=(stop,), name="outbox-relay", daemon=True).start()
 

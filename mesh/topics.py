@@ -6,10 +6,9 @@ from __future__ import annotations
 import sys
 
 from pydantic import Field
-from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from mesh.config import ConfigError, load
-from mesh.kafka import TopicSpec, ensure_topics
+from mesh.config import ConfigError, KafkaSettings, load
+from mesh.kafka import KafkaSecurity, TopicSpec, ensure_topics
 
 PUR_CREATED = "pur.created.v1"
 PUR_ROUTE_ASSIGNMENTS = "pur.route-assignments.v1"
@@ -36,12 +35,9 @@ def topic_specs(partitions: int, replication_factor: int) -> list[TopicSpec]:
     ]
 
 
-class TopicSettings(BaseSettings):
+class TopicSettings(KafkaSettings):
     """The part of the shared settings topic creation needs (it runs as an init container)."""
 
-    model_config = SettingsConfigDict(env_prefix="FIRSTMILE_", extra="ignore", frozen=True)
-
-    kafka_bootstrap_servers: str = Field(pattern=r"^[^\s,]+:\d+(,[^\s,]+:\d+)*$")
     kafka_topic_partitions: int = Field(default=6, ge=1, le=1000)
     kafka_topic_replication: int = Field(default=1, ge=1, le=7)
 
@@ -53,7 +49,7 @@ def main() -> int:
         print(exc, file=sys.stderr)
         return 2
     specs = topic_specs(settings.kafka_topic_partitions, settings.kafka_topic_replication)
-    ensure_topics(settings.kafka_bootstrap_servers, specs, with_dlq=True)
+    ensure_topics(settings.kafka_bootstrap_servers, specs, with_dlq=True, security=KafkaSecurity.from_settings(settings))
     print(f"topics ready: {', '.join(spec.name for spec in specs)} (+ .dlq each)")
     return 0
 

@@ -24,7 +24,7 @@ def build_runtime(mesh: MeshSettings, settings: Settings) -> ServiceRuntime:
     def uow() -> PurUnitOfWork:
         return PurUnitOfWork(infra.session_factory, known_hubs)
 
-    feed = StatusFeed(mesh.kafka_bootstrap_servers)
+    feed = StatusFeed(mesh.kafka_bootstrap_servers, security=infra.kafka_security)
     return ServiceRuntime(
         name=NAME,
         settings=mesh,

@@ -25,7 +25,7 @@ from kafka.structs import TopicPartition
 from firstmile.events.v1 import events_pb2
 from firstmile.pur.v1 import pur_pb2
 from mesh.errors import MeshError
-from mesh.kafka import ConsumedMessage, PoisonMessage, decode_protobuf
+from mesh.kafka import PLAINTEXT, ConsumedMessage, KafkaSecurity, PoisonMessage, decode_protobuf
 from mesh.topics import PUR_EVENTS
 
 log = logging.getLogger(__name__)
@@ -73,8 +73,11 @@ class Subscription:
 
 
 class StatusFeed:
-    def __init__(self, bootstrap_servers: str, *, idle_close_seconds: float = 30.0) -> None:
+    def __init__(
+        self, bootstrap_servers: str, *, security: KafkaSecurity = PLAINTEXT, idle_close_seconds: float = 30.0
+    ) -> None:
         self._bootstrap_servers = bootstrap_servers
+        self._security = security
         self._idle_close_seconds = idle_close_seconds
         self._subscriptions: list[Subscription] = []
         self._lock = threading.Lock()
@@ -107,7 +110,12 @@ class StatusFeed:
 
     def _follow(self, stop: threading.Event) -> None:
         """Read the topic from its end until nobody has watched for a while."""
-        consumer = KafkaConsumer(bootstrap_servers=self._bootstrap_servers, enable_auto_commit=False, client_id="pur_svc-watch")
+        consumer = KafkaConsumer(
+            bootstrap_servers=self._bootstrap_servers,
+            enable_auto_commit=False,
+            client_id="pur_svc-watch",
+            **self._security.client_options(),
+        )
         try:
             partitions = [TopicPartition(PUR_EVENTS, p) for p in sorted(consumer.partitions_for_topic(PUR_EVENTS) or ())]
             consumer.assign(partitions)
