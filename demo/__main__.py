@@ -215,13 +215,15 @@ def hub_location(collection: dict) -> tuple[float, float]:
 
 
 def explore_hints(args: argparse.Namespace) -> str:
-    grpcurl = ".cache/bin/grpcurl -plaintext"
+    grpcurl = '.cache/bin/grpcurl -plaintext -H "authorization: Bearer $TOKEN"'
     pur, routing = args.pur_address, args.routing_address
     hub = args.hub
     return "\n".join(
         [
             "",
-            "The mesh keeps running (`make down` stops it; `make logs` follows the services' logs). Explore it:",
+            "The mesh keeps running (`make down` stops it; `make logs` follows the services' logs). Explore it",
+            f"as the hub's team lead (every call but health and reflection needs a token; see docs/security.md):",
+            f'  eval "$(bash infra/infra.sh env)"; TOKEN="$(python -m mesh.tokens --role team-lead --hub {hub})"',
             f"  {grpcurl} -d '{{\"hub_id\":\"{hub}\",\"page_size\":3}}' {pur} firstmile.pur.v1.PickupService/ListPickupRequests",
             f"  {grpcurl} -d '{{\"hub_id\":\"{hub}\",\"status\":\"PICKUP_STATUS_UNROUTABLE\",\"page_size\":3}}' {pur} "
             "firstmile.pur.v1.PickupService/ListPickupRequests",
@@ -233,7 +235,7 @@ def explore_hints(args: argparse.Namespace) -> str:
             f"{args.dispatch_address} firstmile.dispatch.v1.DispatchService/ListOpenPickupsByRoute",
             f"  {grpcurl} -d '{{\"hub_id\":\"{hub}\",\"route_id\":\"BLR-KOR-R01\",\"pickup_date\":\"{hub_today()}\"}}' "
             f"{args.dispatch_address} firstmile.dispatch.v1.DispatchService/RecommendDispatch",
-            f"  {grpcurl} {pur} list",
+            f"  .cache/bin/grpcurl -plaintext {pur} list   (reflection needs no token)",
         ]
     )
 
