@@ -11,7 +11,9 @@ Behavior = Callable[..., Any]
 
 
 def wrap_handler(
-    handler: grpc.RpcMethodHandler, wrap: Callable[[Behavior, bool], Behavior]
+    handler: grpc.RpcMethodHandler,
+    wrap: Callable[[Behavior, bool], Behavior],
+    request_deserializer: Callable[[bytes], Any] | None = None,
 ) -> grpc.RpcMethodHandler:
     """Rebuild `handler` with its behaviour wrapped; `wrap(behavior, streams_response)`."""
     if handler.unary_unary:
@@ -24,7 +26,7 @@ def wrap_handler(
         factory, behavior = grpc.stream_stream_rpc_method_handler, handler.stream_stream
     return factory(
         wrap(behavior, handler.response_streaming),
-        request_deserializer=handler.request_deserializer,
+        request_deserializer=request_deserializer or handler.request_deserializer,
         response_serializer=handler.response_serializer,
     )
 

@@ -69,6 +69,52 @@ def _split_method(full_method: str) -> tuple[str, str]:
     return service, method
 
 
+class _Undecodable:
+    """Stands in for a request whose bytes are not a valid message of the method's type."""
+
+    def __init__(self, error: Exception) -> None:
+        self.error = error
+
+
+class UndecodableRequestInterceptor(grpc.ServerInterceptor):
+    """Bytes that do not parse as the request message (e.g. invalid UTF-8 in a string field) are
+    the caller's mistake: INVALID_ARGUMENT, where grpcio alone would answer INTERNAL."""
+
+    def intercept_service(self, continuation, handler_call_details):  # type: ignore[no-untyped-def]
+        handler = continuation(handler_call_details)
+        if handler is None or handler.request_streaming or handler.request_deserializer is None:
+            return handler
+        parse = handler.request_deserializer
+
+        def deserialize(data: bytes) -> Any:
+            try:
+                return parse(data)
+            except Exception as exc:  # noqa: BLE001 - answered below as INVALID_ARGUMENT
+                return _Undecodable(exc)
+
+        def wrap(behavior: Behavior, streams: bool) -> Behavior:
+            def refuse(context: grpc.ServicerContext) -> None:
+                context.abort(grpc.StatusCode.INVALID_ARGUMENT, "the request is not a valid message of this method's type")
+
+            if streams:
+
+                def streaming(request: Any, context: grpc.ServicerContext) -> Iterator[Any]:
+                    if isinstance(request, _Undecodable):
+                        refuse(context)
+                    yield from behavior(request, context)
+
+                return streaming
+
+            def unary(request: Any, context: grpc.ServicerContext) -> Any:
+                if isinstance(request, _Undecodable):
+                    refuse(context)
+                return behavior(request, context)
+
+            return unary
+
+        return wrap_handler(handler, wrap, request_deserializer=deserialize)
+
+
 class ErrorMappingInterceptor(grpc.ServerInterceptor):
     """Turns exceptions into status codes: MeshError by its code, a dependency outage into
     UNAVAILABLE (safe to retry), anything else into INTERNAL without leaking its text."""
@@ -82,7 +128,7 @@ class ErrorMappingInterceptor(grpc.ServerInterceptor):
         def wrap(behavior: Behavior, streams: bool) -> Behavior:
             def abort_for(exc: Exception, context: grpc.ServicerContext) -> None:
                 if isinstance(exc, MeshError):
-                    context.abort(exc.code, str(exc))
+                    context.abort(exc.code, _details(str(exc)))
                 if is_transient(exc):
                     log.warning("dependency unavailable", extra={"method": method, "error": repr(exc)})
                     context.abort(grpc.StatusCode.UNAVAILABLE, "a dependency is unavailable; retry later")
@@ -112,6 +158,15 @@ class ErrorMappingInterceptor(grpc.ServerInterceptor):
             return unary
 
         return wrap_handler(handler, wrap)
+
+
+# Status details travel in a header; a message quoting a huge input must not exceed the peer's
+# header limit (the call would fail with RESOURCE_EXHAUSTED instead of the real code).
+MAX_DETAILS_CHARS = 2000
+
+
+def _details(message: str) -> str:
+    return message if len(message) <= MAX_DETAILS_CHARS else message[: MAX_DETAILS_CHARS - 1] + "…"
 
 
 def _is_abort(exc: Exception, context: grpc.ServicerContext) -> bool:
@@ -200,6 +255,8 @@ class GrpcServer:
                 ObservabilityInterceptor(),
                 ErrorMappingInterceptor(),
                 AuthInterceptor(verifier, access),
+                # After authentication: a caller without a token learns nothing about its bytes.
+                UndecodableRequestInterceptor(),
                 *interceptors,
             ],
             options=[

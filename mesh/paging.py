@@ -7,11 +7,15 @@ import base64
 import hashlib
 import json
 from collections.abc import Callable, Mapping
+from datetime import UTC, datetime
 from typing import TypeVar
 
 from mesh.errors import InvalidArgument
+from mesh.validation import has_control_characters
 
 T = TypeVar("T")
+# Positions hold ids and timestamps; anything longer, or with control characters, was forged.
+MAX_POSITION_CHARS = 100
 
 
 def _digest(filters: object) -> str:
@@ -32,7 +36,7 @@ def decode_page_token(token: str, filters: object, parse: Callable[[dict[str, st
     try:
         body = json.loads(base64.urlsafe_b64decode(token.encode()))
         position, digest = body["p"], body["f"]
-        if not isinstance(position, dict) or not all(isinstance(v, str) for v in position.values()):
+        if not isinstance(position, dict) or not all(_plausible(v) for v in position.values()):
             raise TypeError
         cursor = parse(position)
     except (ValueError, KeyError, TypeError, AttributeError):
@@ -40,3 +44,19 @@ def decode_page_token(token: str, filters: object, parse: Callable[[dict[str, st
     if digest != _digest(filters):
         raise InvalidArgument("page_token was issued for different filters")
     return cursor
+
+
+def position_time(text: str) -> datetime:
+    """A time a position holds (written with `datetime.isoformat()`), in UTC. ValueError for
+    anything else, such as an offset PostgreSQL refuses or an instant beyond year 1..9999 in UTC."""
+    moment = datetime.fromisoformat(text)
+    if moment.tzinfo is None:
+        raise ValueError(f"{text!r} has no UTC offset")
+    try:
+        return moment.astimezone(UTC)
+    except OverflowError:
+        raise ValueError(f"{text!r} is out of range") from None
+
+
+def _plausible(value: object) -> bool:
+    return isinstance(value, str) and len(value) <= MAX_POSITION_CHARS and not has_control_characters(value)

@@ -14,8 +14,11 @@ from collections.abc import Iterable
 from dataclasses import dataclass, fields
 from datetime import UTC, date, datetime, timedelta
 
-ID_PATTERN = re.compile(r"^[A-Za-z0-9._:-]{1,64}$")
-DATE_PATTERN = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+from mesh.validation import quoted
+
+# \Z, not $: "$" also matches before a trailing newline.
+ID_PATTERN = re.compile(r"^[A-Za-z0-9._:-]{1,64}\Z")
+DATE_PATTERN = re.compile(r"^\d{4}-\d{2}-\d{2}\Z", re.ASCII)
 MAX_SHIFT = 64
 # Recorded attendance is for days around today: planned leave ahead, corrections behind. Further
 # out is a typo (2205 for 2025), not a plan.
@@ -48,13 +51,13 @@ def parse_status(value: object, field: str = "status") -> AttendanceStatus:
             return AttendanceStatus(value)
         except ValueError:
             pass
-    raise InvalidAttendance(f"{field}: {value!r} is not one of {STATUS_NAMES}")
+    raise InvalidAttendance(f"{field}: {quoted(value)} is not one of {STATUS_NAMES}")
 
 
 def parse_date(value: object, field: str = "date") -> date:
     """A real calendar day written "YYYY-MM-DD"."""
     if not isinstance(value, str) or not DATE_PATTERN.match(value):
-        raise InvalidAttendance(f"{field}: {value!r} is not a date written YYYY-MM-DD")
+        raise InvalidAttendance(f"{field}: {quoted(value)} is not a date written YYYY-MM-DD")
     try:
         return date.fromisoformat(value)
     except ValueError:
@@ -63,7 +66,7 @@ def parse_date(value: object, field: str = "date") -> date:
 
 def check_id(value: object, field: str) -> str:
     if not isinstance(value, str) or not ID_PATTERN.match(value):
-        raise InvalidAttendance(f"{field}: {value!r} must be 1-64 characters of letters, digits, '.', '_', ':' or '-'")
+        raise InvalidAttendance(f"{field}: {quoted(value)} must be 1-64 characters of letters, digits, '.', '_', ':' or '-'")
     return value
 
 
@@ -82,7 +85,8 @@ def _check_moment(value: datetime | None, field: str, day: date) -> None:
     if value.tzinfo is None or value.utcoffset() is None:
         raise InvalidAttendance(f"{field}: {value.isoformat()} has no UTC offset")
     start = datetime(day.year, day.month, day.day, tzinfo=UTC)
-    if not start - TIME_WINDOW_BEFORE <= value < start + TIME_WINDOW_AFTER:
+    # Compared as an offset from the day's start: start ± the window overflows near year 1 or 9999.
+    if not -TIME_WINDOW_BEFORE <= value - start < TIME_WINDOW_AFTER:
         raise InvalidAttendance(
             f"{field}: {value.isoformat()} is too far from the record's day {day.isoformat()} "
             f"(allowed: from the day before to the end of the day after, UTC)"

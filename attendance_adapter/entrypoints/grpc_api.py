@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from datetime import date
+from datetime import UTC, date, datetime
 
 import grpc
 
@@ -16,7 +16,14 @@ from mesh.errors import FailedPrecondition, InvalidArgument, NotFound
 from mesh.grpc_auth import current_principal
 from mesh.grpc_server import ServiceRegistration
 from attendance_adapter.adapters.messages import STATUS_FROM_PROTO, freshness_to_proto, moment, record_to_proto
-from attendance_adapter.domain.model import AttendanceRecord, Freshness, InvalidAttendance, check_id, parse_date
+from attendance_adapter.domain.model import (
+    AttendanceRecord,
+    Freshness,
+    InvalidAttendance,
+    check_id,
+    check_recordable_day,
+    parse_date,
+)
 from attendance_adapter.service_layer import handlers
 from attendance_adapter.service_layer.reader import AttendanceReader
 from attendance_adapter.service_layer.unit_of_work import AttendanceUnitOfWork
@@ -64,6 +71,11 @@ def record_from_proto(request: attendance_pb2.RecordAttendanceRequest) -> Attend
     rider_id = _required_id(request.rider_id, "rider_id")
     hub_id = _required_id(request.hub_id, "hub_id")
     day = _day(request.date)
+    try:
+        # The day before the times: they are judged against it.
+        check_recordable_day(day, datetime.now(UTC).date())
+    except InvalidAttendance as exc:
+        raise InvalidArgument(str(exc)) from None
     if request.status == attendance_pb2.ATTENDANCE_STATUS_UNSPECIFIED:
         raise InvalidArgument("status is required (PRESENT, ABSENT, ON_LEAVE or CHECKED_OUT)")
     status = STATUS_FROM_PROTO.get(request.status)

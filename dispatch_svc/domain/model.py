@@ -23,8 +23,11 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
 
-ID_PATTERN = re.compile(r"^[A-Za-z0-9._:-]{1,64}$")
-PHONE_PATTERN = re.compile(r"^\+?[0-9][0-9 -]{2,19}$")
+from mesh.validation import has_control_characters, quoted
+
+# \Z, not $: "$" also matches before a trailing newline.
+ID_PATTERN = re.compile(r"^[A-Za-z0-9._:-]{1,64}\Z")
+PHONE_PATTERN = re.compile(r"^\+?[0-9][0-9 -]{2,19}\Z")
 MAX_NAME = 200
 MAX_PHONE = 20
 MAX_REGISTRATION = 32
@@ -107,20 +110,20 @@ def check_id(name: str, value: str, *, required: bool = True) -> None:
             raise InvalidInput(f"{name} is required")
         return
     if not ID_PATTERN.match(value):
-        raise InvalidInput(f"{name} must be 1-64 characters of letters, digits, '.', '_', ':' or '-', got {value[:80]!r}")
+        raise InvalidInput(f"{name} must be 1-64 characters of letters, digits, '.', '_', ':' or '-', got {quoted(value)}")
 
 
 def check_text(name: str, value: str, max_length: int) -> None:
     if len(value) > max_length:
         raise InvalidInput(f"{name} must be at most {max_length} characters, got {len(value)}")
-    if any(ord(ch) < 32 and ch not in "\t\n" for ch in value):
+    if has_control_characters(value):
         raise InvalidInput(f"{name} must not contain control characters")
 
 
 def parse_date(field_name: str, text: str) -> date:
     """Parse a strict "YYYY-MM-DD" date (no times, no other formats)."""
-    if not re.fullmatch(r"\d{4}-\d{2}-\d{2}", text or ""):
-        raise InvalidInput(f'{field_name} must be a date as "YYYY-MM-DD", got {text[:40]!r}')
+    if not re.fullmatch(r"\d{4}-\d{2}-\d{2}", text or "", re.ASCII):
+        raise InvalidInput(f'{field_name} must be a date as "YYYY-MM-DD", got {quoted(text)}')
     try:
         return date.fromisoformat(text)
     except ValueError:

@@ -115,6 +115,11 @@ class VehicleScore:
     on_active_dispatch: bool
 
 
+def history_start(day: date) -> date:
+    """The first day of the history window ending on `day` (never before 0001-01-01)."""
+    return date.fromordinal(max(1, day.toordinal() - HISTORY_WINDOW_DAYS))
+
+
 def recency_weight(age_days: float) -> float:
     """Exponential decay: a dispatch 14 days ago counts half as much as one today."""
     return 0.5 ** (max(age_days, 0.0) / HALF_LIFE_DAYS)

@@ -40,7 +40,7 @@ from mesh.auth import STAFF
 from mesh.errors import InvalidArgument
 from mesh.grpc_auth import current_principal
 from mesh.grpc_server import ServiceRegistration
-from mesh.paging import decode_page_token, encode_page_token
+from mesh.paging import decode_page_token, encode_page_token, position_time
 
 SERVICE_NAME = "firstmile.dispatch.v1.DispatchService"
 DEFAULT_PAGE_SIZE = 100
@@ -81,7 +81,7 @@ def _filters(where: DispatchFilter) -> tuple:
 
 
 def _cursor(position: dict[str, str]) -> DispatchCursor:
-    return DispatchCursor(datetime.fromisoformat(position["c"]), position["i"])
+    return DispatchCursor(position_time(position["c"]), position["i"])
 
 
 def rider_from_proto(rider: dispatch_pb2.Rider) -> Rider:
@@ -220,8 +220,8 @@ class DispatchServicer(dispatch_pb2_grpc.DispatchServiceServicer):
         pickup_date = _date("pickup_date", request.pickup_date) if request.pickup_date else None
         if request.status and request.status not in DISPATCH_STATUS_FROM_PROTO:
             raise InvalidArgument(f"status {request.status} is not a known DispatchStatus")
-        if not 0 <= request.page_size <= MAX_PAGE_SIZE:
-            raise InvalidArgument(f"page_size must be between 0 and {MAX_PAGE_SIZE}")
+        if request.page_size < 0:
+            raise InvalidArgument("page_size must not be negative")
         current_principal().require_hub(hub_id)
         where = DispatchFilter(
             hub_id=hub_id,
@@ -231,7 +231,8 @@ class DispatchServicer(dispatch_pb2_grpc.DispatchServiceServicer):
             status=DISPATCH_STATUS_FROM_PROTO.get(request.status),
         )
         after = decode_page_token(request.page_token, _filters(where), _cursor)
-        page, cursor = handlers.list_dispatches(self._uow(), where, request.page_size or DEFAULT_PAGE_SIZE, after)
+        page_size = min(request.page_size or DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE)
+        page, cursor = handlers.list_dispatches(self._uow(), where, page_size, after)
         return dispatch_pb2.ListDispatchesResponse(
             dispatches=[dispatch_to_proto(d) for d in page],
             next_page_token=(

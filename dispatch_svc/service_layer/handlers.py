@@ -13,7 +13,7 @@ import logging
 import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, date, datetime
 
 import sqlalchemy.exc
 
@@ -37,10 +37,10 @@ from dispatch_svc.domain.model import (
     fill_from_queue,
 )
 from dispatch_svc.domain.ranking import (
-    HISTORY_WINDOW_DAYS,
     AttendanceView,
     RiderScore,
     VehicleScore,
+    history_start,
     rank_riders,
     rank_vehicles,
 )
@@ -245,7 +245,7 @@ def _rank(
 ) -> tuple[list[RiderScore], list[VehicleScore]]:
     riders = uow.riders.of_hub(hub_id) if riders is None else riders
     vehicles = uow.vehicles.of_hub(hub_id) if vehicles is None else vehicles
-    history = uow.dispatches.history(hub_id, route_id, pickup_date - timedelta(days=HISTORY_WINDOW_DAYS), pickup_date)
+    history = uow.dispatches.history(hub_id, route_id, history_start(pickup_date), pickup_date)
     busy_riders, busy_vehicles = uow.dispatches.active_for(
         rider_ids=[r.id for r in riders], vehicle_ids=[v.id for v in vehicles]
     )

@@ -15,8 +15,11 @@ import re
 from dataclasses import asdict, dataclass, field
 from datetime import date, datetime, timedelta
 
-ID_PATTERN = re.compile(r"^[A-Za-z0-9._:-]{1,64}$")
-PINCODE_PATTERN = re.compile(r"^[A-Za-z0-9 -]{3,12}$")
+from mesh.validation import has_control_characters, quoted
+
+# \Z, not $: "$" also matches before a trailing newline.
+ID_PATTERN = re.compile(r"^[A-Za-z0-9._:-]{1,64}\Z")
+PINCODE_PATTERN = re.compile(r"^[A-Za-z0-9 -]{3,12}\Z")
 MAX_NAME = 200
 MAX_ADDRESS = 500
 MAX_REASON = 500
@@ -121,8 +124,8 @@ class NewPickup:
 
 def parse_date(field_name: str, text: str) -> date:
     """Parse a strict "YYYY-MM-DD" date (no times, no other formats)."""
-    if not re.fullmatch(r"\d{4}-\d{2}-\d{2}", text or ""):
-        raise InvalidPickup(f'{field_name} must be a date as "YYYY-MM-DD", got {text!r}')
+    if not re.fullmatch(r"\d{4}-\d{2}-\d{2}", text or "", re.ASCII):
+        raise InvalidPickup(f'{field_name} must be a date as "YYYY-MM-DD", got {quoted(text)}')
     try:
         return date.fromisoformat(text)
     except ValueError:
@@ -264,7 +267,7 @@ class PickupRequest:
             raise IllegalTransition(
                 f"pickup request {self.id} is {self.status.value} and can no longer be cancelled"
             )
-        _check_text("reason", reason, MAX_REASON)
+        check_cancel_reason(reason)
         self._change(PickupStatus.CANCELLED, now)
         self.cancel_reason = reason
         return True
@@ -274,6 +277,10 @@ class PickupRequest:
         self.status = status
         self.updated_at = now
         self.version += 1
+
+
+def check_cancel_reason(reason: str) -> None:
+    _check_text("reason", reason, MAX_REASON)
 
 
 def _check_id(name: str, value: str, *, required: bool) -> None:
@@ -288,5 +295,5 @@ def _check_id(name: str, value: str, *, required: bool) -> None:
 def _check_text(name: str, value: str, max_length: int) -> None:
     if len(value) > max_length:
         raise InvalidPickup(f"{name} must be at most {max_length} characters, got {len(value)}")
-    if any(ord(ch) < 32 and ch not in "\t\n" for ch in value):
+    if has_control_characters(value):
         raise InvalidPickup(f"{name} must not contain control characters")

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 from dataclasses import replace
-from datetime import datetime
 
 import grpc
 
@@ -14,10 +13,18 @@ from mesh.auth import EVERY_ROLE, Principal, Role
 from mesh.errors import InvalidArgument, PermissionDenied
 from mesh.grpc_auth import current_principal
 from mesh.grpc_server import ServiceRegistration
-from mesh.paging import decode_page_token, encode_page_token
+from mesh.paging import decode_page_token, encode_page_token, position_time
 from pur_svc.adapters.messages import STATUS_FROM_PROTO, pickup_to_proto
 from pur_svc.adapters.repository import PageCursor, PickupFilter
-from pur_svc.domain.model import ID_PATTERN, InvalidPickup, Location, NewPickup, Warehouse, parse_date
+from pur_svc.domain.model import (
+    ID_PATTERN,
+    InvalidPickup,
+    Location,
+    NewPickup,
+    Warehouse,
+    check_cancel_reason,
+    parse_date,
+)
 from pur_svc.entrypoints.watch import StatusFeed
 from pur_svc.service_layer import handlers
 from pur_svc.service_layer.unit_of_work import PurUnitOfWork
@@ -87,7 +94,7 @@ def _filters(where: PickupFilter) -> tuple:
 
 
 def _cursor(position: dict[str, str]) -> PageCursor:
-    return PageCursor(datetime.fromisoformat(position["c"]), position["i"])
+    return PageCursor(position_time(position["c"]), position["i"])
 
 
 class PickupServicer(pur_pb2_grpc.PickupServiceServicer):
@@ -137,8 +144,8 @@ class PickupServicer(pur_pb2_grpc.PickupServiceServicer):
             _check_optional_id(name, getattr(request, name))
         if request.status and request.status not in STATUS_FROM_PROTO:
             raise InvalidArgument(f"status {request.status} is not a known PickupStatus")
-        if request.page_size < 0 or request.page_size > MAX_PAGE_SIZE:
-            raise InvalidArgument(f"page_size must be between 0 and {MAX_PAGE_SIZE}")
+        if request.page_size < 0:
+            raise InvalidArgument("page_size must not be negative")
         try:
             pickup_date = parse_date("pickup_date", request.pickup_date) if request.pickup_date else None
         except InvalidPickup as exc:
@@ -152,7 +159,8 @@ class PickupServicer(pur_pb2_grpc.PickupServiceServicer):
         )
         where = _scoped_filter(current_principal(), where)
         after = decode_page_token(request.page_token, _filters(where), _cursor)
-        page, cursor = handlers.list_pickups(self._uow(), where, request.page_size or DEFAULT_PAGE_SIZE, after)
+        page_size = min(request.page_size or DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE)
+        page, cursor = handlers.list_pickups(self._uow(), where, page_size, after)
         return pur_pb2.ListPickupRequestsResponse(
             pickup_requests=[pickup_to_proto(p) for p in page],
             next_page_token=(
@@ -164,6 +172,10 @@ class PickupServicer(pur_pb2_grpc.PickupServiceServicer):
         if not request.id:
             raise InvalidArgument("id is required")
         _check_optional_id("id", request.id)
+        try:
+            check_cancel_reason(request.reason)
+        except InvalidPickup as exc:
+            raise InvalidArgument(str(exc)) from None
         caller = current_principal()
         pur = handlers.cancel_pickup(
             self._uow(), request.id, request.reason, authorize=lambda p: caller.require_pickup(p.client_id, p.hub_id)
@@ -174,6 +186,10 @@ class PickupServicer(pur_pb2_grpc.PickupServiceServicer):
         if not request.hub_id:
             raise InvalidArgument("hub_id is required")
         _check_optional_id("hub_id", request.hub_id)
+        if len(request.statuses) > len(STATUS_FROM_PROTO):
+            raise InvalidArgument(
+                f"statuses holds {len(request.statuses)} values; at most {len(STATUS_FROM_PROTO)}, one per status"
+            )
         unknown = [s for s in request.statuses if s not in STATUS_FROM_PROTO]
         if unknown:
             raise InvalidArgument(f"statuses holds values that are not a known PickupStatus: {unknown}")

@@ -17,12 +17,13 @@ import numpy as np
 import shapely
 from shapely.geometry import MultiPolygon, Polygon
 
+from mesh.validation import has_control_characters, quoted
 from routing_svc.domain.errors import FeatureProblem, InvalidGeometry
 from routing_svc.domain.model import (
     INT32_MAX,
     INT32_MIN,
-    MAX_RIDER_ID_CHARS,
     MAX_ROUTE_NAME_CHARS,
+    RIDER_ID_PATTERN,
     ROUTE_ID_PATTERN,
     Route,
     RouteGeometry,
@@ -71,28 +72,30 @@ def validate_route_properties(
     """
     if not isinstance(route_id, str) or not ROUTE_ID_PATTERN.fullmatch(route_id):
         raise InvalidGeometry(
-            f"route id {route_id!r} is invalid: use 1-64 characters from A-Z a-z 0-9 _ . : -"
+            f"route id {quoted(route_id)} is invalid: use 1-64 characters from A-Z a-z 0-9 _ . : -"
         )
     if name is None:
         name = ""
-    if not isinstance(name, str) or len(name) > MAX_ROUTE_NAME_CHARS:
-        raise InvalidGeometry(f"name must be a string of at most {MAX_ROUTE_NAME_CHARS} characters")
+    if not isinstance(name, str) or len(name) > MAX_ROUTE_NAME_CHARS or has_control_characters(name):
+        raise InvalidGeometry(
+            f"name must be a string of at most {MAX_ROUTE_NAME_CHARS} characters without control characters"
+        )
     if default_rider_id in (None, ""):
         default_rider_id = None
-    elif not isinstance(default_rider_id, str) or len(default_rider_id) > MAX_RIDER_ID_CHARS:
+    elif not isinstance(default_rider_id, str) or not RIDER_ID_PATTERN.fullmatch(default_rider_id):
         raise InvalidGeometry(
-            f"default_rider_id must be a string of at most {MAX_RIDER_ID_CHARS} characters"
+            f"default_rider_id {quoted(default_rider_id)} is invalid: use 1-64 characters from A-Z a-z 0-9 _ . : -"
         )
     if priority is None:
         priority = 0
     if isinstance(priority, bool) or not isinstance(priority, numbers.Integral):
-        raise InvalidGeometry(f"priority must be an integer, not {priority!r}")
+        raise InvalidGeometry(f"priority must be an integer, not {quoted(priority)}")
     if not INT32_MIN <= int(priority) <= INT32_MAX:
-        raise InvalidGeometry(f"priority {priority} is out of the 32-bit integer range")
+        raise InvalidGeometry(f"priority {quoted(priority)} is out of the 32-bit integer range")
     if active is None:
         active = True
     if not isinstance(active, bool):
-        raise InvalidGeometry(f"active must be true or false, not {active!r}")
+        raise InvalidGeometry(f"active must be true or false, not {quoted(active)}")
     return route_id, name, default_rider_id, int(priority), active
 
 
@@ -138,7 +141,7 @@ def parse_route_collection(
     """
     obj = _load(geojson)
     if obj.get("type") != "FeatureCollection":
-        raise InvalidGeometry(f"expected a GeoJSON FeatureCollection, got type {obj.get('type')!r}")
+        raise InvalidGeometry(f"expected a GeoJSON FeatureCollection, got type {quoted(obj.get('type'))}")
     features = obj.get("features")
     if not isinstance(features, list):
         raise InvalidGeometry("the FeatureCollection has no 'features' array")
@@ -217,7 +220,7 @@ def _load(geojson: str | bytes | Mapping[str, Any]) -> Mapping[str, Any]:
 def _geometry_from_mapping(obj: Mapping[str, Any], *, max_vertices: int, max_area_km2: float) -> RouteGeometry:
     kind = obj.get("type")
     if kind not in _GEOMETRY_TYPES:
-        raise InvalidGeometry(f"geometry type must be Polygon or MultiPolygon, not {kind!r}")
+        raise InvalidGeometry(f"geometry type must be Polygon or MultiPolygon, not {quoted(kind)}")
     coordinates = obj.get("coordinates")
     if not isinstance(coordinates, Sequence) or isinstance(coordinates, (str, bytes)):
         raise InvalidGeometry("geometry has no coordinates array")
@@ -270,18 +273,21 @@ def _ring(raw: Any, where: str) -> np.ndarray:
             or not 2 <= len(position) <= 3
             or not all(_is_number(v) for v in position)
         ):
-            raise InvalidGeometry(f"{where} position {i} is not [lng, lat] numbers: {position!r}")
-        ring[i, 0] = position[0]
-        ring[i, 1] = position[1]
+            raise InvalidGeometry(f"{where} position {i} is not [lng, lat] numbers: {quoted(position)}")
+        try:
+            ring[i, 0] = position[0]
+            ring[i, 1] = position[1]
+        except OverflowError:  # an integer beyond any float
+            raise InvalidGeometry(f"{where} position {i} is not finite: {quoted(position)}") from None
     finite = np.isfinite(ring).all(axis=1)
     if not finite.all():
         i = int(np.argmin(finite))
-        raise InvalidGeometry(f"{where} position {i} is not finite: {raw[i]!r}")
+        raise InvalidGeometry(f"{where} position {i} is not finite: {quoted(raw[i])}")
     in_range = (np.abs(ring[:, 0]) <= 180.0) & (np.abs(ring[:, 1]) <= 90.0)
     if not in_range.all():
         i = int(np.argmin(in_range))
         raise InvalidGeometry(
-            f"{where} position {i} is out of range: {raw[i]!r} (expected [lng, lat] with "
+            f"{where} position {i} is out of range: {quoted(raw[i])} (expected [lng, lat] with "
             "-180 <= lng <= 180, -90 <= lat <= 90)"
         )
     if not np.array_equal(ring[0], ring[-1]):

@@ -15,8 +15,10 @@ ROUTE_ID_PATTERN = re.compile(r"[A-Za-z0-9_.:-]{1,64}")
 """Route ids are plain ASCII so that "lexicographically smaller" means the same everywhere
 (Python, PostgreSQL's "C" collation, any client)."""
 
+RIDER_ID_PATTERN = ROUTE_ID_PATTERN
+"""Rider ids are ids of the mesh (common.proto): the same alphabet and length."""
+
 MAX_ROUTE_NAME_CHARS = 200
-MAX_RIDER_ID_CHARS = 64
 INT32_MIN, INT32_MAX = -(2**31), 2**31 - 1
 
 

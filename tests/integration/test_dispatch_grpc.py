@@ -146,7 +146,7 @@ BAD_REQUESTS = {
     "create too many purs": ("CreateDispatch", dispatch_pb2.CreateDispatchRequest(request_id="x", hub_id="h", route_id="r", pickup_date="2026-01-01", pur_ids=["p"] * 1001), Code.INVALID_ARGUMENT, "limit is 1000"),
     "get empty": ("GetDispatch", dispatch_pb2.GetDispatchRequest(), Code.INVALID_ARGUMENT, "id is required"),
     "get unknown": ("GetDispatch", dispatch_pb2.GetDispatchRequest(id="dsp_nope"), Code.NOT_FOUND, "dsp_nope"),
-    "list page size": ("ListDispatches", dispatch_pb2.ListDispatchesRequest(hub_id="h", page_size=1001), Code.INVALID_ARGUMENT, "page_size"),
+    "list page size": ("ListDispatches", dispatch_pb2.ListDispatchesRequest(hub_id="h", page_size=-1), Code.INVALID_ARGUMENT, "page_size"),
     "list status": ("ListDispatches", dispatch_pb2.ListDispatchesRequest(hub_id="h", status=9), Code.INVALID_ARGUMENT, "status"),
     "list token": ("ListDispatches", dispatch_pb2.ListDispatchesRequest(hub_id="h", page_token="garbage!"), Code.INVALID_ARGUMENT, "page_token"),
     "add none": ("AddPickups", dispatch_pb2.AddPickupsRequest(dispatch_id="d"), Code.INVALID_ARGUMENT, "pur_ids must not be empty"),

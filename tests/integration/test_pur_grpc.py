@@ -135,7 +135,7 @@ def test_batch_with_one_bad_item_names_it_and_writes_nothing(stub, engine, hub):
 @pytest.mark.parametrize(
     ("request_", "fragment"),
     [
-        (pur_pb2.ListPickupRequestsRequest(page_size=5000), "page_size"),
+        (pur_pb2.ListPickupRequestsRequest(page_size=-1), "page_size"),
         (pur_pb2.ListPickupRequestsRequest(page_token="not-a-token"), "page_token"),
         (pur_pb2.ListPickupRequestsRequest(status=99), "status"),
         (pur_pb2.ListPickupRequestsRequest(pickup_date="tomorrow"), "pickup_date"),

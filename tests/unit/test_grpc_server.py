@@ -132,3 +132,19 @@ def test_health_is_per_service_and_not_serving_while_draining(server, channel):
         assert health_pb2.HealthCheckResponse.NOT_SERVING in statuses
     finally:
         stopping.join()
+
+
+def test_bytes_that_are_not_the_request_message_are_invalid_argument(channel):
+    # Field 1 (service, a string) holding invalid UTF-8: protobuf refuses to parse it.
+    raw = channel.unary_unary(f"/{SERVICE}/Echo", request_serializer=None, response_deserializer=None)
+    with pytest.raises(grpc.RpcError) as caught:
+        raw(b"\x0a\x02\xff\xfe", timeout=5)
+    assert caught.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+    assert "not a valid message" in caught.value.details()
+
+
+def test_huge_error_details_are_cut_to_fit_a_header(channel):
+    with pytest.raises(grpc.RpcError) as caught:
+        call(channel, "NotFound", service="x" * 100_000)
+    assert caught.value.code() == grpc.StatusCode.NOT_FOUND
+    assert len(caught.value.details()) <= 2000

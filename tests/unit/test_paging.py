@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import base64
-from datetime import datetime
+from datetime import UTC, datetime
 
 import pytest
 
 from mesh.errors import InvalidArgument
-from mesh.paging import decode_page_token, encode_page_token
+from mesh.paging import decode_page_token, encode_page_token, position_time
 
 
 def test_round_trip_and_first_page():
@@ -36,3 +36,18 @@ def test_a_position_the_parser_rejects_is_invalid_argument():
     token = encode_page_token({"c": "yesterday", "i": "x"}, ())
     with pytest.raises(InvalidArgument):
         decode_page_token(token, (), lambda p: datetime.fromisoformat(p["c"]))
+
+
+@pytest.mark.parametrize("value", ["x\x00", "x" * 101])
+def test_a_forged_position_never_reaches_a_query(value):
+    token = encode_page_token({"i": value}, ())
+    with pytest.raises(InvalidArgument, match="not a token this service issued"):
+        decode_page_token(token, (), lambda p: p["i"])
+
+
+def test_position_times_are_utc_and_in_range():
+    assert position_time("2026-01-01T05:30:00+05:30") == datetime(2026, 1, 1, tzinfo=UTC)
+    # No offset, one PostgreSQL refuses (beyond ±15:59), and instants beyond year 1..9999 in UTC.
+    for text in ["2026-01-01T00:00:00", "9999-12-31T23:59:59-23:59", "0001-01-01T00:00:00+14:00"]:
+        with pytest.raises(ValueError):
+            position_time(text)

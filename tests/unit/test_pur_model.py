@@ -57,6 +57,27 @@ def test_dates_are_strict_and_real(text):
         parse_date("pickup_date", text)
 
 
+@pytest.mark.parametrize(
+    "make",
+    [
+        lambda: new(request_id="r1\n"),
+        lambda: new(client_id="c1\n"),
+        lambda: new(hub_id="h1\n"),
+        lambda: Warehouse("w1", "Seller", "MG Road", "560001\n", Location(12.97, 77.59)),
+        lambda: Warehouse("w1", "Seller\x00", "MG Road", "560001", Location(12.97, 77.59)),
+    ],
+)
+def test_nothing_may_follow_an_id_or_a_pincode_and_text_has_no_control_characters(make):
+    with pytest.raises(InvalidPickup):
+        make()
+
+
+def test_a_bad_date_is_quoted_short():
+    with pytest.raises(InvalidPickup) as caught:
+        parse_date("pickup_date", "x" * 100_000)
+    assert len(str(caught.value)) < 200
+
+
 def test_pickup_date_must_be_near_today():
     with pytest.raises(InvalidPickup, match="pickup_date"):
         PickupRequest.create("p", new(pickup_date=NOW.date() - timedelta(days=2)), NOW)

@@ -116,6 +116,11 @@ def test_out_of_range_coordinates(position, index):
     assert "out of range" in refused(polygon(ring))
 
 
+def test_an_integer_beyond_any_float_is_not_finite():
+    text = json.dumps(polygon(SQUARE)).replace("77.5", "1" + "0" * 400, 1)
+    assert "is not finite" in refused(text)
+
+
 @pytest.mark.parametrize("value", ["77.5", True, None, [77.5]])
 def test_coordinates_that_are_not_numbers(value):
     ring = [list(p) for p in SQUARE]
@@ -253,6 +258,12 @@ def test_malformed_collections(geojson, words):
     assert words in str(caught.value)
 
 
+def test_refused_values_are_quoted_short():
+    with pytest.raises(InvalidGeometry) as caught:
+        parse_route_collection(collection(feature("R1", priority="9" * 100_000)), "H")
+    assert "priority must be an integer" in str(caught.value) and len(str(caught.value)) < 200
+
+
 def test_too_many_features():
     with pytest.raises(InvalidGeometry, match="too many features"):
         parse_route_collection(collection(feature("A"), feature("B")), "H", max_features=1)
@@ -269,6 +280,10 @@ def test_make_route_validates_every_field():
         make_route(route_id="x" * 65, hub_id="H", name="", geometry_geojson=polygon(SQUARE))
     with pytest.raises(InvalidGeometry, match="name must be"):
         make_route(route_id="R1", hub_id="H", name="n" * 201, geometry_geojson=polygon(SQUARE))
+    with pytest.raises(InvalidGeometry, match="without control characters"):
+        make_route(route_id="R1", hub_id="H", name="n\x00", geometry_geojson=polygon(SQUARE))
+    with pytest.raises(InvalidGeometry, match="default_rider_id"):
+        make_route(route_id="R1", hub_id="H", name="", geometry_geojson=polygon(SQUARE), default_rider_id="rider 1")
     with pytest.raises(InvalidGeometry, match="32-bit"):
         make_route(route_id="R1", hub_id="H", name="", geometry_geojson=polygon(SQUARE), priority=2**31)
     with pytest.raises(InvalidGeometry, match="not closed"):
