@@ -504,6 +504,10 @@ class ConsumerLoop(Generic[T]):
                 "enable_auto_commit": False,
                 "auto_offset_reset": "earliest",
                 "max_poll_records": max_batch,
+                # A crashed replica's partitions move to the others after this long without its
+                # heartbeats (kafka-python's default, 45 s, stalls that share of the stream).
+                "session_timeout_ms": 10_000,
+                "heartbeat_interval_ms": 3_000,
                 **security.client_options(),
             }
             config.update(consumer_config)
