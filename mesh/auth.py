@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import enum
 import re
+import time
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -25,6 +26,7 @@ DEFAULT_AUDIENCE = "firstmile-mesh"
 # Accepted clock difference between the minting and the verifying machine.
 LEEWAY_SECONDS = 30
 MAX_TOKEN_BYTES = 8192
+VERIFIED_CACHE_SIZE = 4096
 SCOPE_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:-]{0,63}$")
 
 
@@ -84,12 +86,28 @@ class TokenVerifier:
     public_key_pem: bytes
     issuer: str = DEFAULT_ISSUER
     audience: str = DEFAULT_AUDIENCE
+    # Clients send the same token on every call: a signature checked once is remembered until
+    # the token expires (expiry is still checked on every call), saving ~0.1 ms per call.
+    _verified: dict[str, tuple[Principal, float]] = field(default_factory=dict, repr=False, compare=False)
 
     @classmethod
     def from_file(cls, path: Path, *, issuer: str = DEFAULT_ISSUER, audience: str = DEFAULT_AUDIENCE) -> TokenVerifier:
         return cls(Path(path).read_bytes(), issuer, audience)
 
     def verify(self, token: str) -> Principal:
+        remembered = self._verified.get(token)
+        if remembered is not None:
+            principal, expires = remembered
+            if time.time() <= expires + LEEWAY_SECONDS:
+                return principal
+            self._verified.pop(token, None)
+        principal, expires = self._verify_signed(token)
+        if len(self._verified) >= VERIFIED_CACHE_SIZE:
+            self._verified.clear()
+        self._verified[token] = (principal, expires)
+        return principal
+
+    def _verify_signed(self, token: str) -> tuple[Principal, float]:
         if len(token) > MAX_TOKEN_BYTES:
             raise Unauthenticated("bearer token is too long")
         try:
@@ -106,7 +124,7 @@ class TokenVerifier:
             raise Unauthenticated("bearer token has expired") from None
         except jwt.InvalidTokenError as exc:
             raise Unauthenticated(f"bearer token is invalid: {exc}") from None
-        return principal_from_claims(claims)
+        return principal_from_claims(claims), float(claims["exp"])
 
 
 def principal_from_claims(claims: dict[str, object]) -> Principal:

@@ -9,6 +9,7 @@ import hmac
 import json
 import subprocess
 import sys
+import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -436,3 +437,18 @@ def test_cli_refuses_scope_ids_no_service_would_accept(cli_env, capsys, flag, va
     code, out, err = run_cli(capsys, "--role", role, flag, value, "--private-key", key)
     assert (code, out) == (2, "")
     assert "must match" in err or "matching" in err
+
+
+def test_a_remembered_token_is_refused_once_it_expires():
+    from mesh.auth import LEEWAY_SECONDS
+
+    secrets = auth.local_secrets()
+    verifier = TokenVerifier.from_file(secrets.jwt_public_key)
+    # Expired 1.5 s short of the leeway: accepted (and remembered) now, refused 2 s later.
+    issued = datetime.now(UTC) - timedelta(seconds=LEEWAY_SECONDS - 1.5) - timedelta(minutes=5)
+    token = secrets.issuer().issue("soon-gone", Role.ADMIN, ttl=timedelta(minutes=5), now=issued)
+    assert verifier.verify(token).subject == "soon-gone"
+    assert verifier.verify(token).subject == "soon-gone"
+    time.sleep(2)
+    with pytest.raises(Unauthenticated, match="expired"):
+        verifier.verify(token)
