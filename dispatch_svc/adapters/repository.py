@@ -49,6 +49,13 @@ def _upsert(session: Session, table: sa.Table, values: dict[str, Any], now: date
     return bool(session.execute(statement).scalar_one())
 
 
+def _lock_id(session: Session, table: sa.Table, entity_id: str) -> None:
+    """Serialize writers of one id until commit, whether or not its row exists yet (a row lock
+    cannot cover an id nobody has inserted)."""
+    key = sa.func.hashtextextended(f"{table.fullname}:{entity_id}", 0)
+    session.execute(sa.select(sa.func.pg_advisory_xact_lock(key)))
+
+
 def _rider(row: Any) -> Rider:
     return Rider(id=row.id, hub_id=row.hub_id, name=row.name, phone=row.phone, active=row.active)
 
@@ -73,7 +80,10 @@ class RiderRepository:
         values = {"id": rider.id, "hub_id": rider.hub_id, "name": rider.name, "phone": rider.phone, "active": rider.active}
         return _upsert(self.session, riders, values, now)
 
-    def get(self, rider_id: str) -> Rider | None:
+    def get(self, rider_id: str, *, lock: bool = False) -> Rider | None:
+        """`lock`: hold the id (existing or not) until commit, for a read-check-write."""
+        if lock:
+            _lock_id(self.session, riders, rider_id)
         row = self.session.execute(sa.select(riders).where(riders.c.id == rider_id)).first()
         return _rider(row) if row else None
 
@@ -98,7 +108,10 @@ class VehicleRepository:
         }
         return _upsert(self.session, vehicles, values, now)
 
-    def get(self, vehicle_id: str) -> Vehicle | None:
+    def get(self, vehicle_id: str, *, lock: bool = False) -> Vehicle | None:
+        """`lock`: hold the id (existing or not) until commit, for a read-check-write."""
+        if lock:
+            _lock_id(self.session, vehicles, vehicle_id)
         row = self.session.execute(sa.select(vehicles).where(vehicles.c.id == vehicle_id)).first()
         return _vehicle(row) if row else None
 

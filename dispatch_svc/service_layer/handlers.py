@@ -73,7 +73,7 @@ def upsert_rider(
     """Create or replace a rider; `authorize(stored)` raises when the caller may not replace the
     rider stored under this id (another hub's), before anything is written."""
     with uow:
-        stored = uow.riders.get(rider.id)
+        stored = uow.riders.get(rider.id, lock=True)
         if stored is not None:
             authorize(stored)
         created = uow.riders.upsert(rider, now())
@@ -86,7 +86,7 @@ def upsert_vehicle(
 ) -> bool:
     """Create or replace a vehicle; `authorize(stored)` as for upsert_rider."""
     with uow:
-        stored = uow.vehicles.get(vehicle.id)
+        stored = uow.vehicles.get(vehicle.id, lock=True)
         if stored is not None:
             authorize(stored)
         created = uow.vehicles.upsert(vehicle, now())

@@ -476,3 +476,43 @@ def test_the_auto_dispatch_worker_runs_until_stopped(uow_factory, attendance, hu
     assert not thread.is_alive()
     [d], _ = handlers.list_dispatches(uow_factory(), handlers.DispatchFilter(hub_id=hub), 10, None)
     assert d.automatic and len(d.pur_ids) == 2
+
+
+def test_two_hubs_creating_the_same_new_rider_at_once_cannot_both_win(uow_factory, monkeypatch):
+    from dispatch_svc.adapters.repository import RiderRepository
+    from mesh.errors import PermissionDenied
+
+    rider_id = f"race-{uuid.uuid4().hex[:10]}"
+    both_read = threading.Barrier(2, timeout=1.0)
+    real_upsert = RiderRepository.upsert
+
+    def upsert_after_both_read(self, rider, now):
+        # Without a lock on the id both writers pass their check first, then both write.
+        try:
+            both_read.wait()
+        except threading.BrokenBarrierError:
+            pass
+        return real_upsert(self, rider, now)
+
+    monkeypatch.setattr(RiderRepository, "upsert", upsert_after_both_read)
+    outcomes: dict[str, object] = {}
+
+    def create_as_lead_of(hub: str) -> None:
+        def only_my_hub(stored: Rider) -> None:
+            if stored.hub_id != hub:
+                raise PermissionDenied(f"rider of {stored.hub_id}")
+
+        try:
+            outcomes[hub] = handlers.upsert_rider(uow_factory(), Rider(rider_id, hub, name=hub), authorize=only_my_hub)
+        except PermissionDenied as exc:
+            outcomes[hub] = exc
+
+    threads = [threading.Thread(target=create_as_lead_of, args=(hub,)) for hub in ("hub-x", "hub-y")]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=30)
+    winners = [hub for hub, outcome in outcomes.items() if outcome is True]
+    assert len(winners) == 1 and sum(isinstance(o, PermissionDenied) for o in outcomes.values()) == 1, outcomes
+    with uow_factory() as uow:
+        assert uow.riders.get(rider_id).hub_id == winners[0]
