@@ -290,6 +290,11 @@ def _choose_rider(uow: DispatchUnitOfWork, view: AttendanceView, new: NewDispatc
         rider = uow.riders.get(new.rider_id)
         if rider is None:
             raise NotFound(f"rider {new.rider_id!r} does not exist")
+        # Before anything else about it: another hub's rider is not this hub's to dispatch.
+        if rider.hub_id != new.hub_id:
+            raise FailedPrecondition(f"rider {rider.id} is not a rider of hub {new.hub_id}")
+        if not rider.active:
+            raise FailedPrecondition(f"rider {rider.id} is inactive")
         if not view.known:
             raise Unavailable(
                 f"attendance of rider {rider.id} on {new.pickup_date} is unknown ({view.reason}); "
@@ -318,6 +323,10 @@ def _choose_vehicle(uow: DispatchUnitOfWork, new: NewDispatch, ranked: list[Vehi
         vehicle = uow.vehicles.get(new.vehicle_id)
         if vehicle is None:
             raise NotFound(f"vehicle {new.vehicle_id!r} does not exist")
+        if vehicle.hub_id != new.hub_id:
+            raise FailedPrecondition(f"vehicle {vehicle.id} is not a vehicle of hub {new.hub_id}")
+        if not vehicle.active:
+            raise FailedPrecondition(f"vehicle {vehicle.id} is inactive")
         _, busy = uow.dispatches.active_for(vehicle_ids=[vehicle.id])
         if vehicle.id in busy:
             ref = busy[vehicle.id]

@@ -336,6 +336,22 @@ def test_absent_or_unknown_riders_are_not_dispatched(uow_factory, attendance, hu
         create(uow_factory, attendance, hub)
 
 
+def test_only_active_riders_and_vehicles_of_the_dispatch_hub_are_dispatched(uow_factory, attendance, hub):
+    other = f"hub-{uuid.uuid4().hex[:10]}"
+    handlers.upsert_rider(uow_factory(), Rider(f"{other}-eve", other, name="Eve"))
+    handlers.upsert_vehicle(uow_factory(), Vehicle(f"{other}-van", other, VehicleType.VAN, 100, 500.0))
+    handlers.upsert_rider(uow_factory(), Rider(f"{hub}-gone", hub, name="Gone", active=False))
+    handlers.upsert_vehicle(uow_factory(), Vehicle(f"{hub}-old", hub, VehicleType.VAN, 100, 500.0, active=False))
+    with pytest.raises(FailedPrecondition, match=f"not a rider of hub {hub}"):
+        create(uow_factory, attendance, hub, rider_id=f"{other}-eve")
+    with pytest.raises(FailedPrecondition, match=f"not a vehicle of hub {hub}"):
+        create(uow_factory, attendance, hub, rider_id=f"{hub}-asha", vehicle_id=f"{other}-van")
+    with pytest.raises(FailedPrecondition, match="inactive"):
+        create(uow_factory, attendance, hub, rider_id=f"{hub}-gone")
+    with pytest.raises(FailedPrecondition, match="inactive"):
+        create(uow_factory, attendance, hub, rider_id=f"{hub}-asha", vehicle_id=f"{hub}-old")
+
+
 # -- idempotency ------------------------------------------------------------------------------------
 
 
