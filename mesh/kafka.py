@@ -512,6 +512,7 @@ class ConsumerLoop(Generic[T]):
             }
             config.update(consumer_config)
             consumer = KafkaConsumer(**config)
+            _await_topic_metadata(consumer, self.topics)
         self.consumer = consumer
         self.consumer.subscribe(topics=self.topics, listener=_LoggingRebalanceListener(group_id))
 
@@ -714,6 +715,20 @@ class ConsumerLoop(Generic[T]):
                 "error": repr(state.outcome.exception()),
             },
         )
+
+
+def _await_topic_metadata(consumer: KafkaConsumer, topics: Sequence[str], timeout_s: float = 30.0) -> None:
+    """Fetch the topics' partitions before joining the group: a member whose metadata lacks a
+    just-created topic is assigned nothing for it, and kafka-python only looks again when its
+    metadata ages out (minutes)."""
+    deadline = time.monotonic() + timeout_s
+    missing = list(topics)
+    while missing and time.monotonic() < deadline:
+        missing = [topic for topic in missing if not consumer.partitions_for_topic(topic)]
+        if missing:
+            time.sleep(0.2)
+    if missing:
+        log.warning("subscribing to topics without partition metadata", extra={"topics": missing})
 
 
 def _raise_stopped() -> None:
