@@ -33,7 +33,6 @@ for _path in (ROOT, ROOT / "gen"):
     if str(_path) not in sys.path:
         sys.path.insert(0, str(_path))
 
-import grpc  # noqa: E402
 import sqlalchemy as sa  # noqa: E402
 
 from dispatch_svc.adapters import orm  # noqa: E402

@@ -7,7 +7,6 @@ one message naming every offending variable; nothing that holds a secret has a d
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Literal, Self, TypeVar
 
 from pydantic import Field, FilePath, SecretStr, ValidationError, model_validator

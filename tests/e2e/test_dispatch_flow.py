@@ -4,11 +4,9 @@ ROUTED and the queue → dispatched again → started → completed → PICKED_U
 
 from __future__ import annotations
 
-import time
 import uuid
 from datetime import UTC, datetime
 
-import grpc
 import pytest
 
 from firstmile.attendance.v1 import attendance_pb2, attendance_pb2_grpc
@@ -16,6 +14,7 @@ from firstmile.dispatch.v1 import dispatch_pb2, dispatch_pb2_grpc
 from firstmile.pur.v1 import pur_pb2, pur_pb2_grpc
 from firstmile.routing.v1 import routing_pb2, routing_pb2_grpc
 from tests.e2e.test_assignment_loop import SETTLED, create_when_hub_known, pur_request, square
+from tests.support.polling import eventually
 
 pytestmark = pytest.mark.e2e
 
@@ -44,15 +43,6 @@ def mesh(start_service):
         channel.close()
 
 
-def eventually(read, done, timeout: float = 60.0, what: str = "condition"):
-    deadline = time.monotonic() + timeout
-    while True:
-        value = read()
-        if done(value):
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting for {what}; last value: {value}")
-        time.sleep(0.2)
 
 
 def statuses(pur_stub, ids: list[str]) -> list[tuple[int, str]]:

@@ -12,7 +12,8 @@ import sys
 import time
 from pathlib import Path
 
-from tests.support.processes import ROOT, ServiceProcess, free_port, mesh_environment, open_channel
+from tests.support.auth import open_channel
+from tests.support.processes import ROOT, ServiceProcess, free_port, mesh_environment
 
 INFRA = ROOT / "infra" / "infra.sh"
 CACHE = Path(os.environ.get("FIRSTMILE_CACHE", ROOT / ".cache"))

@@ -13,7 +13,6 @@ import os
 import secrets
 import time
 from collections import Counter
-from collections.abc import Callable
 from datetime import UTC, datetime
 
 import numpy as np
@@ -37,6 +36,7 @@ from tests.faults.injector import FaultInjector, Timeline, fault_schedule
 from tests.faults.load import LoadClient, plan_pickups
 from tests.faults.operations import Operations, call
 from tests.faults.routes import DELETED_ROUTE, HUB, PREMIUM_CENTRE_ROUTE, ExactRouter, as_json, map_version_1, map_version_2
+from tests.support.polling import eventually
 
 pytestmark = [pytest.mark.faults, pytest.mark.timeout(900)]
 
@@ -46,15 +46,6 @@ CONVERGE_TIMEOUT_S = 300.0
 TODAY = datetime.now(UTC).date().isoformat()
 
 
-def wait_until(read: Callable, done: Callable, timeout: float, what: str):
-    deadline = time.monotonic() + timeout
-    while True:
-        value = read()
-        if done(value):
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout:.0f} s waiting for {what}; last: {value!r}")
-        time.sleep(0.5)
 
 
 def test_no_pur_lost_duplicated_or_misrouted_under_faults(fault_infra: FaultInfra, fault_mesh: Mesh, fault_db: sa.Engine, report: list[str]):
@@ -74,9 +65,9 @@ def test_no_pur_lost_duplicated_or_misrouted_under_faults(fault_infra: FaultInfr
     assert imported.map_version == 1
     # pur_svc refuses PURs of hubs it has not heard of from routing.map-changes.v1.
     with fault_db.connect() as conn:
-        wait_until(
+        eventually(
             lambda: conn.execute(sa.text("SELECT max(map_version) FROM pur.hubs WHERE hub_id = :h"), {"h": HUB}).scalar(),
-            lambda v: v == 1, 60, "pur_svc to learn the hub's map",
+            lambda v: v == 1, 60, "pur_svc to learn the hub's map", interval=0.5,
         )
 
     pickups = plan_pickups(rng, v1, PUR_COUNT, run_id=f"f{seed}")

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import threading
-import time
 from collections.abc import Callable, Iterator
 
 import pytest
@@ -26,6 +25,7 @@ from mesh.kafka import (
     dlq_topic,
     parse_rfc3339,
 )
+from tests.support.polling import wait_until
 
 pytestmark = pytest.mark.integration
 
@@ -104,12 +104,6 @@ def send(producer, topic: str, values: list[bytes]) -> None:
     producer.flush(timeout=10)
 
 
-def wait_until(predicate, *, timeout: float, message: str) -> None:
-    deadline = time.monotonic() + timeout
-    while not predicate():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout}s waiting for {message}")
-        time.sleep(0.05)
 
 
 # -- tests ---------------------------------------------------------------------------------------

@@ -9,7 +9,6 @@ import os
 import subprocess
 import sys
 import threading
-import time
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
@@ -21,6 +20,7 @@ from kafka.structs import TopicPartition
 from firstmile.events.v1 import events_pb2
 from mesh.dlq import REPLAY_GROUP
 from mesh.kafka import ConsumedMessage, ConsumerLoop, EventHeaders, PoisonMessage, decode_protobuf, dlq_topic
+from tests.support.polling import wait_until
 
 pytestmark = pytest.mark.integration
 
@@ -73,12 +73,6 @@ def offsets(kafka_bootstrap_servers) -> Iterator[Callable[..., int | None]]:
     reader.close(autocommit=False)
 
 
-def wait_until(predicate: Callable[[], bool], *, timeout: float, message: str) -> None:
-    deadline = time.monotonic() + timeout
-    while not predicate():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout}s waiting for {message}")
-        time.sleep(0.05)
 
 
 def event(map_version: int) -> tuple[bytes, list[tuple[str, bytes]]]:

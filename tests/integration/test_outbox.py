@@ -26,6 +26,7 @@ from sqlalchemy.orm import Session
 
 from mesh.kafka import CE_ID, CE_SOURCE, CE_SPECVERSION, CE_TIME, CE_TYPE, CONTENT_TYPE, EventHeaders
 from mesh.outbox import Outbox, OutboxEvent, OutboxRelay, create_outbox_table, drop_outbox_table
+from tests.support.polling import wait_until
 
 pytestmark = pytest.mark.integration
 
@@ -95,12 +96,6 @@ def count_rows(engine: sa.Engine, outbox: Outbox, *, sent: bool | None = None) -
         return conn.execute(query).scalar_one()
 
 
-def wait_until(predicate, *, timeout: float, interval: float = 0.05, message: str = "condition") -> None:
-    deadline = time.monotonic() + timeout
-    while not predicate():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout}s waiting for {message}")
-        time.sleep(interval)
 
 
 def sequences_by_key(records) -> dict[str, list[int]]:

@@ -55,6 +55,7 @@ from mesh.kafka import (
 )
 from mesh.runtime import Worker
 from mesh.topics import DISPATCH_EVENTS, PUR_CREATED, PUR_EVENTS, PUR_ROUTE_ASSIGNMENTS, ROUTING_MAP_CHANGES
+from tests.support.polling import wait_until
 from pur_svc.adapters import orm as pur_orm
 from pur_svc.domain.model import Location, NewPickup, PickupStatus, RouteAssignment, RouteMatch, Warehouse
 from pur_svc.entrypoints import consumers as pur_consumers
@@ -350,12 +351,6 @@ POISON_KINDS = [garbage, wrong_ce_type, wrong_payload, oversized, no_value, miss
 # -- a consumer running in a thread, and its DLQ ---------------------------------------------------
 
 
-def wait_until(predicate: Callable[[], bool], *, timeout: float, message: str) -> None:
-    deadline = time.monotonic() + timeout
-    while not predicate():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout}s waiting for {message}")
-        time.sleep(0.05)
 
 
 class DlqReader:

@@ -36,11 +36,6 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
-def open_channel(target: str, bearer: str | None = None) -> grpc.Channel:
-    """A channel to a test service; calls carry `bearer` (default: an admin token)."""
-    return auth.open_channel(target, bearer)
-
-
 def mesh_environment() -> dict[str, str]:
     """The environment `infra/infra.sh env` describes, on top of this process's own."""
     env = dict(os.environ)
