@@ -36,7 +36,9 @@ MAX_ERRORS_SHOWN = 50
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("file", type=Path, help="CSV file: rider_id,hub_id,date,status[,check_in_time,check_out_time,shift]")
+    parser.add_argument(
+        "file", type=Path, help="CSV file: rider_id,hub_id,date,status[,check_in_time,check_out_time,shift]"
+    )
     parser.add_argument("--dry-run", action="store_true", help="check the file only; write nothing")
     args = parser.parse_args(argv)
 
@@ -51,7 +53,10 @@ def main(argv: list[str] | None = None) -> int:
         shown = "\n  ".join(str(e) for e in exc.errors[:MAX_ERRORS_SHOWN])
         more = len(exc.errors) - MAX_ERRORS_SHOWN
         tail = f"\n  ... and {more} more" if more > 0 else ""
-        print(f"{args.file}: refused, nothing was imported ({len(exc.errors)} bad line(s)):\n  {shown}{tail}", file=sys.stderr)
+        print(
+            f"{args.file}: refused, nothing was imported ({len(exc.errors)} bad line(s)):\n  {shown}{tail}",
+            file=sys.stderr,
+        )
         return 1
     if args.dry_run:
         print(f"{args.file}: {len(records)} record(s), all valid (dry run: nothing written)")

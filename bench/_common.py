@@ -39,7 +39,12 @@ DEFAULT_DATABASE_URL = "postgresql+psycopg2://firstmile@localhost:5432/firstmile
 SERVICES = ("pur_svc", "routing_svc", "dispatch_svc", "attendance_adapter")
 
 __all__ = [
-    "DemoError", "MeshClients", "connect", "pur_endpoint", "routing_endpoint", "ROOT",
+    "DemoError",
+    "MeshClients",
+    "connect",
+    "pur_endpoint",
+    "routing_endpoint",
+    "ROOT",
 ]
 
 
@@ -76,7 +81,9 @@ def pg_connect(dsn: str | None = None, *, autocommit: bool = True) -> psycopg2.e
 # ----------------------------------------------------------------------------- the mesh
 
 
-def import_hub(clients: MeshClients, hub_id: str, collection: dict, *, timeout: float = 300.0) -> routing_pb2.ImportRoutesResponse:
+def import_hub(
+    clients: MeshClients, hub_id: str, collection: dict, *, timeout: float = 300.0
+) -> routing_pb2.ImportRoutesResponse:
     """ImportRoutes with replace_existing: the hub's map becomes exactly `collection` (re-runs change nothing)."""
     started = time.monotonic()
     response = clients.routing.ImportRoutes(
@@ -181,7 +188,18 @@ class CpuMeter:
     """CPU seconds used per process group (services, postgres, kafka, redis, bench, other) between
     snapshots, read from /proc. `other` is everything else on the machine (other people's tests)."""
 
-    GROUPS = ("pur_svc", "routing_svc", "postgres", "kafka", "redis", "dispatch_svc", "attendance_adapter", "bench", "py-spy", "other")
+    GROUPS = (
+        "pur_svc",
+        "routing_svc",
+        "postgres",
+        "kafka",
+        "redis",
+        "dispatch_svc",
+        "attendance_adapter",
+        "bench",
+        "py-spy",
+        "other",
+    )
 
     def __init__(self) -> None:
         self._groups: dict[int, str | None] = {}
@@ -221,7 +239,9 @@ class CpuMeter:
         return {g: used.get(g, 0.0) / elapsed for g in self.GROUPS}
 
 
-def cpu_line(shares: dict[str, float], groups: Sequence[str] = ("pur_svc", "routing_svc", "postgres", "kafka", "bench", "other")) -> str:
+def cpu_line(
+    shares: dict[str, float], groups: Sequence[str] = ("pur_svc", "routing_svc", "postgres", "kafka", "bench", "other")
+) -> str:
     short = {"pur_svc": "pur", "routing_svc": "rtg", "postgres": "pg", "kafka": "kfk", "bench": "bench", "other": "oth"}
     return " ".join(f"{short.get(g, g)}{shares.get(g, 0) * 100:>4.0f}" for g in groups)
 
@@ -342,9 +362,25 @@ def py_spy_record(
             continue
         raw = out_dir / f"{name}.txt"
         process = subprocess.Popen(
-            [spy, "record", "--pid", str(pid), "--rate", str(rate), "--duration", str(duration), "--nonblocking",
-             "--threads", "--format", "raw", "--output", str(raw), *(["--gil"] if gil_only else [])],
-            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+            [
+                spy,
+                "record",
+                "--pid",
+                str(pid),
+                "--rate",
+                str(rate),
+                "--duration",
+                str(duration),
+                "--nonblocking",
+                "--threads",
+                "--format",
+                "raw",
+                "--output",
+                str(raw),
+                *(["--gil"] if gil_only else []),
+            ],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
         )
         recordings.append(SpyRecording(name, pid, raw, process))
     try:
@@ -391,7 +427,10 @@ def summarize_stacks(raw: Path, *, top: int = 12) -> str:
     lines.append("  inclusive (top, excluding thread entry points):")
     shown = 0
     for name, n in incl_counts.most_common(top * 4):
-        if any(skip in name for skip in ("threading.py", "_bootstrap", "runtime.py:_guard", "thread.py:run", "thread.py:_worker")):
+        if any(
+            skip in name
+            for skip in ("threading.py", "_bootstrap", "runtime.py:_guard", "thread.py:run", "thread.py:_worker")
+        ):
             continue
         lines.append(f"    {n / total * 100:5.1f}%  {name}")
         shown += 1
@@ -402,7 +441,7 @@ def summarize_stacks(raw: Path, *, top: int = 12) -> str:
 
 def _thread_name(frame: str) -> str:
     # py-spy raw thread frames look like: process 123:"python -m pur_svc";thread (0x7f..)
-    m = re.search(r'thread \((0x[0-9a-fA-F]+)\)', frame)
+    m = re.search(r"thread \((0x[0-9a-fA-F]+)\)", frame)
     return m.group(0) if m else frame[:60]
 
 

@@ -40,7 +40,10 @@ def noop_registration() -> ServiceRegistration:
         lambda request, context: request, request_deserializer=Msg.FromString, response_serializer=Msg.SerializeToString
     )
     return ServiceRegistration(
-        SERVICE, lambda server: server.add_generic_rpc_handlers((grpc.method_handlers_generic_handler(SERVICE, {"Noop": handler}),)),
+        SERVICE,
+        lambda server: server.add_generic_rpc_handlers(
+            (grpc.method_handlers_generic_handler(SERVICE, {"Noop": handler}),)
+        ),
         {"Noop": EVERY_ROLE},
     )
 
@@ -57,7 +60,9 @@ def measure(label: str, call: Callable[[], object], calls: int) -> None:
     elapsed = time.perf_counter() - started
     latencies.sort()
     p99 = latencies[int(len(latencies) * 0.99) - 1]
-    print(f"  {label:<44} {calls / elapsed:8,.0f} calls/s   p50 {statistics.median(latencies) * 1e3:6.3f} ms   p99 {p99 * 1e3:6.3f} ms")
+    print(
+        f"  {label:<44} {calls / elapsed:8,.0f} calls/s   p50 {statistics.median(latencies) * 1e3:6.3f} ms   p99 {p99 * 1e3:6.3f} ms"
+    )
 
 
 def main() -> int:
@@ -82,8 +87,13 @@ def main() -> int:
     print(f"Sequential unary calls on one channel ({args.calls} each, after a warm-up):")
     for name, transport in (("plaintext", GrpcTransport("plaintext")), ("mutual TLS", mtls)):
         server = GrpcServer(
-            port=0, registrations=[noop_registration()], verifier=verifier, credentials=transport.server_credentials(),
-            host="localhost", drain_seconds=0, grace_seconds=1,
+            port=0,
+            registrations=[noop_registration()],
+            verifier=verifier,
+            credentials=transport.server_credentials(),
+            host="localhost",
+            drain_seconds=0,
+            grace_seconds=1,
         )
         server.start()
         server.set_serving()
@@ -95,7 +105,9 @@ def main() -> int:
             with open_channel(target, transport, lambda: token) as channel:
                 health = health_pb2_grpc.HealthStub(channel).Check
                 measure(f"{name}, token sent, not checked (health)", lambda: health(Msg(), timeout=5), args.calls)
-                noop = channel.unary_unary(f"/{SERVICE}/Noop", request_serializer=Msg.SerializeToString, response_deserializer=Msg.FromString)
+                noop = channel.unary_unary(
+                    f"/{SERVICE}/Noop", request_serializer=Msg.SerializeToString, response_deserializer=Msg.FromString
+                )
                 measure(f"{name}, bearer token verified (no-op RPC)", lambda: noop(Msg(), timeout=5), args.calls)
         finally:
             server.drain_and_stop()

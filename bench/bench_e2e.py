@@ -64,22 +64,39 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--mode", choices=("all", "throughput", "latency"), default="all")
     p.add_argument("--purs", type=int, default=100_000, help="PURs for the throughput run (default 100000)")
-    p.add_argument("--batch", type=int, default=500, help="PURs per BatchCreatePickupRequests call (default 500, max 1000)")
+    p.add_argument(
+        "--batch", type=int, default=500, help="PURs per BatchCreatePickupRequests call (default 500, max 1000)"
+    )
     p.add_argument("--clients", type=int, default=4, help="concurrent create threads (default 4)")
-    p.add_argument("--rate", type=float, default=200.0, help="single creates per second in the latency run (default 200)")
+    p.add_argument(
+        "--rate", type=float, default=200.0, help="single creates per second in the latency run (default 200)"
+    )
     p.add_argument("--seconds", type=float, default=30.0, help="length of the latency run (default 30)")
     p.add_argument("--interval", type=float, default=2.0, help="seconds between progress rows (default 2)")
-    p.add_argument("--settle-timeout", type=float, default=120.0, help="give up when nothing settles for this long (default 120 s)")
+    p.add_argument(
+        "--settle-timeout", type=float, default=120.0, help="give up when nothing settles for this long (default 120 s)"
+    )
     p.add_argument("--hub", default=city.HUB_ID)
     p.add_argument("--seed", type=int, default=7)
-    p.add_argument("--profile", type=Path, help="py-spy record pur_svc and routing_svc into this directory and "
-                   "sample pg_stat_activity while the run lasts")
+    p.add_argument(
+        "--profile",
+        type=Path,
+        help="py-spy record pur_svc and routing_svc into this directory and "
+        "sample pg_stat_activity while the run lasts",
+    )
     p.add_argument("--spy-rate", type=int, default=25, help="py-spy samples per second (default 25)")
-    p.add_argument("--spy-all-threads", action="store_true", help="py-spy samples every non-idle thread "
-                   "(default: only the thread holding the GIL)")
+    p.add_argument(
+        "--spy-all-threads",
+        action="store_true",
+        help="py-spy samples every non-idle thread (default: only the thread holding the GIL)",
+    )
     p.add_argument("--pur-address", default="localhost:50051")
     p.add_argument("--routing-address", default="localhost:50052")
-    p.add_argument("--kafka", default=None, help="Kafka bootstrap servers (default: $FIRSTMILE_KAFKA_BOOTSTRAP_SERVERS or localhost:9092)")
+    p.add_argument(
+        "--kafka",
+        default=None,
+        help="Kafka bootstrap servers (default: $FIRSTMILE_KAFKA_BOOTSTRAP_SERVERS or localhost:9092)",
+    )
     args = p.parse_args(argv)
     if not 1 <= args.batch <= 1000:
         p.error("--batch must be 1..1000")
@@ -100,7 +117,9 @@ class KafkaLag:
         from kafka import KafkaAdminClient, KafkaConsumer
 
         self._admin = KafkaAdminClient(bootstrap_servers=bootstrap.split(","), client_id="bench-lag")
-        self._consumer = KafkaConsumer(bootstrap_servers=bootstrap.split(","), client_id="bench-lag", enable_auto_commit=False)
+        self._consumer = KafkaConsumer(
+            bootstrap_servers=bootstrap.split(","), client_id="bench-lag", enable_auto_commit=False
+        )
 
     def lag(self, group: str, topic: str) -> int:
         from kafka.structs import TopicPartition
@@ -112,7 +131,10 @@ class KafkaLag:
             committed = self._admin.list_group_offsets(group).get(group, {})
         except Exception:  # noqa: BLE001 - a progress figure, never fatal
             return -1
-        return sum(max(0, ends[tp] - (committed[tp].offset if tp in committed and committed[tp].offset >= 0 else 0)) for tp in tps)
+        return sum(
+            max(0, ends[tp] - (committed[tp].offset if tp in committed and committed[tp].offset >= 0 else 0))
+            for tp in tps
+        )
 
     def close(self) -> None:
         self._consumer.close()
@@ -158,7 +180,8 @@ class Progress:
         self.rows.append((t, created, settled))
         lags = (
             (self.kafka.lag(ROUTING_GROUP, CREATED_TOPIC), self.kafka.lag(PUR_GROUP, ASSIGN_TOPIC))
-            if self.kafka else (-1, -1)
+            if self.kafka
+            else (-1, -1)
         )
         shares = self.cpu.sample()
         self.cpu_rows.append(shares)
@@ -234,10 +257,21 @@ def _hop_rows(pg, client_id: str, since: datetime) -> list[tuple[float, ...]]:
         if not (ce and ae and se):
             continue
         created_at, routed_at = float(created_at), float(routed_at)
-        rows.append((
-            ce[0] - created_at, ce[1] - ce[0], ae[0] - ce[1], ae[1] - ae[0], routed_at - ae[1], se[1] - routed_at,
-            routed_at - created_at, ae[0], se[0], ce[0], se[1],
-        ))
+        rows.append(
+            (
+                ce[0] - created_at,
+                ce[1] - ce[0],
+                ae[0] - ce[1],
+                ae[1] - ae[0],
+                routed_at - ae[1],
+                se[1] - routed_at,
+                routed_at - created_at,
+                ae[0],
+                se[0],
+                ce[0],
+                se[1],
+            )
+        )
     return rows
 
 
@@ -262,9 +296,15 @@ def hop_report(pg, client_id: str, since: datetime) -> tuple[str, np.ndarray | N
     for i, label in enumerate(HOP_LABELS):
         lines.append(c.dist_row(label, data[:, i], width=46))
     lines.append("  (tx start = now() of the writing transaction = its outbox rows' created_at; 'acked' = sent_at, set")
-    lines.append("   right after the relay's flush returned; hops 3 and 5 include Kafka, the consumer's poll and decode.)")
+    lines.append(
+        "   right after the relay's flush returned; hops 3 and 5 include Kafka, the consumer's poll and decode.)"
+    )
     # Consumer batches: rows written by one transaction share its now() (= created_at).
-    for label, col in (("pur create transactions", 9), ("routing_svc consumer batches", 7), ("pur_svc assignment batches", 8)):
+    for label, col in (
+        ("pur create transactions", 9),
+        ("routing_svc consumer batches", 7),
+        ("pur_svc assignment batches", 8),
+    ):
         _, counts = np.unique(data[:, col], return_counts=True)
         lines.append(
             f"  {label:<30} {len(counts):>6,} transactions, PURs per transaction: mean {counts.mean():.0f}, "
@@ -295,8 +335,12 @@ def relay_report(pg, since: datetime) -> str:
         lines.append(
             f"  {schema} outbox relay: {sent.size:,} rows in {len(sizes):,} cycles, rows per cycle mean {sizes.mean():.0f} "
             f"(max {sizes.max()}); time between cycles p50 {c.pct(cycle_ms, 50):.1f} ms, p95 {c.pct(cycle_ms, 95):.1f} ms"
-            + (f"; full 500-row cycles every {c.pct(cycle_ms[full[:-1]], 50):.0f} ms (p50) = "
-               f"{500 / max(c.pct(cycle_ms[full[:-1]], 50), 1e-9) * 1000:,.0f} rows/s while backlogged" if full[:-1].sum() > 2 else "")
+            + (
+                f"; full 500-row cycles every {c.pct(cycle_ms[full[:-1]], 50):.0f} ms (p50) = "
+                f"{500 / max(c.pct(cycle_ms[full[:-1]], 50), 1e-9) * 1000:,.0f} rows/s while backlogged"
+                if full[:-1].sum() > 2
+                else ""
+            )
         )
     return "\n".join(lines)
 
@@ -311,7 +355,9 @@ def server_latency(pg, client_id: str) -> tuple[np.ndarray, dict[str, int], tupl
             (client_id,),
         )
         latencies = np.array([r[0] for r in cur.fetchall()], dtype=float)
-        cur.execute("SELECT status, count(*) FROM pur.pickup_requests WHERE client_id = %s GROUP BY status", (client_id,))
+        cur.execute(
+            "SELECT status, count(*) FROM pur.pickup_requests WHERE client_id = %s GROUP BY status", (client_id,)
+        )
         counts = {status: int(n) for status, n in cur.fetchall()}
         cur.execute(
             "SELECT extract(epoch FROM min(created_at)), "
@@ -334,14 +380,18 @@ def wait_until_quiet(pg, kafka: KafkaLag | None, timeout: float = 600.0) -> floa
     told = False
     while time.monotonic() - started < timeout:
         with pg.cursor() as cur:
-            cur.execute("SELECT (SELECT count(*) FROM pur.outbox WHERE sent_at IS NULL) + "
-                        "(SELECT count(*) FROM routing.outbox WHERE sent_at IS NULL)")
+            cur.execute(
+                "SELECT (SELECT count(*) FROM pur.outbox WHERE sent_at IS NULL) + "
+                "(SELECT count(*) FROM routing.outbox WHERE sent_at IS NULL)"
+            )
             unsent = int(cur.fetchone()[0])
         lag = (kafka.lag(ROUTING_GROUP, CREATED_TOPIC) + kafka.lag(PUR_GROUP, ASSIGN_TOPIC)) if kafka else 0
         if unsent == 0 and lag <= 0:
             return time.monotonic() - started
         if not told:
-            print(f"  waiting for the mesh to drain ({unsent:,} unsent outbox rows, {max(lag, 0):,} unconsumed messages) ...")
+            print(
+                f"  waiting for the mesh to drain ({unsent:,} unsent outbox rows, {max(lag, 0):,} unconsumed messages) ..."
+            )
             told = True
         time.sleep(1.0)
     print(f"  still not drained after {timeout:.0f} s; measuring anyway")
@@ -372,20 +422,25 @@ def plan(collection: dict, count: int, seed: int, run_id: str) -> list:
 
 def throughput(args: argparse.Namespace, clients: c.MeshClients, collection: dict, pg, kafka: KafkaLag | None) -> dict:
     run_id = new_run_id("tput")
-    print(f"\n== Throughput: {args.purs:,} PURs, BatchCreatePickupRequests x{args.batch}, {args.clients} client threads "
-          f"(client_id {run_id})")
+    print(
+        f"\n== Throughput: {args.purs:,} PURs, BatchCreatePickupRequests x{args.batch}, {args.clients} client threads "
+        f"(client_id {run_id})"
+    )
     started_plan = time.monotonic()
     pickups = plan(collection, args.purs, args.seed, run_id)
     today = hub_today()
     batches: queue.Queue = queue.Queue()
     for start in range(0, len(pickups), args.batch):
         chunk = pickups[start : start + args.batch]
-        request = pur_pb2.BatchCreatePickupRequestsRequest(requests=[_create_request(args.hub, p, today) for p in chunk])
+        request = pur_pb2.BatchCreatePickupRequestsRequest(
+            requests=[_create_request(args.hub, p, today) for p in chunk]
+        )
         batches.put((len(chunk), request.SerializeToString()))
     print(f"  planned and serialized {len(pickups):,} requests in {time.monotonic() - started_plan:.1f} s (not timed)")
 
     channel = tool_channel(
-        args.pur_address, options=[("grpc.max_receive_message_length", 64 << 20), ("grpc.max_send_message_length", 64 << 20)]
+        args.pur_address,
+        options=[("grpc.max_receive_message_length", 64 << 20), ("grpc.max_send_message_length", 64 << 20)],
     )
     # Pre-serialized requests; responses are parsed for created_count only.
     call = channel.unary_unary(BATCH_METHOD, request_serializer=None, response_deserializer=None)
@@ -423,8 +478,10 @@ def throughput(args: argparse.Namespace, clients: c.MeshClients, collection: dic
         threads = [threading.Thread(target=sender, name=f"create-{i}", daemon=True) for i in range(args.clients)]
         for t in threads:
             t.start()
-        print("  backlog = created - settled; pur-obx / rt-obx = unsent outbox rows; rt-lag / pur-lag = Kafka messages "
-              "not yet consumed by routing_svc / pur_svc")
+        print(
+            "  backlog = created - settled; pur-obx / rt-obx = unsent outbox rows; rt-lag / pur-lag = Kafka messages "
+            "not yet consumed by routing_svc / pur_svc"
+        )
         print(Progress.HEADER)
         settled = 0
         last_progress = time.monotonic()
@@ -448,9 +505,12 @@ def throughput(args: argparse.Namespace, clients: c.MeshClients, collection: dic
     drained_after = time.monotonic() - t0
     latencies, counts, span = server_latency(pg, run_id)
     result: dict = {"create_rate": created[0] / create_s, "created": created[0], "settled": settled}
-    print(f"\n  created {created[0]:,} PURs in {create_s:.1f} s: {result['create_rate']:,.0f} PURs/s "
-          f"(BatchCreate call p50 {c.pct(call_ms, 50):.0f} ms, p99 {c.pct(call_ms, 99):.0f} ms; {len(errors)} failed calls"
-          + (f", e.g. {errors[0]}" if errors else "") + ")")
+    print(
+        f"\n  created {created[0]:,} PURs in {create_s:.1f} s: {result['create_rate']:,.0f} PURs/s "
+        f"(BatchCreate call p50 {c.pct(call_ms, 50):.0f} ms, p99 {c.pct(call_ms, 99):.0f} ms; {len(errors)} failed calls"
+        + (f", e.g. {errors[0]}" if errors else "")
+        + ")"
+    )
     print(f"  statuses: {dict(sorted(counts.items()))}")
     if span:
         first, p10, p90, last = span
@@ -458,11 +518,17 @@ def throughput(args: argparse.Namespace, clients: c.MeshClients, collection: dic
         sustained = 0.8 * settled / max(p90 - p10, 1e-9)
         result.update(e2e_rate=e2e, sustained_rate=sustained, e2e_s=last - first)
         verdict = "meets" if sustained >= THROUGHPUT_TARGET else "MISSES"
-        print(f"  end to end: {settled:,} settled {last - first:.1f} s after the first create: {e2e:,.0f} PURs/s "
-              f"(server clock: first created_at -> last routed_at)")
-        print(f"  sustained (10% -> 90% settled): {sustained:,.0f} PURs/s -- target >= {THROUGHPUT_TARGET:,.0f}/s: {verdict}")
-        print(f"  the mesh drained (every outbox row published, no consumer lag; i.e. the ROUTED status events "
-              f"too) {drained_after:.0f} s after the first create, {drain_s:.0f} s after the last PUR settled")
+        print(
+            f"  end to end: {settled:,} settled {last - first:.1f} s after the first create: {e2e:,.0f} PURs/s "
+            f"(server clock: first created_at -> last routed_at)"
+        )
+        print(
+            f"  sustained (10% -> 90% settled): {sustained:,.0f} PURs/s -- target >= {THROUGHPUT_TARGET:,.0f}/s: {verdict}"
+        )
+        print(
+            f"  the mesh drained (every outbox row published, no consumer lag; i.e. the ROUTED status events "
+            f"too) {drained_after:.0f} s after the first create, {drain_s:.0f} s after the last PUR settled"
+        )
     print("\n  routed_at - created_at (server), ms:")
     print(c.dist_header(width=46))
     print(c.dist_row("all PURs of the run", latencies, width=46))
@@ -484,8 +550,11 @@ class Profile:
         self.enabled = args.profile is not None
         self.activity = c.ActivitySampler(c.pg_dsn()) if self.enabled else None
         self._spy = (
-            c.py_spy_record(("pur_svc", "routing_svc"), args.profile / label, rate=args.spy_rate, gil_only=not args.spy_all_threads)
-            if self.enabled else None
+            c.py_spy_record(
+                ("pur_svc", "routing_svc"), args.profile / label, rate=args.spy_rate, gil_only=not args.spy_all_threads
+            )
+            if self.enabled
+            else None
         )
         self.recordings: list = []
         self.gil_only = not args.spy_all_threads
@@ -507,7 +576,11 @@ class Profile:
             return
         print("\n  PostgreSQL (pg_stat_activity samples, non-idle backends of the mesh database):")
         print(self.activity.report())
-        what = "samples of the thread holding the GIL (where the process's Python CPU goes)" if self.gil_only else "samples of every non-idle thread"
+        what = (
+            "samples of the thread holding the GIL (where the process's Python CPU goes)"
+            if self.gil_only
+            else "samples of every non-idle thread"
+        )
         for rec in self.recordings:
             print(f"\n  py-spy {rec.name} (pid {rec.pid}), {what} -> {rec.raw}")
             print(c.summarize_stacks(rec.raw))
@@ -557,8 +630,10 @@ class Watch:
 def latency(args: argparse.Namespace, clients: c.MeshClients, collection: dict, pg, kafka: KafkaLag | None) -> dict:
     run_id = new_run_id("lat")
     count = max(1, int(args.rate * args.seconds))
-    print(f"\n== Latency: {count:,} single CreatePickupRequest calls at {args.rate:,.0f}/s for {args.seconds:.0f} s "
-          f"(open loop; client_id {run_id})")
+    print(
+        f"\n== Latency: {count:,} single CreatePickupRequest calls at {args.rate:,.0f}/s for {args.seconds:.0f} s "
+        f"(open loop; client_id {run_id})"
+    )
     pickups = plan(collection, count, args.seed + 1, run_id)
     today = hub_today()
     requests = [_create_request(args.hub, p, today) for p in pickups]
@@ -584,6 +659,7 @@ def latency(args: argparse.Namespace, clients: c.MeshClients, collection: dict, 
                     pur_ids[request_id] = future.result().pickup_request.id
                 else:
                     failures.append(c.rpc_error_text(exc))
+
         return done
 
     # Progress rows come from a thread of their own so that the send schedule never waits on them.
@@ -635,23 +711,40 @@ def latency(args: argparse.Namespace, clients: c.MeshClients, collection: dict, 
     after_return_ms = (seen - returned) * 1000
     create_ms = np.array([(returned_at[r] - sent_at[r]) * 1000 for r in returned_at])
     result = {
-        "p50": c.pct(e2e_ms, 50), "p95": c.pct(e2e_ms, 95), "p99": c.pct(e2e_ms, 99),
+        "p50": c.pct(e2e_ms, 50),
+        "p95": c.pct(e2e_ms, 95),
+        "p99": c.pct(e2e_ms, 99),
         "max": float(np.max(e2e_ms)) if e2e_ms.size else float("nan"),
-        "created": len(returned_at), "settled": len(latencies),
+        "created": len(returned_at),
+        "settled": len(latencies),
     }
-    print(f"\n  offered {count:,} creates in {send_s:.1f} s ({count / send_s:,.0f}/s; {late} sent > 5 ms late), "
-          f"{len(failures)} failed" + (f" e.g. {failures[0]}" if failures else ""))
-    print(f"  statuses: {dict(sorted(counts.items()))}; the watch saw {len(watch.seen):,} "
-          f"({watch.interruptions} interruptions); {len(missing):,} not seen by the watch"
-          + (f" (read back with GetPickupRequest: {missing_settled:,} settled; counted in the server figures only)" if missing else ""))
+    print(
+        f"\n  offered {count:,} creates in {send_s:.1f} s ({count / send_s:,.0f}/s; {late} sent > 5 ms late), "
+        f"{len(failures)} failed" + (f" e.g. {failures[0]}" if failures else "")
+    )
+    print(
+        f"  statuses: {dict(sorted(counts.items()))}; the watch saw {len(watch.seen):,} "
+        f"({watch.interruptions} interruptions); {len(missing):,} not seen by the watch"
+        + (
+            f" (read back with GetPickupRequest: {missing_settled:,} settled; counted in the server figures only)"
+            if missing
+            else ""
+        )
+    )
     print("\n  create-to-routed latency, ms:")
     print(c.dist_header(width=46))
     print(c.dist_row("client: create sent -> ROUTED on the watch", e2e_ms, width=46))
-    print(c.dist_row("client: create returned -> ROUTED on the watch", after_return_ms[~np.isnan(after_return_ms)], width=46))
+    print(
+        c.dist_row(
+            "client: create returned -> ROUTED on the watch", after_return_ms[~np.isnan(after_return_ms)], width=46
+        )
+    )
     print(c.dist_row("client: CreatePickupRequest call", create_ms, width=46))
     print(c.dist_row("server: routed_at - created_at", latencies, width=46))
     verdict = "meets" if result["p99"] < P99_TARGET_MS else "MISSES"
-    print(f"  target p99 < {P99_TARGET_MS:.0f} ms (client, create sent -> routed seen): {result['p99']:.1f} ms, {verdict}")
+    print(
+        f"  target p99 < {P99_TARGET_MS:.0f} ms (client, create sent -> routed seen): {result['p99']:.1f} ms, {verdict}"
+    )
     text, data = hop_report(pg, run_id, since)
     print("\n  per hop, ms (from the outbox tables):")
     print(text)
@@ -659,7 +752,8 @@ def latency(args: argparse.Namespace, clients: c.MeshClients, collection: dict, 
         # The watch feed: status event acked by Kafka -> update arrived here (same machine, same wall clock).
         with pg.cursor() as cur:
             cur.execute(
-                "SELECT request_id, extract(epoch FROM routed_at) FROM pur.pickup_requests WHERE client_id = %s", (run_id,)
+                "SELECT request_id, extract(epoch FROM routed_at) FROM pur.pickup_requests WHERE client_id = %s",
+                (run_id,),
             )
             routed = dict(cur.fetchall())
         feed = np.array([(watch.seen[r][1] - float(routed[r])) * 1000 for r in watch.seen if routed.get(r) is not None])
@@ -685,8 +779,10 @@ def main(argv: list[str] | None = None) -> int:
         kafka = None
     try:
         with c.connect(c.pur_endpoint(args.pur_address), c.routing_endpoint(args.routing_address)) as clients:
-            print(f"bench_e2e {datetime.now(UTC):%Y-%m-%d %H:%M} UTC, hub {args.hub}; machine: {os.cpu_count()} cores, "
-                  f"load average {os.getloadavg()[0]:.2f} before the run")
+            print(
+                f"bench_e2e {datetime.now(UTC):%Y-%m-%d %H:%M} UTC, hub {args.hub}; machine: {os.cpu_count()} cores, "
+                f"load average {os.getloadavg()[0]:.2f} before the run"
+            )
             c.import_hub(clients, args.hub, collection)
             wait_for_hub(clients, args.hub, collection)
             results = {}
@@ -704,12 +800,16 @@ def main(argv: list[str] | None = None) -> int:
     print("\nSummary:")
     if "throughput" in results:
         r = results["throughput"]
-        print(f"  throughput: create {r['create_rate']:,.0f}/s; end to end {r.get('e2e_rate', 0):,.0f}/s; "
-              f"sustained {r.get('sustained_rate', 0):,.0f}/s (target >= {THROUGHPUT_TARGET:,.0f}/s)")
+        print(
+            f"  throughput: create {r['create_rate']:,.0f}/s; end to end {r.get('e2e_rate', 0):,.0f}/s; "
+            f"sustained {r.get('sustained_rate', 0):,.0f}/s (target >= {THROUGHPUT_TARGET:,.0f}/s)"
+        )
     if "latency" in results:
         r = results["latency"]
-        print(f"  latency at {args.rate:,.0f}/s: p50 {r['p50']:.1f} ms, p95 {r['p95']:.1f} ms, p99 {r['p99']:.1f} ms, "
-              f"max {r['max']:.1f} ms (target p99 < {P99_TARGET_MS:.0f} ms)")
+        print(
+            f"  latency at {args.rate:,.0f}/s: p50 {r['p50']:.1f} ms, p95 {r['p95']:.1f} ms, p99 {r['p99']:.1f} ms, "
+            f"max {r['max']:.1f} ms (target p99 < {P99_TARGET_MS:.0f} ms)"
+        )
     # Exit 1 only when PURs never settled (a broken pipeline), never for a missed target.
     ok = all(r.get("settled", 0) >= r.get("created", 0) for r in results.values())
     return 0 if ok else 1

@@ -167,25 +167,30 @@ def print_report(row, routes, points, box):
     mb = row["bytes"] / 1e6
     print(f"map: {len(routes)} routes over {box_km(box)}, {points:,} random points, H3 resolution {row['resolution']}")
     print(f"  compile                  {row['compile_s']:8.3f} s")
-    print(f"  cells                    {row['cells']:>10,}  (edge {row['edge_cells']:,}; {row['groups']:,} distinct candidate groups)")
+    print(
+        f"  cells                    {row['cells']:>10,}  (edge {row['edge_cells']:,}; {row['groups']:,} distinct candidate groups)"
+    )
     print(f"  overlaps / gap cells     {row['overlaps']:>10,} / {row['gap_cells']:,}")
     print(f"  serialized               {mb:8.2f} MB  (to_bytes {row['to_bytes_s'] * 1e3:.1f} ms)")
-    print(f"  load (from_bytes)        {row['load_s'] * 1e3:8.1f} ms  (+ {row['warm_up_s'] * 1e3:.0f} ms warm_up: nearest-boundary search)")
+    print(
+        f"  load (from_bytes)        {row['load_s'] * 1e3:8.1f} ms  (+ {row['warm_up_s'] * 1e3:.0f} ms warm_up: nearest-boundary search)"
+    )
     print(
         f"  answers                  exact {row['exact']:.1%}, nearest {row['nearest']:.1%}, none {row['none']:.1%};"
         f" {row['edge_point_share']:.1%} of points fell in edge cells"
     )
     print(f"  H3 cells alone           {len(range(points)) / row['h3_s']:>12,.0f} points/s")
     print(f"  index lookup_many        {row['many_per_s']:>12,.0f} lookups/s  ({row['many_s']:.3f} s for {points:,})")
-    print(f"  index lookup (scalar)    {row['scalar_per_s']:>12,.0f} lookups/s  (agrees with lookup_many: {row['scalar_agrees']})")
+    print(
+        f"  index lookup (scalar)    {row['scalar_per_s']:>12,.0f} lookups/s  (agrees with lookup_many: {row['scalar_agrees']})"
+    )
     if "strtree_per_s" in row:
         print(
             f"  shapely STRtree          {row['strtree_per_s']:>12,.0f} lookups/s  ({row['strtree_s']:.3f} s; "
             f"tree built in {row['strtree_build_s'] * 1e3:.1f} ms; exact containment only, no nearest)"
         )
         print(
-            f"  agreement with exact containment: {row['agreement'] * 100:.3f}% "
-            f"({row['disagreements']} disagreements)"
+            f"  agreement with exact containment: {row['agreement'] * 100:.3f}% ({row['disagreements']} disagreements)"
         )
 
 

@@ -55,7 +55,11 @@ DEMO_HUB = "BENCH-LOOKUP-DEMO"
 SYNTHETIC_HUB = "BENCH-LOOKUP-SYN"
 TIE_M = 1e-3
 LOOKUP_METHOD = "/firstmile.routing.v1.RoutingService/BatchLookupRoutes"
-MATCH_NAMES = {common_pb2.ROUTE_MATCH_EXACT: "EXACT", common_pb2.ROUTE_MATCH_NEAREST: "NEAREST", common_pb2.ROUTE_MATCH_NONE: "NONE"}
+MATCH_NAMES = {
+    common_pb2.ROUTE_MATCH_EXACT: "EXACT",
+    common_pb2.ROUTE_MATCH_NEAREST: "NEAREST",
+    common_pb2.ROUTE_MATCH_NONE: "NONE",
+}
 
 LOOKUP_SQL = """
 WITH pts AS (
@@ -91,11 +95,15 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--points", type=int, default=10_000, help="points per batch (default 10000, the RPC limit)")
     p.add_argument("--reps", type=int, default=7, help="timed batches per engine (default 7)")
     p.add_argument("--synthetic-routes", type=int, default=2000)
-    p.add_argument("--limit", type=float, default=2000.0, help="NEAREST limit in metres; must equal routing_svc's (default 2000)")
+    p.add_argument(
+        "--limit", type=float, default=2000.0, help="NEAREST limit in metres; must equal routing_svc's (default 2000)"
+    )
     p.add_argument("--seed", type=int, default=11)
     p.add_argument("--show", type=int, default=10, help="mismatches to print per map (default 10)")
     p.add_argument("--routing-address", default="localhost:50052")
-    p.add_argument("--pg-dsn", default=None, help=f"libpq DSN of the PostGIS database (default: postgres@<mesh server>/{BENCH_DB})")
+    p.add_argument(
+        "--pg-dsn", default=None, help=f"libpq DSN of the PostGIS database (default: postgres@<mesh server>/{BENCH_DB})"
+    )
     args = p.parse_args(argv)
     if not 1 <= args.points <= 10_000:
         p.error("--points must be 1..10000")
@@ -140,11 +148,18 @@ def synthetic_map(count: int, seed: int, centre: tuple[float, float] = (77.45, 1
         geometry = shapely.set_precision(geometry, 1e-7)
         if not geometry.is_valid or geometry.geom_type != "Polygon" or geometry.is_empty:
             continue
-        features.append({
-            "type": "Feature",
-            "properties": {"id": f"SYN-{i:05d}", "name": f"synthetic {i}", "default_rider_id": f"rider-s{i:05d}", "priority": priority},
-            "geometry": json.loads(shapely.to_geojson(geometry)),
-        })
+        features.append(
+            {
+                "type": "Feature",
+                "properties": {
+                    "id": f"SYN-{i:05d}",
+                    "name": f"synthetic {i}",
+                    "default_rider_id": f"rider-s{i:05d}",
+                    "priority": priority,
+                },
+                "geometry": json.loads(shapely.to_geojson(geometry)),
+            }
+        )
     return {"type": "FeatureCollection", "features": features}
 
 
@@ -163,7 +178,9 @@ def routes_of(clients: c.MeshClients, hub_id: str) -> list[StoredRoute]:
         page = clients.routing.ListRoutes(
             routing_pb2.ListRoutesRequest(hub_id=hub_id, page_size=1000, page_token=token), timeout=60
         )
-        routes += [StoredRoute(r.id, r.priority, r.default_rider_id, r.geometry_geojson) for r in page.routes if r.active]
+        routes += [
+            StoredRoute(r.id, r.priority, r.default_rider_id, r.geometry_geojson) for r in page.routes if r.active
+        ]
         token = page.next_page_token
         if not token:
             return routes
@@ -259,7 +276,9 @@ def load_postgis(pg, hub_id: str, routes: list[StoredRoute]) -> float:
 
 def postgis_lookup(pg, hub_id: str, lats: np.ndarray, lngs: np.ndarray, limit: float) -> list[tuple[str, str, float]]:
     with pg.cursor() as cur:
-        cur.execute(LOOKUP_SQL, {"lats": lats.tolist(), "lngs": lngs.tolist(), "hub": hub_id, "limit": limit, "tie": TIE_M})
+        cur.execute(
+            LOOKUP_SQL, {"lats": lats.tolist(), "lngs": lngs.tolist(), "hub": hub_id, "limit": limit, "tie": TIE_M}
+        )
         rows = cur.fetchall()
     answers = []
     for exact, nearest, distance in rows:
@@ -298,8 +317,10 @@ def bench_map(args, clients, raw_channel, pg, name: str, hub_id: str, collection
     routes = routes_of(clients, hub_id)
     load_s = load_postgis(pg, hub_id, routes)
     vertices = int(shapely.get_num_coordinates(shapely.from_geojson([r.geometry_geojson for r in routes])).sum())
-    print(f"  {len(routes):,} active routes ({vertices:,} vertices) read back with ListRoutes and loaded into PostGIS "
-          f"in {load_s:.1f} s (GiST on geometry and on geography)")
+    print(
+        f"  {len(routes):,} active routes ({vertices:,} vertices) read back with ListRoutes and loaded into PostGIS "
+        f"in {load_s:.1f} s (GiST on geometry and on geography)"
+    )
     lats, lngs, kinds = make_points(routes, args.points, args.seed)
     print(f"  {len(lats):,} points: " + ", ".join(f"{n:,} {k}" for k, n in kinds.items()))
     request = grpc_request(hub_id, lats, lngs)
@@ -325,15 +346,19 @@ def bench_map(args, clients, raw_channel, pg, name: str, hub_id: str, collection
         times["raw"].append(time.perf_counter() - started)
 
     n = len(lats)
-    print(f"  {'engine (client call to answers in hand)':<44} {'best/s':>10} {'median/s':>10} {'worst/s':>10} {'median batch':>13}")
+    print(
+        f"  {'engine (client call to answers in hand)':<44} {'best/s':>10} {'median/s':>10} {'worst/s':>10} {'median batch':>13}"
+    )
     for engine, label in (
         ("grpc", "routing_svc BatchLookupRoutes (gRPC)"),
         ("postgis", "PostGIS, one query (psycopg2)"),
         ("raw", "  gRPC call alone (no client protobuf work)"),
     ):
         t = np.array(times[engine])
-        print(f"  {label:<44} {n / t.min():>10,.0f} {n / np.median(t):>10,.0f} {n / t.max():>10,.0f} "
-              f"{np.median(t) * 1000:>10.1f} ms")
+        print(
+            f"  {label:<44} {n / t.min():>10,.0f} {n / np.median(t):>10,.0f} {n / t.max():>10,.0f} "
+            f"{np.median(t) * 1000:>10.1f} ms"
+        )
     speedup = np.median(times["postgis"]) / np.median(times["grpc"])
     print(f"  routing_svc is {speedup:.1f}x {'faster' if speedup >= 1 else 'slower'} than PostGIS (median batch time)")
 
@@ -343,17 +368,24 @@ def bench_map(args, clients, raw_channel, pg, name: str, hub_id: str, collection
     by_kind = {}
     for g in answers_grpc:
         by_kind[g[1]] = by_kind.get(g[1], 0) + 1
-    diff = np.array([abs(g[2] - p[2]) for g, p in zip(answers_grpc, answers_pg)
-                     if g[1] == p[1] == "NEAREST" and g[0] == p[0]])
-    print(f"  answers: {', '.join(f'{v:,} {k}' for k, v in sorted(by_kind.items()))}; "
-          f"agreement on route id and match: {100 * (n - len(mismatches)) / n:.3f}% ({len(mismatches)} mismatches)")
+    diff = np.array(
+        [abs(g[2] - p[2]) for g, p in zip(answers_grpc, answers_pg) if g[1] == p[1] == "NEAREST" and g[0] == p[0]]
+    )
+    print(
+        f"  answers: {', '.join(f'{v:,} {k}' for k, v in sorted(by_kind.items()))}; "
+        f"agreement on route id and match: {100 * (n - len(mismatches)) / n:.3f}% ({len(mismatches)} mismatches)"
+    )
     if diff.size:
-        print(f"  NEAREST distance_m, |routing_svc - PostGIS geography|: p50 {np.median(diff) * 1000:.1f} mm, "
-              f"p99 {np.percentile(diff, 99) * 1000:.1f} mm, max {diff.max() * 1000:.1f} mm (informational: PostGIS "
-              "finds the nearest point of an edge on the sphere)")
+        print(
+            f"  NEAREST distance_m, |routing_svc - PostGIS geography|: p50 {np.median(diff) * 1000:.1f} mm, "
+            f"p99 {np.percentile(diff, 99) * 1000:.1f} mm, max {diff.max() * 1000:.1f} mm (informational: PostGIS "
+            "finds the nearest point of an edge on the sphere)"
+        )
     for i, g, p in mismatches[: args.show]:
-        print(f"    point {i} (lat {lats[i]:.7f}, lng {lngs[i]:.7f}): routing_svc {g[1]} {g[0] or '-'} {g[2]:.3f} m, "
-              f"PostGIS {p[1]} {p[0] or '-'} {p[2]:.3f} m")
+        print(
+            f"    point {i} (lat {lats[i]:.7f}, lng {lngs[i]:.7f}): routing_svc {g[1]} {g[0] or '-'} {g[2]:.3f} m, "
+            f"PostGIS {p[1]} {p[0] or '-'} {p[2]:.3f} m"
+        )
     return not mismatches
 
 
@@ -364,8 +396,10 @@ def main(argv: list[str] | None = None) -> int:
     ok = True
     try:
         with c.connect(c.pur_endpoint("localhost:50051"), c.routing_endpoint(args.routing_address)) as clients:
-            print(f"bench_lookup_service {datetime.now(UTC):%Y-%m-%d %H:%M} UTC; {args.points:,} points per batch, "
-                  f"{args.reps} timed batches per engine after a warm-up")
+            print(
+                f"bench_lookup_service {datetime.now(UTC):%Y-%m-%d %H:%M} UTC; {args.points:,} points per batch, "
+                f"{args.reps} timed batches per engine after a warm-up"
+            )
             print(f"{version}, database {BENCH_DB}; routing_svc at {args.routing_address}")
             raw_channel = tool_channel(
                 args.routing_address,
@@ -378,7 +412,15 @@ def main(argv: list[str] | None = None) -> int:
                     collection = synthetic_map(args.synthetic_routes, args.seed)
                     size_mb = len(json.dumps(collection)) / 1e6
                     print(f"\n(synthetic map: {len(collection['features']):,} routes, {size_mb:.1f} MB of GeoJSON)")
-                    ok &= bench_map(args, clients, raw_channel, pg, f"synthetic map ({args.synthetic_routes:,} routes)", SYNTHETIC_HUB, collection)
+                    ok &= bench_map(
+                        args,
+                        clients,
+                        raw_channel,
+                        pg,
+                        f"synthetic map ({args.synthetic_routes:,} routes)",
+                        SYNTHETIC_HUB,
+                        collection,
+                    )
                 else:
                     print(f"unknown map {name!r}", file=sys.stderr)
                     return 2

@@ -37,7 +37,16 @@ import sqlalchemy as sa  # noqa: E402
 
 from dispatch_svc.adapters import orm  # noqa: E402
 from dispatch_svc.adapters.attendance import AttendanceClient  # noqa: E402
-from dispatch_svc.domain.model import NewDispatch, Pickup, PickupStatus, PurSnapshot, Rider, RouteMatch, Vehicle, VehicleType  # noqa: E402
+from dispatch_svc.domain.model import (
+    NewDispatch,
+    Pickup,
+    PickupStatus,
+    PurSnapshot,
+    Rider,
+    RouteMatch,
+    Vehicle,
+    VehicleType,
+)  # noqa: E402
 from dispatch_svc.domain.ranking import AttendanceSource, AttendanceView  # noqa: E402
 from dispatch_svc.entrypoints.grpc_api import DispatchServicer, registration  # noqa: E402
 from dispatch_svc.service_layer import handlers  # noqa: E402
@@ -58,8 +67,12 @@ class EveryoneHere(AttendanceClient):
         self.riders = riders
 
     def available_riders(self, hub_id: str, day: date) -> AttendanceView:
-        return AttendanceView(known=True, present={r: None for r in self.riders}, source=AttendanceSource.EMBEDDED,
-                              fetched_at=datetime.now(UTC))
+        return AttendanceView(
+            known=True,
+            present={r: None for r in self.riders},
+            source=AttendanceSource.EMBEDDED,
+            fetched_at=datetime.now(UTC),
+        )
 
 
 def load_hub(uow_factory, hub: str, day: date, purs: int, routes: int) -> tuple[int, list[str]]:
@@ -74,9 +87,19 @@ def load_hub(uow_factory, hub: str, day: date, purs: int, routes: int) -> tuple[
     batch: list[Pickup] = []
     for i in range(purs):
         snapshot = PurSnapshot(
-            pur_id=f"{hub}-pur-{i:06d}", version=2, status=PickupStatus.ROUTED, hub_id=hub, route_id=f"R{i % routes:04d}",
-            pickup_date=day, client_id=f"client-{i % 97}", warehouse_name=f"Warehouse {i}", lat=12.9 + (i % 1000) / 10_000,
-            lng=77.5 + (i % 777) / 10_000, packages=1 + i % 5, weight_kg=0.5 + (i % 7), route_match=RouteMatch.EXACT,
+            pur_id=f"{hub}-pur-{i:06d}",
+            version=2,
+            status=PickupStatus.ROUTED,
+            hub_id=hub,
+            route_id=f"R{i % routes:04d}",
+            pickup_date=day,
+            client_id=f"client-{i % 97}",
+            warehouse_name=f"Warehouse {i}",
+            lat=12.9 + (i % 1000) / 10_000,
+            lng=77.5 + (i % 777) / 10_000,
+            packages=1 + i % 5,
+            weight_kg=0.5 + (i % 7),
+            route_match=RouteMatch.EXACT,
             rider_id=riders[i % len(riders)],
         )
         batch.append(Pickup.from_snapshot(snapshot))
@@ -89,12 +112,21 @@ def load_hub(uow_factory, hub: str, day: date, purs: int, routes: int) -> tuple[
     dispatches = 0
     for r in range(0, routes, 4):
         handlers.create_dispatch(
-            uow_factory(), attendance,
-            NewDispatch(request_id=f"bench-{r}", hub_id=hub, route_id=f"R{r:04d}", pickup_date=day,
-                        rider_id=riders[r // 4], vehicle_id=f"{hub}-van-{riders[r // 4][-3:]}"),
+            uow_factory(),
+            attendance,
+            NewDispatch(
+                request_id=f"bench-{r}",
+                hub_id=hub,
+                route_id=f"R{r:04d}",
+                pickup_date=day,
+                rider_id=riders[r // 4],
+                vehicle_id=f"{hub}-van-{riders[r // 4][-3:]}",
+            ),
         )
         dispatches += 1
-    print(f"loaded {purs} open PURs over {routes} routes and {dispatches} OPEN dispatches in {time.perf_counter() - started:.1f} s")
+    print(
+        f"loaded {purs} open PURs over {routes} routes and {dispatches} OPEN dispatches in {time.perf_counter() - started:.1f} s"
+    )
     return dispatches, riders
 
 
@@ -104,19 +136,25 @@ def delete_hub(engine, hub: str) -> None:
         conn.execute(sa.delete(orm.open_pickups).where(orm.open_pickups.c.hub_id == hub))
         conn.execute(sa.delete(orm.riders).where(orm.riders.c.hub_id == hub))
         conn.execute(sa.delete(orm.vehicles).where(orm.vehicles.c.hub_id == hub))
-        conn.execute(sa.text("DELETE FROM dispatch.outbox WHERE convert_from(key, 'UTF8') LIKE :prefix"), {"prefix": f"{hub}-%"})
+        conn.execute(
+            sa.text("DELETE FROM dispatch.outbox WHERE convert_from(key, 'UTF8') LIKE :prefix"), {"prefix": f"{hub}-%"}
+        )
 
 
 def explain(engine, hub: str, day: date) -> None:
     with engine.connect() as conn:
         conn.execute(sa.text("ANALYZE dispatch.open_pickups"))
-        plan = conn.execute(
-            sa.text(
-                "EXPLAIN (ANALYZE, BUFFERS, FORMAT TEXT) SELECT * FROM dispatch.open_pickups "
-                "WHERE hub_id = :h AND pickup_date = :d AND listed ORDER BY route_id, in_dispatch, position"
-            ),
-            {"h": hub, "d": day},
-        ).scalars().all()
+        plan = (
+            conn.execute(
+                sa.text(
+                    "EXPLAIN (ANALYZE, BUFFERS, FORMAT TEXT) SELECT * FROM dispatch.open_pickups "
+                    "WHERE hub_id = :h AND pickup_date = :d AND listed ORDER BY route_id, in_dispatch, position"
+                ),
+                {"h": hub, "d": day},
+            )
+            .scalars()
+            .all()
+        )
     print("query plan of the hub's listed pickups:")
     for line in plan:
         if any(word in line for word in ("Scan", "Index", "Execution", "Sort")):
@@ -153,7 +191,11 @@ def main() -> int:
     parser.add_argument("--keep", action="store_true", help="keep the bench hub's rows")
     args = parser.parse_args()
 
-    engine = make_engine(os.environ.get("FIRSTMILE_DATABASE_URL", DEFAULT_DATABASE_URL), pool_size=4, application_name="bench-open-pickups")
+    engine = make_engine(
+        os.environ.get("FIRSTMILE_DATABASE_URL", DEFAULT_DATABASE_URL),
+        pool_size=4,
+        application_name="bench-open-pickups",
+    )
     factory = make_session_factory(engine)
 
     def uow_factory() -> DispatchUnitOfWork:
@@ -169,7 +211,15 @@ def main() -> int:
             target = args.target
         else:
             servicer = DispatchServicer(uow_factory, EveryoneHere(riders))
-            server = GrpcServer(port=0, verifier=auth.verifier(), credentials=None, registrations=[registration(servicer)], host="127.0.0.1", drain_seconds=0, grace_seconds=1)
+            server = GrpcServer(
+                port=0,
+                verifier=auth.verifier(),
+                credentials=None,
+                registrations=[registration(servicer)],
+                host="127.0.0.1",
+                drain_seconds=0,
+                grace_seconds=1,
+            )
             server.start()
             server.set_serving()
             target = f"127.0.0.1:{server.port}"
@@ -180,8 +230,14 @@ def main() -> int:
             first = stub.ListOpenPickupsByRoute(whole)
             listed = sum(len(g.pickups) for g in first.groups)
             assert listed == args.purs, f"expected {args.purs} pickups listed, got {listed}"
-            measure(f"whole hub ({listed} pickups, {len(first.groups)} groups)", lambda: stub.ListOpenPickupsByRoute(whole), args.calls)
-            limited = dispatch_pb2.ListOpenPickupsByRouteRequest(hub_id=hub, pickup_date=day.isoformat(), pickups_per_route_limit=20)
+            measure(
+                f"whole hub ({listed} pickups, {len(first.groups)} groups)",
+                lambda: stub.ListOpenPickupsByRoute(whole),
+                args.calls,
+            )
+            limited = dispatch_pb2.ListOpenPickupsByRouteRequest(
+                hub_id=hub, pickup_date=day.isoformat(), pickups_per_route_limit=20
+            )
             measure("whole hub, pickups_per_route_limit=20", lambda: stub.ListOpenPickupsByRoute(limited), args.calls)
             one = dispatch_pb2.ListOpenPickupsByRouteRequest(hub_id=hub, pickup_date=day.isoformat(), route_id="R0000")
             measure("one route", lambda: stub.ListOpenPickupsByRoute(one), args.calls)

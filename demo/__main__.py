@@ -37,19 +37,40 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     )
     parser.add_argument("--purs", type=_positive_int, default=3000, help="pickup requests to create (default 3000)")
     parser.add_argument("--rate", type=_positive_float, default=300.0, help="pickup requests per second (default 300)")
-    parser.add_argument("--batch", type=_batch_size, default=100, help="requests per BatchCreatePickupRequests call (default 100)")
-    parser.add_argument("--hub", default=city.HUB_ID, help=f"hub id to import the map into (default {city.HUB_ID})")
-    parser.add_argument("--map", type=Path, default=city.MAP_PATH, help="route map GeoJSON (default: the shipped demo map)")
-    parser.add_argument("--seed", type=int, default=1, help="seed of the warehouse locations (default 1)")
-    parser.add_argument("--timeout", type=_positive_float, default=60.0, help="seconds to wait for routing after the last create (default 60)")
-    parser.add_argument("--picture", type=Path, default=DEFAULT_PICTURE, help=f"where to write the PNG (default {DEFAULT_PICTURE})")
-    parser.add_argument("--pur-address", default="localhost:50051", help="pur_svc gRPC address (default localhost:50051)")
-    parser.add_argument("--routing-address", default="localhost:50052", help="routing_svc gRPC address (default localhost:50052)")
-    parser.add_argument("--dispatch-address", default="localhost:50053", help="dispatch_svc gRPC address (default localhost:50053)")
     parser.add_argument(
-        "--attendance-address", default="localhost:50054", help="attendance_adapter gRPC address (default localhost:50054)"
+        "--batch", type=_batch_size, default=100, help="requests per BatchCreatePickupRequests call (default 100)"
     )
-    parser.add_argument("--busiest", type=_positive_int, default=15, help="routes shown on the dispatch board (default 15)")
+    parser.add_argument("--hub", default=city.HUB_ID, help=f"hub id to import the map into (default {city.HUB_ID})")
+    parser.add_argument(
+        "--map", type=Path, default=city.MAP_PATH, help="route map GeoJSON (default: the shipped demo map)"
+    )
+    parser.add_argument("--seed", type=int, default=1, help="seed of the warehouse locations (default 1)")
+    parser.add_argument(
+        "--timeout",
+        type=_positive_float,
+        default=60.0,
+        help="seconds to wait for routing after the last create (default 60)",
+    )
+    parser.add_argument(
+        "--picture", type=Path, default=DEFAULT_PICTURE, help=f"where to write the PNG (default {DEFAULT_PICTURE})"
+    )
+    parser.add_argument(
+        "--pur-address", default="localhost:50051", help="pur_svc gRPC address (default localhost:50051)"
+    )
+    parser.add_argument(
+        "--routing-address", default="localhost:50052", help="routing_svc gRPC address (default localhost:50052)"
+    )
+    parser.add_argument(
+        "--dispatch-address", default="localhost:50053", help="dispatch_svc gRPC address (default localhost:50053)"
+    )
+    parser.add_argument(
+        "--attendance-address",
+        default="localhost:50054",
+        help="attendance_adapter gRPC address (default localhost:50054)",
+    )
+    parser.add_argument(
+        "--busiest", type=_positive_int, default=15, help="routes shown on the dispatch board (default 15)"
+    )
     return parser.parse_args(argv)
 
 
@@ -197,7 +218,9 @@ def fetch_route_map(clients: MeshClients, hub_id: str) -> routing_pb2.GetRouteMa
     """The compiled map (coverage, overlaps, gaps) for the picture, or None if routing_svc cannot
     give it (the picture is then drawn without it)."""
     try:
-        route_map = clients.routing.GetRouteMap(routing_pb2.GetRouteMapRequest(hub_id=hub_id), timeout=ROUTE_MAP_TIMEOUT_S)
+        route_map = clients.routing.GetRouteMap(
+            routing_pb2.GetRouteMapRequest(hub_id=hub_id), timeout=ROUTE_MAP_TIMEOUT_S
+        )
     except grpc.RpcError as exc:
         print(f"\nnote: the picture has no H3 coverage: {explain(exc, clients.routing_endpoint, 'GetRouteMap')}")
         return None
@@ -224,16 +247,16 @@ def explore_hints(args: argparse.Namespace) -> str:
             "The mesh keeps running (`make down` stops it; `make logs` follows the services' logs). Explore it",
             "as the hub's team lead (every call but health and reflection needs a token; see docs/security.md):",
             f'  eval "$(bash infra/infra.sh env)"; TOKEN="$(python -m mesh.tokens --role team-lead --hub {hub})"',
-            f"  {grpcurl} -d '{{\"hub_id\":\"{hub}\",\"page_size\":3}}' {pur} firstmile.pur.v1.PickupService/ListPickupRequests",
-            f"  {grpcurl} -d '{{\"hub_id\":\"{hub}\",\"status\":\"PICKUP_STATUS_UNROUTABLE\",\"page_size\":3}}' {pur} "
+            f'  {grpcurl} -d \'{{"hub_id":"{hub}","page_size":3}}\' {pur} firstmile.pur.v1.PickupService/ListPickupRequests',
+            f'  {grpcurl} -d \'{{"hub_id":"{hub}","status":"PICKUP_STATUS_UNROUTABLE","page_size":3}}\' {pur} '
             "firstmile.pur.v1.PickupService/ListPickupRequests",
-            f"  {grpcurl} -d '{{\"hub_id\":\"{hub}\"}}' {pur} firstmile.pur.v1.PickupService/WatchPickupRequests   (live; Ctrl-C stops)",
-            f"  {grpcurl} -d '{{\"hub_id\":\"{hub}\",\"location\":{{\"lat\":12.9352,\"lng\":77.6245}}}}' {routing} "
+            f'  {grpcurl} -d \'{{"hub_id":"{hub}"}}\' {pur} firstmile.pur.v1.PickupService/WatchPickupRequests   (live; Ctrl-C stops)',
+            f'  {grpcurl} -d \'{{"hub_id":"{hub}","location":{{"lat":12.9352,"lng":77.6245}}}}\' {routing} '
             "firstmile.routing.v1.RoutingService/LookupRoute",
-            f"  {grpcurl} -d '{{\"hub_id\":\"{hub}\",\"omit_geojson\":true}}' {routing} firstmile.routing.v1.RoutingService/GetRouteMap",
-            f"  {grpcurl} -d '{{\"hub_id\":\"{hub}\",\"pickup_date\":\"{hub_today()}\",\"pickups_per_route_limit\":2}}' "
+            f'  {grpcurl} -d \'{{"hub_id":"{hub}","omit_geojson":true}}\' {routing} firstmile.routing.v1.RoutingService/GetRouteMap',
+            f'  {grpcurl} -d \'{{"hub_id":"{hub}","pickup_date":"{hub_today()}","pickups_per_route_limit":2}}\' '
             f"{args.dispatch_address} firstmile.dispatch.v1.DispatchService/ListOpenPickupsByRoute",
-            f"  {grpcurl} -d '{{\"hub_id\":\"{hub}\",\"route_id\":\"BLR-KOR-R01\",\"pickup_date\":\"{hub_today()}\"}}' "
+            f'  {grpcurl} -d \'{{"hub_id":"{hub}","route_id":"BLR-KOR-R01","pickup_date":"{hub_today()}"}}\' '
             f"{args.dispatch_address} firstmile.dispatch.v1.DispatchService/RecommendDispatch",
             f"  .cache/bin/grpcurl -plaintext {pur} list   (reflection needs no token)",
         ]

@@ -113,7 +113,9 @@ def require_serving(channel: grpc.Channel, endpoint: Endpoint) -> None:
         raise explain(exc, endpoint, "the health check") from None
     if answer.status != health_pb2.HealthCheckResponse.SERVING:
         status = health_pb2.HealthCheckResponse.ServingStatus.Name(answer.status)
-        raise DemoError(f"{endpoint.process} at {endpoint.address} is {status} (starting or draining); {endpoint.log_hint}")
+        raise DemoError(
+            f"{endpoint.process} at {endpoint.address} is {status} (starting or draining); {endpoint.log_hint}"
+        )
 
 
 def explain(error: grpc.RpcError, endpoint: Endpoint, what: str) -> DemoError:
@@ -121,7 +123,9 @@ def explain(error: grpc.RpcError, endpoint: Endpoint, what: str) -> DemoError:
     code = error.code() if hasattr(error, "code") else None
     details = error.details() if hasattr(error, "details") else str(error)
     if code == grpc.StatusCode.UNAVAILABLE:
-        return DemoError(f"{endpoint.process} at {endpoint.address} is unavailable during {what}: {details}; {endpoint.log_hint}")
+        return DemoError(
+            f"{endpoint.process} at {endpoint.address} is unavailable during {what}: {details}; {endpoint.log_hint}"
+        )
     if code == grpc.StatusCode.UNIMPLEMENTED:
         return DemoError(f"{endpoint.process} does not implement {what} yet ({endpoint.address}); {endpoint.log_hint}")
     if code == grpc.StatusCode.DEADLINE_EXCEEDED:

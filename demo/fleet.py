@@ -231,7 +231,9 @@ def history_pickups(collection: dict, plan: Sequence[HistoryDispatch], *, seed: 
         inner = own.buffer(-0.0008)
         if inner.is_empty:
             inner = own
-        others = prep(shapely.union_all([g for rid, g in geometries.items() if rid != dispatch.route_id]).buffer(0.0008))
+        others = prep(
+            shapely.union_all([g for rid, g in geometries.items() if rid != dispatch.route_id]).buffer(0.0008)
+        )
         xmin, ymin, xmax, ymax = inner.bounds
         inner_prepared = prep(inner)
         for request_id in dispatch.pickup_request_ids:
@@ -246,8 +248,12 @@ def history_pickups(collection: dict, plan: Sequence[HistoryDispatch], *, seed: 
             packages = rng.randint(2, 8)
             result.append(
                 HistoryPickup(
-                    request_id, dispatch.route_id, round(point.y, 6), round(point.x, 6),
-                    packages, round(packages * rng.uniform(0.4, 1.5), 1),
+                    request_id,
+                    dispatch.route_id,
+                    round(point.y, 6),
+                    round(point.x, 6),
+                    packages,
+                    round(packages * rng.uniform(0.4, 1.5), 1),
                 )  # fmt: skip
             )
     return result
@@ -348,7 +354,12 @@ def load(
     fleet_riders = riders(hub_id, seed=seed)
     for spec in fleet_riders:
         rider = dispatch_pb2.Rider(id=spec.id, hub_id=hub_id, name=spec.name, phone=spec.phone, active=True)
-        response = _call(fleet.dispatch.UpsertRider, dispatch_pb2.UpsertRiderRequest(rider=rider), fleet.dispatch_endpoint, "UpsertRider")
+        response = _call(
+            fleet.dispatch.UpsertRider,
+            dispatch_pb2.UpsertRiderRequest(rider=rider),
+            fleet.dispatch_endpoint,
+            "UpsertRider",
+        )
         summary.riders += 1
         summary.riders_created += int(response.created)
     summary.vehicles = vehicles(hub_id, seed=seed)
@@ -357,7 +368,12 @@ def load(
             id=spec.id, hub_id=hub_id, type=spec.type, capacity_packages=spec.capacity_packages,
             capacity_kg=spec.capacity_kg, registration=spec.registration, active=True,
         )  # fmt: skip
-        response = _call(fleet.dispatch.UpsertVehicle, dispatch_pb2.UpsertVehicleRequest(vehicle=vehicle), fleet.dispatch_endpoint, "UpsertVehicle")
+        response = _call(
+            fleet.dispatch.UpsertVehicle,
+            dispatch_pb2.UpsertVehicleRequest(vehicle=vehicle),
+            fleet.dispatch_endpoint,
+            "UpsertVehicle",
+        )
         summary.vehicles_created += int(response.created)
 
     rider_ids = [r.id for r in fleet_riders]
@@ -368,7 +384,9 @@ def load(
         _record_attendance(fleet, hub_id, record)
 
     routes = [(f["properties"]["id"], f["properties"].get("default_rider_id", "")) for f in collection["features"]]
-    plan = plan_history(hub_id, sorted(routes), present_ids(attendance_yesterday), summary.vehicles, yesterday, seed=seed)
+    plan = plan_history(
+        hub_id, sorted(routes), present_ids(attendance_yesterday), summary.vehicles, yesterday, seed=seed
+    )
     summary.history_day = yesterday
     summary.history_planned = len(plan)
     if plan:
@@ -408,7 +426,9 @@ def _make_history(
     summary.history_pickups = len(pickups)
     routes_done = set()
     for dispatch in plan:
-        pur_ids = [by_request[r] for r in dispatch.pickup_request_ids if routed.get(by_request.get(r, "")) == dispatch.route_id]
+        pur_ids = [
+            by_request[r] for r in dispatch.pickup_request_ids if routed.get(by_request.get(r, "")) == dispatch.route_id
+        ]
         if not pur_ids:
             summary.history_skipped.append(f"{dispatch.request_id}: its pickups were routed to another route")
             continue
@@ -530,11 +550,17 @@ def open_pur_total(fleet: FleetClients, hub_id: str, day: date) -> int:
 
 
 def _groups(fleet: FleetClients, hub_id: str, day: date) -> list[dispatch_pb2.RouteGroup]:
-    request = dispatch_pb2.ListOpenPickupsByRouteRequest(hub_id=hub_id, pickup_date=day.isoformat(), pickups_per_route_limit=1)
-    return list(_call(fleet.dispatch.ListOpenPickupsByRoute, request, fleet.dispatch_endpoint, "ListOpenPickupsByRoute").groups)
+    request = dispatch_pb2.ListOpenPickupsByRouteRequest(
+        hub_id=hub_id, pickup_date=day.isoformat(), pickups_per_route_limit=1
+    )
+    return list(
+        _call(fleet.dispatch.ListOpenPickupsByRoute, request, fleet.dispatch_endpoint, "ListOpenPickupsByRoute").groups
+    )
 
 
-def wait_for_queue(fleet: FleetClients, hub_id: str, day: date, expected_total: int, timeout_s: float = QUEUE_WAIT_S) -> int:
+def wait_for_queue(
+    fleet: FleetClients, hub_id: str, day: date, expected_total: int, timeout_s: float = QUEUE_WAIT_S
+) -> int:
     """Waits until dispatch_svc has queued at least `expected_total` open pickups for the day (it
     follows pur.events.v1 asynchronously); returns the total it reached."""
     deadline = time.monotonic() + timeout_s
@@ -553,7 +579,9 @@ def board(
     by_id = {g.route_id: g for g in groups}
     boards = []
     for group in (by_id[r] for r in route_ids if r in by_id):
-        request = dispatch_pb2.RecommendDispatchRequest(route_id=group.route_id, hub_id=hub_id, pickup_date=day.isoformat(), limit=3)
+        request = dispatch_pb2.RecommendDispatchRequest(
+            route_id=group.route_id, hub_id=hub_id, pickup_date=day.isoformat(), limit=3
+        )
         try:
             recommendation = fleet.dispatch.RecommendDispatch(request, timeout=RPC_TIMEOUT_S)
         except grpc.RpcError as exc:

@@ -107,8 +107,11 @@ def coloured_routes(collection: dict) -> list[MapRoute]:
         colours.append(colour)
     return [
         MapRoute(
-            id=f["properties"]["id"], name=f["properties"].get("name", ""), priority=priority,
-            geometry=geometry, colour=colour,
+            id=f["properties"]["id"],
+            name=f["properties"].get("name", ""),
+            priority=priority,
+            geometry=geometry,
+            colour=colour,
         )  # fmt: skip
         for f, geometry, priority, colour in zip(features, geometries, priorities, colours)
     ]
@@ -144,8 +147,12 @@ def draw_routes(ax, routes: Sequence[MapRoute]) -> None:
         if route.priority > 0:
             ax.add_patch(
                 PathPatch(
-                    polygon_path(route.geometry), facecolor="none", edgecolor=route.colour,
-                    linewidth=2.2, linestyle=(0, (5, 2)), zorder=5,
+                    polygon_path(route.geometry),
+                    facecolor="none",
+                    edgecolor=route.colour,
+                    linewidth=2.2,
+                    linestyle=(0, (5, 2)),
+                    zorder=5,
                 )  # fmt: skip
             )
         else:
@@ -177,7 +184,9 @@ def draw_labels(ax, routes: Sequence[MapRoute], hub_lng_lat: tuple[float, float]
             _label(ax, point.x, point.y, f"{short_id}\n(detached part)")
 
 
-def _label(ax, x: float, y: float, text: str, *, colour: str = "#111111", bold: bool = False, va: str = "center") -> None:
+def _label(
+    ax, x: float, y: float, text: str, *, colour: str = "#111111", bold: bool = False, va: str = "center"
+) -> None:
     ax.text(
         x, y, text, fontsize=6.2, ha="center", va=va, fontweight="bold" if bold else "normal",
         color=colour, path_effects=LABEL_HALO, zorder=9,
@@ -195,7 +204,9 @@ def draw_coverage(ax, route_map: routing_pb2.GetRouteMapResponse) -> None:
     for feature in json.loads(route_map.coverage_geojson).get("features", []):
         for cell in h3.geo_to_cells(feature["geometry"], route_map.resolution):
             outlines.append([(lng, lat) for lat, lng in h3.cell_to_boundary(cell)])
-    ax.add_collection(PolyCollection(outlines, facecolors="none", edgecolors="#555555", linewidths=0.12, alpha=0.35, zorder=2))
+    ax.add_collection(
+        PolyCollection(outlines, facecolors="none", edgecolors="#555555", linewidths=0.12, alpha=0.35, zorder=2)
+    )
 
 
 def draw_gaps(ax, route_map: routing_pb2.GetRouteMapResponse) -> None:
@@ -205,7 +216,15 @@ def draw_gaps(ax, route_map: routing_pb2.GetRouteMapResponse) -> None:
         geometry = shape(feature["geometry"])
         if not geometry.is_empty:
             ax.add_patch(
-                PathPatch(polygon_path(geometry), facecolor="#f4d0d0", edgecolor="#c44", hatch="xxx", linewidth=0.3, alpha=0.55, zorder=1)
+                PathPatch(
+                    polygon_path(geometry),
+                    facecolor="#f4d0d0",
+                    edgecolor="#c44",
+                    hatch="xxx",
+                    linewidth=0.3,
+                    alpha=0.55,
+                    zorder=1,
+                )
             )
 
 
@@ -219,7 +238,15 @@ def draw_overlaps(ax, route_map: routing_pb2.GetRouteMapResponse, routes: dict[s
         winner = routes.get(overlap.winner_route_id, a)
         for part in parts:
             ax.add_patch(
-                PathPatch(polygon_path(part), facecolor="none", edgecolor=winner.colour, hatch="////", linewidth=0, alpha=0.6, zorder=3)
+                PathPatch(
+                    polygon_path(part),
+                    facecolor="none",
+                    edgecolor=winner.colour,
+                    hatch="////",
+                    linewidth=0,
+                    alpha=0.6,
+                    zorder=3,
+                )
             )
 
 
@@ -271,7 +298,9 @@ def draw_hub(ax, hub_lng_lat: tuple[float, float]) -> None:
 def title(hub_id: str, routes, route_map, result) -> str:
     parts = [f"{hub_id}: {len(routes)} routes"]
     if route_map is not None:
-        parts.append(f"map version {route_map.map_version}, H3 resolution {route_map.resolution} ({route_map.cell_count:,} cells)")
+        parts.append(
+            f"map version {route_map.map_version}, H3 resolution {route_map.resolution} ({route_map.cell_count:,} cells)"
+        )
     if result is not None:
         parts.append(f"{len(result.planned):,} pickup requests")
     return " · ".join(parts)
@@ -280,19 +309,61 @@ def title(hub_id: str, routes, route_map, result) -> str:
 def legend(ax, route_map, result, unseen: int) -> None:
     handles = [
         Patch(facecolor="#1f77b4", alpha=0.3, edgecolor="#333333", label="route (colour = route)"),
-        Line2D([], [], color=PREMIUM_COLOURS[0], linestyle=(0, (5, 2)), linewidth=2.2, label="premium route (priority 10)"),
+        Line2D(
+            [], [], color=PREMIUM_COLOURS[0], linestyle=(0, (5, 2)), linewidth=2.2, label="premium route (priority 10)"
+        ),
     ]
     if route_map is not None:
         handles += [
-            Patch(facecolor="none", edgecolor="#555555", linewidth=0.5, label=f"H3 cells of the coverage (res {route_map.resolution})"),
-            Patch(facecolor="none", edgecolor="#d62728", hatch="////", label="overlap (hatched in the winner's colour)"),
-            Patch(facecolor="#f4d0d0", edgecolor="#c44", hatch="xxx", label=f"gap: uncovered cells ({route_map.gap_cell_count:,})"),
+            Patch(
+                facecolor="none",
+                edgecolor="#555555",
+                linewidth=0.5,
+                label=f"H3 cells of the coverage (res {route_map.resolution})",
+            ),
+            Patch(
+                facecolor="none", edgecolor="#d62728", hatch="////", label="overlap (hatched in the winner's colour)"
+            ),
+            Patch(
+                facecolor="#f4d0d0",
+                edgecolor="#c44",
+                hatch="xxx",
+                label=f"gap: uncovered cells ({route_map.gap_cell_count:,})",
+            ),
         ]
     if result is not None:
         handles += [
-            Line2D([], [], marker="o", linestyle="", color="#2ca02c", markeredgecolor="black", markersize=5, label="PUR routed EXACT (route colour)"),
-            Line2D([], [], marker="^", linestyle="", color="#2ca02c", markeredgecolor="black", markersize=6, label="PUR routed NEAREST"),
-            Line2D([], [], marker="x", linestyle="", color="black", markersize=7, label=f"PUR unroutable (+{unseen:,} far away, not shown)"),
+            Line2D(
+                [],
+                [],
+                marker="o",
+                linestyle="",
+                color="#2ca02c",
+                markeredgecolor="black",
+                markersize=5,
+                label="PUR routed EXACT (route colour)",
+            ),
+            Line2D(
+                [],
+                [],
+                marker="^",
+                linestyle="",
+                color="#2ca02c",
+                markeredgecolor="black",
+                markersize=6,
+                label="PUR routed NEAREST",
+            ),
+            Line2D(
+                [],
+                [],
+                marker="x",
+                linestyle="",
+                color="black",
+                markersize=7,
+                label=f"PUR unroutable (+{unseen:,} far away, not shown)",
+            ),
         ]
-    handles.append(Line2D([], [], marker="*", linestyle="", color="#ffd400", markeredgecolor="black", markersize=13, label="hub"))
+    handles.append(
+        Line2D([], [], marker="*", linestyle="", color="#ffd400", markeredgecolor="black", markersize=13, label="hub")
+    )
     ax.legend(handles=handles, loc="upper center", bbox_to_anchor=(0.5, -0.05), ncol=3, fontsize=9, frameon=False)

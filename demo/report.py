@@ -143,7 +143,7 @@ def unroutable_section(observations: Sequence[Observation]) -> str:
         example_of.setdefault(reason_pattern(pickup.unroutable_reason or "(no reason given)"), pickup.unroutable_reason)
     lines = [f"UNROUTABLE: {len(unroutable):,} (they wait in the hub's manual queue); most common reasons:"]
     for pattern, count in patterns.most_common(3):
-        lines.append(f"  {count:>6,} x  like \"{example_of[pattern]}\"")
+        lines.append(f'  {count:>6,} x  like "{example_of[pattern]}"')
     return "\n".join(lines)
 
 
@@ -313,7 +313,9 @@ def dispatch_section(
         lines.append("  (no open pickups)")
         return "\n".join(lines)
     id_width = max(len("route"), *(len(b.group.route_id) for b in boards))
-    lines.append(f"  {'route':<{id_width}}  {'PURs':>5}  {'pkgs':>5}  {'kg':>7}  {'open today':>10}   (this run's PURs; all open PURs of the day)")
+    lines.append(
+        f"  {'route':<{id_width}}  {'PURs':>5}  {'pkgs':>5}  {'kg':>7}  {'open today':>10}   (this run's PURs; all open PURs of the day)"
+    )
     lines.append("  " + "-" * (len(lines[-1]) - 2))
     for entry in boards:
         group, rec = entry.group, entry.recommendation
@@ -338,7 +340,9 @@ def dispatch_section(
             )
     rest = len(groups) - len(boards)
     if rest > 0:
-        lines.append(f"  {rest} quieter routes not shown; RecommendDispatch answers for any route (see the grpcurl hints).")
+        lines.append(
+            f"  {rest} quieter routes not shown; RecommendDispatch answers for any route (see the grpcurl hints)."
+        )
     if total > 2 * max(mine, 1):
         lines.append(
             f"  note: {total - mine:,} open PURs of the day come from earlier runs; the recommendations weigh the whole "

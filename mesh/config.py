@@ -26,9 +26,13 @@ class GrpcTransportSettings(BaseSettings):
         default="mtls",
         description="mtls: both sides show certificates; tls: only servers do; plaintext: local runs only",
     )
-    grpc_tls_cert_file: FilePath | None = Field(default=None, description="PEM certificate this process serves and, with mtls, presents as a client")
+    grpc_tls_cert_file: FilePath | None = Field(
+        default=None, description="PEM certificate this process serves and, with mtls, presents as a client"
+    )
     grpc_tls_key_file: FilePath | None = Field(default=None, description="PEM private key of grpc_tls_cert_file")
-    grpc_tls_ca_file: FilePath | None = Field(default=None, description="PEM CA bundle that signs the mesh's certificates")
+    grpc_tls_ca_file: FilePath | None = Field(
+        default=None, description="PEM CA bundle that signs the mesh's certificates"
+    )
 
     @model_validator(mode="after")
     def _tls_files_when_tls(self) -> Self:
@@ -55,8 +59,12 @@ class KafkaSettings(BaseSettings):
         pattern=r"^[^\s,]+:\d+(,[^\s,]+:\d+)*$", description="Comma-separated host:port list of Kafka brokers"
     )
     kafka_security_protocol: Literal["PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL"] = "PLAINTEXT"
-    kafka_ssl_ca_file: FilePath | None = Field(default=None, description="PEM CA of the brokers (default: the system's)")
-    kafka_ssl_cert_file: FilePath | None = Field(default=None, description="PEM client certificate, when brokers require one")
+    kafka_ssl_ca_file: FilePath | None = Field(
+        default=None, description="PEM CA of the brokers (default: the system's)"
+    )
+    kafka_ssl_cert_file: FilePath | None = Field(
+        default=None, description="PEM client certificate, when brokers require one"
+    )
     kafka_ssl_key_file: FilePath | None = Field(default=None, description="PEM key of kafka_ssl_cert_file")
     kafka_sasl_mechanism: Literal["PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512"] = "SCRAM-SHA-512"
     kafka_sasl_username: str | None = None
@@ -64,7 +72,9 @@ class KafkaSettings(BaseSettings):
 
     @model_validator(mode="after")
     def _credentials_when_sasl(self) -> Self:
-        if self.kafka_security_protocol.startswith("SASL_") and not (self.kafka_sasl_username and self.kafka_sasl_password):
+        if self.kafka_security_protocol.startswith("SASL_") and not (
+            self.kafka_sasl_username and self.kafka_sasl_password
+        ):
             raise ValueError(
                 f"kafka_security_protocol={self.kafka_security_protocol} needs FIRSTMILE_KAFKA_SASL_USERNAME and"
                 " FIRSTMILE_KAFKA_SASL_PASSWORD"
@@ -115,6 +125,4 @@ def load(settings_cls: type[S]) -> S:
         for error in exc.errors():
             field = ".".join(str(part) for part in error["loc"])
             problems.append(f"  {(prefix + field).upper()}: {error['msg']}" if field else f"  {error['msg']}")
-        raise ConfigError(
-            f"invalid configuration ({len(problems)} problem(s)):\n" + "\n".join(problems)
-        ) from None
+        raise ConfigError(f"invalid configuration ({len(problems)} problem(s)):\n" + "\n".join(problems)) from None

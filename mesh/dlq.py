@@ -162,7 +162,9 @@ class PartitionLedger:
         try:
             above = {int(part) for part in committed.metadata.split(",") if part}
         except ValueError:
-            raise UsageError(f"{where}: the replay group's commit metadata {committed.metadata!r} is not ours") from None
+            raise UsageError(
+                f"{where}: the replay group's commit metadata {committed.metadata!r} is not ours"
+            ) from None
         return cls(committed.offset, above)
 
     def replayed(self, offset: int) -> bool:
@@ -290,18 +292,38 @@ def list_command(dlq: Dlq, limit: int | None, as_json: bool) -> int:
 
 
 def _table(letters: Sequence[DeadLetter], ledger: dict[int, PartitionLedger]) -> str:
-    header = ("PARTITION", "OFFSET", "KEY", "ORIGINAL", "GROUP", "ERROR TYPE", "FAILED AT", "SIZE", "REPLAYED", "REASON")
+    header = (
+        "PARTITION",
+        "OFFSET",
+        "KEY",
+        "ORIGINAL",
+        "GROUP",
+        "ERROR TYPE",
+        "FAILED AT",
+        "SIZE",
+        "REPLAYED",
+        "REASON",
+    )
     rows = [header]
     for letter in letters:
         reason = letter.header(DLQ_REASON)
         if len(reason) > TABLE_REASON_CHARS:
             reason = reason[: TABLE_REASON_CHARS - 3] + "..."
         size = f"{letter.size} (dropped)" if letter.value_dropped else str(letter.size)
-        rows.append((
-            str(letter.partition), str(letter.offset), _text(letter.key) or "-", letter.original_name,
-            letter.header(DLQ_CONSUMER_GROUP), letter.header(DLQ_ERROR_TYPE), letter.header(DLQ_FAILED_AT),
-            size, "yes" if ledger[letter.partition].replayed(letter.offset) else "no", reason,
-        ))
+        rows.append(
+            (
+                str(letter.partition),
+                str(letter.offset),
+                _text(letter.key) or "-",
+                letter.original_name,
+                letter.header(DLQ_CONSUMER_GROUP),
+                letter.header(DLQ_ERROR_TYPE),
+                letter.header(DLQ_FAILED_AT),
+                size,
+                "yes" if ledger[letter.partition].replayed(letter.offset) else "no",
+                reason,
+            )
+        )
     widths = [max(len(row[i]) for row in rows) for i in range(len(header) - 1)]
     return "\n".join(
         "  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=False)) + "  " + row[-1] for row in rows
@@ -342,7 +364,10 @@ def plan_replay(letters: Iterable[DeadLetter], already: Sequence[Position] = ())
 
 
 def _chosen(
-    dlq: Dlq, bounds: dict[int, tuple[int, int]], ledger: dict[int, PartitionLedger], positions: Sequence[Position] | None
+    dlq: Dlq,
+    bounds: dict[int, tuple[int, int]],
+    ledger: dict[int, PartitionLedger],
+    positions: Sequence[Position] | None,
 ) -> tuple[list[DeadLetter], list[Position]]:
     """The dead letters to consider (not replayed yet) and the chosen positions that were."""
     if positions is None:  # --all
@@ -350,7 +375,9 @@ def _chosen(
         return [letter for letter in dlq.read(ranges) if not ledger[letter.partition].replayed(letter.offset)], []
     for p, offset in positions:
         if p not in bounds:
-            raise NoSuchDeadLetter(f"{dlq.topic} has no partition {p} (partitions: {', '.join(map(str, dlq.partitions))})")
+            raise NoSuchDeadLetter(
+                f"{dlq.topic} has no partition {p} (partitions: {', '.join(map(str, dlq.partitions))})"
+            )
         first, end = bounds[p]
         if not first <= offset < end:
             held = f"offsets {first}..{end - 1}" if first < end else "nothing"
@@ -382,17 +409,23 @@ def replay_command(
     for p, offset in plan.already:
         print(f"skipped {p}:{offset}: already replayed (group {dlq.group})")
     for copy, first in plan.duplicates:
-        print(f"skipped {copy.partition}:{copy.offset}: the same original message {copy.original_name} as "
-              f"{first.partition}:{first.offset}")
+        print(
+            f"skipped {copy.partition}:{copy.offset}: the same original message {copy.original_name} as "
+            f"{first.partition}:{first.offset}"
+        )
     for letter in plan.dropped:
-        print(f"cannot replay {letter.partition}:{letter.offset}: its {letter.size} bytes did not fit into the DLQ; "
-              f"the original is {letter.original_name} (until retention)")
+        print(
+            f"cannot replay {letter.partition}:{letter.offset}: its {letter.size} bytes did not fit into the DLQ; "
+            f"the original is {letter.original_name} (until retention)"
+        )
 
     if dry_run:
         for letter in plan.replay:
             print(f"would replay {_describe(letter)}")
-        print(f"dry run: {len(plan.replay)} dead letter(s) would be replayed to {dlq.original_topic}; "
-              "nothing was sent or recorded")
+        print(
+            f"dry run: {len(plan.replay)} dead letter(s) would be replayed to {dlq.original_topic}; "
+            "nothing was sent or recorded"
+        )
         return 0
 
     landed = _publish(bootstrap_servers, dlq.original_topic, plan.replay, security)
@@ -473,7 +506,11 @@ def build_parser() -> argparse.ArgumentParser:
     chosen = replay.add_mutually_exclusive_group(required=True)
     chosen.add_argument("--all", action="store_true", help="every dead letter not replayed yet")
     chosen.add_argument(
-        "--offset", type=_position, action="append", metavar="P:O", help="the dead letter at DLQ partition P, offset O (repeatable)"
+        "--offset",
+        type=_position,
+        action="append",
+        metavar="P:O",
+        help="the dead letter at DLQ partition P, offset O (repeatable)",
     )
     replay.add_argument("--dry-run", action="store_true", help="print what would be replayed; send nothing")
     replay.add_argument("--group", default=REPLAY_GROUP, help=group_help)

@@ -48,7 +48,9 @@ class BearerTokenInterceptor(
     def _with_token(self, details: grpc.ClientCallDetails) -> grpc.ClientCallDetails:
         metadata = [(k, v) for k, v in (details.metadata or ()) if k != "authorization"]
         metadata.append(("authorization", f"Bearer {self._token()}"))
-        return _CallDetails(details.method, details.timeout, metadata, details.credentials, details.wait_for_ready, details.compression)
+        return _CallDetails(
+            details.method, details.timeout, metadata, details.credentials, details.wait_for_ready, details.compression
+        )
 
     def intercept_unary_unary(self, continuation, details, request):  # type: ignore[no-untyped-def]
         return continuation(self._with_token(details), request)
@@ -64,7 +66,9 @@ class BearerTokenInterceptor(
 
 
 class _CallDetails(grpc.ClientCallDetails):
-    def __init__(self, method: str, timeout: Any, metadata: Any, credentials: Any, wait_for_ready: Any, compression: Any) -> None:
+    def __init__(
+        self, method: str, timeout: Any, metadata: Any, credentials: Any, wait_for_ready: Any, compression: Any
+    ) -> None:
         self.method = method
         self.timeout = timeout
         self.metadata = metadata
@@ -95,7 +99,9 @@ def service_channel(target: str, settings: MeshSettings, *, options: Sequence[tu
     """A channel one service opens to another, with its `service` token (a configured file)."""
     if settings.auth_service_token_file is None:
         raise ConfigError("FIRSTMILE_AUTH_SERVICE_TOKEN_FILE is required: this service calls another one")
-    return open_channel(target, GrpcTransport.from_settings(settings), TokenFile(settings.auth_service_token_file), options=options)
+    return open_channel(
+        target, GrpcTransport.from_settings(settings), TokenFile(settings.auth_service_token_file), options=options
+    )
 
 
 class ToolSettings(GrpcTransportSettings):

@@ -29,5 +29,3 @@ def wrap_handler(
         request_deserializer=request_deserializer or handler.request_deserializer,
         response_serializer=handler.response_serializer,
     )
-
-

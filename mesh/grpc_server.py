@@ -94,7 +94,9 @@ class UndecodableRequestInterceptor(grpc.ServerInterceptor):
 
         def wrap(behavior: Behavior, streams: bool) -> Behavior:
             def refuse(context: grpc.ServicerContext) -> None:
-                context.abort(grpc.StatusCode.INVALID_ARGUMENT, "the request is not a valid message of this method's type")
+                context.abort(
+                    grpc.StatusCode.INVALID_ARGUMENT, "the request is not a valid message of this method's type"
+                )
 
             if streams:
 
@@ -193,7 +195,12 @@ class ObservabilityInterceptor(grpc.ServerInterceptor):
                 log.log(
                     level,
                     "rpc failed",
-                    extra={"method": f"{service}/{method}", "code": code.name, "details": (context.details() or b"").decode(errors="replace"), "ms": round(elapsed * 1000, 2)},
+                    extra={
+                        "method": f"{service}/{method}",
+                        "code": code.name,
+                        "details": (context.details() or b"").decode(errors="replace"),
+                        "ms": round(elapsed * 1000, 2),
+                    },
                 )
 
         def wrap(behavior: Behavior, streams: bool) -> Behavior:

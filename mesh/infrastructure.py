@@ -45,7 +45,9 @@ class Infrastructure:
             relay_producer=make_producer(
                 settings.kafka_bootstrap_servers, client_id=f"{service}-outbox", security=kafka_security
             ),
-            dlq_producer=make_producer(settings.kafka_bootstrap_servers, client_id=f"{service}-dlq", security=kafka_security),
+            dlq_producer=make_producer(
+                settings.kafka_bootstrap_servers, client_id=f"{service}-dlq", security=kafka_security
+            ),
             kafka_bootstrap_servers=settings.kafka_bootstrap_servers,
             kafka_security=kafka_security,
         )

@@ -180,7 +180,9 @@ class KafkaSecurity:
             key_file=str(settings.kafka_ssl_key_file) if settings.kafka_ssl_key_file else None,
             sasl_mechanism=settings.kafka_sasl_mechanism if sasl else None,
             sasl_username=settings.kafka_sasl_username if sasl else None,
-            sasl_password=settings.kafka_sasl_password.get_secret_value() if sasl and settings.kafka_sasl_password else None,
+            sasl_password=settings.kafka_sasl_password.get_secret_value()
+            if sasl and settings.kafka_sasl_password
+            else None,
         )
 
     def client_options(self) -> dict[str, Any]:
@@ -337,9 +339,7 @@ def _create_topics(bootstrap_servers: str, specs: list[TopicSpec], security: Kaf
 # Consumer loop
 # --------------------------------------------------------------------------------------------
 
-_CONSUMED = Counter(
-    "firstmile_kafka_messages_consumed_total", "Messages handled and committed.", ["topic", "group"]
-)
+_CONSUMED = Counter("firstmile_kafka_messages_consumed_total", "Messages handled and committed.", ["topic", "group"])
 _DEAD_LETTERED = Counter(
     "firstmile_kafka_messages_dead_lettered_total",
     "Messages sent to the DLQ; stage is decode or handler.",
@@ -536,9 +536,7 @@ class ConsumerLoop(Generic[T]):
         Raises LoopStopped when `stop` was set before the batch could be finished (nothing of it
         is committed and the consumer is rewound to the batch start)."""
         stop = stop or threading.Event()
-        polled = self._retry_transient(
-            stop, "poll", self.consumer.poll, self._poll_timeout_ms, self._max_batch
-        )
+        polled = self._retry_transient(stop, "poll", self.consumer.poll, self._poll_timeout_ms, self._max_batch)
         messages = [ConsumedMessage.from_record(r) for records in polled.values() for r in records]
         if not messages:
             return 0
@@ -581,9 +579,7 @@ class ConsumerLoop(Generic[T]):
             extra={"group": self.group_id, "messages": len(messages), "dead_lettered": len(dead)},
         )
 
-    def _decode_all(
-        self, messages: list[ConsumedMessage]
-    ) -> tuple[list[tuple[ConsumedMessage, T]], list[_DeadLetter]]:
+    def _decode_all(self, messages: list[ConsumedMessage]) -> tuple[list[tuple[ConsumedMessage, T]], list[_DeadLetter]]:
         good: list[tuple[ConsumedMessage, T]] = []
         dead: list[_DeadLetter] = []
         for msg in messages:
@@ -593,9 +589,7 @@ class ConsumerLoop(Generic[T]):
                 dead.append(_dead_letter(msg, exc, "decode"))
         return good, dead
 
-    def _handle_isolating(
-        self, items: list[tuple[ConsumedMessage, T]], stop: threading.Event
-    ) -> list[_DeadLetter]:
+    def _handle_isolating(self, items: list[tuple[ConsumedMessage, T]], stop: threading.Event) -> list[_DeadLetter]:
         """Handle `items`; on a non-transient failure split the batch in halves (recursively) so
         that only the failing message(s) end up dead-lettered. Halves run in order, so messages
         keep their relative order."""
@@ -668,8 +662,12 @@ class ConsumerLoop(Generic[T]):
             offsets[msg.topic_partition] = OffsetAndMetadata(msg.offset + 1, "", -1)
         try:
             self._retry_transient(stop, "commit", self.consumer.commit, offsets)
-        except (kafka.errors.CommitFailedError, kafka.errors.IllegalGenerationError,
-                kafka.errors.UnknownMemberIdError, kafka.errors.RebalanceInProgressError) as exc:
+        except (
+            kafka.errors.CommitFailedError,
+            kafka.errors.IllegalGenerationError,
+            kafka.errors.UnknownMemberIdError,
+            kafka.errors.RebalanceInProgressError,
+        ) as exc:
             # The group moved these partitions on while we worked; the new owner re-reads them.
             log.warning(
                 "offset commit rejected after a rebalance; the batch will be re-delivered",

@@ -347,8 +347,9 @@ class OutboxRelay:
         else:
             self._is_leader.clear()
         _LEADER.labels(self._outbox.schema).set(1 if leading else 0)
-        log.info("outbox relay leadership " + ("acquired" if leading else "released"),
-                 extra={"schema": self._outbox.schema})
+        log.info(
+            "outbox relay leadership " + ("acquired" if leading else "released"), extra={"schema": self._outbox.schema}
+        )
 
     # -- one-shot ------------------------------------------------------------------------
 
@@ -373,8 +374,14 @@ class OutboxRelay:
             conn.execute(sa.text("SET LOCAL synchronous_commit = off"))
             rows = conn.execute(
                 sa.select(
-                    table.c.id, table.c.event_id, table.c.topic, table.c.key, table.c.payload,
-                    table.c.event_type, table.c.source, table.c.occurred_at,
+                    table.c.id,
+                    table.c.event_id,
+                    table.c.topic,
+                    table.c.key,
+                    table.c.payload,
+                    table.c.event_type,
+                    table.c.source,
+                    table.c.occurred_at,
                 )
                 .where(table.c.sent_at.is_(None))
                 .order_by(table.c.id)
@@ -445,4 +452,3 @@ def _log_failure(message: str, exc: BaseException, schema: str, delay: float) ->
         extra={"schema": schema, "error": repr(exc), "retry_in_s": round(delay, 2)},
         exc_info=not transient,
     )
-

@@ -71,8 +71,7 @@ class ServiceRuntime:
         server.start()
         worker_stop = threading.Event()
         threads = [
-            threading.Thread(target=self._guard, args=(w, worker_stop), name=w.name, daemon=True)
-            for w in self.workers
+            threading.Thread(target=self._guard, args=(w, worker_stop), name=w.name, daemon=True) for w in self.workers
         ]
         for thread in threads:
             thread.start()

@@ -22,7 +22,9 @@ class GrpcTransport:
 
     @classmethod
     def from_settings(cls, settings: GrpcTransportSettings) -> GrpcTransport:
-        return cls(settings.grpc_transport, settings.grpc_tls_cert_file, settings.grpc_tls_key_file, settings.grpc_tls_ca_file)
+        return cls(
+            settings.grpc_transport, settings.grpc_tls_cert_file, settings.grpc_tls_key_file, settings.grpc_tls_ca_file
+        )
 
     def server_credentials(self) -> grpc.ServerCredentials | None:
         """None means plaintext, which only an explicit `plaintext` setting yields."""

@@ -35,7 +35,9 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--subject", help="who the token is for (default: derived from role and scope)")
     p.add_argument("--client-id", help="role client: the client whose PURs the caller owns")
     p.add_argument("--hub", action="append", default=[], help="role team-lead: a hub the caller leads (repeat)")
-    p.add_argument("--ttl", type=duration, default=timedelta(hours=12), help="lifetime, e.g. 30m, 12h, 7d (default 12h)")
+    p.add_argument(
+        "--ttl", type=duration, default=timedelta(hours=12), help="lifetime, e.g. 30m, 12h, 7d (default 12h)"
+    )
     p.add_argument(
         "--private-key",
         type=Path,
@@ -49,7 +51,10 @@ def main(argv: list[str] | None = None) -> int:
     args = parser().parse_args(argv)
     role = Role(args.role)
     if args.private_key is None:
-        print("mesh.tokens: no signing key: pass --private-key or set FIRSTMILE_AUTH_JWT_PRIVATE_KEY_FILE", file=sys.stderr)
+        print(
+            "mesh.tokens: no signing key: pass --private-key or set FIRSTMILE_AUTH_JWT_PRIVATE_KEY_FILE",
+            file=sys.stderr,
+        )
         return 2
     if role is Role.CLIENT and not args.client_id:
         print("mesh.tokens: role client needs --client-id", file=sys.stderr)
@@ -66,7 +71,9 @@ def main(argv: list[str] | None = None) -> int:
             issuer=os.environ.get("FIRSTMILE_AUTH_JWT_ISSUER", DEFAULT_ISSUER),
             audience=os.environ.get("FIRSTMILE_AUTH_JWT_AUDIENCE", DEFAULT_AUDIENCE),
         )
-        subject = args.subject or {Role.CLIENT: args.client_id, Role.TEAM_LEAD: f"tl-{'-'.join(sorted(args.hub))}"}.get(role, str(role))
+        subject = args.subject or {Role.CLIENT: args.client_id, Role.TEAM_LEAD: f"tl-{'-'.join(sorted(args.hub))}"}.get(
+            role, str(role)
+        )
         token = issuer.issue(subject, role, client_id=args.client_id, hubs=args.hub, ttl=args.ttl)
     except (OSError, ValueError, jwt.PyJWTError) as exc:
         print(f"mesh.tokens: {exc}", file=sys.stderr)

@@ -49,7 +49,9 @@ def main() -> int:
         print(exc, file=sys.stderr)
         return 2
     specs = topic_specs(settings.kafka_topic_partitions, settings.kafka_topic_replication)
-    ensure_topics(settings.kafka_bootstrap_servers, specs, with_dlq=True, security=KafkaSecurity.from_settings(settings))
+    ensure_topics(
+        settings.kafka_bootstrap_servers, specs, with_dlq=True, security=KafkaSecurity.from_settings(settings)
+    )
     print(f"topics ready: {', '.join(spec.name for spec in specs)} (+ .dlq each)")
     return 0
 

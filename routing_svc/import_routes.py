@@ -72,7 +72,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--replace", action="store_true", help="delete the hub's routes missing from the file")
     parser.add_argument("--address", default="localhost:50052", help="routing_svc address (default: %(default)s)")
     parser.add_argument("--timeout", type=float, default=300.0, help="seconds to wait for the import")
-    parser.add_argument("--token", help="admin bearer token (default: $FIRSTMILE_AUTH_TOKEN or $FIRSTMILE_AUTH_TOKEN_FILE)")
+    parser.add_argument(
+        "--token", help="admin bearer token (default: $FIRSTMILE_AUTH_TOKEN or $FIRSTMILE_AUTH_TOKEN_FILE)"
+    )
     args = parser.parse_args(argv)
 
     try:
@@ -84,7 +86,9 @@ def main(argv: list[str] | None = None) -> int:
     count = check_features(document, args.hub)
     started = time.perf_counter()
     try:
-        channel = tool_channel(args.address, token=args.token, options=[("grpc.max_send_message_length", 64 * 1024 * 1024)])
+        channel = tool_channel(
+            args.address, token=args.token, options=[("grpc.max_send_message_length", 64 * 1024 * 1024)]
+        )
     except ConfigError as exc:
         print(f"cannot connect: {exc}", file=sys.stderr)
         return 2

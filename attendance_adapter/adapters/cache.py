@@ -107,7 +107,9 @@ class RedisAttendanceCache(AttendanceCache):
             return decode_snapshot(blob)
         except (WireError, ValueError) as exc:
             CACHE_ERRORS.labels("decode").inc()
-            log.warning("cached attendance is unreadable; asking the upstream", extra={"key": str(key), "error": str(exc)})
+            log.warning(
+                "cached attendance is unreadable; asking the upstream", extra={"key": str(key), "error": str(exc)}
+            )
             return None
 
     def put(self, key: CacheKey, snapshot: Snapshot) -> None:

@@ -115,7 +115,9 @@ def parse_csv(text: str, *, today: date) -> list[AttendanceRecord]:
             key = (record.rider_id, record.date)
             if key in first_line:
                 errors.append(
-                    LineError(line, f"rider {record.rider_id} on {record.date.isoformat()} repeats line {first_line[key]}")
+                    LineError(
+                        line, f"rider {record.rider_id} on {record.date.isoformat()} repeats line {first_line[key]}"
+                    )
                 )
                 continue
             first_line[key] = line

@@ -44,7 +44,6 @@ UNAVAILABLE_ANSWERS = Counter(
 )
 RECORDED = Counter(
     "firstmile_attendance_recorded_total",
-    "Records written to the embedded table (RecordAttendance, CSV import), by result: "
-    "created, updated, unchanged.",
+    "Records written to the embedded table (RecordAttendance, CSV import), by result: created, updated, unchanged.",
     ["result"],
 )

@@ -61,9 +61,7 @@ class AttendanceRepository:
         return _from_row(row) if row else None
 
     def for_hub(self, hub_id: str, day: date) -> list[AttendanceRecord]:
-        rows = self.session.execute(
-            sa.select(T).where(T.c.hub_id == hub_id, T.c.date == day).order_by(T.c.rider_id)
-        )
+        rows = self.session.execute(sa.select(T).where(T.c.hub_id == hub_id, T.c.date == day).order_by(T.c.rider_id))
         return [_from_row(row) for row in rows]
 
     def get_many_for_update(self, keys: Iterable[Key]) -> dict[Key, AttendanceRecord]:
@@ -100,7 +98,9 @@ class AttendanceRepository:
         statement = (
             sa.update(T)
             .where(T.c.rider_id == sa.bindparam("k_rider_id"), T.c.date == sa.bindparam("k_date"))
-            .values({name: sa.bindparam(f"v_{name}") for name in _to_row(records[0]) if name not in ("rider_id", "date")})
+            .values(
+                {name: sa.bindparam(f"v_{name}") for name in _to_row(records[0]) if name not in ("rider_id", "date")}
+            )
         )
         for chunk in _chunks(records):
             rows = []

@@ -107,14 +107,20 @@ class HttpAttendanceSource(AttendanceSource):
 
     def rider_attendance(self, rider_id: str, day: date, *, deadline: float | None = None) -> AttendanceRecord | None:
         answer = self._get(
-            "rider", f"/riders/{quote(rider_id, safe='')}/attendance", day, deadline,
+            "rider",
+            f"/riders/{quote(rider_id, safe='')}/attendance",
+            day,
+            deadline,
             lambda body: parse_rider_answer(body, rider_id, day),
         )
         return None if answer is NOT_FOUND else answer  # type: ignore[return-value]
 
     def hub_attendance(self, hub_id: str, day: date, *, deadline: float | None = None) -> list[AttendanceRecord]:
         answer = self._get(
-            "hub", f"/hubs/{quote(hub_id, safe='')}/attendance", day, deadline,
+            "hub",
+            f"/hubs/{quote(hub_id, safe='')}/attendance",
+            day,
+            deadline,
             lambda body: parse_hub_answer(body, hub_id, day),
         )
         if answer is NOT_FOUND:
@@ -123,7 +129,9 @@ class HttpAttendanceSource(AttendanceSource):
 
     # -- one call: circuit, retries ----------------------------------------------------------
 
-    def _get(self, endpoint: str, path: str, day: date, deadline: float | None, parse: Callable[[bytes], T]) -> T | _NotFound:
+    def _get(
+        self, endpoint: str, path: str, day: date, deadline: float | None, parse: Callable[[bytes], T]
+    ) -> T | _NotFound:
         config = self._config
         now = self._clock()
         self._check_circuit(endpoint, now)
@@ -139,7 +147,8 @@ class HttpAttendanceSource(AttendanceSource):
         retrying = Retrying(
             stop=stop,
             wait=wait_exponential_jitter(
-                multiplier=config.backoff_initial_seconds, max=config.backoff_max_seconds,
+                multiplier=config.backoff_initial_seconds,
+                max=config.backoff_max_seconds,
                 jitter=config.backoff_initial_seconds,
             ),
             retry=retry_if_exception_type(_Transient),

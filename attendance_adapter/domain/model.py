@@ -66,7 +66,9 @@ def parse_date(value: object, field: str = "date") -> date:
 
 def check_id(value: object, field: str) -> str:
     if not isinstance(value, str) or not ID_PATTERN.match(value):
-        raise InvalidAttendance(f"{field}: {quoted(value)} must be 1-64 characters of letters, digits, '.', '_', ':' or '-'")
+        raise InvalidAttendance(
+            f"{field}: {quoted(value)} must be 1-64 characters of letters, digits, '.', '_', ':' or '-'"
+        )
     return value
 
 
@@ -145,9 +147,7 @@ class AttendanceRecord:
 
     def same_facts(self, other: AttendanceRecord) -> bool:
         """Equal in everything but `updated_at`: recording it again changes nothing."""
-        return all(
-            getattr(self, f.name) == getattr(other, f.name) for f in fields(self) if f.name != "updated_at"
-        )
+        return all(getattr(self, f.name) == getattr(other, f.name) for f in fields(self) if f.name != "updated_at")
 
     def announces_change_from(self, previous: AttendanceRecord | None) -> bool:
         """Whether replacing `previous` by this record is news for consumers of

@@ -88,8 +88,13 @@ def record_from_proto(request: attendance_pb2.RecordAttendanceRequest) -> Attend
         raise InvalidArgument(f"check_in_time / check_out_time: not a valid timestamp ({exc})") from None
     try:
         return AttendanceRecord(
-            rider_id=rider_id, hub_id=hub_id, date=day, status=status,
-            check_in=check_in, check_out=check_out, shift=request.shift,
+            rider_id=rider_id,
+            hub_id=hub_id,
+            date=day,
+            status=status,
+            check_in=check_in,
+            check_out=check_out,
+            shift=request.shift,
         )
     except InvalidAttendance as exc:
         raise InvalidArgument(str(exc)) from None

@@ -57,7 +57,9 @@ def record_attendance(
             raise InvalidArgument(f"{where}{exc}") from None
         key = (record.rider_id, record.date)
         if key in first:
-            raise InvalidArgument(f"{where}rider {record.rider_id} on {record.date.isoformat()} repeats records[{first[key]}]")
+            raise InvalidArgument(
+                f"{where}rider {record.rider_id} on {record.date.isoformat()} repeats records[{first[key]}]"
+            )
         first[key] = index
 
     with uow:

@@ -69,7 +69,9 @@ def view_from_response(response: attendance_pb2.ListAvailableRidersResponse, hub
             continue
         if record.hub_id and record.hub_id != hub_id:
             continue
-        present[record.rider_id] = record.check_in_time.ToDatetime(tzinfo=UTC) if record.HasField("check_in_time") else None
+        present[record.rider_id] = (
+            record.check_in_time.ToDatetime(tzinfo=UTC) if record.HasField("check_in_time") else None
+        )
     freshness = response.freshness
     fetched_at = freshness.fetched_at.ToDatetime(tzinfo=UTC) if freshness.HasField("fetched_at") else None
     source = _SOURCES.get(freshness.source, AttendanceSource.LIVE)

@@ -78,7 +78,12 @@ open_pickups = sa.Table(
     # The hot path: a hub's open pickups of a day by route, queued ones first, each part in
     # arrival order (and a route's queue is one range of it).
     sa.Index(
-        "open_pickups_listed_idx", "hub_id", "pickup_date", "route_id", "in_dispatch", "position",
+        "open_pickups_listed_idx",
+        "hub_id",
+        "pickup_date",
+        "route_id",
+        "in_dispatch",
+        "position",
         postgresql_where=LISTED_WHERE,
     ),
 )

@@ -77,7 +77,13 @@ class RiderRepository:
         self.session = session
 
     def upsert(self, rider: Rider, now: datetime) -> bool:
-        values = {"id": rider.id, "hub_id": rider.hub_id, "name": rider.name, "phone": rider.phone, "active": rider.active}
+        values = {
+            "id": rider.id,
+            "hub_id": rider.hub_id,
+            "name": rider.name,
+            "phone": rider.phone,
+            "active": rider.active,
+        }
         return _upsert(self.session, riders, values, now)
 
     def get(self, rider_id: str, *, lock: bool = False) -> Rider | None:
@@ -170,9 +176,23 @@ def _pickup_row(p: Pickup) -> dict[str, Any]:
 
 
 _PICKUP_MUTABLE = (
-    "hub_id", "route_id", "pickup_date", "client_id", "warehouse_name", "lat", "lng", "expected_packages",
-    "expected_weight_kg", "route_match", "default_rider_id", "status", "dispatch_id", "listed", "position",
-    "pur_version", "event_version",
+    "hub_id",
+    "route_id",
+    "pickup_date",
+    "client_id",
+    "warehouse_name",
+    "lat",
+    "lng",
+    "expected_packages",
+    "expected_weight_kg",
+    "route_match",
+    "default_rider_id",
+    "status",
+    "dispatch_id",
+    "listed",
+    "position",
+    "pur_version",
+    "event_version",
 )
 
 
@@ -222,16 +242,23 @@ class PickupRepository:
         ids = sorted(set(pur_ids))
         if not ids:
             return {}
-        rows = self.session.execute(sa.select(P.c.pur_id, P.c.hub_id, P.c.route_id, P.c.pickup_date).where(P.c.pur_id.in_(ids)))
+        rows = self.session.execute(
+            sa.select(P.c.pur_id, P.c.hub_id, P.c.route_id, P.c.pickup_date).where(P.c.pur_id.in_(ids))
+        )
         return {row.pur_id: (row.hub_id, row.route_id, row.pickup_date) for row in rows}
 
     def _assign_positions(self, pickups: Sequence[Pickup]) -> None:
         missing = [p for p in pickups if p.position is None]
         if not missing:
             return
-        values = self.session.execute(
-            sa.text(f"SELECT nextval('{SCHEMA}.pickup_position_seq') FROM generate_series(1, :n)"), {"n": len(missing)}
-        ).scalars().all()
+        values = (
+            self.session.execute(
+                sa.text(f"SELECT nextval('{SCHEMA}.pickup_position_seq') FROM generate_series(1, :n)"),
+                {"n": len(missing)},
+            )
+            .scalars()
+            .all()
+        )
         for pickup, position in zip(missing, values, strict=True):
             pickup.position = position
 
@@ -260,7 +287,13 @@ class PickupRepository:
         """The route's queued pickups for the day, in arrival order."""
         statement = (
             sa.select(P)
-            .where(P.c.hub_id == hub_id, P.c.pickup_date == pickup_date, P.c.route_id == route_id, P.c.listed, ~P.c.in_dispatch)
+            .where(
+                P.c.hub_id == hub_id,
+                P.c.pickup_date == pickup_date,
+                P.c.route_id == route_id,
+                P.c.listed,
+                ~P.c.in_dispatch,
+            )
             .order_by(P.c.position)
         )
         if for_update:
@@ -274,7 +307,11 @@ class PickupRepository:
                 sa.func.coalesce(sa.func.sum(P.c.expected_packages), 0),
                 sa.func.coalesce(sa.func.sum(P.c.expected_weight_kg), 0.0),
             ).where(
-                P.c.hub_id == hub_id, P.c.pickup_date == pickup_date, P.c.route_id == route_id, P.c.listed, ~P.c.in_dispatch
+                P.c.hub_id == hub_id,
+                P.c.pickup_date == pickup_date,
+                P.c.route_id == route_id,
+                P.c.listed,
+                ~P.c.in_dispatch,
             )
         ).one()
         return int(row[0]), Load(int(row[1]), float(row[2]))
@@ -293,13 +330,21 @@ class PickupRepository:
         """The rider routing gave the route's pickups of the day (the most common one first)."""
         rows = self.session.execute(
             sa.select(P.c.default_rider_id, sa.func.count())
-            .where(P.c.hub_id == hub_id, P.c.pickup_date == pickup_date, P.c.route_id == route_id, P.c.listed, P.c.default_rider_id != "")
+            .where(
+                P.c.hub_id == hub_id,
+                P.c.pickup_date == pickup_date,
+                P.c.route_id == route_id,
+                P.c.listed,
+                P.c.default_rider_id != "",
+            )
             .group_by(P.c.default_rider_id)
         )
         counts = Counter({row[0]: int(row[1]) for row in rows})
         return [rider for rider, _ in counts.most_common()]
 
-    def open_groups(self, hub_id: str, pickup_date: date, route_id: str = "", per_route_limit: int = 0) -> list[RouteGroupView]:
+    def open_groups(
+        self, hub_id: str, pickup_date: date, route_id: str = "", per_route_limit: int = 0
+    ) -> list[RouteGroupView]:
         """A hub's listed pickups of a day, grouped by route (ordered by route id), queued ones
         first, then those in an OPEN dispatch, each part in arrival order: exactly the order of
         open_pickups_listed_idx (hub, date, route, in_dispatch, position). Totals cover all of a
@@ -311,7 +356,9 @@ class PickupRepository:
         if per_route_limit > 0:
             return self._open_groups_limited(hub_id, pickup_date, route_id, per_route_limit)
         # Every row is returned anyway: one ordered index scan, totals summed here in one pass.
-        statement = sa.select(*_OPEN_COLUMNS, P.c.route_id).where(P.c.hub_id == hub_id, P.c.pickup_date == pickup_date, P.c.listed)
+        statement = sa.select(*_OPEN_COLUMNS, P.c.route_id).where(
+            P.c.hub_id == hub_id, P.c.pickup_date == pickup_date, P.c.listed
+        )
         if route_id:
             statement = statement.where(P.c.route_id == route_id)
         statement = statement.order_by(P.c.route_id, P.c.in_dispatch, P.c.position)
@@ -356,8 +403,11 @@ class PickupRepository:
             return (
                 sa.select(*(inner.c[c.name] for c in _OPEN_COLUMNS), inner.c.in_dispatch, inner.c.position)
                 .where(
-                    inner.c.hub_id == hub_id, inner.c.pickup_date == pickup_date, inner.c.listed,
-                    inner.c.route_id == totals.c.route_id, inner.c.in_dispatch == (sa.true() if in_dispatch else sa.false()),
+                    inner.c.hub_id == hub_id,
+                    inner.c.pickup_date == pickup_date,
+                    inner.c.listed,
+                    inner.c.route_id == totals.c.route_id,
+                    inner.c.in_dispatch == (sa.true() if in_dispatch else sa.false()),
                 )
                 .order_by(inner.c.position)
                 .limit(limit)
@@ -365,7 +415,9 @@ class PickupRepository:
 
         picked = sa.union_all(first(False), first(True)).subquery().lateral("picked")
         statement = (
-            sa.select(*list(picked.c)[:10], totals.c.route_id, totals.c.n, totals.c.packages, totals.c.weight, totals.c.queued)
+            sa.select(
+                *list(picked.c)[:10], totals.c.route_id, totals.c.n, totals.c.packages, totals.c.weight, totals.c.queued
+            )
             .select_from(totals.join(picked, sa.true(), isouter=True))
             .order_by(totals.c.route_id, picked.c.in_dispatch, picked.c.position)
         )
@@ -382,8 +434,16 @@ class PickupRepository:
 
 
 _OPEN_COLUMNS = (
-    P.c.pur_id, P.c.client_id, P.c.warehouse_name, P.c.lat, P.c.lng, P.c.expected_packages,
-    P.c.expected_weight_kg, P.c.status, P.c.dispatch_id, P.c.route_match,
+    P.c.pur_id,
+    P.c.client_id,
+    P.c.warehouse_name,
+    P.c.lat,
+    P.c.lng,
+    P.c.expected_packages,
+    P.c.expected_weight_kg,
+    P.c.status,
+    P.c.dispatch_id,
+    P.c.route_match,
 )
 
 
@@ -415,8 +475,15 @@ def _dispatch_row(d: Dispatch) -> dict[str, Any]:
 
 
 _DISPATCH_MUTABLE = (
-    "status", "total_packages", "total_weight_kg", "cancel_reason", "version", "updated_at", "started_at",
-    "completed_at", "cancelled_at",
+    "status",
+    "total_packages",
+    "total_weight_kg",
+    "cancel_reason",
+    "version",
+    "updated_at",
+    "started_at",
+    "completed_at",
+    "cancelled_at",
 )
 
 
@@ -453,7 +520,9 @@ class DispatchRepository:
         members: dict[str, list[str]] = {i: [] for i in ids}
         if ids:
             for dispatch_id, pur_id in self.session.execute(
-                sa.select(M.c.dispatch_id, M.c.pur_id).where(M.c.dispatch_id.in_(ids)).order_by(M.c.dispatch_id, M.c.seq)
+                sa.select(M.c.dispatch_id, M.c.pur_id)
+                .where(M.c.dispatch_id.in_(ids))
+                .order_by(M.c.dispatch_id, M.c.seq)
             ):
                 members[dispatch_id].append(pur_id)
         result = []
@@ -507,11 +576,18 @@ class DispatchRepository:
         loaded = self._load(rows)
         return loaded[0] if loaded else None
 
-    def open_for_route(self, hub_id: str, route_id: str, pickup_date: date, *, for_update: bool = False) -> list[Dispatch]:
+    def open_for_route(
+        self, hub_id: str, route_id: str, pickup_date: date, *, for_update: bool = False
+    ) -> list[Dispatch]:
         """The route's OPEN dispatches for the day, oldest first (the order pickups join them)."""
         statement = (
             self._select()
-            .where(D.c.hub_id == hub_id, D.c.route_id == route_id, D.c.status == DispatchStatus.OPEN.value, D.c.pickup_date == pickup_date)
+            .where(
+                D.c.hub_id == hub_id,
+                D.c.route_id == route_id,
+                D.c.status == DispatchStatus.OPEN.value,
+                D.c.pickup_date == pickup_date,
+            )
             .order_by(D.c.created_at, D.c.id)
         )
         if for_update:
@@ -539,7 +615,9 @@ class DispatchRepository:
 
     def update(self, dispatch: Dispatch) -> None:
         row = _dispatch_row(dispatch)
-        self.session.execute(sa.update(D).where(D.c.id == dispatch.id).values({name: row[name] for name in _DISPATCH_MUTABLE}))
+        self.session.execute(
+            sa.update(D).where(D.c.id == dispatch.id).values({name: row[name] for name in _DISPATCH_MUTABLE})
+        )
         self._sync_members(dispatch)
 
     def _sync_members(self, dispatch: Dispatch) -> None:
@@ -552,11 +630,14 @@ class DispatchRepository:
         new = [pur_id for pur_id in dispatch.pur_ids if pur_id not in known]
         if new:
             self.session.execute(
-                sa.insert(M), [{"dispatch_id": dispatch.id, "pur_id": pur_id, "added_at": dispatch.updated_at} for pur_id in new]
+                sa.insert(M),
+                [{"dispatch_id": dispatch.id, "pur_id": pur_id, "added_at": dispatch.updated_at} for pur_id in new],
             )
         self._members[dispatch.id] = list(dispatch.pur_ids)
 
-    def active_for(self, *, rider_ids: Iterable[str] = (), vehicle_ids: Iterable[str] = ()) -> tuple[dict[str, ActiveDispatchRef], dict[str, ActiveDispatchRef]]:
+    def active_for(
+        self, *, rider_ids: Iterable[str] = (), vehicle_ids: Iterable[str] = ()
+    ) -> tuple[dict[str, ActiveDispatchRef], dict[str, ActiveDispatchRef]]:
         """Active dispatches of the given riders and vehicles."""
         riders_ = sorted(set(rider_ids))
         vehicles_ = sorted(set(vehicle_ids))

@@ -110,7 +110,9 @@ def check_id(name: str, value: str, *, required: bool = True) -> None:
             raise InvalidInput(f"{name} is required")
         return
     if not ID_PATTERN.match(value):
-        raise InvalidInput(f"{name} must be 1-64 characters of letters, digits, '.', '_', ':' or '-', got {quoted(value)}")
+        raise InvalidInput(
+            f"{name} must be 1-64 characters of letters, digits, '.', '_', ':' or '-', got {quoted(value)}"
+        )
 
 
 def check_text(name: str, value: str, max_length: int) -> None:
@@ -178,7 +180,9 @@ class Rider:
         check_id("rider.hub_id", self.hub_id)
         check_text("rider.name", self.name, MAX_NAME)
         if self.phone and not PHONE_PATTERN.match(self.phone):
-            raise InvalidInput(f"rider.phone must be at most {MAX_PHONE} digits, spaces or dashes, optionally after '+'")
+            raise InvalidInput(
+                f"rider.phone must be at most {MAX_PHONE} digits, spaces or dashes, optionally after '+'"
+            )
 
 
 @dataclass(frozen=True)
@@ -360,7 +364,12 @@ class Pickup:
         self.listed = False
 
     def _next_event(
-        self, kind: ChangeKind, *, automatic: bool = False, release_reason: ReleaseReason | None = None, detail: str = ""
+        self,
+        kind: ChangeKind,
+        *,
+        automatic: bool = False,
+        release_reason: ReleaseReason | None = None,
+        detail: str = "",
     ) -> PickupChange:
         self.event_version += 1
         return PickupChange(self.pur_id, kind, self.event_version, automatic, release_reason, detail)
@@ -428,7 +437,14 @@ class Dispatch:
 
     @classmethod
     def create(
-        cls, dispatch_id: str, new: NewDispatch, rider: Rider, vehicle: Vehicle, now: datetime, *, automatic: bool = False
+        cls,
+        dispatch_id: str,
+        new: NewDispatch,
+        rider: Rider,
+        vehicle: Vehicle,
+        now: datetime,
+        *,
+        automatic: bool = False,
     ) -> Dispatch:
         if not rider.active:
             raise IllegalTransition(f"rider {rider.id} is inactive")
@@ -471,7 +487,9 @@ class Dispatch:
         """Add queued pickups of this route and date; all or nothing. Pickups already in the
         dispatch are ignored. CapacityExceeded gives the numbers."""
         if not self.active:
-            raise IllegalTransition(f"dispatch {self.id} is {self.status.value}; pickups can be added only while OPEN or IN_PROGRESS")
+            raise IllegalTransition(
+                f"dispatch {self.id} is {self.status.value}; pickups can be added only while OPEN or IN_PROGRESS"
+            )
         new: list[Pickup] = []
         seen: set[str] = set(self.pur_ids)
         for pickup in pickups:
@@ -522,7 +540,9 @@ class Dispatch:
     ) -> list[PickupChange]:
         """Take pickups out; they return to their route's queue. Pickups not in it are ignored."""
         if not self.active:
-            raise IllegalTransition(f"dispatch {self.id} is {self.status.value}; pickups can be removed only while OPEN or IN_PROGRESS")
+            raise IllegalTransition(
+                f"dispatch {self.id} is {self.status.value}; pickups can be removed only while OPEN or IN_PROGRESS"
+            )
         check_text("reason", detail, MAX_REASON)
         members = set(self.pur_ids)
         leaving = []
@@ -591,7 +611,9 @@ class Dispatch:
         if self.status is DispatchStatus.CANCELLED:
             return None
         if not self.active:
-            raise IllegalTransition(f"dispatch {self.id} is {self.status.value}; only an OPEN or IN_PROGRESS dispatch can be cancelled")
+            raise IllegalTransition(
+                f"dispatch {self.id} is {self.status.value}; only an OPEN or IN_PROGRESS dispatch can be cancelled"
+            )
         self.status = DispatchStatus.CANCELLED
         self.cancelled_at = now
         self.cancel_reason = reason

@@ -49,8 +49,15 @@ class AutoDispatcher:
                 d = outcome.dispatch
                 log.info(
                     "auto-dispatch created a dispatch",
-                    extra={"hub_id": d.hub_id, "route_id": d.route_id, "dispatch_id": d.id, "rider_id": d.rider_id,
-                           "vehicle_id": d.vehicle_id, "pickups": len(d.pur_ids), "why": outcome.reason},
+                    extra={
+                        "hub_id": d.hub_id,
+                        "route_id": d.route_id,
+                        "dispatch_id": d.id,
+                        "rider_id": d.rider_id,
+                        "vehicle_id": d.vehicle_id,
+                        "pickups": len(d.pur_ids),
+                        "why": outcome.reason,
+                    },
                 )
             elif outcome.skipped:
                 self._log_skip(outcome)
@@ -63,11 +70,18 @@ class AutoDispatcher:
             self._skips[key] = now
             log.warning(
                 "auto-dispatch skipped a due route",
-                extra={"hub_id": outcome.hub_id, "route_id": outcome.route_id, "why_due": outcome.reason, "skipped": outcome.skipped},
+                extra={
+                    "hub_id": outcome.hub_id,
+                    "route_id": outcome.route_id,
+                    "why_due": outcome.reason,
+                    "skipped": outcome.skipped,
+                },
             )
 
     def run(self, stop: threading.Event) -> None:
-        log.info("auto-dispatch started", extra={"hubs": sorted(self.policy.hubs), "interval_seconds": self.interval_seconds})
+        log.info(
+            "auto-dispatch started", extra={"hubs": sorted(self.policy.hubs), "interval_seconds": self.interval_seconds}
+        )
         while not stop.wait(self.interval_seconds):
             self.tick()
 

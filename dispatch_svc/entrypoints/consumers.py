@@ -43,8 +43,15 @@ def decode_pur_event(msg: ConsumedMessage) -> PurSnapshot:
     pur = event.pickup_request
     if status is not PickupStatus.ROUTED:
         # Only the id, version and status matter for anything but a routed PUR.
-        return PurSnapshot(pur_id=event.pur_id, version=event.version, status=status, hub_id=event.hub_id,
-                           route_id=event.route_id, pickup_date=None, previous_route_id=event.previous_route_id)
+        return PurSnapshot(
+            pur_id=event.pur_id,
+            version=event.version,
+            status=status,
+            hub_id=event.hub_id,
+            route_id=event.route_id,
+            pickup_date=None,
+            previous_route_id=event.previous_route_id,
+        )
     _require_id("hub_id", event.hub_id)
     _require_id("route_id", event.route_id)
     _require_id("pickup_request.rider_id", pur.rider_id, required=False)
@@ -60,7 +67,12 @@ def decode_pur_event(msg: ConsumedMessage) -> PurSnapshot:
     if not (math.isfinite(pur.expected_weight_kg) and 0.0 <= pur.expected_weight_kg <= MAX_PICKUP_WEIGHT_KG):
         raise PoisonMessage(f"expected_weight_kg {pur.expected_weight_kg!r} is out of range")
     location = pur.warehouse.location
-    if not (math.isfinite(location.lat) and math.isfinite(location.lng) and abs(location.lat) <= 90 and abs(location.lng) <= 180):
+    if not (
+        math.isfinite(location.lat)
+        and math.isfinite(location.lng)
+        and abs(location.lat) <= 90
+        and abs(location.lng) <= 180
+    ):
         raise PoisonMessage("warehouse.location is not a valid coordinate")
     return PurSnapshot(
         pur_id=event.pur_id,

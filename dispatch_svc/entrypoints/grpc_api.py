@@ -159,7 +159,9 @@ class DispatchServicer(dispatch_pb2_grpc.DispatchServiceServicer):
         vehicle = vehicle_from_proto(request.vehicle)
         caller = current_principal()
         caller.require_hub(vehicle.hub_id)
-        created = handlers.upsert_vehicle(self._uow(), vehicle, authorize=lambda stored: caller.require_hub(stored.hub_id))
+        created = handlers.upsert_vehicle(
+            self._uow(), vehicle, authorize=lambda stored: caller.require_hub(stored.hub_id)
+        )
         return dispatch_pb2.UpsertVehicleResponse(vehicle=vehicle_to_proto(vehicle), created=created)
 
     def ListOpenPickupsByRoute(self, request, context):
@@ -179,7 +181,9 @@ class DispatchServicer(dispatch_pb2_grpc.DispatchServiceServicer):
         if not 0 <= request.limit <= MAX_LIMIT:
             raise InvalidArgument(f"limit must be between 0 and {MAX_LIMIT}")
         current_principal().require_hub(hub_id)
-        result = handlers.recommend(self._uow(), self._attendance, hub_id, route_id, pickup_date, request.limit or DEFAULT_LIMIT)
+        result = handlers.recommend(
+            self._uow(), self._attendance, hub_id, route_id, pickup_date, request.limit or DEFAULT_LIMIT
+        )
         return dispatch_pb2.RecommendDispatchResponse(
             riders=[rider_score_to_proto(r) for r in result.riders],
             vehicles=[vehicle_score_to_proto(v) for v in result.vehicles],
@@ -236,20 +240,28 @@ class DispatchServicer(dispatch_pb2_grpc.DispatchServiceServicer):
         return dispatch_pb2.ListDispatchesResponse(
             dispatches=[dispatch_to_proto(d) for d in page],
             next_page_token=(
-                encode_page_token({"c": cursor.created_at.isoformat(), "i": cursor.id}, _filters(where)) if cursor else ""
+                encode_page_token({"c": cursor.created_at.isoformat(), "i": cursor.id}, _filters(where))
+                if cursor
+                else ""
             ),
         )
 
     def AddPickups(self, request, context):
         dispatch_id = _id("dispatch_id", request.dispatch_id)
         pur_ids = _pur_ids("pur_ids", request.pur_ids, required=True)
-        return dispatch_pb2.AddPickupsResponse(dispatch=dispatch_to_proto(handlers.add_pickups(self._uow(), dispatch_id, pur_ids, authorize=_authorize_dispatch)))
+        return dispatch_pb2.AddPickupsResponse(
+            dispatch=dispatch_to_proto(
+                handlers.add_pickups(self._uow(), dispatch_id, pur_ids, authorize=_authorize_dispatch)
+            )
+        )
 
     def RemovePickups(self, request, context):
         dispatch_id = _id("dispatch_id", request.dispatch_id)
         pur_ids = _pur_ids("pur_ids", request.pur_ids, required=True)
         _valid(lambda: check_text("reason", request.reason, MAX_REASON))
-        dispatch = handlers.remove_pickups(self._uow(), dispatch_id, pur_ids, request.reason, authorize=_authorize_dispatch)
+        dispatch = handlers.remove_pickups(
+            self._uow(), dispatch_id, pur_ids, request.reason, authorize=_authorize_dispatch
+        )
         return dispatch_pb2.RemovePickupsResponse(dispatch=dispatch_to_proto(dispatch))
 
     def StartDispatch(self, request, context):

@@ -68,7 +68,11 @@ def _publish(uow: DispatchUnitOfWork, dispatch: Dispatch, changes: Sequence[Pick
 
 
 def upsert_rider(
-    uow: DispatchUnitOfWork, rider: Rider, *, authorize: Callable[[Rider], None] = lambda stored: None, now: Clock = utc_now
+    uow: DispatchUnitOfWork,
+    rider: Rider,
+    *,
+    authorize: Callable[[Rider], None] = lambda stored: None,
+    now: Clock = utc_now,
 ) -> bool:
     """Create or replace a rider; `authorize(stored)` raises when the caller may not replace the
     rider stored under this id (another hub's), before anything is written."""
@@ -82,7 +86,11 @@ def upsert_rider(
 
 
 def upsert_vehicle(
-    uow: DispatchUnitOfWork, vehicle: Vehicle, *, authorize: Callable[[Vehicle], None] = lambda stored: None, now: Clock = utc_now
+    uow: DispatchUnitOfWork,
+    vehicle: Vehicle,
+    *,
+    authorize: Callable[[Vehicle], None] = lambda stored: None,
+    now: Clock = utc_now,
 ) -> bool:
     """Create or replace a vehicle; `authorize(stored)` as for upsert_rider."""
     with uow:
@@ -120,7 +128,11 @@ def apply_pur_changes(uow: DispatchUnitOfWork, snapshots: Sequence[PurSnapshot],
         by_pur.setdefault(snapshot.pur_id, []).append(snapshot)
     with uow:
         keys = set(uow.pickups.route_keys(by_pur).values())
-        keys |= {(s.hub_id, s.route_id, s.pickup_date) for s in snapshots if s.status is PickupStatus.ROUTED and s.pickup_date}
+        keys |= {
+            (s.hub_id, s.route_id, s.pickup_date)
+            for s in snapshots
+            if s.status is PickupStatus.ROUTED and s.pickup_date
+        }
         uow.lock_routes(keys)  # type: ignore[arg-type]
         pickups = uow.pickups.get_many(by_pur, for_update=True)
         new: dict[str, Pickup] = {}
@@ -279,13 +291,13 @@ class Created:
 
 def _replay(existing: Dispatch, new: NewDispatch) -> Created:
     if existing.request_fingerprint != new.fingerprint():
-        raise AlreadyExists(
-            f"request_id {new.request_id!r} was already used for a different dispatch ({existing.id})"
-        )
+        raise AlreadyExists(f"request_id {new.request_id!r} was already used for a different dispatch ({existing.id})")
     return Created(existing, created=False)
 
 
-def _choose_rider(uow: DispatchUnitOfWork, view: AttendanceView, new: NewDispatch, ranked: list[RiderScore] | None) -> Rider:
+def _choose_rider(
+    uow: DispatchUnitOfWork, view: AttendanceView, new: NewDispatch, ranked: list[RiderScore] | None
+) -> Rider:
     if new.rider_id:
         rider = uow.riders.get(new.rider_id)
         if rider is None:
@@ -310,7 +322,9 @@ def _choose_rider(uow: DispatchUnitOfWork, view: AttendanceView, new: NewDispatc
             )
         return rider
     if not view.known:
-        raise Unavailable(f"cannot choose a rider: attendance is unknown ({view.reason}); retry later or name the rider")
+        raise Unavailable(
+            f"cannot choose a rider: attendance is unknown ({view.reason}); retry later or name the rider"
+        )
     assert ranked is not None
     for score in ranked:
         if score.eligible:
@@ -437,7 +451,9 @@ def create_dispatch(
         if constraint == "dispatches_one_active_per_rider":
             raise FailedPrecondition("the rider got another active dispatch meanwhile; choose another rider") from None
         if constraint == "dispatches_one_active_per_vehicle":
-            raise FailedPrecondition("the vehicle got another active dispatch meanwhile; choose another vehicle") from None
+            raise FailedPrecondition(
+                "the vehicle got another active dispatch meanwhile; choose another vehicle"
+            ) from None
         raise
     return Created(dispatch, created=True)
 
@@ -628,5 +644,12 @@ def auto_dispatch_hub(
         except (FailedPrecondition, Unavailable, NotFound) as exc:
             outcomes.append(AutoOutcome(hub_id, route_id, reason, skipped=str(exc)))
         except sqlalchemy.exc.IntegrityError as exc:
-            outcomes.append(AutoOutcome(hub_id, route_id, reason, skipped=f"conflict on {_constraint(exc) or 'a unique key'}; retried next round"))
+            outcomes.append(
+                AutoOutcome(
+                    hub_id,
+                    route_id,
+                    reason,
+                    skipped=f"conflict on {_constraint(exc) or 'a unique key'}; retried next round",
+                )
+            )
     return outcomes

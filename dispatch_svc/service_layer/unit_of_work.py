@@ -50,4 +50,6 @@ class DispatchUnitOfWork(SqlAlchemyUnitOfWork):
 
     def try_lock_route(self, key: RouteKey) -> bool:
         """Take the route's lock if nobody holds it (auto-dispatch skips busy routes)."""
-        return bool(self.session.execute(sa.select(sa.func.pg_try_advisory_xact_lock(route_lock_key(key)))).scalar_one())
+        return bool(
+            self.session.execute(sa.select(sa.func.pg_try_advisory_xact_lock(route_lock_key(key)))).scalar_one()
+        )

@@ -86,8 +86,20 @@ def _from_row(row: Any) -> PickupRequest:
 
 
 _MUTABLE = (
-    "hub_id", "status", "route_id", "rider_id", "dispatch_id", "route_match", "distance_m", "map_version",
-    "unroutable_reason", "routed_at", "cancel_reason", "version", "dispatch_version", "updated_at",
+    "hub_id",
+    "status",
+    "route_id",
+    "rider_id",
+    "dispatch_id",
+    "route_match",
+    "distance_m",
+    "map_version",
+    "unroutable_reason",
+    "routed_at",
+    "cancel_reason",
+    "version",
+    "dispatch_version",
+    "updated_at",
 )
 
 
@@ -120,9 +132,7 @@ class PickupRepository:
         # Rows as executemany parameters, not .values(rows): the statement then compiles once
         # and is cached, instead of once per batch size.
         statement = (
-            pg_insert(T)
-            .on_conflict_do_nothing(constraint="pickup_requests_client_request_key")
-            .returning(T.c.id)
+            pg_insert(T).on_conflict_do_nothing(constraint="pickup_requests_client_request_key").returning(T.c.id)
         )
         return {row.id for row in self.session.execute(statement, [_to_row(p) for p in purs])}
 
@@ -175,7 +185,9 @@ class PickupRepository:
         if where.client_id:
             statement = statement.where(T.c.client_id == where.client_id)
         if after is not None:
-            statement = statement.where(sa.tuple_(T.c.created_at, T.c.id) > sa.tuple_(sa.literal(after.created_at), sa.literal(after.id)))
+            statement = statement.where(
+                sa.tuple_(T.c.created_at, T.c.id) > sa.tuple_(sa.literal(after.created_at), sa.literal(after.id))
+            )
         statement = statement.order_by(T.c.created_at, T.c.id).limit(page_size)
         return [_from_row(row) for row in self.session.execute(statement)]
 

@@ -220,9 +220,7 @@ class PickupRequest:
             return False
         if assignment.map_version == self.map_version and self.status is not PickupStatus.PENDING_ROUTE:
             return False
-        self._change(
-            PickupStatus.UNROUTABLE if assignment.match is RouteMatch.NONE else PickupStatus.ROUTED, now
-        )
+        self._change(PickupStatus.UNROUTABLE if assignment.match is RouteMatch.NONE else PickupStatus.ROUTED, now)
         if assignment.hub_id:
             self.hub_id = assignment.hub_id
         self.route_id = assignment.route_id
@@ -264,9 +262,7 @@ class PickupRequest:
         if self.status is PickupStatus.CANCELLED:
             return False
         if self.status not in CANCELLABLE_STATES:
-            raise IllegalTransition(
-                f"pickup request {self.id} is {self.status.value} and can no longer be cancelled"
-            )
+            raise IllegalTransition(f"pickup request {self.id} is {self.status.value} and can no longer be cancelled")
         check_cancel_reason(reason)
         self._change(PickupStatus.CANCELLED, now)
         self.cancel_reason = reason

@@ -49,8 +49,14 @@ def decode_assignment(msg: ConsumedMessage) -> RouteAssignment:
         if not (math.isfinite(a.distance_m) and a.distance_m >= 0) or a.map_version < 1:
             raise PoisonMessage("RouteAssigned needs a finite distance_m >= 0 and map_version >= 1")
         return RouteAssignment(
-            pur_id=a.pur_id, hub_id=a.hub_id, route_id=a.route_id, rider_id=a.rider_id, match=match,
-            distance_m=a.distance_m, h3_cell=a.h3_cell, map_version=a.map_version,
+            pur_id=a.pur_id,
+            hub_id=a.hub_id,
+            route_id=a.route_id,
+            rider_id=a.rider_id,
+            match=match,
+            distance_m=a.distance_m,
+            h3_cell=a.h3_cell,
+            map_version=a.map_version,
         )
     if kind == "unroutable":
         u = event.unroutable
@@ -59,8 +65,15 @@ def decode_assignment(msg: ConsumedMessage) -> RouteAssignment:
         if u.map_version < 0:
             raise PoisonMessage("Unroutable.map_version must be >= 0")
         return RouteAssignment(
-            pur_id=u.pur_id, hub_id=u.hub_id, route_id="", rider_id="", match=RouteMatch.NONE, distance_m=0.0,
-            h3_cell=u.h3_cell, map_version=u.map_version, unroutable_reason=u.reason[:500] or "no route covers this location",
+            pur_id=u.pur_id,
+            hub_id=u.hub_id,
+            route_id="",
+            rider_id="",
+            match=RouteMatch.NONE,
+            distance_m=0.0,
+            h3_cell=u.h3_cell,
+            map_version=u.map_version,
+            unroutable_reason=u.reason[:500] or "no route covers this location",
         )
     raise PoisonMessage("RouteAssignment carries neither `assigned` nor `unroutable`")
 

@@ -109,7 +109,9 @@ class PickupServicer(pur_pb2_grpc.PickupServiceServicer):
             raise InvalidArgument(str(exc)) from None
         current_principal().require_pickup(command.client_id, command.hub_id)
         [result] = handlers.create_pickups(self._uow(), [command])
-        return pur_pb2.CreatePickupRequestResponse(pickup_request=pickup_to_proto(result.pickup), created=result.created)
+        return pur_pb2.CreatePickupRequestResponse(
+            pickup_request=pickup_to_proto(result.pickup), created=result.created
+        )
 
     def BatchCreatePickupRequests(self, request, context):
         if not request.requests:
@@ -164,7 +166,9 @@ class PickupServicer(pur_pb2_grpc.PickupServiceServicer):
         return pur_pb2.ListPickupRequestsResponse(
             pickup_requests=[pickup_to_proto(p) for p in page],
             next_page_token=(
-                encode_page_token({"c": cursor.created_at.isoformat(), "i": cursor.id}, _filters(where)) if cursor else ""
+                encode_page_token({"c": cursor.created_at.isoformat(), "i": cursor.id}, _filters(where))
+                if cursor
+                else ""
             ),
         )
 
@@ -205,4 +209,3 @@ def registration(servicer: PickupServicer) -> ServiceRegistration:
         pur_pb2_grpc.add_PickupServiceServicer_to_server(servicer, server)
 
     return ServiceRegistration(SERVICE_NAME, add, ACCESS)
-

@@ -117,7 +117,9 @@ class StatusFeed:
             **self._security.client_options(),
         )
         try:
-            partitions = [TopicPartition(PUR_EVENTS, p) for p in sorted(consumer.partitions_for_topic(PUR_EVENTS) or ())]
+            partitions = [
+                TopicPartition(PUR_EVENTS, p) for p in sorted(consumer.partitions_for_topic(PUR_EVENTS) or ())
+            ]
             consumer.assign(partitions)
             consumer.seek_to_end()
             idle_since = None

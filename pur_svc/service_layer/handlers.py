@@ -58,14 +58,18 @@ def create_pickups(
             raise InvalidArgument(f"{where(index)}{exc}") from None
         key = (request.client_id, request.request_id)
         if key in first_seen and requests[first_seen[key]].fingerprint() != request.fingerprint():
-            raise InvalidArgument(f"{where(index)}request_id {request.request_id!r} repeats requests[{first_seen[key]}] with a different body")
+            raise InvalidArgument(
+                f"{where(index)}request_id {request.request_id!r} repeats requests[{first_seen[key]}] with a different body"
+            )
         first_seen.setdefault(key, index)
 
     with uow:
         known = uow.known_hubs(r.hub_id for r in requests)
         for index, request in enumerate(requests):
             if request.hub_id and request.hub_id not in known:
-                raise NotFound(f"{where(index)}hub {request.hub_id!r} is unknown (no route map has been published for it)")
+                raise NotFound(
+                    f"{where(index)}hub {request.hub_id!r} is unknown (no route map has been published for it)"
+                )
 
         # Insert first and read back only the keys that were taken: a new request (the usual
         # case) costs one statement, a retried one two.

@@ -112,7 +112,14 @@ def _to_row(record: RouteRecord) -> dict[str, Any]:
 
 
 _MUTABLE = (
-    "name", "geometry_geojson", "default_rider_id", "priority", "active", "cell_count", "map_version", "updated_at",
+    "name",
+    "geometry_geojson",
+    "default_rider_id",
+    "priority",
+    "active",
+    "cell_count",
+    "map_version",
+    "updated_at",
 )
 
 
@@ -151,9 +158,7 @@ class RouteRepository:
     def hub_map_version(self, hub_id: str) -> int | None:
         """The hub's current map version, or None for a hub that never had a route (or has
         only the version-0 placeholder of a change that did not commit anything)."""
-        version = self.session.execute(
-            sa.select(hub_maps.c.map_version).where(hub_maps.c.hub_id == hub_id)
-        ).scalar()
+        version = self.session.execute(sa.select(hub_maps.c.map_version).where(hub_maps.c.hub_id == hub_id)).scalar()
         return version if version else None
 
     def hub_map_versions(self) -> dict[str, int]:
@@ -172,9 +177,7 @@ class RouteRepository:
         ).scalar()
         if not version:
             return None
-        rows = self.session.execute(
-            sa.select(T).where(T.c.hub_id == hub_id, T.c.active.is_(True)).order_by(T.c.id)
-        )
+        rows = self.session.execute(sa.select(T).where(T.c.hub_id == hub_id, T.c.active.is_(True)).order_by(T.c.id))
         return HubMapSnapshot(hub_id, version, [_from_row(row) for row in rows])
 
     # -- routes -----------------------------------------------------------------------------
@@ -243,9 +246,11 @@ class RouteRepository:
         with_geometry: bool = True,
     ) -> list[RouteRecord]:
         """One page of the hub's routes ordered by id (byte order: the column's collation is "C")."""
-        columns = list(T.c) if with_geometry else [
-            sa.literal("").label("geometry_geojson") if c.name == "geometry_geojson" else c for c in T.c
-        ]
+        columns = (
+            list(T.c)
+            if with_geometry
+            else [sa.literal("").label("geometry_geojson") if c.name == "geometry_geojson" else c for c in T.c]
+        )
         statement = sa.select(*columns).where(T.c.hub_id == hub_id)
         if not include_inactive:
             statement = statement.where(T.c.active.is_(True))

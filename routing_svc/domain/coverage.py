@@ -43,7 +43,9 @@ _METRES_PER_DEGREE_LOWER_BOUND = 110_000.0
 
 def check_resolution(resolution: int) -> int:
     if not isinstance(resolution, int) or not MIN_RESOLUTION <= resolution <= MAX_RESOLUTION:
-        raise ValueError(f"H3 resolution must be an integer in [{MIN_RESOLUTION}, {MAX_RESOLUTION}], not {resolution!r}")
+        raise ValueError(
+            f"H3 resolution must be an integer in [{MIN_RESOLUTION}, {MAX_RESOLUTION}], not {resolution!r}"
+        )
     return resolution
 
 
@@ -161,7 +163,9 @@ def compile_coverage(geometries: Sequence, resolution: int) -> Coverage:
 def cells_with_centre_in(geometry, resolution: int) -> np.ndarray:
     """The cells whose centre lies in a polygonal geometry (sorted uint64)."""
     lists = h3vector.wkb_to_cells(
-        shapely.to_wkb(np.array([geometry], dtype=object)), resolution, containment_mode=ContainmentMode.ContainsCentroid
+        shapely.to_wkb(np.array([geometry], dtype=object)),
+        resolution,
+        containment_mode=ContainmentMode.ContainsCentroid,
     )
     return sorted_unique(np.asarray(arrow.list_flatten(lists)).astype(np.uint64, copy=False))
 
@@ -179,9 +183,7 @@ def _centre_keys(geometries: np.ndarray, resolution: int, keys_of: CellKeys) -> 
 def _edge_keys(geometries: np.ndarray, resolution: int, keys_of: CellKeys) -> np.ndarray:
     boundaries = shapely.boundary(geometries)
     spacing_deg = h3.average_hexagon_edge_length(resolution, "m") / 2.0 / 111_320.0
-    samples, sample_routes = shapely.get_coordinates(
-        shapely.segmentize(boundaries, spacing_deg), return_index=True
-    )
+    samples, sample_routes = shapely.get_coordinates(shapely.segmentize(boundaries, spacing_deg), return_index=True)
     sampled = sorted_unique(keys_of.pack(cells_of_points(samples[:, 1], samples[:, 0], resolution), sample_routes))
 
     unique_cells, inverse = unique_inverse(keys_of.cells(sampled))

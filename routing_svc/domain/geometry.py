@@ -71,9 +71,7 @@ def validate_route_properties(
     name None becomes ""; rider "" or None becomes None; active None becomes True.
     """
     if not isinstance(route_id, str) or not ROUTE_ID_PATTERN.fullmatch(route_id):
-        raise InvalidGeometry(
-            f"route id {quoted(route_id)} is invalid: use 1-64 characters from A-Z a-z 0-9 _ . : -"
-        )
+        raise InvalidGeometry(f"route id {quoted(route_id)} is invalid: use 1-64 characters from A-Z a-z 0-9 _ . : -")
     if name is None:
         name = ""
     if not isinstance(name, str) or len(name) > MAX_ROUTE_NAME_CHARS or has_control_characters(name):

@@ -209,7 +209,9 @@ class HubRouteIndex:
             asked_hub_id=self.hub_id,
         )
 
-    def _resolve(self, lngs: np.ndarray, lats: np.ndarray, cells: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    def _resolve(
+        self, lngs: np.ndarray, lats: np.ndarray, cells: np.ndarray
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         route = self._exact_many(lngs, lats, cells)
         match = np.where(route >= 0, _EXACT, _NONE)
         distance = np.zeros(len(route))
@@ -277,7 +279,9 @@ class HubRouteIndex:
         best = np.minimum.reduceat(ranked, pair_start)
         return np.where(best != np.iinfo(np.int32).max, best, table.group_fallback[groups]).astype(np.int32)
 
-    def _nearest_of(self, lngs: np.ndarray, lats: np.ndarray, limit_m: float | None = None) -> tuple[np.ndarray, np.ndarray]:
+    def _nearest_of(
+        self, lngs: np.ndarray, lats: np.ndarray, limit_m: float | None = None
+    ) -> tuple[np.ndarray, np.ndarray]:
         """(route rank, metres) of the nearest boundary of points inside no route; (-1, inf) if none."""
         if not self.routes:
             return np.full(len(lngs), -1, dtype=np.int32), np.full(len(lngs), np.inf)
@@ -377,8 +381,7 @@ class HubRouteIndex:
             "resolution": self.resolution,
             "compiled_at": self.compiled_at.isoformat() if self.compiled_at else None,
             "routes": [
-                {"id": r.id, "name": r.name, "rider": r.default_rider_id, "priority": r.priority}
-                for r in self.routes
+                {"id": r.id, "name": r.name, "rider": r.default_rider_id, "priority": r.priority} for r in self.routes
             ],
             "edge_cell_count": self._stats.edge_cell_count,
         }

@@ -56,9 +56,7 @@ class RouteIndexSet:
             raise ValueError("a RouteIndexSet holds at most one index per hub")
         for index in self.indexes:
             if index.resolution != resolution:
-                raise ValueError(
-                    f"hub {index.hub_id!r} is compiled at resolution {index.resolution}, not {resolution}"
-                )
+                raise ValueError(f"hub {index.hub_id!r} is compiled at resolution {index.resolution}, not {resolution}")
         self._by_hub = {index.hub_id: index for index in self.indexes}
         keyed = sorted(
             (route.rank_key + (index.hub_id,), h, r)
@@ -101,7 +99,9 @@ class RouteIndexSet:
                 best = (int(self._rank[h][route]), h, route)
         if best is not None:
             return self._result(best[1], best[2], RouteMatch.EXACT, 0.0, cell)
-        hub, route, distance, match = self._nearest(np.array([lng], dtype=np.float64), np.array([lat], dtype=np.float64))
+        hub, route, distance, match = self._nearest(
+            np.array([lng], dtype=np.float64), np.array([lat], dtype=np.float64)
+        )
         return self._result(int(hub[0]), int(route[0]), RouteMatch(int(match[0])), float(distance[0]), cell)
 
     def lookup_many(self, lats: Any, lngs: Any) -> LookupBatch:

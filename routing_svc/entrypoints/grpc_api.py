@@ -127,7 +127,9 @@ class RoutingServicer(routing_pb2_grpc.RoutingServiceServicer):
             raise InvalidArgument("feature_collection_geojson is required")
         size = len(text.encode())
         if size > MAX_COLLECTION_BYTES:
-            raise InvalidArgument(f"feature_collection_geojson is {size} bytes; at most {MAX_COLLECTION_BYTES} are allowed")
+            raise InvalidArgument(
+                f"feature_collection_geojson is {size} bytes; at most {MAX_COLLECTION_BYTES} are allowed"
+            )
         try:
             routes = parse_route_collection(text, request.hub_id)
         except InvalidGeometry as exc:
@@ -178,7 +180,9 @@ class RoutingServicer(routing_pb2_grpc.RoutingServiceServicer):
 
     def DeleteRoute(self, request, context):
         _check_id("id", request.id)
-        return routing_pb2.DeleteRouteResponse(map_version=handlers.delete_route(self._uow(), self._registry, request.id))
+        return routing_pb2.DeleteRouteResponse(
+            map_version=handlers.delete_route(self._uow(), self._registry, request.id)
+        )
 
     def LookupRoute(self, request, context):
         query = lookup_from_proto(request)

@@ -68,7 +68,9 @@ class UpsertOutcome:
     map_version: int
 
 
-def upsert_route(uow: RoutingUnitOfWork, registry: IndexRegistry, route: Route, *, now: Clock = utc_now) -> UpsertOutcome:
+def upsert_route(
+    uow: RoutingUnitOfWork, registry: IndexRegistry, route: Route, *, now: Clock = utc_now
+) -> UpsertOutcome:
     """Create or replace one route. Storing a route identical to the stored one changes nothing
     (no new version), so a retried upsert is harmless."""
     change = _change_hub_map(uow, registry, route.hub_id, "upsert", upserts=[route], now=now)
@@ -139,9 +141,7 @@ def _change_hub_map(
             if not (created or updated or deleted):
                 # Nothing to write: leave without committing (the placeholder row of a new hub
                 # rolls back with the rest).
-                return MapChange(
-                    hub_id, previous, unchanged=unchanged, records={i: existing[i] for i in unchanged}
-                )
+                return MapChange(hub_id, previous, unchanged=unchanged, records={i: existing[i] for i in unchanged})
 
             version = previous + 1
             kept = {i: r for i, r in existing.items() if i not in doomed and i not in incoming}
@@ -186,7 +186,9 @@ def _refuse_routes_of_other_hubs(uow: RoutingUnitOfWork, route_ids: list[str]) -
     if taken:
         listed = ", ".join(f"{route_id!r} (hub {hub!r})" for route_id, hub in sorted(taken.items())[:5])
         more = f" and {len(taken) - 5} more" if len(taken) > 5 else ""
-        raise AlreadyExists(f"route id(s) already used by another hub: {listed}{more}; route ids are unique across hubs")
+        raise AlreadyExists(
+            f"route id(s) already used by another hub: {listed}{more}; route ids are unique across hubs"
+        )
 
 
 def _record(
@@ -250,7 +252,11 @@ def list_routes(
         if version is None:
             raise NotFound(f"hub {hub_id!r} has no route map")
         rows = uow.routes.list(
-            hub_id, include_inactive=include_inactive, page_size=page_size + 1, after_id=after_id, with_geometry=with_geometry
+            hub_id,
+            include_inactive=include_inactive,
+            page_size=page_size + 1,
+            after_id=after_id,
+            with_geometry=with_geometry,
         )
     page, more = rows[:page_size], len(rows) > page_size
     return RoutePage(page, page[-1].id if more else None, version)
@@ -298,8 +304,14 @@ def lookup_route(registry: IndexRegistry, query: LookupQuery) -> RouteAnswer:
     except InvalidLocation as exc:
         raise InvalidArgument(str(exc)) from None
     return RouteAnswer(
-        result.route_id, result.hub_id, result.rider_id, result.match, result.distance_m,
-        result.h3_cell, result.map_version, result.reason,
+        result.route_id,
+        result.hub_id,
+        result.rider_id,
+        result.match,
+        result.distance_m,
+        result.h3_cell,
+        result.map_version,
+        result.reason,
     )
 
 
@@ -348,7 +360,10 @@ def _answer_all(
             group_lats, group_lngs = all_lats[chosen], all_lngs[chosen]
         target = snapshot.hub(hub_id) if hub_id else snapshot
         if target is None:
-            group = [_unknown_hub(hub_id, lat, lng, registry.resolution) for lat, lng in zip(group_lats.tolist(), group_lngs.tolist())]
+            group = [
+                _unknown_hub(hub_id, lat, lng, registry.resolution)
+                for lat, lng in zip(group_lats.tolist(), group_lngs.tolist())
+            ]
         else:
             group = _answers_of(target.lookup_many(group_lats, group_lngs))
         for position, answer in zip(positions, group):
@@ -371,8 +386,13 @@ def _answers_of(batch: LookupBatch) -> list[RouteAnswer]:
             match = _MATCH_OF_CODE[code]
             answers.append(
                 RouteAnswer(
-                    route.id, index.hub_id, route.default_rider_id, match,
-                    distance if match is RouteMatch.NEAREST else 0.0, cell, index.map_version,
+                    route.id,
+                    index.hub_id,
+                    route.default_rider_id,
+                    match,
+                    distance if match is RouteMatch.NEAREST else 0.0,
+                    cell,
+                    index.map_version,
                 )
             )
             continue
@@ -380,8 +400,16 @@ def _answers_of(batch: LookupBatch) -> list[RouteAnswer]:
         nearest = indexes[hub].routes[rank].id if hub >= 0 and rank >= 0 and math.isfinite(distance) else ""
         answers.append(
             RouteAnswer(
-                None, result.hub_id, None, RouteMatch.NONE, 0.0, cell, result.map_version, result.reason,
-                nearest, distance if nearest else 0.0,
+                None,
+                result.hub_id,
+                None,
+                RouteMatch.NONE,
+                0.0,
+                cell,
+                result.map_version,
+                result.reason,
+                nearest,
+                distance if nearest else 0.0,
             )
         )
     return answers
@@ -389,7 +417,13 @@ def _answers_of(batch: LookupBatch) -> list[RouteAnswer]:
 
 def _unknown_hub(hub_id: str, lat: float, lng: float, resolution: int) -> RouteAnswer:
     return RouteAnswer(
-        None, hub_id, None, RouteMatch.NONE, 0.0, cell_to_str(cell_of_point(lat, lng, resolution)), 0,
+        None,
+        hub_id,
+        None,
+        RouteMatch.NONE,
+        0.0,
+        cell_to_str(cell_of_point(lat, lng, resolution)),
+        0,
         f"unknown hub {hub_id}: routing has no route map for it",
     )
 

@@ -219,7 +219,12 @@ class IndexRegistry:
         )
         log.info(
             "route maps loaded",
-            extra={"hubs": report.hubs, "from_redis": report.from_cache, "compiled": report.compiled, "seconds": report.seconds},
+            extra={
+                "hubs": report.hubs,
+                "from_redis": report.from_cache,
+                "compiled": report.compiled,
+                "seconds": report.seconds,
+            },
         )
         return report
 

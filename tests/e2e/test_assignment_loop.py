@@ -86,7 +86,13 @@ def test_created_pur_is_routed_then_rerouted_by_a_map_change(mesh):
     routing, pur_stub = mesh["routing"], mesh["pur"]
     routing.UpsertRoute(
         routing_pb2.UpsertRouteRequest(
-            route=routing_pb2.Route(id=f"{hub}-R1", hub_id=hub, name="One", geometry_geojson=square(77.60, 12.90), default_rider_id="rider-1")
+            route=routing_pb2.Route(
+                id=f"{hub}-R1",
+                hub_id=hub,
+                name="One",
+                geometry_geojson=square(77.60, 12.90),
+                default_rider_id="rider-1",
+            )
         ),
         timeout=30,
     )
@@ -94,7 +100,10 @@ def test_created_pur_is_routed_then_rerouted_by_a_map_change(mesh):
     pur = wait_for(pur_stub, created.pickup_request.id, lambda p: p.status in SETTLED)
     assert pur.status == pur_pb2.PICKUP_STATUS_ROUTED
     assert (pur.route_id, pur.rider_id, pur.route_match, pur.map_version) == (
-        f"{hub}-R1", "rider-1", common_pb2.ROUTE_MATCH_EXACT, 1,
+        f"{hub}-R1",
+        "rider-1",
+        common_pb2.ROUTE_MATCH_EXACT,
+        1,
     )
 
     far = create_when_hub_known(pur_stub.CreatePickupRequest, pur_request(hub, "far", 13.5, 78.2))
@@ -105,14 +114,23 @@ def test_created_pur_is_routed_then_rerouted_by_a_map_change(mesh):
     routing.UpsertRoute(
         routing_pb2.UpsertRouteRequest(
             route=routing_pb2.Route(
-                id=f"{hub}-R2", hub_id=hub, name="Premium", geometry_geojson=square(77.604, 12.904, 0.002),
-                default_rider_id="rider-2", priority=10,
+                id=f"{hub}-R2",
+                hub_id=hub,
+                name="Premium",
+                geometry_geojson=square(77.604, 12.904, 0.002),
+                default_rider_id="rider-2",
+                priority=10,
             )
         ),
         timeout=30,
     )
     pur = wait_for(pur_stub, created.pickup_request.id, lambda p: p.map_version >= 2)
-    assert (pur.status, pur.route_id, pur.rider_id, pur.map_version) == (pur_pb2.PICKUP_STATUS_ROUTED, f"{hub}-R2", "rider-2", 2)
+    assert (pur.status, pur.route_id, pur.rider_id, pur.map_version) == (
+        pur_pb2.PICKUP_STATUS_ROUTED,
+        f"{hub}-R2",
+        "rider-2",
+        2,
+    )
 
 
 def test_killing_routing_svc_mid_stream_loses_no_pur(mesh):
@@ -120,7 +138,13 @@ def test_killing_routing_svc_mid_stream_loses_no_pur(mesh):
     routing, pur_stub = mesh["routing"], mesh["pur"]
     routing.UpsertRoute(
         routing_pb2.UpsertRouteRequest(
-            route=routing_pb2.Route(id=f"{hub}-R1", hub_id=hub, name="One", geometry_geojson=square(77.60, 12.90, 0.05), default_rider_id="rider-1")
+            route=routing_pb2.Route(
+                id=f"{hub}-R1",
+                hub_id=hub,
+                name="One",
+                geometry_geojson=square(77.60, 12.90, 0.05),
+                default_rider_id="rider-1",
+            )
         ),
         timeout=30,
     )
@@ -139,7 +163,8 @@ def test_killing_routing_svc_mid_stream_loses_no_pur(mesh):
     pending = set(ids)
     while pending and time.monotonic() < deadline:
         listed = pur_stub.ListPickupRequests(
-            pur_pb2.ListPickupRequestsRequest(hub_id=hub, status=pur_pb2.PICKUP_STATUS_ROUTED, page_size=1000), timeout=10
+            pur_pb2.ListPickupRequestsRequest(hub_id=hub, status=pur_pb2.PICKUP_STATUS_ROUTED, page_size=1000),
+            timeout=10,
         )
         pending -= {p.id for p in listed.pickup_requests}
         time.sleep(0.5)
@@ -154,7 +179,13 @@ def test_duplicated_and_reordered_assignment_events_change_nothing(mesh, kafka_b
     routing, pur_stub = mesh["routing"], mesh["pur"]
     routing.UpsertRoute(
         routing_pb2.UpsertRouteRequest(
-            route=routing_pb2.Route(id=f"{hub}-R1", hub_id=hub, name="One", geometry_geojson=square(77.60, 12.90), default_rider_id="rider-1")
+            route=routing_pb2.Route(
+                id=f"{hub}-R1",
+                hub_id=hub,
+                name="One",
+                geometry_geojson=square(77.60, 12.90),
+                default_rider_id="rider-1",
+            )
         ),
         timeout=30,
     )
@@ -166,8 +197,12 @@ def test_duplicated_and_reordered_assignment_events_change_nothing(mesh, kafka_b
     def assignment(route_id: str, map_version: int) -> events_pb2.RouteAssignment:
         return events_pb2.RouteAssignment(
             assigned=events_pb2.RouteAssigned(
-                pur_id=pur_id, route_id=route_id, hub_id=hub, rider_id=f"rider-{route_id}",
-                match=common_pb2.ROUTE_MATCH_EXACT, map_version=map_version,
+                pur_id=pur_id,
+                route_id=route_id,
+                hub_id=hub,
+                rider_id=f"rider-{route_id}",
+                match=common_pb2.ROUTE_MATCH_EXACT,
+                map_version=map_version,
             )
         )
 
@@ -175,10 +210,14 @@ def test_duplicated_and_reordered_assignment_events_change_nothing(mesh, kafka_b
     try:
         for event in (assignment(f"{hub}-NEW", 7), assignment(f"{hub}-OLD", 3), assignment(f"{hub}-NEW", 7)):
             headers = EventHeaders(
-                id=str(uuid.uuid4()), type=events_pb2.RouteAssignment.DESCRIPTOR.full_name,
-                source="e2e-test", time=datetime.now(UTC),
+                id=str(uuid.uuid4()),
+                type=events_pb2.RouteAssignment.DESCRIPTOR.full_name,
+                source="e2e-test",
+                time=datetime.now(UTC),
             )
-            producer.send(PUR_ROUTE_ASSIGNMENTS, key=pur_id.encode(), value=event.SerializeToString(), headers=headers.to_kafka())
+            producer.send(
+                PUR_ROUTE_ASSIGNMENTS, key=pur_id.encode(), value=event.SerializeToString(), headers=headers.to_kafka()
+            )
         producer.flush(timeout=10)
     finally:
         producer.close(timeout=5)
@@ -195,7 +234,13 @@ def test_watch_streams_a_hubs_status_changes_live(mesh):
     routing, pur_stub = mesh["routing"], mesh["pur"]
     routing.UpsertRoute(
         routing_pb2.UpsertRouteRequest(
-            route=routing_pb2.Route(id=f"{hub}-R1", hub_id=hub, name="One", geometry_geojson=square(77.60, 12.90), default_rider_id="rider-1")
+            route=routing_pb2.Route(
+                id=f"{hub}-R1",
+                hub_id=hub,
+                name="One",
+                geometry_geojson=square(77.60, 12.90),
+                default_rider_id="rider-1",
+            )
         ),
         timeout=30,
     )

@@ -43,12 +43,12 @@ def mesh(start_service):
         channel.close()
 
 
-
-
 def statuses(pur_stub, ids: list[str]) -> list[tuple[int, str]]:
     return [
         (p.status, p.dispatch_id)
-        for p in (pur_stub.GetPickupRequest(pur_pb2.GetPickupRequestRequest(id=i), timeout=10).pickup_request for i in ids)
+        for p in (
+            pur_stub.GetPickupRequest(pur_pb2.GetPickupRequestRequest(id=i), timeout=10).pickup_request for i in ids
+        )
     ]
 
 
@@ -64,15 +64,24 @@ def test_routed_purs_are_dispatched_cancelled_back_to_the_queue_then_picked_up(m
     route, rider, vehicle = f"{hub}-R1", f"{hub}-rider-1", f"{hub}-van-1"
     mesh["routing"].UpsertRoute(
         routing_pb2.UpsertRouteRequest(
-            route=routing_pb2.Route(id=route, hub_id=hub, name="One", geometry_geojson=square(77.60, 12.90), default_rider_id=rider)
+            route=routing_pb2.Route(
+                id=route, hub_id=hub, name="One", geometry_geojson=square(77.60, 12.90), default_rider_id=rider
+            )
         ),
         timeout=30,
     )
-    mesh["dispatch"].UpsertRider(dispatch_pb2.UpsertRiderRequest(rider=dispatch_pb2.Rider(id=rider, hub_id=hub, name="Asha")), timeout=10)
+    mesh["dispatch"].UpsertRider(
+        dispatch_pb2.UpsertRiderRequest(rider=dispatch_pb2.Rider(id=rider, hub_id=hub, name="Asha")), timeout=10
+    )
     mesh["dispatch"].UpsertVehicle(
         dispatch_pb2.UpsertVehicleRequest(
             vehicle=dispatch_pb2.Vehicle(
-                id=vehicle, hub_id=hub, type=dispatch_pb2.VEHICLE_TYPE_VAN, capacity_packages=100, capacity_kg=500, registration="KA01AB1234"
+                id=vehicle,
+                hub_id=hub,
+                type=dispatch_pb2.VEHICLE_TYPE_VAN,
+                capacity_packages=100,
+                capacity_kg=500,
+                registration="KA01AB1234",
             )
         ),
         timeout=10,
@@ -87,7 +96,9 @@ def test_routed_purs_are_dispatched_cancelled_back_to_the_queue_then_picked_up(m
     pur_stub = mesh["pur"]
     ids = []
     for i in range(3):
-        created = create_when_hub_known(pur_stub.CreatePickupRequest, pur_request(hub, f"d{i}", 12.902 + 0.001 * i, 77.605))
+        created = create_when_hub_known(
+            pur_stub.CreatePickupRequest, pur_request(hub, f"d{i}", 12.902 + 0.001 * i, 77.605)
+        )
         ids.append(created.pickup_request.id)
     eventually(lambda: statuses(pur_stub, ids), lambda s: all(st in SETTLED for st, _ in s), what="PURs routed")
     eventually(lambda: queued(mesh["dispatch"], hub, route), lambda n: n == 3, what="PURs queued on the route")
@@ -98,9 +109,14 @@ def test_routed_purs_are_dispatched_cancelled_back_to_the_queue_then_picked_up(m
     assert recommendation.riders[0].rider_id == rider and recommendation.riders[0].present
     assert recommendation.vehicles[0].vehicle_id == vehicle
 
-    first = mesh["dispatch"].CreateDispatch(
-        dispatch_pb2.CreateDispatchRequest(request_id="first", hub_id=hub, route_id=route, pickup_date=TODAY), timeout=10
-    ).dispatch
+    first = (
+        mesh["dispatch"]
+        .CreateDispatch(
+            dispatch_pb2.CreateDispatchRequest(request_id="first", hub_id=hub, route_id=route, pickup_date=TODAY),
+            timeout=10,
+        )
+        .dispatch
+    )
     assert (first.rider_id, first.vehicle_id, sorted(first.pur_ids)) == (rider, vehicle, sorted(ids))
     eventually(
         lambda: statuses(pur_stub, ids),
@@ -108,13 +124,24 @@ def test_routed_purs_are_dispatched_cancelled_back_to_the_queue_then_picked_up(m
         what="PURs DISPATCHED",
     )
 
-    mesh["dispatch"].CancelDispatch(dispatch_pb2.CancelDispatchRequest(id=first.id, reason="van broke down"), timeout=10)
-    eventually(lambda: statuses(pur_stub, ids), lambda s: s == [(pur_pb2.PICKUP_STATUS_ROUTED, "")] * 3, what="PURs back to ROUTED")
+    mesh["dispatch"].CancelDispatch(
+        dispatch_pb2.CancelDispatchRequest(id=first.id, reason="van broke down"), timeout=10
+    )
+    eventually(
+        lambda: statuses(pur_stub, ids),
+        lambda s: s == [(pur_pb2.PICKUP_STATUS_ROUTED, "")] * 3,
+        what="PURs back to ROUTED",
+    )
     eventually(lambda: queued(mesh["dispatch"], hub, route), lambda n: n == 3, what="PURs back in the queue")
 
-    second = mesh["dispatch"].CreateDispatch(
-        dispatch_pb2.CreateDispatchRequest(request_id="second", hub_id=hub, route_id=route, pickup_date=TODAY), timeout=10
-    ).dispatch
+    second = (
+        mesh["dispatch"]
+        .CreateDispatch(
+            dispatch_pb2.CreateDispatchRequest(request_id="second", hub_id=hub, route_id=route, pickup_date=TODAY),
+            timeout=10,
+        )
+        .dispatch
+    )
     eventually(
         lambda: statuses(pur_stub, ids),
         lambda s: s == [(pur_pb2.PICKUP_STATUS_DISPATCHED, second.id)] * 3,

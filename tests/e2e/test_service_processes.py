@@ -31,13 +31,19 @@ def test_service_serves_health_and_reflection_to_grpcurl(service, start_service)
 
     described = subprocess.run(
         [str(GRPCURL), "-plaintext", proc.target, "describe", full_name],
-        capture_output=True, text=True, timeout=30, check=True,
+        capture_output=True,
+        text=True,
+        timeout=30,
+        check=True,
     ).stdout
     assert f"service {full_name.rsplit('.', 1)[1]}" in described
 
     health = subprocess.run(
         [str(GRPCURL), "-plaintext", "-d", f'{{"service": "{full_name}"}}', proc.target, "grpc.health.v1.Health/Check"],
-        capture_output=True, text=True, timeout=30, check=True,
+        capture_output=True,
+        text=True,
+        timeout=30,
+        check=True,
     ).stdout
     assert '"status": "SERVING"' in health
 

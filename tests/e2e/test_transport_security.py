@@ -51,7 +51,9 @@ def pur_over_mtls(start_service):
 
 def list_call(channel: grpc.Channel) -> pur_pb2.ListPickupRequestsResponse:
     stub = pur_pb2_grpc.PickupServiceStub(channel)
-    return stub.ListPickupRequests(pur_pb2.ListPickupRequestsRequest(client_id="nobody-" + uuid.uuid4().hex[:6]), timeout=5)
+    return stub.ListPickupRequests(
+        pur_pb2.ListPickupRequestsRequest(client_id="nobody-" + uuid.uuid4().hex[:6]), timeout=5
+    )
 
 
 def failure(call) -> grpc.StatusCode:
@@ -141,7 +143,10 @@ def test_services_call_each_other_over_mutual_tls_with_their_service_token(start
         )
     with dispatch.channel(lead) as channel:
         stub = dispatch_pb2_grpc.DispatchServiceStub(channel)
-        stub.UpsertRider(dispatch_pb2.UpsertRiderRequest(rider=dispatch_pb2.Rider(id=f"{hub}-r1", hub_id=hub, name="Asha")), timeout=10)
+        stub.UpsertRider(
+            dispatch_pb2.UpsertRiderRequest(rider=dispatch_pb2.Rider(id=f"{hub}-r1", hub_id=hub, name="Asha")),
+            timeout=10,
+        )
         answer = stub.RecommendDispatch(
             dispatch_pb2.RecommendDispatchRequest(hub_id=hub, route_id="R1", pickup_date=TODAY), timeout=10
         )

@@ -41,7 +41,9 @@ class KafkaProbe:
 
     def __init__(self, bootstrap_servers: str) -> None:
         self._admin = KafkaAdminClient(bootstrap_servers=bootstrap_servers, client_id="fault-suite")
-        self._consumer = KafkaConsumer(bootstrap_servers=bootstrap_servers, client_id="fault-suite", enable_auto_commit=False)
+        self._consumer = KafkaConsumer(
+            bootstrap_servers=bootstrap_servers, client_id="fault-suite", enable_auto_commit=False
+        )
 
     def close(self) -> None:
         self._admin.close()
@@ -76,7 +78,10 @@ class Convergence:
 
 def unsent_outbox(db: sa.Engine) -> dict[str, int]:
     with db.connect() as conn:
-        return {s: conn.execute(sa.text(f"SELECT count(*) FROM {s}.outbox WHERE sent_at IS NULL")).scalar_one() for s in OUTBOX_SCHEMAS}
+        return {
+            s: conn.execute(sa.text(f"SELECT count(*) FROM {s}.outbox WHERE sent_at IS NULL")).scalar_one()
+            for s in OUTBOX_SCHEMAS
+        }
 
 
 def wait_converged(db: sa.Engine, kafka: KafkaProbe, timeout: float) -> Convergence:
@@ -117,7 +122,9 @@ def sample(items: list[str], n: int = 3) -> str:
     return "; ".join(items[:n]) + (f" (+{len(items) - n} more)" if len(items) > n else "")
 
 
-def check_purs(rows: list, load: LoadResult, planned: dict[str, PlannedPickup], routers: dict[int, ExactRouter], newest: int) -> list[Check]:
+def check_purs(
+    rows: list, load: LoadResult, planned: dict[str, PlannedPickup], routers: dict[int, ExactRouter], newest: int
+) -> list[Check]:
     by_request: dict[str, list] = {}
     for row in rows:
         by_request.setdefault(row.request_id, []).append(row)
@@ -133,7 +140,11 @@ def check_purs(rows: list, load: LoadResult, planned: dict[str, PlannedPickup], 
     stray = [r.id for r in rows if r.request_id not in planned]
 
     statuses = Counter(r.status for r in rows)
-    unsettled = [f"{r.id} {r.status} route={r.route_id or '-'} match={r.route_match} dispatch={r.dispatch_id or '-'}" for r in rows if not settled(r)]
+    unsettled = [
+        f"{r.id} {r.status} route={r.route_id or '-'} match={r.route_match} dispatch={r.dispatch_id or '-'}"
+        for r in rows
+        if not settled(r)
+    ]
 
     # The exact answers, per map version, of every stored PUR's location.
     index = {r.id: i for i, r in enumerate(rows)}
@@ -148,15 +159,23 @@ def check_purs(rows: list, load: LoadResult, planned: dict[str, PlannedPickup], 
             wrong.append(f"{row.id}: map version {row.map_version} was never published")
             continue
         problem = judge(
-            expected[row.map_version], index[row.id], row.status != "UNROUTABLE", row.route_id, row.route_match,
-            row.distance_m, row.rider_id if row.status == "ROUTED" else None,
+            expected[row.map_version],
+            index[row.id],
+            row.status != "UNROUTABLE",
+            row.route_id,
+            row.route_match,
+            row.distance_m,
+            row.rider_id if row.status == "ROUTED" else None,
         )
         if problem:
             wrong.append(f"{row.id} (v{row.map_version}, {row.lat:.6f},{row.lng:.6f}): {problem}")
     # How far routing_svc's NEAREST distances are from this suite's (a sign of the margin left).
     drift = max(
-        (abs(r.distance_m - expected[r.map_version].distance[index[r.id], expected[r.map_version].rank[r.route_id]])
-         for r in rows if r.route_match == "NEAREST" and r.map_version in expected and r.route_id in expected[r.map_version].rank),
+        (
+            abs(r.distance_m - expected[r.map_version].distance[index[r.id], expected[r.map_version].rank[r.route_id]])
+            for r in rows
+            if r.route_match == "NEAREST" and r.map_version in expected and r.route_id in expected[r.map_version].rank
+        ),
         default=0.0,
     )
     decided = sum(statuses[s] for s in ("ROUTED", "UNROUTABLE", "DISPATCHED", "PICKED_UP"))
@@ -165,15 +184,34 @@ def check_purs(rows: list, load: LoadResult, planned: dict[str, PlannedPickup], 
     matches = Counter(r.route_match or "NONE" for r in rows)
     return [
         Check("every create acknowledged (retries went through)", len(planned), len(load.acked), sample(load.failed)),
-        Check("acknowledged creates stored exactly once, as sent", len(load.acked), len(load.acked) - len(lost) - len(doubled) - len(moved),
-              sample([f"lost {x}" for x in lost] + doubled + [f"location changed {x}" for x in moved])),
+        Check(
+            "acknowledged creates stored exactly once, as sent",
+            len(load.acked),
+            len(load.acked) - len(lost) - len(doubled) - len(moved),
+            sample([f"lost {x}" for x in lost] + doubled + [f"location changed {x}" for x in moved]),
+        ),
         Check("PURs stored that nobody created", 0, len(stray), sample(stray)),
-        Check("every PUR in exactly one settled routing state", len(rows), len(rows) - len(unsettled),
-              ", ".join(f"{s} {n}" for s, n in sorted(statuses.items())) + (f" | {sample(unsettled)}" if unsettled else "")),
-        Check("assignment = exact answer for its map version", decided, decided - len(wrong),
-              ", ".join(f"{m} {n}" for m, n in sorted(matches.items())) + f"; NEAREST distances within {drift:.3f} m"
-              + (f" | {sample(wrong)}" if wrong else "")),
-        Check(f"undispatched PURs routed on the newest map (v{newest})", len(undispatched), len(undispatched) - len(stale), sample(stale)),
+        Check(
+            "every PUR in exactly one settled routing state",
+            len(rows),
+            len(rows) - len(unsettled),
+            ", ".join(f"{s} {n}" for s, n in sorted(statuses.items()))
+            + (f" | {sample(unsettled)}" if unsettled else ""),
+        ),
+        Check(
+            "assignment = exact answer for its map version",
+            decided,
+            decided - len(wrong),
+            ", ".join(f"{m} {n}" for m, n in sorted(matches.items()))
+            + f"; NEAREST distances within {drift:.3f} m"
+            + (f" | {sample(wrong)}" if wrong else ""),
+        ),
+        Check(
+            f"undispatched PURs routed on the newest map (v{newest})",
+            len(undispatched),
+            len(undispatched) - len(stale),
+            sample(stale),
+        ),
     ]
 
 
@@ -199,7 +237,9 @@ def check_dispatches(db: sa.Engine, rows: list) -> list[Check]:
         ).all()
         seen = {
             r.pur_id: r
-            for r in conn.execute(sa.text("SELECT pur_id, route_id, status, dispatch_id, listed FROM dispatch.open_pickups"))
+            for r in conn.execute(
+                sa.text("SELECT pur_id, route_id, status, dispatch_id, listed FROM dispatch.open_pickups")
+            )
         }
         dispatch_count = conn.execute(sa.text("SELECT count(*) FROM dispatch.dispatches")).scalar_one()
     holders = Counter(m.pur_id for m in members)
@@ -209,28 +249,56 @@ def check_dispatches(db: sa.Engine, rows: list) -> list[Check]:
     for pur in rows:
         member, queued = held.get(pur.id), seen.get(pur.id)
         if pur.status == "ROUTED":
-            agree = member is None and queued is not None and (queued.status, queued.route_id, queued.dispatch_id, queued.listed) == ("ROUTED", pur.route_id, None, True)
+            agree = (
+                member is None
+                and queued is not None
+                and (queued.status, queued.route_id, queued.dispatch_id, queued.listed)
+                == ("ROUTED", pur.route_id, None, True)
+            )
         elif pur.status in ("DISPATCHED", "PICKED_UP"):
             agree = (
-                member is not None and (member.dispatch_id, member.route_id) == (pur.dispatch_id, pur.route_id)
-                and queued is not None and (queued.status, queued.dispatch_id) == (pur.status, pur.dispatch_id)
+                member is not None
+                and (member.dispatch_id, member.route_id) == (pur.dispatch_id, pur.route_id)
+                and queued is not None
+                and (queued.status, queued.dispatch_id) == (pur.status, pur.dispatch_id)
             )
         else:
             agree = member is None and (queued is None or (queued.status, queued.listed) == (pur.status, False))
         if not agree:
-            there = "-" if queued is None else f"{queued.status} route={queued.route_id} dispatch={queued.dispatch_id or '-'} listed={queued.listed}"
+            there = (
+                "-"
+                if queued is None
+                else f"{queued.status} route={queued.route_id} dispatch={queued.dispatch_id or '-'} listed={queued.listed}"
+            )
             disagree.append(
                 f"{pur.id}: pur_svc {pur.status} route={pur.route_id or '-'} dispatch={pur.dispatch_id or '-'}; dispatch_svc {there}"
                 + (f", member of {member.dispatch_id} ({member.route_id}, {member.status})" if member else "")
             )
     strays = sorted((set(held) | set(seen)) - {r.id for r in rows})
     return [
-        Check("PURs in two live dispatches", 0, len(twice), f"{dispatch_count} dispatches hold {len(held)} PURs" + (f" | {sample(twice)}" if twice else "")),
-        Check("PURs pur_svc and dispatch_svc place differently", 0, len(disagree) + len(strays), sample(disagree + [f"PUR {p} unknown to pur_svc" for p in strays]) or f"{len(rows)} PURs compared"),
+        Check(
+            "PURs in two live dispatches",
+            0,
+            len(twice),
+            f"{dispatch_count} dispatches hold {len(held)} PURs" + (f" | {sample(twice)}" if twice else ""),
+        ),
+        Check(
+            "PURs pur_svc and dispatch_svc place differently",
+            0,
+            len(disagree) + len(strays),
+            sample(disagree + [f"PUR {p} unknown to pur_svc" for p in strays]) or f"{len(rows)} PURs compared",
+        ),
     ]
 
 
-def check_replay(mesh: Mesh, load: LoadResult, planned: dict[str, PlannedPickup], pickup_date: str, rng: np.random.Generator, count: int = 300) -> Check:
+def check_replay(
+    mesh: Mesh,
+    load: LoadResult,
+    planned: dict[str, PlannedPickup],
+    pickup_date: str,
+    rng: np.random.Generator,
+    count: int = 300,
+) -> Check:
     """Creates repeated after everything settled return the PURs the first ones created."""
     stub = pur_pb2_grpc.PickupServiceStub(mesh.channels["pur_svc"])
     chosen = list(rng.choice(sorted(load.acked), size=min(count, len(load.acked)), replace=False))
@@ -238,7 +306,9 @@ def check_replay(mesh: Mesh, load: LoadResult, planned: dict[str, PlannedPickup]
     for start in range(0, len(chosen), 100):
         requests = [create_request(planned[r], HUB, pickup_date) for r in chosen[start : start + 100]]
         answer = call(stub.BatchCreatePickupRequests, pur_pb2.BatchCreatePickupRequestsRequest(requests=requests))
-        same += sum(1 for req, pur in zip(requests, answer.pickup_requests, strict=True) if load.acked[req.request_id] == pur.id)
+        same += sum(
+            1 for req, pur in zip(requests, answer.pickup_requests, strict=True) if load.acked[req.request_id] == pur.id
+        )
         same -= answer.created_count
     return Check("repeated creates return the same PUR", len(chosen), same)
 
@@ -250,12 +320,22 @@ def table(header: list[str], rows: list[list[str]], align: str) -> list[str]:
     widths = [max(len(str(x)) for x in column) for column in zip(header, *rows)]
 
     def line(cells: list) -> str:
-        return "  ".join(str(c).rjust(w) if a == "r" else str(c).ljust(w) for c, w, a in zip(cells, widths, align)).rstrip()
+        return "  ".join(
+            str(c).rjust(w) if a == "r" else str(c).ljust(w) for c, w, a in zip(cells, widths, align)
+        ).rstrip()
 
     return [line(header), line(["-" * w for w in widths]), *(line(r) for r in rows)]
 
 
-def render(seed: int, planned: int, load: LoadResult, timeline: Timeline, convergence: Convergence, checks: list[Check], elapsed: float) -> str:
+def render(
+    seed: int,
+    planned: int,
+    load: LoadResult,
+    timeline: Timeline,
+    convergence: Convergence,
+    checks: list[Check],
+    elapsed: float,
+) -> str:
     errors = ", ".join(f"{code} {n}" for code, n in sorted(load.errors.items())) or "none"
     lines = [
         f"seed {seed} (FIRSTMILE_FAULTS_SEED={seed} repeats the plan); {planned:,} PURs in {load.calls['batch']} batch and "
@@ -267,7 +347,8 @@ def render(seed: int, planned: int, load: LoadResult, timeline: Timeline, conver
             "rlrl",
         ),
         "",
-        f"converged {convergence.seconds:.0f} s after the load" if convergence.converged
+        f"converged {convergence.seconds:.0f} s after the load"
+        if convergence.converged
         else f"NOT converged after {convergence.seconds:.0f} s: pending {convergence.pending}, unsent {convergence.unsent}, lag {convergence.lag}",
         "",
         *table(
@@ -279,5 +360,3 @@ def render(seed: int, planned: int, load: LoadResult, timeline: Timeline, conver
         f"whole run {elapsed:.0f} s",
     ]
     return "\n".join(lines)
-
-

@@ -47,7 +47,12 @@ class FaultInfra:
         self.kafka_bootstrap_servers = f"localhost:{self.ports['KAFKA_PORT']}"
 
     def infra(self, *args: str, **extra_env: str) -> None:
-        env = {**os.environ, "FIRSTMILE_STATE": str(self.state), **{k: str(v) for k, v in self.ports.items()}, **extra_env}
+        env = {
+            **os.environ,
+            "FIRSTMILE_STATE": str(self.state),
+            **{k: str(v) for k, v in self.ports.items()},
+            **extra_env,
+        }
         self.logs.mkdir(parents=True, exist_ok=True)
         with (self.logs / "infra-commands.log").open("a") as log:
             log.write(f"$ infra.sh {' '.join(args)}\n")
@@ -73,7 +78,12 @@ class FaultInfra:
     def prepare(self) -> None:
         for module in ("mesh.migrate", "mesh.topics"):
             done = subprocess.run(
-                [sys.executable, "-m", module], cwd=ROOT, env=self.service_env(), capture_output=True, text=True, timeout=120
+                [sys.executable, "-m", module],
+                cwd=ROOT,
+                env=self.service_env(),
+                capture_output=True,
+                text=True,
+                timeout=120,
             )
             if done.returncode != 0:
                 raise AssertionError(f"python -m {module} failed:\n{done.stdout}\n{done.stderr}")
@@ -84,7 +94,9 @@ class FaultInfra:
         picks ports (the preferred ones unless taken)."""
         cls(state, PREFERRED_PORTS).infra("down")
         shutil.rmtree(state, ignore_errors=True)
-        return cls(state, {name: (port if not _port_taken(port) else free_port()) for name, port in PREFERRED_PORTS.items()})
+        return cls(
+            state, {name: (port if not _port_taken(port) else free_port()) for name, port in PREFERRED_PORTS.items()}
+        )
 
     def wipe_data(self) -> None:
         for part in ("pg", "kafka", "redis", "run"):
@@ -108,7 +120,10 @@ class Mesh:
         grpc_port, metrics_port = self.ports[service]
         self.starts[service] += 1
         proc = ServiceProcess(
-            service, self.env, grpc_port=grpc_port, metrics_port=metrics_port,
+            service,
+            self.env,
+            grpc_port=grpc_port,
+            metrics_port=metrics_port,
             log_file=self.infra.logs / f"{service}.{self.starts[service]}.log",
         ).start()
         self.processes[service] = proc

@@ -71,7 +71,14 @@ class FaultInjector:
     SERVING) before the next starts, except the Redis outage, which runs beside the others: a
     service restarting without its cache is part of the test."""
 
-    def __init__(self, infra: FaultInfra, mesh: Mesh, timeline: Timeline, schedule: list[tuple[float, str]], rng: np.random.Generator) -> None:
+    def __init__(
+        self,
+        infra: FaultInfra,
+        mesh: Mesh,
+        timeline: Timeline,
+        schedule: list[tuple[float, str]],
+        rng: np.random.Generator,
+    ) -> None:
         self._infra = infra
         self._mesh = mesh
         self._timeline = timeline
@@ -96,7 +103,9 @@ class FaultInjector:
             for offset, kind in self._schedule:
                 self._timeline.sleep_until(offset)
                 if kind.startswith("stop Redis"):
-                    self._beside.append(threading.Thread(target=self._guarded, args=(kind,), name="redis-outage", daemon=True))
+                    self._beside.append(
+                        threading.Thread(target=self._guarded, args=(kind,), name="redis-outage", daemon=True)
+                    )
                     self._beside[-1].start()
                 else:
                     self._timeline.run(kind, lambda kind=kind: self._inject(kind))

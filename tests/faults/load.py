@@ -43,7 +43,9 @@ def plan_pickups(rng: np.random.Generator, collection: dict, count: int, run_id:
     outline = shapely.union_all(geometries)
     minx, miny, maxx, maxy = outline.bounds
     vertices = np.concatenate([shapely.get_coordinates(g) for g in geometries])
-    rings = [c for g in geometries for c in (shapely.get_coordinates(r) for r in shapely.get_parts(shapely.boundary(g)))]
+    rings = [
+        c for g in geometries for c in (shapely.get_coordinates(r) for r in shapely.get_parts(shapely.boundary(g)))
+    ]
     centre = outline.centroid
     kinds = rng.choice(["anywhere", "vertex", "edge", "outside", "far"], size=count, p=[0.62, 0.12, 0.08, 0.13, 0.05])
     pickups = []
@@ -145,7 +147,9 @@ class LoadClient:
 
     def start(self) -> None:
         self._started = time.monotonic()
-        self._threads = [threading.Thread(target=self._work, name=f"load-{i}", daemon=True) for i in range(self._workers)]
+        self._threads = [
+            threading.Thread(target=self._work, name=f"load-{i}", daemon=True) for i in range(self._workers)
+        ]
         for thread in self._threads:
             thread.start()
 
@@ -198,6 +202,8 @@ class LoadClient:
                 self.result.calls["single" if len(requests) == 1 else "batch"] += 1
                 for request, pur in zip(requests, purs, strict=True):
                     if pur.request_id != request.request_id or pur.client_id != request.client_id:
-                        self.result.unexpected.append(f"answer for {request.request_id} is PUR {pur.id} of {pur.request_id}")
+                        self.result.unexpected.append(
+                            f"answer for {request.request_id} is PUR {pur.id} of {pur.request_id}"
+                        )
                     self.result.acked[request.request_id] = pur.id
             return

@@ -51,20 +51,31 @@ class Operations:
     def set_up_fleet(self) -> None:
         for n in range(1, len(self._routes) + 2):
             rider, van = f"fault-rider-{n}", f"fault-van-{n}"
-            call(self._dispatch.UpsertRider, dispatch_pb2.UpsertRiderRequest(rider=dispatch_pb2.Rider(id=rider, hub_id=HUB, name=f"Rider {n}")))
+            call(
+                self._dispatch.UpsertRider,
+                dispatch_pb2.UpsertRiderRequest(rider=dispatch_pb2.Rider(id=rider, hub_id=HUB, name=f"Rider {n}")),
+            )
             call(
                 self._dispatch.UpsertVehicle,
                 dispatch_pb2.UpsertVehicleRequest(
                     vehicle=dispatch_pb2.Vehicle(
-                        id=van, hub_id=HUB, type=dispatch_pb2.VEHICLE_TYPE_VAN, capacity_packages=100_000,
-                        capacity_kg=100_000, registration=f"KA01FT{n:04d}",
+                        id=van,
+                        hub_id=HUB,
+                        type=dispatch_pb2.VEHICLE_TYPE_VAN,
+                        capacity_packages=100_000,
+                        capacity_kg=100_000,
+                        registration=f"KA01FT{n:04d}",
                     )
                 ),
             )
             call(
                 self._attendance.RecordAttendance,
                 attendance_pb2.RecordAttendanceRequest(
-                    rider_id=rider, hub_id=HUB, date=self._date, status=attendance_pb2.ATTENDANCE_STATUS_PRESENT, shift="MORNING"
+                    rider_id=rider,
+                    hub_id=HUB,
+                    date=self._date,
+                    status=attendance_pb2.ATTENDANCE_STATUS_PRESENT,
+                    shift="MORNING",
                 ),
             )
 
@@ -95,8 +106,12 @@ class Operations:
         return call(
             self._dispatch.CreateDispatch,
             dispatch_pb2.CreateDispatchRequest(
-                request_id=request_id, hub_id=HUB, route_id=route, pickup_date=self._date,
-                rider_id=f"fault-rider-{n}", vehicle_id=f"fault-van-{n}",
+                request_id=request_id,
+                hub_id=HUB,
+                route_id=route,
+                pickup_date=self._date,
+                rider_id=f"fault-rider-{n}",
+                vehicle_id=f"fault-van-{n}",
             ),
         ).dispatch
 
@@ -108,19 +123,26 @@ class Operations:
     def _publish_map_v2(self) -> str:
         answer = call(
             self._routing.ImportRoutes,
-            routing_pb2.ImportRoutesRequest(hub_id=HUB, feature_collection_geojson=as_json(self._v2), replace_existing=True),
+            routing_pb2.ImportRoutesRequest(
+                hub_id=HUB, feature_collection_geojson=as_json(self._v2), replace_existing=True
+            ),
             timeout=120,
         )
         self.map_v2_version = answer.map_version
         return f"map version {answer.map_version}: {answer.created_count} created, {answer.updated_count} updated, {answer.deleted_count} deleted"
 
     def _cancel_and_replace(self) -> str:
-        call(self._dispatch.CancelDispatch, dispatch_pb2.CancelDispatchRequest(id=self.dispatch_ids[1], reason="van broke down"))
+        call(
+            self._dispatch.CancelDispatch,
+            dispatch_pb2.CancelDispatchRequest(id=self.dispatch_ids[1], reason="van broke down"),
+        )
         again = self._create("fault-d1-again", self._routes[1], len(self._routes) + 1)
         self.dispatch_ids.append(again.id)
         return f"{self._routes[1]}: cancelled, new dispatch took {len(again.pur_ids)} PURs"
 
     def _complete(self) -> str:
         call(self._dispatch.StartDispatch, dispatch_pb2.StartDispatchRequest(id=self.dispatch_ids[0]))
-        done = call(self._dispatch.CompleteDispatch, dispatch_pb2.CompleteDispatchRequest(id=self.dispatch_ids[0])).dispatch
+        done = call(
+            self._dispatch.CompleteDispatch, dispatch_pb2.CompleteDispatchRequest(id=self.dispatch_ids[0])
+        ).dispatch
         return f"{done.route_id}: {len(done.pur_ids)} PURs picked up"

@@ -43,7 +43,9 @@ def map_version_2(v1: dict) -> dict:
     for feature in collection["features"]:
         if feature["properties"]["id"] == RIDER_CHANGED_ROUTE:
             feature["properties"]["default_rider_id"] = "rider-105"
-    centre = next(shape(f["geometry"]) for f in v1["features"] if f["properties"]["id"] == PREMIUM_CENTRE_ROUTE).centroid
+    centre = next(
+        shape(f["geometry"]) for f in v1["features"] if f["properties"]["id"] == PREMIUM_CENTRE_ROUTE
+    ).centroid
     radius_lat = 700.0 / 110_574.0
     radius_lng = 700.0 / (111_320.0 * math.cos(math.radians(centre.y)))
     ring = [
@@ -53,7 +55,12 @@ def map_version_2(v1: dict) -> dict:
     collection["features"].append(
         {
             "type": "Feature",
-            "properties": {"id": NEW_PREMIUM_ROUTE, "name": "Fault Express", "default_rider_id": "rider-x01", "priority": 20},
+            "properties": {
+                "id": NEW_PREMIUM_ROUTE,
+                "name": "Fault Express",
+                "default_rider_id": "rider-x01",
+                "priority": 20,
+            },
             "geometry": {"type": "Polygon", "coordinates": [ring + [ring[0]]]},
         }
     )
@@ -78,7 +85,12 @@ def routes_of(collection: dict) -> list[RouteSpec]:
         props = feature["properties"]
         if props.get("active", True):
             specs.append(
-                RouteSpec(props["id"], props.get("default_rider_id") or "", int(props.get("priority", 0)), shape(feature["geometry"]))
+                RouteSpec(
+                    props["id"],
+                    props.get("default_rider_id") or "",
+                    int(props.get("priority", 0)),
+                    shape(feature["geometry"]),
+                )
             )
     # The overlap rule: higher priority first, then the smaller id.
     return sorted(specs, key=lambda r: (-r.priority, r.id))
@@ -135,7 +147,9 @@ def _boundary_distance_m(lats: np.ndarray, lngs: np.ndarray, start: np.ndarray, 
     return np.hypot(ax + t * dx, ay + t * dy).min(axis=1)
 
 
-def judge(expected: Expected, i: int, routed: bool, route_id: str, match: str | None, distance_m: float, rider_id: str | None) -> str | None:
+def judge(
+    expected: Expected, i: int, routed: bool, route_id: str, match: str | None, distance_m: float, rider_id: str | None
+) -> str | None:
     """None when the decision stored for point i is the exact answer, else what is wrong.
     `routed` is False for UNROUTABLE; `rider_id` is checked when given (a dispatched PUR carries
     its dispatch's rider instead)."""
@@ -151,12 +165,20 @@ def judge(expected: Expected, i: int, routed: bool, route_id: str, match: str | 
         nearest = float(distances.min())
         want = routes[int(distances.argmin())]
         if not routed:
-            return None if nearest >= MAX_NEAREST_M - DISTANCE_TOLERANCE_M else f"want NEAREST {want.id} at {nearest:.3f} m, got {got}"
+            return (
+                None
+                if nearest >= MAX_NEAREST_M - DISTANCE_TOLERANCE_M
+                else f"want NEAREST {want.id} at {nearest:.3f} m, got {got}"
+            )
         wanted = f"NEAREST {want.id} at {nearest:.3f} m" if nearest <= MAX_NEAREST_M else "UNROUTABLE"
         if match != "NEAREST" or route_id not in rank:
             return f"want {wanted}, got {got}"
         mine = float(distances[rank[route_id]])
-        if mine > nearest + DISTANCE_TOLERANCE_M or mine > MAX_NEAREST_M + DISTANCE_TOLERANCE_M or abs(mine - distance_m) > DISTANCE_TOLERANCE_M:
+        if (
+            mine > nearest + DISTANCE_TOLERANCE_M
+            or mine > MAX_NEAREST_M + DISTANCE_TOLERANCE_M
+            or abs(mine - distance_m) > DISTANCE_TOLERANCE_M
+        ):
             return f"want {wanted} ({route_id} is {mine:.3f} m away), got {got}"
         want = routes[rank[route_id]]
     if rider_id is not None and rider_id != want.rider_id:

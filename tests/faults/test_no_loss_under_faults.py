@@ -35,7 +35,15 @@ from tests.faults.cluster import FaultInfra, Mesh
 from tests.faults.injector import FaultInjector, Timeline, fault_schedule
 from tests.faults.load import LoadClient, plan_pickups
 from tests.faults.operations import Operations, call
-from tests.faults.routes import DELETED_ROUTE, HUB, PREMIUM_CENTRE_ROUTE, ExactRouter, as_json, map_version_1, map_version_2
+from tests.faults.routes import (
+    DELETED_ROUTE,
+    HUB,
+    PREMIUM_CENTRE_ROUTE,
+    ExactRouter,
+    as_json,
+    map_version_1,
+    map_version_2,
+)
 from tests.support.polling import eventually
 
 pytestmark = [pytest.mark.faults, pytest.mark.timeout(900)]
@@ -46,9 +54,9 @@ CONVERGE_TIMEOUT_S = 300.0
 TODAY = datetime.now(UTC).date().isoformat()
 
 
-
-
-def test_no_pur_lost_duplicated_or_misrouted_under_faults(fault_infra: FaultInfra, fault_mesh: Mesh, fault_db: sa.Engine, report: list[str]):
+def test_no_pur_lost_duplicated_or_misrouted_under_faults(
+    fault_infra: FaultInfra, fault_mesh: Mesh, fault_db: sa.Engine, report: list[str]
+):
     began = time.monotonic()
     seed = int(os.environ.get("FIRSTMILE_FAULTS_SEED") or secrets.randbelow(1_000_000))
     rng = np.random.default_rng(seed)
@@ -66,8 +74,13 @@ def test_no_pur_lost_duplicated_or_misrouted_under_faults(fault_infra: FaultInfr
     # pur_svc refuses PURs of hubs it has not heard of from routing.map-changes.v1.
     with fault_db.connect() as conn:
         eventually(
-            lambda: conn.execute(sa.text("SELECT max(map_version) FROM pur.hubs WHERE hub_id = :h"), {"h": HUB}).scalar(),
-            lambda v: v == 1, 60, "pur_svc to learn the hub's map", interval=0.5,
+            lambda: conn.execute(
+                sa.text("SELECT max(map_version) FROM pur.hubs WHERE hub_id = :h"), {"h": HUB}
+            ).scalar(),
+            lambda v: v == 1,
+            60,
+            "pur_svc to learn the hub's map",
+            interval=0.5,
         )
 
     pickups = plan_pickups(rng, v1, PUR_COUNT, run_id=f"f{seed}")
@@ -82,7 +95,9 @@ def test_no_pur_lost_duplicated_or_misrouted_under_faults(fault_infra: FaultInfr
     operations = Operations(fault_mesh, v2, dispatch_routes, pickup_date=TODAY, load_seconds=LOAD_SECONDS)
     operations.set_up_fleet()
     timeline = Timeline()
-    load = LoadClient(fault_mesh.channels["pur_svc"], pickups, hub_id=HUB, pickup_date=TODAY, seconds=LOAD_SECONDS, rng=rng)
+    load = LoadClient(
+        fault_mesh.channels["pur_svc"], pickups, hub_id=HUB, pickup_date=TODAY, seconds=LOAD_SECONDS, rng=rng
+    )
     injector = FaultInjector(fault_infra, fault_mesh, timeline, fault_schedule(rng, LOAD_SECONDS), rng)
     load.start()
     injector.start()
@@ -112,11 +127,15 @@ def test_no_pur_lost_duplicated_or_misrouted_under_faults(fault_infra: FaultInfr
         Check("creates answered only OK or a retryable error", 0, len(result.unexpected), sample(result.unexpected)),
         *check_purs(rows, result, planned, routers, newest=operations.map_v2_version),
         Check("outbox rows left unsent", 0, sum(unsent.values()), ", ".join(f"{s} {n}" for s, n in unsent.items())),
-        Check("consumer lag of the PUR pipeline", 0, sum(lag.values()), ", ".join(f"{g} {n}" for g, n in lag.items() if n)),
+        Check(
+            "consumer lag of the PUR pipeline", 0, sum(lag.values()), ", ".join(f"{g} {n}" for g, n in lag.items() if n)
+        ),
         Check("messages dead-lettered", 0, sum(dead.values()), ", ".join(f"{t} {n}" for t, n in dead.items() if n)),
         *check_dispatches(fault_db, rows),
         check_replay(fault_mesh, result, planned, TODAY, rng),
     ]
     report.append(render(seed, PUR_COUNT, result, timeline, convergence, checks, time.monotonic() - began))
     failed = [c.name for c in checks if not c.ok]
-    assert convergence.converged and not failed, f"seed {seed}: failed checks {failed}; converged={convergence.converged}; see the report below"
+    assert convergence.converged and not failed, (
+        f"seed {seed}: failed checks {failed}; converged={convergence.converged}; see the report below"
+    )

@@ -67,6 +67,7 @@ class KafkaAdmin:
     def read(self, topic: str, *, count: int | None = None, timeout: float = 20.0, until=None) -> list:
         """Read `topic` from the beginning (no consumer group) until `count` records arrived,
         `until(records)` is true, or `timeout` passed; returns what arrived (callers assert)."""
+
         def done(records: list) -> bool:
             if until is not None:
                 return until(records)
@@ -101,9 +102,7 @@ def kafka_admin(kafka_bootstrap_servers: str) -> Iterator[KafkaAdmin]:
 
 
 @pytest.fixture
-def new_topic(
-    kafka_admin: KafkaAdmin, request: pytest.FixtureRequest, unique_name
-) -> Iterator[Callable[..., str]]:
+def new_topic(kafka_admin: KafkaAdmin, request: pytest.FixtureRequest, unique_name) -> Iterator[Callable[..., str]]:
     """`new_topic(partitions=3, with_dlq=True) -> name`: a fresh topic named after the test."""
     created: list[str] = []
 

@@ -41,7 +41,9 @@ def migrated(engine) -> None:
     with engine.connect() as conn:
         exists = conn.execute(sa.text("SELECT to_regclass('attendance.attendance_records')")).scalar()
     if exists is None:
-        pytest.fail("attendance.attendance_records is missing: run `python -m mesh.migrate attendance_adapter`", pytrace=False)
+        pytest.fail(
+            "attendance.attendance_records is missing: run `python -m mesh.migrate attendance_adapter`", pytrace=False
+        )
 
 
 @pytest.fixture(scope="module")
@@ -49,7 +51,15 @@ def stub(engine, migrated) -> Iterator[attendance_pb2_grpc.AttendanceServiceStub
     factory = make_session_factory(engine)
     reader = AttendanceReader(EmbeddedAttendanceSource(factory), None, CachePolicy(timedelta(seconds=60)))
     servicer = AttendanceServicer(reader, lambda: AttendanceUnitOfWork(factory))
-    server = GrpcServer(port=0, verifier=auth.verifier(), credentials=None, registrations=[registration(servicer)], host="127.0.0.1", drain_seconds=0, grace_seconds=1)
+    server = GrpcServer(
+        port=0,
+        verifier=auth.verifier(),
+        credentials=None,
+        registrations=[registration(servicer)],
+        host="127.0.0.1",
+        drain_seconds=0,
+        grace_seconds=1,
+    )
     server.start()
     server.set_serving()
     with auth.open_channel(f"127.0.0.1:{server.port}") as channel:
@@ -84,7 +94,9 @@ def events_for(engine, rider: str) -> list[events_pb2.AttendanceChanged]:
         ).all()
     for row in rows:
         assert (row.topic, row.event_type, row.source) == (
-            ATTENDANCE_EVENTS, "firstmile.events.v1.AttendanceChanged", "attendance_adapter",
+            ATTENDANCE_EVENTS,
+            "firstmile.events.v1.AttendanceChanged",
+            "attendance_adapter",
         )
     return [events_pb2.AttendanceChanged.FromString(row.payload) for row in rows]
 
@@ -180,8 +192,10 @@ def test_concurrent_first_records_announce_once(stub, engine):
         ({"date": "2205-01-31"}, "must be between 366 days before and 366 days after today"),
         ({"status": pb.ATTENDANCE_STATUS_UNSPECIFIED}, "status is required"),
         ({"status": 42}, "status 42 is not a known AttendanceStatus"),
-        ({"status": pb.ATTENDANCE_STATUS_CHECKED_OUT, "check_in_time": stamp(10), "check_out_time": stamp(9)},
-         "is before check_in_time"),
+        (
+            {"status": pb.ATTENDANCE_STATUS_CHECKED_OUT, "check_in_time": stamp(10), "check_out_time": stamp(9)},
+            "is before check_in_time",
+        ),
         ({"check_out_time": stamp(9)}, "check_out_time: set without a check_in_time"),
         ({"check_in_time": stamp(6), "check_out_time": stamp(9)}, "PRESENT with a check_out_time"),
         ({"status": pb.ATTENDANCE_STATUS_ABSENT, "check_in_time": stamp(6)}, "ABSENT with a check-in"),
@@ -232,7 +246,10 @@ def test_csv_import_writes_once_and_is_idempotent(stub, engine, tmp_path, capsys
         f"{rider}-c,{hub},{DAY},PRESENT,{DAY} 06:00:00+00:00,,\n"
     )
     assert import_csv.main([str(path)]) == 0
-    assert "3 record(s) imported: 3 created, 0 updated, 0 unchanged; 3 AttendanceChanged event(s) queued" in capsys.readouterr().out
+    assert (
+        "3 record(s) imported: 3 created, 0 updated, 0 unchanged; 3 AttendanceChanged event(s) queued"
+        in capsys.readouterr().out
+    )
     available = stub.ListAvailableRiders(pb.ListAvailableRidersRequest(hub_id=hub, date=DAY), timeout=10)
     assert [r.rider_id for r in available.records] == [f"{rider}-a", f"{rider}-c"]
 
@@ -244,11 +261,7 @@ def test_csv_import_writes_once_and_is_idempotent(stub, engine, tmp_path, capsys
 def test_csv_import_refuses_a_bad_file_whole(engine, tmp_path, capsys, import_env):
     hub, rider = ids()
     path = tmp_path / "attendance.csv"
-    path.write_text(
-        "rider_id,hub_id,date,status\n"
-        f"{rider}-a,{hub},{DAY},PRESENT\n"
-        f"{rider}-b,{hub},{DAY},HOLIDAY\n"
-    )
+    path.write_text(f"rider_id,hub_id,date,status\n{rider}-a,{hub},{DAY},PRESENT\n{rider}-b,{hub},{DAY},HOLIDAY\n")
     assert import_csv.main([str(path)]) == 1
     err = capsys.readouterr().err
     assert "refused, nothing was imported (1 bad line(s))" in err

@@ -168,16 +168,27 @@ def adapter_factory(redis_client) -> Iterator:
     started: list[tuple[GrpcServer, grpc.Channel]] = []
 
     def start(base_url: str, *, cache_client: redis.Redis | None = None, **config) -> Adapter:
-        settings = dict(timeout_seconds=0.3, attempts=3, retry_budget_seconds=3.0, cooldown_seconds=0.0,
-                        backoff_initial_seconds=0.05, backoff_max_seconds=0.2)
+        settings = dict(
+            timeout_seconds=0.3,
+            attempts=3,
+            retry_budget_seconds=3.0,
+            cooldown_seconds=0.0,
+            backoff_initial_seconds=0.05,
+            backoff_max_seconds=0.2,
+        )
         settings.update(config)
         clock = FakeClock()
         source = HttpAttendanceSource(UpstreamConfig(base_url=base_url, token=TOKEN, **settings))
         cache = RedisAttendanceCache(cache_client or redis_client, keep_seconds=600)
         reader = AttendanceReader(source, cache, CachePolicy(timedelta(seconds=TTL_SECONDS)), clock=clock)
         server = GrpcServer(
-            port=0, verifier=auth.verifier(), credentials=None, registrations=[registration(AttendanceServicer(reader, recorder=None))],
-            host="127.0.0.1", drain_seconds=0, grace_seconds=1,
+            port=0,
+            verifier=auth.verifier(),
+            credentials=None,
+            registrations=[registration(AttendanceServicer(reader, recorder=None))],
+            host="127.0.0.1",
+            drain_seconds=0,
+            grace_seconds=1,
         )
         server.start()
         server.set_serving()
@@ -202,9 +213,17 @@ def at(hour: int, day: date = TODAY) -> str:
 
 def seed(system: FakeAttendanceSystem, hub: str, rider: str) -> None:
     """rider-a and rider-c PRESENT, rider-b ON_LEAVE, rider-d CHECKED_OUT."""
+
     def record(suffix: str, status: str, **times) -> dict:
-        return {"rider_id": f"{rider}-{suffix}", "hub_id": hub, "date": TODAY.isoformat(), "status": status,
-                "shift": "MORNING", "updated_at": at(1), **times}
+        return {
+            "rider_id": f"{rider}-{suffix}",
+            "hub_id": hub,
+            "date": TODAY.isoformat(),
+            "status": status,
+            "shift": "MORNING",
+            "updated_at": at(1),
+            **times,
+        }
 
     system.hubs[hub] = [
         record("c", "PRESENT", check_in_time=at(6)),
@@ -216,13 +235,18 @@ def seed(system: FakeAttendanceSystem, hub: str, rider: str) -> None:
 
 
 def ask_hub(adapter: Adapter, hub: str, timeout: float = 10) -> pb.ListAvailableRidersResponse:
-    return adapter.stub.ListAvailableRiders(pb.ListAvailableRidersRequest(hub_id=hub, date=TODAY.isoformat()), timeout=timeout)
+    return adapter.stub.ListAvailableRiders(
+        pb.ListAvailableRidersRequest(hub_id=hub, date=TODAY.isoformat()), timeout=timeout
+    )
 
 
 def upstream_count(outcome: str, endpoint: str = "hub") -> float:
-    return REGISTRY.get_sample_value(
-        "firstmile_attendance_upstream_requests_total", {"endpoint": endpoint, "outcome": outcome}
-    ) or 0.0
+    return (
+        REGISTRY.get_sample_value(
+            "firstmile_attendance_upstream_requests_total", {"endpoint": endpoint, "outcome": outcome}
+        )
+        or 0.0
+    )
 
 
 # -- healthy -----------------------------------------------------------------------------------
@@ -360,12 +384,21 @@ def test_upstream_never_reached_and_nothing_cached_is_unavailable(adapter_factor
     ("body", "reason"),
     [
         (b"<html>maintenance</html>", "the body is not JSON"),
-        (b'{"hub_id": "%(hub)s", "date": "%(day)s", "records": [{"rider_id": "x", "hub_id": "%(hub)s", '
-         b'"date": "%(day)s", "status": "HERE"}]}', "records[0].status: 'HERE' is not one of"),
-        (b'{"hub_id": "%(hub)s", "date": "%(day)s", "records": [{"rider_id": "x", "hub_id": "other-hub", '
-         b'"date": "%(day)s", "status": "PRESENT"}]}', "records[0].hub_id: rider 'x' is of hub 'other-hub'"),
-        (b'{"hub_id": "%(hub)s", "date": "%(day)s", "records": [{"rider_id": 7, "hub_id": "%(hub)s", '
-         b'"date": "%(day)s", "status": "PRESENT"}]}', "records[0].rider_id: expected string, got int"),
+        (
+            b'{"hub_id": "%(hub)s", "date": "%(day)s", "records": [{"rider_id": "x", "hub_id": "%(hub)s", '
+            b'"date": "%(day)s", "status": "HERE"}]}',
+            "records[0].status: 'HERE' is not one of",
+        ),
+        (
+            b'{"hub_id": "%(hub)s", "date": "%(day)s", "records": [{"rider_id": "x", "hub_id": "other-hub", '
+            b'"date": "%(day)s", "status": "PRESENT"}]}',
+            "records[0].hub_id: rider 'x' is of hub 'other-hub'",
+        ),
+        (
+            b'{"hub_id": "%(hub)s", "date": "%(day)s", "records": [{"rider_id": 7, "hub_id": "%(hub)s", '
+            b'"date": "%(day)s", "status": "PRESENT"}]}',
+            "records[0].rider_id: expected string, got int",
+        ),
         (b'{"hub_id": "%(hub)s", "date": "%(day)s"}', "records: missing"),
     ],
 )
@@ -455,4 +488,3 @@ def test_bad_requests_are_invalid_argument(upstream, adapter_factory, hub, day, 
     assert caught.value.code() is grpc.StatusCode.INVALID_ARGUMENT
     assert message in caught.value.details()
     assert system.requests == []
-

@@ -66,7 +66,15 @@ def uid(prefix: str) -> str:
 
 @contextmanager
 def serving(registration: ServiceRegistration) -> Iterator[str]:
-    server = GrpcServer(port=0, verifier=auth.verifier(), credentials=None, registrations=[registration], host="127.0.0.1", drain_seconds=0, grace_seconds=1)
+    server = GrpcServer(
+        port=0,
+        verifier=auth.verifier(),
+        credentials=None,
+        registrations=[registration],
+        host="127.0.0.1",
+        drain_seconds=0,
+        grace_seconds=1,
+    )
     server.start()
     server.set_serving()
     try:
@@ -138,7 +146,9 @@ def pur_hubs(engine) -> tuple[str, str, str]:
     """Three hubs pur_svc knows (as if a route map had been published for each)."""
     hubs = tuple(uid("hub") for _ in range(3))
     with engine.begin() as conn:
-        conn.execute(sa.insert(pur_orm.hubs), [dict(hub_id=h, map_version=1, updated_at=datetime.now(UTC)) for h in hubs])
+        conn.execute(
+            sa.insert(pur_orm.hubs), [dict(hub_id=h, map_version=1, updated_at=datetime.now(UTC)) for h in hubs]
+        )
     return hubs  # type: ignore[return-value]
 
 
@@ -147,7 +157,13 @@ def new_pur(client: str, hub: str, request_id: str = "r1") -> pur_pb2.CreatePick
         request_id=request_id,
         client_id=client,
         hub_id=hub,
-        warehouse=common_pb2.Warehouse(id="wh-1", name="Seller", address="MG Road", pincode="560001", location=common_pb2.LatLng(lat=12.97, lng=77.59)),
+        warehouse=common_pb2.Warehouse(
+            id="wh-1",
+            name="Seller",
+            address="MG Road",
+            pincode="560001",
+            location=common_pb2.LatLng(lat=12.97, lng=77.59),
+        ),
         pickup_date=DAY,
         expected_packages=2,
         expected_weight_kg=1.0,
@@ -157,7 +173,9 @@ def new_pur(client: str, hub: str, request_id: str = "r1") -> pur_pb2.CreatePick
 def pur_rows(engine, client: str) -> list:
     t = pur_orm.pickup_requests
     with engine.connect() as conn:
-        return conn.execute(sa.select(t.c.id, t.c.hub_id, t.c.status, t.c.version).where(t.c.client_id == client).order_by(t.c.id)).all()
+        return conn.execute(
+            sa.select(t.c.id, t.c.hub_id, t.c.status, t.c.version).where(t.c.client_id == client).order_by(t.c.id)
+        ).all()
 
 
 def get_pur(callers: Callers, pur_id: str) -> pur_pb2.PickupRequest:
@@ -185,23 +203,39 @@ def test_a_client_cannot_read_or_cancel_another_clients_pickup(pur, engine, pur_
     before = get_pur(pur, pur_id)
 
     denial(lambda: pur.client(b).GetPickupRequest(pur_pb2.GetPickupRequestRequest(id=pur_id), timeout=TIMEOUT))
-    denial(lambda: pur.client(b).CancelPickupRequest(pur_pb2.CancelPickupRequestRequest(id=pur_id, reason="mine now"), timeout=TIMEOUT))
+    denial(
+        lambda: pur.client(b).CancelPickupRequest(
+            pur_pb2.CancelPickupRequestRequest(id=pur_id, reason="mine now"), timeout=TIMEOUT
+        )
+    )
     assert get_pur(pur, pur_id) == before
     assert before.status == pur_pb2.PICKUP_STATUS_PENDING_ROUTE
 
-    assert pur.client(a).GetPickupRequest(pur_pb2.GetPickupRequestRequest(id=pur_id), timeout=TIMEOUT).pickup_request == before
-    cancelled = pur.client(a).CancelPickupRequest(pur_pb2.CancelPickupRequestRequest(id=pur_id, reason="changed my mind"), timeout=TIMEOUT)
+    assert (
+        pur.client(a).GetPickupRequest(pur_pb2.GetPickupRequestRequest(id=pur_id), timeout=TIMEOUT).pickup_request
+        == before
+    )
+    cancelled = pur.client(a).CancelPickupRequest(
+        pur_pb2.CancelPickupRequestRequest(id=pur_id, reason="changed my mind"), timeout=TIMEOUT
+    )
     assert cancelled.pickup_request.status == pur_pb2.PICKUP_STATUS_CANCELLED
 
 
 def test_a_client_lists_only_its_own_pickups(pur, pur_hubs):
     x, y, _ = pur_hubs
     a, b = uid("client-a"), uid("client-b")
-    mine = {pur.client(a).CreatePickupRequest(new_pur(a, hub, f"r-{hub}"), timeout=TIMEOUT).pickup_request.id for hub in (x, y)}
+    mine = {
+        pur.client(a).CreatePickupRequest(new_pur(a, hub, f"r-{hub}"), timeout=TIMEOUT).pickup_request.id
+        for hub in (x, y)
+    }
     pur.client(b).CreatePickupRequest(new_pur(b, x), timeout=TIMEOUT)
 
     def listed(**where) -> list[pur_pb2.PickupRequest]:
-        return list(pur.client(a).ListPickupRequests(pur_pb2.ListPickupRequestsRequest(page_size=1000, **where), timeout=TIMEOUT).pickup_requests)
+        return list(
+            pur.client(a)
+            .ListPickupRequests(pur_pb2.ListPickupRequestsRequest(page_size=1000, **where), timeout=TIMEOUT)
+            .pickup_requests
+        )
 
     everything = listed()  # no filter: narrowed to the caller's own
     assert {p.id for p in everything} == mine and {p.client_id for p in everything} == {a}
@@ -218,20 +252,34 @@ def test_a_team_lead_reads_and_cancels_in_its_hub_only(pur, pur_hubs):
     in_y = pur.service().CreatePickupRequest(new_pur(client, y, "ry"), timeout=TIMEOUT).pickup_request
     lead = pur.lead(x)
 
-    assert lead.GetPickupRequest(pur_pb2.GetPickupRequestRequest(id=in_x.id), timeout=TIMEOUT).pickup_request.id == in_x.id
+    assert (
+        lead.GetPickupRequest(pur_pb2.GetPickupRequestRequest(id=in_x.id), timeout=TIMEOUT).pickup_request.id == in_x.id
+    )
     for where in ({}, {"hub_id": x}):  # one hub: no filter means that hub
-        page = lead.ListPickupRequests(pur_pb2.ListPickupRequestsRequest(page_size=1000, **where), timeout=TIMEOUT).pickup_requests
+        page = lead.ListPickupRequests(
+            pur_pb2.ListPickupRequestsRequest(page_size=1000, **where), timeout=TIMEOUT
+        ).pickup_requests
         assert in_x.id in {p.id for p in page} and {p.hub_id for p in page} == {x}
 
     before = get_pur(pur, in_y.id)
-    assert repr(y) in denial(lambda: lead.GetPickupRequest(pur_pb2.GetPickupRequestRequest(id=in_y.id), timeout=TIMEOUT))
+    assert repr(y) in denial(
+        lambda: lead.GetPickupRequest(pur_pb2.GetPickupRequestRequest(id=in_y.id), timeout=TIMEOUT)
+    )
     denial(lambda: lead.ListPickupRequests(pur_pb2.ListPickupRequestsRequest(hub_id=y), timeout=TIMEOUT))
-    denial(lambda: lead.ListPickupRequests(pur_pb2.ListPickupRequestsRequest(hub_id=y, client_id=client), timeout=TIMEOUT))
-    denial(lambda: lead.CancelPickupRequest(pur_pb2.CancelPickupRequestRequest(id=in_y.id, reason="not mine"), timeout=TIMEOUT))
+    denial(
+        lambda: lead.ListPickupRequests(pur_pb2.ListPickupRequestsRequest(hub_id=y, client_id=client), timeout=TIMEOUT)
+    )
+    denial(
+        lambda: lead.CancelPickupRequest(
+            pur_pb2.CancelPickupRequestRequest(id=in_y.id, reason="not mine"), timeout=TIMEOUT
+        )
+    )
     denial(lambda: lead.CreatePickupRequest(new_pur(client, y, "ry2"), timeout=TIMEOUT))
     assert get_pur(pur, in_y.id) == before
 
-    cancelled = lead.CancelPickupRequest(pur_pb2.CancelPickupRequestRequest(id=in_x.id, reason="closed"), timeout=TIMEOUT)
+    cancelled = lead.CancelPickupRequest(
+        pur_pb2.CancelPickupRequestRequest(id=in_x.id, reason="closed"), timeout=TIMEOUT
+    )
     assert cancelled.pickup_request.status == pur_pb2.PICKUP_STATUS_CANCELLED
 
 
@@ -243,16 +291,23 @@ def test_a_team_lead_of_several_hubs_lists_one_hub_at_a_time(pur, pur_hubs):
     assert "set hub_id" in denial(lambda: lead.ListPickupRequests(pur_pb2.ListPickupRequestsRequest(), timeout=TIMEOUT))
     denial(lambda: lead.ListPickupRequests(pur_pb2.ListPickupRequestsRequest(client_id=client), timeout=TIMEOUT))
     denial(lambda: lead.ListPickupRequests(pur_pb2.ListPickupRequestsRequest(hub_id=z), timeout=TIMEOUT))
-    page = lead.ListPickupRequests(pur_pb2.ListPickupRequestsRequest(hub_id=y, client_id=client), timeout=TIMEOUT).pickup_requests
+    page = lead.ListPickupRequests(
+        pur_pb2.ListPickupRequestsRequest(hub_id=y, client_id=client), timeout=TIMEOUT
+    ).pickup_requests
     assert [p.id for p in page] == [in_y.id]
 
 
 def test_services_and_admins_read_every_hub(pur, pur_hubs):
     x, y, _ = pur_hubs
     client = uid("client")
-    ids = {pur.client(client).CreatePickupRequest(new_pur(client, hub, f"r-{hub}"), timeout=TIMEOUT).pickup_request.id for hub in (x, y)}
+    ids = {
+        pur.client(client).CreatePickupRequest(new_pur(client, hub, f"r-{hub}"), timeout=TIMEOUT).pickup_request.id
+        for hub in (x, y)
+    }
     for caller in (pur.service(), pur.admin()):
-        page = caller.ListPickupRequests(pur_pb2.ListPickupRequestsRequest(client_id=client), timeout=TIMEOUT).pickup_requests
+        page = caller.ListPickupRequests(
+            pur_pb2.ListPickupRequestsRequest(client_id=client), timeout=TIMEOUT
+        ).pickup_requests
         assert {p.id for p in page} == ids
 
 
@@ -277,7 +332,12 @@ LNG0, LAT0 = -31.0, -41.0  # open ocean: no other map is near
 
 
 def square(lng: float, lat: float, size: float = 0.01) -> str:
-    return json.dumps({"type": "Polygon", "coordinates": [[[lng, lat], [lng + size, lat], [lng + size, lat + size], [lng, lat + size], [lng, lat]]]})
+    return json.dumps(
+        {
+            "type": "Polygon",
+            "coordinates": [[[lng, lat], [lng + size, lat], [lng + size, lat + size], [lng, lat + size], [lng, lat]]],
+        }
+    )
 
 
 @pytest.fixture(scope="module")
@@ -285,7 +345,12 @@ def routing_target(engine, redis_url) -> Iterator[str]:
     client = redis.Redis.from_url(redis_url, socket_timeout=2, socket_connect_timeout=2)
     factory = make_session_factory(engine)
     uow_factory = lambda: RoutingUnitOfWork(factory)  # noqa: E731
-    registry = IndexRegistry(uow_factory, RedisIndexCache(client, resolution=10, max_nearest_m=500.0, ttl_seconds=600), resolution=10, max_nearest_m=500.0)
+    registry = IndexRegistry(
+        uow_factory,
+        RedisIndexCache(client, resolution=10, max_nearest_m=500.0, ttl_seconds=600),
+        resolution=10,
+        max_nearest_m=500.0,
+    )
     with serving(routing_api.registration(routing_api.RoutingServicer(uow_factory, registry))) as target:
         yield target
     client.close()
@@ -303,14 +368,18 @@ def routing_hubs(routing, engine, redis_url) -> Iterator[tuple[str, str]]:
     """Hub X with one route (written by an admin, so admins may write), and hub Y without a map."""
     x, y = uid("t-hub"), uid("t-hub")
     routing.admin().UpsertRoute(
-        routing_pb2.UpsertRouteRequest(route=routing_pb2.Route(id=f"{x}-r1", hub_id=x, name="R1", geometry_geojson=square(LNG0, LAT0))),
+        routing_pb2.UpsertRouteRequest(
+            route=routing_pb2.Route(id=f"{x}-r1", hub_id=x, name="R1", geometry_geojson=square(LNG0, LAT0))
+        ),
         timeout=TIMEOUT,
     )
     yield x, y
     with engine.begin() as conn:
         conn.execute(sa.delete(routing_orm.routes).where(routing_orm.routes.c.hub_id.in_([x, y])))
         conn.execute(sa.delete(routing_orm.hub_maps).where(routing_orm.hub_maps.c.hub_id.in_([x, y])))
-        conn.execute(sa.delete(routing_orm.outbox.table).where(routing_orm.outbox.table.c.key.in_([x.encode(), y.encode()])))
+        conn.execute(
+            sa.delete(routing_orm.outbox.table).where(routing_orm.outbox.table.c.key.in_([x.encode(), y.encode()]))
+        )
     client = redis.Redis.from_url(redis_url)
     for hub in (x, y):
         for key in client.scan_iter(f"routing:index:{hub}:*"):
@@ -320,9 +389,17 @@ def routing_hubs(routing, engine, redis_url) -> Iterator[tuple[str, str]]:
 
 def routing_state(engine, hub: str) -> tuple:
     with engine.connect() as conn:
-        version = conn.execute(sa.select(routing_orm.hub_maps.c.map_version).where(routing_orm.hub_maps.c.hub_id == hub)).scalar()
-        routes = conn.execute(sa.select(routing_orm.routes).where(routing_orm.routes.c.hub_id == hub).order_by(routing_orm.routes.c.id)).all()
-        events = conn.execute(sa.select(sa.func.count()).select_from(routing_orm.outbox.table).where(routing_orm.outbox.table.c.key == hub.encode())).scalar()
+        version = conn.execute(
+            sa.select(routing_orm.hub_maps.c.map_version).where(routing_orm.hub_maps.c.hub_id == hub)
+        ).scalar()
+        routes = conn.execute(
+            sa.select(routing_orm.routes).where(routing_orm.routes.c.hub_id == hub).order_by(routing_orm.routes.c.id)
+        ).all()
+        events = conn.execute(
+            sa.select(sa.func.count())
+            .select_from(routing_orm.outbox.table)
+            .where(routing_orm.outbox.table.c.key == hub.encode())
+        ).scalar()
     return version, [tuple(r) for r in routes], events
 
 
@@ -331,11 +408,29 @@ def lookup(hub: str = "") -> routing_pb2.LookupRouteRequest:
 
 
 def map_writes(x: str) -> dict[str, tuple[str, object]]:
-    collection = json.dumps({"type": "FeatureCollection", "features": [
-        {"type": "Feature", "geometry": json.loads(square(LNG0 + 0.02, LAT0)), "properties": {"id": f"{x}-r2"}}]})
+    collection = json.dumps(
+        {
+            "type": "FeatureCollection",
+            "features": [
+                {"type": "Feature", "geometry": json.loads(square(LNG0 + 0.02, LAT0)), "properties": {"id": f"{x}-r2"}}
+            ],
+        }
+    )
     return {
-        "upsert": ("UpsertRoute", routing_pb2.UpsertRouteRequest(route=routing_pb2.Route(id=f"{x}-r1", hub_id=x, name="changed", geometry_geojson=square(LNG0, LAT0, 0.02)))),
-        "upsert new": ("UpsertRoute", routing_pb2.UpsertRouteRequest(route=routing_pb2.Route(id=f"{x}-r9", hub_id=x, geometry_geojson=square(LNG0 + 0.05, LAT0)))),
+        "upsert": (
+            "UpsertRoute",
+            routing_pb2.UpsertRouteRequest(
+                route=routing_pb2.Route(
+                    id=f"{x}-r1", hub_id=x, name="changed", geometry_geojson=square(LNG0, LAT0, 0.02)
+                )
+            ),
+        ),
+        "upsert new": (
+            "UpsertRoute",
+            routing_pb2.UpsertRouteRequest(
+                route=routing_pb2.Route(id=f"{x}-r9", hub_id=x, geometry_geojson=square(LNG0 + 0.05, LAT0))
+            ),
+        ),
         "import": ("ImportRoutes", routing_pb2.ImportRoutesRequest(hub_id=x, feature_collection_geojson=collection)),
         "delete": ("DeleteRoute", routing_pb2.DeleteRouteRequest(id=f"{x}-r1")),
     }
@@ -344,7 +439,11 @@ def map_writes(x: str) -> dict[str, tuple[str, object]]:
 @pytest.mark.parametrize("role", ["team-lead of the hub", "service", "client"])
 def test_only_admins_write_route_maps(routing, engine, routing_hubs, role):
     x, _ = routing_hubs
-    caller = {"team-lead of the hub": lambda: routing.lead(x), "service": routing.service, "client": lambda: routing.client(uid("c"))}[role]()
+    caller = {
+        "team-lead of the hub": lambda: routing.lead(x),
+        "service": routing.service,
+        "client": lambda: routing.client(uid("c")),
+    }[role]()
     before = routing_state(engine, x)
     for method, request in map_writes(x).values():
         assert "may not call" in denial(lambda: getattr(caller, method)(request, timeout=TIMEOUT))
@@ -381,7 +480,11 @@ def test_a_team_lead_may_not_look_up_across_every_hub(routing, routing_hubs):
     x, _ = routing_hubs
     lead = routing.lead(x)
     assert "set hub_id" in denial(lambda: lead.LookupRoute(lookup(), timeout=TIMEOUT))
-    denial(lambda: lead.BatchLookupRoutes(routing_pb2.BatchLookupRoutesRequest(lookups=[lookup(x), lookup()]), timeout=TIMEOUT))
+    denial(
+        lambda: lead.BatchLookupRoutes(
+            routing_pb2.BatchLookupRoutesRequest(lookups=[lookup(x), lookup()]), timeout=TIMEOUT
+        )
+    )
 
 
 @pytest.mark.parametrize("role", [Role.SERVICE, Role.ADMIN])
@@ -389,7 +492,9 @@ def test_services_and_admins_read_and_look_up_anywhere(routing, routing_hubs, ro
     x, _ = routing_hubs
     caller = routing(role)
     caller.LookupRoute(lookup(), timeout=TIMEOUT)  # across every hub
-    answers = caller.BatchLookupRoutes(routing_pb2.BatchLookupRoutesRequest(lookups=[lookup(), lookup(x)]), timeout=TIMEOUT).results
+    answers = caller.BatchLookupRoutes(
+        routing_pb2.BatchLookupRoutesRequest(lookups=[lookup(), lookup(x)]), timeout=TIMEOUT
+    ).results
     assert answers[1].route_id == f"{x}-r1"
     for method, request in routing_reads(x).values():
         getattr(caller, method)(request, timeout=TIMEOUT)
@@ -409,7 +514,12 @@ def test_clients_are_denied_every_routing_rpc(routing, routing_hubs):
 
 class EveryonePresent(AttendanceClient):
     def available_riders(self, hub_id: str, day: date) -> AttendanceView:
-        return AttendanceView(known=True, present={f"{hub_id}-{n}": None for n in ("asha", "bala")}, source=AttendanceSource.LIVE, fetched_at=datetime.now(UTC))
+        return AttendanceView(
+            known=True,
+            present={f"{hub_id}-{n}": None for n in ("asha", "bala")},
+            source=AttendanceSource.LIVE,
+            fetched_at=datetime.now(UTC),
+        )
 
 
 @pytest.fixture(scope="module")
@@ -432,11 +542,27 @@ def dispatch(dispatch_target) -> Iterator[Callers]:
 
 
 def route_pickups(dispatch_uow, hub: str, *pur_ids: str) -> None:
-    dispatch_handlers.apply_pur_changes(dispatch_uow(), [
-        PurSnapshot(pur_id=p, version=2, status=PickupStatus.ROUTED, hub_id=hub, route_id="R1", pickup_date=TODAY,
-                    client_id="c1", warehouse_name="WH", lat=12.9, lng=77.6, packages=1, weight_kg=1.0, route_match=RouteMatch.EXACT)
-        for p in pur_ids
-    ])
+    dispatch_handlers.apply_pur_changes(
+        dispatch_uow(),
+        [
+            PurSnapshot(
+                pur_id=p,
+                version=2,
+                status=PickupStatus.ROUTED,
+                hub_id=hub,
+                route_id="R1",
+                pickup_date=TODAY,
+                client_id="c1",
+                warehouse_name="WH",
+                lat=12.9,
+                lng=77.6,
+                packages=1,
+                weight_kg=1.0,
+                route_match=RouteMatch.EXACT,
+            )
+            for p in pur_ids
+        ],
+    )
 
 
 @pytest.fixture
@@ -446,26 +572,60 @@ def dispatch_hubs(dispatch, dispatch_uow) -> tuple[str, str, str]:
     x, y = uid("hub"), uid("hub")
     lead = dispatch.lead(x)
     for name in ("asha", "bala"):
-        lead.UpsertRider(dispatch_pb2.UpsertRiderRequest(rider=dispatch_pb2.Rider(id=f"{x}-{name}", hub_id=x, name=name)), timeout=TIMEOUT)
-    lead.UpsertVehicle(dispatch_pb2.UpsertVehicleRequest(vehicle=dispatch_pb2.Vehicle(
-        id=f"{x}-van", hub_id=x, type=dispatch_pb2.VEHICLE_TYPE_VAN, capacity_packages=50, capacity_kg=50)), timeout=TIMEOUT)
+        lead.UpsertRider(
+            dispatch_pb2.UpsertRiderRequest(rider=dispatch_pb2.Rider(id=f"{x}-{name}", hub_id=x, name=name)),
+            timeout=TIMEOUT,
+        )
+    lead.UpsertVehicle(
+        dispatch_pb2.UpsertVehicleRequest(
+            vehicle=dispatch_pb2.Vehicle(
+                id=f"{x}-van", hub_id=x, type=dispatch_pb2.VEHICLE_TYPE_VAN, capacity_packages=50, capacity_kg=50
+            )
+        ),
+        timeout=TIMEOUT,
+    )
     route_pickups(dispatch_uow, x, f"{x}-p1", f"{x}-p2", f"{x}-p3")
-    created = lead.CreateDispatch(dispatch_pb2.CreateDispatchRequest(
-        request_id="d1", hub_id=x, route_id="R1", pickup_date=DAY, rider_id=f"{x}-asha", vehicle_id=f"{x}-van",
-        pur_ids=[f"{x}-p1", f"{x}-p2"]), timeout=TIMEOUT)
+    created = lead.CreateDispatch(
+        dispatch_pb2.CreateDispatchRequest(
+            request_id="d1",
+            hub_id=x,
+            route_id="R1",
+            pickup_date=DAY,
+            rider_id=f"{x}-asha",
+            vehicle_id=f"{x}-van",
+            pur_ids=[f"{x}-p1", f"{x}-p2"],
+        ),
+        timeout=TIMEOUT,
+    )
     return x, y, created.dispatch.id
 
 
 def dispatch_reads_and_plans(x: str) -> dict[str, tuple[str, object]]:
     return {
-        "open pickups": ("ListOpenPickupsByRoute", dispatch_pb2.ListOpenPickupsByRouteRequest(hub_id=x, pickup_date=DAY)),
-        "recommend": ("RecommendDispatch", dispatch_pb2.RecommendDispatchRequest(hub_id=x, route_id="R1", pickup_date=DAY)),
+        "open pickups": (
+            "ListOpenPickupsByRoute",
+            dispatch_pb2.ListOpenPickupsByRouteRequest(hub_id=x, pickup_date=DAY),
+        ),
+        "recommend": (
+            "RecommendDispatch",
+            dispatch_pb2.RecommendDispatchRequest(hub_id=x, route_id="R1", pickup_date=DAY),
+        ),
         "list dispatches": ("ListDispatches", dispatch_pb2.ListDispatchesRequest(hub_id=x)),
-        "create": ("CreateDispatch", dispatch_pb2.CreateDispatchRequest(request_id="d2", hub_id=x, route_id="R1", pickup_date=DAY,
-                                                                      rider_id=f"{x}-bala", pur_ids=[f"{x}-p3"])),
+        "create": (
+            "CreateDispatch",
+            dispatch_pb2.CreateDispatchRequest(
+                request_id="d2", hub_id=x, route_id="R1", pickup_date=DAY, rider_id=f"{x}-bala", pur_ids=[f"{x}-p3"]
+            ),
+        ),
         "rider": ("UpsertRider", dispatch_pb2.UpsertRiderRequest(rider=dispatch_pb2.Rider(id=f"{x}-carl", hub_id=x))),
-        "vehicle": ("UpsertVehicle", dispatch_pb2.UpsertVehicleRequest(vehicle=dispatch_pb2.Vehicle(
-            id=f"{x}-bike", hub_id=x, type=dispatch_pb2.VEHICLE_TYPE_BIKE, capacity_packages=5, capacity_kg=5))),
+        "vehicle": (
+            "UpsertVehicle",
+            dispatch_pb2.UpsertVehicleRequest(
+                vehicle=dispatch_pb2.Vehicle(
+                    id=f"{x}-bike", hub_id=x, type=dispatch_pb2.VEHICLE_TYPE_BIKE, capacity_packages=5, capacity_kg=5
+                )
+            ),
+        ),
     }
 
 
@@ -473,7 +633,10 @@ def dispatch_changes(dispatch_id: str, x: str) -> dict[str, tuple[str, object]]:
     return {
         "get": ("GetDispatch", dispatch_pb2.GetDispatchRequest(id=dispatch_id)),
         "add": ("AddPickups", dispatch_pb2.AddPickupsRequest(dispatch_id=dispatch_id, pur_ids=[f"{x}-p3"])),
-        "remove": ("RemovePickups", dispatch_pb2.RemovePickupsRequest(dispatch_id=dispatch_id, pur_ids=[f"{x}-p1"], reason="x")),
+        "remove": (
+            "RemovePickups",
+            dispatch_pb2.RemovePickupsRequest(dispatch_id=dispatch_id, pur_ids=[f"{x}-p1"], reason="x"),
+        ),
         "start": ("StartDispatch", dispatch_pb2.StartDispatchRequest(id=dispatch_id)),
         "complete": ("CompleteDispatch", dispatch_pb2.CompleteDispatchRequest(id=dispatch_id)),
         "cancel": ("CancelDispatch", dispatch_pb2.CancelDispatchRequest(id=dispatch_id, reason="not yours")),
@@ -485,10 +648,20 @@ def dispatch_snapshot(dispatch: Callers, engine, x: str, dispatch_id: str) -> tu
     admin = dispatch.admin()
     got = admin.GetDispatch(dispatch_pb2.GetDispatchRequest(id=dispatch_id), timeout=TIMEOUT).dispatch
     listed = admin.ListDispatches(dispatch_pb2.ListDispatchesRequest(hub_id=x), timeout=TIMEOUT).dispatches
-    groups = admin.ListOpenPickupsByRoute(dispatch_pb2.ListOpenPickupsByRouteRequest(hub_id=x, pickup_date=DAY), timeout=TIMEOUT).groups
+    groups = admin.ListOpenPickupsByRoute(
+        dispatch_pb2.ListOpenPickupsByRouteRequest(hub_id=x, pickup_date=DAY), timeout=TIMEOUT
+    ).groups
     with engine.connect() as conn:
-        riders = conn.execute(sa.select(dispatch_orm.riders).where(dispatch_orm.riders.c.id.like(f"{x}-%")).order_by(dispatch_orm.riders.c.id)).all()
-        vehicles = conn.execute(sa.select(dispatch_orm.vehicles).where(dispatch_orm.vehicles.c.id.like(f"{x}-%")).order_by(dispatch_orm.vehicles.c.id)).all()
+        riders = conn.execute(
+            sa.select(dispatch_orm.riders)
+            .where(dispatch_orm.riders.c.id.like(f"{x}-%"))
+            .order_by(dispatch_orm.riders.c.id)
+        ).all()
+        vehicles = conn.execute(
+            sa.select(dispatch_orm.vehicles)
+            .where(dispatch_orm.vehicles.c.id.like(f"{x}-%"))
+            .order_by(dispatch_orm.vehicles.c.id)
+        ).all()
     assert len(riders) == 2 and len(vehicles) == 1
     return got, list(listed), list(groups), [tuple(r) for r in riders], [tuple(v) for v in vehicles]
 
@@ -500,7 +673,10 @@ def test_dispatching_another_hub_is_denied_and_changes_nothing(dispatch, engine,
     before = dispatch_snapshot(dispatch, engine, x, dispatch_id)
     for method, request in {**dispatch_reads_and_plans(x), **dispatch_changes(dispatch_id, x)}.values():
         details = denial(lambda: getattr(stub, method)(request, timeout=TIMEOUT))
-        assert (repr(x) in details) if caller != "client" else (details == f"role client may not call {method}"), (method, details)
+        assert (repr(x) in details) if caller != "client" else (details == f"role client may not call {method}"), (
+            method,
+            details,
+        )
     assert dispatch_snapshot(dispatch, engine, x, dispatch_id) == before
 
 
@@ -515,24 +691,51 @@ def test_a_team_lead_cannot_take_over_another_hubs_rider_or_vehicle(dispatch, en
     x, y, dispatch_id = dispatch_hubs
     before = dispatch_snapshot(dispatch, engine, x, dispatch_id)
     thief = dispatch.lead(y)
-    denial(lambda: thief.UpsertRider(dispatch_pb2.UpsertRiderRequest(rider=dispatch_pb2.Rider(id=f"{x}-bala", hub_id=y, name="stolen", active=False)), timeout=TIMEOUT))
-    denial(lambda: thief.UpsertVehicle(dispatch_pb2.UpsertVehicleRequest(vehicle=dispatch_pb2.Vehicle(
-        id=f"{x}-van", hub_id=y, type=dispatch_pb2.VEHICLE_TYPE_BIKE, capacity_packages=1, capacity_kg=1)), timeout=TIMEOUT))
+    denial(
+        lambda: thief.UpsertRider(
+            dispatch_pb2.UpsertRiderRequest(
+                rider=dispatch_pb2.Rider(id=f"{x}-bala", hub_id=y, name="stolen", active=False)
+            ),
+            timeout=TIMEOUT,
+        )
+    )
+    denial(
+        lambda: thief.UpsertVehicle(
+            dispatch_pb2.UpsertVehicleRequest(
+                vehicle=dispatch_pb2.Vehicle(
+                    id=f"{x}-van", hub_id=y, type=dispatch_pb2.VEHICLE_TYPE_BIKE, capacity_packages=1, capacity_kg=1
+                )
+            ),
+            timeout=TIMEOUT,
+        )
+    )
     assert dispatch_snapshot(dispatch, engine, x, dispatch_id) == before
     # An admin may move them, and the team lead of both hubs too.
-    dispatch.lead(x, y).UpsertRider(dispatch_pb2.UpsertRiderRequest(rider=dispatch_pb2.Rider(id=f"{x}-bala", hub_id=y, name="moved")), timeout=TIMEOUT)
-    dispatch.admin().UpsertRider(dispatch_pb2.UpsertRiderRequest(rider=dispatch_pb2.Rider(id=f"{x}-bala", hub_id=x, name="back")), timeout=TIMEOUT)
+    dispatch.lead(x, y).UpsertRider(
+        dispatch_pb2.UpsertRiderRequest(rider=dispatch_pb2.Rider(id=f"{x}-bala", hub_id=y, name="moved")),
+        timeout=TIMEOUT,
+    )
+    dispatch.admin().UpsertRider(
+        dispatch_pb2.UpsertRiderRequest(rider=dispatch_pb2.Rider(id=f"{x}-bala", hub_id=x, name="back")),
+        timeout=TIMEOUT,
+    )
 
 
 def test_a_team_lead_works_its_own_dispatch(dispatch, dispatch_hubs):
     x, _, dispatch_id = dispatch_hubs
     lead = dispatch.lead(x)
     assert lead.GetDispatch(dispatch_pb2.GetDispatchRequest(id=dispatch_id), timeout=TIMEOUT).dispatch.hub_id == x
-    assert [d.id for d in lead.ListDispatches(dispatch_pb2.ListDispatchesRequest(hub_id=x), timeout=TIMEOUT).dispatches] == [dispatch_id]
+    assert [
+        d.id for d in lead.ListDispatches(dispatch_pb2.ListDispatchesRequest(hub_id=x), timeout=TIMEOUT).dispatches
+    ] == [dispatch_id]
     lead.AddPickups(dispatch_pb2.AddPickupsRequest(dispatch_id=dispatch_id, pur_ids=[f"{x}-p3"]), timeout=TIMEOUT)
     lead.RemovePickups(dispatch_pb2.RemovePickupsRequest(dispatch_id=dispatch_id, pur_ids=[f"{x}-p1"]), timeout=TIMEOUT)
     lead.StartDispatch(dispatch_pb2.StartDispatchRequest(id=dispatch_id), timeout=TIMEOUT)
-    done = dispatch.service().CompleteDispatch(dispatch_pb2.CompleteDispatchRequest(id=dispatch_id), timeout=TIMEOUT).dispatch
+    done = (
+        dispatch.service()
+        .CompleteDispatch(dispatch_pb2.CompleteDispatchRequest(id=dispatch_id), timeout=TIMEOUT)
+        .dispatch
+    )
     assert done.status == dispatch_pb2.DISPATCH_STATUS_COMPLETED and list(done.pur_ids) == [f"{x}-p2", f"{x}-p3"]
 
 
@@ -551,7 +754,10 @@ def test_a_team_lead_may_not_list_dispatches_without_a_hub(dispatch, dispatch_hu
 def attendance_target(engine) -> Iterator[str]:
     with engine.connect() as conn:
         if conn.execute(sa.text("SELECT to_regclass('attendance.attendance_records')")).scalar() is None:
-            pytest.fail("attendance.attendance_records is missing: run `python -m mesh.migrate attendance_adapter`", pytrace=False)
+            pytest.fail(
+                "attendance.attendance_records is missing: run `python -m mesh.migrate attendance_adapter`",
+                pytrace=False,
+            )
     factory = make_session_factory(engine)
     reader = AttendanceReader(EmbeddedAttendanceSource(factory), None, CachePolicy(timedelta(seconds=60)))
     servicer = attendance_api.AttendanceServicer(reader, lambda: AttendanceUnitOfWork(factory))
@@ -592,7 +798,15 @@ def attendance_calls(x: str, y: str, rider: str) -> dict[str, tuple[str, object]
 def attendance_snapshot(attendance: Callers, x: str, y: str, rider: str) -> tuple:
     admin = attendance.admin()
     got = admin.GetAttendance(att_pb2.GetAttendanceRequest(rider_id=rider, date=DAY), timeout=TIMEOUT).record
-    listed = {hub: [r.rider_id for r in admin.ListAvailableRiders(att_pb2.ListAvailableRidersRequest(hub_id=hub, date=DAY), timeout=TIMEOUT).records] for hub in (x, y)}
+    listed = {
+        hub: [
+            r.rider_id
+            for r in admin.ListAvailableRiders(
+                att_pb2.ListAvailableRidersRequest(hub_id=hub, date=DAY), timeout=TIMEOUT
+            ).records
+        ]
+        for hub in (x, y)
+    }
     return got, listed
 
 
@@ -604,14 +818,19 @@ def test_another_hubs_attendance_is_denied_and_unchanged(attendance, attendance_
     assert before[1] == {x: [rider], y: []}
     for name, (method, request) in attendance_calls(x, y, rider).items():
         details = denial(lambda: getattr(stub, method)(request, timeout=TIMEOUT))
-        assert (repr(x) in details) if caller != "client" else (details == f"role client may not call {method}"), (name, details)
+        assert (repr(x) in details) if caller != "client" else (details == f"role client may not call {method}"), (
+            name,
+            details,
+        )
     assert attendance_snapshot(attendance, x, y, rider) == before
 
 
 def test_a_team_lead_keeps_its_hubs_attendance_and_services_read_it(attendance, attendance_hubs):
     x, _, rider = attendance_hubs
     lead = attendance.lead(x)
-    assert lead.GetAttendance(att_pb2.GetAttendanceRequest(rider_id=rider, date=DAY), timeout=TIMEOUT).record.hub_id == x
+    assert (
+        lead.GetAttendance(att_pb2.GetAttendanceRequest(rider_id=rider, date=DAY), timeout=TIMEOUT).record.hub_id == x
+    )
     lead.RecordAttendance(mark(rider, x, att_pb2.ATTENDANCE_STATUS_ON_LEAVE), timeout=TIMEOUT)
     lead.RecordAttendance(mark(rider, x), timeout=TIMEOUT)
     for caller in (lead, attendance.service()):
@@ -624,21 +843,35 @@ def test_a_team_lead_keeps_its_hubs_attendance_and_services_read_it(attendance, 
 
 @pytest.fixture
 def every_target(pur_target, routing_target, dispatch_target, attendance_target) -> dict[str, str]:
-    return {pur_api.SERVICE_NAME: pur_target, routing_api.SERVICE_NAME: routing_target,
-            dispatch_api.SERVICE_NAME: dispatch_target, attendance_api.SERVICE_NAME: attendance_target}
+    return {
+        pur_api.SERVICE_NAME: pur_target,
+        routing_api.SERVICE_NAME: routing_target,
+        dispatch_api.SERVICE_NAME: dispatch_target,
+        attendance_api.SERVICE_NAME: attendance_target,
+    }
 
 
 def test_every_service_wants_a_token_but_answers_health_without_one(every_target):
     probes = {
-        pur_api.SERVICE_NAME: lambda ch: pur_pb2_grpc.PickupServiceStub(ch).GetPickupRequest(pur_pb2.GetPickupRequestRequest(id="pur_x"), timeout=TIMEOUT),
-        routing_api.SERVICE_NAME: lambda ch: routing_pb2_grpc.RoutingServiceStub(ch).GetRoute(routing_pb2.GetRouteRequest(id="r"), timeout=TIMEOUT),
-        dispatch_api.SERVICE_NAME: lambda ch: dispatch_pb2_grpc.DispatchServiceStub(ch).GetDispatch(dispatch_pb2.GetDispatchRequest(id="d"), timeout=TIMEOUT),
-        attendance_api.SERVICE_NAME: lambda ch: attendance_pb2_grpc.AttendanceServiceStub(ch).GetAttendance(att_pb2.GetAttendanceRequest(rider_id="r", date=DAY), timeout=TIMEOUT),
+        pur_api.SERVICE_NAME: lambda ch: pur_pb2_grpc.PickupServiceStub(ch).GetPickupRequest(
+            pur_pb2.GetPickupRequestRequest(id="pur_x"), timeout=TIMEOUT
+        ),
+        routing_api.SERVICE_NAME: lambda ch: routing_pb2_grpc.RoutingServiceStub(ch).GetRoute(
+            routing_pb2.GetRouteRequest(id="r"), timeout=TIMEOUT
+        ),
+        dispatch_api.SERVICE_NAME: lambda ch: dispatch_pb2_grpc.DispatchServiceStub(ch).GetDispatch(
+            dispatch_pb2.GetDispatchRequest(id="d"), timeout=TIMEOUT
+        ),
+        attendance_api.SERVICE_NAME: lambda ch: attendance_pb2_grpc.AttendanceServiceStub(ch).GetAttendance(
+            att_pb2.GetAttendanceRequest(rider_id="r", date=DAY), timeout=TIMEOUT
+        ),
     }
     for name, target in every_target.items():
         with grpc.insecure_channel(target) as channel:
             with pytest.raises(grpc.RpcError) as caught:
                 probes[name](channel)
             assert caught.value.code() == grpc.StatusCode.UNAUTHENTICATED, name
-            health = health_pb2_grpc.HealthStub(channel).Check(health_pb2.HealthCheckRequest(service=name), timeout=TIMEOUT)
+            health = health_pb2_grpc.HealthStub(channel).Check(
+                health_pb2.HealthCheckRequest(service=name), timeout=TIMEOUT
+            )
             assert health.status == health_pb2.HealthCheckResponse.SERVING

@@ -38,7 +38,9 @@ def decode(msg: ConsumedMessage) -> str:
 
 
 def db_down() -> Exception:
-    return sqlalchemy.exc.OperationalError("UPDATE pur.pickup_requests ...", {}, Exception("server closed the connection"))
+    return sqlalchemy.exc.OperationalError(
+        "UPDATE pur.pickup_requests ...", {}, Exception("server closed the connection")
+    )
 
 
 @pytest.fixture
@@ -54,8 +56,13 @@ def make_loop(kafka_bootstrap_servers, producer, group) -> Iterator[Callable[...
     def make(topic: str, handle_batch, **kwargs) -> ConsumerLoop:
         options = {"poll_timeout_ms": 200, "retry_initial_wait": 0.05, "retry_max_wait": 0.2} | kwargs
         loop = ConsumerLoop(
-            kafka_bootstrap_servers, group, [topic],
-            decode=decode, handle_batch=handle_batch, dlq_producer=producer, **options,
+            kafka_bootstrap_servers,
+            group,
+            [topic],
+            decode=decode,
+            handle_batch=handle_batch,
+            dlq_producer=producer,
+            **options,
         )
         loops.append(loop)
         return loop
@@ -102,8 +109,6 @@ def send(producer, topic: str, values: list[bytes]) -> None:
     for i, value in enumerate(values):
         producer.send(topic, key=b"pur-1", value=value, headers=[(CE_ID, f"event-{i}".encode())])
     producer.flush(timeout=10)
-
-
 
 
 # -- tests ---------------------------------------------------------------------------------------

@@ -39,8 +39,12 @@ class FakeAttendance(AttendanceClient):
     def available_riders(self, hub_id: str, day: date) -> AttendanceView:
         if not self.known:
             return AttendanceView.unknown("attendance service answered UNAVAILABLE: test")
-        return AttendanceView(known=True, present={r: None for r in self.present}, source=AttendanceSource.LIVE,
-                              fetched_at=datetime.now(UTC) - timedelta(seconds=3))
+        return AttendanceView(
+            known=True,
+            present={r: None for r in self.present},
+            source=AttendanceSource.LIVE,
+            fetched_at=datetime.now(UTC) - timedelta(seconds=3),
+        )
 
 
 @pytest.fixture(scope="module")
@@ -57,7 +61,15 @@ def uow_factory(engine):
 @pytest.fixture(scope="module")
 def stub(uow_factory, attendance):
     servicer = DispatchServicer(uow_factory, attendance)
-    server = GrpcServer(port=0, verifier=auth.verifier(), credentials=None, registrations=[registration(servicer)], host="127.0.0.1", drain_seconds=0, grace_seconds=1)
+    server = GrpcServer(
+        port=0,
+        verifier=auth.verifier(),
+        credentials=None,
+        registrations=[registration(servicer)],
+        host="127.0.0.1",
+        drain_seconds=0,
+        grace_seconds=1,
+    )
     server.start()
     server.set_serving()
     with auth.open_channel(f"127.0.0.1:{server.port}") as channel:
@@ -69,20 +81,48 @@ def stub(uow_factory, attendance):
 def hub(stub, attendance) -> str:
     hub_id = f"hub-{uuid.uuid4().hex[:10]}"
     for name in ("asha", "bala"):
-        stub.UpsertRider(dispatch_pb2.UpsertRiderRequest(rider=dispatch_pb2.Rider(id=f"{hub_id}-{name}", hub_id=hub_id, name=name.title())))
+        stub.UpsertRider(
+            dispatch_pb2.UpsertRiderRequest(
+                rider=dispatch_pb2.Rider(id=f"{hub_id}-{name}", hub_id=hub_id, name=name.title())
+            )
+        )
         attendance.present.add(f"{hub_id}-{name}")
-    stub.UpsertVehicle(dispatch_pb2.UpsertVehicleRequest(vehicle=dispatch_pb2.Vehicle(
-        id=f"{hub_id}-bike", hub_id=hub_id, type=dispatch_pb2.VEHICLE_TYPE_BIKE, capacity_packages=10, capacity_kg=20.0)))
+    stub.UpsertVehicle(
+        dispatch_pb2.UpsertVehicleRequest(
+            vehicle=dispatch_pb2.Vehicle(
+                id=f"{hub_id}-bike",
+                hub_id=hub_id,
+                type=dispatch_pb2.VEHICLE_TYPE_BIKE,
+                capacity_packages=10,
+                capacity_kg=20.0,
+            )
+        )
+    )
     return hub_id
 
 
 def route(uow_factory, hub: str, *pur_ids: str, packages: int = 3) -> None:
-    handlers.apply_pur_changes(uow_factory(), [
-        PurSnapshot(pur_id=p, version=2, status=PickupStatus.ROUTED, hub_id=hub, route_id="R1", pickup_date=TODAY,
-                    client_id="c1", warehouse_name="WH", lat=12.9, lng=77.6, packages=packages, weight_kg=1.0,
-                    route_match=RouteMatch.NEAREST)
-        for p in pur_ids
-    ])
+    handlers.apply_pur_changes(
+        uow_factory(),
+        [
+            PurSnapshot(
+                pur_id=p,
+                version=2,
+                status=PickupStatus.ROUTED,
+                hub_id=hub,
+                route_id="R1",
+                pickup_date=TODAY,
+                client_id="c1",
+                warehouse_name="WH",
+                lat=12.9,
+                lng=77.6,
+                packages=packages,
+                weight_kg=1.0,
+                route_match=RouteMatch.NEAREST,
+            )
+            for p in pur_ids
+        ],
+    )
 
 
 def code_of(call) -> tuple[grpc.StatusCode, str]:
@@ -93,21 +133,33 @@ def code_of(call) -> tuple[grpc.StatusCode, str]:
 
 def test_the_happy_path_over_grpc(stub, uow_factory, hub):
     route(uow_factory, hub, f"{hub}-p1", f"{hub}-p2")
-    listed = stub.ListOpenPickupsByRoute(dispatch_pb2.ListOpenPickupsByRouteRequest(hub_id=hub, pickup_date=TODAY.isoformat()))
+    listed = stub.ListOpenPickupsByRoute(
+        dispatch_pb2.ListOpenPickupsByRouteRequest(hub_id=hub, pickup_date=TODAY.isoformat())
+    )
     [group] = listed.groups
     assert (group.route_id, group.pur_count, group.queued_count, group.expected_packages) == ("R1", 2, 2, 6)
     assert group.pickups[0].status == pur_pb2.PICKUP_STATUS_ROUTED and group.pickups[0].location.lat == 12.9
     assert not group.HasField("open_dispatch")
 
-    rec = stub.RecommendDispatch(dispatch_pb2.RecommendDispatchRequest(hub_id=hub, route_id="R1", pickup_date=TODAY.isoformat()))
+    rec = stub.RecommendDispatch(
+        dispatch_pb2.RecommendDispatchRequest(hub_id=hub, route_id="R1", pickup_date=TODAY.isoformat())
+    )
     assert [r.rider_id for r in rec.riders] == [f"{hub}-asha", f"{hub}-bala"] and rec.riders[0].present
     assert rec.vehicles[0].fits_load and rec.queued_pur_count == 2 and rec.queued_packages == 6
-    assert rec.attendance_freshness.source == attendance_pb2.ATTENDANCE_SOURCE_LIVE and not rec.attendance_freshness.stale
+    assert (
+        rec.attendance_freshness.source == attendance_pb2.ATTENDANCE_SOURCE_LIVE and not rec.attendance_freshness.stale
+    )
     assert rec.attendance_freshness.age.seconds >= 3
 
-    request = dispatch_pb2.CreateDispatchRequest(request_id="r-1", hub_id=hub, route_id="R1", pickup_date=TODAY.isoformat())
+    request = dispatch_pb2.CreateDispatchRequest(
+        request_id="r-1", hub_id=hub, route_id="R1", pickup_date=TODAY.isoformat()
+    )
     created = stub.CreateDispatch(request)
-    assert created.created and created.dispatch.rider_id == f"{hub}-asha" and list(created.dispatch.pur_ids) == [f"{hub}-p1", f"{hub}-p2"]
+    assert (
+        created.created
+        and created.dispatch.rider_id == f"{hub}-asha"
+        and list(created.dispatch.pur_ids) == [f"{hub}-p1", f"{hub}-p2"]
+    )
     assert created.dispatch.status == dispatch_pb2.DISPATCH_STATUS_OPEN and created.dispatch.request_id == "r-1"
     again = stub.CreateDispatch(request)
     assert not again.created and again.dispatch.id == created.dispatch.id
@@ -131,29 +183,137 @@ def test_upserts_report_whether_they_created(stub, hub):
 
 BAD_REQUESTS = {
     "rider missing": ("UpsertRider", dispatch_pb2.UpsertRiderRequest(), Code.INVALID_ARGUMENT, "rider is required"),
-    "rider id bad": ("UpsertRider", dispatch_pb2.UpsertRiderRequest(rider=dispatch_pb2.Rider(id="a b", hub_id="h")), Code.INVALID_ARGUMENT, "rider.id"),
-    "vehicle type": ("UpsertVehicle", dispatch_pb2.UpsertVehicleRequest(vehicle=dispatch_pb2.Vehicle(id="v", hub_id="h", capacity_packages=1, capacity_kg=1)), Code.INVALID_ARGUMENT, "vehicle.type"),
-    "vehicle capacity": ("UpsertVehicle", dispatch_pb2.UpsertVehicleRequest(vehicle=dispatch_pb2.Vehicle(id="v", hub_id="h", type=1, capacity_packages=0, capacity_kg=1)), Code.INVALID_ARGUMENT, "capacity_packages"),
-    "vehicle nan kg": ("UpsertVehicle", dispatch_pb2.UpsertVehicleRequest(vehicle=dispatch_pb2.Vehicle(id="v", hub_id="h", type=1, capacity_packages=1, capacity_kg=float("nan"))), Code.INVALID_ARGUMENT, "capacity_kg"),
-    "list no hub": ("ListOpenPickupsByRoute", dispatch_pb2.ListOpenPickupsByRouteRequest(pickup_date="2026-01-01"), Code.INVALID_ARGUMENT, "hub_id is required"),
-    "list bad date": ("ListOpenPickupsByRoute", dispatch_pb2.ListOpenPickupsByRouteRequest(hub_id="h", pickup_date="tomorrow"), Code.INVALID_ARGUMENT, "YYYY-MM-DD"),
-    "list negative limit": ("ListOpenPickupsByRoute", dispatch_pb2.ListOpenPickupsByRouteRequest(hub_id="h", pickup_date="2026-01-01", pickups_per_route_limit=-1), Code.INVALID_ARGUMENT, "pickups_per_route_limit"),
-    "recommend limit": ("RecommendDispatch", dispatch_pb2.RecommendDispatchRequest(hub_id="h", route_id="r", pickup_date="2026-01-01", limit=51), Code.INVALID_ARGUMENT, "limit"),
-    "recommend no route": ("RecommendDispatch", dispatch_pb2.RecommendDispatchRequest(hub_id="h", pickup_date="2026-01-01"), Code.INVALID_ARGUMENT, "route_id is required"),
-    "recommend unknown hub": ("RecommendDispatch", dispatch_pb2.RecommendDispatchRequest(hub_id="no-such-hub-x1", route_id="r", pickup_date="2026-01-01"), Code.NOT_FOUND, "no riders or vehicles"),
-    "create no request id": ("CreateDispatch", dispatch_pb2.CreateDispatchRequest(hub_id="h", route_id="r", pickup_date="2026-01-01"), Code.INVALID_ARGUMENT, "request_id is required"),
-    "create bad date": ("CreateDispatch", dispatch_pb2.CreateDispatchRequest(request_id="x", hub_id="h", route_id="r", pickup_date="2026-13-01"), Code.INVALID_ARGUMENT, "not a real date"),
-    "create too many purs": ("CreateDispatch", dispatch_pb2.CreateDispatchRequest(request_id="x", hub_id="h", route_id="r", pickup_date="2026-01-01", pur_ids=["p"] * 1001), Code.INVALID_ARGUMENT, "limit is 1000"),
+    "rider id bad": (
+        "UpsertRider",
+        dispatch_pb2.UpsertRiderRequest(rider=dispatch_pb2.Rider(id="a b", hub_id="h")),
+        Code.INVALID_ARGUMENT,
+        "rider.id",
+    ),
+    "vehicle type": (
+        "UpsertVehicle",
+        dispatch_pb2.UpsertVehicleRequest(
+            vehicle=dispatch_pb2.Vehicle(id="v", hub_id="h", capacity_packages=1, capacity_kg=1)
+        ),
+        Code.INVALID_ARGUMENT,
+        "vehicle.type",
+    ),
+    "vehicle capacity": (
+        "UpsertVehicle",
+        dispatch_pb2.UpsertVehicleRequest(
+            vehicle=dispatch_pb2.Vehicle(id="v", hub_id="h", type=1, capacity_packages=0, capacity_kg=1)
+        ),
+        Code.INVALID_ARGUMENT,
+        "capacity_packages",
+    ),
+    "vehicle nan kg": (
+        "UpsertVehicle",
+        dispatch_pb2.UpsertVehicleRequest(
+            vehicle=dispatch_pb2.Vehicle(id="v", hub_id="h", type=1, capacity_packages=1, capacity_kg=float("nan"))
+        ),
+        Code.INVALID_ARGUMENT,
+        "capacity_kg",
+    ),
+    "list no hub": (
+        "ListOpenPickupsByRoute",
+        dispatch_pb2.ListOpenPickupsByRouteRequest(pickup_date="2026-01-01"),
+        Code.INVALID_ARGUMENT,
+        "hub_id is required",
+    ),
+    "list bad date": (
+        "ListOpenPickupsByRoute",
+        dispatch_pb2.ListOpenPickupsByRouteRequest(hub_id="h", pickup_date="tomorrow"),
+        Code.INVALID_ARGUMENT,
+        "YYYY-MM-DD",
+    ),
+    "list negative limit": (
+        "ListOpenPickupsByRoute",
+        dispatch_pb2.ListOpenPickupsByRouteRequest(hub_id="h", pickup_date="2026-01-01", pickups_per_route_limit=-1),
+        Code.INVALID_ARGUMENT,
+        "pickups_per_route_limit",
+    ),
+    "recommend limit": (
+        "RecommendDispatch",
+        dispatch_pb2.RecommendDispatchRequest(hub_id="h", route_id="r", pickup_date="2026-01-01", limit=51),
+        Code.INVALID_ARGUMENT,
+        "limit",
+    ),
+    "recommend no route": (
+        "RecommendDispatch",
+        dispatch_pb2.RecommendDispatchRequest(hub_id="h", pickup_date="2026-01-01"),
+        Code.INVALID_ARGUMENT,
+        "route_id is required",
+    ),
+    "recommend unknown hub": (
+        "RecommendDispatch",
+        dispatch_pb2.RecommendDispatchRequest(hub_id="no-such-hub-x1", route_id="r", pickup_date="2026-01-01"),
+        Code.NOT_FOUND,
+        "no riders or vehicles",
+    ),
+    "create no request id": (
+        "CreateDispatch",
+        dispatch_pb2.CreateDispatchRequest(hub_id="h", route_id="r", pickup_date="2026-01-01"),
+        Code.INVALID_ARGUMENT,
+        "request_id is required",
+    ),
+    "create bad date": (
+        "CreateDispatch",
+        dispatch_pb2.CreateDispatchRequest(request_id="x", hub_id="h", route_id="r", pickup_date="2026-13-01"),
+        Code.INVALID_ARGUMENT,
+        "not a real date",
+    ),
+    "create too many purs": (
+        "CreateDispatch",
+        dispatch_pb2.CreateDispatchRequest(
+            request_id="x", hub_id="h", route_id="r", pickup_date="2026-01-01", pur_ids=["p"] * 1001
+        ),
+        Code.INVALID_ARGUMENT,
+        "limit is 1000",
+    ),
     "get empty": ("GetDispatch", dispatch_pb2.GetDispatchRequest(), Code.INVALID_ARGUMENT, "id is required"),
     "get unknown": ("GetDispatch", dispatch_pb2.GetDispatchRequest(id="dsp_nope"), Code.NOT_FOUND, "dsp_nope"),
-    "list page size": ("ListDispatches", dispatch_pb2.ListDispatchesRequest(hub_id="h", page_size=-1), Code.INVALID_ARGUMENT, "page_size"),
-    "list status": ("ListDispatches", dispatch_pb2.ListDispatchesRequest(hub_id="h", status=9), Code.INVALID_ARGUMENT, "status"),
-    "list token": ("ListDispatches", dispatch_pb2.ListDispatchesRequest(hub_id="h", page_token="garbage!"), Code.INVALID_ARGUMENT, "page_token"),
-    "add none": ("AddPickups", dispatch_pb2.AddPickupsRequest(dispatch_id="d"), Code.INVALID_ARGUMENT, "pur_ids must not be empty"),
-    "add unknown dispatch": ("AddPickups", dispatch_pb2.AddPickupsRequest(dispatch_id="dsp_nope", pur_ids=["p"]), Code.NOT_FOUND, "dsp_nope"),
-    "remove long reason": ("RemovePickups", dispatch_pb2.RemovePickupsRequest(dispatch_id="d", pur_ids=["p"], reason="x" * 501), Code.INVALID_ARGUMENT, "reason"),
+    "list page size": (
+        "ListDispatches",
+        dispatch_pb2.ListDispatchesRequest(hub_id="h", page_size=-1),
+        Code.INVALID_ARGUMENT,
+        "page_size",
+    ),
+    "list status": (
+        "ListDispatches",
+        dispatch_pb2.ListDispatchesRequest(hub_id="h", status=9),
+        Code.INVALID_ARGUMENT,
+        "status",
+    ),
+    "list token": (
+        "ListDispatches",
+        dispatch_pb2.ListDispatchesRequest(hub_id="h", page_token="garbage!"),
+        Code.INVALID_ARGUMENT,
+        "page_token",
+    ),
+    "add none": (
+        "AddPickups",
+        dispatch_pb2.AddPickupsRequest(dispatch_id="d"),
+        Code.INVALID_ARGUMENT,
+        "pur_ids must not be empty",
+    ),
+    "add unknown dispatch": (
+        "AddPickups",
+        dispatch_pb2.AddPickupsRequest(dispatch_id="dsp_nope", pur_ids=["p"]),
+        Code.NOT_FOUND,
+        "dsp_nope",
+    ),
+    "remove long reason": (
+        "RemovePickups",
+        dispatch_pb2.RemovePickupsRequest(dispatch_id="d", pur_ids=["p"], reason="x" * 501),
+        Code.INVALID_ARGUMENT,
+        "reason",
+    ),
     "start unknown": ("StartDispatch", dispatch_pb2.StartDispatchRequest(id="dsp_nope"), Code.NOT_FOUND, "dsp_nope"),
-    "cancel long reason": ("CancelDispatch", dispatch_pb2.CancelDispatchRequest(id="d", reason="x" * 501), Code.INVALID_ARGUMENT, "reason"),
+    "cancel long reason": (
+        "CancelDispatch",
+        dispatch_pb2.CancelDispatchRequest(id="d", reason="x" * 501),
+        Code.INVALID_ARGUMENT,
+        "reason",
+    ),
 }
 
 
@@ -167,22 +327,56 @@ def test_state_errors_are_failed_precondition_and_conflicts_already_exists(stub,
     route(uow_factory, hub, f"{hub}-p1", f"{hub}-p2", f"{hub}-p3", packages=4)
     base = dict(hub_id=hub, route_id="R1", pickup_date=TODAY.isoformat())
     attendance.present.discard(f"{hub}-bala")
-    assert code_of(lambda: stub.CreateDispatch(dispatch_pb2.CreateDispatchRequest(request_id="a", rider_id=f"{hub}-bala", **base)))[0] == Code.FAILED_PRECONDITION
-    assert code_of(lambda: stub.CreateDispatch(dispatch_pb2.CreateDispatchRequest(request_id="a", rider_id=f"{hub}-zed", **base)))[0] == Code.NOT_FOUND
-    too_much = dispatch_pb2.CreateDispatchRequest(request_id="b", pur_ids=[f"{hub}-p1", f"{hub}-p2", f"{hub}-p3"], **base)
+    assert (
+        code_of(
+            lambda: stub.CreateDispatch(
+                dispatch_pb2.CreateDispatchRequest(request_id="a", rider_id=f"{hub}-bala", **base)
+            )
+        )[0]
+        == Code.FAILED_PRECONDITION
+    )
+    assert (
+        code_of(
+            lambda: stub.CreateDispatch(
+                dispatch_pb2.CreateDispatchRequest(request_id="a", rider_id=f"{hub}-zed", **base)
+            )
+        )[0]
+        == Code.NOT_FOUND
+    )
+    too_much = dispatch_pb2.CreateDispatchRequest(
+        request_id="b", pur_ids=[f"{hub}-p1", f"{hub}-p2", f"{hub}-p3"], **base
+    )
     got, details = code_of(lambda: stub.CreateDispatch(too_much))
     assert got == Code.FAILED_PRECONDITION and "would carry 12 packages" in details
     d = stub.CreateDispatch(dispatch_pb2.CreateDispatchRequest(request_id="c", **base)).dispatch
     assert len(d.pur_ids) == 2
-    assert code_of(lambda: stub.CreateDispatch(dispatch_pb2.CreateDispatchRequest(request_id="c", rider_id=f"{hub}-asha", **base)))[0] == Code.ALREADY_EXISTS
-    assert code_of(lambda: stub.AddPickups(dispatch_pb2.AddPickupsRequest(dispatch_id=d.id, pur_ids=[f"{hub}-p3"])))[0] == Code.FAILED_PRECONDITION
-    assert code_of(lambda: stub.CompleteDispatch(dispatch_pb2.CompleteDispatchRequest(id=d.id)))[0] == Code.FAILED_PRECONDITION
+    assert (
+        code_of(
+            lambda: stub.CreateDispatch(
+                dispatch_pb2.CreateDispatchRequest(request_id="c", rider_id=f"{hub}-asha", **base)
+            )
+        )[0]
+        == Code.ALREADY_EXISTS
+    )
+    assert (
+        code_of(lambda: stub.AddPickups(dispatch_pb2.AddPickupsRequest(dispatch_id=d.id, pur_ids=[f"{hub}-p3"])))[0]
+        == Code.FAILED_PRECONDITION
+    )
+    assert (
+        code_of(lambda: stub.CompleteDispatch(dispatch_pb2.CompleteDispatchRequest(id=d.id)))[0]
+        == Code.FAILED_PRECONDITION
+    )
     cancelled = stub.CancelDispatch(dispatch_pb2.CancelDispatchRequest(id=d.id, reason="rain")).dispatch
     assert cancelled.status == dispatch_pb2.DISPATCH_STATUS_CANCELLED and cancelled.cancel_reason == "rain"
-    assert code_of(lambda: stub.StartDispatch(dispatch_pb2.StartDispatchRequest(id=d.id)))[0] == Code.FAILED_PRECONDITION
+    assert (
+        code_of(lambda: stub.StartDispatch(dispatch_pb2.StartDispatchRequest(id=d.id)))[0] == Code.FAILED_PRECONDITION
+    )
     attendance.known = False
     try:
-        assert code_of(lambda: stub.CreateDispatch(dispatch_pb2.CreateDispatchRequest(request_id="e", **base)))[0] == Code.UNAVAILABLE
+        assert (
+            code_of(lambda: stub.CreateDispatch(dispatch_pb2.CreateDispatchRequest(request_id="e", **base)))[0]
+            == Code.UNAVAILABLE
+        )
         rec = stub.RecommendDispatch(dispatch_pb2.RecommendDispatchRequest(**base))
         assert rec.attendance_freshness.stale and "UNAVAILABLE" in rec.attendance_freshness.stale_reason
         assert rec.riders and not any(r.present for r in rec.riders)
@@ -194,19 +388,44 @@ def test_list_dispatches_pages_with_tokens_bound_to_filters(stub, attendance, hu
     for i in range(3):
         rider = f"{hub}-r{i}"
         stub.UpsertRider(dispatch_pb2.UpsertRiderRequest(rider=dispatch_pb2.Rider(id=rider, hub_id=hub)))
-        stub.UpsertVehicle(dispatch_pb2.UpsertVehicleRequest(vehicle=dispatch_pb2.Vehicle(
-            id=f"{hub}-v{i}", hub_id=hub, type=dispatch_pb2.VEHICLE_TYPE_VAN, capacity_packages=50, capacity_kg=50)))
+        stub.UpsertVehicle(
+            dispatch_pb2.UpsertVehicleRequest(
+                vehicle=dispatch_pb2.Vehicle(
+                    id=f"{hub}-v{i}",
+                    hub_id=hub,
+                    type=dispatch_pb2.VEHICLE_TYPE_VAN,
+                    capacity_packages=50,
+                    capacity_kg=50,
+                )
+            )
+        )
         attendance.present.add(rider)
-        stub.CreateDispatch(dispatch_pb2.CreateDispatchRequest(request_id=f"q{i}", hub_id=hub, route_id=f"R{i}", pickup_date=TODAY.isoformat(),
-                                                               rider_id=rider, vehicle_id=f"{hub}-v{i}"))
+        stub.CreateDispatch(
+            dispatch_pb2.CreateDispatchRequest(
+                request_id=f"q{i}",
+                hub_id=hub,
+                route_id=f"R{i}",
+                pickup_date=TODAY.isoformat(),
+                rider_id=rider,
+                vehicle_id=f"{hub}-v{i}",
+            )
+        )
     first = stub.ListDispatches(dispatch_pb2.ListDispatchesRequest(hub_id=hub, page_size=2))
     assert len(first.dispatches) == 2 and first.next_page_token
-    second = stub.ListDispatches(dispatch_pb2.ListDispatchesRequest(hub_id=hub, page_size=2, page_token=first.next_page_token))
-    assert [d.route_id for d in [*first.dispatches, *second.dispatches]] == ["R2", "R1", "R0"] and not second.next_page_token
+    second = stub.ListDispatches(
+        dispatch_pb2.ListDispatchesRequest(hub_id=hub, page_size=2, page_token=first.next_page_token)
+    )
+    assert [d.route_id for d in [*first.dispatches, *second.dispatches]] == [
+        "R2",
+        "R1",
+        "R0",
+    ] and not second.next_page_token
     other = dispatch_pb2.ListDispatchesRequest(hub_id=hub, page_size=2, route_id="R1", page_token=first.next_page_token)
     got, details = code_of(lambda: stub.ListDispatches(other))
     assert got == Code.INVALID_ARGUMENT and "different filters" in details
-    only = stub.ListDispatches(dispatch_pb2.ListDispatchesRequest(hub_id=hub, status=dispatch_pb2.DISPATCH_STATUS_OPEN, rider_id=f"{hub}-r1"))
+    only = stub.ListDispatches(
+        dispatch_pb2.ListDispatchesRequest(hub_id=hub, status=dispatch_pb2.DISPATCH_STATUS_OPEN, rider_id=f"{hub}-r1")
+    )
     assert [d.route_id for d in only.dispatches] == ["R1"]
 
 
@@ -215,10 +434,12 @@ def test_list_dispatches_pages_with_tokens_bound_to_filters(stub, attendance, hu
 
 class _Attendance(attendance_pb2_grpc.AttendanceServiceServicer):
     def ListAvailableRiders(self, request, context):
-        record = attendance_pb2.AttendanceRecord(rider_id="r1", hub_id=request.hub_id, date=request.date,
-                                                 status=attendance_pb2.ATTENDANCE_STATUS_PRESENT)
+        record = attendance_pb2.AttendanceRecord(
+            rider_id="r1", hub_id=request.hub_id, date=request.date, status=attendance_pb2.ATTENDANCE_STATUS_PRESENT
+        )
         return attendance_pb2.ListAvailableRidersResponse(
-            records=[record], freshness=attendance_pb2.Freshness(source=attendance_pb2.ATTENDANCE_SOURCE_CACHED))
+            records=[record], freshness=attendance_pb2.Freshness(source=attendance_pb2.ATTENDANCE_SOURCE_CACHED)
+        )
 
 
 def test_grpc_attendance_client_reads_present_riders():
@@ -227,7 +448,15 @@ def test_grpc_attendance_client_reads_present_riders():
         lambda server: attendance_pb2_grpc.add_AttendanceServiceServicer_to_server(_Attendance(), server),
         ATTENDANCE_ACCESS,
     )
-    server = GrpcServer(port=0, verifier=auth.verifier(), credentials=None, registrations=[registration_], host="127.0.0.1", drain_seconds=0, grace_seconds=1)
+    server = GrpcServer(
+        port=0,
+        verifier=auth.verifier(),
+        credentials=None,
+        registrations=[registration_],
+        host="127.0.0.1",
+        drain_seconds=0,
+        grace_seconds=1,
+    )
     server.start()
     client = GrpcAttendanceClient(auth.open_channel(f"127.0.0.1:{server.port}", auth.token("service")), 2.0)
     try:

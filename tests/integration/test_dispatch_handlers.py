@@ -82,12 +82,33 @@ def hub(uow_factory, attendance) -> str:
     return hub_id
 
 
-def routed(pur_id: str, hub: str, version: int = 2, *, route: str = "R1", packages: int = 3, weight: float = 4.0,
-           status: PickupStatus = PickupStatus.ROUTED, day: date = TODAY, rider: str = "") -> PurSnapshot:
+def routed(
+    pur_id: str,
+    hub: str,
+    version: int = 2,
+    *,
+    route: str = "R1",
+    packages: int = 3,
+    weight: float = 4.0,
+    status: PickupStatus = PickupStatus.ROUTED,
+    day: date = TODAY,
+    rider: str = "",
+) -> PurSnapshot:
     return PurSnapshot(
-        pur_id=pur_id, version=version, status=status, hub_id=hub, route_id=route, pickup_date=day,
-        client_id="client-1", warehouse_name=f"Warehouse {pur_id[-4:]}", lat=12.97, lng=77.59,
-        packages=packages, weight_kg=weight, route_match=RouteMatch.EXACT, rider_id=rider,
+        pur_id=pur_id,
+        version=version,
+        status=status,
+        hub_id=hub,
+        route_id=route,
+        pickup_date=day,
+        client_id="client-1",
+        warehouse_name=f"Warehouse {pur_id[-4:]}",
+        lat=12.97,
+        lng=77.59,
+        packages=packages,
+        weight_kg=weight,
+        route_match=RouteMatch.EXACT,
+        rider_id=rider,
     )
 
 
@@ -118,7 +139,13 @@ def events(engine, pur_ids: list[str]) -> list[tuple[str, str, int, events_pb2.D
 
 
 def create(uow_factory, attendance, hub: str, request_id: str = "req-1", **fields) -> handlers.Created:
-    new = NewDispatch(request_id=request_id, hub_id=hub, route_id=fields.pop("route", "R1"), pickup_date=fields.pop("day", TODAY), **fields)
+    new = NewDispatch(
+        request_id=request_id,
+        hub_id=hub,
+        route_id=fields.pop("route", "R1"),
+        pickup_date=fields.pop("day", TODAY),
+        **fields,
+    )
     return handlers.create_dispatch(uow_factory(), attendance, new)
 
 
@@ -127,10 +154,14 @@ def create(uow_factory, attendance, hub: str, request_id: str = "req-1", **field
 
 def test_routed_purs_wait_in_their_routes_queue(engine, uow_factory, hub):
     ids = purs(hub, 3)
-    emitted = handlers.apply_pur_changes(uow_factory(), [routed(ids[0], hub), routed(ids[1], hub), routed(ids[2], hub, route="R2")])
+    emitted = handlers.apply_pur_changes(
+        uow_factory(), [routed(ids[0], hub), routed(ids[1], hub), routed(ids[2], hub, route="R2")]
+    )
     assert emitted == 0
     rows = pickup_rows(engine, ids)
-    assert {r.status for r in rows.values()} == {"ROUTED"} and all(r.listed and r.dispatch_id is None for r in rows.values())
+    assert {r.status for r in rows.values()} == {"ROUTED"} and all(
+        r.listed and r.dispatch_id is None for r in rows.values()
+    )
     assert rows[ids[0]].position < rows[ids[1]].position
     groups = handlers.list_open_pickups(uow_factory(), hub, TODAY)
     assert [(g.route_id, g.pur_count, g.queued_count, g.packages) for g in groups] == [("R1", 2, 2, 6), ("R2", 1, 1, 3)]
@@ -143,8 +174,12 @@ def test_a_routed_pur_joins_the_open_dispatch_of_its_route_and_day(engine, uow_f
     first, second, other_day, too_big = purs(hub, 4)
     handlers.apply_pur_changes(
         uow_factory(),
-        [routed(first, hub), routed(second, hub, packages=5), routed(other_day, hub, day=TODAY + timedelta(days=1)),
-         routed(too_big, hub, packages=3)],
+        [
+            routed(first, hub),
+            routed(second, hub, packages=5),
+            routed(other_day, hub, day=TODAY + timedelta(days=1)),
+            routed(too_big, hub, packages=3),
+        ],
     )
     got = handlers.get_dispatch(uow_factory(), dispatch.id)
     assert got.pur_ids == [first, second] and got.load.packages == 8  # the bike carries 10
@@ -154,7 +189,12 @@ def test_a_routed_pur_joins_the_open_dispatch_of_its_route_and_day(engine, uow_f
     assert rows[other_day].dispatch_id is None
     [(pur_id, change, version, event)] = [e for e in events(engine, [first]) if e[1] == "dispatched"]
     assert (pur_id, version, event.dispatched.automatic) == (first, 1, True)
-    assert (event.dispatch_id, event.route_id, event.rider_id, event.vehicle_id) == (dispatch.id, "R1", dispatch.rider_id, f"{hub}-bike")
+    assert (event.dispatch_id, event.route_id, event.rider_id, event.vehicle_id) == (
+        dispatch.id,
+        "R1",
+        dispatch.rider_id,
+        f"{hub}-bike",
+    )
     assert event.pickup_date == TODAY.isoformat() and event.dispatch_status == 1  # OPEN
 
 
@@ -162,10 +202,24 @@ def test_duplicate_and_older_pur_events_change_nothing(engine, uow_factory, atte
     [pur] = purs(hub, 1)
     handlers.apply_pur_changes(uow_factory(), [routed(pur, hub, version=5)])
     before = pickup_rows(engine, [pur])[pur]
-    assert handlers.apply_pur_changes(uow_factory(), [routed(pur, hub, version=5), routed(pur, hub, version=3, route="R9"),
-                                                      routed(pur, hub, version=4, status=PickupStatus.CANCELLED)]) == 0
+    assert (
+        handlers.apply_pur_changes(
+            uow_factory(),
+            [
+                routed(pur, hub, version=5),
+                routed(pur, hub, version=3, route="R9"),
+                routed(pur, hub, version=4, status=PickupStatus.CANCELLED),
+            ],
+        )
+        == 0
+    )
     after = pickup_rows(engine, [pur])[pur]
-    assert (after.route_id, after.status, after.pur_version, after.position) == (before.route_id, before.status, 5, before.position)
+    assert (after.route_id, after.status, after.pur_version, after.position) == (
+        before.route_id,
+        before.status,
+        5,
+        before.position,
+    )
 
 
 def test_a_cancelled_pur_leaves_its_dispatch_with_a_released_event(engine, uow_factory, attendance, hub):
@@ -173,7 +227,9 @@ def test_a_cancelled_pur_leaves_its_dispatch_with_a_released_event(engine, uow_f
     handlers.apply_pur_changes(uow_factory(), [routed(keep, hub), routed(cancelled, hub)])
     dispatch = create(uow_factory, attendance, hub).dispatch
     assert dispatch.pur_ids == [keep, cancelled]
-    handlers.apply_pur_changes(uow_factory(), [routed(cancelled, hub, version=3, status=PickupStatus.DISPATCHED)])  # echo
+    handlers.apply_pur_changes(
+        uow_factory(), [routed(cancelled, hub, version=3, status=PickupStatus.DISPATCHED)]
+    )  # echo
     handlers.apply_pur_changes(uow_factory(), [routed(cancelled, hub, version=4, status=PickupStatus.CANCELLED)])
     got = handlers.get_dispatch(uow_factory(), dispatch.id)
     assert got.pur_ids == [keep] and got.load.packages == 3 and got.version == 3
@@ -204,8 +260,9 @@ def test_a_released_pur_echoed_back_as_routed_stays_in_the_queue(engine, uow_fac
     handlers.apply_pur_changes(uow_factory(), [routed(pur, hub), routed(other, hub)])
     dispatch = create(uow_factory, attendance, hub).dispatch
     handlers.remove_pickups(uow_factory(), dispatch.id, [pur], "customer not ready")
-    handlers.apply_pur_changes(uow_factory(), [routed(pur, hub, version=3, status=PickupStatus.DISPATCHED),
-                                               routed(pur, hub, version=4)])  # pur_svc's echoes
+    handlers.apply_pur_changes(
+        uow_factory(), [routed(pur, hub, version=3, status=PickupStatus.DISPATCHED), routed(pur, hub, version=4)]
+    )  # pur_svc's echoes
     assert handlers.get_dispatch(uow_factory(), dispatch.id).pur_ids == [other]
     row = pickup_rows(engine, [pur])[pur]
     assert (row.status, row.dispatch_id, row.listed, row.pur_version) == ("ROUTED", None, True, 4)
@@ -247,7 +304,11 @@ def test_cancelling_returns_purs_to_the_queue(engine, uow_factory, attendance, h
     for pur in ids:
         _, change, version, event = events(engine, [pur])[-1]
         assert (change, version, event.released.reason, event.released.detail) == (
-            "released", 3, events_pb2.RELEASE_REASON_DISPATCH_CANCELLED, "van broke down")
+            "released",
+            3,
+            events_pb2.RELEASE_REASON_DISPATCH_CANCELLED,
+            "van broke down",
+        )
     [group] = handlers.list_open_pickups(uow_factory(), hub, TODAY)
     assert group.queued_count == 2 and group.open_dispatch is None
     # The rider is free again, and the PURs can join a new dispatch.
@@ -271,7 +332,9 @@ def test_illegal_transitions_are_failed_precondition(uow_factory, attendance, hu
 def test_capacity_is_enforced_with_numbers(engine, uow_factory, attendance, hub):
     ids = purs(hub, 4)
     handlers.apply_pur_changes(uow_factory(), [routed(p, hub, packages=4, weight=2.0) for p in ids])
-    with pytest.raises(FailedPrecondition, match=r"would carry 16 packages / 8.0 kg but vehicle .*-bike carries at most 10 packages"):
+    with pytest.raises(
+        FailedPrecondition, match=r"would carry 16 packages / 8.0 kg but vehicle .*-bike carries at most 10 packages"
+    ):
         create(uow_factory, attendance, hub, vehicle_id=f"{hub}-bike", pur_ids=tuple(ids))
     # From the queue, as far as capacity allows.
     d = create(uow_factory, attendance, hub, "req-2", vehicle_id=f"{hub}-bike").dispatch
@@ -312,7 +375,9 @@ def test_the_partial_unique_index_holds_under_concurrent_creates(uow_factory, at
     def attempt(route: str, vehicle: str) -> None:
         barrier.wait()
         try:
-            results.append(create(uow_factory, attendance, hub, f"req-{route}", rider_id=rider, vehicle_id=vehicle, route=route))
+            results.append(
+                create(uow_factory, attendance, hub, f"req-{route}", rider_id=rider, vehicle_id=vehicle, route=route)
+            )
         except FailedPrecondition as exc:
             results.append(exc)
 
@@ -373,7 +438,9 @@ def test_open_pickups_by_route_with_totals_and_limits(uow_factory, attendance, h
     ids = purs(hub, 5)
     handlers.apply_pur_changes(uow_factory(), [routed(p, hub, packages=2, weight=1.5) for p in ids[:3]])
     d = create(uow_factory, attendance, hub, vehicle_id=f"{hub}-bike").dispatch  # takes all three
-    handlers.apply_pur_changes(uow_factory(), [routed(p, hub, packages=4, weight=1.0) for p in ids[3:]])  # 4th joins, 5th waits
+    handlers.apply_pur_changes(
+        uow_factory(), [routed(p, hub, packages=4, weight=1.0) for p in ids[3:]]
+    )  # 4th joins, 5th waits
     [group] = handlers.list_open_pickups(uow_factory(), hub, TODAY, per_route_limit=2)
     assert (group.pur_count, group.queued_count, group.packages, group.weight_kg) == (5, 1, 14, 6.5)
     assert [p.pur_id for p in group.pickups] == [ids[4], ids[0]]  # queued first, then the dispatch's
@@ -406,7 +473,9 @@ def test_recommendations_use_history_attendance_and_the_default_rider(uow_factor
     attendance.present[hub].add(dev)  # dev rode yesterday...
     _complete(uow_factory, attendance, hub, dev, f"{hub}-bike", TODAY - timedelta(days=1), 9)
     attendance.present[hub].discard(dev)  # ...and is absent today
-    handlers.apply_pur_changes(uow_factory(), [routed(p, hub, packages=30, weight=50.0, rider=chitra) for p in purs(hub, 2)])
+    handlers.apply_pur_changes(
+        uow_factory(), [routed(p, hub, packages=30, weight=50.0, rider=chitra) for p in purs(hub, 2)]
+    )
     busy = create(uow_factory, attendance, hub, "busy", rider_id=bala, vehicle_id=f"{hub}-bike", route="R7", pur_ids=())
     result = handlers.recommend(uow_factory(), attendance, hub, "R1", TODAY, 5)
     assert [r.rider.id for r in result.riders] == [asha, chitra, bala]  # dev is absent: never listed
@@ -416,7 +485,10 @@ def test_recommendations_use_history_attendance_and_the_default_rider(uow_factor
     assert busy.dispatch.id in result.riders[2].reasons[0]
     assert (result.queued_count, result.queued_load.packages) == (2, 60)
     assert [(v.vehicle.id, v.fits_load, v.on_active_dispatch) for v in result.vehicles] == [
-        (f"{hub}-van", True, False), (f"{hub}-truck", True, False), (f"{hub}-bike", False, True)]
+        (f"{hub}-van", True, False),
+        (f"{hub}-truck", True, False),
+        (f"{hub}-bike", False, True),
+    ]
     # The top recommendation is what an empty CreateDispatch takes.
     d = create(uow_factory, attendance, hub, "auto-pick").dispatch
     assert (d.rider_id, d.vehicle_id, len(d.pur_ids)) == (asha, f"{hub}-van", 2)
@@ -439,7 +511,9 @@ def test_auto_dispatch_creates_at_the_threshold_only_for_enabled_hubs(engine, uo
     noon = datetime.combine(TODAY, time(6, 0), tzinfo=UTC)  # before the 14:00 UTC cut-off
     policy = AutoDispatchPolicy(frozenset({hub}), 3, time(14, 0), ZoneInfo("UTC"))
     ids = purs(hub, 4)
-    handlers.apply_pur_changes(uow_factory(), [routed(p, hub, route="R1") for p in ids[:2]] + [routed(ids[2], hub, route="R2")])
+    handlers.apply_pur_changes(
+        uow_factory(), [routed(p, hub, route="R1") for p in ids[:2]] + [routed(ids[2], hub, route="R2")]
+    )
     assert handlers.auto_dispatch_hub(uow_factory(), attendance, policy, hub, now=lambda: noon) == []
     handlers.apply_pur_changes(uow_factory(), [routed(ids[3], hub, route="R1")])
     [outcome] = handlers.auto_dispatch_hub(uow_factory(), attendance, policy, hub, now=lambda: noon)
@@ -458,11 +532,15 @@ def test_auto_dispatch_skips_when_nobody_is_known_present(uow_factory, attendanc
     policy = AutoDispatchPolicy(frozenset({hub}), 1, time(14, 0), ZoneInfo("UTC"))
     handlers.apply_pur_changes(uow_factory(), [routed(p, hub) for p in purs(hub, 1)])
     attendance.known = False
-    [outcome] = handlers.auto_dispatch_hub(uow_factory(), attendance, policy, hub, now=lambda: datetime.combine(TODAY, time(9), tzinfo=UTC))
+    [outcome] = handlers.auto_dispatch_hub(
+        uow_factory(), attendance, policy, hub, now=lambda: datetime.combine(TODAY, time(9), tzinfo=UTC)
+    )
     assert outcome.dispatch is None and "attendance unknown" in outcome.skipped
     attendance.known = True
     attendance.present[hub] = set()
-    [outcome] = handlers.auto_dispatch_hub(uow_factory(), attendance, policy, hub, now=lambda: datetime.combine(TODAY, time(9), tzinfo=UTC))
+    [outcome] = handlers.auto_dispatch_hub(
+        uow_factory(), attendance, policy, hub, now=lambda: datetime.combine(TODAY, time(9), tzinfo=UTC)
+    )
     assert outcome.dispatch is None and "no active rider" in outcome.skipped
 
 
@@ -471,7 +549,9 @@ def test_auto_dispatch_skips_a_route_another_replica_holds(uow_factory, attendan
     handlers.apply_pur_changes(uow_factory(), [routed(p, hub) for p in purs(hub, 1)])
     with uow_factory() as other_replica:
         other_replica.lock_routes([(hub, "R1", TODAY)])
-        [outcome] = handlers.auto_dispatch_hub(uow_factory(), attendance, policy, hub, now=lambda: datetime.combine(TODAY, time(9), tzinfo=UTC))
+        [outcome] = handlers.auto_dispatch_hub(
+            uow_factory(), attendance, policy, hub, now=lambda: datetime.combine(TODAY, time(9), tzinfo=UTC)
+        )
     assert outcome.dispatch is None and "route busy" in outcome.skipped
 
 
@@ -484,7 +564,10 @@ def test_the_auto_dispatch_worker_runs_until_stopped(uow_factory, attendance, hu
     thread.start()
     try:
         deadline = datetime.now(UTC) + timedelta(seconds=10)
-        while datetime.now(UTC) < deadline and not handlers.list_dispatches(uow_factory(), handlers.DispatchFilter(hub_id=hub), 10, None)[0]:
+        while (
+            datetime.now(UTC) < deadline
+            and not handlers.list_dispatches(uow_factory(), handlers.DispatchFilter(hub_id=hub), 10, None)[0]
+        ):
             threading.Event().wait(0.05)
     finally:
         stop.set()

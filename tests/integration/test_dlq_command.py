@@ -44,7 +44,9 @@ def dlq(kafka_bootstrap_servers) -> Callable[..., subprocess.CompletedProcess[st
 
     def run(*args: str, expect: int = 0) -> subprocess.CompletedProcess[str]:
         result = run_dlq(*args, bootstrap_servers=kafka_bootstrap_servers)
-        assert result.returncode == expect, f"exit {result.returncode}\nstdout:\n{result.stdout}\nstderr:\n{result.stderr}"
+        assert result.returncode == expect, (
+            f"exit {result.returncode}\nstdout:\n{result.stdout}\nstderr:\n{result.stderr}"
+        )
         return result
 
     return run
@@ -73,11 +75,11 @@ def offsets(kafka_bootstrap_servers) -> Iterator[Callable[..., int | None]]:
     reader.close(autocommit=False)
 
 
-
-
 def event(map_version: int) -> tuple[bytes, list[tuple[str, bytes]]]:
     change = events_pb2.RouteMapChanged(hub_id="hub-1", map_version=map_version)
-    headers = EventHeaders(id=f"event-{map_version}", type=change.DESCRIPTOR.full_name, source="tests", time=datetime.now(UTC))
+    headers = EventHeaders(
+        id=f"event-{map_version}", type=change.DESCRIPTOR.full_name, source="tests", time=datetime.now(UTC)
+    )
     return change.SerializeToString(), headers.to_kafka()
 
 
@@ -97,8 +99,13 @@ def consume(bootstrap_servers, producer, topic: str, group: str, decode, until: 
     """Run a ConsumerLoop of `group` until `until()`; returns the map versions it handled."""
     handled: list[int] = []
     loop = ConsumerLoop(
-        bootstrap_servers, group, [topic], decode=decode, handle_batch=lambda batch: handled.extend(v for _, v in batch),
-        dlq_producer=producer, poll_timeout_ms=200,
+        bootstrap_servers,
+        group,
+        [topic],
+        decode=decode,
+        handle_batch=lambda batch: handled.extend(v for _, v in batch),
+        dlq_producer=producer,
+        poll_timeout_ms=200,
     )
     stop = threading.Event()
     thread = threading.Thread(target=loop.run, args=(stop,), daemon=True)
@@ -126,8 +133,14 @@ def test_list_and_replay_exactly_once_to_the_fixed_consumer(
     producer.send(topic, key=b"hub-2", value=GARBAGE, headers=event(0)[1])
     producer.flush(timeout=10)
 
-    handled = consume(kafka_bootstrap_servers, producer, topic, group, decoder(fixed=False),
-                      until=lambda: offsets.committed(group, topic) == 3)
+    handled = consume(
+        kafka_bootstrap_servers,
+        producer,
+        topic,
+        group,
+        decoder(fixed=False),
+        until=lambda: offsets.committed(group, topic) == 3,
+    )
     assert handled == [1]
     assert offsets.end(dlq_topic(topic)) == 2
 
@@ -138,10 +151,20 @@ def test_list_and_replay_exactly_once_to_the_fixed_consumer(
     assert "UndecodablePayload" in table and f"{topic}[0]@1" in table and f"{topic}[0]@2" in table
     first, second = [json.loads(line) for line in dlq("list", dlq_topic(topic), "--json").stdout.splitlines()]
     assert first | {"failed_at": None} == {
-        "dlq_topic": dlq_topic(topic), "partition": 0, "offset": 0, "key": "hub-1",
-        "original_topic": topic, "original_partition": 0, "original_offset": 1, "consumer_group": group,
-        "reason": "map_version 500 is beyond what this version accepts", "error_type": "PoisonMessage",
-        "failed_at": None, "size": len(events[500][0]), "value_dropped": False, "replayed": False,
+        "dlq_topic": dlq_topic(topic),
+        "partition": 0,
+        "offset": 0,
+        "key": "hub-1",
+        "original_topic": topic,
+        "original_partition": 0,
+        "original_offset": 1,
+        "consumer_group": group,
+        "reason": "map_version 500 is beyond what this version accepts",
+        "error_type": "PoisonMessage",
+        "failed_at": None,
+        "size": len(events[500][0]),
+        "value_dropped": False,
+        "replayed": False,
         "headers": {name: value.decode() for name, value in events[500][1]},
     }
     assert datetime.fromisoformat(first["failed_at"]).tzinfo is not None
@@ -172,21 +195,39 @@ def test_list_and_replay_exactly_once_to_the_fixed_consumer(
     assert offsets.committed(REPLAY_GROUP, dlq_topic(topic)) == 2
 
     # The fixed consumer handles the replayed event; the garbage is dead-lettered once more.
-    handled = consume(kafka_bootstrap_servers, producer, topic, group, decoder(fixed=True),
-                      until=lambda: offsets.committed(group, topic) == 5)
+    handled = consume(
+        kafka_bootstrap_servers,
+        producer,
+        topic,
+        group,
+        decoder(fixed=True),
+        until=lambda: offsets.committed(group, topic) == 5,
+    )
     assert handled == [500]
     listed = [json.loads(line) for line in dlq("list", topic, "--json").stdout.splitlines()]
-    assert [(d["offset"], d["original_offset"], d["replayed"]) for d in listed] == [(0, 1, True), (1, 2, True), (2, 4, False)]
+    assert [(d["offset"], d["original_offset"], d["replayed"]) for d in listed] == [
+        (0, 1, True),
+        (1, 2, True),
+        (2, 4, False),
+    ]
 
 
-def test_a_dead_letter_from_several_groups_is_replayed_once(kafka_bootstrap_servers, producer, new_topic, offsets, dlq, unique_name):
+def test_a_dead_letter_from_several_groups_is_replayed_once(
+    kafka_bootstrap_servers, producer, new_topic, offsets, dlq, unique_name
+):
     topic = new_topic(partitions=1)
     producer.send(topic, key=b"hub-1", value=GARBAGE, headers=event(0)[1])
     producer.flush(timeout=10)
     for name in ("test-dlq-a", "test-dlq-b"):  # e.g. pur_svc and a routing replica on map changes
         group = unique_name(name, separator="-")
-        consume(kafka_bootstrap_servers, producer, topic, group, decoder(fixed=False),
-                until=lambda group=group: offsets.committed(group, topic) == 1)
+        consume(
+            kafka_bootstrap_servers,
+            producer,
+            topic,
+            group,
+            decoder(fixed=False),
+            until=lambda group=group: offsets.committed(group, topic) == 1,
+        )
     assert offsets.end(dlq_topic(topic)) == 2
 
     result = dlq("replay", topic, "--all", "--group", unique_name("test-replay", separator="-")).stdout

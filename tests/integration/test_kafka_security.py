@@ -32,7 +32,10 @@ def settings_env(protocol: str, **extra: str) -> dict[str, str]:
         "FIRSTMILE_KAFKA_SSL_CA_FILE": str(secrets.ca_cert),
     }
     if protocol == "SSL":
-        env |= {"FIRSTMILE_KAFKA_SSL_CERT_FILE": str(secrets.mesh_cert), "FIRSTMILE_KAFKA_SSL_KEY_FILE": str(secrets.mesh_key)}
+        env |= {
+            "FIRSTMILE_KAFKA_SSL_CERT_FILE": str(secrets.mesh_cert),
+            "FIRSTMILE_KAFKA_SSL_KEY_FILE": str(secrets.mesh_key),
+        }
     else:
         env |= {
             "FIRSTMILE_KAFKA_SASL_MECHANISM": "PLAIN",
@@ -69,8 +72,13 @@ def test_topics_producer_and_consumer_loop_work_over_a_secured_listener(monkeypa
             done.set()
 
         loop = ConsumerLoop(
-            settings.kafka_bootstrap_servers, unique_name("test-secure", separator="-"), [topic],
-            decode=lambda m: m.value, handle_batch=handle, dlq_producer=producer, poll_timeout_ms=200,
+            settings.kafka_bootstrap_servers,
+            unique_name("test-secure", separator="-"),
+            [topic],
+            decode=lambda m: m.value,
+            handle_batch=handle,
+            dlq_producer=producer,
+            poll_timeout_ms=200,
             security=security,
         )
         stop = threading.Event()
@@ -90,7 +98,9 @@ def test_topics_producer_and_consumer_loop_work_over_a_secured_listener(monkeypa
 def refused(security: KafkaSecurity, port: int) -> None:
     with pytest.raises((kafka.errors.KafkaError, OSError)):
         admin = KafkaAdminClient(
-            bootstrap_servers=[f"localhost:{port}"], request_timeout_ms=5000, bootstrap_timeout_ms=5000,
+            bootstrap_servers=[f"localhost:{port}"],
+            request_timeout_ms=5000,
+            bootstrap_timeout_ms=5000,
             **security.client_options(),
         )
         try:

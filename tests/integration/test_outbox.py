@@ -96,8 +96,6 @@ def count_rows(engine: sa.Engine, outbox: Outbox, *, sent: bool | None = None) -
         return conn.execute(query).scalar_one()
 
 
-
-
 def sequences_by_key(records) -> dict[str, list[int]]:
     by_key: dict[str, list[int]] = defaultdict(list)
     for record in records:
@@ -187,9 +185,7 @@ def test_rolled_back_transaction_publishes_nothing(engine, outbox, new_topic, ka
     assert count_rows(engine, outbox) == 1
 
 
-def test_relay_wakes_on_notify_within_milliseconds(
-    engine, outbox, new_topic, relay_thread, kafka_bootstrap_servers
-):
+def test_relay_wakes_on_notify_within_milliseconds(engine, outbox, new_topic, relay_thread, kafka_bootstrap_servers):
     topic = new_topic(partitions=1)
     # A 30 s fallback poll: only NOTIFY can make the events below arrive within the bound.
     relay = relay_thread(idle_poll_seconds=30.0)
@@ -248,9 +244,7 @@ def lock_holder_pid(engine: sa.Engine, outbox: Outbox) -> int | None:
         ).scalar()
 
 
-def test_relay_reelects_itself_when_its_lock_connection_dies(
-    engine, outbox, new_topic, kafka_admin, relay_thread
-):
+def test_relay_reelects_itself_when_its_lock_connection_dies(engine, outbox, new_topic, kafka_admin, relay_thread):
     topic = new_topic(partitions=1)
     relay = relay_thread(idle_poll_seconds=0.2, lock_retry_seconds=0.2)
     wait_until(lambda: relay.is_leader and lock_holder_pid(engine, outbox), timeout=10, message="leadership")
@@ -258,9 +252,7 @@ def test_relay_reelects_itself_when_its_lock_connection_dies(
     with engine.connect() as conn:
         conn.execute(sa.text("SELECT pg_terminate_backend(:pid)"), {"pid": old_pid})
 
-    wait_until(
-        lambda: lock_holder_pid(engine, outbox) not in (None, old_pid), timeout=15, message="a new lock session"
-    )
+    wait_until(lambda: lock_holder_pid(engine, outbox) not in (None, old_pid), timeout=15, message="a new lock session")
     commit_events(engine, outbox, [event(topic, "k", 1)])
     assert [r.value for r in kafka_admin.read(topic, count=1, timeout=10)] == [b"k:1"]
     assert relay.is_leader
@@ -317,7 +309,11 @@ class RelayProcess:
         self._log = open(log_path, "a")  # noqa: SIM115 - closed in wait()/kill()
         self.process = subprocess.Popen(
             [sys.executable, "-c", RELAY_PROCESS],
-            cwd=REPO_ROOT, env=env, stdout=subprocess.PIPE, stderr=self._log, text=True,
+            cwd=REPO_ROOT,
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=self._log,
+            text=True,
         )
         self._lines: queue.Queue[str] = queue.Queue()
         threading.Thread(target=self._pump, daemon=True).start()
@@ -395,6 +391,7 @@ def test_killed_relay_loses_nothing(
         writer.join(timeout=60)
 
     assert count_rows(engine, outbox) == total
+
     def ids(records) -> set[str]:
         return {dict(r.headers)[CE_ID].decode() for r in records}
 

@@ -118,7 +118,9 @@ class Services:
         routing_consumers.consumer_workers(routing, self.routing_uow, self.routing_registry, replica_id="poison-tests")
         dispatch_consumers.consumer_workers(dispatch, self.dispatch_uow)
         self.wirings = {
-            "pur_svc": pur.by_topic, "routing_svc": routing.by_topic, "dispatch_svc": dispatch.by_topic,
+            "pur_svc": pur.by_topic,
+            "routing_svc": routing.by_topic,
+            "dispatch_svc": dispatch.by_topic,
         }
         self.routing_hubs: list[str] = []
         self.routing_keys: list[bytes] = []
@@ -172,10 +174,18 @@ def _pur_status(services: Services, pur_id: str) -> PickupStatus:
 def valid_route_assignment(services: Services) -> Valid:
     hub = _pur_hub(services)
     pur_id = _pur_created(services, hub)
-    event = events_pb2.RouteAssignment(assigned=events_pb2.RouteAssigned(
-        pur_id=pur_id, route_id="R1", hub_id=hub, rider_id="rider-1", match=common_pb2.ROUTE_MATCH_EXACT,
-        distance_m=0.0, h3_cell="8a618928caeffff", map_version=1,
-    ))
+    event = events_pb2.RouteAssignment(
+        assigned=events_pb2.RouteAssigned(
+            pur_id=pur_id,
+            route_id="R1",
+            hub_id=hub,
+            rider_id="rider-1",
+            match=common_pb2.ROUTE_MATCH_EXACT,
+            distance_m=0.0,
+            h3_cell="8a618928caeffff",
+            map_version=1,
+        )
+    )
     return Valid(pur_id, event, lambda: _pur_status(services, pur_id) is PickupStatus.ROUTED)
 
 
@@ -185,7 +195,11 @@ def valid_dispatch_event(services: Services) -> Valid:
     routed = RouteAssignment(pur_id, hub, "R1", "rider-1", RouteMatch.EXACT, 0.0, "8a618928caeffff", 1)
     pur_handlers.apply_route_assignments(services.pur_uow(), [routed])
     event = events_pb2.DispatchEvent(
-        pur_id=pur_id, dispatch_id=fresh("dsp"), hub_id=hub, route_id="R1", version=1,
+        pur_id=pur_id,
+        dispatch_id=fresh("dsp"),
+        hub_id=hub,
+        route_id="R1",
+        version=1,
         dispatched=events_pb2.PickupDispatched(),
     )
     return Valid(pur_id, event, lambda: _pur_status(services, pur_id) is PickupStatus.DISPATCHED)
@@ -207,7 +221,10 @@ def valid_pickup_requested(services: Services) -> Valid:
     services.routing_keys.append(pur_id.encode())
     # A hub without a map: routing answers Unroutable, which is all this needs.
     event = events_pb2.PickupRequested(
-        pur_id=pur_id, hub_id=fresh("t-hub"), location=common_pb2.LatLng(lat=-40.0, lng=-30.0), attempt=1,
+        pur_id=pur_id,
+        hub_id=fresh("t-hub"),
+        location=common_pb2.LatLng(lat=-40.0, lng=-30.0),
+        attempt=1,
     )
 
     def applied() -> bool:
@@ -221,7 +238,10 @@ def valid_pickup_requested(services: Services) -> Valid:
 def valid_routing_map_change(services: Services) -> Valid:
     hub = fresh("t-hub")
     services.routing_hubs.append(hub)
-    square = {"type": "Polygon", "coordinates": [[[-30, -40], [-29.99, -40], [-29.99, -39.99], [-30, -39.99], [-30, -40]]]}
+    square = {
+        "type": "Polygon",
+        "coordinates": [[[-30, -40], [-29.99, -40], [-29.99, -39.99], [-30, -39.99], [-30, -40]]],
+    }
     route = make_route(route_id=f"{hub}-a", hub_id=hub, name="route a", geometry_geojson=square)
     routing_handlers.upsert_route(services.routing_uow(), services.routing_writer, route)
 
@@ -235,14 +255,26 @@ def valid_routing_map_change(services: Services) -> Valid:
 def valid_pur_status_changed(services: Services) -> Valid:
     pur_id, hub = fresh("pur"), fresh("hub")
     snapshot = pur_pb2.PickupRequest(
-        id=pur_id, client_id="client-1", hub_id=hub, pickup_date=TODAY.isoformat(), expected_packages=3,
-        expected_weight_kg=4.0, status=pur_pb2.PICKUP_STATUS_ROUTED, route_id="R1",
+        id=pur_id,
+        client_id="client-1",
+        hub_id=hub,
+        pickup_date=TODAY.isoformat(),
+        expected_packages=3,
+        expected_weight_kg=4.0,
+        status=pur_pb2.PICKUP_STATUS_ROUTED,
+        route_id="R1",
         route_match=common_pb2.ROUTE_MATCH_EXACT,
         warehouse=common_pb2.Warehouse(name="Seller One", location=common_pb2.LatLng(lat=12.97, lng=77.59)),
     )
     event = events_pb2.PickupStatusChanged(
-        pur_id=pur_id, hub_id=hub, client_id="client-1", route_id="R1", pickup_date=TODAY.isoformat(),
-        previous_status=pur_pb2.PICKUP_STATUS_PENDING_ROUTE, status=pur_pb2.PICKUP_STATUS_ROUTED, version=2,
+        pur_id=pur_id,
+        hub_id=hub,
+        client_id="client-1",
+        route_id="R1",
+        pickup_date=TODAY.isoformat(),
+        previous_status=pur_pb2.PICKUP_STATUS_PENDING_ROUTE,
+        status=pur_pb2.PICKUP_STATUS_ROUTED,
+        version=2,
         pickup_request=snapshot,
     )
 
@@ -317,8 +349,12 @@ def garbage(event: Message) -> Poison:
 
 
 def wrong_ce_type(event: Message) -> Poison:
-    return Poison(ANOTHER_EVENT.SerializeToString(), ce_headers(ANOTHER_EVENT), ("WrongEventType",),
-                  f"ce_type is '{EVENTS}AttendanceChanged', expected '{event.DESCRIPTOR.full_name}'")
+    return Poison(
+        ANOTHER_EVENT.SerializeToString(),
+        ce_headers(ANOTHER_EVENT),
+        ("WrongEventType",),
+        f"ce_type is '{EVENTS}AttendanceChanged', expected '{event.DESCRIPTOR.full_name}'",
+    )
 
 
 def wrong_payload(event: Message) -> Poison:
@@ -327,8 +363,12 @@ def wrong_payload(event: Message) -> Poison:
 
 
 def oversized(event: Message) -> Poison:
-    return Poison(padded_to(event, MAX_EVENT_BYTES + 1), ce_headers(event), ("OversizedMessage",),
-                  f"payload of {MAX_EVENT_BYTES + 1} bytes exceeds the limit of {MAX_EVENT_BYTES}")
+    return Poison(
+        padded_to(event, MAX_EVENT_BYTES + 1),
+        ce_headers(event),
+        ("OversizedMessage",),
+        f"payload of {MAX_EVENT_BYTES + 1} bytes exceeds the limit of {MAX_EVENT_BYTES}",
+    )
 
 
 def no_value(event: Message) -> Poison:
@@ -336,21 +376,27 @@ def no_value(event: Message) -> Poison:
 
 
 def missing_ce_type(event: Message) -> Poison:
-    return Poison(event.SerializeToString(), without(ce_headers(event), CE_TYPE), ("BadHeaders",),
-                  "missing CloudEvents header 'ce_type'")
+    return Poison(
+        event.SerializeToString(),
+        without(ce_headers(event), CE_TYPE),
+        ("BadHeaders",),
+        "missing CloudEvents header 'ce_type'",
+    )
 
 
 def missing_ce_id(event: Message) -> Poison:
-    return Poison(event.SerializeToString(), without(ce_headers(event), CE_ID), ("BadHeaders",),
-                  "missing CloudEvents header 'ce_id'")
+    return Poison(
+        event.SerializeToString(),
+        without(ce_headers(event), CE_ID),
+        ("BadHeaders",),
+        "missing CloudEvents header 'ce_id'",
+    )
 
 
 POISON_KINDS = [garbage, wrong_ce_type, wrong_payload, oversized, no_value, missing_ce_type, missing_ce_id]
 
 
 # -- a consumer running in a thread, and its DLQ ---------------------------------------------------
-
-
 
 
 class DlqReader:
@@ -432,20 +478,30 @@ def dlq_producer(kafka_bootstrap_servers):
     producer.close(timeout=5)
 
 
-def start(scenario: Scenario, services: Services, topic: str, bootstrap_servers: str, dlq_producer, group: str) -> RunningConsumer:
+def start(
+    scenario: Scenario, services: Services, topic: str, bootstrap_servers: str, dlq_producer, group: str
+) -> RunningConsumer:
     wiring = services.wirings[scenario.service][scenario.topic]
     # A fresh topic: "earliest" starts where "latest" would, minus the race of a message written
     # before the group's first assignment (the routing index group reads from "latest").
     options = wiring.options | {"auto_offset_reset": "earliest", "poll_timeout_ms": 200}
     loop = ConsumerLoop(
-        bootstrap_servers, group, [topic], decode=wiring.decode, handle_batch=wiring.handle_batch,
-        dlq_producer=dlq_producer, client_id=f"{group}:{topic}", **options,
+        bootstrap_servers,
+        group,
+        [topic],
+        decode=wiring.decode,
+        handle_batch=wiring.handle_batch,
+        dlq_producer=dlq_producer,
+        client_id=f"{group}:{topic}",
+        **options,
     )
     return RunningConsumer(scenario, topic, group, loop, DlqReader(bootstrap_servers, dlq_topic(topic)))
 
 
 @pytest.fixture(scope="module", params=SCENARIOS, ids=lambda scenario: scenario.id)
-def consumer(request, services, kafka_admin, kafka_bootstrap_servers, dlq_producer, unique_name) -> Iterator[RunningConsumer]:
+def consumer(
+    request, services, kafka_admin, kafka_bootstrap_servers, dlq_producer, unique_name
+) -> Iterator[RunningConsumer]:
     scenario: Scenario = request.param
     topic = kafka_admin.create_topic(unique_name(f"test.poison.{scenario.topic}", separator="-"), partitions=1)
     group = unique_name(services.wirings[scenario.service][scenario.topic].group_id, separator="-")
@@ -503,7 +559,9 @@ def test_a_message_too_large_for_the_dlq_is_dead_lettered_without_its_bytes(
     limit = str(2 * 1024 * 1024)
     ensure_topics(kafka_bootstrap_servers, [TopicSpec(topic, partitions=1, configs={"max.message.bytes": limit})])
     big_producer = make_producer(kafka_bootstrap_servers, client_id="poison-tests-big", max_request_size=int(limit))
-    running = start(scenario, services, topic, kafka_bootstrap_servers, dlq_producer, unique_name("test-too-large", separator="-"))
+    running = start(
+        scenario, services, topic, kafka_bootstrap_servers, dlq_producer, unique_name("test-too-large", separator="-")
+    )
     try:
         valid = scenario.valid(services)
         huge = padded_to(valid.event, dlq_producer.config["max_request_size"] + 1024)

@@ -29,7 +29,15 @@ TODAY = datetime.now(UTC).date()
 def stub(engine, kafka_bootstrap_servers):
     factory = make_session_factory(engine)
     servicer = PickupServicer(lambda: PurUnitOfWork(factory), StatusFeed(kafka_bootstrap_servers))
-    server = GrpcServer(port=0, verifier=auth.verifier(), credentials=None, registrations=[registration(servicer)], host="127.0.0.1", drain_seconds=0, grace_seconds=1)
+    server = GrpcServer(
+        port=0,
+        verifier=auth.verifier(),
+        credentials=None,
+        registrations=[registration(servicer)],
+        host="127.0.0.1",
+        drain_seconds=0,
+        grace_seconds=1,
+    )
     server.start()
     server.set_serving()
     with auth.open_channel(f"127.0.0.1:{server.port}") as channel:
@@ -51,7 +59,9 @@ def create_request(client: str, hub: str, **changes) -> pur_pb2.CreatePickupRequ
         request_id="r1",
         client_id=client,
         hub_id=hub,
-        warehouse=common_pb2.Warehouse(id="wh-1", name="Seller", address="MG Road", pincode="560001", location=location),
+        warehouse=common_pb2.Warehouse(
+            id="wh-1", name="Seller", address="MG Road", pincode="560001", location=location
+        ),
         pickup_date=TODAY.isoformat(),
         expected_packages=3,
         expected_weight_kg=1.5,
@@ -70,8 +80,16 @@ def count_rows(engine, client: str) -> int:
 BAD_CREATES = {
     "nan lat": ({"location": common_pb2.LatLng(lat=math.nan, lng=77.5)}, grpc.StatusCode.INVALID_ARGUMENT, "lat"),
     "infinite lng": ({"location": common_pb2.LatLng(lat=12.9, lng=math.inf)}, grpc.StatusCode.INVALID_ARGUMENT, "lng"),
-    "lat out of range": ({"location": common_pb2.LatLng(lat=91, lng=77.5)}, grpc.StatusCode.INVALID_ARGUMENT, "[-90, 90]"),
-    "lng out of range": ({"location": common_pb2.LatLng(lat=12, lng=-181)}, grpc.StatusCode.INVALID_ARGUMENT, "[-180, 180]"),
+    "lat out of range": (
+        {"location": common_pb2.LatLng(lat=91, lng=77.5)},
+        grpc.StatusCode.INVALID_ARGUMENT,
+        "[-90, 90]",
+    ),
+    "lng out of range": (
+        {"location": common_pb2.LatLng(lat=12, lng=-181)},
+        grpc.StatusCode.INVALID_ARGUMENT,
+        "[-180, 180]",
+    ),
     "empty request id": ({"request_id": ""}, grpc.StatusCode.INVALID_ARGUMENT, "request_id is required"),
     "oversized request id": ({"request_id": "x" * 65}, grpc.StatusCode.INVALID_ARGUMENT, "request_id must be 1-64"),
     "oversized address": (
@@ -79,7 +97,11 @@ BAD_CREATES = {
         grpc.StatusCode.INVALID_ARGUMENT,
         "warehouse.address",
     ),
-    "no location": ({"warehouse": common_pb2.Warehouse(name="x")}, grpc.StatusCode.INVALID_ARGUMENT, "location is required"),
+    "no location": (
+        {"warehouse": common_pb2.Warehouse(name="x")},
+        grpc.StatusCode.INVALID_ARGUMENT,
+        "location is required",
+    ),
     "impossible date": ({"pickup_date": "2026-02-30"}, grpc.StatusCode.INVALID_ARGUMENT, "not a real date"),
     "badly formatted date": ({"pickup_date": "23/11/2026"}, grpc.StatusCode.INVALID_ARGUMENT, "YYYY-MM-DD"),
     "date far in the past": (
@@ -117,7 +139,9 @@ def test_create_get_list_cancel_round_trip(stub, hub):
     listed = stub.ListPickupRequests(pur_pb2.ListPickupRequestsRequest(client_id=client), timeout=10)
     assert [p.id for p in listed.pickup_requests] == [created.pickup_request.id]
 
-    cancelled = stub.CancelPickupRequest(pur_pb2.CancelPickupRequestRequest(id=created.pickup_request.id, reason="closed"), timeout=10)
+    cancelled = stub.CancelPickupRequest(
+        pur_pb2.CancelPickupRequestRequest(id=created.pickup_request.id, reason="closed"), timeout=10
+    )
     assert cancelled.pickup_request.status == pur_pb2.PICKUP_STATUS_CANCELLED
 
 
@@ -152,13 +176,17 @@ def test_bad_list_requests_are_invalid_argument(stub, request_, fragment):
 def test_page_token_is_bound_to_its_filters(stub, hub):
     client = f"client-{uuid.uuid4().hex[:8]}"
     stub.BatchCreatePickupRequests(
-        pur_pb2.BatchCreatePickupRequestsRequest(requests=[create_request(client, hub, request_id=f"r{i}") for i in range(3)]),
+        pur_pb2.BatchCreatePickupRequestsRequest(
+            requests=[create_request(client, hub, request_id=f"r{i}") for i in range(3)]
+        ),
         timeout=10,
     )
     first = stub.ListPickupRequests(pur_pb2.ListPickupRequestsRequest(client_id=client, page_size=2), timeout=10)
     assert first.next_page_token
     with pytest.raises(grpc.RpcError) as err:
-        stub.ListPickupRequests(pur_pb2.ListPickupRequestsRequest(hub_id=hub, page_token=first.next_page_token), timeout=10)
+        stub.ListPickupRequests(
+            pur_pb2.ListPickupRequestsRequest(hub_id=hub, page_token=first.next_page_token), timeout=10
+        )
     assert err.value.code() == grpc.StatusCode.INVALID_ARGUMENT
     second = stub.ListPickupRequests(
         pur_pb2.ListPickupRequestsRequest(client_id=client, page_size=2, page_token=first.next_page_token), timeout=10

@@ -158,7 +158,9 @@ def test_cancel_after_pickup_is_failed_precondition(engine, uow_factory, hub, cl
     [created] = handlers.create_pickups(uow_factory(), [new_pickup(client, hub)])
     with engine.begin() as conn:
         conn.execute(
-            sa.update(orm.pickup_requests).where(orm.pickup_requests.c.id == created.pickup.id).values(status="PICKED_UP")
+            sa.update(orm.pickup_requests)
+            .where(orm.pickup_requests.c.id == created.pickup.id)
+            .values(status="PICKED_UP")
         )
     with pytest.raises(FailedPrecondition, match="PICKED_UP and can no longer be cancelled"):
         handlers.cancel_pickup(uow_factory(), created.pickup.id, "")
@@ -194,7 +196,10 @@ def test_list_pages_are_stable_and_filtered(uow_factory, hub, client):
         if cursor is None:
             break
     assert len(seen) == len(set(seen)) == 25
-    assert handlers.list_pickups(uow_factory(), PickupFilter(client_id=client, pickup_date=date(2000, 1, 1)), 10, None)[0] == []
+    assert (
+        handlers.list_pickups(uow_factory(), PickupFilter(client_id=client, pickup_date=date(2000, 1, 1)), 10, None)[0]
+        == []
+    )
 
 
 def dispatch_change(pur_id: str, kind: str, version: int, dispatch_id: str = "dsp-1"):

@@ -55,7 +55,10 @@ def square(lng: float, lat: float, size: float = 0.01) -> dict:
     }
 
 
-BOWTIE = {"type": "Polygon", "coordinates": [[[77.5, 12.9], [77.51, 12.91], [77.51, 12.9], [77.5, 12.91], [77.5, 12.9]]]}
+BOWTIE = {
+    "type": "Polygon",
+    "coordinates": [[[77.5, 12.9], [77.51, 12.91], [77.51, 12.9], [77.5, 12.91], [77.5, 12.9]]],
+}
 
 
 # -- fixtures -----------------------------------------------------------------------------------
@@ -123,7 +126,9 @@ def pur_ids(engine) -> Iterator[Callable[[int], list[str]]]:
         conn.execute(sa.delete(orm.outbox.table).where(orm.outbox.table.c.key.in_([p.encode() for p in made])))
 
 
-def route(hub_id: str, route_id: str, geometry: dict, *, rider: str | None = None, priority: int = 0, active: bool = True):
+def route(
+    hub_id: str, route_id: str, geometry: dict, *, rider: str | None = None, priority: int = 0, active: bool = True
+):
     return make_route(
         route_id=route_id,
         hub_id=hub_id,
@@ -155,7 +160,9 @@ def route_rows(engine, hub_id: str) -> dict:
 
 def map_changes(engine, hub_id: str) -> list[events_pb2.RouteMapChanged]:
     events = outbox_events(engine, [hub_id])
-    assert all(e.topic == "routing.map-changes.v1" and e.event_type == "firstmile.events.v1.RouteMapChanged" for e in events)
+    assert all(
+        e.topic == "routing.map-changes.v1" and e.event_type == "firstmile.events.v1.RouteMapChanged" for e in events
+    )
     return [events_pb2.RouteMapChanged.FromString(e.payload) for e in events]
 
 
@@ -176,7 +183,9 @@ def feature_collection(*features: tuple[str, dict, dict]) -> str:
 
 def test_upsert_creates_version_1_and_announces_it(engine, uow_factory, registry, new_hub):
     hub = new_hub()
-    outcome = handlers.upsert_route(uow_factory(), registry, route(hub, f"{hub}-a", square(LNG0, LAT0), rider="rider-a"))
+    outcome = handlers.upsert_route(
+        uow_factory(), registry, route(hub, f"{hub}-a", square(LNG0, LAT0), rider="rider-a")
+    )
 
     assert outcome.created and outcome.map_version == 1
     assert hub_map_version(engine, hub) == 1
@@ -201,7 +210,9 @@ def test_identical_upsert_changes_nothing_and_a_real_change_bumps_the_version(en
     assert not again.created and again.map_version == 1
     assert len(map_changes(engine, hub)) == 1
 
-    changed = handlers.upsert_route(uow_factory(), registry, route(hub, f"{hub}-a", square(LNG0, LAT0), rider="rider-b"))
+    changed = handlers.upsert_route(
+        uow_factory(), registry, route(hub, f"{hub}-a", square(LNG0, LAT0), rider="rider-b")
+    )
     assert not changed.created and changed.map_version == 2
     assert changed.route.map_version == 2 and changed.route.default_rider_id == "rider-b"
     assert [c.map_version for c in map_changes(engine, hub)] == [1, 2]
@@ -232,7 +243,9 @@ def test_invalid_geometry_is_invalid_argument_and_writes_nothing(engine, uow_fac
         servicer.UpsertRoute(request, None)
     bad_import = routing_pb2.ImportRoutesRequest(
         hub_id=hub,
-        feature_collection_geojson=feature_collection((f"{hub}-b", square(LNG0 + 0.02, LAT0), {}), (f"{hub}-c", BOWTIE, {})),
+        feature_collection_geojson=feature_collection(
+            (f"{hub}-b", square(LNG0 + 0.02, LAT0), {}), (f"{hub}-c", BOWTIE, {})
+        ),
         replace_existing=True,
     )
     with pytest.raises(InvalidArgument, match="feature 1"):
@@ -249,7 +262,11 @@ def test_import_with_replace_is_one_version_with_counts(engine, uow_factory, reg
         uow_factory(),
         registry,
         hub,
-        [route(hub, r("r1"), square(LNG0, LAT0)), route(hub, r("r2"), square(LNG0 + 0.01, LAT0)), route(hub, r("r3"), square(LNG0 + 0.02, LAT0))],
+        [
+            route(hub, r("r1"), square(LNG0, LAT0)),
+            route(hub, r("r2"), square(LNG0 + 0.01, LAT0)),
+            route(hub, r("r3"), square(LNG0 + 0.02, LAT0)),
+        ],
         replace_existing=False,
     )
     assert (len(first.created), first.map_version) == (3, 1)
@@ -267,7 +284,12 @@ def test_import_with_replace_is_one_version_with_counts(engine, uow_factory, reg
         ),
         None,
     )
-    assert (response.created_count, response.updated_count, response.deleted_count, response.unchanged_count) == (1, 1, 1, 1)
+    assert (response.created_count, response.updated_count, response.deleted_count, response.unchanged_count) == (
+        1,
+        1,
+        1,
+        1,
+    )
     assert response.map_version == 2
     rows = route_rows(engine, hub)
     assert set(rows) == {r("r2"), r("r3"), r("r4")}
@@ -300,7 +322,9 @@ def test_import_with_replace_is_one_version_with_counts(engine, uow_factory, reg
     assert set(route_rows(engine, hub)) == {r("r2"), r("r3"), r("r4"), r("r5")}
 
 
-def test_delete_unknown_is_not_found_and_deleting_the_last_route_leaves_an_empty_map(engine, uow_factory, registry, new_hub):
+def test_delete_unknown_is_not_found_and_deleting_the_last_route_leaves_an_empty_map(
+    engine, uow_factory, registry, new_hub
+):
     with pytest.raises(NotFound, match="does not exist"):
         handlers.delete_route(uow_factory(), registry, f"nope-{uuid.uuid4().hex[:8]}")
 
@@ -324,7 +348,10 @@ def test_a_route_id_of_another_hub_is_already_exists(engine, uow_factory, regist
         handlers.upsert_route(uow_factory(), registry, route(other, f"{hub}-a", square(LNG0, LAT0)))
     with pytest.raises(AlreadyExists):
         handlers.import_routes(
-            uow_factory(), registry, other, [route(other, f"{other}-x", square(LNG0, LAT0)), route(other, f"{hub}-a", square(LNG0, LAT0))],
+            uow_factory(),
+            registry,
+            other,
+            [route(other, f"{other}-x", square(LNG0, LAT0)), route(other, f"{hub}-a", square(LNG0, LAT0))],
             replace_existing=True,
         )
     assert hub_map_version(engine, other) is None and route_rows(engine, other) == {}
@@ -355,7 +382,12 @@ def mapped_hub(uow_factory, registry, new_hub) -> str:
 def test_lookup_exact_nearest_and_none(registry, mapped_hub):
     hub = mapped_hub
     exact = handlers.lookup_route(registry, LookupQuery(LAT0 + 0.005, LNG0 + 0.005, hub))
-    assert (exact.route_id, exact.rider_id, exact.match, exact.map_version) == (f"{hub}-A", "rider-a", RouteMatch.EXACT, 1)
+    assert (exact.route_id, exact.rider_id, exact.match, exact.map_version) == (
+        f"{hub}-A",
+        "rider-a",
+        RouteMatch.EXACT,
+        1,
+    )
 
     # On the shared edge of A and B: B has the higher priority.
     edge = handlers.lookup_route(registry, LookupQuery(LAT0 + 0.005, LNG0 + 0.01, hub))
@@ -386,13 +418,17 @@ def test_batch_lookup_answers_in_request_order(registry, mapped_hub):
         LookupQuery(LAT0 + 0.005, LNG0 + 0.005, hub),
         LookupQuery(LAT0 - 0.05, LNG0, hub),
     ]
-    results = handlers.batch_lookup(registry, [q.lat for q in queries], [q.lng for q in queries], [q.hub_id for q in queries])
+    results = handlers.batch_lookup(
+        registry, [q.lat for q in queries], [q.lng for q in queries], [q.hub_id for q in queries]
+    )
     assert [r.route_id for r in results] == [f"{hub}-B", f"{hub}-C", f"{hub}-A", None]
     singles = [handlers.lookup_route(registry, q) for q in queries]
     assert [r[:8] for r in results] == [r[:8] for r in singles]  # singles do not report the nearest beyond the limit
 
     with pytest.raises(NotFound, match=r"lookups\[1\]"):
-        handlers.batch_lookup(registry, [LAT0, LAT0], [LNG0, LNG0], [mapped_hub, f"t-hub-unknown-{uuid.uuid4().hex[:6]}"])
+        handlers.batch_lookup(
+            registry, [LAT0, LAT0], [LNG0, LNG0], [mapped_hub, f"t-hub-unknown-{uuid.uuid4().hex[:6]}"]
+        )
 
 
 def test_route_map_describes_the_hub(registry, mapped_hub):
@@ -418,7 +454,11 @@ def test_a_second_registry_loads_the_map_from_redis_without_compiling(uow_factor
 
 def test_warm_up_loads_every_hub_and_takes_shared_maps_from_redis(uow_factory, redis_client, mapped_hub, new_hub):
     empty_hub = new_hub()
-    handlers.upsert_route(uow_factory(), make_registry(uow_factory, redis_client), route(empty_hub, f"{empty_hub}-a", square(LNG0, LAT0 + 1)))
+    handlers.upsert_route(
+        uow_factory(),
+        make_registry(uow_factory, redis_client),
+        route(empty_hub, f"{empty_hub}-a", square(LNG0, LAT0 + 1)),
+    )
     handlers.delete_route(uow_factory(), make_registry(uow_factory, redis_client), f"{empty_hub}-a")
 
     fresh = make_registry(uow_factory, redis_client)
@@ -453,18 +493,24 @@ def test_a_registry_compiles_from_the_database_when_redis_is_unreachable(uow_fac
 def test_map_change_event_brings_a_stale_replica_up_to_date(uow_factory, redis_client, registry, mapped_hub):
     other_replica = make_registry(uow_factory, redis_client)
     assert other_replica.ensure(mapped_hub).map_version == 1
-    handlers.upsert_route(uow_factory(), registry, route(mapped_hub, f"{mapped_hub}-A", square(LNG0, LAT0), rider="rider-z"))
+    handlers.upsert_route(
+        uow_factory(), registry, route(mapped_hub, f"{mapped_hub}-A", square(LNG0, LAT0), rider="rider-z")
+    )
 
     # The event as the relay publishes it, through the consumer's decoder.
     payload = events_pb2.RouteMapChanged(hub_id=mapped_hub, map_version=2, previous_map_version=1).SerializeToString()
-    headers = EventHeaders(id=str(uuid.uuid4()), type="firstmile.events.v1.RouteMapChanged", source="routing_svc", time=_now())
+    headers = EventHeaders(
+        id=str(uuid.uuid4()), type="firstmile.events.v1.RouteMapChanged", source="routing_svc", time=_now()
+    )
     message = ConsumedMessage("routing.map-changes.v1", 0, 0, mapped_hub.encode(), payload, dict(headers.to_kafka()), 0)
     change = decode_map_change(message)
     handlers.apply_map_change(other_replica, change.hub_id, change.map_version)
 
     assert other_replica.current.hub(mapped_hub).map_version == 2
     assert other_replica.compiled_count == 0  # the writer shared version 2 through Redis
-    assert handlers.lookup_route(other_replica, LookupQuery(LAT0 + 0.005, LNG0 + 0.005, mapped_hub)).rider_id == "rider-z"
+    assert (
+        handlers.lookup_route(other_replica, LookupQuery(LAT0 + 0.005, LNG0 + 0.005, mapped_hub)).rider_id == "rider-z"
+    )
 
 
 def test_sync_with_database_loads_hubs_changed_elsewhere(uow_factory, redis_client, registry, new_hub):
@@ -487,7 +533,9 @@ def _now():
 
 def assignments(engine, ids: list[str]) -> dict[str, events_pb2.RouteAssignment]:
     events = outbox_events(engine, ids)
-    assert all(e.topic == "pur.route-assignments.v1" and e.event_type == "firstmile.events.v1.RouteAssignment" for e in events)
+    assert all(
+        e.topic == "pur.route-assignments.v1" and e.event_type == "firstmile.events.v1.RouteAssignment" for e in events
+    )
     return {e.key.decode(): events_pb2.RouteAssignment.FromString(e.payload) for e in events}
 
 
@@ -523,13 +571,19 @@ def test_route_pickups_writes_one_assignment_per_pur(engine, uow_factory, regist
     assert "unknown hub" in lost_decision.reason and lost_decision.h3_cell
 
 
-def test_route_pickups_honours_min_map_version_on_a_stale_replica(engine, uow_factory, redis_client, registry, mapped_hub, pur_ids):
+def test_route_pickups_honours_min_map_version_on_a_stale_replica(
+    engine, uow_factory, redis_client, registry, mapped_hub, pur_ids
+):
     stale = make_registry(uow_factory, redis_client)
     assert stale.ensure(mapped_hub).map_version == 1
-    handlers.upsert_route(uow_factory(), registry, route(mapped_hub, f"{mapped_hub}-A", square(LNG0, LAT0), rider="rider-new"))
+    handlers.upsert_route(
+        uow_factory(), registry, route(mapped_hub, f"{mapped_hub}-A", square(LNG0, LAT0), rider="rider-new")
+    )
 
     [pur] = pur_ids(1)
-    handlers.route_pickups(uow_factory(), stale, [RoutePickup(pur, mapped_hub, LAT0 + 0.005, LNG0 + 0.005, min_map_version=2, attempt=2)])
+    handlers.route_pickups(
+        uow_factory(), stale, [RoutePickup(pur, mapped_hub, LAT0 + 0.005, LNG0 + 0.005, min_map_version=2, attempt=2)]
+    )
     decision = assignments(engine, [pur])[pur].assigned
     assert (decision.map_version, decision.rider_id, decision.attempt) == (2, "rider-new", 2)
 
@@ -539,7 +593,10 @@ def test_many_pickups_are_routed_in_one_vectorized_batch(engine, uow_factory, re
     ids = pur_ids(1000)
     lats = LAT0 + rng.uniform(0, 0.01, len(ids))
     lngs = LNG0 + rng.uniform(0, 0.02, len(ids))
-    requests = [RoutePickup(p, mapped_hub if i % 2 else "", float(la), float(ln)) for i, (p, la, ln) in enumerate(zip(ids, lats, lngs))]
+    requests = [
+        RoutePickup(p, mapped_hub if i % 2 else "", float(la), float(ln))
+        for i, (p, la, ln) in enumerate(zip(ids, lats, lngs))
+    ]
     assert handlers.route_pickups(uow_factory(), registry, requests) == 1000
     got = assignments(engine, ids)
     index = registry.current.hub(mapped_hub)
@@ -557,11 +614,16 @@ def test_many_pickups_are_routed_in_one_vectorized_batch(engine, uow_factory, re
         (events_pb2.PickupRequested(pur_id="p1", location=common_pb2.LatLng(lat=math.nan, lng=1)), "finite"),
         (events_pb2.PickupRequested(pur_id="p1", location=common_pb2.LatLng(lat=1, lng=math.inf)), "finite"),
         (events_pb2.PickupRequested(pur_id="p1", location=common_pb2.LatLng(lat=91, lng=1)), "out of range"),
-        (events_pb2.PickupRequested(pur_id="p1", hub_id="x" * 65, location=common_pb2.LatLng(lat=1, lng=1)), "at most 64"),
+        (
+            events_pb2.PickupRequested(pur_id="p1", hub_id="x" * 65, location=common_pb2.LatLng(lat=1, lng=1)),
+            "at most 64",
+        ),
     ],
 )
 def test_invalid_pickup_requested_is_poison(event, problem):
-    headers = EventHeaders(id=str(uuid.uuid4()), type="firstmile.events.v1.PickupRequested", source="pur_svc", time=_now())
+    headers = EventHeaders(
+        id=str(uuid.uuid4()), type="firstmile.events.v1.PickupRequested", source="pur_svc", time=_now()
+    )
     message = ConsumedMessage("pur.created.v1", 0, 0, b"k", event.SerializeToString(), dict(headers.to_kafka()), 0)
     with pytest.raises(PoisonMessage, match=problem):
         decode_pickup_requested(message)
@@ -611,7 +673,9 @@ def lookup(lat: float, lng: float, hub_id: str = "") -> routing_pb2.LookupRouteR
 def test_grpc_bad_coordinates_are_invalid_argument(stub, lat, lng, details):
     code, message = status_of(stub.LookupRoute, lookup(lat, lng))
     assert code is grpc.StatusCode.INVALID_ARGUMENT and details in message
-    code, message = status_of(stub.BatchLookupRoutes, routing_pb2.BatchLookupRoutesRequest(lookups=[lookup(1, 1), lookup(lat, lng)]))
+    code, message = status_of(
+        stub.BatchLookupRoutes, routing_pb2.BatchLookupRoutesRequest(lookups=[lookup(1, 1), lookup(lat, lng)])
+    )
     assert code is grpc.StatusCode.INVALID_ARGUMENT and message.startswith("lookups[1]: ")
 
 
@@ -625,31 +689,53 @@ def test_grpc_missing_empty_and_oversized_fields_are_invalid_argument(stub):
         (stub.ListRoutes, routing_pb2.ListRoutesRequest(), "hub_id is required"),
         (stub.GetRouteMap, routing_pb2.GetRouteMapRequest(hub_id=too_long), "at most 64"),
         (stub.UpsertRoute, routing_pb2.UpsertRouteRequest(), "route is required"),
-        (stub.UpsertRoute, routing_pb2.UpsertRouteRequest(route=routing_pb2.Route(id="r", hub_id="h")), "geometry_geojson is required"),
         (
             stub.UpsertRoute,
-            routing_pb2.UpsertRouteRequest(route=routing_pb2.Route(id="r", hub_id="h", name="n" * 201, geometry_geojson=json.dumps(square(LNG0, LAT0)))),
+            routing_pb2.UpsertRouteRequest(route=routing_pb2.Route(id="r", hub_id="h")),
+            "geometry_geojson is required",
+        ),
+        (
+            stub.UpsertRoute,
+            routing_pb2.UpsertRouteRequest(
+                route=routing_pb2.Route(
+                    id="r", hub_id="h", name="n" * 201, geometry_geojson=json.dumps(square(LNG0, LAT0))
+                )
+            ),
             "name must be",
         ),
         (
             stub.UpsertRoute,
-            routing_pb2.UpsertRouteRequest(route=routing_pb2.Route(id="r", hub_id="h", geometry_geojson=" " * (1024 * 1024 + 1))),
+            routing_pb2.UpsertRouteRequest(
+                route=routing_pb2.Route(id="r", hub_id="h", geometry_geojson=" " * (1024 * 1024 + 1))
+            ),
             "at most 1048576",
         ),
         (stub.ImportRoutes, routing_pb2.ImportRoutesRequest(hub_id="h"), "feature_collection_geojson is required"),
-        (stub.ImportRoutes, routing_pb2.ImportRoutesRequest(hub_id="h", feature_collection_geojson="{"), "not valid JSON"),
+        (
+            stub.ImportRoutes,
+            routing_pb2.ImportRoutesRequest(hub_id="h", feature_collection_geojson="{"),
+            "not valid JSON",
+        ),
         (stub.BatchLookupRoutes, routing_pb2.BatchLookupRoutesRequest(), "send 1 to 10000"),
         (
             stub.BatchLookupRoutes,
-            routing_pb2.BatchLookupRoutesRequest(lookups=[lookup(1, 1), lookup(1, 1, "bad hub"), routing_pb2.LookupRouteRequest()]),
+            routing_pb2.BatchLookupRoutesRequest(
+                lookups=[lookup(1, 1), lookup(1, 1, "bad hub"), routing_pb2.LookupRouteRequest()]
+            ),
             "lookups[1]: hub_id 'bad hub' is not a valid id",
         ),
         (
             stub.BatchLookupRoutes,
-            routing_pb2.BatchLookupRoutesRequest(lookups=[lookup(1, 1), routing_pb2.LookupRouteRequest(), lookup(1, 1, "bad hub")]),
+            routing_pb2.BatchLookupRoutesRequest(
+                lookups=[lookup(1, 1), routing_pb2.LookupRouteRequest(), lookup(1, 1, "bad hub")]
+            ),
             "lookups[1]: location is required",
         ),
-        (stub.BatchLookupRoutes, routing_pb2.BatchLookupRoutesRequest(lookups=[lookup(1, 1)] * 10_001), "send 1 to 10000"),
+        (
+            stub.BatchLookupRoutes,
+            routing_pb2.BatchLookupRoutesRequest(lookups=[lookup(1, 1)] * 10_001),
+            "send 1 to 10000",
+        ),
     ]
     for call, request, details in cases:
         code, message = status_of(call, request)
@@ -676,8 +762,12 @@ def test_grpc_upsert_list_pages_and_route_map(stub, new_hub):
         response = stub.UpsertRoute(
             routing_pb2.UpsertRouteRequest(
                 route=routing_pb2.Route(
-                    id=f"{hub}-{i}", hub_id=hub, name=f"R{i}", geometry_geojson=json.dumps(square(LNG0 + 0.01 * i, LAT0)),
-                    default_rider_id=f"rider-{i}", active=i != 4,
+                    id=f"{hub}-{i}",
+                    hub_id=hub,
+                    name=f"R{i}",
+                    geometry_geojson=json.dumps(square(LNG0 + 0.01 * i, LAT0)),
+                    default_rider_id=f"rider-{i}",
+                    active=i != 4,
                 )
             ),
             timeout=10,
@@ -686,24 +776,36 @@ def test_grpc_upsert_list_pages_and_route_map(stub, new_hub):
 
     seen, token = [], ""
     while True:
-        page = stub.ListRoutes(routing_pb2.ListRoutesRequest(hub_id=hub, page_size=2, page_token=token, omit_geometry=True), timeout=10)
+        page = stub.ListRoutes(
+            routing_pb2.ListRoutesRequest(hub_id=hub, page_size=2, page_token=token, omit_geometry=True), timeout=10
+        )
         assert page.map_version == 5 and all(not r.geometry_geojson and r.cell_count > 0 for r in page.routes)
         seen += [r.id for r in page.routes]
         token = page.next_page_token
         if not token:
             break
     assert seen == [f"{hub}-{i}" for i in range(4)]  # the inactive one only with include_inactive
-    everything = stub.ListRoutes(routing_pb2.ListRoutesRequest(hub_id=hub, include_inactive=True, page_size=5000), timeout=10)
+    everything = stub.ListRoutes(
+        routing_pb2.ListRoutesRequest(hub_id=hub, include_inactive=True, page_size=5000), timeout=10
+    )
     assert len(everything.routes) == 5 and everything.routes[4].active is False
 
     first = stub.ListRoutes(routing_pb2.ListRoutesRequest(hub_id=hub, page_size=2), timeout=10)
-    code, message = status_of(stub.ListRoutes, routing_pb2.ListRoutesRequest(hub_id=hub, include_inactive=True, page_token=first.next_page_token))
+    code, message = status_of(
+        stub.ListRoutes,
+        routing_pb2.ListRoutesRequest(hub_id=hub, include_inactive=True, page_token=first.next_page_token),
+    )
     assert code is grpc.StatusCode.INVALID_ARGUMENT and "different filters" in message
     code, message = status_of(stub.ListRoutes, routing_pb2.ListRoutesRequest(hub_id=hub, page_token="not-a-token"))
     assert code is grpc.StatusCode.INVALID_ARGUMENT and "page_token" in message
 
     found = stub.LookupRoute(lookup(LAT0 + 0.005, LNG0 + 0.015, hub), timeout=10)
-    assert (found.route_id, found.rider_id, found.match, found.map_version) == (f"{hub}-1", "rider-1", common_pb2.ROUTE_MATCH_EXACT, 5)
+    assert (found.route_id, found.rider_id, found.match, found.map_version) == (
+        f"{hub}-1",
+        "rider-1",
+        common_pb2.ROUTE_MATCH_EXACT,
+        5,
+    )
     nothing = stub.LookupRoute(lookup(LAT0 - 0.05, LNG0, hub), timeout=10)
     assert nothing.match == common_pb2.ROUTE_MATCH_NONE and nothing.unroutable_reason and nothing.hub_id == hub
 
@@ -714,7 +816,9 @@ def test_grpc_upsert_list_pages_and_route_map(stub, new_hub):
 
     code, _ = status_of(
         stub.UpsertRoute,
-        routing_pb2.UpsertRouteRequest(route=routing_pb2.Route(id=f"{hub}-0", hub_id=new_hub(), geometry_geojson=json.dumps(square(LNG0, LAT0)))),
+        routing_pb2.UpsertRouteRequest(
+            route=routing_pb2.Route(id=f"{hub}-0", hub_id=new_hub(), geometry_geojson=json.dumps(square(LNG0, LAT0)))
+        ),
     )
     assert code is grpc.StatusCode.ALREADY_EXISTS
     assert stub.DeleteRoute(routing_pb2.DeleteRouteRequest(id=f"{hub}-0"), timeout=10).map_version == 6

@@ -133,8 +133,13 @@ def serving(registration: ServiceRegistration) -> Iterator[grpc.Channel]:
     """One servicer on a real mesh GrpcServer, and a channel to it whose calls carry an admin token
     (allowed everywhere, so scope checks never hide a validation)."""
     server = GrpcServer(
-        port=0, verifier=auth.verifier(), credentials=None, registrations=[registration],
-        host="127.0.0.1", drain_seconds=0, grace_seconds=1,
+        port=0,
+        verifier=auth.verifier(),
+        credentials=None,
+        registrations=[registration],
+        host="127.0.0.1",
+        drain_seconds=0,
+        grace_seconds=1,
     )
     server.start()
     server.set_serving()
@@ -443,8 +448,13 @@ def new_pickup(request_id: str = f"{FUZZ}-r1") -> pur_pb2.CreatePickupRequestReq
         id="wh-1", name="Fuzz Traders", address="1 Test Road", pincode="560001", location=location()
     )
     return pur_pb2.CreatePickupRequestRequest(
-        request_id=request_id, client_id=CLIENT, hub_id=HUB, warehouse=warehouse,
-        pickup_date=TODAY.isoformat(), expected_packages=3, expected_weight_kg=1.5,
+        request_id=request_id,
+        client_id=CLIENT,
+        hub_id=HUB,
+        warehouse=warehouse,
+        pickup_date=TODAY.isoformat(),
+        expected_packages=3,
+        expected_weight_kg=1.5,
     )
 
 
@@ -525,7 +535,9 @@ PICKUP_RPCS = {
         {
             "hub_id": required_ids,
             "statuses": st.one_of(
-                st.lists(unknown_enum_numbers(pur_pb2.PickupStatus, unspecified_is_valid=False), min_size=1, max_size=3),
+                st.lists(
+                    unknown_enum_numbers(pur_pb2.PickupStatus, unspecified_is_valid=False), min_size=1, max_size=3
+                ),
                 st.sampled_from([[999] * 100_000, [1] * 7]),  # more than one per status
             ),
         },
@@ -553,7 +565,10 @@ NOT_ROUTE_GEOMETRIES = [
         {"type": "MultiPolygon", "coordinates": []},
         {"type": "Polygon", "coordinates": [[[0, 0], [1, 0], [0, 0]]]},  # too few positions
         {"type": "Polygon", "coordinates": [[[0, 0], [0.01, 0], [0.01, 0.01], [0, 0.011]]]},  # not closed
-        {"type": "Polygon", "coordinates": [[[77.5, 12.9], [77.51, 12.91], [77.51, 12.9], [77.5, 12.91], [77.5, 12.9]]]},
+        {
+            "type": "Polygon",
+            "coordinates": [[[77.5, 12.9], [77.51, 12.91], [77.51, 12.9], [77.5, 12.91], [77.5, 12.9]]],
+        },
         {"type": "Polygon", "coordinates": [[[0, 0]] * 100_001]},
         {"type": "Polygon", "coordinates": [[["0", "0"], [1, 0], [1, 1], ["0", "0"]]]},
         {"type": "Polygon", "coordinates": [[[True, False], [1, 0], [1, 1], [True, False]]]},
@@ -688,7 +703,10 @@ ROUTING_RPCS = {
         READS,
     ),
     "GetRouteMap": Rpc(
-        lambda: routing_pb2.GetRouteMapRequest(hub_id=HUB), {"hub_id": required_ids}, {"hub_id": st.text(max_size=70)}, READS
+        lambda: routing_pb2.GetRouteMapRequest(hub_id=HUB),
+        {"hub_id": required_ids},
+        {"hub_id": st.text(max_size=70)},
+        READS,
     ),
 }
 
@@ -712,8 +730,12 @@ def upsert_rider() -> dispatch_pb2.UpsertRiderRequest:
 
 def upsert_vehicle() -> dispatch_pb2.UpsertVehicleRequest:
     vehicle = dispatch_pb2.Vehicle(
-        id=f"{FUZZ}-bike", hub_id=HUB, type=dispatch_pb2.VEHICLE_TYPE_BIKE,
-        capacity_packages=10, capacity_kg=20.0, registration="KA01AB1234",
+        id=f"{FUZZ}-bike",
+        hub_id=HUB,
+        type=dispatch_pb2.VEHICLE_TYPE_BIKE,
+        capacity_packages=10,
+        capacity_kg=20.0,
+        registration="KA01AB1234",
     )
     return dispatch_pb2.UpsertVehicleRequest(vehicle=vehicle)
 
@@ -769,7 +791,12 @@ DISPATCH_RPCS = {
     ),
     "RecommendDispatch": Rpc(
         lambda: dispatch_pb2.RecommendDispatchRequest(hub_id=HUB, route_id="R1", pickup_date=DAY),
-        {"hub_id": required_ids, "route_id": required_ids, "pickup_date": required_dates, "limit": outside_int32(0, 50)},
+        {
+            "hub_id": required_ids,
+            "route_id": required_ids,
+            "pickup_date": required_dates,
+            "limit": outside_int32(0, 50),
+        },
         {"pickup_date": any_dates, "limit": int32s, "route_id": st.text(max_size=70)},
         READS,
     ),
@@ -799,7 +826,11 @@ DISPATCH_RPCS = {
             "page_size": negative_int32s,
             "page_token": garbage_page_tokens,
         },
-        {"pickup_date": any_dates, "page_size": int32s, "page_token": forged_page_tokens("ci", (HUB, "", None, "", None))},
+        {
+            "pickup_date": any_dates,
+            "page_size": int32s,
+            "page_token": forged_page_tokens("ci", (HUB, "", None, "", None)),
+        },
         LISTS,
     ),
     "AddPickups": Rpc(
@@ -814,8 +845,12 @@ DISPATCH_RPCS = {
         {"pur_ids": some_pur_ids, "reason": st.text(max_size=600)},
         CHANGES,
     ),
-    "StartDispatch": Rpc(dispatch_pb2.StartDispatchRequest, {"id": required_ids}, {"id": st.text(max_size=70)}, CHANGES),
-    "CompleteDispatch": Rpc(dispatch_pb2.CompleteDispatchRequest, {"id": required_ids}, {"id": st.text(max_size=70)}, CHANGES),
+    "StartDispatch": Rpc(
+        dispatch_pb2.StartDispatchRequest, {"id": required_ids}, {"id": st.text(max_size=70)}, CHANGES
+    ),
+    "CompleteDispatch": Rpc(
+        dispatch_pb2.CompleteDispatchRequest, {"id": required_ids}, {"id": st.text(max_size=70)}, CHANGES
+    ),
     "CancelDispatch": Rpc(
         lambda: dispatch_pb2.CancelDispatchRequest(id=DISPATCH, reason="rain"),
         {"id": required_ids, "reason": bad_text(500)},
@@ -831,8 +866,12 @@ DISPATCH_RPCS = {
 def record_attendance() -> attendance_pb2.RecordAttendanceRequest:
     check_in = datetime(TODAY.year, TODAY.month, TODAY.day, 5, 30, tzinfo=UTC)
     return attendance_pb2.RecordAttendanceRequest(
-        rider_id=RIDER, hub_id=HUB, date=DAY, status=attendance_pb2.ATTENDANCE_STATUS_PRESENT,
-        check_in_time=stamp(check_in), shift="MORNING",
+        rider_id=RIDER,
+        hub_id=HUB,
+        date=DAY,
+        status=attendance_pb2.ATTENDANCE_STATUS_PRESENT,
+        check_in_time=stamp(check_in),
+        shift="MORNING",
     )
 
 

@@ -30,7 +30,9 @@ def test_postgres_over_verified_tls(database_url):
     engine = make_engine(with_query(database_url, f"sslmode=verify-full&sslrootcert={ca}"), pool_size=1)
     try:
         with engine.connect() as conn:
-            ssl, version = conn.execute(sa.text("SELECT ssl, version FROM pg_stat_ssl WHERE pid = pg_backend_pid()")).one()
+            ssl, version = conn.execute(
+                sa.text("SELECT ssl, version FROM pg_stat_ssl WHERE pid = pg_backend_pid()")
+            ).one()
     finally:
         engine.dispose()
     assert ssl is True and version.startswith("TLS")
@@ -59,10 +61,28 @@ def tls_redis(tmp_path_factory) -> Iterator[int]:
     server = subprocess.Popen(
         [
             shutil.which("redis-server") or "redis-server",
-            "--port", "0", "--tls-port", str(port), "--bind", "127.0.0.1", "--dir", str(folder),
-            "--tls-cert-file", str(secrets.mesh_cert), "--tls-key-file", str(secrets.mesh_key),
-            "--tls-ca-cert-file", str(secrets.ca_cert), "--tls-auth-clients", "no",
-            "--requirepass", PASSWORD, "--save", "", "--appendonly", "no",
+            "--port",
+            "0",
+            "--tls-port",
+            str(port),
+            "--bind",
+            "127.0.0.1",
+            "--dir",
+            str(folder),
+            "--tls-cert-file",
+            str(secrets.mesh_cert),
+            "--tls-key-file",
+            str(secrets.mesh_key),
+            "--tls-ca-cert-file",
+            str(secrets.ca_cert),
+            "--tls-auth-clients",
+            "no",
+            "--requirepass",
+            PASSWORD,
+            "--save",
+            "",
+            "--appendonly",
+            "no",
         ],
         stdout=subprocess.DEVNULL,
         stderr=subprocess.STDOUT,
@@ -96,6 +116,8 @@ def test_redis_wrong_password_or_untrusted_server_or_plaintext_fail(tls_redis, t
         make_redis(f"rediss://:wrong@localhost:{tls_redis}/0?ssl_ca_certs={ca}&ssl_cert_reqs=required").ping()
     stranger = devsecrets.ensure(tmp_path / "other-ca")
     with pytest.raises(redis.exceptions.ConnectionError, match="certificate verify failed"):
-        make_redis(f"rediss://:{PASSWORD}@localhost:{tls_redis}/0?ssl_ca_certs={stranger.ca_cert}&ssl_cert_reqs=required").ping()
+        make_redis(
+            f"rediss://:{PASSWORD}@localhost:{tls_redis}/0?ssl_ca_certs={stranger.ca_cert}&ssl_cert_reqs=required"
+        ).ping()
     with pytest.raises(redis.exceptions.ConnectionError):
         make_redis(f"redis://:{PASSWORD}@localhost:{tls_redis}/0").ping()

@@ -9,7 +9,9 @@ from typing import TypeVar
 T = TypeVar("T")
 
 
-def wait_until(predicate: Callable[[], object], *, timeout: float, message: str = "condition", interval: float = 0.05) -> None:
+def wait_until(
+    predicate: Callable[[], object], *, timeout: float, message: str = "condition", interval: float = 0.05
+) -> None:
     deadline = time.monotonic() + timeout
     while not predicate():
         if time.monotonic() > deadline:
@@ -18,7 +20,11 @@ def wait_until(predicate: Callable[[], object], *, timeout: float, message: str 
 
 
 def eventually(
-    read: Callable[[], T], done: Callable[[T], bool], timeout: float = 60.0, what: str = "condition", interval: float = 0.2
+    read: Callable[[], T],
+    done: Callable[[T], bool],
+    timeout: float = 60.0,
+    what: str = "condition",
+    interval: float = 0.2,
 ) -> T:
     """`read()` again until `done(value)`; returns that value, or fails showing the last one."""
     deadline = time.monotonic() + timeout

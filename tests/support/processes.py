@@ -111,5 +111,3 @@ class ServiceProcess:
 
     def output(self) -> str:
         return self.log_file.read_text(errors="replace")
-
-

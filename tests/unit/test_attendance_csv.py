@@ -22,7 +22,8 @@ def errors_of(text: str) -> list[str]:
 
 def test_a_good_file():
     records = parse_csv(
-        "\ufeff" + HEADER
+        "\ufeff"
+        + HEADER
         + "R-1,BLR-1,2025-01-31,PRESENT,2025-01-31T06:02:00+05:30,,MORNING\n"
         + "\n"
         + "R-2,BLR-1,2025-01-31,on_leave,,,\n"
@@ -30,7 +31,9 @@ def test_a_good_file():
         today=TODAY,
     )
     assert [(r.rider_id, r.status) for r in records] == [
-        ("R-1", AttendanceStatus.PRESENT), ("R-2", AttendanceStatus.ON_LEAVE), ("R-3", AttendanceStatus.CHECKED_OUT),
+        ("R-1", AttendanceStatus.PRESENT),
+        ("R-2", AttendanceStatus.ON_LEAVE),
+        ("R-3", AttendanceStatus.CHECKED_OUT),
     ]
     assert records[2].check_out == datetime(2025, 1, 31, 8, 30, tzinfo=UTC)
     assert records[2].shift == "06:00-14:00"

@@ -162,7 +162,10 @@ def test_freshness_kinds():
     assert not Freshness.cached(fetched, now).stale
     stale = Freshness.stale_since(fetched, now, "upstream timeout after 3 attempts")
     assert (stale.origin, stale.stale, stale.age, stale.stale_reason) == (
-        Origin.STALE, True, timedelta(minutes=5), "upstream timeout after 3 attempts",
+        Origin.STALE,
+        True,
+        timedelta(minutes=5),
+        "upstream timeout after 3 attempts",
     )
     assert Freshness.live(now, fetched).age == timedelta(0)
     assert Freshness.embedded(now).age == timedelta(0)
@@ -194,7 +197,9 @@ def test_an_upstream_needs_a_token(monkeypatch):
     assert "t0k" not in repr(settings)
 
 
-@pytest.mark.parametrize("url", ["attendance.example.com", "ftp://x", "https://", "https://u:p@x.example", "https://x?y=1"])
+@pytest.mark.parametrize(
+    "url", ["attendance.example.com", "ftp://x", "https://", "https://u:p@x.example", "https://x?y=1"]
+)
 def test_upstream_url_must_be_a_base_url(monkeypatch, url):
     with pytest.raises(ConfigError, match="ATTENDANCE_ADAPTER_UPSTREAM_URL"):
         _settings(monkeypatch, UPSTREAM_URL=url, UPSTREAM_TOKEN="t")

@@ -178,7 +178,9 @@ def test_upstream_failing_serves_the_last_known_data_flagged_stale(reader, sourc
 def test_nothing_known_and_upstream_failing_is_unavailable(reader, source, cache):
     source.failure = SourceUnreachable("upstream unreachable (Connection refused) after 3 attempts")
     before = metric("firstmile_attendance_unavailable_answers_total", "hub")
-    with pytest.raises(Unavailable, match=r"hub HUB-1 on 2025-01-31 is unknown: .*Connection refused.* no earlier answer"):
+    with pytest.raises(
+        Unavailable, match=r"hub HUB-1 on 2025-01-31 is unknown: .*Connection refused.* no earlier answer"
+    ):
         reader.hub("HUB-1", DAY)
     assert cache.entries == {}
     assert metric("firstmile_attendance_unavailable_answers_total", "hub") == before + 1

@@ -45,7 +45,10 @@ def test_a_good_hub_answer():
     records = parse_hub_answer(
         hub_body([item(), item(rider_id="R-2", status="ON_LEAVE", check_in_time=None, shift=None)]), "BLR-1", DAY
     )
-    assert [(r.rider_id, r.status) for r in records] == [("R-1", AttendanceStatus.PRESENT), ("R-2", AttendanceStatus.ON_LEAVE)]
+    assert [(r.rider_id, r.status) for r in records] == [
+        ("R-1", AttendanceStatus.PRESENT),
+        ("R-2", AttendanceStatus.ON_LEAVE),
+    ]
     first = records[0]
     assert first.check_in == datetime(2025, 1, 31, 6, 2, tzinfo=timezone(timedelta(hours=5, minutes=30)))
     assert first.updated_at == datetime(2025, 1, 31, 0, 32, 10, tzinfo=UTC)
@@ -68,7 +71,12 @@ def test_nanosecond_timestamps_are_read():
         (b"<html>Bad gateway</html>", "not JSON"),
         (b"\xff\xfe", "not UTF-8"),
         (b"[]", "expected an object"),
-        (hub_body(..., ), "records: missing"),
+        (
+            hub_body(
+                ...,
+            ),
+            "records: missing",
+        ),
         (hub_body({"R-1": "PRESENT"}), "records: expected array"),
         (hub_body([], hub_id="BLR-2"), "the answer is for hub 'BLR-2'"),
         (hub_body([], date="2025-01-30"), "the answer is for '2025-01-30'"),
@@ -82,13 +90,19 @@ def test_nanosecond_timestamps_are_read():
         (hub_body([item(rider_id=17)]), r"records\[0\]\.rider_id: expected string, got int"),
         (hub_body([item(rider_id=True)]), r"records\[0\]\.rider_id: expected string, got bool"),
         (hub_body([item(date="2025-02-30")]), r"records\[0\]\.date: .* not a real calendar day"),
-        (hub_body([item(), item(rider_id="R-7", hub_id="HYD-1")]), r"records\[1\]\.hub_id: rider 'R-7' is of hub 'HYD-1'"),
+        (
+            hub_body([item(), item(rider_id="R-7", hub_id="HYD-1")]),
+            r"records\[1\]\.hub_id: rider 'R-7' is of hub 'HYD-1'",
+        ),
         (hub_body([item(date="2025-01-30", check_in_time=None)]), r"records\[0\]\.date: '2025-01-30' is not the day"),
         (hub_body([item(), item()]), r"records\[1\]\.rider_id: 'R-1' repeats records\[0\]"),
         (hub_body([item(check_in_time="06:02")]), r"check_in_time: '06:02' is not an RFC 3339 timestamp"),
         (hub_body([item(check_in_time="2025-01-31T06:02:00")]), "is not an RFC 3339 timestamp with an offset"),
         (hub_body([item(check_in_time=1738300000)]), r"check_in_time: expected string"),
-        (hub_body([item(status="PRESENT", check_out_time="2025-01-31T14:00:00+05:30")]), "PRESENT with a check_out_time"),
+        (
+            hub_body([item(status="PRESENT", check_out_time="2025-01-31T14:00:00+05:30")]),
+            "PRESENT with a check_out_time",
+        ),
         (hub_body([item(status="CHECKED_OUT", check_out_time="2025-01-31T05:00:00+05:30")]), "is before check_in_time"),
         (hub_body([item(shift=["MORNING"])]), r"shift: expected string"),
     ],

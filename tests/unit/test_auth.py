@@ -171,7 +171,14 @@ def rejected(verifier: TokenVerifier, token: str) -> str:
 
 def claims(**changes) -> dict:
     now = datetime.now(UTC)
-    body = {"iss": DEFAULT_ISSUER, "aud": DEFAULT_AUDIENCE, "sub": "someone", "role": "admin", "iat": now, "exp": now + timedelta(hours=1)}
+    body = {
+        "iss": DEFAULT_ISSUER,
+        "aud": DEFAULT_AUDIENCE,
+        "sub": "someone",
+        "role": "admin",
+        "iat": now,
+        "exp": now + timedelta(hours=1),
+    }
     body.update(changes)
     return {k: v for k, v in body.items() if v is not None}
 
@@ -195,7 +202,11 @@ def unsigned_parts(header: dict, body: dict) -> str:
     ("role", "scope", "expected"),
     [
         (Role.CLIENT, {"client_id": "acme-01"}, Principal("who", Role.CLIENT, client_id="acme-01")),
-        (Role.TEAM_LEAD, {"hubs": ["BLR-1", "BLR-2", "BLR-1"]}, Principal("who", Role.TEAM_LEAD, hubs=frozenset({"BLR-1", "BLR-2"}))),
+        (
+            Role.TEAM_LEAD,
+            {"hubs": ["BLR-1", "BLR-2", "BLR-1"]},
+            Principal("who", Role.TEAM_LEAD, hubs=frozenset({"BLR-1", "BLR-2"})),
+        ),
         (Role.SERVICE, {}, Principal("who", Role.SERVICE)),
         (Role.ADMIN, {}, Principal("who", Role.ADMIN)),
     ],
@@ -277,9 +288,12 @@ def test_a_verifier_for_another_issuer_or_audience_refuses_default_tokens(issuer
     token = issuer.issue("who", Role.ADMIN)
     rejected(TokenVerifier(public_pem, issuer="elsewhere"), token)
     rejected(TokenVerifier(public_pem, audience="elsewhere"), token)
-    assert TokenVerifier(public_pem, issuer="elsewhere", audience="x").verify(
-        TokenIssuer(issuer.private_key_pem, issuer="elsewhere", audience="x").issue("who", Role.ADMIN)
-    ).role is Role.ADMIN
+    assert (
+        TokenVerifier(public_pem, issuer="elsewhere", audience="x")
+        .verify(TokenIssuer(issuer.private_key_pem, issuer="elsewhere", audience="x").issue("who", Role.ADMIN))
+        .role
+        is Role.ADMIN
+    )
 
 
 def test_alg_none_is_refused(verifier):
@@ -345,7 +359,10 @@ def run_cli(capsys, *argv: str) -> tuple[int, str, str]:
     ("argv", "expected"),
     [
         (["--role", "client", "--client-id", "acme"], Principal("acme", Role.CLIENT, client_id="acme")),
-        (["--role", "team-lead", "--hub", "H2", "--hub", "H1"], Principal("tl-H1-H2", Role.TEAM_LEAD, hubs=frozenset({"H1", "H2"}))),
+        (
+            ["--role", "team-lead", "--hub", "H2", "--hub", "H1"],
+            Principal("tl-H1-H2", Role.TEAM_LEAD, hubs=frozenset({"H1", "H2"})),
+        ),
         (["--role", "service"], Principal("service", Role.SERVICE)),
         (["--role", "admin", "--subject", "ops-jane", "--ttl", "30m"], Principal("ops-jane", Role.ADMIN)),
     ],
@@ -398,7 +415,11 @@ def test_cli_uses_the_configured_issuer_and_audience(cli_env, capsys):
     ],
 )
 def test_cli_exits_2_with_a_clear_message(cli_env, capsys, argv, fragment):
-    argv = [a for arg in argv for a in (["--private-key", str(auth.local_secrets().jwt_private_key)] if arg == "@key" else [arg])]
+    argv = [
+        a
+        for arg in argv
+        for a in (["--private-key", str(auth.local_secrets().jwt_private_key)] if arg == "@key" else [arg])
+    ]
     code, out, err = run_cli(capsys, *argv)
     assert code == 2
     assert out == ""
@@ -418,13 +439,21 @@ def test_cli_runs_as_a_module(cli_env, tmp_path):
     env = {"PATH": "/usr/bin:/bin", "PYTHONPATH": f"{ROOT}:{ROOT / 'gen'}"}
     ok = subprocess.run(
         [sys.executable, "-m", "mesh.tokens", "--role", "team-lead", "--hub", "H9", "--private-key", key],
-        capture_output=True, text=True, cwd=tmp_path, env=env, timeout=60,
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+        env=env,
+        timeout=60,
     )
     assert ok.returncode == 0, ok.stderr
     assert auth.verifier().verify(ok.stdout.strip()).hubs == {"H9"}
     bad = subprocess.run(
         [sys.executable, "-m", "mesh.tokens", "--role", "client", "--private-key", key],
-        capture_output=True, text=True, cwd=tmp_path, env=env, timeout=60,
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+        env=env,
+        timeout=60,
     )
     assert (bad.returncode, bad.stdout) == (2, "")
     assert "role client needs --client-id" in bad.stderr

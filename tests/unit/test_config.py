@@ -31,7 +31,12 @@ def test_grpc_is_mutual_tls_unless_configured_otherwise(env):
     with pytest.raises(ConfigError) as failure:
         load(MeshSettings)
     message = str(failure.value)
-    for key in ("FIRSTMILE_GRPC_TLS_CERT_FILE", "FIRSTMILE_GRPC_TLS_KEY_FILE", "FIRSTMILE_GRPC_TLS_CA_FILE", "plaintext"):
+    for key in (
+        "FIRSTMILE_GRPC_TLS_CERT_FILE",
+        "FIRSTMILE_GRPC_TLS_KEY_FILE",
+        "FIRSTMILE_GRPC_TLS_CA_FILE",
+        "plaintext",
+    ):
         assert key in message
     env.setenv("FIRSTMILE_GRPC_TLS_CERT_FILE", "mesh.crt")
     env.setenv("FIRSTMILE_GRPC_TLS_KEY_FILE", "mesh.key")

@@ -40,12 +40,29 @@ def message(event: events_pb2.PickupStatusChanged, event_type: str = TYPE) -> Co
 
 def routed_event(**changes) -> events_pb2.PickupStatusChanged:
     pur = pur_pb2.PickupRequest(
-        id="pur_1", client_id="c1", hub_id="hub-1", pickup_date="2026-05-11", expected_packages=4, expected_weight_kg=2.5,
-        status=pur_pb2.PICKUP_STATUS_ROUTED, route_id="R1", rider_id="rider-9", route_match=common_pb2.ROUTE_MATCH_NEAREST,
-        warehouse=common_pb2.Warehouse(name="Seller One", location=common_pb2.LatLng(lat=12.9, lng=77.6)), version=3,
+        id="pur_1",
+        client_id="c1",
+        hub_id="hub-1",
+        pickup_date="2026-05-11",
+        expected_packages=4,
+        expected_weight_kg=2.5,
+        status=pur_pb2.PICKUP_STATUS_ROUTED,
+        route_id="R1",
+        rider_id="rider-9",
+        route_match=common_pb2.ROUTE_MATCH_NEAREST,
+        warehouse=common_pb2.Warehouse(name="Seller One", location=common_pb2.LatLng(lat=12.9, lng=77.6)),
+        version=3,
     )
-    fields = dict(pur_id="pur_1", hub_id="hub-1", client_id="c1", route_id="R1", pickup_date="2026-05-11",
-                  status=pur_pb2.PICKUP_STATUS_ROUTED, pickup_request=pur, version=3)
+    fields = dict(
+        pur_id="pur_1",
+        hub_id="hub-1",
+        client_id="c1",
+        route_id="R1",
+        pickup_date="2026-05-11",
+        status=pur_pb2.PICKUP_STATUS_ROUTED,
+        pickup_request=pur,
+        version=3,
+    )
     fields.update(changes)
     return events_pb2.PickupStatusChanged(**fields)
 
@@ -91,8 +108,11 @@ def test_garbage_bytes_are_poison():
 
 def _dispatch() -> Dispatch:
     return Dispatch.create(
-        "dsp_1", NewDispatch("req", "hub-1", "R1", date(2026, 5, 11)), Rider("rider-1", "hub-1"),
-        Vehicle("bike-1", "hub-1", VehicleType.BIKE, 10, 20.0), NOW,
+        "dsp_1",
+        NewDispatch("req", "hub-1", "R1", date(2026, 5, 11)),
+        Rider("rider-1", "hub-1"),
+        Vehicle("bike-1", "hub-1", VehicleType.BIKE, 10, 20.0),
+        NOW,
     )
 
 
@@ -100,7 +120,12 @@ def _dispatch() -> Dispatch:
     "change, field",
     [
         (PickupChange("pur_1", ChangeKind.DISPATCHED, 1, automatic=True), "dispatched"),
-        (PickupChange("pur_1", ChangeKind.RELEASED, 2, release_reason=ReleaseReason.DISPATCH_CANCELLED, detail="rain"), "released"),
+        (
+            PickupChange(
+                "pur_1", ChangeKind.RELEASED, 2, release_reason=ReleaseReason.DISPATCH_CANCELLED, detail="rain"
+            ),
+            "released",
+        ),
         (PickupChange("pur_1", ChangeKind.STARTED, 3), "started"),
         (PickupChange("pur_1", ChangeKind.PICKED_UP, 4), "picked_up"),
     ],
@@ -111,8 +136,17 @@ def test_one_dispatch_event_per_pur_keyed_by_pur_id(change, field):
     assert out.event_type == "firstmile.events.v1.DispatchEvent" and out.source == "dispatch_svc"
     event = events_pb2.DispatchEvent.FromString(out.payload)
     assert event.WhichOneof("change") == field and event.version == change.version
-    assert (event.dispatch_id, event.hub_id, event.route_id, event.pickup_date) == ("dsp_1", "hub-1", "R1", "2026-05-11")
-    assert (event.rider_id, event.vehicle_id, event.dispatch_status) == ("rider-1", "bike-1", dispatch_pb2.DISPATCH_STATUS_OPEN)
+    assert (event.dispatch_id, event.hub_id, event.route_id, event.pickup_date) == (
+        "dsp_1",
+        "hub-1",
+        "R1",
+        "2026-05-11",
+    )
+    assert (event.rider_id, event.vehicle_id, event.dispatch_status) == (
+        "rider-1",
+        "bike-1",
+        dispatch_pb2.DISPATCH_STATUS_OPEN,
+    )
     if field == "dispatched":
         assert event.dispatched.automatic
     if field == "released":
@@ -126,7 +160,11 @@ def test_auto_dispatch_settings(monkeypatch):
     assert settings.auto_dispatch_hub_ids == {"hub-1", "hub-2"}
     assert settings.auto_dispatch_cutoff_time.hour == 15 and settings.auto_dispatch_cutoff_time.minute == 30
     assert Settings.model_fields["auto_dispatch_hubs"].default == ""  # off by default
-    for name, value in (("AUTO_DISPATCH_CUTOFF", "25:00"), ("AUTO_DISPATCH_TIMEZONE", "Mars/Olympus"), ("AUTO_DISPATCH_HUBS", "bad hub")):
+    for name, value in (
+        ("AUTO_DISPATCH_CUTOFF", "25:00"),
+        ("AUTO_DISPATCH_TIMEZONE", "Mars/Olympus"),
+        ("AUTO_DISPATCH_HUBS", "bad hub"),
+    ):
         monkeypatch.setenv(f"DISPATCH_SVC_{name}", value)
         with pytest.raises(ValueError):
             Settings()

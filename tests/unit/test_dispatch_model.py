@@ -36,11 +36,31 @@ NOW = datetime(2026, 5, 11, 8, 0, tzinfo=UTC)
 HUB, ROUTE = "hub-1", "R1"
 
 
-def snapshot(pur_id: str, version: int, status: PickupStatus = PickupStatus.ROUTED, *, route: str = ROUTE,
-             packages: int = 5, weight: float = 10.0, day: date = DAY) -> PurSnapshot:
-    return PurSnapshot(pur_id=pur_id, version=version, status=status, hub_id=HUB, route_id=route, pickup_date=day,
-                       client_id="c1", warehouse_name="WH", lat=12.9, lng=77.6, packages=packages, weight_kg=weight,
-                       rider_id="rider-default")
+def snapshot(
+    pur_id: str,
+    version: int,
+    status: PickupStatus = PickupStatus.ROUTED,
+    *,
+    route: str = ROUTE,
+    packages: int = 5,
+    weight: float = 10.0,
+    day: date = DAY,
+) -> PurSnapshot:
+    return PurSnapshot(
+        pur_id=pur_id,
+        version=version,
+        status=status,
+        hub_id=HUB,
+        route_id=route,
+        pickup_date=day,
+        client_id="c1",
+        warehouse_name="WH",
+        lat=12.9,
+        lng=77.6,
+        packages=packages,
+        weight_kg=weight,
+        rider_id="rider-default",
+    )
 
 
 def pickup(pur_id: str, packages: int = 5, weight: float = 10.0, *, route: str = ROUTE) -> Pickup:
@@ -130,7 +150,13 @@ def test_only_queued_pickups_of_the_same_route_and_day_join():
     p = pickup("p2")
     other.add([p], NOW)
     with pytest.raises(PickupNotEligible, match="already in dispatch d1"):
-        Dispatch.create("d2", NewDispatch("req-2", HUB, ROUTE, DAY), Rider("r2", HUB), Vehicle("v2", HUB, VehicleType.VAN, 50, 50), NOW).add([p], NOW)
+        Dispatch.create(
+            "d2",
+            NewDispatch("req-2", HUB, ROUTE, DAY),
+            Rider("r2", HUB),
+            Vehicle("v2", HUB, VehicleType.VAN, 50, 50),
+            NOW,
+        ).add([p], NOW)
     assert d.add([], NOW) == []
 
 
@@ -226,7 +252,9 @@ def test_removing_pickups_releases_them_and_frees_capacity():
     a, b = pickup("p1", 6), pickup("p2", 4)
     d.add([a, b], NOW)
     changes = d.remove([a, pickup("stranger")], NOW, detail="customer asked")
-    assert [(c.pur_id, c.kind, c.release_reason) for c in changes] == [("p1", ChangeKind.RELEASED, ReleaseReason.REMOVED)]
+    assert [(c.pur_id, c.kind, c.release_reason) for c in changes] == [
+        ("p1", ChangeKind.RELEASED, ReleaseReason.REMOVED)
+    ]
     assert d.pur_ids == ["p2"] and d.load == Load(4, 10.0) and a.queued
     d.add([pickup("p3", 6)], NOW)  # the room is back
 
@@ -236,7 +264,9 @@ def test_event_versions_increase_per_pickup_across_dispatches():
     first = dispatch()
     first.add([p], NOW)
     first.cancel([p], "", NOW)
-    second = Dispatch.create("d2", NewDispatch("req-2", HUB, ROUTE, DAY), Rider("r2", HUB), Vehicle("v2", HUB, VehicleType.VAN, 50, 50), NOW)
+    second = Dispatch.create(
+        "d2", NewDispatch("req-2", HUB, ROUTE, DAY), Rider("r2", HUB), Vehicle("v2", HUB, VehicleType.VAN, 50, 50), NOW
+    )
     [joined] = second.add([p], NOW)
     assert joined.version == 3 and p.dispatch_id == "d2"
 

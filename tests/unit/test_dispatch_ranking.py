@@ -106,7 +106,9 @@ def test_busy_riders_rank_last_with_their_dispatch_named():
 
 
 def test_inactive_riders_are_left_out():
-    ranked = rank_riders([Rider("gone", HUB, active=False), Rider("here", HUB)], present("gone", "here"), [], {}, [], TODAY)
+    ranked = rank_riders(
+        [Rider("gone", HUB, active=False), Rider("here", HUB)], present("gone", "here"), [], {}, [], TODAY
+    )
     assert [r.rider.id for r in ranked] == ["here"]
 
 
@@ -123,11 +125,20 @@ def vehicle(vid: str, packages: int, kg: float, kind: VehicleType = VehicleType.
 
 
 def test_the_smallest_vehicle_that_fits_comes_first():
-    fleet = [vehicle("truck", 1000, 5000.0, VehicleType.TRUCK), vehicle("bike", 20, 30.0, VehicleType.BIKE), vehicle("van", 150, 500.0)]
+    fleet = [
+        vehicle("truck", 1000, 5000.0, VehicleType.TRUCK),
+        vehicle("bike", 20, 30.0, VehicleType.BIKE),
+        vehicle("van", 150, 500.0),
+    ]
     ranked = rank_vehicles(fleet, Load(120, 300.0), [], {}, TODAY)
     assert [v.vehicle.id for v in ranked] == ["van", "truck", "bike"]
-    assert ranked[0].fits_load and ranked[0].reasons[0] == "fits the queued 120 packages / 300.0 kg (uses 80% of its capacity)"
-    assert not ranked[2].fits_load and ranked[2].reasons[0].startswith("too small for the queued 120 packages / 300.0 kg")
+    assert (
+        ranked[0].fits_load
+        and ranked[0].reasons[0] == "fits the queued 120 packages / 300.0 kg (uses 80% of its capacity)"
+    )
+    assert not ranked[2].fits_load and ranked[2].reasons[0].startswith(
+        "too small for the queued 120 packages / 300.0 kg"
+    )
 
 
 def test_past_use_on_the_route_breaks_near_ties():
@@ -135,7 +146,10 @@ def test_past_use_on_the_route_breaks_near_ties():
     history = [past("r", d, vehicle="van-b") for d in (1, 8)]
     ranked = rank_vehicles(fleet, Load(50, 100.0), history, {}, TODAY)
     assert [v.vehicle.id for v in ranked] == ["van-b", "van-a"]
-    assert ranked[0].past_dispatches == 2 and "used on 2 past dispatches on this route (last yesterday)" in ranked[0].reasons
+    assert (
+        ranked[0].past_dispatches == 2
+        and "used on 2 past dispatches on this route (last yesterday)" in ranked[0].reasons
+    )
 
 
 def test_a_vehicle_on_an_active_dispatch_ranks_last():
@@ -163,12 +177,22 @@ def test_a_fake_attendance_is_an_attendance_client():
 def test_only_present_records_of_the_hub_and_day_count():
     response = attendance_pb2.ListAvailableRidersResponse(
         records=[
-            attendance_pb2.AttendanceRecord(rider_id="a", hub_id=HUB, date="2026-05-11", status=attendance_pb2.ATTENDANCE_STATUS_PRESENT),
-            attendance_pb2.AttendanceRecord(rider_id="b", hub_id=HUB, date="2026-05-11", status=attendance_pb2.ATTENDANCE_STATUS_ABSENT),
-            attendance_pb2.AttendanceRecord(rider_id="c", hub_id="elsewhere", date="2026-05-11", status=attendance_pb2.ATTENDANCE_STATUS_PRESENT),
-            attendance_pb2.AttendanceRecord(rider_id="d", hub_id=HUB, date="2026-05-10", status=attendance_pb2.ATTENDANCE_STATUS_PRESENT),
+            attendance_pb2.AttendanceRecord(
+                rider_id="a", hub_id=HUB, date="2026-05-11", status=attendance_pb2.ATTENDANCE_STATUS_PRESENT
+            ),
+            attendance_pb2.AttendanceRecord(
+                rider_id="b", hub_id=HUB, date="2026-05-11", status=attendance_pb2.ATTENDANCE_STATUS_ABSENT
+            ),
+            attendance_pb2.AttendanceRecord(
+                rider_id="c", hub_id="elsewhere", date="2026-05-11", status=attendance_pb2.ATTENDANCE_STATUS_PRESENT
+            ),
+            attendance_pb2.AttendanceRecord(
+                rider_id="d", hub_id=HUB, date="2026-05-10", status=attendance_pb2.ATTENDANCE_STATUS_PRESENT
+            ),
         ],
-        freshness=attendance_pb2.Freshness(source=attendance_pb2.ATTENDANCE_SOURCE_STALE, stale=True, stale_reason="upstream down"),
+        freshness=attendance_pb2.Freshness(
+            source=attendance_pb2.ATTENDANCE_SOURCE_STALE, stale=True, stale_reason="upstream down"
+        ),
     )
     view = view_from_response(response, HUB, TODAY)
     assert view.known and set(view.present) == {"a"}

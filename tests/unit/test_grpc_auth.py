@@ -59,7 +59,10 @@ def _handlers() -> grpc.GenericRpcHandler:
             yield Msg(service=f"{request.service}:{describe()}")
 
     codec = dict(request_deserializer=Msg.FromString, response_serializer=Msg.SerializeToString)
-    handlers = {name: grpc.unary_unary_rpc_method_handler(unary, **codec) for name in ("Whoami", "AdminOnly", "StaffOnly", "Unlisted")}
+    handlers = {
+        name: grpc.unary_unary_rpc_method_handler(unary, **codec)
+        for name in ("Whoami", "AdminOnly", "StaffOnly", "Unlisted")
+    }
     handlers["Stream"] = grpc.unary_stream_rpc_method_handler(stream, **codec)
     handlers["UnlistedStream"] = grpc.unary_stream_rpc_method_handler(stream, **codec)
     handlers["Upload"] = grpc.stream_unary_rpc_method_handler(upload, **codec)
@@ -70,7 +73,15 @@ def _handlers() -> grpc.GenericRpcHandler:
 @pytest.fixture(scope="module")
 def server():
     registration = ServiceRegistration(SERVICE, lambda s: s.add_generic_rpc_handlers((_handlers(),)), ACCESS)
-    srv = GrpcServer(port=0, verifier=auth.verifier(), credentials=None, registrations=[registration], host="127.0.0.1", drain_seconds=0, grace_seconds=1)
+    srv = GrpcServer(
+        port=0,
+        verifier=auth.verifier(),
+        credentials=None,
+        registrations=[registration],
+        host="127.0.0.1",
+        drain_seconds=0,
+        grace_seconds=1,
+    )
     srv.start()
     srv.set_serving()
     yield srv
@@ -85,23 +96,29 @@ def bare(server) -> Iterator[grpc.Channel]:
 
 
 def unary(channel: grpc.Channel, method: str, **kwargs) -> Msg:
-    return channel.unary_unary(f"/{SERVICE}/{method}", request_serializer=Msg.SerializeToString, response_deserializer=Msg.FromString)(
-        Msg(), timeout=5, **kwargs
-    )
+    return channel.unary_unary(
+        f"/{SERVICE}/{method}", request_serializer=Msg.SerializeToString, response_deserializer=Msg.FromString
+    )(Msg(), timeout=5, **kwargs)
 
 
 def stream(channel: grpc.Channel, method: str = "Stream", **kwargs) -> list[str]:
-    call = channel.unary_stream(f"/{SERVICE}/{method}", request_serializer=Msg.SerializeToString, response_deserializer=Msg.FromString)
+    call = channel.unary_stream(
+        f"/{SERVICE}/{method}", request_serializer=Msg.SerializeToString, response_deserializer=Msg.FromString
+    )
     return [m.service for m in call(Msg(), timeout=5, **kwargs)]
 
 
 def upload(channel: grpc.Channel, **kwargs) -> str:
-    call = channel.stream_unary(f"/{SERVICE}/Upload", request_serializer=Msg.SerializeToString, response_deserializer=Msg.FromString)
+    call = channel.stream_unary(
+        f"/{SERVICE}/Upload", request_serializer=Msg.SerializeToString, response_deserializer=Msg.FromString
+    )
     return call(iter([Msg(), Msg()]), timeout=5, **kwargs).service
 
 
 def chat(channel: grpc.Channel, **kwargs) -> list[str]:
-    call = channel.stream_stream(f"/{SERVICE}/Chat", request_serializer=Msg.SerializeToString, response_deserializer=Msg.FromString)
+    call = channel.stream_stream(
+        f"/{SERVICE}/Chat", request_serializer=Msg.SerializeToString, response_deserializer=Msg.FromString
+    )
     return [m.service for m in call(iter([Msg(service="a"), Msg(service="b")]), timeout=5, **kwargs)]
 
 
@@ -145,12 +162,18 @@ BAD_CREDENTIALS = {
     "token without scheme": (lambda: [("authorization", auth.admin_token())], "Bearer <token>"),
     "garbage token": (bearer("not-a-jwt"), "bearer token is invalid"),
     "expired token": (
-        lambda: bearer(auth.local_secrets().issuer().issue("x", Role.ADMIN, ttl=timedelta(minutes=5), now=datetime.now(UTC) - timedelta(hours=1))),
+        lambda: bearer(
+            auth.local_secrets()
+            .issuer()
+            .issue("x", Role.ADMIN, ttl=timedelta(minutes=5), now=datetime.now(UTC) - timedelta(hours=1))
+        ),
         "expired",
     ),
     "another signing key": (lambda: bearer(_foreign_token()), "bearer token is invalid"),
     "wrong audience": (
-        lambda: bearer(TokenIssuer(auth.local_secrets().jwt_private_key.read_bytes(), audience="other").issue("x", Role.ADMIN)),
+        lambda: bearer(
+            TokenIssuer(auth.local_secrets().jwt_private_key.read_bytes(), audience="other").issue("x", Role.ADMIN)
+        ),
         "bearer token is invalid",
     ),
 }
@@ -203,15 +226,22 @@ def test_a_role_missing_from_the_rule_is_permission_denied(bare, role):
 
 def test_staff_rules_keep_clients_out(bare):
     client = bearer(TOKENS["client"]())
-    for call in (lambda: unary(bare, "StaffOnly", metadata=client), lambda: stream(bare, metadata=client),
-                 lambda: upload(bare, metadata=client), lambda: chat(bare, metadata=client)):
+    for call in (
+        lambda: unary(bare, "StaffOnly", metadata=client),
+        lambda: stream(bare, metadata=client),
+        lambda: upload(bare, metadata=client),
+        lambda: chat(bare, metadata=client),
+    ):
         code, details = failure(call)
         assert code is grpc.StatusCode.PERMISSION_DENIED and "role client may not call" in details
 
 
 @pytest.mark.parametrize("role", list(TOKENS))
 def test_a_method_without_an_access_rule_is_denied_to_everyone_including_admin(bare, role):
-    for call, name in ((lambda md: unary(bare, "Unlisted", metadata=md), "Unlisted"), (lambda md: stream(bare, "UnlistedStream", metadata=md), "UnlistedStream")):
+    for call, name in (
+        (lambda md: unary(bare, "Unlisted", metadata=md), "Unlisted"),
+        (lambda md: stream(bare, "UnlistedStream", metadata=md), "UnlistedStream"),
+    ):
         code, details = failure(lambda: call(bearer(TOKENS[role]())))
         assert code is grpc.StatusCode.PERMISSION_DENIED
         assert details == f"role {role} may not call {name}"
@@ -249,9 +279,18 @@ def test_callers_do_not_leak_into_each_other(server):
     target = f"127.0.0.1:{server.port}"
     channels = {role: auth.open_channel(target, make()) for role, make in TOKENS.items()}
     try:
-        futures = [(role, channels[role].unary_unary(f"/{SERVICE}/Whoami", request_serializer=Msg.SerializeToString,
-                                                     response_deserializer=Msg.FromString).future(Msg(), timeout=10))
-                   for _ in range(25) for role in TOKENS]
+        futures = [
+            (
+                role,
+                channels[role]
+                .unary_unary(
+                    f"/{SERVICE}/Whoami", request_serializer=Msg.SerializeToString, response_deserializer=Msg.FromString
+                )
+                .future(Msg(), timeout=10),
+            )
+            for _ in range(25)
+            for role in TOKENS
+        ]
         for role, future in futures:
             assert future.result().service.startswith(f"{role}|")
         with grpc.insecure_channel(target) as bare:
@@ -267,7 +306,10 @@ def test_callers_do_not_leak_into_each_other(server):
 def test_health_answers_without_a_token(bare):
     health = health_pb2_grpc.HealthStub(bare)
     assert health.Check(health_pb2.HealthCheckRequest(), timeout=5).status == health_pb2.HealthCheckResponse.SERVING
-    assert health.Check(health_pb2.HealthCheckRequest(service=SERVICE), timeout=5).status == health_pb2.HealthCheckResponse.SERVING
+    assert (
+        health.Check(health_pb2.HealthCheckRequest(service=SERVICE), timeout=5).status
+        == health_pb2.HealthCheckResponse.SERVING
+    )
     watch = health.Watch(health_pb2.HealthCheckRequest(service=SERVICE), timeout=5)
     assert next(watch).status == health_pb2.HealthCheckResponse.SERVING
     watch.cancel()
@@ -276,12 +318,17 @@ def test_health_answers_without_a_token(bare):
 def test_health_ignores_a_bad_token(bare):
     """Probes may carry whatever a proxy adds; health never looks at it."""
     health = health_pb2_grpc.HealthStub(bare)
-    assert health.Check(health_pb2.HealthCheckRequest(), timeout=5, metadata=bearer("garbage")).status == health_pb2.HealthCheckResponse.SERVING
+    assert (
+        health.Check(health_pb2.HealthCheckRequest(), timeout=5, metadata=bearer("garbage")).status
+        == health_pb2.HealthCheckResponse.SERVING
+    )
 
 
 def test_reflection_lists_services_without_a_token(bare):
     stub = reflection_pb2_grpc.ServerReflectionStub(bare)
-    responses = list(stub.ServerReflectionInfo(iter([reflection_pb2.ServerReflectionRequest(list_services="*")]), timeout=5))
+    responses = list(
+        stub.ServerReflectionInfo(iter([reflection_pb2.ServerReflectionRequest(list_services="*")]), timeout=5)
+    )
     names = {s.name for s in responses[0].list_services_response.service}
     assert {SERVICE, "grpc.health.v1.Health", "grpc.reflection.v1alpha.ServerReflection"} <= names
 
@@ -296,7 +343,9 @@ def _noop(server: grpc.Server) -> None:
 def test_method_access_refuses_a_real_service_with_an_unlisted_method():
     access = {name: roles for name, roles in pur_api.ACCESS.items() if name != "CancelPickupRequest"}
     registration = ServiceRegistration(pur_api.SERVICE_NAME, _noop, access)
-    with pytest.raises(ValueError, match=r"firstmile.pur.v1.PickupService: no access rule for \['CancelPickupRequest'\]"):
+    with pytest.raises(
+        ValueError, match=r"firstmile.pur.v1.PickupService: no access rule for \['CancelPickupRequest'\]"
+    ):
         registration.method_access()
     with pytest.raises(ValueError, match="no access rule"):
         GrpcServer(port=0, verifier=auth.verifier(), credentials=None, registrations=[registration], host="127.0.0.1")

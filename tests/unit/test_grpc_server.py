@@ -55,7 +55,15 @@ def _handlers() -> grpc.GenericRpcHandler:
 @pytest.fixture
 def server():
     registration = ServiceRegistration(SERVICE, lambda s: s.add_generic_rpc_handlers((_handlers(),)), PROBE_ACCESS)
-    srv = GrpcServer(port=0, verifier=auth.verifier(), credentials=None, registrations=[registration], host="127.0.0.1", drain_seconds=0.3, grace_seconds=1)
+    srv = GrpcServer(
+        port=0,
+        verifier=auth.verifier(),
+        credentials=None,
+        registrations=[registration],
+        host="127.0.0.1",
+        drain_seconds=0.3,
+        grace_seconds=1,
+    )
     srv.start()
     srv.set_serving()
     yield srv

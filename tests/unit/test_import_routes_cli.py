@@ -14,11 +14,18 @@ def square(lng: float, lat: float) -> list:
 
 
 def feature(route_id: str, coordinates) -> dict:
-    return {"type": "Feature", "properties": {"id": route_id}, "geometry": {"type": "Polygon", "coordinates": coordinates}}
+    return {
+        "type": "Feature",
+        "properties": {"id": route_id},
+        "geometry": {"type": "Polygon", "coordinates": coordinates},
+    }
 
 
 def test_a_valid_map_is_counted():
-    document = {"type": "FeatureCollection", "features": [feature(f"R{i}", square(77.5 + 0.02 * i, 12.9)) for i in range(120)]}
+    document = {
+        "type": "FeatureCollection",
+        "features": [feature(f"R{i}", square(77.5 + 0.02 * i, 12.9)) for i in range(120)],
+    }
     assert check_features(document, "HUB-1") == 120
 
 

@@ -426,12 +426,18 @@ def test_one_pdb_and_one_hpa_per_deployment(k8s: Rendered) -> None:
     for w in k8s.deployments.values():
         where = f"{k8s.overlay}: Deployment/{w.name}"
         assert "replicas" not in w.obj["spec"], f"{where}: the HPA owns the replica count"
-        mine = [h for h in hpas if h["spec"]["scaleTargetRef"] == {"apiVersion": "apps/v1", "kind": "Deployment", "name": w.name}]
+        mine = [
+            h
+            for h in hpas
+            if h["spec"]["scaleTargetRef"] == {"apiVersion": "apps/v1", "kind": "Deployment", "name": w.name}
+        ]
         assert len(mine) == 1 and mine[0]["apiVersion"] == "autoscaling/v2", f"{where}: one autoscaling/v2 HPA"
         hpa = mine[0]["spec"]
         assert 1 <= hpa["minReplicas"] <= hpa["maxReplicas"], where
         assert any(
-            m["type"] == "Resource" and m["resource"]["name"] == "cpu" and m["resource"]["target"]["type"] == "Utilization"
+            m["type"] == "Resource"
+            and m["resource"]["name"] == "cpu"
+            and m["resource"]["target"]["type"] == "Utilization"
             for m in hpa["metrics"]
         ), f"{where}: scales on CPU utilisation"
         covering = [p for p in pdbs if selector_matches(p["spec"]["selector"], w.pod_labels)]
@@ -527,7 +533,9 @@ def _allowed(k8s: Rendered, w: Workload, direction: str, port: int, peer_kind: s
             continue
         for rule in spec.get(key, []):
             ports = {p["port"] for p in rule["ports"]}
-            named = {p.get("name") for p in w.ports() if p["containerPort"] == port} if direction == "Ingress" else set()
+            named = (
+                {p.get("name") for p in w.ports() if p["containerPort"] == port} if direction == "Ingress" else set()
+            )
             if (port in ports or named & ports) and (
                 peer_kind is None or any(peer_kind in peer for peer in rule[peers_key])
             ):
@@ -682,7 +690,9 @@ def test_secrets_are_referenced_never_committed(k8s: Rendered) -> None:
                 name = volume["secret"]["secretName"]
                 assert f"`{name}`" in docs, f"docs/kubernetes.md must say what the Secret {name} holds"
                 for item in volume["secret"].get("items", []):
-                    assert f"{item['key']}=" in docs, f"docs/kubernetes.md must show how to create {name}'s {item['key']}"
+                    assert f"{item['key']}=" in docs, (
+                        f"docs/kubernetes.md must show how to create {name}'s {item['key']}"
+                    )
 
 
 # ---------------------------------------------------------------------------------------------
@@ -769,7 +779,10 @@ def test_dev_runs_stores_in_cluster_and_prod_does_not() -> None:
     for store in STORE_PORTS:
         sts = dev.one("StatefulSet", store)
         assert sts["spec"]["replicas"] == 1 and sts["spec"]["volumeClaimTemplates"], f"dev {store}"
-    kafka_env = {e["name"]: e.get("value") for e in dev.one("StatefulSet", "kafka")["spec"]["template"]["spec"]["containers"][0]["env"]}
+    kafka_env = {
+        e["name"]: e.get("value")
+        for e in dev.one("StatefulSet", "kafka")["spec"]["template"]["spec"]["containers"][0]["env"]
+    }
     assert kafka_env["KAFKA_PROCESS_ROLES"] == "broker,controller", "single-node KRaft"
     assert not prod.of("StatefulSet"), "prod uses managed stores"
     for hpa in dev.of("HorizontalPodAutoscaler"):
@@ -844,7 +857,9 @@ def test_dockerfile_is_multi_stage_with_a_clean_final_stage() -> None:
             assert not BUILD_TOOLS.search(instruction.args), f"build tools in the final stage: {instruction.args}"
         if instruction.op == "COPY":
             sources = instruction.args.split()
-            assert any(s.startswith("--from=") for s in sources), f"final stage copies from the context: {instruction.args}"
+            assert any(s.startswith("--from=") for s in sources), (
+                f"final stage copies from the context: {instruction.args}"
+            )
     build_stage_text = " ".join(i.args for stage in stages[:-1] for i in stage)
     assert "build-essential" in build_stage_text or "pip install" in build_stage_text
 
@@ -919,9 +934,11 @@ def test_dockerignore_keeps_the_context_to_what_the_image_needs() -> None:
     assert sources, "the Dockerfile copies from the context"
     for source in sources:
         assert (ROOT / source).exists(), f"COPY {source}: not in the repository"
-        files = [source] if (ROOT / source).is_file() else [
-            str(p.relative_to(ROOT)) for p in (ROOT / source).rglob("*.py") if "__pycache__" not in p.parts
-        ]
+        files = (
+            [source]
+            if (ROOT / source).is_file()
+            else [str(p.relative_to(ROOT)) for p in (ROOT / source).rglob("*.py") if "__pycache__" not in p.parts]
+        )
         assert files, source
         for path in files:
             assert not dockerignore_excludes(path), f".dockerignore excludes {path}, which the Dockerfile copies"

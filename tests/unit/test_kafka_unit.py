@@ -36,8 +36,12 @@ from mesh.kafka import (
 
 
 def test_event_headers_round_trip():
-    headers = EventHeaders(id="e-1", type="firstmile.events.v1.PickupRequested", source="pur_svc",
-                           time=datetime(2025, 3, 4, 5, 6, 7, 890123, tzinfo=UTC))
+    headers = EventHeaders(
+        id="e-1",
+        type="firstmile.events.v1.PickupRequested",
+        source="pur_svc",
+        time=datetime(2025, 3, 4, 5, 6, 7, 890123, tzinfo=UTC),
+    )
     kafka_headers = headers.to_kafka()
     assert all(isinstance(name, str) and isinstance(value, bytes) for name, value in kafka_headers)
     assert dict(kafka_headers)[CE_TIME] == b"2025-03-04T05:06:07.890123Z"
@@ -121,8 +125,9 @@ class FakeProducer:
 
 
 def record(offset: int, value: bytes, partition: int = 0, topic: str = "t") -> SimpleNamespace:
-    return SimpleNamespace(topic=topic, partition=partition, offset=offset, key=b"k", value=value,
-                           headers=[(CE_ID, b"id")], timestamp=0)
+    return SimpleNamespace(
+        topic=topic, partition=partition, offset=offset, key=b"k", value=value, headers=[(CE_ID, b"id")], timestamp=0
+    )
 
 
 def decode(msg: ConsumedMessage) -> str:
@@ -135,8 +140,17 @@ def make_loop(batches, handle_batch, *, producer=None, log=None):
     log = log if log is not None else []
     consumer = FakeConsumer(log, batches)
     producer = producer or FakeProducer(log)
-    loop = ConsumerLoop("unused:9092", "g", ["t"], decode=decode, handle_batch=handle_batch,
-                        dlq_producer=producer, consumer=consumer, retry_initial_wait=0.001, retry_max_wait=0.01)
+    loop = ConsumerLoop(
+        "unused:9092",
+        "g",
+        ["t"],
+        decode=decode,
+        handle_batch=handle_batch,
+        dlq_producer=producer,
+        consumer=consumer,
+        retry_initial_wait=0.001,
+        retry_max_wait=0.01,
+    )
     return loop, consumer, producer, log
 
 
@@ -146,10 +160,12 @@ def test_commits_last_offset_plus_one_per_partition_after_the_handler():
     loop, consumer, _, _ = make_loop([batch], lambda items: log.append("handled"), log=log)
     assert loop.poll_once() == 3
     assert log == ["handled", "commit"]
-    assert consumer.commits == [{
-        TopicPartition("t", 0): OffsetAndMetadata(7, "", -1),
-        TopicPartition("t", 1): OffsetAndMetadata(10, "", -1),
-    }]
+    assert consumer.commits == [
+        {
+            TopicPartition("t", 0): OffsetAndMetadata(7, "", -1),
+            TopicPartition("t", 1): OffsetAndMetadata(10, "", -1),
+        }
+    ]
 
 
 def test_bisect_isolates_every_failing_message_and_keeps_order():
@@ -187,8 +203,7 @@ def test_poison_is_dead_lettered_before_the_commit():
 def test_failed_dlq_send_is_retried_before_committing():
     log: list[str] = []
     producer = FakeProducer(log, fail_times=2)
-    loop, consumer, producer, log = make_loop([[record(0, b"garbage")]], lambda items: None,
-                                              producer=producer, log=log)
+    loop, consumer, producer, log = make_loop([[record(0, b"garbage")]], lambda items: None, producer=producer, log=log)
     loop.poll_once()
     assert log == ["dlq_flush", "dlq_flush", "dlq_flush", "commit"]
 
@@ -253,16 +268,23 @@ def test_decode_protobuf_names_each_kind_of_poison():
     from firstmile.events.v1 import events_pb2
 
     event = events_pb2.RouteMapChanged(hub_id="hub-1", map_version=2)
-    good = dict(EventHeaders(id="e-1", type="firstmile.events.v1.RouteMapChanged", source="s",
-                             time=datetime(2025, 1, 1, tzinfo=UTC)).to_kafka())
+    good = dict(
+        EventHeaders(
+            id="e-1", type="firstmile.events.v1.RouteMapChanged", source="s", time=datetime(2025, 1, 1, tzinfo=UTC)
+        ).to_kafka()
+    )
     assert decode_protobuf(_event_message(event.SerializeToString(), good), events_pb2.RouteMapChanged)[1] == event
 
     cases = [
         (b"\xff\xfe garbage", good, UndecodablePayload, "payload is not a firstmile.events.v1.RouteMapChanged"),
         (None, good, UndecodablePayload, "no value"),
         (b"x" * 101, good, OversizedMessage, "payload of 101 bytes exceeds the limit of 100"),
-        (event.SerializeToString(), good | {"ce_type": b"firstmile.events.v1.PickupRequested"}, WrongEventType,
-         "ce_type is 'firstmile.events.v1.PickupRequested', expected 'firstmile.events.v1.RouteMapChanged'"),
+        (
+            event.SerializeToString(),
+            good | {"ce_type": b"firstmile.events.v1.PickupRequested"},
+            WrongEventType,
+            "ce_type is 'firstmile.events.v1.PickupRequested', expected 'firstmile.events.v1.RouteMapChanged'",
+        ),
         (event.SerializeToString(), {k: v for k, v in good.items() if k != CE_ID}, BadHeaders, "'ce_id'"),
         (event.SerializeToString(), good | {CE_ID: None}, BadHeaders, "'ce_id'"),
     ]
@@ -283,8 +305,9 @@ def test_a_dead_letter_too_large_for_the_dlq_goes_without_its_bytes():
 
     log: list[str] = []
     big = b"garbage" * 10
-    loop, consumer, producer, log = make_loop([[record(0, big), record(1, b"ok")]], lambda items: None,
-                                              producer=SizeLimitedProducer(log), log=log)
+    loop, consumer, producer, log = make_loop(
+        [[record(0, big), record(1, b"ok")]], lambda items: None, producer=SizeLimitedProducer(log), log=log
+    )
     loop.poll_once()
     [(topic, key, value, headers)] = producer.sent
     assert (topic, key, value) == ("t.dlq", b"k", b"")

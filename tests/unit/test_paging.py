@@ -25,7 +25,11 @@ def test_a_token_for_other_filters_is_refused():
 
 @pytest.mark.parametrize(
     "token",
-    ["not-base64!", base64.urlsafe_b64encode(b"[1, 2]").decode(), base64.urlsafe_b64encode(b'{"p": {"a": 5}, "f": "x"}').decode()],
+    [
+        "not-base64!",
+        base64.urlsafe_b64encode(b"[1, 2]").decode(),
+        base64.urlsafe_b64encode(b'{"p": {"a": 5}, "f": "x"}').decode(),
+    ],
 )
 def test_garbage_is_invalid_argument(token):
     with pytest.raises(InvalidArgument, match="not a token this service issued"):

@@ -452,9 +452,7 @@ def test_no_external_proto_dependencies():
     """Only firstmile/* and google/protobuf well-known types are imported (no googleapis)."""
     for proto in sorted(PROTOS.rglob("*.proto")):
         fdp = descriptor_pb2.FileDescriptorProto()
-        module = importlib.import_module(
-            ".".join(proto.relative_to(PROTOS).with_suffix("").parts) + "_pb2"
-        )
+        module = importlib.import_module(".".join(proto.relative_to(PROTOS).with_suffix("").parts) + "_pb2")
         module.DESCRIPTOR.CopyToProto(fdp)
         for dep in fdp.dependency:
             assert dep.startswith("firstmile/") or dep.startswith("google/protobuf/"), (proto, dep)

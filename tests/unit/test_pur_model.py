@@ -27,9 +27,13 @@ NOW = datetime(2026, 11, 23, 9, 30, tzinfo=UTC)
 
 def new(**changes) -> NewPickup:
     fields = dict(
-        request_id="r1", client_id="c1", hub_id="h1",
+        request_id="r1",
+        client_id="c1",
+        hub_id="h1",
         warehouse=Warehouse("w1", "Seller", "MG Road", "560001", Location(12.97, 77.59)),
-        pickup_date=NOW.date(), expected_packages=3, expected_weight_kg=2.0,
+        pickup_date=NOW.date(),
+        expected_packages=3,
+        expected_weight_kg=2.0,
     )
     fields.update(changes)
     return NewPickup(**fields)

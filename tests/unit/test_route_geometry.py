@@ -58,7 +58,15 @@ def test_polygon_with_hole_keeps_the_hole():
 
 
 def test_multipolygon_and_feature_wrapper():
-    multi = {"type": "MultiPolygon", "coordinates": [[SQUARE], [OTHER, ]]}
+    multi = {
+        "type": "MultiPolygon",
+        "coordinates": [
+            [SQUARE],
+            [
+                OTHER,
+            ],
+        ],
+    }
     geometry = parse_geometry({"type": "Feature", "geometry": multi, "properties": {}})
     assert geometry.geom_type == "MultiPolygon"
     assert len(geometry.geoms) == 2
@@ -195,14 +203,22 @@ def test_collection_of_routes_with_defaults():
     )
     first, second = routes
     assert (first.id, first.hub_id, first.name, first.default_rider_id, first.priority, first.active) == (
-        "R1", "BLR-1", "Koramangala", "rider-7", 2, False,
+        "R1",
+        "BLR-1",
+        "Koramangala",
+        "rider-7",
+        2,
+        False,
     )
     assert (second.name, second.default_rider_id, second.priority, second.active) == ("", None, 0, True)
     assert second.geometry.bounds == (77.60, 12.90, 77.62, 12.92)
 
 
 def test_top_level_feature_id_is_accepted():
-    data = {"type": "FeatureCollection", "features": [{"type": "Feature", "id": "R9", "geometry": polygon(SQUARE), "properties": {}}]}
+    data = {
+        "type": "FeatureCollection",
+        "features": [{"type": "Feature", "id": "R9", "geometry": polygon(SQUARE), "properties": {}}],
+    }
     assert parse_route_collection(data, "H")[0].id == "R9"
 
 

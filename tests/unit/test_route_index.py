@@ -56,9 +56,7 @@ ISLANDS = shapely.MultiPolygon([box(77.58, 12.99, 77.59, 13.00), box(77.61, 12.9
 
 @pytest.fixture(scope="module")
 def hub_index():
-    return compile_hub(
-        [route("W", WEST), route("E", EAST), route("RING", RING), route("ISL", ISLANDS, rider="")]
-    )
+    return compile_hub([route("W", WEST), route("E", EAST), route("RING", RING), route("ISL", ISLANDS, rider="")])
 
 
 def vincenty_m(lat1, lng1, lat2, lng2):
@@ -89,9 +87,18 @@ def vincenty_m(lat1, lng1, lat2, lng2):
     u_sq = cos2_alpha * (a * a - b * b) / (b * b)
     big_a = 1 + u_sq / 16384 * (4096 + u_sq * (-768 + u_sq * (320 - 175 * u_sq)))
     big_b = u_sq / 1024 * (256 + u_sq * (-128 + u_sq * (74 - 47 * u_sq)))
-    delta = big_b * sin_sigma * (
-        cos_2sm
-        + big_b / 4 * (cos_sigma * (-1 + 2 * cos_2sm**2) - big_b / 6 * cos_2sm * (-3 + 4 * sin_sigma**2) * (-3 + 4 * cos_2sm**2))
+    delta = (
+        big_b
+        * sin_sigma
+        * (
+            cos_2sm
+            + big_b
+            / 4
+            * (
+                cos_sigma * (-1 + 2 * cos_2sm**2)
+                - big_b / 6 * cos_2sm * (-3 + 4 * sin_sigma**2) * (-3 + 4 * cos_2sm**2)
+            )
+        )
     )
     return b * big_a * (sigma - delta)
 
@@ -106,7 +113,12 @@ def test_reference_geodesic_is_right():
 
 def test_interior_point(hub_index):
     result = hub_index.lookup(12.97, 77.59)
-    assert (result.route_id, result.hub_id, result.rider_id, result.match) == ("W", "BLR-1", "rider-W", RouteMatch.EXACT)
+    assert (result.route_id, result.hub_id, result.rider_id, result.match) == (
+        "W",
+        "BLR-1",
+        "rider-W",
+        RouteMatch.EXACT,
+    )
     assert result.distance_m == 0.0 and result.map_version == 7 and result.reason is None
     assert result.h3_cell == h3.latlng_to_cell(12.97, 77.59, RES)
 
@@ -248,7 +260,10 @@ def test_limit_is_configurable():
     index = compile_hub([route("W", WEST)], max_nearest_m=100.0)
     assert index.lookup(12.9595, 77.59).match is RouteMatch.NEAREST
     assert index.lookup(12.958, 77.59).match is RouteMatch.NONE
-    assert HubRouteIndex.from_bytes(index.to_bytes(), max_nearest_m=500.0).lookup(12.958, 77.59).match is RouteMatch.NEAREST
+    assert (
+        HubRouteIndex.from_bytes(index.to_bytes(), max_nearest_m=500.0).lookup(12.958, 77.59).match
+        is RouteMatch.NEAREST
+    )
 
 
 def test_equidistant_routes_go_to_the_better_rank(hub_index):
@@ -459,6 +474,7 @@ DEG_LNG = 1 / 108_500
 @st.composite
 def shapes(draw):
     """A route area within ~3 km of the centre: box, convex blob or disc, maybe holed, maybe 2 parts."""
+
     def one_part():
         kind = draw(st.sampled_from(["box", "blob", "disc"]))
         cx = LNG0 + draw(st.integers(-30, 30)) * 100 * DEG_LNG
@@ -598,6 +614,8 @@ def test_large_batch_uses_the_same_answers_as_small_ones(hub_index):
     lats = rng.uniform(12.94, 13.02, 5000)
     lngs = rng.uniform(77.56, 77.67, 5000)
     big = hub_index.lookup_many(lats, lngs).results()
-    small = [r for i in range(0, 5000, 500) for r in hub_index.lookup_many(lats[i : i + 500], lngs[i : i + 500]).results()]
+    small = [
+        r for i in range(0, 5000, 500) for r in hub_index.lookup_many(lats[i : i + 500], lngs[i : i + 500]).results()
+    ]
     assert big == small
     check_against_brute_force(big[:1000], list(hub_index.routes), lats[:1000], lngs[:1000], 2000.0)

@@ -10,7 +10,9 @@ from mesh.kafka import ConsumedMessage, EventHeaders
 from pur_svc.entrypoints.watch import StatusFeed
 
 
-def record(value: bytes, event_type: str = events_pb2.PickupStatusChanged.DESCRIPTOR.full_name, offset: int = 0) -> ConsumedMessage:
+def record(
+    value: bytes, event_type: str = events_pb2.PickupStatusChanged.DESCRIPTOR.full_name, offset: int = 0
+) -> ConsumedMessage:
     headers = dict(EventHeaders(id=f"e{offset}", type=event_type, source="test", time=datetime.now(UTC)).to_kafka())
     return ConsumedMessage("pur.events.v1", 0, offset, b"pur-1", value, headers, 0)
 
@@ -27,7 +29,9 @@ def test_poison_records_are_skipped_and_good_ones_reach_only_the_watchers_they_b
     feed = StatusFeed("localhost:9092")
     with feed.subscribe("HUB-1", set()) as lead, feed.subscribe("HUB-1", set(), client_id="acme") as client:
         feed._dispatch(record(b"\xff garbage", offset=1))
-        feed._dispatch(record(change("acme").SerializeToString(), event_type="firstmile.events.v1.RouteAssigned", offset=2))
+        feed._dispatch(
+            record(change("acme").SerializeToString(), event_type="firstmile.events.v1.RouteAssigned", offset=2)
+        )
         feed._dispatch(record(change("acme").SerializeToString(), offset=3))
         feed._dispatch(record(change("globex").SerializeToString(), offset=4))
         assert [c.pickup_request.client_id for c in _drain(lead)] == ["acme", "globex"]

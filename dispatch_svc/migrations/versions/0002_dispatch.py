@@ -72,8 +72,11 @@ def upgrade() -> None:
         schema=SCHEMA,
     )
     op.create_index(
-        "open_pickups_listed_idx", "open_pickups", ["hub_id", "pickup_date", "route_id", "position"],
-        schema=SCHEMA, postgresql_where=sa.text("listed"),
+        "open_pickups_listed_idx",
+        "open_pickups",
+        ["hub_id", "pickup_date", "route_id", "position"],
+        schema=SCHEMA,
+        postgresql_where=sa.text("listed"),
     )
     op.create_table(
         "dispatches",
@@ -96,11 +99,30 @@ def upgrade() -> None:
         sa.UniqueConstraint("hub_id", "request_id", name="dispatches_request_key"),
         schema=SCHEMA,
     )
-    op.create_index("dispatches_one_active_per_rider", "dispatches", ["rider_id"], unique=True, schema=SCHEMA, postgresql_where=ACTIVE)
-    op.create_index("dispatches_one_active_per_vehicle", "dispatches", ["vehicle_id"], unique=True, schema=SCHEMA, postgresql_where=ACTIVE)
-    op.create_index("dispatches_route_idx", "dispatches", ["hub_id", "route_id", "status", "pickup_date"], schema=SCHEMA)
     op.create_index(
-        "dispatches_hub_created_idx", "dispatches", ["hub_id", sa.text("created_at DESC"), sa.text("id DESC")], schema=SCHEMA
+        "dispatches_one_active_per_rider",
+        "dispatches",
+        ["rider_id"],
+        unique=True,
+        schema=SCHEMA,
+        postgresql_where=ACTIVE,
+    )
+    op.create_index(
+        "dispatches_one_active_per_vehicle",
+        "dispatches",
+        ["vehicle_id"],
+        unique=True,
+        schema=SCHEMA,
+        postgresql_where=ACTIVE,
+    )
+    op.create_index(
+        "dispatches_route_idx", "dispatches", ["hub_id", "route_id", "status", "pickup_date"], schema=SCHEMA
+    )
+    op.create_index(
+        "dispatches_hub_created_idx",
+        "dispatches",
+        ["hub_id", sa.text("created_at DESC"), sa.text("id DESC")],
+        schema=SCHEMA,
     )
     op.create_table(
         "dispatch_pickups",

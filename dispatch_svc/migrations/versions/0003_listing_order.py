@@ -27,15 +27,21 @@ def upgrade() -> None:
     )
     op.drop_index("open_pickups_listed_idx", table_name="open_pickups", schema=SCHEMA)
     op.create_index(
-        "open_pickups_listed_idx", "open_pickups", ["hub_id", "pickup_date", "route_id", "in_dispatch", "position"],
-        schema=SCHEMA, postgresql_where=sa.text("listed"),
+        "open_pickups_listed_idx",
+        "open_pickups",
+        ["hub_id", "pickup_date", "route_id", "in_dispatch", "position"],
+        schema=SCHEMA,
+        postgresql_where=sa.text("listed"),
     )
 
 
 def downgrade() -> None:
     op.drop_index("open_pickups_listed_idx", table_name="open_pickups", schema=SCHEMA)
     op.create_index(
-        "open_pickups_listed_idx", "open_pickups", ["hub_id", "pickup_date", "route_id", "position"],
-        schema=SCHEMA, postgresql_where=sa.text("listed"),
+        "open_pickups_listed_idx",
+        "open_pickups",
+        ["hub_id", "pickup_date", "route_id", "position"],
+        schema=SCHEMA,
+        postgresql_where=sa.text("listed"),
     )
     op.drop_column("open_pickups", "in_dispatch", schema=SCHEMA)

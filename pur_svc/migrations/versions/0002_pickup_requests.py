@@ -17,9 +17,20 @@ SCHEMA = "pur"
 
 def upgrade() -> None:
     text_columns = [
-        "request_id", "request_fingerprint", "client_id", "hub_id", "warehouse_id", "warehouse_name",
-        "warehouse_address", "warehouse_pincode", "status", "route_id", "rider_id", "dispatch_id",
-        "unroutable_reason", "cancel_reason",
+        "request_id",
+        "request_fingerprint",
+        "client_id",
+        "hub_id",
+        "warehouse_id",
+        "warehouse_name",
+        "warehouse_address",
+        "warehouse_pincode",
+        "status",
+        "route_id",
+        "rider_id",
+        "dispatch_id",
+        "unroutable_reason",
+        "cancel_reason",
     ]
     op.create_table(
         "pickup_requests",
@@ -40,7 +51,9 @@ def upgrade() -> None:
         sa.UniqueConstraint("client_id", "request_id", name="pickup_requests_client_request_key"),
         schema=SCHEMA,
     )
-    op.create_index("pickup_requests_hub_status_date_idx", "pickup_requests", ["hub_id", "status", "pickup_date"], schema=SCHEMA)
+    op.create_index(
+        "pickup_requests_hub_status_date_idx", "pickup_requests", ["hub_id", "status", "pickup_date"], schema=SCHEMA
+    )
     op.create_index("pickup_requests_route_idx", "pickup_requests", ["route_id", "status"], schema=SCHEMA)
     op.create_index("pickup_requests_created_idx", "pickup_requests", ["created_at", "id"], schema=SCHEMA)
     op.create_table(

@@ -14,7 +14,11 @@ depends_on = None
 
 
 def upgrade() -> None:
-    op.add_column("pickup_requests", sa.Column("dispatch_version", sa.BigInteger, nullable=False, server_default="0"), schema="pur")
+    op.add_column(
+        "pickup_requests",
+        sa.Column("dispatch_version", sa.BigInteger, nullable=False, server_default="0"),
+        schema="pur",
+    )
 
 
 def downgrade() -> None:
