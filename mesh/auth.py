@@ -9,7 +9,6 @@ never mint them; `python -m mesh.tokens` mints them where the private key lives.
 from __future__ import annotations
 
 import enum
-import re
 import time
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -19,6 +18,7 @@ from pathlib import Path
 import jwt
 
 from mesh.errors import PermissionDenied, Unauthenticated
+from mesh.kernel import ID_RULE, is_id
 
 ALGORITHM = "EdDSA"
 DEFAULT_ISSUER = "firstmile"
@@ -27,7 +27,6 @@ DEFAULT_AUDIENCE = "firstmile-mesh"
 LEEWAY_SECONDS = 30
 MAX_TOKEN_BYTES = 8192
 VERIFIED_CACHE_SIZE = 4096
-SCOPE_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:-]{0,63}$")
 
 
 class Role(enum.StrEnum):
@@ -137,12 +136,12 @@ def principal_from_claims(claims: dict[str, object]) -> Principal:
         raise Unauthenticated(f"bearer token has an unknown role {role_name!r}") from None
     if role is Role.CLIENT:
         client_id = claims.get("client_id")
-        if not isinstance(client_id, str) or not SCOPE_ID.match(client_id):
+        if not isinstance(client_id, str) or not is_id(client_id):
             raise Unauthenticated("a client token must name its client_id")
         return Principal(subject, role, client_id=client_id)
     if role is Role.TEAM_LEAD:
         hubs = claims.get("hubs")
-        if not isinstance(hubs, list) or not hubs or not all(isinstance(h, str) and SCOPE_ID.match(h) for h in hubs):
+        if not isinstance(hubs, list) or not hubs or not all(isinstance(h, str) and is_id(h) for h in hubs):
             raise Unauthenticated("a team-lead token must list its hubs")
         return Principal(subject, role, hubs=frozenset(hubs))
     return Principal(subject, role)
@@ -171,12 +170,12 @@ class TokenIssuer:
         now: datetime | None = None,
     ) -> str:
         hubs = sorted(set(hubs))
-        if role is Role.CLIENT and not (client_id and SCOPE_ID.match(client_id)):
-            raise ValueError(f"a client token needs a client_id matching {SCOPE_ID.pattern}, not {client_id!r}")
+        if role is Role.CLIENT and not (client_id and is_id(client_id)):
+            raise ValueError(f"a client token needs a client_id of {ID_RULE}, not {client_id!r}")
         if role is Role.TEAM_LEAD and not hubs:
             raise ValueError("a team-lead token needs at least one hub")
-        if bad := [h for h in hubs if not SCOPE_ID.match(h)]:
-            raise ValueError(f"hub ids must match {SCOPE_ID.pattern}: {bad}")
+        if bad := [h for h in hubs if not is_id(h)]:
+            raise ValueError(f"hub ids must be {ID_RULE}: {bad}")
         issued_at = now or datetime.now(UTC)
         claims: dict[str, object] = {
             "iss": self.issuer,

@@ -1,11 +1,11 @@
 """The server side of authentication: every RPC but health and reflection needs a bearer token
-whose role the method allows; the servicer then reads the caller with `current_principal()` to
-check hubs and clients against the data it touches.
+whose role the method's `AccessRule` allows; the servicer reads the caller with
+`mesh.access.current_caller()` to check hubs and clients against the data it touches, and a call
+whose scope was never checked is refused (see `mesh.access`).
 """
 
 from __future__ import annotations
 
-import contextvars
 import logging
 from collections.abc import Callable, Iterator, Mapping
 from typing import Any
@@ -14,8 +14,10 @@ import grpc
 from grpc_health.v1 import health_pb2
 from grpc_reflection.v1alpha import reflection
 
-from mesh.auth import Principal, Role, TokenVerifier
-from mesh.errors import MeshError, Unauthenticated
+from mesh.access import AccessRule, Caller, enter_call, leave_call
+from mesh.auth import TokenVerifier
+from mesh.errors import MeshError, PermissionDenied, Unauthenticated
+from mesh.grpc_errors import status_code
 from mesh.grpc_handlers import wrap_handler
 
 log = logging.getLogger(__name__)
@@ -29,16 +31,6 @@ OPEN_SERVICES = frozenset(
     }
 )
 
-_current_principal: contextvars.ContextVar[Principal | None] = contextvars.ContextVar("principal", default=None)
-
-
-def current_principal() -> Principal:
-    """The caller of the RPC being served; fails closed when no interceptor authenticated it."""
-    principal = _current_principal.get()
-    if principal is None:
-        raise Unauthenticated("no authenticated caller")
-    return principal
-
 
 def bearer_token(metadata: Any) -> str:
     for key, value in metadata or ():
@@ -51,13 +43,14 @@ def bearer_token(metadata: Any) -> str:
 
 
 class AuthInterceptor(grpc.ServerInterceptor):
-    """Authenticates each call and lets through only the roles `access` lists for its method.
+    """Authenticates each call, lets through only the roles its method's rule allows, and refuses
+    an answer whose scope the handler never checked.
 
-    `access` maps a full method name ("/pkg.Service/Method") to the roles allowed to call it;
-    a method missing from it is denied to everyone, so a new RPC is closed until someone decides.
+    `access` maps a full method name ("/pkg.Service/Method") to its rule; a method missing from it
+    is denied to everyone, so a new RPC is closed until someone decides.
     """
 
-    def __init__(self, verifier: TokenVerifier, access: Mapping[str, frozenset[Role]]) -> None:
+    def __init__(self, verifier: TokenVerifier, access: Mapping[str, AccessRule]) -> None:
         self._verifier = verifier
         self._access = dict(access)
 
@@ -66,47 +59,43 @@ class AuthInterceptor(grpc.ServerInterceptor):
         method = handler_call_details.method
         if handler is None or method.lstrip("/").rpartition("/")[0] in OPEN_SERVICES:
             return handler
-        allowed = self._access.get(method, frozenset())
+        rule = self._access.get(method)
+        name = method.rpartition("/")[2]
 
-        def authorize(context: grpc.ServicerContext) -> Principal:
+        def authorize(context: grpc.ServicerContext) -> Caller:
             try:
                 principal = self._verifier.verify(bearer_token(context.invocation_metadata()))
+                if rule is None or principal.role not in rule.roles:
+                    raise PermissionDenied(f"role {principal.role} may not call {name}")
             except MeshError as exc:
-                context.abort(exc.code, str(exc))
-            if principal.role not in allowed:
-                context.abort(
-                    grpc.StatusCode.PERMISSION_DENIED,
-                    f"role {principal.role} may not call {method.rpartition('/')[2]}",
-                )
-            return principal
+                context.abort(status_code(exc), str(exc))
+            return Caller(principal, rule, name)
 
         def wrap(behavior: Callable[..., Any], streams: bool) -> Callable[..., Any]:
             if streams:
 
                 def streaming(request: Any, context: grpc.ServicerContext) -> Iterator[Any]:
-                    token = _current_principal.set(authorize(context))
+                    caller = authorize(context)
+                    token = enter_call(caller)
                     try:
-                        yield from behavior(request, context)
+                        for response in behavior(request, context):
+                            caller.ensure_scope_checked()
+                            yield response
                     finally:
-                        _reset(token)
+                        leave_call(token)
 
                 return streaming
 
             def unary(request: Any, context: grpc.ServicerContext) -> Any:
-                token = _current_principal.set(authorize(context))
+                caller = authorize(context)
+                token = enter_call(caller)
                 try:
-                    return behavior(request, context)
+                    response = behavior(request, context)
+                    caller.ensure_scope_checked()
+                    return response
                 finally:
-                    _reset(token)
+                    leave_call(token)
 
             return unary
 
         return wrap_handler(handler, wrap)
-
-
-def _reset(token: contextvars.Token[Principal | None]) -> None:
-    try:
-        _current_principal.reset(token)
-    except ValueError:
-        # A cancelled stream is closed from another thread; that thread never saw the value.
-        pass

@@ -20,8 +20,11 @@ from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
 from prometheus_client import Counter, Histogram
 
-from mesh.auth import Role, TokenVerifier
-from mesh.errors import MeshError, is_transient
+from mesh.access import AccessRule
+from mesh.auth import TokenVerifier
+from mesh.errors import MeshError
+from mesh.grpc_errors import status_code
+from mesh.transient import is_transient
 from mesh.grpc_auth import AuthInterceptor
 from mesh.grpc_handlers import Behavior, wrap_handler
 
@@ -45,13 +48,13 @@ MAX_MESSAGE_BYTES = 16 * 1024 * 1024
 @dataclass(frozen=True)
 class ServiceRegistration:
     """A business servicer to serve: its full proto name, the generated `add_..._to_server`, and
-    the roles allowed to call each of its methods (every method must be listed)."""
+    the access rule of each of its methods (every method must have one)."""
 
     full_name: str
     add_to_server: Callable[[grpc.Server], None]
-    access: Mapping[str, frozenset[Role]]
+    access: Mapping[str, AccessRule]
 
-    def method_access(self) -> dict[str, frozenset[Role]]:
+    def method_access(self) -> dict[str, AccessRule]:
         """`access` keyed by full method name; fails when a method of the service is not listed."""
         try:
             methods = {m.name for m in descriptor_pool.Default().FindServiceByName(self.full_name).methods}
@@ -61,7 +64,9 @@ class ServiceRegistration:
             raise ValueError(f"{self.full_name}: no access rule for {sorted(unlisted)}")
         if unknown := set(self.access) - methods:
             raise ValueError(f"{self.full_name}: access rules for unknown methods {sorted(unknown)}")
-        return {f"/{self.full_name}/{name}": roles for name, roles in self.access.items()}
+        if incomplete := sorted(name for name, rule in self.access.items() if not isinstance(rule, AccessRule)):
+            raise ValueError(f"{self.full_name}: {incomplete} need an AccessRule (roles and scope)")
+        return {f"/{self.full_name}/{name}": rule for name, rule in self.access.items()}
 
 
 def _split_method(full_method: str) -> tuple[str, str]:
@@ -130,7 +135,7 @@ class ErrorMappingInterceptor(grpc.ServerInterceptor):
         def wrap(behavior: Behavior, streams: bool) -> Behavior:
             def abort_for(exc: Exception, context: grpc.ServicerContext) -> None:
                 if isinstance(exc, MeshError):
-                    context.abort(exc.code, _details(str(exc)))
+                    context.abort(status_code(exc), _details(str(exc)))
                 if is_transient(exc):
                     log.warning("dependency unavailable", extra={"method": method, "error": repr(exc)})
                     context.abort(grpc.StatusCode.UNAVAILABLE, "a dependency is unavailable; retry later")
@@ -254,7 +259,7 @@ class GrpcServer:
         self._registrations = list(registrations)
         self._drain_seconds = drain_seconds
         self._grace_seconds = grace_seconds
-        access = {method: roles for r in self._registrations for method, roles in r.method_access().items()}
+        access = {method: rule for r in self._registrations for method, rule in r.method_access().items()}
         self._server = grpc.server(
             futures.ThreadPoolExecutor(max_workers=max_workers, thread_name_prefix="grpc"),
             # Outermost first: metrics see the status the error mapping settled on.

@@ -29,7 +29,7 @@ from prometheus_client import Counter, Histogram
 from tenacity import Retrying, retry_if_exception, stop_after_delay, wait_exponential
 
 from mesh.config import KafkaSettings
-from mesh.errors import is_transient
+from mesh.transient import is_transient
 
 log = logging.getLogger(__name__)
 

@@ -46,7 +46,7 @@ from sqlalchemy import Connection, Engine, MetaData, Table
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.orm import Session
 
-from mesh.errors import is_transient
+from mesh.transient import is_transient
 from mesh.kafka import EventHeaders, flush_and_check
 
 log = logging.getLogger(__name__)

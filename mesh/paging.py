@@ -11,7 +11,7 @@ from datetime import UTC, datetime
 from typing import TypeVar
 
 from mesh.errors import InvalidArgument
-from mesh.validation import has_control_characters
+from mesh.kernel import has_control_characters
 
 T = TypeVar("T")
 # Positions hold ids and timestamps; anything longer, or with control characters, was forged.

@@ -14,7 +14,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, fields
 from datetime import UTC, date, datetime, timedelta
 
-from mesh.validation import quoted
+from mesh.kernel import quoted
 
 # \Z, not $: "$" also matches before a trailing newline.
 ID_PATTERN = re.compile(r"^[A-Za-z0-9._:-]{1,64}\Z")

@@ -13,7 +13,7 @@ import grpc
 from firstmile.attendance.v1 import attendance_pb2, attendance_pb2_grpc
 from mesh.auth import STAFF
 from mesh.errors import FailedPrecondition, InvalidArgument, NotFound
-from mesh.grpc_auth import current_principal
+from mesh.access import AccessRule, Scope, current_caller
 from mesh.grpc_server import ServiceRegistration
 from attendance_adapter.adapters.messages import STATUS_FROM_PROTO, freshness_to_proto, moment, record_to_proto
 from attendance_adapter.domain.model import (
@@ -101,7 +101,11 @@ def record_from_proto(request: attendance_pb2.RecordAttendanceRequest) -> Attend
 
 
 # Team leads read and record attendance of their hubs' riders; dispatch_svc reads as a service.
-ACCESS = {"GetAttendance": STAFF, "ListAvailableRiders": STAFF, "RecordAttendance": STAFF}
+ACCESS = {
+    "GetAttendance": AccessRule(STAFF, Scope.HUB),
+    "ListAvailableRiders": AccessRule(STAFF, Scope.HUB),
+    "RecordAttendance": AccessRule(STAFF, Scope.HUB),
+}
 
 
 class AttendanceServicer(attendance_pb2_grpc.AttendanceServiceServicer):
@@ -118,7 +122,7 @@ class AttendanceServicer(attendance_pb2_grpc.AttendanceServiceServicer):
         answer = self._reader.rider(rider_id, day, deadline=_deadline(context))
         if answer.record is None:
             raise NotFound(f"no attendance record for rider {rider_id} on {day.isoformat()}{_as_of(answer.freshness)}")
-        current_principal().require_hub(answer.record.hub_id)
+        current_caller().require_hub(answer.record.hub_id)
         return attendance_pb2.GetAttendanceResponse(
             record=record_to_proto(answer.record), freshness=freshness_to_proto(answer.freshness)
         )
@@ -126,7 +130,7 @@ class AttendanceServicer(attendance_pb2_grpc.AttendanceServiceServicer):
     def ListAvailableRiders(self, request, context):
         hub_id = _required_id(request.hub_id, "hub_id")
         day = _day(request.date)
-        current_principal().require_hub(hub_id)
+        current_caller().require_hub(hub_id)
         answer = self._reader.hub(hub_id, day, deadline=_deadline(context))
         return attendance_pb2.ListAvailableRidersResponse(
             records=[record_to_proto(r) for r in answer.available()], freshness=freshness_to_proto(answer.freshness)
@@ -139,7 +143,7 @@ class AttendanceServicer(attendance_pb2_grpc.AttendanceServiceServicer):
                 "which is the only source of truth: record attendance there"
             )
         record = record_from_proto(request)
-        caller = current_principal()
+        caller = current_caller()
         caller.require_hub(record.hub_id)
         # The record already stored for this rider and day must be of a hub the caller may access
         # too: naming its own hub must not let a team lead overwrite another hub's rider.

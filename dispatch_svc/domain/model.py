@@ -23,7 +23,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
 
-from mesh.validation import has_control_characters, quoted
+from mesh.kernel import has_control_characters, quoted
 
 # \Z, not $: "$" also matches before a trailing newline.
 ID_PATTERN = re.compile(r"^[A-Za-z0-9._:-]{1,64}\Z")

@@ -12,7 +12,7 @@ from dispatch_svc.adapters.attendance import AttendanceClient
 from dispatch_svc.domain.auto_dispatch import AutoDispatchPolicy
 from dispatch_svc.service_layer import handlers
 from dispatch_svc.service_layer.unit_of_work import DispatchUnitOfWork
-from mesh.errors import is_transient
+from mesh.transient import is_transient
 from mesh.runtime import Worker
 
 log = logging.getLogger(__name__)

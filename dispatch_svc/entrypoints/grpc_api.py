@@ -38,7 +38,7 @@ from dispatch_svc.service_layer.unit_of_work import DispatchUnitOfWork
 from firstmile.dispatch.v1 import dispatch_pb2, dispatch_pb2_grpc
 from mesh.auth import STAFF
 from mesh.errors import InvalidArgument
-from mesh.grpc_auth import current_principal
+from mesh.access import AccessRule, Scope, current_caller
 from mesh.grpc_server import ServiceRegistration
 from mesh.paging import decode_page_token, encode_page_token, position_time
 
@@ -115,7 +115,7 @@ def vehicle_from_proto(vehicle: dispatch_pb2.Vehicle) -> Vehicle:
 
 # Team leads work within their hubs (checked per request); services and admins everywhere.
 ACCESS = {
-    name: STAFF
+    name: AccessRule(STAFF, Scope.HUB)
     for name in (
         "UpsertRider",
         "UpsertVehicle",
@@ -134,7 +134,7 @@ ACCESS = {
 
 
 def _authorize_dispatch(dispatch: Dispatch) -> None:
-    current_principal().require_hub(dispatch.hub_id)
+    current_caller().require_hub(dispatch.hub_id)
 
 
 class DispatchServicer(dispatch_pb2_grpc.DispatchServiceServicer):
@@ -146,7 +146,7 @@ class DispatchServicer(dispatch_pb2_grpc.DispatchServiceServicer):
         if not request.HasField("rider"):
             raise InvalidArgument("rider is required")
         rider = rider_from_proto(request.rider)
-        caller = current_principal()
+        caller = current_caller()
         caller.require_hub(rider.hub_id)
         # The rider stored under this id must be of a hub the caller may access too: naming its
         # own hub must not let a team lead move (take over) another hub's rider.
@@ -157,7 +157,7 @@ class DispatchServicer(dispatch_pb2_grpc.DispatchServiceServicer):
         if not request.HasField("vehicle"):
             raise InvalidArgument("vehicle is required")
         vehicle = vehicle_from_proto(request.vehicle)
-        caller = current_principal()
+        caller = current_caller()
         caller.require_hub(vehicle.hub_id)
         created = handlers.upsert_vehicle(
             self._uow(), vehicle, authorize=lambda stored: caller.require_hub(stored.hub_id)
@@ -170,7 +170,7 @@ class DispatchServicer(dispatch_pb2_grpc.DispatchServiceServicer):
         route_id = _id("route_id", request.route_id, required=False)
         if not 0 <= request.pickups_per_route_limit <= MAX_PICKUPS_PER_ROUTE:
             raise InvalidArgument(f"pickups_per_route_limit must be between 0 and {MAX_PICKUPS_PER_ROUTE}")
-        current_principal().require_hub(hub_id)
+        current_caller().require_hub(hub_id)
         groups = handlers.list_open_pickups(self._uow(), hub_id, pickup_date, route_id, request.pickups_per_route_limit)
         return dispatch_pb2.ListOpenPickupsByRouteResponse(groups=[route_group_to_proto(g) for g in groups])
 
@@ -180,7 +180,7 @@ class DispatchServicer(dispatch_pb2_grpc.DispatchServiceServicer):
         pickup_date = _date("pickup_date", request.pickup_date)
         if not 0 <= request.limit <= MAX_LIMIT:
             raise InvalidArgument(f"limit must be between 0 and {MAX_LIMIT}")
-        current_principal().require_hub(hub_id)
+        current_caller().require_hub(hub_id)
         result = handlers.recommend(
             self._uow(), self._attendance, hub_id, route_id, pickup_date, request.limit or DEFAULT_LIMIT
         )
@@ -207,7 +207,7 @@ class DispatchServicer(dispatch_pb2_grpc.DispatchServiceServicer):
                 pur_ids=pur_ids,
             )
         )
-        current_principal().require_hub(new.hub_id)  # type: ignore[attr-defined]
+        current_caller().require_hub(new.hub_id)  # type: ignore[attr-defined]
         result = handlers.create_dispatch(self._uow(), self._attendance, new)  # type: ignore[arg-type]
         return dispatch_pb2.CreateDispatchResponse(dispatch=dispatch_to_proto(result.dispatch), created=result.created)
 
@@ -226,7 +226,7 @@ class DispatchServicer(dispatch_pb2_grpc.DispatchServiceServicer):
             raise InvalidArgument(f"status {request.status} is not a known DispatchStatus")
         if request.page_size < 0:
             raise InvalidArgument("page_size must not be negative")
-        current_principal().require_hub(hub_id)
+        current_caller().require_hub(hub_id)
         where = DispatchFilter(
             hub_id=hub_id,
             route_id=request.route_id,

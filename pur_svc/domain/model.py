@@ -15,7 +15,7 @@ import re
 from dataclasses import asdict, dataclass, field
 from datetime import date, datetime, timedelta
 
-from mesh.validation import has_control_characters, quoted
+from mesh.kernel import has_control_characters, quoted
 
 # \Z, not $: "$" also matches before a trailing newline.
 ID_PATTERN = re.compile(r"^[A-Za-z0-9._:-]{1,64}\Z")

@@ -11,7 +11,7 @@ import grpc
 from firstmile.pur.v1 import pur_pb2, pur_pb2_grpc
 from mesh.auth import EVERY_ROLE, Principal, Role
 from mesh.errors import InvalidArgument, PermissionDenied
-from mesh.grpc_auth import current_principal
+from mesh.access import AccessRule, Scope, current_caller
 from mesh.grpc_server import ServiceRegistration
 from mesh.paging import decode_page_token, encode_page_token, position_time
 from pur_svc.adapters.messages import STATUS_FROM_PROTO, pickup_to_proto
@@ -36,12 +36,12 @@ MAX_PAGE_SIZE = 1000
 
 # Who may call what; which PURs they may touch is checked per request (Principal.require_pickup).
 ACCESS = {
-    "CreatePickupRequest": EVERY_ROLE,
-    "BatchCreatePickupRequests": EVERY_ROLE,
-    "GetPickupRequest": EVERY_ROLE,
-    "ListPickupRequests": EVERY_ROLE,
-    "CancelPickupRequest": EVERY_ROLE,
-    "WatchPickupRequests": EVERY_ROLE,
+    "CreatePickupRequest": AccessRule(EVERY_ROLE, Scope.PICKUP),
+    "BatchCreatePickupRequests": AccessRule(EVERY_ROLE, Scope.PICKUP),
+    "GetPickupRequest": AccessRule(EVERY_ROLE, Scope.PICKUP),
+    "ListPickupRequests": AccessRule(EVERY_ROLE, Scope.PICKUP),
+    "CancelPickupRequest": AccessRule(EVERY_ROLE, Scope.PICKUP),
+    "WatchPickupRequests": AccessRule(EVERY_ROLE, Scope.PICKUP),
 }
 
 
@@ -107,7 +107,7 @@ class PickupServicer(pur_pb2_grpc.PickupServiceServicer):
             command = new_pickup_from_proto(request)
         except InvalidPickup as exc:
             raise InvalidArgument(str(exc)) from None
-        current_principal().require_pickup(command.client_id, command.hub_id)
+        current_caller().require_pickup(command.client_id, command.hub_id)
         [result] = handlers.create_pickups(self._uow(), [command])
         return pur_pb2.CreatePickupRequestResponse(
             pickup_request=pickup_to_proto(result.pickup), created=result.created
@@ -124,7 +124,7 @@ class PickupServicer(pur_pb2_grpc.PickupServiceServicer):
                 commands.append(new_pickup_from_proto(item))
             except InvalidPickup as exc:
                 raise InvalidArgument(f"requests[{index}]: {exc}") from None
-        caller = current_principal()
+        caller = current_caller()
         for command in commands:
             caller.require_pickup(command.client_id, command.hub_id)
         results = handlers.create_pickups(self._uow(), commands)
@@ -138,7 +138,7 @@ class PickupServicer(pur_pb2_grpc.PickupServiceServicer):
             raise InvalidArgument("id is required")
         _check_optional_id("id", request.id)
         pur = handlers.get_pickup(self._uow(), request.id)
-        current_principal().require_pickup(pur.client_id, pur.hub_id)
+        current_caller().require_pickup(pur.client_id, pur.hub_id)
         return pur_pb2.GetPickupRequestResponse(pickup_request=pickup_to_proto(pur))
 
     def ListPickupRequests(self, request, context):
@@ -159,7 +159,7 @@ class PickupServicer(pur_pb2_grpc.PickupServiceServicer):
             pickup_date=pickup_date,
             client_id=request.client_id,
         )
-        where = _scoped_filter(current_principal(), where)
+        where = _scoped_filter(current_caller(), where)
         after = decode_page_token(request.page_token, _filters(where), _cursor)
         page_size = min(request.page_size or DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE)
         page, cursor = handlers.list_pickups(self._uow(), where, page_size, after)
@@ -180,7 +180,7 @@ class PickupServicer(pur_pb2_grpc.PickupServiceServicer):
             check_cancel_reason(request.reason)
         except InvalidPickup as exc:
             raise InvalidArgument(str(exc)) from None
-        caller = current_principal()
+        caller = current_caller()
         pur = handlers.cancel_pickup(
             self._uow(), request.id, request.reason, authorize=lambda p: caller.require_pickup(p.client_id, p.hub_id)
         )
@@ -197,7 +197,7 @@ class PickupServicer(pur_pb2_grpc.PickupServiceServicer):
         unknown = [s for s in request.statuses if s not in STATUS_FROM_PROTO]
         if unknown:
             raise InvalidArgument(f"statuses holds values that are not a known PickupStatus: {unknown}")
-        caller = current_principal()
+        caller = current_caller()
         if caller.role is not Role.CLIENT:
             caller.require_hub(request.hub_id)
         with self._feed.subscribe(request.hub_id, set(request.statuses), caller.client_id or "") as subscription:

@@ -18,13 +18,12 @@ import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 
-import grpc
 from kafka import KafkaConsumer
 from kafka.structs import TopicPartition
 
 from firstmile.events.v1 import events_pb2
 from firstmile.pur.v1 import pur_pb2
-from mesh.errors import MeshError
+from mesh.errors import ResourceExhausted
 from mesh.kafka import PLAINTEXT, ConsumedMessage, KafkaSecurity, PoisonMessage, decode_protobuf
 from mesh.topics import PUR_EVENTS
 
@@ -33,8 +32,8 @@ log = logging.getLogger(__name__)
 MAX_BACKLOG = 1000
 
 
-class WatcherTooSlow(MeshError):
-    code = grpc.StatusCode.RESOURCE_EXHAUSTED
+class WatcherTooSlow(ResourceExhausted):
+    pass
 
 
 @dataclass

@@ -17,7 +17,7 @@ import numpy as np
 import shapely
 from shapely.geometry import MultiPolygon, Polygon
 
-from mesh.validation import has_control_characters, quoted
+from mesh.kernel import has_control_characters, quoted
 from routing_svc.domain.errors import FeatureProblem, InvalidGeometry
 from routing_svc.domain.model import (
     INT32_MAX,

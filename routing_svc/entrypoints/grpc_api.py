@@ -11,7 +11,7 @@ import numpy as np
 from firstmile.routing.v1 import routing_pb2, routing_pb2_grpc
 from mesh.auth import ADMINS, STAFF
 from mesh.errors import InvalidArgument
-from mesh.grpc_auth import current_principal
+from mesh.access import AccessRule, Scope, current_caller
 from mesh.grpc_server import ServiceRegistration
 from mesh.paging import decode_page_token, encode_page_token
 from routing_svc.adapters.messages import batch_lookup_to_proto, lookup_to_proto, route_map_to_proto, route_to_proto
@@ -96,14 +96,14 @@ def lookup_from_proto(request: routing_pb2.LookupRouteRequest, where: str = "") 
 
 # Route maps change only by admins; team leads read their hubs' maps.
 ACCESS = {
-    "UpsertRoute": ADMINS,
-    "ImportRoutes": ADMINS,
-    "DeleteRoute": ADMINS,
-    "GetRoute": STAFF,
-    "ListRoutes": STAFF,
-    "GetRouteMap": STAFF,
-    "LookupRoute": STAFF,
-    "BatchLookupRoutes": STAFF,
+    "UpsertRoute": AccessRule(ADMINS, Scope.EVERY_HUB),
+    "ImportRoutes": AccessRule(ADMINS, Scope.EVERY_HUB),
+    "DeleteRoute": AccessRule(ADMINS, Scope.EVERY_HUB),
+    "GetRoute": AccessRule(STAFF, Scope.HUB),
+    "ListRoutes": AccessRule(STAFF, Scope.HUB),
+    "GetRouteMap": AccessRule(STAFF, Scope.HUB),
+    "LookupRoute": AccessRule(STAFF, Scope.HUB),
+    "BatchLookupRoutes": AccessRule(STAFF, Scope.HUB),
 }
 
 
@@ -148,12 +148,12 @@ class RoutingServicer(routing_pb2_grpc.RoutingServiceServicer):
     def GetRoute(self, request, context):
         _check_id("id", request.id)
         route = handlers.get_route(self._uow(), request.id)
-        current_principal().require_hub(route.hub_id)
+        current_caller().require_hub(route.hub_id)
         return routing_pb2.GetRouteResponse(route=route_to_proto(route))
 
     def ListRoutes(self, request, context):
         _check_id("hub_id", request.hub_id)
-        current_principal().require_hub(request.hub_id)
+        current_caller().require_hub(request.hub_id)
         if request.page_size < 0:
             raise InvalidArgument("page_size must not be negative")
         page_size = min(request.page_size or DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE)
@@ -186,7 +186,7 @@ class RoutingServicer(routing_pb2_grpc.RoutingServiceServicer):
 
     def LookupRoute(self, request, context):
         query = lookup_from_proto(request)
-        current_principal().require_hub(query.hub_id)
+        current_caller().require_hub(query.hub_id)
         return lookup_to_proto(handlers.lookup_route(self._registry, query))
 
     def BatchLookupRoutes(self, request, context):
@@ -194,14 +194,14 @@ class RoutingServicer(routing_pb2_grpc.RoutingServiceServicer):
         if not 1 <= count <= MAX_BATCH_LOOKUPS:
             raise InvalidArgument(f"lookups holds {count} items; send 1 to {MAX_BATCH_LOOKUPS}")
         lats, lngs, hub_ids = lookup_columns(request.lookups)
-        caller = current_principal()
+        caller = current_caller()
         for hub_id in set(hub_ids):
             caller.require_hub(hub_id)
         return batch_lookup_to_proto(handlers.batch_lookup(self._registry, lats, lngs, hub_ids))
 
     def GetRouteMap(self, request, context):
         _check_id("hub_id", request.hub_id)
-        current_principal().require_hub(request.hub_id)
+        current_caller().require_hub(request.hub_id)
         index = handlers.route_map(self._registry, request.hub_id)
         return route_map_to_proto(index, omit_geojson=request.omit_geojson)
 

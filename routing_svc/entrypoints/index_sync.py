@@ -7,7 +7,7 @@ from __future__ import annotations
 import logging
 import threading
 
-from mesh.errors import is_transient
+from mesh.transient import is_transient
 from mesh.runtime import Worker
 from routing_svc.service_layer.index_registry import IndexRegistry
 
