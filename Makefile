@@ -47,7 +47,10 @@ gen: install ## regenerate Python from protos into gen/
 gen-check: install ## fail when gen/ is stale
 	@PYTHON=$(PY) bash scripts/gen.sh --check
 
-lint: install ## buf lint, buf breaking against main, generated code freshness, Kubernetes manifests
+lint: install ## ruff, format check, mypy, buf lint, buf breaking against main, gen/ freshness, Kubernetes manifests
+	@$(CACHE)/venv/bin/ruff check .
+	@$(CACHE)/venv/bin/ruff format --check .
+	@$(CACHE)/venv/bin/mypy
 	@$(CACHE)/bin/buf lint
 	@bash scripts/buf-breaking.sh
 	@PYTHON=$(PY) bash scripts/gen.sh --check
