@@ -5,7 +5,8 @@
 #   2. every rendered object validates against the Kubernetes API schemas in strict mode, for each
 #      Kubernetes version in KUBE_VERSIONS (kubernetes-validate ships the schemas: no download);
 #   3. tests/unit/test_k8s_manifests.py: probes, limits, security, PDB/HPA, Services, NetworkPolicy
-#      ports, configuration keys against the code's settings classes, timings, Dockerfile.
+#      ports, configuration keys against the code's settings classes, timings, Dockerfile, and that
+#      what the services share is written once (k8s/components/service-defaults).
 # Installs what it lacks (package registries only): kustomize with `go install` into .cache/bin,
 # kubernetes-validate and PyYAML with pip into the project's virtualenv (.cache/venv).
 #

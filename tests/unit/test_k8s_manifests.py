@@ -416,9 +416,13 @@ def test_topology_spread(k8s: Rendered) -> None:
         constraints = w.pod.get("topologySpreadConstraints", [])
         keys = {c["topologyKey"] for c in constraints}
         assert {"topology.kubernetes.io/zone", "kubernetes.io/hostname"} <= keys, f"{w.name}: {keys}"
+        assert len(constraints) == len(keys), f"{w.name}: one constraint per topology key (a half-merged patch?)"
         for c in constraints:
-            assert selector_matches(c["labelSelector"], w.pod_labels), f"{w.name}: spread selector"
-            assert c["maxSkew"] >= 1
+            # The selector comes from the service file, maxSkew from k8s/components/service-defaults.
+            assert "labelSelector" in c and selector_matches(c["labelSelector"], w.pod_labels), (
+                f"{w.name}: spread selector"
+            )
+            assert c.get("maxSkew", 0) >= 1, f"{w.name}: {c['topologyKey']} maxSkew"
 
 
 def test_one_pdb_and_one_hpa_per_deployment(k8s: Rendered) -> None:
@@ -789,6 +793,162 @@ def test_dev_runs_stores_in_cluster_and_prod_does_not() -> None:
         assert hpa["spec"]["minReplicas"] == 1, "dev: single replicas"
     for hpa in prod.of("HorizontalPodAutoscaler"):
         assert hpa["spec"]["minReplicas"] >= 3, "prod: a replica per zone at least"
+
+
+# ---------------------------------------------------------------------------------------------
+# Layout: what every service shares is written once (k8s/components/service-defaults)
+# ---------------------------------------------------------------------------------------------
+# These read the sources, not the rendering: the checks above prove the rendered result, these
+# that k8s/base/<service>.yaml keeps only what is the service's own.
+
+
+def _yaml_docs(path: Path) -> list[dict[str, Any]]:
+    return [doc for doc in yaml.safe_load_all(path.read_text()) if doc]
+
+
+def _kustomization(folder: Path) -> dict[str, Any]:
+    return yaml.safe_load((folder / "kustomization.yaml").read_text())
+
+
+def _label_selector_matches(selector: str, labels: dict[str, str]) -> bool:
+    """The equality form of a label selector ("a=b,c=d"), the only one the patches use."""
+    for term in filter(None, (t.strip() for t in selector.split(","))):
+        key, _, value = term.partition("=")
+        assert key and value and not key.endswith("!"), f"unsupported label selector term {term!r}"
+        if labels.get(key) != value:
+            return False
+    return True
+
+
+def _targets(target: dict[str, Any], doc: dict[str, Any]) -> bool:
+    group, _, version = doc["apiVersion"].rpartition("/")
+    return (
+        target.get("kind", doc["kind"]) == doc["kind"]
+        and target.get("group", group) == group
+        and target.get("version", version) == version
+        and re.fullmatch(target.get("name", ".*"), doc["metadata"]["name"]) is not None
+        and _label_selector_matches(target.get("labelSelector", ""), doc["metadata"].get("labels", {}))
+    )
+
+
+@dataclass(frozen=True)
+class SharedPatch:
+    path: Path
+    target: dict[str, Any]
+    body: dict[str, Any]
+
+
+def _shared_patches() -> list[SharedPatch]:
+    """The strategic merge patches of the components the base applies."""
+    base = K8S / "base"
+    patches = []
+    for component in _kustomization(base).get("components", []):
+        folder = (base / component).resolve()
+        for patch in _kustomization(folder).get("patches", []):
+            assert "path" in patch and "target" in patch, f"{folder}: patches from files, with a target"
+            (body,) = _yaml_docs(folder / patch["path"])
+            patches.append(SharedPatch(folder / patch["path"], patch["target"], body))
+    return patches
+
+
+def _service_files() -> dict[Path, list[dict[str, Any]]]:
+    """k8s/base files that define a service Deployment (app.kubernetes.io/component: server)."""
+    base = K8S / "base"
+    found = {}
+    for resource in _kustomization(base)["resources"]:
+        docs = _yaml_docs(base / resource)
+        if any(
+            d["kind"] == "Deployment" and d["metadata"].get("labels", {}).get("app.kubernetes.io/component") == "server"
+            for d in docs
+        ):
+            found[base / resource] = docs
+    return found
+
+
+def _merge_key(items: list[Any]) -> tuple[str, ...] | None:
+    """The key strategic merge uses for a list of objects (None: the list is replaced whole)."""
+    if not items or not all(isinstance(item, dict) for item in items):
+        return None
+    for key in (("mountPath",), ("containerPort", "protocol"), ("topologyKey", "whenUnsatisfiable"), ("name",)):
+        if all(all(k in item for k in key) for item in items):
+            return key
+    return None
+
+
+def _leaves(node: Any, path: tuple[Any, ...] = ()) -> Iterator[tuple[tuple[Any, ...], Any]]:
+    """(path, value) of every field a strategic merge patch would set; list elements are
+    addressed by their merge key, whose fields are identity rather than settings."""
+    if isinstance(node, dict) and node:
+        for key, value in node.items():
+            yield from _leaves(value, (*path, key))
+    elif isinstance(node, list) and (key := _merge_key(node)):
+        for item in node:
+            ident = tuple(item[k] for k in key)
+            for field, value in item.items():
+                if field not in key:
+                    yield from _leaves(value, (*path, ident, field))
+    else:
+        yield path, node
+
+
+# What names an object rather than configures it (a patch's own metadata.name is a placeholder).
+IDENTITY = {("apiVersion",), ("kind",), ("metadata", "name")}
+
+
+def _where(path: tuple[Any, ...]) -> str:
+    return ".".join(str(p[0] if isinstance(p, tuple) and len(p) == 1 else p) for p in path)
+
+
+def test_every_service_gets_the_shared_settings() -> None:
+    patches = _shared_patches()
+    assert patches, "k8s/base applies the service-defaults component"
+    files = _service_files()
+    assert len(files) == len(SERVICES), f"one file per service in k8s/base: {sorted(p.name for p in files)}"
+    for path, docs in files.items():
+        for doc in docs:
+            if doc["kind"] in ("Deployment", "PodDisruptionBudget", "HorizontalPodAutoscaler", "ServiceAccount"):
+                assert any(_targets(p.target, doc) for p in patches), (
+                    f"{path.name}: {doc['kind']}/{doc['metadata']['name']} is not selected by the shared patches "
+                    "(label it app.kubernetes.io/component: server)"
+                )
+
+
+def test_service_files_do_not_repeat_or_override_shared_settings() -> None:
+    """A field set both in a service file and in the component is set twice, and the component's
+    value silently wins (a patch overrides the resource): set it in one place only."""
+    problems = []
+    for patch in _shared_patches():
+        shared = {path for path, _ in _leaves(patch.body) if path not in IDENTITY}
+        for path, docs in _service_files().items():
+            for doc in docs:
+                if _targets(patch.target, doc):
+                    for leaf, _ in _leaves(doc):
+                        if leaf in shared:
+                            problems.append(f"{path.name} {doc['kind']}: {_where(leaf)} (also in {patch.path.name})")
+    assert not problems, "set in a service file and in k8s/components/service-defaults:\n" + "\n".join(problems)
+
+
+def test_what_every_service_deployment_shares_is_in_the_component() -> None:
+    """A setting with the same value in every service's Deployment belongs in the component."""
+    deployments = {
+        path.name: dict(_leaves(doc))
+        for path, docs in _service_files().items()
+        for doc in docs
+        if doc["kind"] == "Deployment"
+    }
+    assert len(deployments) == len(SERVICES)
+    # The label the shared patches select by is necessarily in every file.
+    selected_by = {
+        ("metadata", "labels", "app.kubernetes.io/component"),
+        ("spec", "template", "metadata", "labels", "app.kubernetes.io/component"),
+    }
+    first, *others = deployments.values()
+    same = sorted(
+        _where(leaf)
+        for leaf, value in first.items()
+        if leaf not in IDENTITY | selected_by and all(leaf in other and other[leaf] == value for other in others)
+    )
+    assert not same, f"the same in every service Deployment, move to k8s/components/service-defaults: {same}"
 
 
 # ---------------------------------------------------------------------------------------------
