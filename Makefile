@@ -57,4 +57,4 @@ lint: install ## ruff, format check, mypy, buf lint, buf breaking against main, 
 	@bash scripts/k8s-validate.sh
 
 bench: up ## benchmarks; they print their figures
-	@$(ENV); for b in bench/bench_*.py; do echo "== $$b"; $(PY) $$b || exit 1; done
+	@$(ENV); for b in bench/bench_*.py; do echo "== $$b"; $(PY) -m bench.$$(basename $$b .py) || exit 1; done

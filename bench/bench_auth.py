@@ -8,43 +8,47 @@ Prints (no assertions about time):
   bearer token (an authenticated no-op), and the same two over mutual TLS on one kept-alive
   channel (the handshake is paid once, as real clients do).
 
-    .cache/venv/bin/python bench/bench_auth.py [--calls N]
+    .cache/venv/bin/python -m bench.bench_auth [--calls N]
 """
 
 from __future__ import annotations
 
 import argparse
 import statistics
-import sys
 import time
 from collections.abc import Callable
-from pathlib import Path
 
-sys.path[:0] = [str(Path(__file__).resolve().parents[1]), str(Path(__file__).resolve().parents[1] / "gen")]
+import grpc
+from grpc_health.v1 import health_pb2, health_pb2_grpc
 
-import grpc  # noqa: E402
-from grpc_health.v1 import health_pb2, health_pb2_grpc  # noqa: E402
-
-from mesh import devsecrets  # noqa: E402
-from mesh.auth import EVERY_ROLE, Role, TokenVerifier  # noqa: E402
-from mesh.grpc_client import open_channel  # noqa: E402
-from mesh.grpc_server import GrpcServer, ServiceRegistration  # noqa: E402
-from mesh.tls import GrpcTransport  # noqa: E402
+from firstmile_client.channels import PLAINTEXT
+from firstmile_client.tokens import local_secrets, mint_token
+from mesh.access import AccessRule, Scope, current_caller
+from mesh.auth import Role, TokenVerifier
+from mesh.grpc_client import open_channel
+from mesh.grpc_server import GrpcServer, ServiceRegistration
+from mesh.tls import GrpcTransport
 
 SERVICE = "bench.v1.NoopService"
+HUB = "HUB-1"
 Msg = health_pb2.HealthCheckRequest
+
+
+def noop_handler(request: Msg, context: grpc.ServicerContext) -> Msg:
+    current_caller().require_hub(HUB)  # the scope check every hub-scoped handler makes
+    return request
 
 
 def noop_registration() -> ServiceRegistration:
     handler = grpc.unary_unary_rpc_method_handler(
-        lambda request, context: request, request_deserializer=Msg.FromString, response_serializer=Msg.SerializeToString
+        noop_handler, request_deserializer=Msg.FromString, response_serializer=Msg.SerializeToString
     )
     return ServiceRegistration(
         SERVICE,
         lambda server: server.add_generic_rpc_handlers(
             (grpc.method_handlers_generic_handler(SERVICE, {"Noop": handler}),)
         ),
-        {"Noop": EVERY_ROLE},
+        {"Noop": AccessRule(frozenset({Role.TEAM_LEAD}), Scope.HUB)},
     )
 
 
@@ -70,12 +74,12 @@ def main() -> int:
     parser.add_argument("--calls", type=int, default=3000)
     args = parser.parse_args()
 
-    secrets = devsecrets.ensure()
+    secrets = local_secrets()
     verifier = TokenVerifier.from_file(secrets.jwt_public_key)
-    token = secrets.issuer().issue("bench", Role.TEAM_LEAD, hubs=["HUB-1"])
+    token = mint_token(Role.TEAM_LEAD, hubs=[HUB], subject="bench")
 
     n = 2000
-    tokens = [secrets.issuer().issue(f"bench-{i}", Role.TEAM_LEAD, hubs=["HUB-1"]) for i in range(n)]
+    tokens = [mint_token(Role.TEAM_LEAD, hubs=[HUB], subject=f"bench-{i}") for i in range(n)]
     for label, batch in (("first sight (signature checked)", tokens), ("seen before (remembered)", tokens)):
         started = time.perf_counter()
         for each in batch:
@@ -85,7 +89,7 @@ def main() -> int:
 
     mtls = GrpcTransport("mtls", secrets.mesh_cert, secrets.mesh_key, secrets.ca_cert)
     print(f"Sequential unary calls on one channel ({args.calls} each, after a warm-up):")
-    for name, transport in (("plaintext", GrpcTransport("plaintext")), ("mutual TLS", mtls)):
+    for name, transport in (("plaintext", PLAINTEXT), ("mutual TLS", mtls)):
         server = GrpcServer(
             port=0,
             registrations=[noop_registration()],
@@ -101,14 +105,20 @@ def main() -> int:
             target = f"localhost:{server.port}"
             with open_channel(target, transport, None) as channel:
                 health = health_pb2_grpc.HealthStub(channel).Check
-                measure(f"{name}, no token (health Check)", lambda: health(Msg(), timeout=5), args.calls)
+                measure(f"{name}, no token (health Check)", lambda check=health: check(Msg(), timeout=5), args.calls)
             with open_channel(target, transport, lambda: token) as channel:
                 health = health_pb2_grpc.HealthStub(channel).Check
-                measure(f"{name}, token sent, not checked (health)", lambda: health(Msg(), timeout=5), args.calls)
+                measure(
+                    f"{name}, token sent, not checked (health)",
+                    lambda check=health: check(Msg(), timeout=5),
+                    args.calls,
+                )
                 noop = channel.unary_unary(
                     f"/{SERVICE}/Noop", request_serializer=Msg.SerializeToString, response_deserializer=Msg.FromString
                 )
-                measure(f"{name}, bearer token verified (no-op RPC)", lambda: noop(Msg(), timeout=5), args.calls)
+                measure(
+                    f"{name}, bearer token verified (no-op RPC)", lambda call=noop: call(Msg(), timeout=5), args.calls
+                )
         finally:
             server.drain_and_stop()
     return 0

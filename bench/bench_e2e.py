@@ -20,9 +20,9 @@ PURs, their timestamps, the `pur` and `routing` outbox tables) and Kafka consume
 which no service does across schemas. Every run uses its own client_id, so runs never mix.
 
     eval "$(bash infra/infra.sh env)"
-    .cache/venv/bin/python bench/bench_e2e.py                      # both, full size
-    .cache/venv/bin/python bench/bench_e2e.py --purs 5000 --seconds 10   # a quick small run
-    .cache/venv/bin/python bench/bench_e2e.py --mode throughput --profile out/profile   # + py-spy, pg_stat_activity
+    .cache/venv/bin/python -m bench.bench_e2e                      # both, full size
+    .cache/venv/bin/python -m bench.bench_e2e --purs 5000 --seconds 10   # a quick small run
+    .cache/venv/bin/python -m bench.bench_e2e --mode throughput --profile out/profile   # + py-spy, pg_stat_activity
 
 It prints figures and asserts nothing about time (exit 1 only if PURs never settle).
 """
@@ -40,17 +40,16 @@ import time
 from datetime import UTC, datetime
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
+import grpc
+import numpy as np
 
-import _common as c  # noqa: E402
-import grpc  # noqa: E402
-import numpy as np  # noqa: E402
-
-from demo import city  # noqa: E402
-from demo.stream import _create_request  # noqa: E402 - the demo's request builder, reused
-from demo.workload import hub_today, plan_day  # noqa: E402
-from firstmile.pur.v1 import pur_pb2  # noqa: E402
-from mesh.grpc_client import tool_channel  # noqa: E402
+from bench import instruments as c
+from demo import city
+from demo.workload import hub_today, plan_day
+from firstmile.pur.v1 import pur_pb2
+from firstmile_client.channels import ToolError, connect, tool_channel
+from firstmile_client.endpoints import pur_endpoint, routing_endpoint
+from firstmile_client.stubs import MeshClients
 
 THROUGHPUT_TARGET = 2000.0
 P99_TARGET_MS = 150.0
@@ -156,7 +155,7 @@ class Progress:
         self.cpu = c.CpuMeter()
         self.rows: list[tuple[float, int, int]] = []
         self.cpu_rows: list[dict[str, float]] = []
-        self.cpu_seconds: dict[str, float] = {g: 0.0 for g in c.CpuMeter.GROUPS}
+        self.cpu_seconds: dict[str, float] = dict.fromkeys(c.CpuMeter.GROUPS, 0.0)
 
     def settled(self) -> int:
         with self.pg.cursor() as cur:
@@ -398,12 +397,12 @@ def wait_until_quiet(pg, kafka: KafkaLag | None, timeout: float = 600.0) -> floa
     return time.monotonic() - started
 
 
-def wait_for_hub(clients: c.MeshClients, hub_id: str, collection: dict, timeout: float = 30.0) -> None:
+def wait_for_hub(clients: MeshClients, hub_id: str, collection: dict, timeout: float = 30.0) -> None:
     """pur_svc learns hubs from routing.map-changes.v1: wait until it accepts a create for the hub
     (a throwaway PUR of a 'bench-probe' client, so it counts in no run)."""
     probe = plan_day(collection, 1, seed=1, run_id=new_run_id("probe"))[0]
     probe = dataclasses.replace(probe, client_id="bench-probe")
-    request = _create_request(hub_id, probe, hub_today())
+    request = probe.request(hub_id, hub_today())
     deadline = time.monotonic() + timeout
     while True:
         try:
@@ -411,7 +410,7 @@ def wait_for_hub(clients: c.MeshClients, hub_id: str, collection: dict, timeout:
             return
         except grpc.RpcError as exc:
             if exc.code() != grpc.StatusCode.NOT_FOUND or time.monotonic() > deadline:
-                raise c.DemoError(f"CreatePickupRequest for hub {hub_id} failed: {c.rpc_error_text(exc)}") from None
+                raise ToolError(f"CreatePickupRequest for hub {hub_id} failed: {c.rpc_error_text(exc)}") from None
             time.sleep(0.25)
 
 
@@ -420,7 +419,7 @@ def plan(collection: dict, count: int, seed: int, run_id: str) -> list:
     return [dataclasses.replace(p, client_id=run_id) for p in planned]
 
 
-def throughput(args: argparse.Namespace, clients: c.MeshClients, collection: dict, pg, kafka: KafkaLag | None) -> dict:
+def throughput(args: argparse.Namespace, clients: MeshClients, collection: dict, pg, kafka: KafkaLag | None) -> dict:
     run_id = new_run_id("tput")
     print(
         f"\n== Throughput: {args.purs:,} PURs, BatchCreatePickupRequests x{args.batch}, {args.clients} client threads "
@@ -432,16 +431,11 @@ def throughput(args: argparse.Namespace, clients: c.MeshClients, collection: dic
     batches: queue.Queue = queue.Queue()
     for start in range(0, len(pickups), args.batch):
         chunk = pickups[start : start + args.batch]
-        request = pur_pb2.BatchCreatePickupRequestsRequest(
-            requests=[_create_request(args.hub, p, today) for p in chunk]
-        )
+        request = pur_pb2.BatchCreatePickupRequestsRequest(requests=[p.request(args.hub, today) for p in chunk])
         batches.put((len(chunk), request.SerializeToString()))
     print(f"  planned and serialized {len(pickups):,} requests in {time.monotonic() - started_plan:.1f} s (not timed)")
 
-    channel = tool_channel(
-        args.pur_address,
-        options=[("grpc.max_receive_message_length", 64 << 20), ("grpc.max_send_message_length", 64 << 20)],
-    )
+    channel = tool_channel(args.pur_address)
     # Pre-serialized requests; responses are parsed for created_count only.
     call = channel.unary_unary(BATCH_METHOD, request_serializer=None, response_deserializer=None)
     lock = threading.Lock()
@@ -593,7 +587,7 @@ class Watch:
     """WatchPickupRequests(hub, ROUTED/UNROUTABLE) in a thread; the arrival time of each of the
     run's PURs (by request_id prefix), on the monotonic and the wall clock."""
 
-    def __init__(self, clients: c.MeshClients, hub_id: str, prefix: str) -> None:
+    def __init__(self, clients: MeshClients, hub_id: str, prefix: str) -> None:
         self._clients = clients
         self._request = pur_pb2.WatchPickupRequestsRequest(hub_id=hub_id, statuses=list(SETTLED))
         self._prefix = prefix
@@ -627,7 +621,7 @@ class Watch:
                 self._stop.wait(0.2)
 
 
-def latency(args: argparse.Namespace, clients: c.MeshClients, collection: dict, pg, kafka: KafkaLag | None) -> dict:
+def latency(args: argparse.Namespace, clients: MeshClients, collection: dict, pg, kafka: KafkaLag | None) -> dict:
     run_id = new_run_id("lat")
     count = max(1, int(args.rate * args.seconds))
     print(
@@ -636,7 +630,7 @@ def latency(args: argparse.Namespace, clients: c.MeshClients, collection: dict, 
     )
     pickups = plan(collection, count, args.seed + 1, run_id)
     today = hub_today()
-    requests = [_create_request(args.hub, p, today) for p in pickups]
+    requests = [p.request(args.hub, today) for p in pickups]
     wait_until_quiet(pg, kafka)
     watch = Watch(clients, args.hub, run_id)
     watch.start()
@@ -778,7 +772,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"note: no Kafka lag figures ({exc!r})")
         kafka = None
     try:
-        with c.connect(c.pur_endpoint(args.pur_address), c.routing_endpoint(args.routing_address)) as clients:
+        with connect(pur_endpoint(args.pur_address), routing_endpoint(args.routing_address)) as clients:
             print(
                 f"bench_e2e {datetime.now(UTC):%Y-%m-%d %H:%M} UTC, hub {args.hub}; machine: {os.cpu_count()} cores, "
                 f"load average {os.getloadavg()[0]:.2f} before the run"
@@ -790,7 +784,7 @@ def main(argv: list[str] | None = None) -> int:
                 results["throughput"] = throughput(args, clients, collection, pg, kafka)
             if args.mode in ("all", "latency"):
                 results["latency"] = latency(args, clients, collection, pg, kafka)
-    except c.DemoError as exc:
+    except ToolError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
     finally:

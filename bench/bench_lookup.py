@@ -6,8 +6,8 @@ random priority), draws random points (some outside the map), and prints: compil
 counts, serialized size, load time, lookups/s of lookup_many and of lookup, the STRtree baseline
 on the same points, and the agreement of the index with exact containment.
 
-    .cache/venv/bin/python bench/bench_lookup.py [--routes N] [--points N] [--resolution R]
-    .cache/venv/bin/python bench/bench_lookup.py --sweep 8,9,10,11,12   # one row per resolution
+    .cache/venv/bin/python -m bench.bench_lookup [--routes N] [--points N] [--resolution R]
+    .cache/venv/bin/python -m bench.bench_lookup --sweep 8,9,10,11,12   # one row per resolution
 
 It prints figures and asserts nothing about time.
 """
@@ -21,11 +21,7 @@ for _var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "RAYO
 
 import argparse  # noqa: E402
 import math  # noqa: E402
-import sys  # noqa: E402
 import time  # noqa: E402
-from pathlib import Path  # noqa: E402
-
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import numpy as np  # noqa: E402
 import shapely  # noqa: E402

@@ -21,7 +21,7 @@ PostGIS runs in a database of its own, `firstmile_bench` (owner postgres, create
 CREATE EXTENSION postgis) on the mesh's PostgreSQL server; routing_svc must be running (make up).
 
     eval "$(bash infra/infra.sh env)"
-    .cache/venv/bin/python bench/bench_lookup_service.py [--maps demo,synthetic] [--reps 7] [--points 10000]
+    .cache/venv/bin/python -m bench.bench_lookup_service [--maps demo,synthetic] [--reps 7] [--points 10000]
 
 It prints lookups/s (best and median of --reps timed batches after one warm-up each, engines
 alternating) and the agreement; it asserts nothing about time (exit 1 if answers differ).
@@ -36,19 +36,18 @@ import sys
 import time
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
+import grpc
+import numpy as np
+import shapely
 
-import _common as c  # noqa: E402
-import grpc  # noqa: E402
-import numpy as np  # noqa: E402
-import shapely  # noqa: E402
-
-from demo import city  # noqa: E402
-from firstmile.common.v1 import common_pb2  # noqa: E402
-from firstmile.routing.v1 import routing_pb2  # noqa: E402
-from mesh.grpc_client import tool_channel  # noqa: E402
+from bench import instruments as c
+from demo import city
+from firstmile.common.v1 import common_pb2
+from firstmile.routing.v1 import routing_pb2
+from firstmile_client.channels import ToolError, connect, tool_channel
+from firstmile_client.endpoints import pur_endpoint, routing_endpoint
+from firstmile_client.stubs import MeshClients
 
 BENCH_DB = "firstmile_bench"
 DEMO_HUB = "BENCH-LOOKUP-DEMO"
@@ -171,7 +170,7 @@ class StoredRoute:
     geometry_geojson: str
 
 
-def routes_of(clients: c.MeshClients, hub_id: str) -> list[StoredRoute]:
+def routes_of(clients: MeshClients, hub_id: str) -> list[StoredRoute]:
     """The hub's active routes exactly as routing_svc stored them (ListRoutes, paged)."""
     routes, token = [], ""
     while True:
@@ -298,12 +297,12 @@ def grpc_request(hub_id: str, lats: np.ndarray, lngs: np.ndarray) -> routing_pb2
     return routing_pb2.BatchLookupRoutesRequest(
         lookups=[
             routing_pb2.LookupRouteRequest(hub_id=hub_id, location=common_pb2.LatLng(lat=lat, lng=lng))
-            for lat, lng in zip(lats.tolist(), lngs.tolist())
+            for lat, lng in zip(lats.tolist(), lngs.tolist(), strict=True)
         ]
     )
 
 
-def grpc_lookup(clients: c.MeshClients, request: routing_pb2.BatchLookupRoutesRequest) -> list[tuple[str, str, float]]:
+def grpc_lookup(clients: MeshClients, request: routing_pb2.BatchLookupRoutesRequest) -> list[tuple[str, str, float]]:
     response = clients.routing.BatchLookupRoutes(request, timeout=120)
     return [(r.route_id, MATCH_NAMES.get(r.match, str(r.match)), r.distance_m) for r in response.results]
 
@@ -369,7 +368,11 @@ def bench_map(args, clients, raw_channel, pg, name: str, hub_id: str, collection
     for g in answers_grpc:
         by_kind[g[1]] = by_kind.get(g[1], 0) + 1
     diff = np.array(
-        [abs(g[2] - p[2]) for g, p in zip(answers_grpc, answers_pg) if g[1] == p[1] == "NEAREST" and g[0] == p[0]]
+        [
+            abs(g[2] - p[2])
+            for g, p in zip(answers_grpc, answers_pg, strict=True)
+            if g[1] == p[1] == "NEAREST" and g[0] == p[0]
+        ]
     )
     print(
         f"  answers: {', '.join(f'{v:,} {k}' for k, v in sorted(by_kind.items()))}; "
@@ -395,16 +398,13 @@ def main(argv: list[str] | None = None) -> int:
     pg, version = prepare_postgis(args)
     ok = True
     try:
-        with c.connect(c.pur_endpoint("localhost:50051"), c.routing_endpoint(args.routing_address)) as clients:
+        with connect(pur_endpoint("localhost:50051"), routing_endpoint(args.routing_address)) as clients:
             print(
                 f"bench_lookup_service {datetime.now(UTC):%Y-%m-%d %H:%M} UTC; {args.points:,} points per batch, "
                 f"{args.reps} timed batches per engine after a warm-up"
             )
             print(f"{version}, database {BENCH_DB}; routing_svc at {args.routing_address}")
-            raw_channel = tool_channel(
-                args.routing_address,
-                options=[("grpc.max_receive_message_length", 64 << 20), ("grpc.max_send_message_length", 64 << 20)],
-            )
+            raw_channel = tool_channel(args.routing_address)
             for name in maps:
                 if name == "demo":
                     ok &= bench_map(args, clients, raw_channel, pg, "demo map (50 routes)", DEMO_HUB, demo_map())
@@ -424,7 +424,7 @@ def main(argv: list[str] | None = None) -> int:
                 else:
                     print(f"unknown map {name!r}", file=sys.stderr)
                     return 2
-    except c.DemoError as exc:
+    except ToolError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
     except grpc.RpcError as exc:

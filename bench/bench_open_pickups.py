@@ -14,7 +14,7 @@ It also prints the query plan of the listing query (it should use open_pickups_l
 bench hub is deleted afterwards unless --keep. It prints figures and asserts nothing about time.
 
     eval "$(bash infra/infra.sh env)"
-    .cache/venv/bin/python bench/bench_open_pickups.py [--purs 10000] [--routes 200] [--calls 200]
+    .cache/venv/bin/python -m bench.bench_open_pickups [--purs 10000] [--routes 200] [--calls 200]
 """
 
 from __future__ import annotations
@@ -22,21 +22,14 @@ from __future__ import annotations
 import argparse
 import os
 import statistics
-import sys
 import time
 import uuid
 from datetime import UTC, date, datetime
-from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
-for _path in (ROOT, ROOT / "gen"):
-    if str(_path) not in sys.path:
-        sys.path.insert(0, str(_path))
+import sqlalchemy as sa
 
-import sqlalchemy as sa  # noqa: E402
-
-from dispatch_svc.adapters import orm  # noqa: E402
-from dispatch_svc.adapters.attendance import AttendanceClient  # noqa: E402
+from dispatch_svc.adapters import orm
+from dispatch_svc.adapters.attendance import AttendanceClient
 from dispatch_svc.domain.model import (
     NewDispatch,
     Pickup,
@@ -46,16 +39,17 @@ from dispatch_svc.domain.model import (
     RouteMatch,
     Vehicle,
     VehicleType,
-)  # noqa: E402
-from dispatch_svc.domain.ranking import AttendanceSource, AttendanceView  # noqa: E402
-from dispatch_svc.entrypoints.grpc_api import DispatchServicer, registration  # noqa: E402
-from dispatch_svc.service_layer import handlers  # noqa: E402
-from dispatch_svc.service_layer.unit_of_work import DispatchUnitOfWork  # noqa: E402
-from firstmile.dispatch.v1 import dispatch_pb2, dispatch_pb2_grpc  # noqa: E402
-from mesh.db import make_engine, make_session_factory  # noqa: E402
-from mesh.grpc_server import GrpcServer  # noqa: E402
-from mesh.grpc_client import tool_channel  # noqa: E402
-from tests.support import auth  # noqa: E402
+)
+from dispatch_svc.domain.ranking import AttendanceSource, AttendanceView
+from dispatch_svc.entrypoints.grpc_api import DispatchServicer, registration
+from dispatch_svc.service_layer import handlers
+from dispatch_svc.service_layer.unit_of_work import DispatchUnitOfWork
+from firstmile.dispatch.v1 import dispatch_pb2, dispatch_pb2_grpc
+from firstmile_client.channels import tool_channel
+from firstmile_client.tokens import local_secrets
+from mesh.auth import TokenVerifier
+from mesh.db import make_engine, make_session_factory
+from mesh.grpc_server import GrpcServer
 
 DEFAULT_DATABASE_URL = "postgresql+psycopg2://firstmile@localhost:5432/firstmile"
 
@@ -69,7 +63,7 @@ class EveryoneHere(AttendanceClient):
     def available_riders(self, hub_id: str, day: date) -> AttendanceView:
         return AttendanceView(
             known=True,
-            present={r: None for r in self.riders},
+            present=dict.fromkeys(self.riders),
             source=AttendanceSource.EMBEDDED,
             fetched_at=datetime.now(UTC),
         )
@@ -213,7 +207,7 @@ def main() -> int:
             servicer = DispatchServicer(uow_factory, EveryoneHere(riders))
             server = GrpcServer(
                 port=0,
-                verifier=auth.verifier(),
+                verifier=TokenVerifier.from_file(local_secrets().jwt_public_key),
                 credentials=None,
                 registrations=[registration(servicer)],
                 host="127.0.0.1",

@@ -10,7 +10,6 @@ the recommended rider and vehicle), draws the hub into a PNG and leaves the mesh
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 import time
 from datetime import date
@@ -19,10 +18,13 @@ from pathlib import Path
 import grpc
 
 from demo import city, fleet, picture, report
-from demo.connection import DemoError, MeshClients, connect, explain, pur_endpoint, routing_endpoint
 from demo.stream import DayResult, stream_day
 from demo.workload import hub_today, kinds_of, new_run_id, plan_day
 from firstmile.routing.v1 import routing_pb2
+from firstmile_client.channels import ToolError, connect, explain
+from firstmile_client.endpoints import attendance_endpoint, dispatch_endpoint, pur_endpoint, routing_endpoint
+from firstmile_client.requests import import_routes_request
+from firstmile_client.stubs import MeshClients
 
 IMPORT_TIMEOUT_S = 120.0
 ROUTE_MAP_TIMEOUT_S = 60.0
@@ -99,7 +101,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     try:
         return run(args)
-    except DemoError as exc:
+    except ToolError as exc:
         print(f"\nerror: {exc}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:
@@ -109,12 +111,12 @@ def main(argv: list[str] | None = None) -> int:
 
 def run(args: argparse.Namespace) -> int:
     collection = load_map(args.map)
-    with (
-        connect(pur_endpoint(args.pur_address), routing_endpoint(args.routing_address)) as clients,
-        fleet.connect_fleet(
-            fleet.dispatch_endpoint(args.dispatch_address), fleet.attendance_endpoint(args.attendance_address)
-        ) as fleet_clients,
-    ):
+    with connect(
+        pur_endpoint(args.pur_address),
+        routing_endpoint(args.routing_address),
+        dispatch_endpoint(args.dispatch_address),
+        attendance_endpoint(args.attendance_address),
+    ) as clients:
         print(
             f"First Mile mesh demo: hub {args.hub}, pur_svc {args.pur_address}, routing_svc {args.routing_address}, "
             f"dispatch_svc {args.dispatch_address}, attendance_adapter {args.attendance_address}\n"
@@ -122,8 +124,8 @@ def run(args: argparse.Namespace) -> int:
         imported = import_map(clients, args.hub, collection, args.map)
 
         run_id, today = new_run_id(), hub_today()
-        load_fleet(clients, fleet_clients, args, collection, date.fromisoformat(today))
-        open_before = fleet.open_pur_total(fleet_clients, args.hub, date.fromisoformat(today))
+        load_fleet(clients, args, collection, date.fromisoformat(today))
+        open_before = fleet.open_pur_total(clients, args.hub, date.fromisoformat(today))
         pickups = plan_day(collection, args.purs, seed=args.seed, run_id=run_id)
         kinds = kinds_of(pickups)
         print(
@@ -141,7 +143,7 @@ def run(args: argparse.Namespace) -> int:
         print()
         print(report.render(result, report.routes_of(collection), hub_id=args.hub, map_version=map_version))
         print()
-        print(dispatch_board(fleet_clients, args, result, date.fromisoformat(today), open_before))
+        print(dispatch_board(clients, args, result, date.fromisoformat(today), open_before))
 
         png = picture.draw(
             args.picture, hub_id=args.hub, hub_lng_lat=hub_location(collection),
@@ -152,12 +154,10 @@ def run(args: argparse.Namespace) -> int:
     return finish(result, args.timeout)
 
 
-def load_fleet(
-    clients: MeshClients, fleet_clients: fleet.FleetClients, args: argparse.Namespace, collection: dict, today: date
-) -> fleet.LoadSummary:
+def load_fleet(clients: MeshClients, args: argparse.Namespace, collection: dict, today: date) -> fleet.LoadSummary:
     started = time.monotonic()
     print("\nLoading the hub's fleet: riders, vehicles, attendance, yesterday's dispatch history ...")
-    loaded = fleet.load(clients, fleet_clients, args.hub, collection, today, seed=args.seed)
+    loaded = fleet.load(clients, args.hub, collection, today, seed=args.seed)
     for line in loaded.lines(today):
         print(line)
     print(f"(fleet loaded in {time.monotonic() - started:.1f} s)")
@@ -165,7 +165,7 @@ def load_fleet(
 
 
 def dispatch_board(
-    fleet_clients: fleet.FleetClients,
+    clients: MeshClients,
     args: argparse.Namespace,
     result: DayResult,
     today: date,
@@ -173,10 +173,10 @@ def dispatch_board(
 ) -> str:
     """Waits for dispatch_svc to queue this run's routed PURs, then renders the board."""
     routed = sum(1 for o in result.observations.values() if o.pickup.route_id)
-    reached = fleet.wait_for_queue(fleet_clients, args.hub, today, open_before + routed)
+    reached = fleet.wait_for_queue(clients, args.hub, today, open_before + routed)
     this_run = report.routed_load(result)
     busiest = sorted(this_run, key=lambda r: (-this_run[r].count, r))[: args.busiest]
-    groups, boards = fleet.board(fleet_clients, args.hub, today, busiest)
+    groups, boards = fleet.board(clients, args.hub, today, busiest)
     text = report.dispatch_section(
         groups, boards, this_run, hub_id=args.hub, pickup_date=today.isoformat(),
         rider_names={r.id: r.name for r in fleet.riders(args.hub, seed=args.seed)},
@@ -193,17 +193,14 @@ def load_map(path: Path) -> dict:
     try:
         return city.load_route_map(path)
     except (OSError, ValueError) as exc:
-        raise DemoError(f"cannot read the route map {path}: {exc}") from None
+        raise ToolError(f"cannot read the route map {path}: {exc}") from None
 
 
 def import_map(clients: MeshClients, hub_id: str, collection: dict, path: Path) -> routing_pb2.ImportRoutesResponse:
     """ImportRoutes with replace_existing, so the hub's map becomes exactly the file (re-runs change nothing)."""
     started = time.monotonic()
-    request = routing_pb2.ImportRoutesRequest(
-        hub_id=hub_id, feature_collection_geojson=json.dumps(collection), replace_existing=True
-    )
     try:
-        response = clients.routing.ImportRoutes(request, timeout=IMPORT_TIMEOUT_S)
+        response = clients.routing.ImportRoutes(import_routes_request(hub_id, collection), timeout=IMPORT_TIMEOUT_S)
     except grpc.RpcError as exc:
         raise explain(exc, clients.routing_endpoint, "ImportRoutes") from None
     print(

@@ -408,7 +408,7 @@ def ordinary_areas(rng: np.random.Generator) -> list[Area]:
     if not shapely.coverage_is_valid([a.geometry for a in areas]):
         raise RuntimeError("the tessellation is not a valid coverage (overlapping cells)")
     simplified = shapely.coverage_simplify([a.geometry for a in areas], SIMPLIFY_TOLERANCE_KM)
-    for area, geometry in zip(areas, simplified):
+    for area, geometry in zip(areas, simplified, strict=True):
         area.geometry = geometry
 
     merge_pocket(areas)

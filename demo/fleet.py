@@ -13,24 +13,32 @@ are the history RecommendDispatch learns from.
 
 from __future__ import annotations
 
-import contextlib
 import random
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime, time as dtime, timedelta
+from datetime import UTC, date, datetime, timedelta
+from datetime import time as dtime
 
 import grpc
 import shapely
 from shapely.geometry import Point, shape
 from shapely.prepared import prep
 
-from demo.connection import Endpoint, MeshClients, explain, serving_channels
 from demo.workload import IST
-from firstmile.attendance.v1 import attendance_pb2, attendance_pb2_grpc
-from firstmile.common.v1 import common_pb2
-from firstmile.dispatch.v1 import dispatch_pb2, dispatch_pb2_grpc
+from firstmile.attendance.v1 import attendance_pb2
+from firstmile.dispatch.v1 import dispatch_pb2
 from firstmile.pur.v1 import pur_pb2
+from firstmile_client.channels import explain
+from firstmile_client.endpoints import Endpoint
+from firstmile_client.requests import (
+    create_dispatch_request,
+    create_pickup_request,
+    record_attendance_request,
+    upsert_rider_request,
+    upsert_vehicle_request,
+)
+from firstmile_client.stubs import MeshClients
 
 DEFAULT_RIDERS = 50
 SPARE_RIDERS = 10
@@ -259,36 +267,6 @@ def history_pickups(collection: dict, plan: Sequence[HistoryDispatch], *, seed: 
     return result
 
 
-# ------------------------------------------------------------------------------ connections
-
-
-@dataclass(frozen=True)
-class FleetClients:
-    dispatch: dispatch_pb2_grpc.DispatchServiceStub
-    attendance: attendance_pb2_grpc.AttendanceServiceStub
-    dispatch_endpoint: Endpoint
-    attendance_endpoint: Endpoint
-
-
-def dispatch_endpoint(address: str) -> Endpoint:
-    return Endpoint("dispatch_svc", "firstmile.dispatch.v1.DispatchService", address)
-
-
-def attendance_endpoint(address: str) -> Endpoint:
-    return Endpoint("attendance_adapter", "firstmile.attendance.v1.AttendanceService", address)
-
-
-@contextlib.contextmanager
-def connect_fleet(dispatch: Endpoint, attendance_ep: Endpoint) -> Iterator[FleetClients]:
-    with serving_channels(dispatch, attendance_ep) as channels:
-        yield FleetClients(
-            dispatch=dispatch_pb2_grpc.DispatchServiceStub(channels[dispatch.process]),
-            attendance=attendance_pb2_grpc.AttendanceServiceStub(channels[attendance_ep.process]),
-            dispatch_endpoint=dispatch,
-            attendance_endpoint=attendance_ep,
-        )
-
-
 # --------------------------------------------------------------------------------- loading
 
 
@@ -340,8 +318,7 @@ class LoadSummary:
 
 
 def load(
-    mesh: MeshClients,
-    fleet: FleetClients,
+    clients: MeshClients,
     hub_id: str,
     collection: dict,
     today: date,
@@ -353,27 +330,21 @@ def load(
     summary = LoadSummary()
     fleet_riders = riders(hub_id, seed=seed)
     for spec in fleet_riders:
-        rider = dispatch_pb2.Rider(id=spec.id, hub_id=hub_id, name=spec.name, phone=spec.phone, active=True)
         response = _call(
-            fleet.dispatch.UpsertRider,
-            dispatch_pb2.UpsertRiderRequest(rider=rider),
-            fleet.dispatch_endpoint,
+            clients.dispatch.UpsertRider,
+            upsert_rider_request(rider_id=spec.id, hub_id=hub_id, name=spec.name, phone=spec.phone),
+            clients.dispatch_endpoint,
             "UpsertRider",
         )
         summary.riders += 1
         summary.riders_created += int(response.created)
     summary.vehicles = vehicles(hub_id, seed=seed)
     for spec in summary.vehicles:
-        vehicle = dispatch_pb2.Vehicle(
-            id=spec.id, hub_id=hub_id, type=spec.type, capacity_packages=spec.capacity_packages,
-            capacity_kg=spec.capacity_kg, registration=spec.registration, active=True,
+        request = upsert_vehicle_request(
+            vehicle_id=spec.id, hub_id=hub_id, vehicle_type=spec.type, capacity_packages=spec.capacity_packages,
+            capacity_kg=spec.capacity_kg, registration=spec.registration,
         )  # fmt: skip
-        response = _call(
-            fleet.dispatch.UpsertVehicle,
-            dispatch_pb2.UpsertVehicleRequest(vehicle=vehicle),
-            fleet.dispatch_endpoint,
-            "UpsertVehicle",
-        )
+        response = _call(clients.dispatch.UpsertVehicle, request, clients.dispatch_endpoint, "UpsertVehicle")
         summary.vehicles_created += int(response.created)
 
     rider_ids = [r.id for r in fleet_riders]
@@ -381,7 +352,7 @@ def load(
     attendance_yesterday = attendance(hub_id, rider_ids, yesterday, seed=seed)
     summary.attendance_today = attendance(hub_id, rider_ids, today, seed=seed)
     for record in attendance_yesterday + summary.attendance_today:
-        _record_attendance(fleet, hub_id, record)
+        _record_attendance(clients, hub_id, record)
 
     routes = [(f["properties"]["id"], f["properties"].get("default_rider_id", "")) for f in collection["features"]]
     plan = plan_history(
@@ -390,22 +361,20 @@ def load(
     summary.history_day = yesterday
     summary.history_planned = len(plan)
     if plan:
-        _make_history(mesh, fleet, hub_id, collection, plan, yesterday, summary, seed=seed)
+        _make_history(clients, hub_id, collection, plan, yesterday, summary, seed=seed)
     return summary
 
 
-def _record_attendance(fleet: FleetClients, hub_id: str, record: AttendanceSpec) -> None:
-    request = attendance_pb2.RecordAttendanceRequest(
-        rider_id=record.rider_id, hub_id=hub_id, date=record.day.isoformat(), status=record.status, shift=record.shift
-    )
-    if record.check_in is not None:
-        request.check_in_time.FromDatetime(record.check_in)
-    _call(fleet.attendance.RecordAttendance, request, fleet.attendance_endpoint, "RecordAttendance")
+def _record_attendance(clients: MeshClients, hub_id: str, record: AttendanceSpec) -> None:
+    request = record_attendance_request(
+        rider_id=record.rider_id, hub_id=hub_id, day=record.day.isoformat(), status=record.status,
+        shift=record.shift, check_in=record.check_in,
+    )  # fmt: skip
+    _call(clients.attendance.RecordAttendance, request, clients.attendance_endpoint, "RecordAttendance")
 
 
 def _make_history(
-    mesh: MeshClients,
-    fleet: FleetClients,
+    clients: MeshClients,
     hub_id: str,
     collection: dict,
     plan: Sequence[HistoryDispatch],
@@ -419,10 +388,12 @@ def _make_history(
     for start in range(0, len(pickups), 500):
         batch = pickups[start : start + 500]
         request = pur_pb2.BatchCreatePickupRequestsRequest(requests=[_pickup_request(hub_id, p, day) for p in batch])
-        response = _call(mesh.pur.BatchCreatePickupRequests, request, mesh.pur_endpoint, "BatchCreatePickupRequests")
+        response = _call(
+            clients.pur.BatchCreatePickupRequests, request, clients.pur_endpoint, "BatchCreatePickupRequests"
+        )
         for pickup in response.pickup_requests:
             by_request[pickup.request_id] = pickup.id
-    routed = _wait_routed(mesh, hub_id, day, set(by_request.values()))
+    routed = _wait_routed(clients, hub_id, day, set(by_request.values()))
     summary.history_pickups = len(pickups)
     routes_done = set()
     for dispatch in plan:
@@ -432,7 +403,7 @@ def _make_history(
         if not pur_ids:
             summary.history_skipped.append(f"{dispatch.request_id}: its pickups were routed to another route")
             continue
-        outcome = _run_dispatch(fleet, hub_id, day, dispatch, pur_ids)
+        outcome = _run_dispatch(clients, hub_id, day, dispatch, pur_ids)
         if outcome is None:
             summary.history_completed += 1
             routes_done.add(dispatch.route_id)
@@ -446,24 +417,23 @@ def _make_history(
 
 
 def _pickup_request(hub_id: str, pickup: HistoryPickup, day: date) -> pur_pb2.CreatePickupRequestRequest:
-    return pur_pb2.CreatePickupRequestRequest(
+    return create_pickup_request(
         request_id=pickup.request_id,
         client_id=HISTORY_CLIENT,
         hub_id=hub_id,
-        warehouse=common_pb2.Warehouse(
-            id=f"WH-HIST-{pickup.route_id}",
-            name=f"{HISTORY_CLIENT} warehouse on {pickup.route_id}",
-            address=f"near {pickup.route_id}, Bengaluru",
-            pincode="560034",
-            location=common_pb2.LatLng(lat=pickup.lat, lng=pickup.lng),
-        ),
         pickup_date=day.isoformat(),
-        expected_packages=pickup.packages,
-        expected_weight_kg=pickup.weight_kg,
+        lat=pickup.lat,
+        lng=pickup.lng,
+        packages=pickup.packages,
+        weight_kg=pickup.weight_kg,
+        warehouse_id=f"WH-HIST-{pickup.route_id}",
+        warehouse_name=f"{HISTORY_CLIENT} warehouse on {pickup.route_id}",
+        address=f"near {pickup.route_id}, Bengaluru",
+        pincode="560034",
     )
 
 
-def _wait_routed(mesh: MeshClients, hub_id: str, day: date, pur_ids: set[str]) -> dict[str, str]:
+def _wait_routed(clients: MeshClients, hub_id: str, day: date, pur_ids: set[str]) -> dict[str, str]:
     """PUR id -> route id of the history pickups once all are settled (or the wait ends)."""
     deadline = time.monotonic() + ROUTING_WAIT_S
     while True:
@@ -474,7 +444,7 @@ def _wait_routed(mesh: MeshClients, hub_id: str, day: date, pur_ids: set[str]) -
             request = pur_pb2.ListPickupRequestsRequest(
                 hub_id=hub_id, pickup_date=day.isoformat(), client_id=HISTORY_CLIENT, page_size=1000, page_token=token
             )
-            response = _call(mesh.pur.ListPickupRequests, request, mesh.pur_endpoint, "ListPickupRequests")
+            response = _call(clients.pur.ListPickupRequests, request, clients.pur_endpoint, "ListPickupRequests")
             for pickup in response.pickup_requests:
                 if pickup.id in pur_ids and pickup.status != pur_pb2.PICKUP_STATUS_PENDING_ROUTE:
                     settled += 1
@@ -488,17 +458,19 @@ def _wait_routed(mesh: MeshClients, hub_id: str, day: date, pur_ids: set[str]) -
         time.sleep(0.5)
 
 
-def _run_dispatch(fleet: FleetClients, hub_id: str, day: date, plan: HistoryDispatch, pur_ids: list[str]) -> str | None:
+def _run_dispatch(
+    clients: MeshClients, hub_id: str, day: date, plan: HistoryDispatch, pur_ids: list[str]
+) -> str | None:
     """Create -> Start -> Complete; None if it was already done, "new" if this call made it,
     otherwise why it was skipped."""
-    request = dispatch_pb2.CreateDispatchRequest(
+    request = create_dispatch_request(
         request_id=plan.request_id, hub_id=hub_id, route_id=plan.route_id, pickup_date=day.isoformat(),
         rider_id=plan.rider_id, vehicle_id=plan.vehicle_id, pur_ids=pur_ids,
     )  # fmt: skip
     deadline = time.monotonic() + QUEUE_WAIT_S
     while True:
         try:
-            created = fleet.dispatch.CreateDispatch(request, timeout=RPC_TIMEOUT_S)
+            created = clients.dispatch.CreateDispatch(request, timeout=RPC_TIMEOUT_S)
             break
         except grpc.RpcError as exc:
             code = exc.code()
@@ -510,17 +482,17 @@ def _run_dispatch(fleet: FleetClients, hub_id: str, day: date, plan: HistoryDisp
                 return f"CreateDispatch {code.name}: {exc.details()}"
             if code == grpc.StatusCode.ALREADY_EXISTS:
                 return f"already made with another body (the map changed?): {exc.details()}"
-            raise explain(exc, fleet.dispatch_endpoint, "CreateDispatch") from None
+            raise explain(exc, clients.dispatch_endpoint, "CreateDispatch") from None
     dispatch = created.dispatch
     if dispatch.status == dispatch_pb2.DISPATCH_STATUS_OPEN:
         dispatch = _call(
-            fleet.dispatch.StartDispatch, dispatch_pb2.StartDispatchRequest(id=dispatch.id),
-            fleet.dispatch_endpoint, "StartDispatch",
+            clients.dispatch.StartDispatch, dispatch_pb2.StartDispatchRequest(id=dispatch.id),
+            clients.dispatch_endpoint, "StartDispatch",
         ).dispatch  # fmt: skip
     if dispatch.status == dispatch_pb2.DISPATCH_STATUS_IN_PROGRESS:
         dispatch = _call(
-            fleet.dispatch.CompleteDispatch, dispatch_pb2.CompleteDispatchRequest(id=dispatch.id),
-            fleet.dispatch_endpoint, "CompleteDispatch",
+            clients.dispatch.CompleteDispatch, dispatch_pb2.CompleteDispatchRequest(id=dispatch.id),
+            clients.dispatch_endpoint, "CompleteDispatch",
         ).dispatch  # fmt: skip
     if dispatch.status != dispatch_pb2.DISPATCH_STATUS_COMPLETED:
         return f"ended {dispatch_pb2.DispatchStatus.Name(dispatch.status)}"
@@ -545,37 +517,39 @@ class RouteBoard:
     recommendation: dispatch_pb2.RecommendDispatchResponse | None
 
 
-def open_pur_total(fleet: FleetClients, hub_id: str, day: date) -> int:
-    return sum(g.pur_count for g in _groups(fleet, hub_id, day))
+def open_pur_total(clients: MeshClients, hub_id: str, day: date) -> int:
+    return sum(g.pur_count for g in _groups(clients, hub_id, day))
 
 
-def _groups(fleet: FleetClients, hub_id: str, day: date) -> list[dispatch_pb2.RouteGroup]:
+def _groups(clients: MeshClients, hub_id: str, day: date) -> list[dispatch_pb2.RouteGroup]:
     request = dispatch_pb2.ListOpenPickupsByRouteRequest(
         hub_id=hub_id, pickup_date=day.isoformat(), pickups_per_route_limit=1
     )
     return list(
-        _call(fleet.dispatch.ListOpenPickupsByRoute, request, fleet.dispatch_endpoint, "ListOpenPickupsByRoute").groups
+        _call(
+            clients.dispatch.ListOpenPickupsByRoute, request, clients.dispatch_endpoint, "ListOpenPickupsByRoute"
+        ).groups
     )
 
 
 def wait_for_queue(
-    fleet: FleetClients, hub_id: str, day: date, expected_total: int, timeout_s: float = QUEUE_WAIT_S
+    clients: MeshClients, hub_id: str, day: date, expected_total: int, timeout_s: float = QUEUE_WAIT_S
 ) -> int:
     """Waits until dispatch_svc has queued at least `expected_total` open pickups for the day (it
     follows pur.events.v1 asynchronously); returns the total it reached."""
     deadline = time.monotonic() + timeout_s
     while True:
-        total = open_pur_total(fleet, hub_id, day)
+        total = open_pur_total(clients, hub_id, day)
         if total >= expected_total or time.monotonic() > deadline:
             return total
         time.sleep(0.5)
 
 
 def board(
-    fleet: FleetClients, hub_id: str, day: date, route_ids: Sequence[str]
+    clients: MeshClients, hub_id: str, day: date, route_ids: Sequence[str]
 ) -> tuple[list[dispatch_pb2.RouteGroup], list[RouteBoard]]:
     """All route groups of the day, and those of `route_ids` (in that order) with recommendations."""
-    groups = _groups(fleet, hub_id, day)
+    groups = _groups(clients, hub_id, day)
     by_id = {g.route_id: g for g in groups}
     boards = []
     for group in (by_id[r] for r in route_ids if r in by_id):
@@ -583,8 +557,8 @@ def board(
             route_id=group.route_id, hub_id=hub_id, pickup_date=day.isoformat(), limit=3
         )
         try:
-            recommendation = fleet.dispatch.RecommendDispatch(request, timeout=RPC_TIMEOUT_S)
+            recommendation = clients.dispatch.RecommendDispatch(request, timeout=RPC_TIMEOUT_S)
         except grpc.RpcError as exc:
-            raise explain(exc, fleet.dispatch_endpoint, "RecommendDispatch") from None
+            raise explain(exc, clients.dispatch_endpoint, "RecommendDispatch") from None
         boards.append(RouteBoard(group, recommendation))
     return groups, boards

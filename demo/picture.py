@@ -16,20 +16,20 @@ import matplotlib
 
 matplotlib.use("Agg")
 
-import matplotlib.pyplot as plt  # noqa: E402
-from matplotlib import patheffects  # noqa: E402
-from matplotlib.collections import PolyCollection  # noqa: E402
-from matplotlib.lines import Line2D  # noqa: E402
-from matplotlib.patches import Patch, PathPatch  # noqa: E402
-from matplotlib.path import Path as MplPath  # noqa: E402
-from shapely.geometry import Point, Polygon, shape  # noqa: E402
-from shapely.geometry.base import BaseGeometry  # noqa: E402
-from shapely.ops import polylabel  # noqa: E402
+import matplotlib.pyplot as plt
+from matplotlib import patheffects
+from matplotlib.collections import PolyCollection
+from matplotlib.lines import Line2D
+from matplotlib.patches import Patch, PathPatch
+from matplotlib.path import Path as MplPath
+from shapely.geometry import Point, Polygon, shape
+from shapely.geometry.base import BaseGeometry
+from shapely.ops import polylabel
 
-from demo.stream import DayResult  # noqa: E402
-from firstmile.common.v1 import common_pb2  # noqa: E402
-from firstmile.pur.v1 import pur_pb2  # noqa: E402
-from firstmile.routing.v1 import routing_pb2  # noqa: E402
+from demo.stream import DayResult
+from firstmile.common.v1 import common_pb2
+from firstmile.pur.v1 import pur_pb2
+from firstmile.routing.v1 import routing_pb2
 
 PALETTE = (
     "#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#17becf",
@@ -93,7 +93,7 @@ def coloured_routes(collection: dict) -> list[MapRoute]:
     geometries = [shape(f["geometry"]) for f in features]
     priorities = [int(f["properties"].get("priority", 0) or 0) for f in features]
     colours: list[str] = []
-    used = {colour: 0 for colour in PALETTE}
+    used = dict.fromkeys(PALETTE, 0)
     premium_count = 0
     for i, geometry in enumerate(geometries):
         if priorities[i] > 0:
@@ -113,7 +113,7 @@ def coloured_routes(collection: dict) -> list[MapRoute]:
             geometry=geometry,
             colour=colour,
         )  # fmt: skip
-        for f, geometry, priority, colour in zip(features, geometries, priorities, colours)
+        for f, geometry, priority, colour in zip(features, geometries, priorities, colours, strict=True)
     ]
 
 
@@ -275,12 +275,14 @@ def draw_pickups(ax, result: DayResult, routes: dict[str, MapRoute]) -> int:
             exact.setdefault(pickup.route_id, []).append((planned.lng, planned.lat))
     for route_id, points in exact.items():
         colour = routes[route_id].colour if route_id in routes else "#444444"
-        ax.scatter(*zip(*points), s=7, color=colour, edgecolors="black", linewidths=0.15, zorder=6)
+        ax.scatter(*zip(*points, strict=True), s=7, color=colour, edgecolors="black", linewidths=0.15, zorder=6)
     for route_id, points in nearest.items():
         colour = routes[route_id].colour if route_id in routes else "#444444"
-        ax.scatter(*zip(*points), s=22, marker="^", color=colour, edgecolors="black", linewidths=0.4, zorder=7)
+        ax.scatter(
+            *zip(*points, strict=True), s=22, marker="^", color=colour, edgecolors="black", linewidths=0.4, zorder=7
+        )
     if unroutable:
-        ax.scatter(*zip(*unroutable), s=30, marker="x", color="black", linewidths=1.0, zorder=7)
+        ax.scatter(*zip(*unroutable, strict=True), s=30, marker="x", color="black", linewidths=1.0, zorder=7)
     return unseen
 
 

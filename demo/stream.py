@@ -16,10 +16,10 @@ from dataclasses import dataclass, field
 import grpc
 from tqdm import tqdm
 
-from demo.connection import DemoError, MeshClients, explain
 from demo.workload import PlannedPickup
-from firstmile.common.v1 import common_pb2
 from firstmile.pur.v1 import pur_pb2
+from firstmile_client.channels import ToolError, explain
+from firstmile_client.stubs import MeshClients
 
 SETTLED = (pur_pb2.PICKUP_STATUS_ROUTED, pur_pb2.PICKUP_STATUS_UNROUTABLE)
 HUB_WAIT_S = 30.0
@@ -166,7 +166,7 @@ class DayStream:
         schedule_start: float | None = None
         for number, batch in enumerate(_chunks(self.result.planned, batch_size)):
             request = pur_pb2.BatchCreatePickupRequestsRequest(
-                requests=[_create_request(self.hub_id, pickup, self.pickup_date) for pickup in batch]
+                requests=[pickup.request(self.hub_id, self.pickup_date) for pickup in batch]
             )
             if schedule_start is None:
                 schedule_start = self.result.first_sent = self._create_first_batch(request)
@@ -196,7 +196,7 @@ class DayStream:
                 if exc.code() != grpc.StatusCode.NOT_FOUND:
                     raise explain(exc, self.clients.pur_endpoint, "BatchCreatePickupRequests") from None
                 if time.monotonic() - waited_from > HUB_WAIT_S:
-                    raise DemoError(
+                    raise ToolError(
                         f"pur_svc still does not know the hub after {HUB_WAIT_S:.0f} s ({exc.details()}). It learns "
                         "hubs from routing.map-changes.v1: see .cache/logs/routing_svc.log and .cache/logs/pur_svc.log"
                     ) from None
@@ -270,24 +270,6 @@ class DayStream:
     def _show_settled(self, settled: int) -> None:
         if settled > self.routed_bar.n:
             self.routed_bar.update(settled - self.routed_bar.n)
-
-
-def _create_request(hub_id: str, pickup: PlannedPickup, pickup_date: str) -> pur_pb2.CreatePickupRequestRequest:
-    return pur_pb2.CreatePickupRequestRequest(
-        request_id=pickup.request_id,
-        client_id=pickup.client_id,
-        hub_id=hub_id,
-        warehouse=common_pb2.Warehouse(
-            id=pickup.warehouse_id,
-            name=pickup.warehouse_name,
-            address=pickup.address,
-            pincode=pickup.pincode,
-            location=common_pb2.LatLng(lat=pickup.lat, lng=pickup.lng),
-        ),
-        pickup_date=pickup_date,
-        expected_packages=pickup.expected_packages,
-        expected_weight_kg=pickup.expected_weight_kg,
-    )
 
 
 def _chunks(items: Sequence[PlannedPickup], size: int) -> Iterator[Sequence[PlannedPickup]]:

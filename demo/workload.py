@@ -20,6 +20,8 @@ import shapely
 from shapely.geometry import Point, Polygon, shape
 
 from demo.city import FAR_AWAY_TOWNS, MARKETS, PROJECTION, Market
+from firstmile.pur.v1 import pur_pb2
+from firstmile_client.requests import create_pickup_request
 
 IST = timezone(timedelta(hours=5, minutes=30), "IST")
 EDGE_SHARE = 0.05
@@ -55,6 +57,22 @@ class PlannedPickup:
     """Where it was drawn: "market", "spread", "edge" (just outside the map) or "far"."""
     expected_packages: int
     expected_weight_kg: float
+
+    def request(self, hub_id: str, pickup_date: str) -> pur_pb2.CreatePickupRequestRequest:
+        return create_pickup_request(
+            request_id=self.request_id,
+            client_id=self.client_id,
+            hub_id=hub_id,
+            pickup_date=pickup_date,
+            lat=self.lat,
+            lng=self.lng,
+            packages=self.expected_packages,
+            weight_kg=self.expected_weight_kg,
+            warehouse_id=self.warehouse_id,
+            warehouse_name=self.warehouse_name,
+            address=self.address,
+            pincode=self.pincode,
+        )
 
 
 def hub_today() -> str:

@@ -1,4 +1,4 @@
-"""Helpers shared by the service benchmarks (bench_e2e.py, bench_lookup_service.py).
+"""Measurement instruments shared by the service benchmarks (bench_e2e, bench_lookup_service).
 
 Measurement tools, not services: besides the public gRPC API they read PostgreSQL directly (row
 counts, timestamps, outbox tables, pg_stat_activity) and /proc (CPU time per process), and can
@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import collections
 import contextlib
-import json
 import os
 import re
 import shutil
@@ -22,30 +21,19 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import urlsplit
 
+import grpc
+import numpy as np
+import psycopg2
+
+from firstmile.routing.v1 import routing_pb2
+from firstmile_client.channels import ToolError
+from firstmile_client.endpoints import SERVICES
+from firstmile_client.requests import import_routes_request
+from firstmile_client.stubs import MeshClients
+
 ROOT = Path(__file__).resolve().parents[1]
-for _path in (ROOT, ROOT / "gen"):
-    if str(_path) not in sys.path:
-        sys.path.insert(0, str(_path))
-
-import grpc  # noqa: E402
-import numpy as np  # noqa: E402
-import psycopg2  # noqa: E402
-
-from demo.connection import DemoError, MeshClients, connect, pur_endpoint, routing_endpoint  # noqa: E402
-from firstmile.routing.v1 import routing_pb2  # noqa: E402
-
 RUN_DIR = ROOT / ".cache" / "run"
 DEFAULT_DATABASE_URL = "postgresql+psycopg2://firstmile@localhost:5432/firstmile"
-SERVICES = ("pur_svc", "routing_svc", "dispatch_svc", "attendance_adapter")
-
-__all__ = [
-    "DemoError",
-    "MeshClients",
-    "connect",
-    "pur_endpoint",
-    "routing_endpoint",
-    "ROOT",
-]
 
 
 # ----------------------------------------------------------------------------- database
@@ -86,12 +74,7 @@ def import_hub(
 ) -> routing_pb2.ImportRoutesResponse:
     """ImportRoutes with replace_existing: the hub's map becomes exactly `collection` (re-runs change nothing)."""
     started = time.monotonic()
-    response = clients.routing.ImportRoutes(
-        routing_pb2.ImportRoutesRequest(
-            hub_id=hub_id, feature_collection_geojson=json.dumps(collection), replace_existing=True
-        ),
-        timeout=timeout,
-    )
+    response = clients.routing.ImportRoutes(import_routes_request(hub_id, collection), timeout=timeout)
     print(
         f"ImportRoutes {hub_id}: {len(collection['features'])} routes in {time.monotonic() - started:.2f} s "
         f"({response.created_count} created, {response.updated_count} updated, {response.deleted_count} deleted, "
@@ -352,7 +335,7 @@ def py_spy_record(
     where its CPU goes (threads waiting for the GIL inside C calls otherwise look busy)."""
     spy = py_spy_path()
     if spy is None:
-        raise DemoError("py-spy is not installed: .cache/venv/bin/python -m pip install py-spy")
+        raise ToolError("py-spy is not installed: .cache/venv/bin/python -m pip install py-spy")
     out_dir.mkdir(parents=True, exist_ok=True)
     recordings: list[SpyRecording] = []
     for name in names:

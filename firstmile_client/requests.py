@@ -1,0 +1,127 @@
+"""The requests the demo, the benchmarks and the fault suite send, built in one place."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable
+from datetime import datetime
+
+from firstmile.attendance.v1 import attendance_pb2
+from firstmile.common.v1 import common_pb2
+from firstmile.dispatch.v1 import dispatch_pb2
+from firstmile.pur.v1 import pur_pb2
+from firstmile.routing.v1 import routing_pb2
+
+
+def create_pickup_request(
+    *,
+    request_id: str,
+    client_id: str,
+    hub_id: str,
+    pickup_date: str,
+    lat: float,
+    lng: float,
+    packages: int,
+    weight_kg: float,
+    warehouse_id: str = "",
+    warehouse_name: str = "",
+    address: str = "",
+    pincode: str = "",
+) -> pur_pb2.CreatePickupRequestRequest:
+    """A pickup request from a client's warehouse at (lat, lng) on `pickup_date` (YYYY-MM-DD)."""
+    return pur_pb2.CreatePickupRequestRequest(
+        request_id=request_id,
+        client_id=client_id,
+        hub_id=hub_id,
+        warehouse=common_pb2.Warehouse(
+            id=warehouse_id,
+            name=warehouse_name,
+            address=address,
+            pincode=pincode,
+            location=common_pb2.LatLng(lat=lat, lng=lng),
+        ),
+        pickup_date=pickup_date,
+        expected_packages=packages,
+        expected_weight_kg=weight_kg,
+    )
+
+
+def import_routes_request(
+    hub_id: str, collection: dict, *, replace_existing: bool = True
+) -> routing_pb2.ImportRoutesRequest:
+    """The hub's route map from a GeoJSON FeatureCollection; with `replace_existing` the map
+    becomes exactly `collection` (routes missing from it are deleted), so a re-run changes nothing."""
+    return routing_pb2.ImportRoutesRequest(
+        hub_id=hub_id, feature_collection_geojson=json.dumps(collection), replace_existing=replace_existing
+    )
+
+
+def upsert_rider_request(*, rider_id: str, hub_id: str, name: str, phone: str = "") -> dispatch_pb2.UpsertRiderRequest:
+    """An active rider of the hub, created or replaced."""
+    return dispatch_pb2.UpsertRiderRequest(
+        rider=dispatch_pb2.Rider(id=rider_id, hub_id=hub_id, name=name, phone=phone, active=True)
+    )
+
+
+def upsert_vehicle_request(
+    *,
+    vehicle_id: str,
+    hub_id: str,
+    vehicle_type: dispatch_pb2.VehicleType,
+    capacity_packages: int,
+    capacity_kg: float,
+    registration: str,
+) -> dispatch_pb2.UpsertVehicleRequest:
+    """An active vehicle of the hub, created or replaced."""
+    return dispatch_pb2.UpsertVehicleRequest(
+        vehicle=dispatch_pb2.Vehicle(
+            id=vehicle_id,
+            hub_id=hub_id,
+            type=vehicle_type,
+            capacity_packages=capacity_packages,
+            capacity_kg=capacity_kg,
+            registration=registration,
+            active=True,
+        )
+    )
+
+
+def record_attendance_request(
+    *,
+    rider_id: str,
+    hub_id: str,
+    day: str,
+    status: attendance_pb2.AttendanceStatus,
+    shift: str = "",
+    check_in: datetime | None = None,
+) -> attendance_pb2.RecordAttendanceRequest:
+    """A rider's attendance on `day` (YYYY-MM-DD), created or replaced."""
+    request = attendance_pb2.RecordAttendanceRequest(
+        rider_id=rider_id, hub_id=hub_id, date=day, status=status, shift=shift
+    )
+    if check_in is not None:
+        request.check_in_time.FromDatetime(check_in)
+    return request
+
+
+def create_dispatch_request(
+    *,
+    request_id: str,
+    hub_id: str,
+    route_id: str,
+    pickup_date: str,
+    rider_id: str = "",
+    vehicle_id: str = "",
+    pur_ids: Iterable[str] = (),
+) -> dispatch_pb2.CreateDispatchRequest:
+    """A dispatch of the route's pickups; an empty rider or vehicle is the top recommendation, no
+    `pur_ids` the route's queue as far as the vehicle's capacity allows."""
+    return dispatch_pb2.CreateDispatchRequest(
+        request_id=request_id,
+        hub_id=hub_id,
+        route_id=route_id,
+        pickup_date=pickup_date,
+        rider_id=rider_id,
+        vehicle_id=vehicle_id,
+        pur_ids=list(pur_ids),
+    )
