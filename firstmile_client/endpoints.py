@@ -26,22 +26,26 @@ class Endpoint:
     grpc_service: str
     address: str
 
+    @classmethod
+    def of(cls, process: str, address: str) -> Endpoint:
+        return cls(process, SERVICES[process], address)
+
     @property
     def log_hint(self) -> str:
         return f"its log: .cache/logs/{self.process}.log"
 
 
 def pur_endpoint(address: str) -> Endpoint:
-    return Endpoint("pur_svc", SERVICES["pur_svc"], address)
+    return Endpoint.of("pur_svc", address)
 
 
 def routing_endpoint(address: str) -> Endpoint:
-    return Endpoint("routing_svc", SERVICES["routing_svc"], address)
+    return Endpoint.of("routing_svc", address)
 
 
 def dispatch_endpoint(address: str) -> Endpoint:
-    return Endpoint("dispatch_svc", SERVICES["dispatch_svc"], address)
+    return Endpoint.of("dispatch_svc", address)
 
 
 def attendance_endpoint(address: str) -> Endpoint:
-    return Endpoint("attendance_adapter", SERVICES["attendance_adapter"], address)
+    return Endpoint.of("attendance_adapter", address)

@@ -13,7 +13,7 @@ from kafka import KafkaAdminClient, KafkaConsumer
 from kafka.structs import TopicPartition
 
 from dispatch_svc.entrypoints.consumers import PUR_EVENTS_GROUP
-from firstmile.pur.v1 import pur_pb2, pur_pb2_grpc
+from firstmile.pur.v1 import pur_pb2
 from mesh.kafka import dlq_topic
 from mesh.topics import ALL_TOPICS, DISPATCH_EVENTS, PUR_CREATED, PUR_EVENTS, PUR_ROUTE_ASSIGNMENTS, ROUTING_MAP_CHANGES
 from pur_svc.entrypoints.consumers import ASSIGNMENTS_GROUP, DISPATCH_GROUP, MAP_CHANGES_GROUP
@@ -54,7 +54,7 @@ class KafkaProbe:
         return self._consumer.end_offsets([TopicPartition(topic, p) for p in sorted(partitions)])
 
     def lag(self) -> dict[str, int]:
-        committed = self._admin.list_group_offsets({group: None for group in CONSUMER_GROUPS})
+        committed = self._admin.list_group_offsets(dict.fromkeys(CONSUMER_GROUPS))
         lag = {}
         for group, topic in CONSUMER_GROUPS.items():
             offsets = committed.get(group) or {}
@@ -300,7 +300,7 @@ def check_replay(
     count: int = 300,
 ) -> Check:
     """Creates repeated after everything settled return the PURs the first ones created."""
-    stub = pur_pb2_grpc.PickupServiceStub(mesh.channels["pur_svc"])
+    stub = mesh.clients.pur
     chosen = list(rng.choice(sorted(load.acked), size=min(count, len(load.acked)), replace=False))
     same = 0
     for start in range(0, len(chosen), 100):
@@ -317,11 +317,11 @@ def check_replay(
 
 
 def table(header: list[str], rows: list[list[str]], align: str) -> list[str]:
-    widths = [max(len(str(x)) for x in column) for column in zip(header, *rows)]
+    widths = [max(len(str(x)) for x in column) for column in zip(header, *rows, strict=True)]
 
     def line(cells: list) -> str:
         return "  ".join(
-            str(c).rjust(w) if a == "r" else str(c).ljust(w) for c, w, a in zip(cells, widths, align)
+            str(c).rjust(w) if a == "r" else str(c).ljust(w) for c, w, a in zip(cells, widths, align, strict=True)
         ).rstrip()
 
     return [line(header), line(["-" * w for w in widths]), *(line(r) for r in rows)]

@@ -12,7 +12,9 @@ import sys
 import time
 from pathlib import Path
 
-from tests.support.auth import open_channel
+from firstmile_client.channels import local_channel
+from firstmile_client.endpoints import Endpoint
+from firstmile_client.stubs import MeshClients
 from tests.support.processes import ROOT, ServiceProcess, free_port, mesh_environment
 
 INFRA = ROOT / "infra" / "infra.sh"
@@ -112,9 +114,10 @@ class Mesh:
         self.env = infra.service_env()
         self.ports = {name: (free_port(), free_port()) for name in SERVICES}
         self.processes: dict[str, ServiceProcess] = {}
-        self.starts = {name: 0 for name in SERVICES}
+        self.starts = dict.fromkeys(SERVICES, 0)
         self.env["DISPATCH_SVC_ATTENDANCE_ADDRESS"] = f"localhost:{self.ports['attendance_adapter'][0]}"
-        self.channels = {name: open_channel(f"localhost:{grpc_port}") for name, (grpc_port, _) in self.ports.items()}
+        endpoints = [Endpoint.of(name, f"localhost:{grpc_port}") for name, (grpc_port, _) in self.ports.items()]
+        self.clients = MeshClients({endpoint: local_channel(endpoint.address) for endpoint in endpoints})
 
     def start(self, service: str) -> ServiceProcess:
         grpc_port, metrics_port = self.ports[service]
@@ -148,5 +151,4 @@ class Mesh:
                 proc.process.wait(timeout=max(0.1, deadline - time.monotonic()))
             except subprocess.TimeoutExpired:
                 proc.kill()
-        for channel in self.channels.values():
-            channel.close()
+        self.clients.close()

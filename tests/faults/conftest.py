@@ -51,7 +51,7 @@ def report(request: pytest.FixtureRequest) -> list[str]:
     return request.config.stash.setdefault(REPORT, [])
 
 
-def pytest_terminal_summary(terminalreporter, exitstatus, config) -> None:  # noqa: ARG001 - pytest's hook signature
+def pytest_terminal_summary(terminalreporter, exitstatus, config) -> None:
     sections = config.stash.get(REPORT, [])
     if sections:
         terminalreporter.section("fault injection")

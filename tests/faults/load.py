@@ -17,8 +17,8 @@ import numpy as np
 import shapely
 from shapely.geometry import Point, shape
 
-from firstmile.common.v1 import common_pb2
 from firstmile.pur.v1 import pur_pb2, pur_pb2_grpc
+from firstmile_client.requests import create_pickup_request
 
 RETRYABLE = {grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.DEADLINE_EXCEEDED}
 CLIENTS = ("fault-client-a", "fault-client-b", "fault-client-c")
@@ -84,18 +84,17 @@ def plan_pickups(rng: np.random.Generator, collection: dict, count: int, run_id:
 
 
 def create_request(pickup: PlannedPickup, hub_id: str, pickup_date: str) -> pur_pb2.CreatePickupRequestRequest:
-    return pur_pb2.CreatePickupRequestRequest(
+    return create_pickup_request(
         request_id=pickup.request_id,
         client_id=pickup.client_id,
         hub_id=hub_id,
-        warehouse=common_pb2.Warehouse(
-            id=f"WH-{pickup.request_id[-5:]}",
-            name=f"Warehouse {pickup.request_id[-5:]}",
-            location=common_pb2.LatLng(lat=pickup.lat, lng=pickup.lng),
-        ),
         pickup_date=pickup_date,
-        expected_packages=pickup.packages,
-        expected_weight_kg=pickup.packages * 0.5,
+        lat=pickup.lat,
+        lng=pickup.lng,
+        packages=pickup.packages,
+        weight_kg=pickup.packages * 0.5,
+        warehouse_id=f"WH-{pickup.request_id[-5:]}",
+        warehouse_name=f"Warehouse {pickup.request_id[-5:]}",
     )
 
 
@@ -115,7 +114,7 @@ class LoadClient:
 
     def __init__(
         self,
-        channel: grpc.Channel,
+        stub: pur_pb2_grpc.PickupServiceStub,
         pickups: list[PlannedPickup],
         *,
         hub_id: str,
@@ -124,7 +123,7 @@ class LoadClient:
         rng: np.random.Generator,
         workers: int = 6,
     ) -> None:
-        self._stub = pur_pb2_grpc.PickupServiceStub(channel)
+        self._stub = stub
         self._hub_id = hub_id
         self._date = pickup_date
         self._workers = workers

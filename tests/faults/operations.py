@@ -9,13 +9,19 @@ from collections.abc import Callable
 
 import grpc
 
-from firstmile.attendance.v1 import attendance_pb2, attendance_pb2_grpc
-from firstmile.dispatch.v1 import dispatch_pb2, dispatch_pb2_grpc
-from firstmile.routing.v1 import routing_pb2, routing_pb2_grpc
+from firstmile.attendance.v1 import attendance_pb2
+from firstmile.dispatch.v1 import dispatch_pb2
+from firstmile_client.requests import (
+    create_dispatch_request,
+    import_routes_request,
+    record_attendance_request,
+    upsert_rider_request,
+    upsert_vehicle_request,
+)
 from tests.faults.cluster import Mesh
 from tests.faults.injector import Timeline
 from tests.faults.load import RETRYABLE
-from tests.faults.routes import HUB, as_json
+from tests.faults.routes import HUB
 
 
 def call(method: Callable, request, *, timeout: float = 30.0, give_up_s: float = 180.0):
@@ -35,9 +41,9 @@ class Operations:
     another, completes one; a map editor publishes map version 2."""
 
     def __init__(self, mesh: Mesh, v2: dict, routes: list[str], *, pickup_date: str, load_seconds: float) -> None:
-        self._routing = routing_pb2_grpc.RoutingServiceStub(mesh.channels["routing_svc"])
-        self._dispatch = dispatch_pb2_grpc.DispatchServiceStub(mesh.channels["dispatch_svc"])
-        self._attendance = attendance_pb2_grpc.AttendanceServiceStub(mesh.channels["attendance_adapter"])
+        self._routing = mesh.clients.routing
+        self._dispatch = mesh.clients.dispatch
+        self._attendance = mesh.clients.attendance
         self._timeline: Timeline | None = None
         self._v2 = v2
         self._routes = routes
@@ -51,29 +57,24 @@ class Operations:
     def set_up_fleet(self) -> None:
         for n in range(1, len(self._routes) + 2):
             rider, van = f"fault-rider-{n}", f"fault-van-{n}"
-            call(
-                self._dispatch.UpsertRider,
-                dispatch_pb2.UpsertRiderRequest(rider=dispatch_pb2.Rider(id=rider, hub_id=HUB, name=f"Rider {n}")),
-            )
+            call(self._dispatch.UpsertRider, upsert_rider_request(rider_id=rider, hub_id=HUB, name=f"Rider {n}"))
             call(
                 self._dispatch.UpsertVehicle,
-                dispatch_pb2.UpsertVehicleRequest(
-                    vehicle=dispatch_pb2.Vehicle(
-                        id=van,
-                        hub_id=HUB,
-                        type=dispatch_pb2.VEHICLE_TYPE_VAN,
-                        capacity_packages=100_000,
-                        capacity_kg=100_000,
-                        registration=f"KA01FT{n:04d}",
-                    )
+                upsert_vehicle_request(
+                    vehicle_id=van,
+                    hub_id=HUB,
+                    vehicle_type=dispatch_pb2.VEHICLE_TYPE_VAN,
+                    capacity_packages=100_000,
+                    capacity_kg=100_000,
+                    registration=f"KA01FT{n:04d}",
                 ),
             )
             call(
                 self._attendance.RecordAttendance,
-                attendance_pb2.RecordAttendanceRequest(
+                record_attendance_request(
                     rider_id=rider,
                     hub_id=HUB,
-                    date=self._date,
+                    day=self._date,
                     status=attendance_pb2.ATTENDANCE_STATUS_PRESENT,
                     shift="MORNING",
                 ),
@@ -105,7 +106,7 @@ class Operations:
     def _create(self, request_id: str, route: str, n: int) -> dispatch_pb2.Dispatch:
         return call(
             self._dispatch.CreateDispatch,
-            dispatch_pb2.CreateDispatchRequest(
+            create_dispatch_request(
                 request_id=request_id,
                 hub_id=HUB,
                 route_id=route,
@@ -121,13 +122,7 @@ class Operations:
         return ", ".join(f"{d.route_id}: {len(d.pur_ids)} PURs" for d in created)
 
     def _publish_map_v2(self) -> str:
-        answer = call(
-            self._routing.ImportRoutes,
-            routing_pb2.ImportRoutesRequest(
-                hub_id=HUB, feature_collection_geojson=as_json(self._v2), replace_existing=True
-            ),
-            timeout=120,
-        )
+        answer = call(self._routing.ImportRoutes, import_routes_request(HUB, self._v2), timeout=120)
         self.map_v2_version = answer.map_version
         return f"map version {answer.map_version}: {answer.created_count} created, {answer.updated_count} updated, {answer.deleted_count} deleted"
 

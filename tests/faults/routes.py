@@ -5,7 +5,6 @@ boundary within the limit, measured in the point's own tangent plane on the WGS8
 from __future__ import annotations
 
 import copy
-import json
 import math
 from dataclasses import dataclass
 
@@ -65,10 +64,6 @@ def map_version_2(v1: dict) -> dict:
         }
     )
     return collection
-
-
-def as_json(collection: dict) -> str:
-    return json.dumps(collection)
 
 
 @dataclass(frozen=True)

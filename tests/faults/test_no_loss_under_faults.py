@@ -19,7 +19,7 @@ import numpy as np
 import pytest
 import sqlalchemy as sa
 
-from firstmile.routing.v1 import routing_pb2, routing_pb2_grpc
+from firstmile_client.requests import import_routes_request
 from tests.faults.checks import (
     Check,
     KafkaProbe,
@@ -40,7 +40,6 @@ from tests.faults.routes import (
     HUB,
     PREMIUM_CENTRE_ROUTE,
     ExactRouter,
-    as_json,
     map_version_1,
     map_version_2,
 )
@@ -63,13 +62,8 @@ def test_no_pur_lost_duplicated_or_misrouted_under_faults(
     v1 = map_version_1()
     v2 = map_version_2(v1)
     routers = {1: ExactRouter(v1), 2: ExactRouter(v2)}
-    routing = routing_pb2_grpc.RoutingServiceStub(fault_mesh.channels["routing_svc"])
 
-    imported = call(
-        routing.ImportRoutes,
-        routing_pb2.ImportRoutesRequest(hub_id=HUB, feature_collection_geojson=as_json(v1), replace_existing=True),
-        timeout=120,
-    )
+    imported = call(fault_mesh.clients.routing.ImportRoutes, import_routes_request(HUB, v1), timeout=120)
     assert imported.map_version == 1
     # pur_svc refuses PURs of hubs it has not heard of from routing.map-changes.v1.
     with fault_db.connect() as conn:
@@ -95,9 +89,7 @@ def test_no_pur_lost_duplicated_or_misrouted_under_faults(
     operations = Operations(fault_mesh, v2, dispatch_routes, pickup_date=TODAY, load_seconds=LOAD_SECONDS)
     operations.set_up_fleet()
     timeline = Timeline()
-    load = LoadClient(
-        fault_mesh.channels["pur_svc"], pickups, hub_id=HUB, pickup_date=TODAY, seconds=LOAD_SECONDS, rng=rng
-    )
+    load = LoadClient(fault_mesh.clients.pur, pickups, hub_id=HUB, pickup_date=TODAY, seconds=LOAD_SECONDS, rng=rng)
     injector = FaultInjector(fault_infra, fault_mesh, timeline, fault_schedule(rng, LOAD_SECONDS), rng)
     load.start()
     injector.start()
