@@ -2,43 +2,15 @@
 
 from __future__ import annotations
 
-import functools
-from collections.abc import Iterable
+from firstmile_client.channels import PLAINTEXT
+from firstmile_client.channels import local_channel as open_channel
+from firstmile_client.tokens import local_admin_token as admin_token
+from firstmile_client.tokens import local_secrets
+from firstmile_client.tokens import mint_token as token
+from mesh.auth import TokenVerifier
 
-import grpc
-
-from mesh import devsecrets
-from mesh.auth import Role, TokenVerifier
-from mesh.grpc_client import open_channel as mesh_open_channel
-from mesh.tls import GrpcTransport
-
-PLAINTEXT = GrpcTransport("plaintext")
-
-
-@functools.cache
-def local_secrets() -> devsecrets.DevSecrets:
-    return devsecrets.ensure()
+__all__ = ["PLAINTEXT", "admin_token", "local_secrets", "open_channel", "token", "verifier"]
 
 
 def verifier() -> TokenVerifier:
     return TokenVerifier.from_file(local_secrets().jwt_public_key)
-
-
-def token(
-    role: Role | str = Role.ADMIN, *, client_id: str | None = None, hubs: Iterable[str] = (), subject: str | None = None
-) -> str:
-    role = Role(role)
-    return local_secrets().issuer().issue(subject or f"test-{role}", role, client_id=client_id, hubs=hubs)
-
-
-def open_channel(
-    target: str, bearer: str | None = None, *, transport: GrpcTransport = PLAINTEXT, options=()
-) -> grpc.Channel:
-    """A channel whose calls carry `bearer` (default: an admin token, which may call anything)."""
-    bearer = bearer if bearer is not None else admin_token()
-    return mesh_open_channel(target, transport, lambda: bearer, options=options)
-
-
-@functools.cache
-def admin_token() -> str:
-    return token(Role.ADMIN)
