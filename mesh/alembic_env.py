@@ -10,6 +10,8 @@ from sqlalchemy.pool import NullPool
 
 def run_migrations(schema: str) -> None:
     url = context.config.attributes.get("database_url") or context.config.get_main_option("sqlalchemy.url")
+    if not url:
+        raise RuntimeError("no database URL: run migrations with python -m mesh.commands.migrate")
     if context.is_offline_mode():
         context.configure(url=url, version_table_schema=schema, literal_binds=True)
         with context.begin_transaction():

@@ -3,7 +3,7 @@
 A token names one role. `client` tokens carry the client id whose PURs the caller owns;
 `team-lead` tokens carry the hubs the caller leads; `service` (service-to-service) and `admin`
 (route maps, everything) see every hub. Services hold only the public key: they verify tokens and
-never mint them; `python -m mesh.tokens` mints them where the private key lives.
+never mint them; `python -m mesh.commands.tokens` mints them where the private key lives.
 """
 
 from __future__ import annotations
@@ -131,6 +131,8 @@ def principal_from_claims(claims: dict[str, object]) -> Principal:
     if not isinstance(subject, str) or not subject:
         raise Unauthenticated("bearer token has no subject")
     try:
+        if not isinstance(role_name, str):
+            raise ValueError(role_name)
         role = Role(role_name)
     except ValueError:
         raise Unauthenticated(f"bearer token has an unknown role {role_name!r}") from None

@@ -84,8 +84,8 @@ class KafkaSettings(BaseSettings):
         return self
 
 
-class MeshSettings(GrpcTransportSettings, KafkaSettings):
-    """Settings every service shares (prefix `FIRSTMILE_`)."""
+class DatabaseSettings(BaseSettings):
+    """Where the PostgreSQL cluster is (commands that only need the database read just this)."""
 
     model_config = SettingsConfigDict(env_prefix="FIRSTMILE_", extra="ignore", frozen=True, env_ignore_empty=True)
 
@@ -93,6 +93,13 @@ class MeshSettings(GrpcTransportSettings, KafkaSettings):
         pattern=r"^postgresql(\+psycopg2)?://",
         description="SQLAlchemy URL of the PostgreSQL cluster, e.g. postgresql+psycopg2://user:pass@host:5432/db",
     )
+
+
+class MeshSettings(GrpcTransportSettings, KafkaSettings, DatabaseSettings):
+    """Settings every service shares (prefix `FIRSTMILE_`)."""
+
+    model_config = SettingsConfigDict(env_prefix="FIRSTMILE_", extra="ignore", frozen=True, env_ignore_empty=True)
+
     redis_url: str = Field(pattern=r"^rediss?://", description="Redis URL, e.g. redis://host:6379/0")
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
     grpc_max_workers: int = Field(default=16, ge=1, le=256)
@@ -101,8 +108,6 @@ class MeshSettings(GrpcTransportSettings, KafkaSettings):
     # Seconds in-flight RPCs get to finish after the drain.
     grace_seconds: float = Field(default=10.0, ge=0, le=300)
     db_pool_size: int = Field(default=10, ge=1, le=100)
-    kafka_topic_partitions: int = Field(default=6, ge=1, le=1000)
-    kafka_topic_replication: int = Field(default=1, ge=1, le=7)
 
     # Bearer tokens: services hold the public key only.
     auth_jwt_public_key_file: FilePath = Field(description="PEM public key that verifies bearer tokens (Ed25519)")

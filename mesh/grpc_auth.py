@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Iterator, Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import grpc
 from grpc_health.v1 import health_pb2
@@ -19,6 +19,9 @@ from mesh.auth import TokenVerifier
 from mesh.errors import MeshError, PermissionDenied, Unauthenticated
 from mesh.grpc_errors import status_code
 from mesh.grpc_handlers import wrap_handler
+
+if TYPE_CHECKING:
+    from mesh.grpc_handlers import Continuation, Handler
 
 log = logging.getLogger(__name__)
 
@@ -54,7 +57,9 @@ class AuthInterceptor(grpc.ServerInterceptor):
         self._verifier = verifier
         self._access = dict(access)
 
-    def intercept_service(self, continuation, handler_call_details):  # type: ignore[no-untyped-def]
+    def intercept_service(
+        self, continuation: Continuation, handler_call_details: grpc.HandlerCallDetails
+    ) -> Handler | None:
         handler = continuation(handler_call_details)
         method = handler_call_details.method
         if handler is None or method.lstrip("/").rpartition("/")[0] in OPEN_SERVICES:

@@ -8,7 +8,6 @@ from pathlib import Path
 from typing import Any
 
 import grpc
-
 from pydantic import FilePath
 
 from mesh.config import ConfigError, GrpcTransportSettings, MeshSettings, load
@@ -52,16 +51,16 @@ class BearerTokenInterceptor(
             details.method, details.timeout, metadata, details.credentials, details.wait_for_ready, details.compression
         )
 
-    def intercept_unary_unary(self, continuation, details, request):  # type: ignore[no-untyped-def]
+    def intercept_unary_unary(self, continuation, details, request):
         return continuation(self._with_token(details), request)
 
-    def intercept_unary_stream(self, continuation, details, request):  # type: ignore[no-untyped-def]
+    def intercept_unary_stream(self, continuation, details, request):
         return continuation(self._with_token(details), request)
 
-    def intercept_stream_unary(self, continuation, details, request_iterator):  # type: ignore[no-untyped-def]
+    def intercept_stream_unary(self, continuation, details, request_iterator):
         return continuation(self._with_token(details), request_iterator)
 
-    def intercept_stream_stream(self, continuation, details, request_iterator):  # type: ignore[no-untyped-def]
+    def intercept_stream_stream(self, continuation, details, request_iterator):
         return continuation(self._with_token(details), request_iterator)
 
 

@@ -31,7 +31,7 @@ STATUS_CODES: dict[type[MeshError], grpc.StatusCode] = {
 def status_code(error: MeshError) -> grpc.StatusCode:
     """The status of `error`'s kind (its nearest listed base class); UNKNOWN for a bare MeshError."""
     for kind in type(error).__mro__:
-        code = STATUS_CODES.get(kind)  # type: ignore[call-overload]
+        code = STATUS_CODES.get(kind)
         if code is not None:
             return code
     return grpc.StatusCode.UNKNOWN

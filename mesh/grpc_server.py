@@ -12,7 +12,7 @@ import time
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from concurrent import futures
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import grpc
 from google.protobuf import descriptor_pool
@@ -23,10 +23,13 @@ from prometheus_client import Counter, Histogram
 from mesh.access import AccessRule
 from mesh.auth import TokenVerifier
 from mesh.errors import MeshError
-from mesh.grpc_errors import status_code
-from mesh.transient import is_transient
 from mesh.grpc_auth import AuthInterceptor
-from mesh.grpc_handlers import Behavior, wrap_handler
+from mesh.grpc_errors import status_code
+from mesh.grpc_handlers import Behavior, status_code_of, status_details_of, wrap_handler
+from mesh.transient import is_transient
+
+if TYPE_CHECKING:
+    from mesh.grpc_handlers import Continuation, Handler
 
 log = logging.getLogger(__name__)
 
@@ -85,7 +88,9 @@ class UndecodableRequestInterceptor(grpc.ServerInterceptor):
     """Bytes that do not parse as the request message (e.g. invalid UTF-8 in a string field) are
     the caller's mistake: INVALID_ARGUMENT, where grpcio alone would answer INTERNAL."""
 
-    def intercept_service(self, continuation, handler_call_details):  # type: ignore[no-untyped-def]
+    def intercept_service(
+        self, continuation: Continuation, handler_call_details: grpc.HandlerCallDetails
+    ) -> Handler | None:
         handler = continuation(handler_call_details)
         if handler is None or handler.request_streaming or handler.request_deserializer is None:
             return handler
@@ -123,10 +128,13 @@ class UndecodableRequestInterceptor(grpc.ServerInterceptor):
 
 
 class ErrorMappingInterceptor(grpc.ServerInterceptor):
-    """Turns exceptions into status codes: MeshError by its code, a dependency outage into
-    UNAVAILABLE (safe to retry), anything else into INTERNAL without leaking its text."""
+    """Turns exceptions into status codes: a MeshError by its kind (the one table is
+    `mesh.grpc_errors`), a dependency outage into UNAVAILABLE (safe to retry), anything else into
+    INTERNAL without leaking its text."""
 
-    def intercept_service(self, continuation, handler_call_details):  # type: ignore[no-untyped-def]
+    def intercept_service(
+        self, continuation: Continuation, handler_call_details: grpc.HandlerCallDetails
+    ) -> Handler | None:
         handler = continuation(handler_call_details)
         if handler is None:
             return None
@@ -147,7 +155,7 @@ class ErrorMappingInterceptor(grpc.ServerInterceptor):
                 def streaming(request_or_iterator: Any, context: grpc.ServicerContext) -> Iterator[Any]:
                     try:
                         yield from behavior(request_or_iterator, context)
-                    except Exception as exc:  # noqa: BLE001 - mapped to a status code
+                    except Exception as exc:
                         if _is_abort(exc, context):
                             raise
                         abort_for(exc, context)
@@ -157,7 +165,7 @@ class ErrorMappingInterceptor(grpc.ServerInterceptor):
             def unary(request_or_iterator: Any, context: grpc.ServicerContext) -> Any:
                 try:
                     return behavior(request_or_iterator, context)
-                except Exception as exc:  # noqa: BLE001 - mapped to a status code
+                except Exception as exc:
                     if _is_abort(exc, context):
                         raise
                     abort_for(exc, context)
@@ -178,20 +186,22 @@ def _details(message: str) -> str:
 
 def _is_abort(exc: Exception, context: grpc.ServicerContext) -> bool:
     """True when the servicer already chose a status (context.abort raises a bare Exception)."""
-    return context.code() is not None and not isinstance(exc, MeshError)
+    return status_code_of(context) is not None and not isinstance(exc, MeshError)
 
 
 class ObservabilityInterceptor(grpc.ServerInterceptor):
     """Counts and times every RPC by method and status code, and logs failures."""
 
-    def intercept_service(self, continuation, handler_call_details):  # type: ignore[no-untyped-def]
+    def intercept_service(
+        self, continuation: Continuation, handler_call_details: grpc.HandlerCallDetails
+    ) -> Handler | None:
         handler = continuation(handler_call_details)
         if handler is None:
             return None
         service, method = _split_method(handler_call_details.method)
 
         def finish(context: grpc.ServicerContext, started: float, failed: bool) -> None:
-            code = context.code() or (grpc.StatusCode.UNKNOWN if failed else grpc.StatusCode.OK)
+            code = status_code_of(context) or (grpc.StatusCode.UNKNOWN if failed else grpc.StatusCode.OK)
             elapsed = time.perf_counter() - started
             RPC_HANDLED.labels(service, method, code.name).inc()
             RPC_SECONDS.labels(service, method).observe(elapsed)
@@ -203,7 +213,7 @@ class ObservabilityInterceptor(grpc.ServerInterceptor):
                     extra={
                         "method": f"{service}/{method}",
                         "code": code.name,
-                        "details": (context.details() or b"").decode(errors="replace"),
+                        "details": status_details_of(context),
                         "ms": round(elapsed * 1000, 2),
                     },
                 )
@@ -278,6 +288,21 @@ class GrpcServer:
             ],
         )
         self.health = health.HealthServicer(experimental_non_blocking=True)
+        self._add_services()
+        address = f"{host}:{port}"
+        if credentials is None:
+            self.port = self._server.add_insecure_port(address)
+        else:
+            self.port = self._server.add_secure_port(address, credentials)
+        if self.port == 0:
+            raise OSError(f"cannot bind gRPC port {port}")
+        self._health_server: grpc.Server | None = None
+        self.health_port: int | None = None
+        if health_port is not None:
+            self._add_health_port(host, health_port)
+
+    def _add_services(self) -> None:
+        """The business services, NOT_SERVING until `set_serving`, plus health and reflection."""
         health_pb2_grpc.add_HealthServicer_to_server(self.health, self._server)
         for registration in self._registrations:
             registration.add_to_server(self._server)
@@ -288,23 +313,15 @@ class GrpcServer:
             + [health_pb2.DESCRIPTOR.services_by_name["Health"].full_name, reflection.SERVICE_NAME],
             self._server,
         )
-        address = f"{host}:{port}"
-        if credentials is None:
-            self.port = self._server.add_insecure_port(address)
-        else:
-            self.port = self._server.add_secure_port(address, credentials)
-        if self.port == 0:
-            raise OSError(f"cannot bind gRPC port {port}")
-        # Kubelet gRPC probes speak plaintext only, so with TLS on the main port they get a port
-        # of their own that serves nothing but the same health answers.
-        self._health_server: grpc.Server | None = None
-        self.health_port: int | None = None
-        if health_port is not None:
-            self._health_server = grpc.server(futures.ThreadPoolExecutor(max_workers=2, thread_name_prefix="health"))
-            health_pb2_grpc.add_HealthServicer_to_server(self.health, self._health_server)
-            self.health_port = self._health_server.add_insecure_port(f"{host}:{health_port}")
-            if self.health_port == 0:
-                raise OSError(f"cannot bind health port {health_port}")
+
+    def _add_health_port(self, host: str, port: int) -> None:
+        """Kubelet gRPC probes speak plaintext only, so with TLS on the main port they get a port
+        of their own that serves nothing but the same health answers."""
+        self._health_server = grpc.server(futures.ThreadPoolExecutor(max_workers=2, thread_name_prefix="health"))
+        health_pb2_grpc.add_HealthServicer_to_server(self.health, self._health_server)
+        self.health_port = self._health_server.add_insecure_port(f"{host}:{port}")
+        if self.health_port == 0:
+            raise OSError(f"cannot bind health port {port}")
 
     def start(self) -> None:
         self._server.start()

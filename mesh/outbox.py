@@ -9,18 +9,10 @@ Per service schema (`pur`, `routing`, `dispatch`, `attendance`) there is one `<s
 table, one NOTIFY channel `<schema>_outbox` and one advisory lock, so exactly one relay per
 schema publishes at a time (per-key order survives any number of replicas).
 
-Wiring in a service (composition root)::
-
-    metadata = MetaData()
-    outbox = Outbox("pur", metadata)            # tables of the service share `metadata`
-    producer = make_producer(settings.kafka_bootstrap_servers, client_id="pur_svc-outbox", security=security)
-    relay = OutboxRelay(engine, outbox, producer)
-    threading.Thread(target=relay.run, args=(stop,), name="outbox-relay", daemon=True).start()
-
-    # in a handler, inside the unit of work:
-    outbox.add(uow.session, [OutboxEvent(topic="pur.created.v1", key=pur.id, payload=msg.SerializeToString(),
-                                         event_type="firstmile.events.v1.PickupRequested", source="pur_svc")])
-    uow.commit()
+Wiring in a service: the composition root declares `Outbox("pur", metadata)` next to its tables
+and runs the relay as a worker (`mesh.infrastructure.Infrastructure.outbox_relay(outbox)`);
+handlers never touch the outbox: `uow.publish(events)` then `uow.commit()` writes the events'
+rows in the change's transaction (`mesh.unit_of_work`).
 """
 
 from __future__ import annotations
@@ -36,8 +28,9 @@ import uuid
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, cast
 
+import psycopg2.extensions
 import sqlalchemy as sa
 from kafka import KafkaProducer
 from prometheus_client import Counter, Gauge, Histogram
@@ -45,15 +38,16 @@ from psycopg2 import sql as pgsql
 from sqlalchemy import Connection, Engine, MetaData, Table
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.orm import Session
+from sqlalchemy.schema import SchemaItem
 
-from mesh.transient import is_transient
 from mesh.kafka import EventHeaders, flush_and_check
+from mesh.transient import is_transient
 
 log = logging.getLogger(__name__)
 
 OUTBOX_TABLE = "outbox"
 UNSENT_INDEX = "outbox_unsent_idx"
-_SCHEMA_NAME = re.compile(r"^[a-z_][a-z0-9_]{0,49}$")
+_SCHEMA_NAME = re.compile(r"[a-z_][a-z0-9_]{0,49}")
 _STOP_CHECK_SECONDS = 0.2
 PURGE_INTERVAL_SECONDS = 60.0
 # Sent rows are kept this long: enough to look into what left recently, small enough to stay cheap.
@@ -77,7 +71,7 @@ _LATENCY = Histogram(
 # --------------------------------------------------------------------------------------------
 
 
-def _table_elements() -> list[sa.SchemaItem]:
+def _table_elements() -> list[SchemaItem]:
     """Columns and constraints of an outbox table, fresh objects on every call so the same
     definition serves both `Table` (runtime, tests) and Alembic's `op.create_table`."""
     return [
@@ -146,7 +140,7 @@ class Outbox:
     """The outbox table of one schema and the write side: `add()` in the caller's transaction."""
 
     def __init__(self, schema: str, metadata: MetaData) -> None:
-        if not _SCHEMA_NAME.match(schema):
+        if not _SCHEMA_NAME.fullmatch(schema):
             raise ValueError(f"outbox schema must be a lower-case identifier, got {schema!r}")
         self.schema = schema
         self.channel = f"{schema}_outbox"
@@ -186,14 +180,15 @@ class _LeaderConnection:
     def __init__(self, engine: Engine, outbox: Outbox) -> None:
         self._outbox = outbox
         self._proxy = engine.raw_connection()
-        self._conn = self._proxy.driver_connection  # the psycopg2 connection (read before detach)
+        # The psycopg2 connection, read before the detach.
+        self._conn = cast(psycopg2.extensions.connection, self._proxy.driver_connection)
         self._proxy.detach()  # ours for good: never returned to the pool with a lock or LISTEN on it
         self._conn.autocommit = True
 
     def try_lock(self) -> bool:
         with self._conn.cursor() as cur:
             cur.execute("SELECT pg_try_advisory_lock(%s)", (self._outbox.lock_key,))
-            return bool(cur.fetchone()[0])
+            return bool(_single_value(cur))
 
     def listen(self) -> None:
         with self._conn.cursor() as cur:
@@ -221,7 +216,7 @@ class _LeaderConnection:
         table = pgsql.Identifier(self._outbox.schema, OUTBOX_TABLE)
         with self._conn.cursor() as cur:
             cur.execute(pgsql.SQL("SELECT count(*) FROM {} WHERE sent_at IS NULL").format(table))
-            pending = int(cur.fetchone()[0])
+            pending = int(_single_value(cur))
         _PENDING.labels(self._outbox.schema).set(pending)
         return pending
 
@@ -296,7 +291,7 @@ class OutboxRelay:
             try:
                 self._campaign(stop)
                 failures = 0
-            except Exception as exc:
+            except Exception as exc:  # noqa: BLE001 - the relay outlives any failure; logged and retried
                 failures += 1
                 delay = _backoff(failures, self._max_backoff_seconds)
                 _log_failure("outbox relay lost its database connection or failed; retrying", exc, schema, delay)
@@ -330,7 +325,7 @@ class OutboxRelay:
                 if time.monotonic() >= next_purge:
                     self.purge_sent(SENT_RETENTION)
                     next_purge = time.monotonic() + PURGE_INTERVAL_SECONDS
-            except Exception as exc:
+            except Exception as exc:  # noqa: BLE001 - backs off keeping the lock; logged and retried
                 failures += 1
                 delay = _backoff(failures, self._max_backoff_seconds)
                 _log_failure("outbox publish failed; retrying", exc, self._outbox.schema, delay)
@@ -437,6 +432,12 @@ class OutboxRelay:
             total += deleted
             if deleted < chunk:
                 return total
+
+
+def _single_value(cursor: psycopg2.extensions.cursor) -> Any:
+    row = cursor.fetchone()
+    assert row is not None, "a SELECT of one value returns one row"
+    return row[0]
 
 
 def _backoff(failures: int, cap: float) -> float:

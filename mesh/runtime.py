@@ -98,7 +98,7 @@ class ServiceRuntime:
         for close in self.closers:
             try:
                 close()
-            except Exception:  # noqa: BLE001 - shutting down anyway; say what failed
+            except Exception:
                 log.exception("error while closing a resource")
         if metrics is not None:
             metrics.shutdown()
@@ -108,7 +108,7 @@ class ServiceRuntime:
     def _guard(self, worker: Worker, stop: threading.Event) -> None:
         try:
             worker.run(stop)
-        except Exception:  # noqa: BLE001 - a dead worker must take the process down, loudly
+        except Exception:
             log.exception("worker crashed", extra={"worker": worker.name})
             self.request_stop(exit_code=1)
             return

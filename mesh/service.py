@@ -41,7 +41,7 @@ def run_service(name: str, settings_cls: type[S], build: Callable[[MeshSettings,
     except ConfigError as exc:
         print(f"{name}: {exc}", file=sys.stderr)
         return 2
-    except Exception:  # noqa: BLE001 - a failed start-up is reported once, as JSON, then exits
+    except Exception:
         logging.getLogger(name).exception("start-up failed")
         return 1
     return runtime.run()

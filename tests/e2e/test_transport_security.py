@@ -13,7 +13,7 @@ from grpc_health.v1 import health_pb2, health_pb2_grpc
 from firstmile.attendance.v1 import attendance_pb2, attendance_pb2_grpc
 from firstmile.dispatch.v1 import dispatch_pb2, dispatch_pb2_grpc
 from firstmile.pur.v1 import pur_pb2, pur_pb2_grpc
-from mesh import devsecrets
+from mesh.commands import devsecrets
 from mesh.grpc_client import open_channel
 from mesh.tls import GrpcTransport
 from tests.support import auth

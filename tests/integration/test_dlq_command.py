@@ -1,4 +1,4 @@
-"""`python -m mesh.dlq` as a subprocess against the real Kafka: dead letters written by a real
+"""`python -m mesh.commands.dlq` as a subprocess against the real Kafka: dead letters written by a real
 ConsumerLoop are listed with their reasons, replayed to the original topic exactly once (a second
 replay sends nothing), picked up by the fixed consumer, and bad arguments exit with code 2."""
 
@@ -18,7 +18,7 @@ from kafka import KafkaConsumer
 from kafka.structs import TopicPartition
 
 from firstmile.events.v1 import events_pb2
-from mesh.dlq import REPLAY_GROUP
+from mesh.commands.dlq import REPLAY_GROUP
 from mesh.kafka import ConsumedMessage, ConsumerLoop, EventHeaders, PoisonMessage, decode_protobuf, dlq_topic
 from tests.support.polling import wait_until
 
@@ -34,7 +34,12 @@ def run_dlq(*args: str, bootstrap_servers: str | None) -> subprocess.CompletedPr
     if bootstrap_servers is not None:
         env["FIRSTMILE_KAFKA_BOOTSTRAP_SERVERS"] = bootstrap_servers
     return subprocess.run(
-        [sys.executable, "-m", "mesh.dlq", *args], cwd=ROOT, env=env, capture_output=True, text=True, timeout=90
+        [sys.executable, "-m", "mesh.commands.dlq", *args],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=90,
     )
 
 

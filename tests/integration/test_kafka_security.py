@@ -134,7 +134,7 @@ def test_the_topics_command_reads_the_kafka_security_settings():
     env |= settings_env("SASL_SSL")
     started = time.monotonic()
     result = subprocess.run(
-        [sys.executable, "-m", "mesh.topics"], cwd=ROOT, env=env, capture_output=True, text=True, timeout=120
+        [sys.executable, "-m", "mesh.commands.topics"], cwd=ROOT, env=env, capture_output=True, text=True, timeout=120
     )
     assert result.returncode == 0, result.stderr
     assert "topics ready" in result.stdout, (result.stdout, time.monotonic() - started)

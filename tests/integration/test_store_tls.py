@@ -12,7 +12,7 @@ import pytest
 import redis
 import sqlalchemy as sa
 
-from mesh import devsecrets
+from mesh.commands import devsecrets
 from mesh.db import make_engine
 from mesh.redis_client import make_redis
 from tests.support import auth

@@ -1,11 +1,11 @@
-"""mesh.dlq without Kafka: the replay ledger kept in a group's commits, and the replay plan."""
+"""The DLQ command without Kafka: the replay ledger kept in a group's commits, and the replay plan."""
 
 from __future__ import annotations
 
 import pytest
 from kafka.structs import OffsetAndMetadata
 
-from mesh.dlq import DeadLetter, PartitionLedger, UsageError, plan_replay
+from mesh.commands.dlq import DeadLetter, PartitionLedger, UsageError, plan_replay
 from mesh.kafka import DLQ_ORIGINAL_OFFSET, DLQ_ORIGINAL_PARTITION, DLQ_ORIGINAL_TOPIC, DLQ_VALUE_DROPPED
 
 

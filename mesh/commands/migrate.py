@@ -1,4 +1,4 @@
-"""Apply every service's Alembic migrations: `python -m mesh.migrate [service ...]`.
+"""Apply every service's Alembic migrations: `python -m mesh.commands.migrate [service ...]`.
 
 Each service owns one PostgreSQL schema and keeps its migrations in `<service>/migrations`.
 """
@@ -10,10 +10,8 @@ import sys
 
 from alembic import command
 from alembic.config import Config
-from pydantic import Field
-from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from mesh.config import ConfigError, load
+from mesh.config import ConfigError, DatabaseSettings, load
 
 SERVICE_SCHEMAS = {
     "pur_svc": "pur",
@@ -23,9 +21,8 @@ SERVICE_SCHEMAS = {
 }
 
 
-class MigrateSettings(BaseSettings):
-    model_config = SettingsConfigDict(env_prefix="FIRSTMILE_", extra="ignore", frozen=True)
-    database_url: str = Field(pattern=r"^postgresql(\+psycopg2)?://")
+class MigrateSettings(DatabaseSettings):
+    """Migrations need the database only."""
 
 
 def alembic_config(service: str, database_url: str) -> Config:

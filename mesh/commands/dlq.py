@@ -1,7 +1,7 @@
 """List and replay the dead letters of a topic (docs/operations-dlq.md):
 
-    python -m mesh.dlq list TOPIC [--limit N] [--json]
-    python -m mesh.dlq replay TOPIC (--all | --offset P:O ...) [--dry-run] [--group G]
+    python -m mesh.commands.dlq list TOPIC [--limit N] [--json]
+    python -m mesh.commands.dlq replay TOPIC (--all | --offset P:O ...) [--dry-run] [--group G]
 
 TOPIC is the original topic or its `.dlq`. `replay` re-publishes dead letters to the original
 topic with their original key, bytes and headers (minus the dlq_* ones), so the fixed consumers
@@ -30,6 +30,7 @@ from typing import Any
 import kafka.errors
 from kafka import KafkaConsumer
 from kafka.structs import OffsetAndMetadata, TopicPartition
+
 from mesh.config import ConfigError, KafkaSettings, load
 from mesh.kafka import (
     CE_ID,
@@ -373,6 +374,17 @@ def _chosen(
     if positions is None:  # --all
         ranges = {p: (max(ledger[p].done_below, first), end) for p, (first, end) in bounds.items()}
         return [letter for letter in dlq.read(ranges) if not ledger[letter.partition].replayed(letter.offset)], []
+    _check_positions(dlq, bounds, positions)
+    already = sorted({pos for pos in positions if ledger[pos[0]].replayed(pos[1])})
+    wanted = {pos for pos in positions if pos not in already}
+    spans: dict[int, tuple[int, int]] = {}
+    for p, offset in wanted:
+        start, end = spans.get(p, (offset, offset + 1))
+        spans[p] = (min(start, offset), max(end, offset + 1))
+    return [letter for letter in dlq.read(spans) if letter.position in wanted], already
+
+
+def _check_positions(dlq: Dlq, bounds: dict[int, tuple[int, int]], positions: Sequence[Position]) -> None:
     for p, offset in positions:
         if p not in bounds:
             raise NoSuchDeadLetter(
@@ -382,13 +394,6 @@ def _chosen(
         if not first <= offset < end:
             held = f"offsets {first}..{end - 1}" if first < end else "nothing"
             raise NoSuchDeadLetter(f"no dead letter at {p}:{offset} in {dlq.topic} (partition {p} holds {held})")
-    already = sorted({pos for pos in positions if ledger[pos[0]].replayed(pos[1])})
-    wanted = {pos for pos in positions if pos not in already}
-    ranges: dict[int, tuple[int, int]] = {}
-    for p, offset in wanted:
-        start, end = ranges.get(p, (offset, offset + 1))
-        ranges[p] = (min(start, offset), max(end, offset + 1))
-    return [letter for letter in dlq.read(ranges) if letter.position in wanted], already
 
 
 def replay_command(
@@ -490,7 +495,7 @@ def _positive(text: str) -> int:
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
-        prog="python -m mesh.dlq", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+        prog="python -m mesh.commands.dlq", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     commands = parser.add_subparsers(dest="command", required=True, metavar="{list,replay}")
     group_help = f"consumer group holding what was replayed (default {REPLAY_GROUP})"
@@ -536,13 +541,13 @@ def main(argv: list[str] | None = None) -> int:
         finally:
             dlq.close()
     except UsageError as exc:
-        print(f"mesh.dlq: {exc}", file=sys.stderr)
+        print(f"mesh.commands.dlq: {exc}", file=sys.stderr)
         return 2
     except NoSuchDeadLetter as exc:
-        print(f"mesh.dlq: {exc}", file=sys.stderr)
+        print(f"mesh.commands.dlq: {exc}", file=sys.stderr)
         return 1
     except kafka.errors.KafkaError as exc:
-        print(f"mesh.dlq: Kafka at {settings.kafka_bootstrap_servers} failed: {exc!r}", file=sys.stderr)
+        print(f"mesh.commands.dlq: Kafka at {settings.kafka_bootstrap_servers} failed: {exc!r}", file=sys.stderr)
         return 1
 
 

@@ -1,8 +1,8 @@
-"""Mint a bearer token: `python -m mesh.tokens --role team-lead --hub BLR-KORAMANGALA`.
+"""Mint a bearer token: `python -m mesh.commands.tokens --role team-lead --hub BLR-KORAMANGALA`.
 
 For local runs and operators holding the signing key (FIRSTMILE_AUTH_JWT_PRIVATE_KEY_FILE or
 --private-key; `make up` creates one in .cache/secrets). Prints the token alone, so it composes:
-    grpcurl -plaintext -H "authorization: Bearer $(python -m mesh.tokens --role admin)" ...
+    grpcurl -plaintext -H "authorization: Bearer $(python -m mesh.commands.tokens --role admin)" ...
 """
 
 from __future__ import annotations
@@ -18,19 +18,21 @@ import jwt
 
 from mesh.auth import DEFAULT_AUDIENCE, DEFAULT_ISSUER, Role, TokenIssuer
 
-_DURATION = re.compile(r"^(\d+)([smhd])$")
+_DURATION = re.compile(r"(\d+)([smhd])")
 _UNITS = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days"}
 
 
 def duration(text: str) -> timedelta:
-    match = _DURATION.match(text)
+    match = _DURATION.fullmatch(text)
     if not match or int(match.group(1)) == 0:
         raise argparse.ArgumentTypeError(f"{text!r} is not a duration like 30m, 12h or 7d")
     return timedelta(**{_UNITS[match.group(2)]: int(match.group(1))})
 
 
 def parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="python -m mesh.tokens", description="Mint a signed bearer token for the mesh.")
+    p = argparse.ArgumentParser(
+        prog="python -m mesh.commands.tokens", description="Mint a signed bearer token for the mesh."
+    )
     p.add_argument("--role", required=True, choices=[str(r) for r in Role])
     p.add_argument("--subject", help="who the token is for (default: derived from role and scope)")
     p.add_argument("--client-id", help="role client: the client whose PURs the caller owns")
@@ -47,24 +49,22 @@ def parser() -> argparse.ArgumentParser:
     return p
 
 
+def _usage_error(message: str) -> int:
+    print(f"mesh.commands.tokens: {message}", file=sys.stderr)
+    return 2
+
+
 def main(argv: list[str] | None = None) -> int:
     args = parser().parse_args(argv)
     role = Role(args.role)
     if args.private_key is None:
-        print(
-            "mesh.tokens: no signing key: pass --private-key or set FIRSTMILE_AUTH_JWT_PRIVATE_KEY_FILE",
-            file=sys.stderr,
-        )
-        return 2
+        return _usage_error("no signing key: pass --private-key or set FIRSTMILE_AUTH_JWT_PRIVATE_KEY_FILE")
     if role is Role.CLIENT and not args.client_id:
-        print("mesh.tokens: role client needs --client-id", file=sys.stderr)
-        return 2
+        return _usage_error("role client needs --client-id")
     if role is Role.TEAM_LEAD and not args.hub:
-        print("mesh.tokens: role team-lead needs at least one --hub", file=sys.stderr)
-        return 2
+        return _usage_error("role team-lead needs at least one --hub")
     if (args.client_id and role is not Role.CLIENT) or (args.hub and role is not Role.TEAM_LEAD):
-        print(f"mesh.tokens: role {role} takes no --client-id/--hub", file=sys.stderr)
-        return 2
+        return _usage_error(f"role {role} takes no --client-id/--hub")
     try:
         issuer = TokenIssuer(
             args.private_key.read_bytes(),
@@ -76,8 +76,7 @@ def main(argv: list[str] | None = None) -> int:
         )
         token = issuer.issue(subject, role, client_id=args.client_id, hubs=args.hub, ttl=args.ttl)
     except (OSError, ValueError, jwt.PyJWTError) as exc:
-        print(f"mesh.tokens: {exc}", file=sys.stderr)
-        return 2
+        return _usage_error(str(exc))
     print(token)
     return 0
 

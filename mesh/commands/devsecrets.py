@@ -1,4 +1,5 @@
-"""Keys, certificates and tokens for a local run: `python -m mesh.devsecrets [DIR]` (default .cache/secrets).
+"""Keys, certificates and tokens for a local run: `python -m mesh.commands.devsecrets [DIR]`
+(default .cache/secrets).
 
 Makes, once: a CA, one certificate for the local mesh (server and client use, for localhost),
 the Ed25519 key pair that signs and verifies bearer tokens, the local Kafka SASL password. Every run re-issues `service.token`
@@ -24,7 +25,7 @@ from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
 from mesh.auth import Role, TokenIssuer
 
-DEFAULT_DIR = Path(__file__).resolve().parents[1] / ".cache" / "secrets"
+DEFAULT_DIR = Path(__file__).resolve().parents[2] / ".cache" / "secrets"
 HOST_NAMES = ("localhost",)
 HOST_IPS = ("127.0.0.1", "::1")
 CERT_LIFETIME = timedelta(days=365)
@@ -136,7 +137,7 @@ def _write_mesh_certificate(secrets: DevSecrets, dns_names: Sequence[str]) -> No
     ca_cert = x509.load_pem_x509_certificate(secrets.ca_cert.read_bytes())
     key = ec.generate_private_key(ec.SECP256R1())
     now = datetime.now(UTC)
-    names = [x509.DNSName(h) for h in (*HOST_NAMES, *dns_names)]
+    names: list[x509.GeneralName] = [x509.DNSName(h) for h in (*HOST_NAMES, *dns_names)]
     names += [x509.IPAddress(ipaddress.ip_address(ip)) for ip in HOST_IPS]
     cert = (
         x509.CertificateBuilder()
@@ -166,7 +167,7 @@ def _write_jwt_keys(secrets: DevSecrets) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m mesh.devsecrets", description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(prog="python -m mesh.commands.devsecrets", description=__doc__.splitlines()[0])
     parser.add_argument("folder", nargs="?", type=Path, default=DEFAULT_DIR)
     parser.add_argument("--dns", action="append", default=[], help="extra DNS name for the certificate (repeat)")
     args = parser.parse_args(argv)

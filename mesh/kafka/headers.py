@@ -1,0 +1,73 @@
+"""The CloudEvents attributes of an event, carried as Kafka headers (binary content mode):
+`ce_id` (consumers dedupe on it), `ce_type`, `ce_source`, `ce_time`."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from mesh.kafka.poison import BadHeaders
+
+CE_ID = "ce_id"
+CE_TYPE = "ce_type"
+CE_SOURCE = "ce_source"
+CE_TIME = "ce_time"
+CE_SPECVERSION = "ce_specversion"
+CONTENT_TYPE = "content-type"
+CE_SPECVERSION_1_0 = "1.0"
+PROTOBUF_CONTENT_TYPE = "application/protobuf"
+
+KafkaHeaders = Mapping[str, bytes | None] | Iterable[tuple[str, bytes | None]]
+
+
+def format_rfc3339(moment: datetime) -> str:
+    """RFC 3339 in UTC with a `Z` suffix, e.g. 2025-01-31T12:00:00.123456Z (naive = UTC)."""
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    return moment.astimezone(UTC).isoformat(timespec="microseconds").replace("+00:00", "Z")
+
+
+def parse_rfc3339(text: str) -> datetime:
+    return datetime.fromisoformat(text).astimezone(UTC)
+
+
+@dataclass(frozen=True, slots=True)
+class EventHeaders:
+    id: str
+    type: str
+    source: str
+    time: datetime
+    specversion: str = CE_SPECVERSION_1_0
+    content_type: str = PROTOBUF_CONTENT_TYPE
+
+    def to_kafka(self) -> list[tuple[str, bytes]]:
+        return [
+            (CE_ID, self.id.encode()),
+            (CE_TYPE, self.type.encode()),
+            (CE_SOURCE, self.source.encode()),
+            (CE_TIME, format_rfc3339(self.time).encode()),
+            (CE_SPECVERSION, self.specversion.encode()),
+            (CONTENT_TYPE, self.content_type.encode()),
+        ]
+
+    @classmethod
+    def from_kafka(cls, headers: KafkaHeaders) -> EventHeaders:
+        """Parse the headers of a consumed message; raises BadHeaders when one is missing or bad."""
+        pairs = headers.items() if isinstance(headers, Mapping) else headers
+        # A null header value (other clients allow one) counts as missing.
+        found = {name: value for name, value in pairs if value is not None}
+        try:
+            values = {name: found[name].decode() for name in (CE_ID, CE_TYPE, CE_SOURCE, CE_TIME)}
+            return cls(
+                id=values[CE_ID],
+                type=values[CE_TYPE],
+                source=values[CE_SOURCE],
+                time=parse_rfc3339(values[CE_TIME]),
+                specversion=found.get(CE_SPECVERSION, CE_SPECVERSION_1_0.encode()).decode(),
+                content_type=found.get(CONTENT_TYPE, PROTOBUF_CONTENT_TYPE.encode()).decode(),
+            )
+        except KeyError as exc:
+            raise BadHeaders(f"missing CloudEvents header {exc.args[0]!r}") from None
+        except (UnicodeDecodeError, ValueError) as exc:
+            raise BadHeaders(f"invalid CloudEvents header: {exc}") from None
