@@ -5,19 +5,19 @@ from __future__ import annotations
 import logging
 from datetime import timedelta
 
-from mesh.config import MeshSettings
-from mesh.infrastructure import Infrastructure
-from mesh.runtime import ServiceRuntime
-from mesh.service import run_service
 from attendance_adapter.adapters import orm
 from attendance_adapter.adapters.cache import RedisAttendanceCache
 from attendance_adapter.adapters.repository import EmbeddedAttendanceSource
+from attendance_adapter.adapters.unit_of_work import SqlAlchemyAttendanceUnitOfWork
 from attendance_adapter.adapters.upstream import HttpAttendanceSource, UpstreamConfig
 from attendance_adapter.config import Settings
 from attendance_adapter.domain.model import CachePolicy
 from attendance_adapter.entrypoints.grpc_api import AttendanceServicer, registration
 from attendance_adapter.service_layer.reader import AttendanceReader
-from attendance_adapter.service_layer.unit_of_work import AttendanceUnitOfWork
+from mesh.config import MeshSettings
+from mesh.infrastructure import Infrastructure
+from mesh.runtime import ServiceRuntime
+from mesh.service import run_service
 
 NAME = "attendance_adapter"
 
@@ -44,8 +44,8 @@ def build_servicer(infra: Infrastructure, settings: Settings) -> AttendanceServi
         log.info("attendance source: external system", extra={"upstream_url": settings.upstream_url})
         return AttendanceServicer(AttendanceReader(source, cache, policy), recorder=None)
 
-    def uow() -> AttendanceUnitOfWork:
-        return AttendanceUnitOfWork(infra.session_factory)
+    def uow() -> SqlAlchemyAttendanceUnitOfWork:
+        return SqlAlchemyAttendanceUnitOfWork(infra.session_factory)
 
     log.info("attendance source: embedded table attendance.attendance_records")
     return AttendanceServicer(AttendanceReader(EmbeddedAttendanceSource(infra.session_factory), None, policy), uow)

@@ -17,19 +17,19 @@ from __future__ import annotations
 import argparse
 import sys
 from collections import Counter
-from datetime import UTC, datetime
 from pathlib import Path
 
 import sqlalchemy.exc
 
+from attendance_adapter.adapters.csv_records import CsvRejected, parse_csv
+from attendance_adapter.adapters.unit_of_work import SqlAlchemyAttendanceUnitOfWork
+from attendance_adapter.config import Settings
+from attendance_adapter.service_layer import handlers
+from mesh.commands.migrate import MigrateSettings
 from mesh.config import ConfigError, load
 from mesh.db import make_engine, make_session_factory
 from mesh.errors import MeshError
-from mesh.migrate import MigrateSettings
-from attendance_adapter.adapters.csv_records import CsvRejected, parse_csv
-from attendance_adapter.config import Settings
-from attendance_adapter.service_layer import handlers
-from attendance_adapter.service_layer.unit_of_work import AttendanceUnitOfWork
+from mesh.kernel import utc_now
 
 MAX_ERRORS_SHOWN = 50
 
@@ -48,7 +48,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"cannot read {args.file}: {exc}", file=sys.stderr)
         return 1
     try:
-        records = parse_csv(text, today=datetime.now(UTC).date())
+        records = parse_csv(text, today=utc_now().date())
     except CsvRejected as exc:
         shown = "\n  ".join(str(e) for e in exc.errors[:MAX_ERRORS_SHOWN])
         more = len(exc.errors) - MAX_ERRORS_SHOWN
@@ -81,7 +81,7 @@ def main(argv: list[str] | None = None) -> int:
 
     engine = make_engine(database.database_url, pool_size=1, application_name="attendance_adapter-import")
     try:
-        results = handlers.record_attendance(AttendanceUnitOfWork(make_session_factory(engine)), records)
+        results = handlers.record_attendance(SqlAlchemyAttendanceUnitOfWork(make_session_factory(engine)), records)
     except MeshError as exc:
         print(f"{args.file}: refused, nothing was imported: {exc}", file=sys.stderr)
         return 1

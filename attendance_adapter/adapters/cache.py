@@ -12,18 +12,18 @@ after a failure Redis is left alone for a few seconds so an outage costs one tim
 
 from __future__ import annotations
 
-import abc
 import json
 import logging
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
 
 import redis
 
-from attendance_adapter.adapters.metrics import CACHE_ERRORS
 from attendance_adapter.adapters.wire import WireError, parse_timestamp, record_from_json, record_to_json
 from attendance_adapter.domain.model import Snapshot
+from attendance_adapter.metrics import CACHE_ERRORS
+from attendance_adapter.service_layer.ports import AttendanceCache, CacheKey
+from mesh.errors import InvalidArgument
 from mesh.redis_client import RedisPause
 
 log = logging.getLogger(__name__)
@@ -32,24 +32,9 @@ KEY_PREFIX = "attendance:v1"
 FORMAT_VERSION = 1
 
 
-@dataclass(frozen=True)
-class CacheKey:
-    kind: str  # "hub" or "rider"
-    id: str
-    date: date
-
-    def __str__(self) -> str:
-        return f"{KEY_PREFIX}:{self.kind}:{self.id}:{self.date.isoformat()}"
-
-
-class AttendanceCache(abc.ABC):
-    """Where snapshots of upstream answers are kept. Never raises: a failure is a miss."""
-
-    @abc.abstractmethod
-    def get(self, key: CacheKey) -> Snapshot | None: ...
-
-    @abc.abstractmethod
-    def put(self, key: CacheKey, snapshot: Snapshot) -> None: ...
+def redis_key(key: CacheKey) -> str:
+    """`attendance:v1:hub:{hub}:{date}` or `attendance:v1:rider:{rider}:{date}`."""
+    return f"{KEY_PREFIX}:{key}"
 
 
 def encode_snapshot(snapshot: Snapshot) -> bytes:
@@ -63,8 +48,8 @@ def encode_snapshot(snapshot: Snapshot) -> bytes:
     ).encode()
 
 
-def decode_snapshot(blob: bytes) -> Snapshot:
-    """Raises WireError when the blob is not a snapshot this version wrote."""
+def decode_snapshot(blob: bytes | str) -> Snapshot:
+    """Raises WireError (an InvalidArgument) when the blob is not a snapshot this version wrote."""
     try:
         document = json.loads(blob)
     except ValueError:
@@ -97,7 +82,7 @@ class RedisAttendanceCache(AttendanceCache):
         if self._pause.paused():
             return None
         try:
-            blob = self._redis.get(str(key))
+            blob = self._redis.get(redis_key(key))
         except redis.RedisError as exc:
             self._failed("get", exc)
             return None
@@ -105,10 +90,10 @@ class RedisAttendanceCache(AttendanceCache):
             return None
         try:
             return decode_snapshot(blob)
-        except (WireError, ValueError) as exc:
+        except (InvalidArgument, ValueError) as exc:  # the cache never raises
             CACHE_ERRORS.labels("decode").inc()
             log.warning(
-                "cached attendance is unreadable; asking the upstream", extra={"key": str(key), "error": str(exc)}
+                "cached attendance is unreadable; asking the upstream", extra={"key": redis_key(key), "error": str(exc)}
             )
             return None
 
@@ -116,7 +101,7 @@ class RedisAttendanceCache(AttendanceCache):
         if self._pause.paused():
             return
         try:
-            self._redis.set(str(key), encode_snapshot(snapshot), ex=self._keep_seconds)
+            self._redis.set(redis_key(key), encode_snapshot(snapshot), ex=self._keep_seconds)
         except redis.RedisError as exc:
             self._failed("set", exc)
 

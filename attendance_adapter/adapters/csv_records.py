@@ -17,15 +17,10 @@ import io
 from dataclasses import dataclass
 from datetime import date, datetime
 
-from attendance_adapter.adapters.wire import WireError, parse_timestamp
-from attendance_adapter.domain.model import (
-    AttendanceRecord,
-    InvalidAttendance,
-    check_id,
-    check_recordable_day,
-    parse_date,
-    parse_status,
-)
+from attendance_adapter.adapters.wire import parse_timestamp
+from attendance_adapter.domain.model import AttendanceRecord, check_recordable_day, parse_status
+from mesh.errors import InvalidArgument
+from mesh.kernel import parse_date
 
 REQUIRED_COLUMNS = ("rider_id", "hub_id", "date", "status")
 OPTIONAL_COLUMNS = ("check_in_time", "check_out_time", "shift")
@@ -41,7 +36,7 @@ class LineError:
         return f"line {self.line}: {self.message}"
 
 
-class CsvRejected(ValueError):
+class CsvRejected(InvalidArgument):
     """The file has bad lines; `errors` lists each with its line number."""
 
     def __init__(self, errors: list[LineError]) -> None:
@@ -76,11 +71,11 @@ def _header(row: list[str]) -> list[str]:
 
 
 def _record(values: dict[str, str], today: date) -> AttendanceRecord:
-    day = parse_date(values["date"].strip())
+    day = parse_date("date", values["date"].strip())
     check_recordable_day(day, today)
     return AttendanceRecord(
-        rider_id=check_id(values["rider_id"].strip(), "rider_id"),
-        hub_id=check_id(values["hub_id"].strip(), "hub_id"),
+        rider_id=values["rider_id"].strip(),
+        hub_id=values["hub_id"].strip(),
         date=day,
         status=parse_status(values["status"].strip().upper()),
         check_in=_moment(values.get("check_in_time", ""), "check_in_time"),
@@ -108,8 +103,8 @@ def parse_csv(text: str, *, today: date) -> list[AttendanceRecord]:
                 errors.append(LineError(line, f"expected {len(header)} fields, got {len(row)}"))
                 continue
             try:
-                record = _record(dict(zip(header, row)), today)
-            except (InvalidAttendance, WireError) as exc:
+                record = _record(dict(zip(header, row, strict=True)), today)
+            except InvalidArgument as exc:
                 errors.append(LineError(line, str(exc)))
                 continue
             key = (record.rider_id, record.date)

@@ -1,18 +1,21 @@
-"""Translation between the attendance domain and protobuf: API messages and Kafka event payloads."""
+"""Translation between the attendance domain and protobuf: API messages, and domain events into
+outbox rows (`to_outbox`, which the unit of work applies at commit)."""
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from datetime import UTC, datetime
 
 from google.protobuf.duration_pb2 import Duration
 from google.protobuf.timestamp_pb2 import Timestamp
 
+from attendance_adapter.domain.events import AttendanceChanged
+from attendance_adapter.domain.model import AttendanceRecord, AttendanceStatus, Freshness, Origin
 from firstmile.attendance.v1 import attendance_pb2
 from firstmile.events.v1 import events_pb2
 from mesh.outbox import OutboxEvent
 from mesh.protobuf import timestamp
 from mesh.topics import ATTENDANCE_EVENTS
-from attendance_adapter.domain.model import AttendanceRecord, AttendanceStatus, Freshness, Origin
 
 SOURCE = "attendance_adapter"
 
@@ -63,16 +66,25 @@ def freshness_to_proto(freshness: Freshness) -> attendance_pb2.Freshness:
     )
 
 
-def attendance_changed(record: AttendanceRecord, previous: AttendanceRecord | None, now: datetime) -> OutboxEvent:
+def to_outbox(event: object) -> Iterable[OutboxEvent]:
+    """The outbox rows announcing a domain event of attendance_adapter."""
+    if isinstance(event, AttendanceChanged):
+        return [attendance_changed(event)]
+    raise TypeError(f"attendance_adapter publishes no {type(event).__name__}")
+
+
+def attendance_changed(event: AttendanceChanged) -> OutboxEvent:
     """The rider's new attendance on `attendance.events.v1`, keyed by rider id."""
+    record = event.record
+    previous = event.previous_status
     payload = events_pb2.AttendanceChanged(
         rider_id=record.rider_id,
         hub_id=record.hub_id,
         date=record.date.isoformat(),
         status=STATUS_TO_PROTO[record.status],
-        previous_status=STATUS_TO_PROTO[previous.status] if previous else attendance_pb2.ATTENDANCE_STATUS_UNSPECIFIED,
+        previous_status=STATUS_TO_PROTO[previous] if previous else attendance_pb2.ATTENDANCE_STATUS_UNSPECIFIED,
         record=record_to_proto(record),
-        changed_at=timestamp(now),
+        changed_at=timestamp(event.changed_at),
     )
     return OutboxEvent(
         topic=ATTENDANCE_EVENTS,
@@ -80,5 +92,5 @@ def attendance_changed(record: AttendanceRecord, previous: AttendanceRecord | No
         payload=payload.SerializeToString(),
         event_type=events_pb2.AttendanceChanged.DESCRIPTOR.full_name,
         source=SOURCE,
-        occurred_at=now,
+        occurred_at=event.changed_at,
     )

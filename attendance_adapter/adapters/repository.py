@@ -1,5 +1,6 @@
 """The embedded attendance table in PostgreSQL: rows in and out of the domain, the queries the use
-cases need, and `EmbeddedAttendanceSource`, the AttendanceSource that reads it."""
+cases need (the service layer's repository port), and `EmbeddedAttendanceSource`, the
+AttendanceSource that reads it."""
 
 from __future__ import annotations
 
@@ -12,11 +13,11 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.orm import Session, sessionmaker
 
 from attendance_adapter.adapters.orm import attendance_records
-from attendance_adapter.adapters.source import AttendanceSource
 from attendance_adapter.domain.model import AttendanceRecord, AttendanceStatus
+from attendance_adapter.service_layer.ports import AttendanceSource
+from attendance_adapter.service_layer.repositories import AbstractAttendanceRepository, RecordKey
 
 T = attendance_records
-Key = tuple[str, date]  # (rider_id, date)
 # Rows per statement when a whole CSV file is written in one transaction.
 CHUNK = 1000
 
@@ -52,7 +53,7 @@ def _chunks(items: Sequence[Any]) -> Iterable[Sequence[Any]]:
         yield items[start : start + CHUNK]
 
 
-class AttendanceRepository:
+class SqlAlchemyAttendanceRepository(AbstractAttendanceRepository):
     def __init__(self, session: Session) -> None:
         self.session = session
 
@@ -64,10 +65,10 @@ class AttendanceRepository:
         rows = self.session.execute(sa.select(T).where(T.c.hub_id == hub_id, T.c.date == day).order_by(T.c.rider_id))
         return [_from_row(row) for row in rows]
 
-    def get_many_for_update(self, keys: Iterable[Key]) -> dict[Key, AttendanceRecord]:
+    def get_many_for_update(self, keys: Iterable[RecordKey]) -> dict[RecordKey, AttendanceRecord]:
         """Lock and load rows in key order (a fixed order, so concurrent writers cannot deadlock)."""
         ordered = sorted(set(keys))
-        found: dict[Key, AttendanceRecord] = {}
+        found: dict[RecordKey, AttendanceRecord] = {}
         for chunk in _chunks(ordered):
             rows = self.session.execute(
                 sa.select(T)
@@ -78,10 +79,10 @@ class AttendanceRepository:
             found.update({(row.rider_id, row.date): _from_row(row) for row in rows})
         return found
 
-    def insert_new(self, records: Sequence[AttendanceRecord]) -> set[Key]:
+    def insert_new(self, records: Sequence[AttendanceRecord]) -> set[RecordKey]:
         """Insert the records whose (rider, day) has no row yet; returns the keys inserted. A
         concurrent insert of the same key loses quietly here and is resolved by the caller."""
-        inserted: set[Key] = set()
+        inserted: set[RecordKey] = set()
         for chunk in _chunks(records):
             statement = (
                 pg_insert(T)
@@ -122,8 +123,8 @@ class EmbeddedAttendanceSource(AttendanceSource):
 
     def rider_attendance(self, rider_id: str, day: date, *, deadline: float | None = None) -> AttendanceRecord | None:
         with self._session_factory() as session:
-            return AttendanceRepository(session).get(rider_id, day)
+            return SqlAlchemyAttendanceRepository(session).get(rider_id, day)
 
     def hub_attendance(self, hub_id: str, day: date, *, deadline: float | None = None) -> list[AttendanceRecord]:
         with self._session_factory() as session:
-            return AttendanceRepository(session).for_hub(hub_id, day)
+            return SqlAlchemyAttendanceRepository(session).for_hub(hub_id, day)

@@ -27,16 +27,17 @@ from urllib.parse import quote, urlencode
 
 from tenacity import RetryCallState, Retrying, retry_if_exception_type, wait_exponential_jitter
 
-from attendance_adapter.adapters.metrics import UPSTREAM_REQUESTS, UPSTREAM_SECONDS
-from attendance_adapter.adapters.source import (
+from attendance_adapter.adapters.wire import parse_hub_answer, parse_rider_answer
+from attendance_adapter.domain.model import AttendanceRecord
+from attendance_adapter.metrics import UPSTREAM_REQUESTS, UPSTREAM_SECONDS
+from attendance_adapter.service_layer.ports import (
     AttendanceSource,
     HubNotKnown,
     SourceMalformed,
     SourceRejected,
     SourceUnreachable,
 )
-from attendance_adapter.adapters.wire import WireError, parse_hub_answer, parse_rider_answer
-from attendance_adapter.domain.model import AttendanceRecord
+from mesh.errors import InvalidArgument
 
 T = TypeVar("T")
 
@@ -75,7 +76,7 @@ NOT_FOUND = _NotFound()
 
 
 class _NoRedirect(urllib.request.HTTPRedirectHandler):
-    def redirect_request(self, req, fp, code, msg, headers, newurl):  # type: ignore[no-untyped-def]
+    def redirect_request(self, req, fp, code, msg, headers, newurl):
         return None  # urllib then raises HTTPError with the 3xx status
 
 
@@ -215,7 +216,7 @@ class HttpAttendanceSource(AttendanceSource):
                 raise SourceMalformed(f"upstream answered malformed data: HTTP {status} instead of 200")
             try:
                 answer = parse(body)
-            except WireError as exc:
+            except InvalidArgument as exc:  # any rule the answer breaks (WireError names where)
                 outcome = "malformed"
                 raise SourceMalformed(f"upstream answered malformed data: {exc}") from None
             outcome = "ok"

@@ -1,8 +1,9 @@
 """The JSON of the attendance system's HTTP API (docs/attendance.md), read strictly.
 
-Every field is checked for presence and type, statuses must be known, ids must be the ones asked
-for: an answer that breaks the contract raises `WireError` naming where (`records[3].status`)
-and is never used, not even in part. The same record shape is what the Redis cache stores.
+Every field is checked for presence and type, ids and dates by the mesh kernel, statuses must be
+known, ids must be the ones asked for: an answer that breaks the contract raises `WireError`
+naming where (`records[3].status`) and is never used, not even in part. The same record shape is
+what the Redis cache stores.
 """
 
 from __future__ import annotations
@@ -12,14 +13,19 @@ import re
 from datetime import date, datetime
 from typing import Any
 
-from attendance_adapter.domain.model import AttendanceRecord, InvalidAttendance, parse_date, parse_status
+from attendance_adapter.domain.model import AttendanceRecord, parse_status
+from mesh.errors import InvalidArgument
+from mesh.kernel import parse_date, quoted
 
 # RFC 3339 date-time with a mandatory offset ("Z" or ±HH:MM); fractions up to nanoseconds.
-TIMESTAMP_PATTERN = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{1,9})?(Z|[+-]\d{2}:\d{2})$")
+TIMESTAMP_PATTERN = re.compile(
+    r"[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}(\.[0-9]{1,9})?(Z|[+-][0-9]{2}:[0-9]{2})"
+)
 
 
-class WireError(ValueError):
-    """A JSON document that breaks the contract; the message names the offending field."""
+class WireError(InvalidArgument):
+    """A document (an upstream answer, a cache entry, a CSV cell) that breaks the contract; the
+    message names the offending field. The upstream adapter turns it into SourceMalformed."""
 
 
 def _field(obj: dict[str, Any], name: str, where: str, kinds: tuple[type, ...], *, required: bool) -> Any:
@@ -36,8 +42,8 @@ def _field(obj: dict[str, Any], name: str, where: str, kinds: tuple[type, ...], 
 
 
 def parse_timestamp(value: str, field: str) -> datetime:
-    if not TIMESTAMP_PATTERN.match(value):
-        raise WireError(f"{field}: {value!r} is not an RFC 3339 timestamp with an offset")
+    if TIMESTAMP_PATTERN.fullmatch(value) is None:
+        raise WireError(f"{field}: {quoted(value)} is not an RFC 3339 timestamp with an offset")
     try:
         return datetime.fromisoformat(value)
     except ValueError:
@@ -64,14 +70,14 @@ def record_from_json(obj: Any, where: str = "") -> AttendanceRecord:
         return AttendanceRecord(
             rider_id=rider_id,
             hub_id=hub_id,
-            date=parse_date(day_text),
+            date=parse_date("date", day_text),
             status=parse_status(status_text),
             check_in=parse_timestamp(check_in, "check_in_time") if check_in is not None else None,
             check_out=parse_timestamp(check_out, "check_out_time") if check_out is not None else None,
             shift=shift or "",
             updated_at=parse_timestamp(updated_at, "updated_at") if updated_at is not None else None,
         )
-    except (InvalidAttendance, WireError) as exc:
+    except InvalidArgument as exc:
         raise WireError(f"{where}{exc}") from None
 
 

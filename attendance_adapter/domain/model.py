@@ -1,24 +1,21 @@
 """Rider attendance and the rules of answering about it: statuses, records, freshness.
 
 Pure domain: no gRPC, SQLAlchemy, Redis or HTTP. A record that breaks a rule cannot be built
-(`InvalidAttendance` names the field and the rule), so anything that reaches the service layer,
-whether typed by a person, read from the embedded table or sent by the upstream system, obeys
-the same rules. Freshness is decided here, from timestamps and a clock the caller passes.
+(an `InvalidArgument`, such as `InvalidAttendance`, names the field and the rule), so anything
+that reaches the service layer, whether typed by a person, read from the embedded table or sent
+by the upstream system, obeys the same rules. Freshness is decided here, from timestamps and a clock the caller passes.
 """
 
 from __future__ import annotations
 
 import enum
-import re
 from collections.abc import Iterable
 from dataclasses import dataclass, fields
 from datetime import UTC, date, datetime, timedelta
 
-from mesh.kernel import quoted
+from mesh.errors import InvalidArgument
+from mesh.kernel import check_id, check_text, quoted
 
-# \Z, not $: "$" also matches before a trailing newline.
-ID_PATTERN = re.compile(r"^[A-Za-z0-9._:-]{1,64}\Z")
-DATE_PATTERN = re.compile(r"^\d{4}-\d{2}-\d{2}\Z", re.ASCII)
 MAX_SHIFT = 64
 # Recorded attendance is for days around today: planned leave ahead, corrections behind. Further
 # out is a typo (2205 for 2025), not a plan.
@@ -30,7 +27,7 @@ TIME_WINDOW_BEFORE = timedelta(days=1)
 TIME_WINDOW_AFTER = timedelta(days=2)
 
 
-class InvalidAttendance(ValueError):
+class InvalidAttendance(InvalidArgument):
     """Attendance data that breaks a rule; the message names the field and the rule."""
 
 
@@ -52,24 +49,6 @@ def parse_status(value: object, field: str = "status") -> AttendanceStatus:
         except ValueError:
             pass
     raise InvalidAttendance(f"{field}: {quoted(value)} is not one of {STATUS_NAMES}")
-
-
-def parse_date(value: object, field: str = "date") -> date:
-    """A real calendar day written "YYYY-MM-DD"."""
-    if not isinstance(value, str) or not DATE_PATTERN.match(value):
-        raise InvalidAttendance(f"{field}: {quoted(value)} is not a date written YYYY-MM-DD")
-    try:
-        return date.fromisoformat(value)
-    except ValueError:
-        raise InvalidAttendance(f"{field}: {value!r} is not a real calendar day") from None
-
-
-def check_id(value: object, field: str) -> str:
-    if not isinstance(value, str) or not ID_PATTERN.match(value):
-        raise InvalidAttendance(
-            f"{field}: {quoted(value)} must be 1-64 characters of letters, digits, '.', '_', ':' or '-'"
-        )
-    return value
 
 
 def check_recordable_day(day: date, today: date, field: str = "date") -> None:
@@ -99,7 +78,7 @@ def _check_moment(value: datetime | None, field: str, day: date) -> None:
 class AttendanceRecord:
     """One rider's attendance on one day. Rules checked on construction:
 
-    - rider_id, hub_id: ids (1-64 of letters, digits, '.', '_', ':', '-'); shift at most 64 characters;
+    - rider_id, hub_id: ids (mesh.kernel); shift at most 64 printable characters;
     - check-in and check-out carry a UTC offset and fall near the day;
     - a check-out needs a check-in and is not before it;
     - PRESENT has no check-out (a rider who checked out is CHECKED_OUT);
@@ -116,12 +95,14 @@ class AttendanceRecord:
     updated_at: datetime | None = None
 
     def __post_init__(self) -> None:
-        check_id(self.rider_id, "rider_id")
-        check_id(self.hub_id, "hub_id")
+        check_id("rider_id", self.rider_id)
+        check_id("hub_id", self.hub_id)
         if not isinstance(self.status, AttendanceStatus):
             raise InvalidAttendance(f"status: {self.status!r} is not one of {STATUS_NAMES}")
-        if not isinstance(self.shift, str) or len(self.shift) > MAX_SHIFT or not self.shift.isprintable():
-            raise InvalidAttendance(f"shift: must be at most {MAX_SHIFT} printable characters")
+        check_text("shift", self.shift, MAX_SHIFT)
+        # A shift is a label on one line ("MORNING", "06:00-14:00"): no tab or newline either.
+        if not self.shift.isprintable():
+            raise InvalidAttendance("shift must be printable characters on one line")
         _check_moment(self.check_in, "check_in_time", self.date)
         _check_moment(self.check_out, "check_out_time", self.date)
         if self.updated_at is not None and self.updated_at.tzinfo is None:

@@ -1,55 +1,30 @@
-"""gRPC entrypoint of attendance_adapter: validates `firstmile.attendance.v1.AttendanceService`
-requests, runs the use case, and translates the answer. Errors are raised as mesh errors; the
-server maps them to status codes."""
+"""gRPC entrypoint of attendance_adapter: turns `firstmile.attendance.v1.AttendanceService`
+requests into domain values, runs the use case, and translates the answer. Errors propagate as
+mesh error kinds (domain errors subclass them); the server maps them to status codes."""
 
 from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from datetime import UTC, date, datetime
 
 import grpc
 
-from firstmile.attendance.v1 import attendance_pb2, attendance_pb2_grpc
-from mesh.auth import STAFF
-from mesh.errors import FailedPrecondition, InvalidArgument, NotFound
-from mesh.access import AccessRule, Scope, current_caller
-from mesh.grpc_server import ServiceRegistration
 from attendance_adapter.adapters.messages import STATUS_FROM_PROTO, freshness_to_proto, moment, record_to_proto
-from attendance_adapter.domain.model import (
-    AttendanceRecord,
-    Freshness,
-    InvalidAttendance,
-    check_id,
-    check_recordable_day,
-    parse_date,
-)
+from attendance_adapter.domain.model import AttendanceRecord, Freshness, InvalidAttendance, check_recordable_day
 from attendance_adapter.service_layer import handlers
 from attendance_adapter.service_layer.reader import AttendanceReader
-from attendance_adapter.service_layer.unit_of_work import AttendanceUnitOfWork
+from attendance_adapter.service_layer.unit_of_work import AbstractAttendanceUnitOfWork
+from firstmile.attendance.v1 import attendance_pb2, attendance_pb2_grpc
+from mesh.access import AccessRule, Scope, current_caller
+from mesh.auth import STAFF
+from mesh.errors import FailedPrecondition, NotFound
+from mesh.grpc_server import ServiceRegistration
+from mesh.kernel import check_id, parse_date, utc_now
 
 SERVICE_NAME = "firstmile.attendance.v1.AttendanceService"
 # Part of the caller's deadline kept back to answer from the last known data in time.
 DEADLINE_MARGIN_SECONDS = 0.2
 NO_DEADLINE_SECONDS = 1e6
-
-
-def _required_id(value: str, field: str) -> str:
-    if not value:
-        raise InvalidArgument(f"{field} is required")
-    try:
-        return check_id(value, field)
-    except InvalidAttendance as exc:
-        raise InvalidArgument(str(exc)) from None
-
-
-def _day(value: str) -> date:
-    if not value:
-        raise InvalidArgument("date is required (YYYY-MM-DD)")
-    try:
-        return parse_date(value)
-    except InvalidAttendance as exc:
-        raise InvalidArgument(str(exc)) from None
 
 
 def _deadline(context: grpc.ServicerContext) -> float | None:
@@ -67,37 +42,29 @@ def _as_of(freshness: Freshness) -> str:
 
 
 def record_from_proto(request: attendance_pb2.RecordAttendanceRequest) -> AttendanceRecord:
-    """Validate a RecordAttendance request into a record; InvalidArgument names what is wrong."""
-    rider_id = _required_id(request.rider_id, "rider_id")
-    hub_id = _required_id(request.hub_id, "hub_id")
-    day = _day(request.date)
-    try:
-        # The day before the times: they are judged against it.
-        check_recordable_day(day, datetime.now(UTC).date())
-    except InvalidAttendance as exc:
-        raise InvalidArgument(str(exc)) from None
+    """The record a RecordAttendance request asks for; InvalidArgument names what is wrong."""
+    day = parse_date("date", request.date)
+    # The day before the times: they are judged against it.
+    check_recordable_day(day, utc_now().date())
     if request.status == attendance_pb2.ATTENDANCE_STATUS_UNSPECIFIED:
-        raise InvalidArgument("status is required (PRESENT, ABSENT, ON_LEAVE or CHECKED_OUT)")
+        raise InvalidAttendance("status is required (PRESENT, ABSENT, ON_LEAVE or CHECKED_OUT)")
     status = STATUS_FROM_PROTO.get(request.status)
     if status is None:
-        raise InvalidArgument(f"status {request.status} is not a known AttendanceStatus")
+        raise InvalidAttendance(f"status {request.status} is not a known AttendanceStatus")
     try:
         check_in = moment(request.check_in_time, request.HasField("check_in_time"))
         check_out = moment(request.check_out_time, request.HasField("check_out_time"))
     except (ValueError, OverflowError) as exc:
-        raise InvalidArgument(f"check_in_time / check_out_time: not a valid timestamp ({exc})") from None
-    try:
-        return AttendanceRecord(
-            rider_id=rider_id,
-            hub_id=hub_id,
-            date=day,
-            status=status,
-            check_in=check_in,
-            check_out=check_out,
-            shift=request.shift,
-        )
-    except InvalidAttendance as exc:
-        raise InvalidArgument(str(exc)) from None
+        raise InvalidAttendance(f"check_in_time / check_out_time: not a valid timestamp ({exc})") from None
+    return AttendanceRecord(
+        rider_id=request.rider_id,
+        hub_id=request.hub_id,
+        date=day,
+        status=status,
+        check_in=check_in,
+        check_out=check_out,
+        shift=request.shift,
+    )
 
 
 # Team leads read and record attendance of their hubs' riders; dispatch_svc reads as a service.
@@ -112,13 +79,13 @@ class AttendanceServicer(attendance_pb2_grpc.AttendanceServiceServicer):
     """`recorder` makes a unit of work over the embedded table; None when the adapter fronts an
     external system (RecordAttendance is then FAILED_PRECONDITION)."""
 
-    def __init__(self, reader: AttendanceReader, recorder: Callable[[], AttendanceUnitOfWork] | None) -> None:
+    def __init__(self, reader: AttendanceReader, recorder: Callable[[], AbstractAttendanceUnitOfWork] | None) -> None:
         self._reader = reader
         self._recorder = recorder
 
     def GetAttendance(self, request, context):
-        rider_id = _required_id(request.rider_id, "rider_id")
-        day = _day(request.date)
+        rider_id = check_id("rider_id", request.rider_id)
+        day = parse_date("date", request.date)
         answer = self._reader.rider(rider_id, day, deadline=_deadline(context))
         if answer.record is None:
             raise NotFound(f"no attendance record for rider {rider_id} on {day.isoformat()}{_as_of(answer.freshness)}")
@@ -128,8 +95,8 @@ class AttendanceServicer(attendance_pb2_grpc.AttendanceServiceServicer):
         )
 
     def ListAvailableRiders(self, request, context):
-        hub_id = _required_id(request.hub_id, "hub_id")
-        day = _day(request.date)
+        hub_id = check_id("hub_id", request.hub_id)
+        day = parse_date("date", request.date)
         current_caller().require_hub(hub_id)
         answer = self._reader.hub(hub_id, day, deadline=_deadline(context))
         return attendance_pb2.ListAvailableRidersResponse(

@@ -9,19 +9,16 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
-from datetime import UTC, datetime
+from datetime import datetime
 
-from mesh.errors import InvalidArgument
-from attendance_adapter.adapters.messages import attendance_changed
-from attendance_adapter.adapters.metrics import RECORDED
+from attendance_adapter.domain.events import AttendanceChanged
 from attendance_adapter.domain.model import AttendanceRecord, InvalidAttendance, check_recordable_day
-from attendance_adapter.service_layer.unit_of_work import AttendanceUnitOfWork
+from attendance_adapter.metrics import RECORDED
+from attendance_adapter.service_layer.repositories import RecordKey
+from attendance_adapter.service_layer.unit_of_work import AbstractAttendanceUnitOfWork
+from mesh.kernel import utc_now
 
 Clock = Callable[[], datetime]
-
-
-def utc_now() -> datetime:
-    return datetime.now(UTC)
 
 
 @dataclass(frozen=True)
@@ -32,7 +29,7 @@ class Recorded:
 
 
 def record_attendance(
-    uow: AttendanceUnitOfWork,
+    uow: AbstractAttendanceUnitOfWork,
     records: Sequence[AttendanceRecord],
     *,
     authorize: Callable[[AttendanceRecord], None] = lambda stored: None,
@@ -47,23 +44,9 @@ def record_attendance(
     times or shift only is stored quietly (consumers care about availability).
     """
     moment = now()
-    single = len(records) == 1
-    first: dict[tuple[str, object], int] = {}
-    for index, record in enumerate(records):
-        where = "" if single else f"records[{index}]: "
-        try:
-            check_recordable_day(record.date, moment.date())
-        except InvalidAttendance as exc:
-            raise InvalidArgument(f"{where}{exc}") from None
-        key = (record.rider_id, record.date)
-        if key in first:
-            raise InvalidArgument(
-                f"{where}rider {record.rider_id} on {record.date.isoformat()} repeats records[{first[key]}]"
-            )
-        first[key] = index
-
+    keys = _check_batch(records, moment)
     with uow:
-        existing = uow.records.get_many_for_update(first)
+        existing = uow.records.get_many_for_update(keys)
         for previous in existing.values():
             authorize(previous)
         fresh = [replace(r, updated_at=moment) for r in records if (r.rider_id, r.date) not in existing]
@@ -77,12 +60,12 @@ def record_attendance(
             existing.update(raced)
         results: list[Recorded] = []
         updates: list[AttendanceRecord] = []
-        events = []
+        events: list[AttendanceChanged] = []
         for record in records:
             key = (record.rider_id, record.date)
             stored = replace(record, updated_at=moment)
             if key in inserted:
-                events.append(attendance_changed(stored, None, moment))
+                events.append(AttendanceChanged(stored, None, moment))
                 results.append(Recorded(stored, "created", True))
                 continue
             previous = existing[key]
@@ -92,7 +75,7 @@ def record_attendance(
             updates.append(stored)
             announce = stored.announces_change_from(previous)
             if announce:
-                events.append(attendance_changed(stored, previous, moment))
+                events.append(AttendanceChanged(stored, previous.status, moment))
             results.append(Recorded(stored, "updated", announce))
         uow.records.update(updates)
         uow.publish(events)
@@ -100,3 +83,22 @@ def record_attendance(
     for result in results:
         RECORDED.labels(result.result).inc()
     return results
+
+
+def _check_batch(records: Sequence[AttendanceRecord], moment: datetime) -> list[RecordKey]:
+    """The records' keys; InvalidAttendance for a day far from today or a rider twice on a day
+    (naming `records[i]` when there are several)."""
+    first: dict[RecordKey, int] = {}
+    for index, record in enumerate(records):
+        where = "" if len(records) == 1 else f"records[{index}]: "
+        try:
+            check_recordable_day(record.date, moment.date())
+        except InvalidAttendance as exc:
+            raise InvalidAttendance(f"{where}{exc}") from None
+        key = (record.rider_id, record.date)
+        if key in first:
+            raise InvalidAttendance(
+                f"{where}rider {record.rider_id} on {record.date.isoformat()} repeats records[{first[key]}]"
+            )
+        first[key] = index
+    return list(first)

@@ -22,13 +22,9 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime
+from datetime import date, datetime
 from typing import Generic, TypeVar
 
-from mesh.errors import NotFound, Unavailable
-from attendance_adapter.adapters.cache import AttendanceCache, CacheKey
-from attendance_adapter.adapters.metrics import CACHE_HITS, CACHE_MISSES, STALE_ANSWERS, UNAVAILABLE_ANSWERS
-from attendance_adapter.adapters.source import AttendanceSource, HubNotKnown, SourceFailed, SourceUnreachable
 from attendance_adapter.domain.model import (
     AttendanceRecord,
     CachePolicy,
@@ -37,15 +33,21 @@ from attendance_adapter.domain.model import (
     RiderAttendance,
     Snapshot,
 )
+from attendance_adapter.metrics import CACHE_HITS, CACHE_MISSES, STALE_ANSWERS, UNAVAILABLE_ANSWERS
+from attendance_adapter.service_layer.ports import (
+    AttendanceCache,
+    AttendanceSource,
+    CacheKey,
+    SourceFailed,
+    SourceUnreachable,
+)
+from mesh.errors import Unavailable
+from mesh.kernel import utc_now
 
 log = logging.getLogger(__name__)
 
 T = TypeVar("T")
 Clock = Callable[[], datetime]
-
-
-def utc_now() -> datetime:
-    return datetime.now(UTC)
 
 
 @dataclass
@@ -128,20 +130,17 @@ class AttendanceReader:
         return RiderAttendance(rider_id, day, record, freshness)
 
     def hub(self, hub_id: str, day: date, *, deadline: float | None = None) -> HubAttendance:
-        """Every record of the hub's riders for the day, with its freshness; NotFound when the
-        upstream does not know the hub."""
-        try:
-            if self._source.embedded:
-                records = tuple(self._source.hub_attendance(hub_id, day, deadline=deadline))
-                return HubAttendance(hub_id, day, records, Freshness.embedded(self._clock()))
-            snapshot, freshness = self._read(
-                CacheKey("hub", hub_id, day),
-                lambda limit: tuple(self._source.hub_attendance(hub_id, day, deadline=limit)),
-                deadline,
-                f"hub {hub_id} on {day.isoformat()}",
-            )
-        except HubNotKnown as exc:
-            raise NotFound(str(exc)) from None
+        """Every record of the hub's riders for the day, with its freshness; HubNotKnown (a
+        NotFound) when the upstream does not know the hub."""
+        if self._source.embedded:
+            records = tuple(self._source.hub_attendance(hub_id, day, deadline=deadline))
+            return HubAttendance(hub_id, day, records, Freshness.embedded(self._clock()))
+        snapshot, freshness = self._read(
+            CacheKey("hub", hub_id, day),
+            lambda limit: tuple(self._source.hub_attendance(hub_id, day, deadline=limit)),
+            deadline,
+            f"hub {hub_id} on {day.isoformat()}",
+        )
         return HubAttendance(hub_id, day, snapshot.records, freshness)
 
     def _read(

@@ -4,7 +4,8 @@ the gRPC servicer on a real mesh GrpcServer.
 
 Covers: upstream healthy (LIVE, then CACHED); slow (timeouts) and failing with 503 (stale answer
 flagged with its age and reason, after retries); never reached (UNAVAILABLE); malformed answer
-(error, not cached); refusals, the caller's deadline, Redis down, and RecordAttendance refused.
+(error, not cached); refusals, the caller's deadline and Redis down. Request validation and
+RecordAttendance refused in this mode are unit-tested (test_attendance_servicer.py).
 """
 
 from __future__ import annotations
@@ -25,17 +26,18 @@ import pytest
 import redis
 from prometheus_client import REGISTRY
 
-from attendance_adapter.adapters.cache import CacheKey, RedisAttendanceCache
-from attendance_adapter.adapters.source import SourceRejected
+from attendance_adapter.adapters.cache import RedisAttendanceCache, redis_key
 from attendance_adapter.adapters.upstream import HttpAttendanceSource, UpstreamConfig
 from attendance_adapter.domain.model import CachePolicy
 from attendance_adapter.entrypoints.grpc_api import AttendanceServicer, registration
+from attendance_adapter.service_layer.ports import CacheKey, SourceRejected
 from attendance_adapter.service_layer.reader import AttendanceReader
 from firstmile.attendance.v1 import attendance_pb2 as pb
 from firstmile.attendance.v1 import attendance_pb2_grpc
 from mesh.grpc_server import GrpcServer
 from mesh.redis_client import make_redis
 from tests.support import auth
+from tests.support.fakes_attendance import FakeClock
 
 pytestmark = pytest.mark.integration
 
@@ -83,7 +85,7 @@ def make_handler(system: FakeAttendanceSystem) -> type[BaseHTTPRequestHandler]:
     class Handler(BaseHTTPRequestHandler):
         protocol_version = "HTTP/1.1"
 
-        def do_GET(self) -> None:  # noqa: N802 - http.server's naming
+        def do_GET(self) -> None:
             url = urlsplit(self.path)
             day = parse_qs(url.query).get("date", [""])[0]
             system.requests.append((url.path, day, self.headers.get("Authorization", "")))
@@ -135,17 +137,6 @@ def closed_port() -> int:
 # -- the adapter under test --------------------------------------------------------------------
 
 
-class FakeClock:
-    def __init__(self) -> None:
-        self.now = datetime.now(UTC)
-
-    def __call__(self) -> datetime:
-        return self.now
-
-    def advance(self, seconds: float) -> None:
-        self.now += timedelta(seconds=seconds)
-
-
 @pytest.fixture(scope="module")
 def redis_client(redis_url) -> Iterator[redis.Redis]:
     client = make_redis(redis_url)
@@ -168,14 +159,14 @@ def adapter_factory(redis_client) -> Iterator:
     started: list[tuple[GrpcServer, grpc.Channel]] = []
 
     def start(base_url: str, *, cache_client: redis.Redis | None = None, **config) -> Adapter:
-        settings = dict(
-            timeout_seconds=0.3,
-            attempts=3,
-            retry_budget_seconds=3.0,
-            cooldown_seconds=0.0,
-            backoff_initial_seconds=0.05,
-            backoff_max_seconds=0.2,
-        )
+        settings = {
+            "timeout_seconds": 0.3,
+            "attempts": 3,
+            "retry_budget_seconds": 3.0,
+            "cooldown_seconds": 0.0,
+            "backoff_initial_seconds": 0.05,
+            "backoff_max_seconds": 0.2,
+        }
         settings.update(config)
         clock = FakeClock()
         source = HttpAttendanceSource(UpstreamConfig(base_url=base_url, token=TOKEN, **settings))
@@ -276,7 +267,7 @@ def test_healthy_upstream_live_then_cached(upstream, adapter_factory, redis_clie
     assert list(second.records) == list(first.records)
 
     assert system.requests == [(f"/api/v1/hubs/{hub}/attendance", TODAY.isoformat(), f"Bearer {TOKEN}")]
-    assert redis_client.ttl(str(CacheKey("hub", hub, TODAY))) > TTL_SECONDS  # kept as last known data
+    assert redis_client.ttl(redis_key(CacheKey("hub", hub, TODAY))) > TTL_SECONDS  # kept as last known data
 
     got = adapter.stub.GetAttendance(pb.GetAttendanceRequest(rider_id=f"{rider}-a", date=TODAY.isoformat()), timeout=10)
     assert got.record.rider_id == f"{rider}-a"
@@ -416,7 +407,7 @@ def test_a_malformed_answer_is_an_error_and_not_cached(upstream, adapter_factory
     assert f"upstream answered malformed data: {reason}" in caught.value.details()
     assert system.count(f"/hubs/{hub}/") == 1  # not retried
     assert upstream_count("malformed") == malformed + 1
-    assert redis_client.get(str(CacheKey("hub", hub, TODAY))) is None
+    assert redis_client.get(redis_key(CacheKey("hub", hub, TODAY))) is None
 
     system.mode = "healthy"
     assert ask_hub(adapter, hub).freshness.source == pb.ATTENDANCE_SOURCE_LIVE
@@ -444,7 +435,7 @@ def test_a_wrong_token_is_a_refusal(upstream):
     assert system.requests[-1][2] == "Bearer wrong"
 
 
-# -- Redis down, writes refused, bad input ---------------------------------------------------------
+# -- Redis down ---------------------------------------------------------
 
 
 def test_redis_down_goes_to_the_upstream_directly(upstream, adapter_factory):
@@ -457,34 +448,3 @@ def test_redis_down_goes_to_the_upstream_directly(upstream, adapter_factory):
         assert ask_hub(adapter, hub).freshness.source == pb.ATTENDANCE_SOURCE_LIVE
     assert system.count(f"/hubs/{hub}/") == 2
     dead_redis.close()
-
-
-def test_record_attendance_is_refused_in_front_of_an_external_system(upstream, adapter_factory):
-    _, url = upstream
-    hub, rider = ids()
-    request = pb.RecordAttendanceRequest(
-        rider_id=rider, hub_id=hub, date=TODAY.isoformat(), status=pb.ATTENDANCE_STATUS_PRESENT
-    )
-    with pytest.raises(grpc.RpcError) as caught:
-        adapter_factory(url).stub.RecordAttendance(request, timeout=10)
-    assert caught.value.code() is grpc.StatusCode.FAILED_PRECONDITION
-    assert "only source of truth" in caught.value.details()
-
-
-@pytest.mark.parametrize(
-    ("hub", "day", "message"),
-    [
-        ("", TODAY.isoformat(), "hub_id is required"),
-        ("hub 1", TODAY.isoformat(), "hub_id: 'hub 1' must be 1-64 characters"),
-        ("hub-1", "", "date is required"),
-        ("hub-1", "2025-02-30", "is not a real calendar day"),
-        ("hub-1", "31/01/2025", "is not a date written YYYY-MM-DD"),
-    ],
-)
-def test_bad_requests_are_invalid_argument(upstream, adapter_factory, hub, day, message):
-    system, url = upstream
-    with pytest.raises(grpc.RpcError) as caught:
-        adapter_factory(url).stub.ListAvailableRiders(pb.ListAvailableRidersRequest(hub_id=hub, date=day), timeout=10)
-    assert caught.value.code() is grpc.StatusCode.INVALID_ARGUMENT
-    assert message in caught.value.details()
-    assert system.requests == []

@@ -6,6 +6,7 @@ from datetime import UTC, date, datetime
 
 import pytest
 
+from attendance_adapter import import_csv
 from attendance_adapter.adapters.csv_records import CsvRejected, parse_csv
 from attendance_adapter.domain.model import AttendanceStatus
 from attendance_adapter.import_csv import main
@@ -61,11 +62,11 @@ def test_every_bad_line_is_reported_with_its_number():
     )
     errors = errors_of(text)
     assert errors[0] == "line 3: status: 'HERE' is not one of PRESENT, ABSENT, ON_LEAVE, CHECKED_OUT"
-    assert errors[1] == "line 4: date: '2025-02-30' is not a real calendar day"
+    assert errors[1] == "line 4: date '2025-02-30' is not a real date"
     assert errors[2] == "line 5: expected 7 fields, got 4"
     assert errors[3].startswith("line 6: check_out_time: 2025-01-31T09:00:00+00:00 is before check_in_time")
     assert errors[4] == "line 7: rider R-1 on 2025-01-31 repeats line 2"
-    assert errors[5].startswith("line 8: rider_id: 'R 6' must be 1-64 characters")
+    assert errors[5] == "line 8: rider_id must be 1-64 characters of letters, digits, '.', '_', ':' or '-', got 'R 6'"
     assert errors[6] == "line 9: check_in_time: '06:00' is not an RFC 3339 timestamp with an offset"
     assert errors[7].startswith("line 10: date: 2205-01-31 must be between 366 days before and 366 days after today")
     assert errors[8] == "line 11: status: ABSENT with a check-in or check-out time"
@@ -100,19 +101,38 @@ def test_a_header_only_file_has_no_records():
     assert parse_csv(HEADER, today=TODAY) == []
 
 
-def test_the_command_refuses_a_bad_file_and_names_the_lines(tmp_path, capsys):
+@pytest.fixture
+def no_database(monkeypatch):
+    """The command's environment, with a database it must never reach."""
+    monkeypatch.setenv("FIRSTMILE_DATABASE_URL", "postgresql://nobody@127.0.0.1:1/nothing")
+    monkeypatch.delenv("ATTENDANCE_ADAPTER_UPSTREAM_URL", raising=False)
+    monkeypatch.delenv("ATTENDANCE_ADAPTER_UPSTREAM_TOKEN", raising=False)
+    monkeypatch.setattr(import_csv, "make_engine", lambda *args, **kwargs: pytest.fail("the database was reached"))
+    return monkeypatch
+
+
+def test_the_command_refuses_a_bad_file_whole_and_names_the_lines(tmp_path, capsys, no_database):
     today = datetime.now(UTC).date().isoformat()
     path = tmp_path / "attendance.csv"
-    path.write_text(HEADER + f"R-1,BLR-1,{today},HERE,,,\n")
-    assert main([str(path), "--dry-run"]) == 1
+    path.write_text(HEADER + f"R-1,BLR-1,{today},PRESENT,,,\nR-2,BLR-1,{today},HERE,,,\n")
+    assert main([str(path)]) == 1
     err = capsys.readouterr().err
     assert "refused, nothing was imported (1 bad line(s))" in err
-    assert "line 2: status: 'HERE' is not one of" in err
+    assert "line 3: status: 'HERE' is not one of PRESENT, ABSENT, ON_LEAVE, CHECKED_OUT" in err
 
 
-def test_the_command_dry_run_checks_only(tmp_path, capsys):
+def test_the_command_dry_run_checks_only(tmp_path, capsys, no_database):
     today = datetime.now(UTC).date().isoformat()
     path = tmp_path / "attendance.csv"
     path.write_text(HEADER + f"R-1,BLR-1,{today},PRESENT,,,\n")
     assert main([str(path), "--dry-run"]) == 0
     assert "1 record(s), all valid (dry run: nothing written)" in capsys.readouterr().out
+
+
+def test_the_command_is_refused_when_fronting_an_external_system(tmp_path, capsys, no_database):
+    path = tmp_path / "attendance.csv"
+    path.write_text(f"rider_id,hub_id,date,status\nR-1,BLR-1,{datetime.now(UTC).date().isoformat()},PRESENT\n")
+    no_database.setenv("ATTENDANCE_ADAPTER_UPSTREAM_URL", "https://attendance.example.com")
+    no_database.setenv("ATTENDANCE_ADAPTER_UPSTREAM_TOKEN", "t")
+    assert main([str(path)]) == 2
+    assert "ATTENDANCE_ADAPTER_UPSTREAM_URL is set" in capsys.readouterr().err

@@ -1,107 +1,37 @@
-"""Staleness decisions of AttendanceReader, with a fake source (subclassing the same
-AttendanceSource ABC as the real ones), an in-memory cache and a fake clock."""
+"""Staleness decisions of AttendanceReader, with the fakes of tests/support/fakes_attendance.py: a
+source and caches subclassing the same ports as the real adapters, and a fake clock."""
 
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable
 from datetime import UTC, date, datetime, timedelta
 
 import pytest
 from prometheus_client import REGISTRY
 
-from attendance_adapter.adapters.cache import AttendanceCache, CacheKey
-from attendance_adapter.adapters.source import (
-    AttendanceSource,
-    HubNotKnown,
-    SourceMalformed,
-    SourceRejected,
-    SourceUnreachable,
-)
-from attendance_adapter.domain.model import AttendanceRecord, AttendanceStatus, CachePolicy, Origin, Snapshot
+from attendance_adapter.domain.model import AttendanceRecord, AttendanceStatus, CachePolicy, Origin
+from attendance_adapter.service_layer.ports import SourceMalformed, SourceRejected, SourceUnreachable
 from attendance_adapter.service_layer.reader import AttendanceReader, SingleFlight
 from mesh.errors import NotFound, Unavailable
+from tests.support.fakes_attendance import DownCache, FakeAttendanceSource, FakeClock, MemoryCache
 
 DAY = date(2025, 1, 31)
 T0 = datetime(2025, 1, 31, 6, 0, tzinfo=UTC)
 TTL = timedelta(seconds=60)
 
 
-class FakeClock:
-    def __init__(self, now: datetime = T0) -> None:
-        self.now = now
-
-    def __call__(self) -> datetime:
-        return self.now
-
-    def advance(self, seconds: float) -> None:
-        self.now += timedelta(seconds=seconds)
-
-
 def rec(rider: str, status=AttendanceStatus.PRESENT, hub: str = "HUB-1") -> AttendanceRecord:
     return AttendanceRecord(rider_id=rider, hub_id=hub, date=DAY, status=status)
 
 
-class FakeSource(AttendanceSource):
-    """Answers from `hubs` / `riders`, or raises `failure` when set."""
-
-    def __init__(self, *, embedded: bool = False) -> None:
-        self.embedded = embedded
-        self.hubs: dict[str, list[AttendanceRecord]] = {}
-        self.riders: dict[str, AttendanceRecord] = {}
-        self.failure: Exception | None = None
-        self.calls: list[tuple[str, str]] = []
-        self.deadlines: list[float | None] = []
-        self.gate: Callable[[], None] | None = None
-
-    def rider_attendance(self, rider_id, day, *, deadline=None):
-        self.calls.append(("rider", rider_id))
-        self.deadlines.append(deadline)
-        if self.failure:
-            raise self.failure
-        return self.riders.get(rider_id)
-
-    def hub_attendance(self, hub_id, day, *, deadline=None):
-        self.calls.append(("hub", hub_id))
-        self.deadlines.append(deadline)
-        if self.gate:
-            self.gate()
-        if self.failure:
-            raise self.failure
-        if hub_id not in self.hubs:
-            raise HubNotKnown(f"hub {hub_id!r} is not known to the attendance system")
-        return list(self.hubs[hub_id])
-
-
-class MemoryCache(AttendanceCache):
-    def __init__(self) -> None:
-        self.entries: dict[str, Snapshot] = {}
-
-    def get(self, key: CacheKey) -> Snapshot | None:
-        return self.entries.get(str(key))
-
-    def put(self, key: CacheKey, snapshot: Snapshot) -> None:
-        self.entries[str(key)] = snapshot
-
-
-class DownCache(AttendanceCache):
-    """Redis down: every lookup misses, nothing is kept (RedisAttendanceCache never raises)."""
-
-    def get(self, key):
-        return None
-
-    def put(self, key, snapshot):
-        pass
-
-
 @pytest.fixture
 def clock() -> FakeClock:
-    return FakeClock()
+    return FakeClock(T0)
 
 
 @pytest.fixture
-def source() -> FakeSource:
-    s = FakeSource()
+def source() -> FakeAttendanceSource:
+    s = FakeAttendanceSource()
     s.hubs["HUB-1"] = [rec("R-2"), rec("R-1"), rec("R-3", AttendanceStatus.ON_LEAVE)]
     s.riders["R-1"] = rec("R-1")
     return s
@@ -230,7 +160,7 @@ def test_redis_down_means_every_call_goes_to_the_upstream(source, clock):
 
 
 def test_the_embedded_source_is_read_every_time_and_never_cached(cache, clock):
-    embedded = FakeSource(embedded=True)
+    embedded = FakeAttendanceSource(embedded=True)
     embedded.hubs["HUB-1"] = [rec("R-1")]
     reader = AttendanceReader(embedded, cache, CachePolicy(TTL), clock=clock)
     for _ in range(2):

@@ -1,4 +1,5 @@
-"""Prometheus metrics of attendance_adapter (served on ATTENDANCE_ADAPTER_METRICS_PORT)."""
+"""Prometheus metrics of attendance_adapter, counted by its service layer and adapters (served on
+ATTENDANCE_ADAPTER_METRICS_PORT)."""
 
 from __future__ import annotations
 
