@@ -21,10 +21,10 @@ import sqlalchemy as sa
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
 from attendance_adapter.adapters.repository import EmbeddedAttendanceSource
+from attendance_adapter.adapters.unit_of_work import SqlAlchemyAttendanceUnitOfWork
 from attendance_adapter.domain.model import CachePolicy
 from attendance_adapter.entrypoints import grpc_api as attendance_api
 from attendance_adapter.service_layer.reader import AttendanceReader
-from attendance_adapter.service_layer.unit_of_work import AttendanceUnitOfWork
 from dispatch_svc.adapters import orm as dispatch_orm
 from dispatch_svc.adapters.attendance import AttendanceClient
 from dispatch_svc.domain.model import PickupStatus, PurSnapshot, RouteMatch
@@ -760,7 +760,7 @@ def attendance_target(engine) -> Iterator[str]:
             )
     factory = make_session_factory(engine)
     reader = AttendanceReader(EmbeddedAttendanceSource(factory), None, CachePolicy(timedelta(seconds=60)))
-    servicer = attendance_api.AttendanceServicer(reader, lambda: AttendanceUnitOfWork(factory))
+    servicer = attendance_api.AttendanceServicer(reader, lambda: SqlAlchemyAttendanceUnitOfWork(factory))
     with serving(attendance_api.registration(servicer)) as target:
         yield target
 

@@ -43,10 +43,10 @@ from hypothesis import strategies as st
 
 from attendance_adapter.adapters import orm as attendance_orm
 from attendance_adapter.adapters.repository import EmbeddedAttendanceSource
+from attendance_adapter.adapters.unit_of_work import SqlAlchemyAttendanceUnitOfWork
 from attendance_adapter.domain.model import CachePolicy
 from attendance_adapter.entrypoints import grpc_api as attendance_api
 from attendance_adapter.service_layer.reader import AttendanceReader
-from attendance_adapter.service_layer.unit_of_work import AttendanceUnitOfWork
 from dispatch_svc.adapters import orm as dispatch_orm
 from dispatch_svc.adapters.attendance import AttendanceClient
 from dispatch_svc.domain.ranking import AttendanceSource, AttendanceView
@@ -208,7 +208,7 @@ def dispatch_service(servers_engine, engine) -> Iterator[dispatch_pb2_grpc.Dispa
 def attendance_service(servers_engine, engine) -> Iterator[attendance_pb2_grpc.AttendanceServiceStub]:
     factory = make_session_factory(servers_engine)
     reader = AttendanceReader(EmbeddedAttendanceSource(factory), None, CachePolicy(timedelta(seconds=60)))
-    servicer = attendance_api.AttendanceServicer(reader, lambda: AttendanceUnitOfWork(factory))
+    servicer = attendance_api.AttendanceServicer(reader, lambda: SqlAlchemyAttendanceUnitOfWork(factory))
     with serving(attendance_api.registration(servicer)) as channel:
         yield attendance_pb2_grpc.AttendanceServiceStub(channel)
     records, outbox = attendance_orm.attendance_records, attendance_orm.outbox.table
