@@ -2,8 +2,8 @@
 #
 # One image for the whole mesh; the command picks the process:
 #   python -m pur_svc | routing_svc | dispatch_svc | attendance_adapter   (a service)
-#   python -m mesh.migrate [service ...]                                   (Alembic migrations)
-#   python -m mesh.topics                                                  (Kafka topics + .dlq)
+#   python -m mesh.commands.migrate [service ...]                         (Alembic migrations)
+#   python -m mesh.commands.topics                                        (Kafka topics + .dlq)
 #
 # Build: docker build -t firstmile-mesh:$(git rev-parse --short HEAD) .
 # Pin the base by digest in CI (--build-arg PYTHON_IMAGE=python:3.11-slim-bookworm@sha256:...).

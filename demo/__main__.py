@@ -243,7 +243,7 @@ def explore_hints(args: argparse.Namespace) -> str:
             "",
             "The mesh keeps running (`make down` stops it; `make logs` follows the services' logs). Explore it",
             "as the hub's team lead (every call but health and reflection needs a token; see docs/security.md):",
-            f'  eval "$(bash infra/infra.sh env)"; TOKEN="$(python -m mesh.tokens --role team-lead --hub {hub})"',
+            f'  eval "$(bash infra/infra.sh env)"; TOKEN="$(python -m mesh.commands.tokens --role team-lead --hub {hub})"',
             f'  {grpcurl} -d \'{{"hub_id":"{hub}","page_size":3}}\' {pur} firstmile.pur.v1.PickupService/ListPickupRequests',
             f'  {grpcurl} -d \'{{"hub_id":"{hub}","status":"PICKUP_STATUS_UNROUTABLE","page_size":3}}\' {pur} '
             "firstmile.pur.v1.PickupService/ListPickupRequests",

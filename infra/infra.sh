@@ -269,7 +269,7 @@ export FIRSTMILE_KAFKA_BOOTSTRAP_SERVERS="localhost:$KAFKA_PORT"
 # The broker's TLS listeners (tests of the clients' Kafka security settings).
 export KAFKA_SSL_PORT=$KAFKA_SSL_PORT KAFKA_SASL_PORT=$KAFKA_SASL_PORT
 # Local runs: plaintext gRPC, said explicitly (the default is mutual TLS). Tokens are still required;
-# the signing key is exported for local tools only (python -m mesh.tokens, the demo).
+# the signing key is exported for local tools only (python -m mesh.commands.tokens, the demo).
 export FIRSTMILE_GRPC_TRANSPORT=plaintext
 export FIRSTMILE_AUTH_JWT_PUBLIC_KEY_FILE="$SECRETS/jwt-public.pem"
 export FIRSTMILE_AUTH_SERVICE_TOKEN_FILE="$SECRETS/service.token"
@@ -283,15 +283,15 @@ EOF
 # The local CA, certificates (gRPC, PostgreSQL and Kafka TLS), token keys and tokens.
 dev_secrets() {
   [ -x "$VENV/bin/python" ] || die "the Python environment is not installed; run: infra/infra.sh install"
-  (cd "$ROOT" && "$VENV/bin/python" -m mesh.devsecrets "$SECRETS" >/dev/null)
+  (cd "$ROOT" && "$VENV/bin/python" -m mesh.commands.devsecrets "$SECRETS" >/dev/null)
 }
 
 # Local keys and tokens, database schemas and Kafka topics, all idempotent.
 prepare() {
   eval "$(cmd_env)"
   dev_secrets
-  "$VENV/bin/python" -m mesh.migrate
-  "$VENV/bin/python" -m mesh.topics
+  "$VENV/bin/python" -m mesh.commands.migrate
+  "$VENV/bin/python" -m mesh.commands.topics
 }
 
 services_up() {

@@ -78,7 +78,7 @@ class FaultInfra:
         }
 
     def prepare(self) -> None:
-        for module in ("mesh.migrate", "mesh.topics"):
+        for module in ("mesh.commands.migrate", "mesh.commands.topics"):
             done = subprocess.run(
                 [sys.executable, "-m", module],
                 cwd=ROOT,

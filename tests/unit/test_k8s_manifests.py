@@ -30,8 +30,8 @@ import pytest
 yaml = pytest.importorskip("yaml", reason="PyYAML comes with the dev extra: pip install -e '.[dev]'")
 
 from mesh.config import ConfigError, MeshSettings, load  # noqa: E402
-from mesh.migrate import SERVICE_SCHEMAS, MigrateSettings  # noqa: E402
-from mesh.topics import TopicSettings, topic_specs  # noqa: E402
+from mesh.commands.migrate import SERVICE_SCHEMAS, MigrateSettings  # noqa: E402
+from mesh.commands.topics import TopicSettings, topic_specs  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[2]
 K8S = ROOT / "k8s"
@@ -605,7 +605,9 @@ def test_every_config_key_the_code_reads_is_set(k8s: Rendered, package: str, mon
             continue
         where = f"{k8s.overlay}: {w.name} container {c['name']}"
         env = k8s.env(c)
-        reads = {"mesh.migrate": MigrateSettings, "mesh.topics": TopicSettings}.get(module_of(c), MeshSettings)
+        reads = {"mesh.commands.migrate": MigrateSettings, "mesh.commands.topics": TopicSettings}.get(
+            module_of(c), MeshSettings
+        )
         needed = dict(settings_keys(reads))
         if c["name"] == "server":
             needed |= settings_keys(settings_cls)
@@ -731,8 +733,8 @@ def test_termination_drain_and_probe_timings_agree(k8s: Rendered, monkeypatch: p
 
 def test_migrations_and_topics_run_before_services_need_them(k8s: Rendered) -> None:
     jobs = {module_of(w.pod["containers"][0]): w for w in k8s.workloads if w.kind == "Job"}
-    assert set(jobs) == {"mesh.migrate", "mesh.topics"}, f"{k8s.overlay}: Jobs run {sorted(jobs)}"
-    migrate = jobs["mesh.migrate"].pod["containers"][0]
+    assert set(jobs) == {"mesh.commands.migrate", "mesh.commands.topics"}, f"{k8s.overlay}: Jobs run {sorted(jobs)}"
+    migrate = jobs["mesh.commands.migrate"].pod["containers"][0]
     assert migrate["command"][3:] == [], "the migrate Job migrates every service"
     for w in jobs.values():
         spec = w.obj["spec"]
@@ -742,13 +744,13 @@ def test_migrations_and_topics_run_before_services_need_them(k8s: Rendered) -> N
     for package, w in k8s.deployments.items():
         init = [module_of(c) for c in w.pod.get("initContainers", [])]
         commands = [c["command"] for c in w.pod.get("initContainers", [])]
-        assert ["python", "-m", "mesh.migrate", package] in commands, f"{w.name}: migrates its schema first"
-        assert "mesh.topics" in init, f"{w.name}: ensures the topics exist first"
+        assert ["python", "-m", "mesh.commands.migrate", package] in commands, f"{w.name}: migrates its schema first"
+        assert "mesh.commands.topics" in init, f"{w.name}: ensures the topics exist first"
 
 
 def test_kafka_topics_replication(k8s: Rendered, monkeypatch: pytest.MonkeyPatch) -> None:
     w = k8s.deployments[SERVICES[0]]
-    settings = _load_with(_values(k8s, server(w), w.name), MeshSettings, monkeypatch)
+    settings = _load_with(_values(k8s, server(w), w.name), TopicSettings, monkeypatch)
     specs = topic_specs(settings.kafka_topic_partitions, settings.kafka_topic_replication)
     brokers = [s for s in k8s.of("StatefulSet") if s["metadata"]["name"] == "kafka"]
     if brokers:  # in-cluster Kafka: replicas cannot exceed the brokers
