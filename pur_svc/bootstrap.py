@@ -7,11 +7,11 @@ from mesh.infrastructure import Infrastructure
 from mesh.runtime import ServiceRuntime, Worker
 from mesh.service import run_service
 from pur_svc.adapters import orm
+from pur_svc.adapters.unit_of_work import KnownHubs, SqlAlchemyPurUnitOfWork
 from pur_svc.config import Settings
 from pur_svc.entrypoints.consumers import consumer_workers
 from pur_svc.entrypoints.grpc_api import PickupServicer, registration
 from pur_svc.entrypoints.watch import StatusFeed
-from pur_svc.service_layer.unit_of_work import KnownHubs, PurUnitOfWork
 
 NAME = "pur_svc"
 
@@ -21,8 +21,8 @@ def build_runtime(mesh: MeshSettings, settings: Settings) -> ServiceRuntime:
 
     known_hubs = KnownHubs()
 
-    def uow() -> PurUnitOfWork:
-        return PurUnitOfWork(infra.session_factory, known_hubs)
+    def uow() -> SqlAlchemyPurUnitOfWork:
+        return SqlAlchemyPurUnitOfWork(infra.session_factory, known_hubs)
 
     feed = StatusFeed(mesh.kafka_bootstrap_servers, security=infra.kafka_security)
     return ServiceRuntime(

@@ -1,9 +1,8 @@
-"""Translation between the PUR domain and protobuf: API messages and Kafka event payloads."""
+"""Translation between the PUR domain and protobuf: API messages, and domain events as outbox rows."""
 
 from __future__ import annotations
 
-from datetime import datetime
-
+from collections.abc import Iterable
 
 from firstmile.common.v1 import common_pb2
 from firstmile.events.v1 import events_pb2
@@ -11,6 +10,7 @@ from firstmile.pur.v1 import pur_pb2
 from mesh.outbox import OutboxEvent
 from mesh.protobuf import timestamp
 from mesh.topics import PUR_CREATED, PUR_EVENTS
+from pur_svc.domain.events import RoutingReason, RoutingRequested, StatusChanged
 from pur_svc.domain.model import PickupRequest, PickupStatus, RouteMatch
 
 SOURCE = "pur_svc"
@@ -65,10 +65,24 @@ def pickup_to_proto(pur: PickupRequest) -> pur_pb2.PickupRequest:
     )
 
 
-def routing_requested(
-    pur: PickupRequest, reason: int, now: datetime, *, min_map_version: int = 0, attempt: int = 1
-) -> OutboxEvent:
+ROUTING_REASON_TO_PROTO = {
+    RoutingReason.CREATED: events_pb2.ROUTING_REASON_CREATED,
+    RoutingReason.MAP_CHANGED: events_pb2.ROUTING_REASON_MAP_CHANGED,
+}
+
+
+def to_outbox(event: object) -> Iterable[OutboxEvent]:
+    """The outbox rows of one domain event (the unit of work writes them at commit)."""
+    if isinstance(event, StatusChanged):
+        return (_status_changed(event),)
+    if isinstance(event, RoutingRequested):
+        return (_routing_requested(event),)
+    raise TypeError(f"pur_svc publishes no {type(event).__name__}")
+
+
+def _routing_requested(event: RoutingRequested) -> OutboxEvent:
     """A request to routing_svc to route this PUR (again), on `pur.created.v1`."""
+    pur = event.pickup
     location = pur.warehouse.location
     payload = events_pb2.PickupRequested(
         pur_id=pur.id,
@@ -78,10 +92,10 @@ def routing_requested(
         pickup_date=pur.pickup_date.isoformat(),
         expected_packages=pur.expected_packages,
         expected_weight_kg=pur.expected_weight_kg,
-        min_map_version=min_map_version,
-        reason=reason,
-        attempt=attempt,
-        requested_at=timestamp(now),
+        min_map_version=event.min_map_version,
+        reason=ROUTING_REASON_TO_PROTO[event.reason],
+        attempt=1,
+        requested_at=timestamp(event.requested_at),
         warehouse_id=pur.warehouse.id,
     )
     return OutboxEvent(
@@ -90,13 +104,13 @@ def routing_requested(
         payload=payload.SerializeToString(),
         event_type=events_pb2.PickupRequested.DESCRIPTOR.full_name,
         source=SOURCE,
-        occurred_at=now,
+        occurred_at=event.requested_at,
     )
 
 
-def status_changed(pur: PickupRequest, now: datetime, previous_route_id: str = "") -> OutboxEvent:
+def _status_changed(event: StatusChanged) -> OutboxEvent:
     """The PUR's new state on `pur.events.v1`; `version` orders a PUR's changes."""
-    previous = pur.previous_status
+    pur, previous = event.pickup, event.previous_status
     payload = events_pb2.PickupStatusChanged(
         pur_id=pur.id,
         hub_id=pur.hub_id,
@@ -107,8 +121,8 @@ def status_changed(pur: PickupRequest, now: datetime, previous_route_id: str = "
         status=STATUS_TO_PROTO[pur.status],
         pickup_request=pickup_to_proto(pur),
         version=pur.version,
-        changed_at=timestamp(now),
-        previous_route_id=previous_route_id,
+        changed_at=timestamp(event.changed_at),
+        previous_route_id=event.previous_route_id,
     )
     return OutboxEvent(
         topic=PUR_EVENTS,
@@ -116,5 +130,5 @@ def status_changed(pur: PickupRequest, now: datetime, previous_route_id: str = "
         payload=payload.SerializeToString(),
         event_type=events_pb2.PickupStatusChanged.DESCRIPTOR.full_name,
         source=SOURCE,
-        occurred_at=now,
+        occurred_at=event.changed_at,
     )

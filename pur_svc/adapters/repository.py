@@ -4,8 +4,7 @@ cases need. Reads for update lock the rows (`FOR UPDATE`) so concurrent consumer
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import datetime
 from typing import Any
 
 import sqlalchemy as sa
@@ -14,6 +13,7 @@ from sqlalchemy.orm import Session
 
 from pur_svc.adapters.orm import hubs, pickup_requests
 from pur_svc.domain.model import Location, PickupRequest, PickupStatus, RouteMatch, Warehouse
+from pur_svc.service_layer.repositories import AbstractPickupRepository, PageCursor, PickupFilter
 
 T = pickup_requests
 
@@ -103,30 +103,11 @@ _MUTABLE = (
 )
 
 
-@dataclass(frozen=True)
-class PageCursor:
-    """Position after the last row of a page: rows are ordered by (created_at, id)."""
-
-    created_at: datetime
-    id: str
-
-
-@dataclass(frozen=True)
-class PickupFilter:
-    hub_id: str = ""
-    status: PickupStatus | None = None
-    route_id: str = ""
-    pickup_date: date | None = None
-    client_id: str = ""
-
-
-class PickupRepository:
+class PickupRepository(AbstractPickupRepository):
     def __init__(self, session: Session) -> None:
         self.session = session
 
     def insert_new(self, purs: Sequence[PickupRequest]) -> set[str]:
-        """Insert the PURs whose (client_id, request_id) is not taken yet; returns the ids inserted.
-        A concurrent insert of the same key loses quietly here and is resolved by the caller."""
         if not purs:
             return set()
         # Rows as executemany parameters, not .values(rows): the statement then compiles once
@@ -151,7 +132,6 @@ class PickupRepository:
         return _from_row(row) if row else None
 
     def get_many_for_update(self, pur_ids: Iterable[str]) -> dict[str, PickupRequest]:
-        """Lock and load PURs in id order (a fixed order, so concurrent batches cannot deadlock)."""
         ids = sorted(set(pur_ids))
         if not ids:
             return {}
@@ -172,7 +152,7 @@ class PickupRepository:
             rows.append({"b_id": pur.id, **{f"b_{name}": row[name] for name in _MUTABLE}})
         self.session.connection().execute(statement, rows)
 
-    def list(self, where: PickupFilter, page_size: int, after: PageCursor | None) -> list[PickupRequest]:
+    def list_page(self, where: PickupFilter, page_size: int, after: PageCursor | None) -> list[PickupRequest]:
         statement = sa.select(T)
         if where.hub_id:
             statement = statement.where(T.c.hub_id == where.hub_id)
@@ -192,8 +172,6 @@ class PickupRepository:
         return [_from_row(row) for row in self.session.execute(statement)]
 
     def needing_reroute(self, hub_id: str, map_version: int) -> list[PickupRequest]:
-        """Undispatched PURs of the hub routed against an older map, plus PURs without a hub that
-        no map could route yet (a new map of any hub may route them)."""
         routable = [s.value for s in (PickupStatus.PENDING_ROUTE, PickupStatus.ROUTED, PickupStatus.UNROUTABLE)]
         unplaced = [s.value for s in (PickupStatus.PENDING_ROUTE, PickupStatus.UNROUTABLE)]
         statement = (
@@ -210,9 +188,6 @@ class PickupRepository:
 
     # -- hubs -------------------------------------------------------------------------------
 
-    def hub_map_version(self, hub_id: str) -> int | None:
-        return self.session.execute(sa.select(hubs.c.map_version).where(hubs.c.hub_id == hub_id)).scalar()
-
     def known_hubs(self, hub_ids: Iterable[str]) -> set[str]:
         ids = {h for h in hub_ids if h}
         if not ids:
@@ -220,7 +195,6 @@ class PickupRepository:
         return set(self.session.execute(sa.select(hubs.c.hub_id).where(hubs.c.hub_id.in_(ids))).scalars())
 
     def record_hub_map(self, hub_id: str, map_version: int, now: datetime) -> bool:
-        """Remember the hub's newest map version; returns False when `map_version` is not newer."""
         statement = (
             pg_insert(hubs)
             .values(hub_id=hub_id, map_version=map_version, updated_at=now)

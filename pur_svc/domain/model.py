@@ -15,11 +15,10 @@ import re
 from dataclasses import asdict, dataclass, field
 from datetime import date, datetime, timedelta
 
-from mesh.kernel import has_control_characters, quoted
+from mesh.errors import FailedPrecondition, InvalidArgument
+from mesh.kernel import check_coordinates, check_id, check_text
 
-# \Z, not $: "$" also matches before a trailing newline.
-ID_PATTERN = re.compile(r"^[A-Za-z0-9._:-]{1,64}\Z")
-PINCODE_PATTERN = re.compile(r"^[A-Za-z0-9 -]{3,12}\Z")
+PINCODE = re.compile(r"[A-Za-z0-9 -]{3,12}")
 MAX_NAME = 200
 MAX_ADDRESS = 500
 MAX_REASON = 500
@@ -30,11 +29,11 @@ MAX_DAYS_AHEAD = 366
 MAX_DAYS_BEHIND = 1
 
 
-class InvalidPickup(ValueError):
+class InvalidPickup(InvalidArgument):
     """A pickup request that breaks a rule; the message names the field and the rule."""
 
 
-class IllegalTransition(Exception):
+class IllegalTransition(FailedPrecondition):
     """The PUR's status does not allow the requested change."""
 
 
@@ -65,10 +64,7 @@ class Location:
     lng: float
 
     def __post_init__(self) -> None:
-        if not (math.isfinite(self.lat) and -90.0 <= self.lat <= 90.0):
-            raise InvalidPickup(f"warehouse.location.lat must be a finite number in [-90, 90], got {self.lat!r}")
-        if not (math.isfinite(self.lng) and -180.0 <= self.lng <= 180.0):
-            raise InvalidPickup(f"warehouse.location.lng must be a finite number in [-180, 180], got {self.lng!r}")
+        check_coordinates("warehouse.location", self.lat, self.lng)
 
 
 @dataclass(frozen=True)
@@ -80,10 +76,10 @@ class Warehouse:
     location: Location
 
     def __post_init__(self) -> None:
-        _check_id("warehouse.id", self.id, required=False)
-        _check_text("warehouse.name", self.name, MAX_NAME)
-        _check_text("warehouse.address", self.address, MAX_ADDRESS)
-        if self.pincode and not PINCODE_PATTERN.match(self.pincode):
+        check_id("warehouse.id", self.id, required=False)
+        check_text("warehouse.name", self.name, MAX_NAME)
+        check_text("warehouse.address", self.address, MAX_ADDRESS)
+        if self.pincode and not PINCODE.fullmatch(self.pincode):
             raise InvalidPickup("warehouse.pincode must be 3-12 letters, digits, spaces or dashes")
 
 
@@ -100,9 +96,9 @@ class NewPickup:
     expected_weight_kg: float
 
     def __post_init__(self) -> None:
-        _check_id("request_id", self.request_id, required=True)
-        _check_id("client_id", self.client_id, required=True)
-        _check_id("hub_id", self.hub_id, required=False)
+        check_id("request_id", self.request_id)
+        check_id("client_id", self.client_id)
+        check_id("hub_id", self.hub_id, required=False)
         if not 1 <= self.expected_packages <= MAX_PACKAGES:
             raise InvalidPickup(f"expected_packages must be between 1 and {MAX_PACKAGES}, got {self.expected_packages}")
         if not (math.isfinite(self.expected_weight_kg) and 0.0 <= self.expected_weight_kg <= MAX_WEIGHT_KG):
@@ -122,14 +118,12 @@ class NewPickup:
         return hashlib.sha256(json.dumps(body, sort_keys=True).encode()).hexdigest()
 
 
-def parse_date(field_name: str, text: str) -> date:
-    """Parse a strict "YYYY-MM-DD" date (no times, no other formats)."""
-    if not re.fullmatch(r"\d{4}-\d{2}-\d{2}", text or "", re.ASCII):
-        raise InvalidPickup(f'{field_name} must be a date as "YYYY-MM-DD", got {quoted(text)}')
-    try:
-        return date.fromisoformat(text)
-    except ValueError:
-        raise InvalidPickup(f"{field_name} {text!r} is not a real date") from None
+@dataclass(frozen=True)
+class MapChange:
+    """routing_svc published map `map_version` of `hub_id`."""
+
+    hub_id: str
+    map_version: int
 
 
 @dataclass(frozen=True)
@@ -276,20 +270,4 @@ class PickupRequest:
 
 
 def check_cancel_reason(reason: str) -> None:
-    _check_text("reason", reason, MAX_REASON)
-
-
-def _check_id(name: str, value: str, *, required: bool) -> None:
-    if not value:
-        if required:
-            raise InvalidPickup(f"{name} is required")
-        return
-    if not ID_PATTERN.match(value):
-        raise InvalidPickup(f"{name} must be 1-64 characters of letters, digits, '.', '_', ':' or '-'")
-
-
-def _check_text(name: str, value: str, max_length: int) -> None:
-    if len(value) > max_length:
-        raise InvalidPickup(f"{name} must be at most {max_length} characters, got {len(value)}")
-    if has_control_characters(value):
-        raise InvalidPickup(f"{name} must not contain control characters")
+    check_text("reason", reason, MAX_REASON)

@@ -1,5 +1,6 @@
-"""Kafka entrypoints of pur_svc: decode and validate each event (a bad one is poison and goes to
-the DLQ), then apply a whole batch in one unit of work."""
+"""Kafka entrypoints of pur_svc: decode and validate each event, then apply a whole batch in one
+unit of work. An event that fails validation raises InvalidArgument, which the consumer loop
+dead-letters like an undecodable one (mesh.kafka.ConsumerLoop: whatever `decode` raises is poison)."""
 
 from __future__ import annotations
 
@@ -7,14 +8,16 @@ import math
 from collections.abc import Callable
 
 from firstmile.events.v1 import events_pb2
+from mesh.errors import InvalidArgument
 from mesh.infrastructure import Infrastructure
-from mesh.kafka import ConsumedMessage, PoisonMessage, decode_protobuf
+from mesh.kafka import ConsumedMessage, decode_protobuf
+from mesh.kernel import check_id
 from mesh.runtime import Worker
 from mesh.topics import DISPATCH_EVENTS, PUR_ROUTE_ASSIGNMENTS, ROUTING_MAP_CHANGES
 from pur_svc.adapters.messages import MATCH_FROM_PROTO
-from pur_svc.domain.model import ID_PATTERN, DispatchChange, DispatchChangeKind, RouteAssignment, RouteMatch
+from pur_svc.domain.model import DispatchChange, DispatchChangeKind, MapChange, RouteAssignment, RouteMatch
 from pur_svc.service_layer import handlers
-from pur_svc.service_layer.unit_of_work import PurUnitOfWork
+from pur_svc.service_layer.unit_of_work import AbstractPurUnitOfWork
 
 # One consumer group per topic: a rebalance of one loop never pauses the other.
 ASSIGNMENTS_GROUP = "pur_svc.route-assignments"
@@ -29,25 +32,20 @@ DISPATCH_KINDS = {
 }
 
 
-def _require_id(name: str, value: str, *, required: bool = True) -> None:
-    if (required or value) and not ID_PATTERN.match(value):
-        raise PoisonMessage(f"{name} {value!r} is not a valid id")
-
-
 def decode_assignment(msg: ConsumedMessage) -> RouteAssignment:
     _, event = decode_protobuf(msg, events_pb2.RouteAssignment)
     kind = event.WhichOneof("result")
     if kind == "assigned":
         a = event.assigned
-        _require_id("pur_id", a.pur_id)
-        _require_id("route_id", a.route_id)
-        _require_id("hub_id", a.hub_id)
-        _require_id("rider_id", a.rider_id, required=False)
+        check_id("RouteAssigned.pur_id", a.pur_id)
+        check_id("RouteAssigned.route_id", a.route_id)
+        check_id("RouteAssigned.hub_id", a.hub_id)
+        check_id("RouteAssigned.rider_id", a.rider_id, required=False)
         match = MATCH_FROM_PROTO.get(a.match)
         if match not in (RouteMatch.EXACT, RouteMatch.NEAREST):
-            raise PoisonMessage(f"RouteAssigned.match must be EXACT or NEAREST, got {a.match}")
+            raise InvalidArgument(f"RouteAssigned.match must be EXACT or NEAREST, got {a.match}")
         if not (math.isfinite(a.distance_m) and a.distance_m >= 0) or a.map_version < 1:
-            raise PoisonMessage("RouteAssigned needs a finite distance_m >= 0 and map_version >= 1")
+            raise InvalidArgument("RouteAssigned needs a finite distance_m >= 0 and map_version >= 1")
         return RouteAssignment(
             pur_id=a.pur_id,
             hub_id=a.hub_id,
@@ -60,10 +58,10 @@ def decode_assignment(msg: ConsumedMessage) -> RouteAssignment:
         )
     if kind == "unroutable":
         u = event.unroutable
-        _require_id("pur_id", u.pur_id)
-        _require_id("hub_id", u.hub_id, required=False)
+        check_id("Unroutable.pur_id", u.pur_id)
+        check_id("Unroutable.hub_id", u.hub_id, required=False)
         if u.map_version < 0:
-            raise PoisonMessage("Unroutable.map_version must be >= 0")
+            raise InvalidArgument("Unroutable.map_version must be >= 0")
         return RouteAssignment(
             pur_id=u.pur_id,
             hub_id=u.hub_id,
@@ -75,36 +73,36 @@ def decode_assignment(msg: ConsumedMessage) -> RouteAssignment:
             map_version=u.map_version,
             unroutable_reason=u.reason[:500] or "no route covers this location",
         )
-    raise PoisonMessage("RouteAssignment carries neither `assigned` nor `unroutable`")
+    raise InvalidArgument("RouteAssignment carries neither `assigned` nor `unroutable`")
 
 
-def decode_map_change(msg: ConsumedMessage) -> events_pb2.RouteMapChanged:
+def decode_map_change(msg: ConsumedMessage) -> MapChange:
     _, event = decode_protobuf(msg, events_pb2.RouteMapChanged)
-    _require_id("hub_id", event.hub_id)
+    check_id("RouteMapChanged.hub_id", event.hub_id)
     if event.map_version < 1:
-        raise PoisonMessage("RouteMapChanged.map_version must be >= 1")
-    return event
+        raise InvalidArgument("RouteMapChanged.map_version must be >= 1")
+    return MapChange(event.hub_id, event.map_version)
 
 
 def decode_dispatch_event(msg: ConsumedMessage) -> DispatchChange:
     _, event = decode_protobuf(msg, events_pb2.DispatchEvent)
-    _require_id("pur_id", event.pur_id)
-    _require_id("dispatch_id", event.dispatch_id)
+    check_id("DispatchEvent.pur_id", event.pur_id)
+    check_id("DispatchEvent.dispatch_id", event.dispatch_id)
     kind = DISPATCH_KINDS.get(event.WhichOneof("change") or "")
     if kind is None:
-        raise PoisonMessage("DispatchEvent carries no known change")
+        raise InvalidArgument("DispatchEvent carries no known change")
     if event.version < 1:
-        raise PoisonMessage("DispatchEvent.version must be >= 1")
+        raise InvalidArgument("DispatchEvent.version must be >= 1")
     return DispatchChange(pur_id=event.pur_id, dispatch_id=event.dispatch_id, kind=kind, version=event.version)
 
 
-def consumer_workers(infra: Infrastructure, uow_factory: Callable[[], PurUnitOfWork]) -> list[Worker]:
+def consumer_workers(infra: Infrastructure, uow_factory: Callable[[], AbstractPurUnitOfWork]) -> list[Worker]:
     def assignments(items: list[tuple[ConsumedMessage, RouteAssignment]]) -> None:
         handlers.apply_route_assignments(uow_factory(), [assignment for _, assignment in items])
 
-    def map_changes(items: list[tuple[ConsumedMessage, events_pb2.RouteMapChanged]]) -> None:
+    def map_changes(items: list[tuple[ConsumedMessage, MapChange]]) -> None:
         for _, change in items:
-            handlers.apply_map_change(uow_factory(), change.hub_id, change.map_version)
+            handlers.apply_map_change(uow_factory(), change)
 
     def dispatch_changes(items: list[tuple[ConsumedMessage, DispatchChange]]) -> None:
         handlers.apply_dispatch_changes(uow_factory(), [change for _, change in items])

@@ -9,32 +9,25 @@ from dataclasses import replace
 import grpc
 
 from firstmile.pur.v1 import pur_pb2, pur_pb2_grpc
-from mesh.auth import EVERY_ROLE, Principal, Role
+from mesh.access import AccessRule, Caller, Scope, current_caller
+from mesh.auth import EVERY_ROLE, Role
 from mesh.errors import InvalidArgument, PermissionDenied
-from mesh.access import AccessRule, Scope, current_caller
 from mesh.grpc_server import ServiceRegistration
+from mesh.kernel import check_id, parse_date
 from mesh.paging import decode_page_token, encode_page_token, position_time
 from pur_svc.adapters.messages import STATUS_FROM_PROTO, pickup_to_proto
-from pur_svc.adapters.repository import PageCursor, PickupFilter
-from pur_svc.domain.model import (
-    ID_PATTERN,
-    InvalidPickup,
-    Location,
-    NewPickup,
-    Warehouse,
-    check_cancel_reason,
-    parse_date,
-)
+from pur_svc.domain.model import InvalidPickup, Location, NewPickup, Warehouse, check_cancel_reason
 from pur_svc.entrypoints.watch import StatusFeed
 from pur_svc.service_layer import handlers
-from pur_svc.service_layer.unit_of_work import PurUnitOfWork
+from pur_svc.service_layer.repositories import PageCursor, PickupFilter
+from pur_svc.service_layer.unit_of_work import AbstractPurUnitOfWork
 
 SERVICE_NAME = "firstmile.pur.v1.PickupService"
 MAX_BATCH = 1000
 DEFAULT_PAGE_SIZE = 100
 MAX_PAGE_SIZE = 1000
 
-# Who may call what; which PURs they may touch is checked per request (Principal.require_pickup).
+# Who may call what; which PURs they may touch is checked per request (Caller.require_pickup).
 ACCESS = {
     "CreatePickupRequest": AccessRule(EVERY_ROLE, Scope.PICKUP),
     "BatchCreatePickupRequests": AccessRule(EVERY_ROLE, Scope.PICKUP),
@@ -69,23 +62,16 @@ def new_pickup_from_proto(request: pur_pb2.CreatePickupRequestRequest) -> NewPic
     )
 
 
-def _check_optional_id(name: str, value: str) -> None:
-    if value and not ID_PATTERN.match(value):
-        raise InvalidArgument(f"{name} must be 1-64 characters of letters, digits, '.', '_', ':' or '-'")
-
-
-def _scoped_filter(caller: Principal, where: PickupFilter) -> PickupFilter:
-    """Narrow a listing to what the caller may see, or refuse a filter outside its scope."""
-    if caller.role is Role.CLIENT:
-        if where.client_id and where.client_id != caller.client_id:
-            raise PermissionDenied(f"client {caller.client_id!r} may not list PURs of client {where.client_id!r}")
-        return replace(where, client_id=caller.client_id or "")
-    if caller.role is Role.TEAM_LEAD:
-        if not where.hub_id and len(caller.hubs) == 1:
-            return replace(where, hub_id=next(iter(caller.hubs)))
-        if not where.hub_id:
+def _scoped_filter(caller: Caller, where: PickupFilter) -> PickupFilter:
+    """Narrow a listing to what the caller may see, or refuse a filter outside its scope: a
+    client lists its own PURs, a team lead one of its hubs (the only one when it leads one)."""
+    if caller.role is Role.CLIENT and not where.client_id:
+        where = replace(where, client_id=caller.client_id or "")
+    elif caller.role is Role.TEAM_LEAD and not where.hub_id:
+        if len(caller.hubs) != 1:
             raise PermissionDenied("a team lead of several hubs lists one at a time: set hub_id")
-        caller.require_hub(where.hub_id)
+        where = replace(where, hub_id=next(iter(caller.hubs)))
+    caller.require_pickup(where.client_id, where.hub_id)
     return where
 
 
@@ -98,15 +84,12 @@ def _cursor(position: dict[str, str]) -> PageCursor:
 
 
 class PickupServicer(pur_pb2_grpc.PickupServiceServicer):
-    def __init__(self, uow_factory: Callable[[], PurUnitOfWork], feed: StatusFeed) -> None:
+    def __init__(self, uow_factory: Callable[[], AbstractPurUnitOfWork], feed: StatusFeed) -> None:
         self._uow = uow_factory
         self._feed = feed
 
     def CreatePickupRequest(self, request, context):
-        try:
-            command = new_pickup_from_proto(request)
-        except InvalidPickup as exc:
-            raise InvalidArgument(str(exc)) from None
+        command = new_pickup_from_proto(request)
         current_caller().require_pickup(command.client_id, command.hub_id)
         [result] = handlers.create_pickups(self._uow(), [command])
         return pur_pb2.CreatePickupRequestResponse(
@@ -120,10 +103,8 @@ class PickupServicer(pur_pb2_grpc.PickupServiceServicer):
             raise InvalidArgument(f"requests holds {len(request.requests)} items; the limit is {MAX_BATCH}")
         commands = []
         for index, item in enumerate(request.requests):
-            try:
+            with handlers.batch_item(index):
                 commands.append(new_pickup_from_proto(item))
-            except InvalidPickup as exc:
-                raise InvalidArgument(f"requests[{index}]: {exc}") from None
         caller = current_caller()
         for command in commands:
             caller.require_pickup(command.client_id, command.hub_id)
@@ -134,24 +115,19 @@ class PickupServicer(pur_pb2_grpc.PickupServiceServicer):
         )
 
     def GetPickupRequest(self, request, context):
-        if not request.id:
-            raise InvalidArgument("id is required")
-        _check_optional_id("id", request.id)
+        check_id("id", request.id)
         pur = handlers.get_pickup(self._uow(), request.id)
         current_caller().require_pickup(pur.client_id, pur.hub_id)
         return pur_pb2.GetPickupRequestResponse(pickup_request=pickup_to_proto(pur))
 
     def ListPickupRequests(self, request, context):
         for name in ("hub_id", "route_id", "client_id"):
-            _check_optional_id(name, getattr(request, name))
+            check_id(name, getattr(request, name), required=False)
         if request.status and request.status not in STATUS_FROM_PROTO:
             raise InvalidArgument(f"status {request.status} is not a known PickupStatus")
         if request.page_size < 0:
             raise InvalidArgument("page_size must not be negative")
-        try:
-            pickup_date = parse_date("pickup_date", request.pickup_date) if request.pickup_date else None
-        except InvalidPickup as exc:
-            raise InvalidArgument(str(exc)) from None
+        pickup_date = parse_date("pickup_date", request.pickup_date) if request.pickup_date else None
         where = PickupFilter(
             hub_id=request.hub_id,
             status=STATUS_FROM_PROTO.get(request.status),
@@ -173,13 +149,8 @@ class PickupServicer(pur_pb2_grpc.PickupServiceServicer):
         )
 
     def CancelPickupRequest(self, request, context):
-        if not request.id:
-            raise InvalidArgument("id is required")
-        _check_optional_id("id", request.id)
-        try:
-            check_cancel_reason(request.reason)
-        except InvalidPickup as exc:
-            raise InvalidArgument(str(exc)) from None
+        check_id("id", request.id)
+        check_cancel_reason(request.reason)
         caller = current_caller()
         pur = handlers.cancel_pickup(
             self._uow(), request.id, request.reason, authorize=lambda p: caller.require_pickup(p.client_id, p.hub_id)
@@ -187,9 +158,7 @@ class PickupServicer(pur_pb2_grpc.PickupServiceServicer):
         return pur_pb2.CancelPickupRequestResponse(pickup_request=pickup_to_proto(pur))
 
     def WatchPickupRequests(self, request, context) -> Iterator[pur_pb2.WatchPickupRequestsResponse]:
-        if not request.hub_id:
-            raise InvalidArgument("hub_id is required")
-        _check_optional_id("hub_id", request.hub_id)
+        check_id("hub_id", request.hub_id)
         if len(request.statuses) > len(STATUS_FROM_PROTO):
             raise InvalidArgument(
                 f"statuses holds {len(request.statuses)} values; at most {len(STATUS_FROM_PROTO)}, one per status"
@@ -198,9 +167,10 @@ class PickupServicer(pur_pb2_grpc.PickupServiceServicer):
         if unknown:
             raise InvalidArgument(f"statuses holds values that are not a known PickupStatus: {unknown}")
         caller = current_caller()
-        if caller.role is not Role.CLIENT:
-            caller.require_hub(request.hub_id)
-        with self._feed.subscribe(request.hub_id, set(request.statuses), caller.client_id or "") as subscription:
+        # A client watches its own PURs of the hub, anyone else all of them.
+        own_client = caller.client_id or ""
+        caller.require_pickup(own_client, request.hub_id)
+        with self._feed.subscribe(request.hub_id, set(request.statuses), own_client) as subscription:
             yield from subscription.updates(context.is_active)
 
 

@@ -3,34 +3,35 @@ emits commit together or not at all."""
 
 from __future__ import annotations
 
-import uuid
-from collections.abc import Callable, Sequence
+import contextlib
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 
-from firstmile.events.v1 import events_pb2
-from mesh.errors import AlreadyExists, FailedPrecondition, InvalidArgument, NotFound
-from pur_svc.adapters.messages import routing_requested, status_changed
-from pur_svc.adapters.repository import PageCursor, PickupFilter
-from pur_svc.domain.model import (
-    DispatchChange,
-    IllegalTransition,
-    InvalidPickup,
-    NewPickup,
-    PickupRequest,
-    RouteAssignment,
-)
-from pur_svc.service_layer.unit_of_work import PurUnitOfWork
+from mesh.errors import AlreadyExists, InvalidArgument, MeshError, NotFound
+from mesh.kernel import new_id, utc_now
+from pur_svc.domain.events import RoutingReason, StatusChanged, routing_requested, status_changed
+from pur_svc.domain.model import DispatchChange, MapChange, NewPickup, PickupRequest, RouteAssignment
+from pur_svc.service_layer.repositories import PageCursor, PickupFilter
+from pur_svc.service_layer.unit_of_work import AbstractPurUnitOfWork
 
 Clock = Callable[[], datetime]
 
 
-def utc_now() -> datetime:
-    return datetime.now(UTC)
-
-
 def new_pur_id() -> str:
-    return f"pur_{uuid.uuid4().hex}"
+    return new_id("pur")
+
+
+@contextlib.contextmanager
+def batch_item(index: int | None) -> Iterator[None]:
+    """An error raised inside names the batch item it is about ("requests[3]: ..."), keeping its
+    kind; `None` for a request that is not one of several."""
+    try:
+        yield
+    except MeshError as exc:
+        if index is None:
+            raise
+        raise type(exc)(f"requests[{index}]: {exc}") from None
 
 
 @dataclass(frozen=True)
@@ -40,36 +41,37 @@ class Created:
 
 
 def create_pickups(
-    uow: PurUnitOfWork, requests: Sequence[NewPickup], *, now: Clock = utc_now, new_id: Callable[[], str] = new_pur_id
+    uow: AbstractPurUnitOfWork,
+    requests: Sequence[NewPickup],
+    *,
+    now: Clock = utc_now,
+    new_id: Callable[[], str] = new_pur_id,
 ) -> list[Created]:
     """Create PURs idempotently, all or none. The same (client_id, request_id) with the same body
     returns the existing PUR; with a different body it is ALREADY_EXISTS. Errors name the item."""
     moment = now()
-    single = len(requests) == 1
 
-    def where(index: int) -> str:
-        return "" if single else f"requests[{index}]: "
+    def item(index: int) -> contextlib.AbstractContextManager[None]:
+        # A single request's errors need no "requests[i]: " to say which one they are about.
+        return batch_item(None if len(requests) == 1 else index)
 
     first_seen: dict[tuple[str, str], int] = {}
     for index, request in enumerate(requests):
-        try:
+        with item(index):
             request.check_date(moment.date())
-        except InvalidPickup as exc:
-            raise InvalidArgument(f"{where(index)}{exc}") from None
-        key = (request.client_id, request.request_id)
-        if key in first_seen and requests[first_seen[key]].fingerprint() != request.fingerprint():
-            raise InvalidArgument(
-                f"{where(index)}request_id {request.request_id!r} repeats requests[{first_seen[key]}] with a different body"
-            )
-        first_seen.setdefault(key, index)
+            key = (request.client_id, request.request_id)
+            if key in first_seen and requests[first_seen[key]].fingerprint() != request.fingerprint():
+                raise InvalidArgument(
+                    f"request_id {request.request_id!r} repeats requests[{first_seen[key]}] with a different body"
+                )
+            first_seen.setdefault(key, index)
 
     with uow:
         known = uow.known_hubs(r.hub_id for r in requests)
         for index, request in enumerate(requests):
             if request.hub_id and request.hub_id not in known:
-                raise NotFound(
-                    f"{where(index)}hub {request.hub_id!r} is unknown (no route map has been published for it)"
-                )
+                with item(index):
+                    raise NotFound(f"hub {request.hub_id!r} is unknown (no route map has been published for it)")
 
         # Insert first and read back only the keys that were taken: a new request (the usual
         # case) costs one statement, a retried one two.
@@ -86,18 +88,19 @@ def create_pickups(
                 continue
             stored = existing[key]
             if stored.request_fingerprint != request.fingerprint():
-                raise AlreadyExists(
-                    f"{where(index)}request_id {request.request_id!r} was already used for a different pickup request ({stored.id})"
-                )
+                with item(index):
+                    raise AlreadyExists(
+                        f"request_id {request.request_id!r} was already used for a different pickup request ({stored.id})"
+                    )
             results.append(Created(stored, created=False))
         new = [fresh[k] for k in fresh if fresh[k].id in inserted]
-        uow.publish(routing_requested(p, events_pb2.ROUTING_REASON_CREATED, moment) for p in new)
+        uow.publish(routing_requested(p, RoutingReason.CREATED, moment) for p in new)
         uow.publish(status_changed(p, moment) for p in new)
         uow.commit()
     return results
 
 
-def get_pickup(uow: PurUnitOfWork, pur_id: str) -> PickupRequest:
+def get_pickup(uow: AbstractPurUnitOfWork, pur_id: str) -> PickupRequest:
     with uow:
         pur = uow.pickups.get(pur_id)
     if pur is None:
@@ -106,16 +109,16 @@ def get_pickup(uow: PurUnitOfWork, pur_id: str) -> PickupRequest:
 
 
 def list_pickups(
-    uow: PurUnitOfWork, where: PickupFilter, page_size: int, after: PageCursor | None
+    uow: AbstractPurUnitOfWork, where: PickupFilter, page_size: int, after: PageCursor | None
 ) -> tuple[list[PickupRequest], PageCursor | None]:
     with uow:
-        rows = uow.pickups.list(where, page_size + 1, after)
+        rows = uow.pickups.list_page(where, page_size + 1, after)
     page, more = rows[:page_size], len(rows) > page_size
     return page, (PageCursor(page[-1].created_at, page[-1].id) if more else None)
 
 
 def cancel_pickup(
-    uow: PurUnitOfWork,
+    uow: AbstractPurUnitOfWork,
     pur_id: str,
     reason: str,
     *,
@@ -129,27 +132,23 @@ def cancel_pickup(
         if pur is None:
             raise NotFound(f"pickup request {pur_id!r} does not exist")
         authorize(pur)
-        try:
-            changed = pur.cancel(reason, moment)
-        except IllegalTransition as exc:
-            raise FailedPrecondition(str(exc)) from None
-        except InvalidPickup as exc:
-            raise InvalidArgument(str(exc)) from None
-        if changed:
+        if pur.cancel(reason, moment):
             uow.pickups.update([pur])
             uow.publish([status_changed(pur, moment)])
             uow.commit()
     return pur
 
 
-def apply_route_assignments(uow: PurUnitOfWork, assignments: Sequence[RouteAssignment], *, now: Clock = utc_now) -> int:
+def apply_route_assignments(
+    uow: AbstractPurUnitOfWork, assignments: Sequence[RouteAssignment], *, now: Clock = utc_now
+) -> int:
     """Record routing's answers in one transaction; duplicates, stale map versions and PURs that
     moved on change nothing. Returns how many PURs changed."""
     moment = now()
     with uow:
         purs = uow.pickups.get_many_for_update(a.pur_id for a in assignments)
         changed: dict[str, PickupRequest] = {}
-        events = []
+        events: list[StatusChanged] = []
         for assignment in assignments:
             pur = purs.get(assignment.pur_id)
             if pur is None:
@@ -164,24 +163,25 @@ def apply_route_assignments(uow: PurUnitOfWork, assignments: Sequence[RouteAssig
     return len(changed)
 
 
-def apply_map_change(uow: PurUnitOfWork, hub_id: str, map_version: int, *, now: Clock = utc_now) -> int:
+def apply_map_change(uow: AbstractPurUnitOfWork, change: MapChange, *, now: Clock = utc_now) -> int:
     """A hub's route map changed: ask routing_svc to route its undispatched PURs again against
     the new version. One transaction, so a crash half way re-runs the whole change on redelivery.
     Returns how many PURs were sent for re-routing."""
     moment = now()
     with uow:
-        if not uow.pickups.record_hub_map(hub_id, map_version, moment):
+        if not uow.pickups.record_hub_map(change.hub_id, change.map_version, moment):
             return 0
-        stale = uow.pickups.needing_reroute(hub_id, map_version)
+        stale = uow.pickups.needing_reroute(change.hub_id, change.map_version)
         uow.publish(
-            routing_requested(p, events_pb2.ROUTING_REASON_MAP_CHANGED, moment, min_map_version=map_version)
-            for p in stale
+            routing_requested(p, RoutingReason.MAP_CHANGED, moment, min_map_version=change.map_version) for p in stale
         )
         uow.commit()
     return len(stale)
 
 
-def apply_dispatch_changes(uow: PurUnitOfWork, changes: Sequence[DispatchChange], *, now: Clock = utc_now) -> int:
+def apply_dispatch_changes(
+    uow: AbstractPurUnitOfWork, changes: Sequence[DispatchChange], *, now: Clock = utc_now
+) -> int:
     """Follow dispatch_svc's news in one transaction: PURs become DISPATCHED, go back to ROUTED
     when released, become PICKED_UP. Events older than one applied change nothing. Returns how
     many PURs changed status."""
@@ -189,7 +189,7 @@ def apply_dispatch_changes(uow: PurUnitOfWork, changes: Sequence[DispatchChange]
     with uow:
         purs = uow.pickups.get_many_for_update(c.pur_id for c in changes)
         touched: dict[str, PickupRequest] = {}
-        events = []
+        events: list[StatusChanged] = []
         for change in sorted(changes, key=lambda c: c.version):
             pur = purs.get(change.pur_id)
             if pur is None:

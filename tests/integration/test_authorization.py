@@ -42,9 +42,9 @@ from mesh.auth import Role
 from mesh.db import make_session_factory
 from mesh.grpc_server import GrpcServer, ServiceRegistration
 from pur_svc.adapters import orm as pur_orm
+from pur_svc.adapters.unit_of_work import SqlAlchemyPurUnitOfWork
 from pur_svc.entrypoints import grpc_api as pur_api
 from pur_svc.entrypoints.watch import StatusFeed
-from pur_svc.service_layer.unit_of_work import PurUnitOfWork
 from routing_svc.adapters import orm as routing_orm
 from routing_svc.adapters.index_cache import RedisIndexCache
 from routing_svc.entrypoints import grpc_api as routing_api
@@ -129,7 +129,7 @@ def denial(call: Callable[[], object]) -> str:
 @pytest.fixture(scope="module")
 def pur_target(engine, kafka_bootstrap_servers) -> Iterator[str]:
     factory = make_session_factory(engine)
-    servicer = pur_api.PickupServicer(lambda: PurUnitOfWork(factory), StatusFeed(kafka_bootstrap_servers))
+    servicer = pur_api.PickupServicer(lambda: SqlAlchemyPurUnitOfWork(factory), StatusFeed(kafka_bootstrap_servers))
     with serving(pur_api.registration(servicer)) as target:
         yield target
 

@@ -57,10 +57,10 @@ from mesh.runtime import Worker
 from mesh.topics import DISPATCH_EVENTS, PUR_CREATED, PUR_EVENTS, PUR_ROUTE_ASSIGNMENTS, ROUTING_MAP_CHANGES
 from tests.support.polling import wait_until
 from pur_svc.adapters import orm as pur_orm
+from pur_svc.adapters.unit_of_work import SqlAlchemyPurUnitOfWork
 from pur_svc.domain.model import Location, NewPickup, PickupStatus, RouteAssignment, RouteMatch, Warehouse
 from pur_svc.entrypoints import consumers as pur_consumers
 from pur_svc.service_layer import handlers as pur_handlers
-from pur_svc.service_layer.unit_of_work import PurUnitOfWork
 from routing_svc.adapters import orm as routing_orm
 from routing_svc.adapters.index_cache import RedisIndexCache
 from routing_svc.domain.geometry import make_route
@@ -105,7 +105,7 @@ class Services:
     def __init__(self, engine: sa.Engine, redis_client: redis.Redis) -> None:
         self.engine = engine
         sessions = make_session_factory(engine)
-        self.pur_uow = lambda: PurUnitOfWork(sessions)
+        self.pur_uow = lambda: SqlAlchemyPurUnitOfWork(sessions)
         self.routing_uow = lambda: RoutingUnitOfWork(sessions)
         self.dispatch_uow = lambda: DispatchUnitOfWork(sessions)
         cache = RedisIndexCache(redis_client, resolution=10, max_nearest_m=500.0, ttl_seconds=600)
@@ -358,8 +358,14 @@ def wrong_ce_type(event: Message) -> Poison:
 
 
 def wrong_payload(event: Message) -> Poison:
-    # Announced as the right type: the bytes either do not parse as it or fail its validation.
-    return Poison(ANOTHER_EVENT.SerializeToString(), ce_headers(event), ("UndecodablePayload", "PoisonMessage"), "")
+    # Announced as the right type: the bytes either do not parse as it or fail its validation
+    # (InvalidArgument where a consumer validates with the kernel and the domain).
+    return Poison(
+        ANOTHER_EVENT.SerializeToString(),
+        ce_headers(event),
+        ("UndecodablePayload", "PoisonMessage", "InvalidArgument"),
+        "",
+    )
 
 
 def oversized(event: Message) -> Poison:

@@ -15,9 +15,9 @@ from firstmile.pur.v1 import pur_pb2, pur_pb2_grpc
 from mesh.db import make_session_factory
 from mesh.grpc_server import GrpcServer
 from pur_svc.adapters import orm
+from pur_svc.adapters.unit_of_work import SqlAlchemyPurUnitOfWork
 from pur_svc.entrypoints.grpc_api import PickupServicer, registration
 from pur_svc.entrypoints.watch import StatusFeed
-from pur_svc.service_layer.unit_of_work import PurUnitOfWork
 from tests.support import auth
 
 pytestmark = pytest.mark.integration
@@ -28,7 +28,7 @@ TODAY = datetime.now(UTC).date()
 @pytest.fixture(scope="module")
 def stub(engine, kafka_bootstrap_servers):
     factory = make_session_factory(engine)
-    servicer = PickupServicer(lambda: PurUnitOfWork(factory), StatusFeed(kafka_bootstrap_servers))
+    servicer = PickupServicer(lambda: SqlAlchemyPurUnitOfWork(factory), StatusFeed(kafka_bootstrap_servers))
     server = GrpcServer(
         port=0,
         verifier=auth.verifier(),
@@ -55,17 +55,17 @@ def hub(engine) -> str:
 
 def create_request(client: str, hub: str, **changes) -> pur_pb2.CreatePickupRequestRequest:
     location = changes.pop("location", common_pb2.LatLng(lat=12.97, lng=77.59))
-    fields = dict(
-        request_id="r1",
-        client_id=client,
-        hub_id=hub,
-        warehouse=common_pb2.Warehouse(
+    fields = {
+        "request_id": "r1",
+        "client_id": client,
+        "hub_id": hub,
+        "warehouse": common_pb2.Warehouse(
             id="wh-1", name="Seller", address="MG Road", pincode="560001", location=location
         ),
-        pickup_date=TODAY.isoformat(),
-        expected_packages=3,
-        expected_weight_kg=1.5,
-    )
+        "pickup_date": TODAY.isoformat(),
+        "expected_packages": 3,
+        "expected_weight_kg": 1.5,
+    }
     fields.update(changes)
     return pur_pb2.CreatePickupRequestRequest(**fields)
 

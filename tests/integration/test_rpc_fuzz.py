@@ -61,9 +61,9 @@ from mesh.db import make_engine, make_session_factory
 from mesh.grpc_server import GrpcServer, ServiceRegistration
 from mesh.paging import encode_page_token
 from pur_svc.adapters import orm as pur_orm
+from pur_svc.adapters.unit_of_work import SqlAlchemyPurUnitOfWork
 from pur_svc.entrypoints import grpc_api as pur_api
 from pur_svc.entrypoints.watch import StatusFeed
-from pur_svc.service_layer.unit_of_work import PurUnitOfWork
 from routing_svc.adapters import orm as routing_orm
 from routing_svc.adapters.index_cache import RedisIndexCache
 from routing_svc.entrypoints import grpc_api as routing_api
@@ -153,7 +153,7 @@ def serving(registration: ServiceRegistration) -> Iterator[grpc.Channel]:
 @pytest.fixture(scope="module")
 def pickup_service(servers_engine, engine, kafka_bootstrap_servers) -> Iterator[pur_pb2_grpc.PickupServiceStub]:
     factory = make_session_factory(servers_engine)
-    servicer = pur_api.PickupServicer(lambda: PurUnitOfWork(factory), StatusFeed(kafka_bootstrap_servers))
+    servicer = pur_api.PickupServicer(lambda: SqlAlchemyPurUnitOfWork(factory), StatusFeed(kafka_bootstrap_servers))
     with engine.begin() as conn:
         conn.execute(sa.insert(pur_orm.hubs).values(hub_id=HUB, map_version=1, updated_at=datetime.now(UTC)))
     with serving(pur_api.registration(servicer)) as channel:

@@ -1,0 +1,118 @@
+"""pur_svc's repository and unit of work in memory, for handler and servicer tests without
+PostgreSQL. They implement the same abstract interfaces as the SQLAlchemy adapters.
+
+A transaction works on copies: reads return copies of the stored PURs, writes are kept apart and
+only `commit()` makes them (and the published events) the stored state, so a test can tell what
+a failed use case left behind (nothing).
+"""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Iterable, Sequence
+from datetime import datetime
+from typing import Self
+
+from pur_svc.domain.model import PickupRequest, PickupStatus
+from pur_svc.service_layer.repositories import AbstractPickupRepository, PageCursor, PickupFilter
+from pur_svc.service_layer.unit_of_work import AbstractPurUnitOfWork
+
+UNPLACED = frozenset({PickupStatus.PENDING_ROUTE, PickupStatus.UNROUTABLE})
+
+
+class FakePickupRepository(AbstractPickupRepository):
+    def __init__(self, purs: dict[str, PickupRequest], hub_maps: dict[str, int]) -> None:
+        self.purs = dict(purs)
+        self.hub_maps = dict(hub_maps)
+
+    def insert_new(self, purs: Sequence[PickupRequest]) -> set[str]:
+        taken = {(p.client_id, p.request_id) for p in self.purs.values()}
+        inserted = set()
+        for pur in purs:
+            if (pur.client_id, pur.request_id) not in taken:
+                taken.add((pur.client_id, pur.request_id))
+                self.purs[pur.id] = copy.copy(pur)
+                inserted.add(pur.id)
+        return inserted
+
+    def by_request_ids(self, keys: Iterable[tuple[str, str]]) -> dict[tuple[str, str], PickupRequest]:
+        wanted = set(keys)
+        return {
+            (p.client_id, p.request_id): copy.copy(p)
+            for p in self.purs.values()
+            if (p.client_id, p.request_id) in wanted
+        }
+
+    def get(self, pur_id: str, *, for_update: bool = False) -> PickupRequest | None:
+        pur = self.purs.get(pur_id)
+        return copy.copy(pur) if pur else None
+
+    def get_many_for_update(self, pur_ids: Iterable[str]) -> dict[str, PickupRequest]:
+        return {i: copy.copy(self.purs[i]) for i in sorted(set(pur_ids)) if i in self.purs}
+
+    def update(self, purs: Sequence[PickupRequest]) -> None:
+        for pur in purs:
+            assert pur.id in self.purs, f"update of a PUR never inserted: {pur.id}"
+            self.purs[pur.id] = copy.copy(pur)
+
+    def list_page(self, where: PickupFilter, page_size: int, after: PageCursor | None) -> list[PickupRequest]:
+        def matches(p: PickupRequest) -> bool:
+            return (
+                (not where.hub_id or p.hub_id == where.hub_id)
+                and (where.status is None or p.status is where.status)
+                and (not where.route_id or p.route_id == where.route_id)
+                and (where.pickup_date is None or p.pickup_date == where.pickup_date)
+                and (not where.client_id or p.client_id == where.client_id)
+                and (after is None or (p.created_at, p.id) > (after.created_at, after.id))
+            )
+
+        found = sorted((p for p in self.purs.values() if matches(p)), key=lambda p: (p.created_at, p.id))
+        return [copy.copy(p) for p in found[:page_size]]
+
+    def needing_reroute(self, hub_id: str, map_version: int) -> list[PickupRequest]:
+        return [
+            copy.copy(p)
+            for _, p in sorted(self.purs.items())
+            if p.needs_reroute(hub_id, map_version) or (not p.hub_id and p.status in UNPLACED)
+        ]
+
+    def known_hubs(self, hub_ids: Iterable[str]) -> set[str]:
+        return {h for h in hub_ids if h in self.hub_maps}
+
+    def record_hub_map(self, hub_id: str, map_version: int, now: datetime) -> bool:
+        if self.hub_maps.get(hub_id, 0) >= map_version:
+            return False
+        self.hub_maps[hub_id] = map_version
+        return True
+
+
+class FakePurUnitOfWork(AbstractPurUnitOfWork):
+    """The stored state (`purs`, `hub_maps`), the events of every commit (`events`) and how many
+    commits there were; one instance serves any number of use cases, one after the other."""
+
+    pickups: FakePickupRepository
+
+    def __init__(self, *, hubs: Iterable[str] = ()) -> None:
+        self.purs: dict[str, PickupRequest] = {}
+        self.hub_maps: dict[str, int] = dict.fromkeys(hubs, 1)
+        self.events: list[object] = []
+        self.commits = 0
+
+    def __enter__(self) -> Self:
+        self.pickups = FakePickupRepository(self.purs, self.hub_maps)
+        return super().__enter__()
+
+    def known_hubs(self, hub_ids: Iterable[str]) -> set[str]:
+        return self.pickups.known_hubs(hub_ids)
+
+    def _commit(self, events: list[object]) -> None:
+        self.purs, self.hub_maps = self.pickups.purs, self.pickups.hub_maps
+        self.pickups = FakePickupRepository(self.purs, self.hub_maps)
+        self.events.extend(events)
+        self.commits += 1
+
+    def _rollback(self) -> None:
+        self.pickups = FakePickupRepository(self.purs, self.hub_maps)
+
+    def stored(self, pur_id: str) -> PickupRequest:
+        return self.purs[pur_id]
