@@ -29,7 +29,7 @@ from datetime import UTC, date, datetime
 import sqlalchemy as sa
 
 from dispatch_svc.adapters import orm
-from dispatch_svc.adapters.attendance import AttendanceClient
+from dispatch_svc.adapters.unit_of_work import SqlAlchemyDispatchUnitOfWork
 from dispatch_svc.domain.model import (
     NewDispatch,
     Pickup,
@@ -43,7 +43,7 @@ from dispatch_svc.domain.model import (
 from dispatch_svc.domain.ranking import AttendanceSource, AttendanceView
 from dispatch_svc.entrypoints.grpc_api import DispatchServicer, registration
 from dispatch_svc.service_layer import handlers
-from dispatch_svc.service_layer.unit_of_work import DispatchUnitOfWork
+from dispatch_svc.service_layer.attendance import AttendancePort
 from firstmile.dispatch.v1 import dispatch_pb2, dispatch_pb2_grpc
 from firstmile_client.channels import tool_channel
 from firstmile_client.tokens import local_secrets
@@ -54,7 +54,7 @@ from mesh.grpc_server import GrpcServer
 DEFAULT_DATABASE_URL = "postgresql+psycopg2://firstmile@localhost:5432/firstmile"
 
 
-class EveryoneHere(AttendanceClient):
+class EveryoneHere(AttendancePort):
     """The bench's attendance: every rider of the bench hub is present."""
 
     def __init__(self, riders: list[str]) -> None:
@@ -192,8 +192,8 @@ def main() -> int:
     )
     factory = make_session_factory(engine)
 
-    def uow_factory() -> DispatchUnitOfWork:
-        return DispatchUnitOfWork(factory)
+    def uow_factory() -> SqlAlchemyDispatchUnitOfWork:
+        return SqlAlchemyDispatchUnitOfWork(factory)
 
     hub = f"bench-{uuid.uuid4().hex[:8]}"
     day = datetime.now(UTC).date()

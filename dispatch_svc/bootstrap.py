@@ -6,12 +6,12 @@ from zoneinfo import ZoneInfo
 
 from dispatch_svc.adapters import orm
 from dispatch_svc.adapters.attendance import GrpcAttendanceClient
+from dispatch_svc.adapters.unit_of_work import SqlAlchemyDispatchUnitOfWork
 from dispatch_svc.config import Settings
 from dispatch_svc.domain.auto_dispatch import AutoDispatchPolicy
 from dispatch_svc.entrypoints.auto_dispatch import AutoDispatcher
 from dispatch_svc.entrypoints.consumers import consumer_workers
 from dispatch_svc.entrypoints.grpc_api import DispatchServicer, registration
-from dispatch_svc.service_layer.unit_of_work import DispatchUnitOfWork
 from mesh.config import MeshSettings
 from mesh.grpc_client import service_channel
 from mesh.infrastructure import Infrastructure
@@ -37,8 +37,8 @@ def build_runtime(mesh: MeshSettings, settings: Settings) -> ServiceRuntime:
     channel = service_channel(settings.attendance_address, mesh, options=[("grpc.lb_policy_name", "round_robin")])
     attendance = GrpcAttendanceClient(channel, settings.attendance_timeout_seconds)
 
-    def uow() -> DispatchUnitOfWork:
-        return DispatchUnitOfWork(infra.session_factory)
+    def uow() -> SqlAlchemyDispatchUnitOfWork:
+        return SqlAlchemyDispatchUnitOfWork(infra.session_factory)
 
     workers: list[Worker] = [infra.outbox_relay(orm.outbox), *consumer_workers(infra, uow)]
     policy = auto_dispatch_policy(settings)

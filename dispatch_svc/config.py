@@ -2,16 +2,14 @@
 
 from __future__ import annotations
 
-import re
 from datetime import time
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import Field, field_validator
 from pydantic_settings import SettingsConfigDict
 
+from mesh.kernel import is_id
 from mesh.service import ServiceSettings
-
-_HUB_ID = re.compile(r"^[A-Za-z0-9._:-]{1,64}$")
 
 
 class Settings(ServiceSettings):
@@ -37,7 +35,7 @@ class Settings(ServiceSettings):
     @field_validator("auto_dispatch_hubs")
     @classmethod
     def _hubs(cls, value: str) -> str:
-        bad = [hub for hub in (h.strip() for h in value.split(",")) if hub and not _HUB_ID.match(hub)]
+        bad = [hub for hub in (h.strip() for h in value.split(",")) if hub and not is_id(hub)]
         if bad:
             raise ValueError(f"not valid hub ids: {bad[:5]}")
         return value

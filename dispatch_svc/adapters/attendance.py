@@ -1,18 +1,15 @@
-"""Who is present today: the port dispatching uses, and its gRPC adapter to attendance_adapter.
-
-An outage is an answer, not an exception: `available_riders` returns `AttendanceView.unknown(...)`
-when the attendance service cannot answer, and the use cases then treat nobody as present.
-"""
+"""The attendance port (`service_layer.attendance`) over gRPC, to attendance_adapter. An outage is
+an answer: when the service cannot answer, `available_riders` says attendance is unknown."""
 
 from __future__ import annotations
 
-import abc
 import logging
 from datetime import UTC, date, datetime
 
 import grpc
 
 from dispatch_svc.domain.ranking import AttendanceSource, AttendanceView
+from dispatch_svc.service_layer.attendance import AttendancePort
 from firstmile.attendance.v1 import attendance_pb2, attendance_pb2_grpc
 
 log = logging.getLogger(__name__)
@@ -25,17 +22,7 @@ _SOURCES = {
 }
 
 
-class AttendanceClient(abc.ABC):
-    """Present riders of a hub on a day. Implementations never raise for an outage."""
-
-    @abc.abstractmethod
-    def available_riders(self, hub_id: str, day: date) -> AttendanceView: ...
-
-    def close(self) -> None:  # noqa: B027 - optional hook
-        """Release connections (optional)."""
-
-
-class GrpcAttendanceClient(AttendanceClient):
+class GrpcAttendanceClient(AttendancePort):
     """`AttendanceService/ListAvailableRiders` with a short deadline."""
 
     def __init__(self, channel: grpc.Channel, timeout_seconds: float) -> None:

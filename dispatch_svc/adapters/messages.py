@@ -1,17 +1,18 @@
-"""Translation between the dispatch domain and protobuf: API messages and Kafka event payloads."""
+"""Translation between the dispatch domain and protobuf: API messages, and the domain events as
+outbox rows for Kafka (`to_outbox`)."""
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from datetime import datetime, timedelta
 
 from google.protobuf.duration_pb2 import Duration
 
-from dispatch_svc.adapters.repository import RouteGroupView
+from dispatch_svc.domain.events import DispatchEvent
 from dispatch_svc.domain.model import (
     ChangeKind,
     Dispatch,
     DispatchStatus,
-    PickupChange,
     PickupStatus,
     ReleaseReason,
     Rider,
@@ -20,6 +21,7 @@ from dispatch_svc.domain.model import (
     VehicleType,
 )
 from dispatch_svc.domain.ranking import AttendanceSource, AttendanceView, RiderScore, VehicleScore
+from dispatch_svc.service_layer.views import RouteGroupView
 from firstmile.attendance.v1 import attendance_pb2
 from firstmile.common.v1 import common_pb2
 from firstmile.dispatch.v1 import dispatch_pb2
@@ -136,7 +138,7 @@ def route_group_to_proto(group: RouteGroupView) -> dispatch_pb2.RouteGroup:
             expected_weight_kg=p.weight_kg,
             status=statuses[p.status],
             dispatch_id=p.dispatch_id or "",
-            route_match=matches.get(p.route_match, 0),
+            route_match=matches.get(p.route_match or "", 0),
         )
         location = item.location
         location.lat = p.lat
@@ -153,7 +155,7 @@ def freshness_to_proto(view: AttendanceView, now: datetime) -> attendance_pb2.Fr
         stale_reason=view.reason if (view.stale or not view.known) else "",
     )
     if view.fetched_at is not None:
-        freshness.fetched_at.CopyFrom(timestamp(view.fetched_at))
+        freshness.fetched_at.FromDatetime(view.fetched_at)
         age = Duration()
         age.FromTimedelta(max(now - view.fetched_at, timedelta(0)))
         freshness.age.CopyFrom(age)
@@ -187,34 +189,41 @@ def vehicle_score_to_proto(s: VehicleScore) -> dispatch_pb2.VehicleRecommendatio
     )
 
 
-def dispatch_event(d: Dispatch, change: PickupChange, now: datetime) -> OutboxEvent:
+def to_outbox(event: object) -> Iterable[OutboxEvent]:
+    """The outbox rows of one of dispatch_svc's domain events."""
+    if isinstance(event, DispatchEvent):
+        return [_dispatch_event(event)]
+    raise TypeError(f"dispatch_svc does not publish {type(event).__name__}")
+
+
+def _dispatch_event(event: DispatchEvent) -> OutboxEvent:
     """One pickup's change on `dispatch.events.v1`, keyed by the PUR id."""
     payload = events_pb2.DispatchEvent(
-        pur_id=change.pur_id,
-        dispatch_id=d.id,
-        hub_id=d.hub_id,
-        route_id=d.route_id,
-        pickup_date=d.pickup_date.isoformat(),
-        rider_id=d.rider_id,
-        vehicle_id=d.vehicle_id,
-        dispatch_status=DISPATCH_STATUS_TO_PROTO[d.status],
-        version=change.version,
-        occurred_at=timestamp(now),
+        pur_id=event.pur_id,
+        dispatch_id=event.dispatch_id,
+        hub_id=event.hub_id,
+        route_id=event.route_id,
+        pickup_date=event.pickup_date.isoformat(),
+        rider_id=event.rider_id,
+        vehicle_id=event.vehicle_id,
+        dispatch_status=DISPATCH_STATUS_TO_PROTO[event.dispatch_status],
+        version=event.version,
+        occurred_at=timestamp(event.occurred_at),
     )
-    if change.kind is ChangeKind.DISPATCHED:
-        payload.dispatched.automatic = change.automatic
-    elif change.kind is ChangeKind.RELEASED:
-        payload.released.reason = RELEASE_REASON_TO_PROTO[change.release_reason or ReleaseReason.REMOVED]
-        payload.released.detail = change.detail[:500]
-    elif change.kind is ChangeKind.PICKED_UP:
+    if event.kind is ChangeKind.DISPATCHED:
+        payload.dispatched.automatic = event.automatic
+    elif event.kind is ChangeKind.RELEASED:
+        payload.released.reason = RELEASE_REASON_TO_PROTO[event.release_reason or ReleaseReason.REMOVED]
+        payload.released.detail = event.detail[:500]
+    elif event.kind is ChangeKind.PICKED_UP:
         payload.picked_up.SetInParent()
     else:
         payload.started.SetInParent()
     return OutboxEvent(
         topic=DISPATCH_EVENTS,
-        key=change.pur_id,
+        key=event.pur_id,
         payload=payload.SerializeToString(),
         event_type=events_pb2.DispatchEvent.DESCRIPTOR.full_name,
         source=SOURCE,
-        occurred_at=now,
+        occurred_at=event.occurred_at,
     )

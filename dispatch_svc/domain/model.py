@@ -2,8 +2,9 @@
 
 Pure domain: no gRPC, SQLAlchemy or Kafka. Every change to a dispatch bumps its `version`; every
 change to a pickup's place in a dispatch bumps the pickup's `event_version` and yields one
-`PickupChange`, which becomes one DispatchEvent on dispatch.events.v1 (pur_svc drops an event
-whose version is not greater than the last it applied for that pickup).
+`PickupChange`, which becomes one domain event (`events.DispatchEvent`) and so one DispatchEvent on
+dispatch.events.v1 (pur_svc drops an event whose version is not greater than the last it applied
+for that pickup).
 
 A pickup (a routed PUR, as dispatching sees it) is in exactly one of these places:
 - its route's queue: status ROUTED, no dispatch;
@@ -23,11 +24,10 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
 
-from mesh.kernel import has_control_characters, quoted
+from mesh.errors import AlreadyExists, FailedPrecondition, InvalidArgument
+from mesh.kernel import check_id, check_text
 
-# \Z, not $: "$" also matches before a trailing newline.
-ID_PATTERN = re.compile(r"^[A-Za-z0-9._:-]{1,64}\Z")
-PHONE_PATTERN = re.compile(r"^\+?[0-9][0-9 -]{2,19}\Z")
+PHONE_PATTERN = re.compile(r"\+?[0-9][0-9 -]{2,19}")
 MAX_NAME = 200
 MAX_PHONE = 20
 MAX_REGISTRATION = 32
@@ -39,13 +39,16 @@ MAX_PICKUP_WEIGHT_KG = 100_000.0
 # Capacities are compared with this slack so that float sums of weights do not refuse an exact fit.
 WEIGHT_EPSILON_KG = 1e-6
 
+# (hub, route, pickup date): a route's queue and dispatches of one day, and the unit of locking.
+RouteKey = tuple[str, str, date]
 
-class InvalidInput(ValueError):
-    """Input that breaks a rule; the message names the field and the rule (INVALID_ARGUMENT)."""
+
+class InvalidInput(InvalidArgument):
+    """Input that breaks a dispatching rule; the message names the field and the rule."""
 
 
-class IllegalTransition(Exception):
-    """The dispatch or pickup is in a state that does not allow the change (FAILED_PRECONDITION)."""
+class IllegalTransition(FailedPrecondition):
+    """The dispatch or pickup is in a state that does not allow the change."""
 
 
 class CapacityExceeded(IllegalTransition):
@@ -54,6 +57,18 @@ class CapacityExceeded(IllegalTransition):
 
 class PickupNotEligible(IllegalTransition):
     """A pickup is not waiting in the queue of the dispatch's route and date."""
+
+
+class DuplicateRequest(AlreadyExists):
+    """Another dispatch of the hub was created with this request_id first."""
+
+
+class RiderBusy(FailedPrecondition):
+    """The rider is on another active dispatch (a rider has at most one)."""
+
+
+class VehicleBusy(FailedPrecondition):
+    """The vehicle is on another active dispatch (a vehicle has at most one)."""
 
 
 class PickupStatus(enum.Enum):
@@ -99,37 +114,6 @@ class ChangeKind(enum.Enum):
 class ReleaseReason(enum.Enum):
     REMOVED = "REMOVED"  # RemovePickups, or the PUR was cancelled / re-routed while in a dispatch
     DISPATCH_CANCELLED = "DISPATCH_CANCELLED"
-
-
-# -- validation helpers -------------------------------------------------------------------------
-
-
-def check_id(name: str, value: str, *, required: bool = True) -> None:
-    if not value:
-        if required:
-            raise InvalidInput(f"{name} is required")
-        return
-    if not ID_PATTERN.match(value):
-        raise InvalidInput(
-            f"{name} must be 1-64 characters of letters, digits, '.', '_', ':' or '-', got {quoted(value)}"
-        )
-
-
-def check_text(name: str, value: str, max_length: int) -> None:
-    if len(value) > max_length:
-        raise InvalidInput(f"{name} must be at most {max_length} characters, got {len(value)}")
-    if has_control_characters(value):
-        raise InvalidInput(f"{name} must not contain control characters")
-
-
-def parse_date(field_name: str, text: str) -> date:
-    """Parse a strict "YYYY-MM-DD" date (no times, no other formats)."""
-    if not re.fullmatch(r"\d{4}-\d{2}-\d{2}", text or "", re.ASCII):
-        raise InvalidInput(f'{field_name} must be a date as "YYYY-MM-DD", got {quoted(text)}')
-    try:
-        return date.fromisoformat(text)
-    except ValueError:
-        raise InvalidInput(f"{field_name} {text!r} is not a real date") from None
 
 
 # -- value objects --------------------------------------------------------------------------------
@@ -179,7 +163,7 @@ class Rider:
         check_id("rider.id", self.id)
         check_id("rider.hub_id", self.hub_id)
         check_text("rider.name", self.name, MAX_NAME)
-        if self.phone and not PHONE_PATTERN.match(self.phone):
+        if self.phone and not PHONE_PATTERN.fullmatch(self.phone):
             raise InvalidInput(
                 f"rider.phone must be at most {MAX_PHONE} digits, spaces or dashes, optionally after '+'"
             )
@@ -311,7 +295,7 @@ class Pickup:
     def queued(self) -> bool:
         return self.status is PickupStatus.ROUTED and not self.dispatch_id
 
-    def route_key(self) -> tuple[str, str, date]:
+    def route_key(self) -> RouteKey:
         return (self.hub_id, self.route_id, self.pickup_date)
 
     def plan(self, snapshot: PurSnapshot) -> PurEffect:
@@ -399,6 +383,9 @@ class NewDispatch:
         for index, pur_id in enumerate(self.pur_ids):
             check_id(f"pur_ids[{index}]", pur_id)
 
+    def route_key(self) -> RouteKey:
+        return (self.hub_id, self.route_id, self.pickup_date)
+
     def fingerprint(self) -> str:
         body = {
             "hub_id": self.hub_id,
@@ -472,7 +459,7 @@ class Dispatch:
     def active(self) -> bool:
         return self.status in ACTIVE_STATES
 
-    def route_key(self) -> tuple[str, str, date]:
+    def route_key(self) -> RouteKey:
         return (self.hub_id, self.route_id, self.pickup_date)
 
     def room(self) -> Load:

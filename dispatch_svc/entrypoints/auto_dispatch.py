@@ -8,12 +8,12 @@ import threading
 import time
 from collections.abc import Callable
 
-from dispatch_svc.adapters.attendance import AttendanceClient
 from dispatch_svc.domain.auto_dispatch import AutoDispatchPolicy
 from dispatch_svc.service_layer import handlers
-from dispatch_svc.service_layer.unit_of_work import DispatchUnitOfWork
-from mesh.transient import is_transient
+from dispatch_svc.service_layer.attendance import AttendancePort
+from dispatch_svc.service_layer.unit_of_work import AbstractDispatchUnitOfWork
 from mesh.runtime import Worker
+from mesh.transient import is_transient
 
 log = logging.getLogger(__name__)
 
@@ -25,8 +25,8 @@ class AutoDispatcher:
     def __init__(
         self,
         policy: AutoDispatchPolicy,
-        uow_factory: Callable[[], DispatchUnitOfWork],
-        attendance: AttendanceClient,
+        uow_factory: Callable[[], AbstractDispatchUnitOfWork],
+        attendance: AttendancePort,
         interval_seconds: float,
     ) -> None:
         self.policy = policy

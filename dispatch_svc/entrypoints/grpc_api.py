@@ -1,14 +1,13 @@
-"""gRPC entrypoint of dispatch_svc: validates `firstmile.dispatch.v1.DispatchService` requests, runs
-the use case, and translates the answer. Errors are raised as mesh errors; the server maps them."""
+"""gRPC entrypoint of dispatch_svc: validates `firstmile.dispatch.v1.DispatchService` requests, checks
+the caller's hub scope, runs the use case, and translates the answer. Errors propagate as they are
+raised (kinds of `mesh.errors`); the server's error interceptor turns them into status codes."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from datetime import UTC, date, datetime
+from collections.abc import Callable, Sequence
 
 import grpc
 
-from dispatch_svc.adapters.attendance import AttendanceClient
 from dispatch_svc.adapters.messages import (
     DISPATCH_STATUS_FROM_PROTO,
     VEHICLE_TYPE_FROM_PROTO,
@@ -20,26 +19,18 @@ from dispatch_svc.adapters.messages import (
     vehicle_score_to_proto,
     vehicle_to_proto,
 )
-from dispatch_svc.adapters.repository import DispatchCursor, DispatchFilter
-from dispatch_svc.domain.model import (
-    MAX_REASON,
-    Dispatch,
-    InvalidInput,
-    NewDispatch,
-    Rider,
-    Vehicle,
-    check_id,
-    check_text,
-    parse_date,
-)
+from dispatch_svc.domain.model import MAX_REASON, Dispatch, NewDispatch, Rider, Vehicle
 from dispatch_svc.domain.ranking import DEFAULT_LIMIT, MAX_LIMIT
 from dispatch_svc.service_layer import handlers
-from dispatch_svc.service_layer.unit_of_work import DispatchUnitOfWork
+from dispatch_svc.service_layer.attendance import AttendancePort
+from dispatch_svc.service_layer.unit_of_work import AbstractDispatchUnitOfWork
+from dispatch_svc.service_layer.views import DispatchCursor, DispatchFilter
 from firstmile.dispatch.v1 import dispatch_pb2, dispatch_pb2_grpc
+from mesh.access import AccessRule, Scope, current_caller
 from mesh.auth import STAFF
 from mesh.errors import InvalidArgument
-from mesh.access import AccessRule, Scope, current_caller
 from mesh.grpc_server import ServiceRegistration
+from mesh.kernel import check_id, check_text, parse_date, utc_now
 from mesh.paging import decode_page_token, encode_page_token, position_time
 
 SERVICE_NAME = "firstmile.dispatch.v1.DispatchService"
@@ -49,34 +40,15 @@ MAX_PURS = 1000
 MAX_PICKUPS_PER_ROUTE = 100_000
 
 
-def _valid(check: Callable[[], object]) -> object:
-    """Run a domain validation; InvalidInput becomes INVALID_ARGUMENT."""
-    try:
-        return check()
-    except InvalidInput as exc:
-        raise InvalidArgument(str(exc)) from None
-
-
-def _id(name: str, value: str, *, required: bool = True) -> str:
-    _valid(lambda: check_id(name, value, required=required))
-    return value
-
-
-def _date(name: str, value: str) -> date:
-    return _valid(lambda: parse_date(name, value))  # type: ignore[return-value]
-
-
-def _pur_ids(name: str, values, *, required: bool) -> tuple[str, ...]:  # noqa: ANN001 - a repeated field
+def _pur_ids(name: str, values: Sequence[str], *, required: bool) -> tuple[str, ...]:
     if required and not values:
         raise InvalidArgument(f"{name} must not be empty")
     if len(values) > MAX_PURS:
         raise InvalidArgument(f"{name} holds {len(values)} ids; the limit is {MAX_PURS}")
-    for index, value in enumerate(values):
-        _id(f"{name}[{index}]", value)
-    return tuple(values)
+    return tuple(check_id(f"{name}[{index}]", value) for index, value in enumerate(values))
 
 
-def _filters(where: DispatchFilter) -> tuple:
+def _filters(where: DispatchFilter) -> tuple[object, ...]:
     return (where.hub_id, where.route_id, where.pickup_date, where.rider_id, where.status)
 
 
@@ -85,14 +57,12 @@ def _cursor(position: dict[str, str]) -> DispatchCursor:
 
 
 def rider_from_proto(rider: dispatch_pb2.Rider) -> Rider:
-    return _valid(  # type: ignore[return-value]
-        lambda: Rider(
-            id=rider.id,
-            hub_id=rider.hub_id,
-            name=rider.name,
-            phone=rider.phone,
-            active=rider.active if rider.HasField("active") else True,
-        )
+    return Rider(
+        id=rider.id,
+        hub_id=rider.hub_id,
+        name=rider.name,
+        phone=rider.phone,
+        active=rider.active if rider.HasField("active") else True,
     )
 
 
@@ -100,16 +70,14 @@ def vehicle_from_proto(vehicle: dispatch_pb2.Vehicle) -> Vehicle:
     kind = VEHICLE_TYPE_FROM_PROTO.get(vehicle.type)
     if kind is None:
         raise InvalidArgument(f"vehicle.type must be one of BIKE, THREE_WHEELER, VAN, TRUCK, got {vehicle.type}")
-    return _valid(  # type: ignore[return-value]
-        lambda: Vehicle(
-            id=vehicle.id,
-            hub_id=vehicle.hub_id,
-            type=kind,
-            capacity_packages=vehicle.capacity_packages,
-            capacity_kg=vehicle.capacity_kg,
-            registration=vehicle.registration,
-            active=vehicle.active if vehicle.HasField("active") else True,
-        )
+    return Vehicle(
+        id=vehicle.id,
+        hub_id=vehicle.hub_id,
+        type=kind,
+        capacity_packages=vehicle.capacity_packages,
+        capacity_kg=vehicle.capacity_kg,
+        registration=vehicle.registration,
+        active=vehicle.active if vehicle.HasField("active") else True,
     )
 
 
@@ -138,7 +106,7 @@ def _authorize_dispatch(dispatch: Dispatch) -> None:
 
 
 class DispatchServicer(dispatch_pb2_grpc.DispatchServiceServicer):
-    def __init__(self, uow_factory: Callable[[], DispatchUnitOfWork], attendance: AttendanceClient) -> None:
+    def __init__(self, uow_factory: Callable[[], AbstractDispatchUnitOfWork], attendance: AttendancePort) -> None:
         self._uow = uow_factory
         self._attendance = attendance
 
@@ -165,9 +133,9 @@ class DispatchServicer(dispatch_pb2_grpc.DispatchServiceServicer):
         return dispatch_pb2.UpsertVehicleResponse(vehicle=vehicle_to_proto(vehicle), created=created)
 
     def ListOpenPickupsByRoute(self, request, context):
-        hub_id = _id("hub_id", request.hub_id)
-        pickup_date = _date("pickup_date", request.pickup_date)
-        route_id = _id("route_id", request.route_id, required=False)
+        hub_id = check_id("hub_id", request.hub_id)
+        pickup_date = parse_date("pickup_date", request.pickup_date)
+        route_id = check_id("route_id", request.route_id, required=False)
         if not 0 <= request.pickups_per_route_limit <= MAX_PICKUPS_PER_ROUTE:
             raise InvalidArgument(f"pickups_per_route_limit must be between 0 and {MAX_PICKUPS_PER_ROUTE}")
         current_caller().require_hub(hub_id)
@@ -175,9 +143,9 @@ class DispatchServicer(dispatch_pb2_grpc.DispatchServiceServicer):
         return dispatch_pb2.ListOpenPickupsByRouteResponse(groups=[route_group_to_proto(g) for g in groups])
 
     def RecommendDispatch(self, request, context):
-        route_id = _id("route_id", request.route_id)
-        hub_id = _id("hub_id", request.hub_id)
-        pickup_date = _date("pickup_date", request.pickup_date)
+        route_id = check_id("route_id", request.route_id)
+        hub_id = check_id("hub_id", request.hub_id)
+        pickup_date = parse_date("pickup_date", request.pickup_date)
         if not 0 <= request.limit <= MAX_LIMIT:
             raise InvalidArgument(f"limit must be between 0 and {MAX_LIMIT}")
         current_caller().require_hub(hub_id)
@@ -190,38 +158,33 @@ class DispatchServicer(dispatch_pb2_grpc.DispatchServiceServicer):
             queued_pur_count=result.queued_count,
             queued_packages=result.queued_load.packages,
             queued_weight_kg=round(result.queued_load.weight_kg, 6),
-            attendance_freshness=freshness_to_proto(result.attendance, datetime.now(UTC)),
+            attendance_freshness=freshness_to_proto(result.attendance, utc_now()),
         )
 
     def CreateDispatch(self, request, context):
-        pickup_date = _date("pickup_date", request.pickup_date)
-        pur_ids = _pur_ids("pur_ids", request.pur_ids, required=False)
-        new = _valid(
-            lambda: NewDispatch(
-                request_id=request.request_id,
-                hub_id=request.hub_id,
-                route_id=request.route_id,
-                pickup_date=pickup_date,
-                rider_id=request.rider_id,
-                vehicle_id=request.vehicle_id,
-                pur_ids=pur_ids,
-            )
+        new = NewDispatch(
+            request_id=request.request_id,
+            hub_id=request.hub_id,
+            route_id=request.route_id,
+            pickup_date=parse_date("pickup_date", request.pickup_date),
+            rider_id=request.rider_id,
+            vehicle_id=request.vehicle_id,
+            pur_ids=_pur_ids("pur_ids", request.pur_ids, required=False),
         )
-        current_caller().require_hub(new.hub_id)  # type: ignore[attr-defined]
-        result = handlers.create_dispatch(self._uow(), self._attendance, new)  # type: ignore[arg-type]
+        current_caller().require_hub(new.hub_id)
+        result = handlers.create_dispatch(self._uow(), self._attendance, new)
         return dispatch_pb2.CreateDispatchResponse(dispatch=dispatch_to_proto(result.dispatch), created=result.created)
 
     def GetDispatch(self, request, context):
-        dispatch_id = _id("id", request.id)
-        dispatch = handlers.get_dispatch(self._uow(), dispatch_id)
+        dispatch = handlers.get_dispatch(self._uow(), check_id("id", request.id))
         _authorize_dispatch(dispatch)
         return dispatch_pb2.GetDispatchResponse(dispatch=dispatch_to_proto(dispatch))
 
     def ListDispatches(self, request, context):
-        hub_id = _id("hub_id", request.hub_id)
-        _id("route_id", request.route_id, required=False)
-        _id("rider_id", request.rider_id, required=False)
-        pickup_date = _date("pickup_date", request.pickup_date) if request.pickup_date else None
+        hub_id = check_id("hub_id", request.hub_id)
+        check_id("route_id", request.route_id, required=False)
+        check_id("rider_id", request.rider_id, required=False)
+        pickup_date = parse_date("pickup_date", request.pickup_date) if request.pickup_date else None
         if request.status and request.status not in DISPATCH_STATUS_FROM_PROTO:
             raise InvalidArgument(f"status {request.status} is not a known DispatchStatus")
         if request.page_size < 0:
@@ -247,34 +210,31 @@ class DispatchServicer(dispatch_pb2_grpc.DispatchServiceServicer):
         )
 
     def AddPickups(self, request, context):
-        dispatch_id = _id("dispatch_id", request.dispatch_id)
+        dispatch_id = check_id("dispatch_id", request.dispatch_id)
         pur_ids = _pur_ids("pur_ids", request.pur_ids, required=True)
-        return dispatch_pb2.AddPickupsResponse(
-            dispatch=dispatch_to_proto(
-                handlers.add_pickups(self._uow(), dispatch_id, pur_ids, authorize=_authorize_dispatch)
-            )
-        )
+        dispatch = handlers.add_pickups(self._uow(), dispatch_id, pur_ids, authorize=_authorize_dispatch)
+        return dispatch_pb2.AddPickupsResponse(dispatch=dispatch_to_proto(dispatch))
 
     def RemovePickups(self, request, context):
-        dispatch_id = _id("dispatch_id", request.dispatch_id)
+        dispatch_id = check_id("dispatch_id", request.dispatch_id)
         pur_ids = _pur_ids("pur_ids", request.pur_ids, required=True)
-        _valid(lambda: check_text("reason", request.reason, MAX_REASON))
+        check_text("reason", request.reason, MAX_REASON)
         dispatch = handlers.remove_pickups(
             self._uow(), dispatch_id, pur_ids, request.reason, authorize=_authorize_dispatch
         )
         return dispatch_pb2.RemovePickupsResponse(dispatch=dispatch_to_proto(dispatch))
 
     def StartDispatch(self, request, context):
-        dispatch = handlers.start_dispatch(self._uow(), _id("id", request.id), authorize=_authorize_dispatch)
+        dispatch = handlers.start_dispatch(self._uow(), check_id("id", request.id), authorize=_authorize_dispatch)
         return dispatch_pb2.StartDispatchResponse(dispatch=dispatch_to_proto(dispatch))
 
     def CompleteDispatch(self, request, context):
-        dispatch = handlers.complete_dispatch(self._uow(), _id("id", request.id), authorize=_authorize_dispatch)
+        dispatch = handlers.complete_dispatch(self._uow(), check_id("id", request.id), authorize=_authorize_dispatch)
         return dispatch_pb2.CompleteDispatchResponse(dispatch=dispatch_to_proto(dispatch))
 
     def CancelDispatch(self, request, context):
-        dispatch_id = _id("id", request.id)
-        _valid(lambda: check_text("reason", request.reason, MAX_REASON))
+        dispatch_id = check_id("id", request.id)
+        check_text("reason", request.reason, MAX_REASON)
         dispatch = handlers.cancel_dispatch(self._uow(), dispatch_id, request.reason, authorize=_authorize_dispatch)
         return dispatch_pb2.CancelDispatchResponse(dispatch=dispatch_to_proto(dispatch))
 

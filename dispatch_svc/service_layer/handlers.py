@@ -1,30 +1,23 @@
 """dispatch_svc's use cases. Each change runs in one unit of work: the rows it changes and the
-DispatchEvents it emits (one per affected PUR) commit together or not at all.
+domain events it publishes (one per affected PUR) commit together or not at all.
 
-Every change to a route's queue or dispatches first takes the route's advisory lock (hub, route,
-date), so the pur-events consumer, the API and auto-dispatch never interleave on one route, on
-any number of replicas. The attendance service is asked before the transaction starts, so no lock
-is held while waiting for it.
+Every change to a route's queue or dispatches first takes the route's lock (hub, route, date), so
+the pur-events consumer, the API and auto-dispatch never interleave on one route, on any number
+of replicas. Attendance is asked before the transaction starts, so no lock is held while waiting
+for it.
 """
 
 from __future__ import annotations
 
-import logging
-import uuid
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
-from datetime import UTC, date, datetime
+from datetime import date, datetime
 
-import sqlalchemy.exc
-
-from dispatch_svc.adapters.attendance import AttendanceClient
-from dispatch_svc.adapters.messages import dispatch_event
-from dispatch_svc.adapters.repository import DispatchCursor, DispatchFilter, RouteGroupView
 from dispatch_svc.domain.auto_dispatch import AutoDispatchPolicy
+from dispatch_svc.domain.events import DispatchEvent, dispatch_events
 from dispatch_svc.domain.model import (
     Dispatch,
-    IllegalTransition,
-    InvalidInput,
+    DuplicateRequest,
     Load,
     NewDispatch,
     Pickup,
@@ -33,7 +26,10 @@ from dispatch_svc.domain.model import (
     PurEffect,
     PurSnapshot,
     Rider,
+    RiderBusy,
+    RouteKey,
     Vehicle,
+    VehicleBusy,
     fill_from_queue,
 )
 from dispatch_svc.domain.ranking import (
@@ -44,31 +40,25 @@ from dispatch_svc.domain.ranking import (
     rank_riders,
     rank_vehicles,
 )
-from dispatch_svc.service_layer.unit_of_work import DispatchUnitOfWork
-from mesh.errors import AlreadyExists, FailedPrecondition, InvalidArgument, NotFound, Unavailable
-
-log = logging.getLogger(__name__)
+from dispatch_svc.service_layer.attendance import AttendancePort
+from dispatch_svc.service_layer.unit_of_work import AbstractDispatchUnitOfWork
+from dispatch_svc.service_layer.views import DispatchCursor, DispatchFilter, RouteGroupView
+from mesh.errors import AlreadyExists, FailedPrecondition, NotFound, Unavailable
+from mesh.kernel import new_id as random_id
+from mesh.kernel import utc_now
 
 Clock = Callable[[], datetime]
 
 
-def utc_now() -> datetime:
-    return datetime.now(UTC)
-
-
 def new_dispatch_id() -> str:
-    return f"dsp_{uuid.uuid4().hex}"
-
-
-def _publish(uow: DispatchUnitOfWork, dispatch: Dispatch, changes: Sequence[PickupChange], moment: datetime) -> None:
-    uow.publish(dispatch_event(dispatch, change, moment) for change in changes)
+    return random_id("dsp")
 
 
 # -- riders and vehicles --------------------------------------------------------------------------
 
 
 def upsert_rider(
-    uow: DispatchUnitOfWork,
+    uow: AbstractDispatchUnitOfWork,
     rider: Rider,
     *,
     authorize: Callable[[Rider], None] = lambda stored: None,
@@ -86,7 +76,7 @@ def upsert_rider(
 
 
 def upsert_vehicle(
-    uow: DispatchUnitOfWork,
+    uow: AbstractDispatchUnitOfWork,
     vehicle: Vehicle,
     *,
     authorize: Callable[[Vehicle], None] = lambda stored: None,
@@ -105,6 +95,40 @@ def upsert_vehicle(
 # -- pur.events.v1 --------------------------------------------------------------------------------
 
 
+def apply_pur_changes(
+    uow: AbstractDispatchUnitOfWork, snapshots: Sequence[PurSnapshot], *, now: Clock = utc_now
+) -> int:
+    """Follow pur_svc's PUR changes, a batch in one transaction. A newly routed PUR enters its
+    route's queue and joins the oldest OPEN dispatch of its route and date with room for it; a
+    cancelled, unroutable or re-routed one leaves its dispatch (a `released` event) and the queue.
+    Versions not newer than the one applied change nothing. Returns how many events were emitted."""
+    histories: dict[str, list[PurSnapshot]] = {}
+    for snapshot in sorted(snapshots, key=lambda s: (s.pur_id, s.version)):
+        histories.setdefault(snapshot.pur_id, []).append(snapshot)
+    with uow:
+        uow.lock_routes(_routes_of(uow, histories, snapshots))
+        batch = _PurBatch(uow, histories, now())
+        for history in histories.values():
+            for snapshot in history:
+                batch.apply(snapshot)
+        batch.place_queued()
+        batch.save()
+        uow.publish(batch.events)
+        uow.commit()
+    return len(batch.events)
+
+
+def _routes_of(
+    uow: AbstractDispatchUnitOfWork, pur_ids: Iterable[str], snapshots: Sequence[PurSnapshot]
+) -> set[RouteKey]:
+    """The routes a batch may change: where its known PURs are now, and where they are routed to."""
+    keys = set(uow.pickups.route_keys(pur_ids).values())
+    for s in snapshots:
+        if s.status is PickupStatus.ROUTED and s.pickup_date:
+            keys.add((s.hub_id, s.route_id, s.pickup_date))
+    return keys
+
+
 def _leave_detail(pickup: Pickup, snapshot: PurSnapshot) -> str:
     if snapshot.status is PickupStatus.CANCELLED:
         return "pickup request cancelled"
@@ -117,94 +141,84 @@ def _leave_detail(pickup: Pickup, snapshot: PurSnapshot) -> str:
     return f"pickup request is {snapshot.status.value}"
 
 
-def apply_pur_changes(uow: DispatchUnitOfWork, snapshots: Sequence[PurSnapshot], *, now: Clock = utc_now) -> int:
-    """Follow pur_svc's PUR changes, a batch in one transaction. A newly routed PUR enters its
-    route's queue and joins the oldest OPEN dispatch of its route and date with room for it; a
-    cancelled, unroutable or re-routed one leaves its dispatch (a `released` event) and the queue.
-    Versions not newer than the one applied change nothing. Returns how many events were emitted."""
-    moment = now()
-    by_pur: dict[str, list[PurSnapshot]] = {}
-    for snapshot in sorted(snapshots, key=lambda s: (s.pur_id, s.version)):
-        by_pur.setdefault(snapshot.pur_id, []).append(snapshot)
-    with uow:
-        keys = set(uow.pickups.route_keys(by_pur).values())
-        keys |= {
-            (s.hub_id, s.route_id, s.pickup_date)
-            for s in snapshots
-            if s.status is PickupStatus.ROUTED and s.pickup_date
-        }
-        uow.lock_routes(keys)  # type: ignore[arg-type]
-        pickups = uow.pickups.get_many(by_pur, for_update=True)
-        new: dict[str, Pickup] = {}
-        changed: dict[str, Pickup] = {}
-        dispatches: dict[str, Dispatch] = {}
-        touched: dict[str, Dispatch] = {}
-        to_place: dict[str, Pickup] = {}
-        events = []
+class _PurBatch:
+    """One apply_pur_changes transaction: the pickups and dispatches it loaded (locked), what it
+    changed, and the events it made, in order."""
 
-        def dispatch(dispatch_id: str) -> Dispatch:
-            if dispatch_id not in dispatches:
-                loaded = uow.dispatches.get(dispatch_id, for_update=True)
-                assert loaded is not None, f"pickup refers to missing dispatch {dispatch_id}"
-                dispatches[dispatch_id] = loaded
-            return dispatches[dispatch_id]
+    def __init__(self, uow: AbstractDispatchUnitOfWork, pur_ids: Iterable[str], moment: datetime) -> None:
+        self.uow = uow
+        self.moment = moment
+        self.pickups = uow.pickups.get_many(pur_ids, for_update=True)
+        self.new: dict[str, Pickup] = {}
+        self.changed: dict[str, Pickup] = {}
+        self.to_place: dict[str, Pickup] = {}
+        self.dispatches: dict[str, Dispatch] = {}
+        self.touched: dict[str, Dispatch] = {}
+        self.events: list[DispatchEvent] = []
 
-        for pur_id, history in by_pur.items():
-            for snapshot in history:
-                pickup = pickups.get(pur_id)
-                if pickup is None:
-                    if snapshot.status is PickupStatus.ROUTED:
-                        pickup = Pickup.from_snapshot(snapshot)
-                        pickups[pur_id] = new[pur_id] = to_place[pur_id] = pickup
-                    continue  # a PUR dispatching never saw routed: nothing to follow yet
-                effect = pickup.plan(snapshot)
-                if effect is PurEffect.IGNORE:
-                    continue
-                if pur_id not in new:
-                    changed[pur_id] = pickup
-                if effect is PurEffect.RECORD:
-                    pickup.record(snapshot)
-                    continue
-                if pickup.dispatch_id:
-                    d = dispatch(pickup.dispatch_id)
-                    changes = d.remove([pickup], moment, detail=_leave_detail(pickup, snapshot))
-                    touched[d.id] = d
-                    events.extend(dispatch_event(d, c, moment) for c in changes)
-                if effect is PurEffect.ENQUEUE:
-                    pickup.enqueue(snapshot)
-                    to_place[pur_id] = pickup
-                else:
-                    pickup.close(snapshot)
-                    to_place.pop(pur_id, None)
+    def apply(self, snapshot: PurSnapshot) -> None:
+        pur_id = snapshot.pur_id
+        pickup = self.pickups.get(pur_id)
+        if pickup is None:
+            if snapshot.status is PickupStatus.ROUTED:
+                pickup = Pickup.from_snapshot(snapshot)
+                self.pickups[pur_id] = self.new[pur_id] = self.to_place[pur_id] = pickup
+            return  # a PUR dispatching never saw routed: nothing to follow yet
+        effect = pickup.plan(snapshot)
+        if effect is PurEffect.IGNORE:
+            return
+        if pur_id not in self.new:
+            self.changed[pur_id] = pickup
+        if effect is PurEffect.RECORD:
+            pickup.record(snapshot)
+            return
+        if pickup.dispatch_id:
+            dispatch = self._dispatch(pickup.dispatch_id)
+            self._changed(dispatch, dispatch.remove([pickup], self.moment, detail=_leave_detail(pickup, snapshot)))
+        if effect is PurEffect.ENQUEUE:
+            pickup.enqueue(snapshot)
+            self.to_place[pur_id] = pickup
+        else:
+            pickup.close(snapshot)
+            self.to_place.pop(pur_id, None)
 
-        open_by_route: dict[tuple[str, str, date], list[Dispatch]] = {}
-        for pickup in to_place.values():
+    def place_queued(self) -> None:
+        """Each queued pickup joins the oldest OPEN dispatch of its route and day with room for it."""
+        open_by_route: dict[RouteKey, list[Dispatch]] = {}
+        for pickup in self.to_place.values():
             if not pickup.queued:
                 continue
             key = pickup.route_key()
             if key not in open_by_route:
-                found = uow.dispatches.open_for_route(*key, for_update=True)
-                open_by_route[key] = [dispatches.setdefault(d.id, d) for d in found]
-            for d in open_by_route[key]:
-                if d.can_take(pickup):
-                    changes = d.add([pickup], moment, automatic=True)
-                    touched[d.id] = d
-                    events.extend(dispatch_event(d, c, moment) for c in changes)
+                found = self.uow.dispatches.open_for_route(*key, for_update=True)
+                open_by_route[key] = [self.dispatches.setdefault(d.id, d) for d in found]
+            for dispatch in open_by_route[key]:
+                if dispatch.can_take(pickup):
+                    self._changed(dispatch, dispatch.add([pickup], self.moment, automatic=True))
                     break
 
-        uow.pickups.add(list(new.values()), moment)
-        uow.pickups.update(list(changed.values()), moment)
-        for d in touched.values():
-            uow.dispatches.update(d)
-        uow.publish(events)
-        uow.commit()
-    return len(events)
+    def save(self) -> None:
+        self.uow.pickups.add(list(self.new.values()), self.moment)
+        self.uow.pickups.update(list(self.changed.values()), self.moment)
+        for dispatch in self.touched.values():
+            self.uow.dispatches.update(dispatch)
+
+    def _dispatch(self, dispatch_id: str) -> Dispatch:
+        if dispatch_id not in self.dispatches:
+            loaded = self.uow.dispatches.get(dispatch_id, for_update=True)
+            assert loaded is not None, f"pickup refers to missing dispatch {dispatch_id}"
+            self.dispatches[dispatch_id] = loaded
+        return self.dispatches[dispatch_id]
+
+    def _changed(self, dispatch: Dispatch, changes: list[PickupChange]) -> None:
+        self.touched[dispatch.id] = dispatch
+        self.events.extend(dispatch_events(dispatch, changes, self.moment))
 
 
 # -- reads ----------------------------------------------------------------------------------------
 
 
-def get_dispatch(uow: DispatchUnitOfWork, dispatch_id: str) -> Dispatch:
+def get_dispatch(uow: AbstractDispatchUnitOfWork, dispatch_id: str) -> Dispatch:
     with uow:
         found = uow.dispatches.get(dispatch_id)
     if found is None:
@@ -213,7 +227,7 @@ def get_dispatch(uow: DispatchUnitOfWork, dispatch_id: str) -> Dispatch:
 
 
 def list_dispatches(
-    uow: DispatchUnitOfWork, where: DispatchFilter, page_size: int, after: DispatchCursor | None
+    uow: AbstractDispatchUnitOfWork, where: DispatchFilter, page_size: int, after: DispatchCursor | None
 ) -> tuple[list[Dispatch], DispatchCursor | None]:
     with uow:
         rows = uow.dispatches.list(where, page_size + 1, after)
@@ -222,7 +236,7 @@ def list_dispatches(
 
 
 def list_open_pickups(
-    uow: DispatchUnitOfWork, hub_id: str, pickup_date: date, route_id: str = "", per_route_limit: int = 0
+    uow: AbstractDispatchUnitOfWork, hub_id: str, pickup_date: date, route_id: str = "", per_route_limit: int = 0
 ) -> list[RouteGroupView]:
     with uow:
         groups = uow.pickups.open_groups(hub_id, pickup_date, route_id, per_route_limit)
@@ -246,15 +260,14 @@ class Recommendation:
 
 
 def _rank(
-    uow: DispatchUnitOfWork,
+    uow: AbstractDispatchUnitOfWork,
     view: AttendanceView,
-    hub_id: str,
-    route_id: str,
-    pickup_date: date,
+    key: RouteKey,
     load: Load,
     riders: list[Rider] | None = None,
     vehicles: list[Vehicle] | None = None,
 ) -> tuple[list[RiderScore], list[VehicleScore]]:
+    hub_id, route_id, pickup_date = key
     riders = uow.riders.of_hub(hub_id) if riders is None else riders
     vehicles = uow.vehicles.of_hub(hub_id) if vehicles is None else vehicles
     history = uow.dispatches.history(hub_id, route_id, history_start(pickup_date), pickup_date)
@@ -269,7 +282,12 @@ def _rank(
 
 
 def recommend(
-    uow: DispatchUnitOfWork, attendance: AttendanceClient, hub_id: str, route_id: str, pickup_date: date, limit: int
+    uow: AbstractDispatchUnitOfWork,
+    attendance: AttendancePort,
+    hub_id: str,
+    route_id: str,
+    pickup_date: date,
+    limit: int,
 ) -> Recommendation:
     """Riders and vehicles for the route's next dispatch, best first (see domain.ranking)."""
     view = attendance.available_riders(hub_id, pickup_date)
@@ -279,8 +297,11 @@ def recommend(
         if not riders and not vehicles:
             raise NotFound(f"hub {hub_id!r} has no riders or vehicles registered with dispatch_svc")
         count, load = uow.pickups.queue_load(hub_id, route_id, pickup_date)
-        ranked_riders, ranked_vehicles = _rank(uow, view, hub_id, route_id, pickup_date, load, riders, vehicles)
+        ranked_riders, ranked_vehicles = _rank(uow, view, (hub_id, route_id, pickup_date), load, riders, vehicles)
     return Recommendation(ranked_riders[:limit], ranked_vehicles[:limit], count, load, view)
+
+
+# -- creating dispatches ----------------------------------------------------------------------------
 
 
 @dataclass(frozen=True)
@@ -289,73 +310,147 @@ class Created:
     created: bool
 
 
+def create_dispatch(
+    uow: AbstractDispatchUnitOfWork,
+    attendance: AttendancePort,
+    new: NewDispatch,
+    *,
+    now: Clock = utc_now,
+    new_id: Callable[[], str] = new_dispatch_id,
+) -> Created:
+    """Create an OPEN dispatch, idempotently on (hub, request_id): a repeat with the same body
+    returns the dispatch it created; with another body it is ALREADY_EXISTS."""
+    with uow:
+        existing = uow.dispatches.by_request_id(new.hub_id, new.request_id)
+    if existing is not None:
+        return _replay(existing, new)
+    view = attendance.available_riders(new.hub_id, new.pickup_date)
+    try:
+        return _create_or_replay(uow, view, new, now(), new_id())
+    except DuplicateRequest:
+        # A concurrent create with this request id (on another route) committed first.
+        with uow:
+            existing = uow.dispatches.by_request_id(new.hub_id, new.request_id)
+        if existing is None:
+            raise
+        return _replay(existing, new)
+
+
+def _create_or_replay(
+    uow: AbstractDispatchUnitOfWork, view: AttendanceView, new: NewDispatch, moment: datetime, dispatch_id: str
+) -> Created:
+    with uow:
+        uow.lock_routes([new.route_key()])
+        existing = uow.dispatches.by_request_id(new.hub_id, new.request_id)
+        if existing is not None:
+            return _replay(existing, new)
+        dispatch = _create_locked(uow, view, new, moment, dispatch_id, automatic=False)
+        uow.commit()
+    return Created(dispatch, created=True)
+
+
 def _replay(existing: Dispatch, new: NewDispatch) -> Created:
     if existing.request_fingerprint != new.fingerprint():
         raise AlreadyExists(f"request_id {new.request_id!r} was already used for a different dispatch ({existing.id})")
     return Created(existing, created=False)
 
 
-def _choose_rider(
-    uow: DispatchUnitOfWork, view: AttendanceView, new: NewDispatch, ranked: list[RiderScore] | None
-) -> Rider:
-    if new.rider_id:
-        rider = uow.riders.get(new.rider_id)
-        if rider is None:
-            raise NotFound(f"rider {new.rider_id!r} does not exist")
-        # Before anything else about it: another hub's rider is not this hub's to dispatch.
-        if rider.hub_id != new.hub_id:
-            raise FailedPrecondition(f"rider {rider.id} is not a rider of hub {new.hub_id}")
-        if not rider.active:
-            raise FailedPrecondition(f"rider {rider.id} is inactive")
-        if not view.known:
-            raise Unavailable(
-                f"attendance of rider {rider.id} on {new.pickup_date} is unknown ({view.reason}); "
-                "a rider is dispatched only when known to be present: retry when attendance answers"
-            )
-        if not view.is_present(rider.id):
-            raise FailedPrecondition(f"rider {rider.id} is not present on {new.pickup_date} per attendance")
-        busy, _ = uow.dispatches.active_for(rider_ids=[rider.id])
-        if rider.id in busy:
-            ref = busy[rider.id]
-            raise FailedPrecondition(
-                f"rider {rider.id} already has an active dispatch {ref.dispatch_id} (route {ref.route_id}, {ref.status})"
-            )
-        return rider
+def _create_locked(
+    uow: AbstractDispatchUnitOfWork,
+    view: AttendanceView,
+    new: NewDispatch,
+    moment: datetime,
+    dispatch_id: str,
+    *,
+    automatic: bool,
+) -> Dispatch:
+    """Create the dispatch inside `uow`, the route's lock held; the caller commits."""
+    if new.pur_ids:
+        pickups = _lock_route_pickups(uow, new.pur_ids, new.route_key())
+        load = Load.total(p.load for p in pickups)
+        queue: list[Pickup] = []
+    else:
+        queue = uow.pickups.queue(new.hub_id, new.route_id, new.pickup_date, for_update=True)
+        pickups = []
+        load = Load.total(p.load for p in queue)
+    ranked_riders = ranked_vehicles = None
+    if not new.rider_id or not new.vehicle_id:
+        ranked_riders, ranked_vehicles = _rank(uow, view, new.route_key(), load)
+    rider = _named_rider(uow, view, new) if new.rider_id else _best_rider(view, new, ranked_riders or [])
+    vehicle = _named_vehicle(uow, new) if new.vehicle_id else _best_vehicle(new, ranked_vehicles or [])
+    if not new.pur_ids:
+        pickups = fill_from_queue(queue, vehicle.capacity)
+        if automatic and not pickups:
+            raise FailedPrecondition(f"vehicle {vehicle.id} cannot carry any of the {len(queue)} queued pickups")
+    dispatch = Dispatch.create(dispatch_id, new, rider, vehicle, moment, automatic=automatic)
+    changes = dispatch.add(pickups, moment, automatic=automatic)
+    uow.dispatches.add(dispatch)
+    uow.pickups.update(pickups, moment)
+    uow.publish(dispatch_events(dispatch, changes, moment))
+    return dispatch
+
+
+def _named_rider(uow: AbstractDispatchUnitOfWork, view: AttendanceView, new: NewDispatch) -> Rider:
+    rider = uow.riders.get(new.rider_id)
+    if rider is None:
+        raise NotFound(f"rider {new.rider_id!r} does not exist")
+    # Before anything else about it: another hub's rider is not this hub's to dispatch.
+    if rider.hub_id != new.hub_id:
+        raise FailedPrecondition(f"rider {rider.id} is not a rider of hub {new.hub_id}")
+    if not rider.active:
+        raise FailedPrecondition(f"rider {rider.id} is inactive")
+    if not view.known:
+        raise Unavailable(
+            f"attendance of rider {rider.id} on {new.pickup_date} is unknown ({view.reason}); "
+            "a rider is dispatched only when known to be present: retry when attendance answers"
+        )
+    if not view.is_present(rider.id):
+        raise FailedPrecondition(f"rider {rider.id} is not present on {new.pickup_date} per attendance")
+    busy, _ = uow.dispatches.active_for(rider_ids=[rider.id])
+    if rider.id in busy:
+        ref = busy[rider.id]
+        raise RiderBusy(
+            f"rider {rider.id} already has an active dispatch {ref.dispatch_id} (route {ref.route_id}, {ref.status})"
+        )
+    return rider
+
+
+def _best_rider(view: AttendanceView, new: NewDispatch, ranked: list[RiderScore]) -> Rider:
     if not view.known:
         raise Unavailable(
             f"cannot choose a rider: attendance is unknown ({view.reason}); retry later or name the rider"
         )
-    assert ranked is not None
     for score in ranked:
         if score.eligible:
             return score.rider
     raise FailedPrecondition(f"no active rider of hub {new.hub_id} is present and free on {new.pickup_date}")
 
 
-def _choose_vehicle(uow: DispatchUnitOfWork, new: NewDispatch, ranked: list[VehicleScore] | None) -> Vehicle:
-    if new.vehicle_id:
-        vehicle = uow.vehicles.get(new.vehicle_id)
-        if vehicle is None:
-            raise NotFound(f"vehicle {new.vehicle_id!r} does not exist")
-        if vehicle.hub_id != new.hub_id:
-            raise FailedPrecondition(f"vehicle {vehicle.id} is not a vehicle of hub {new.hub_id}")
-        if not vehicle.active:
-            raise FailedPrecondition(f"vehicle {vehicle.id} is inactive")
-        _, busy = uow.dispatches.active_for(vehicle_ids=[vehicle.id])
-        if vehicle.id in busy:
-            ref = busy[vehicle.id]
-            raise FailedPrecondition(
-                f"vehicle {vehicle.id} is already on active dispatch {ref.dispatch_id} (route {ref.route_id}, {ref.status})"
-            )
-        return vehicle
-    assert ranked is not None
+def _named_vehicle(uow: AbstractDispatchUnitOfWork, new: NewDispatch) -> Vehicle:
+    vehicle = uow.vehicles.get(new.vehicle_id)
+    if vehicle is None:
+        raise NotFound(f"vehicle {new.vehicle_id!r} does not exist")
+    if vehicle.hub_id != new.hub_id:
+        raise FailedPrecondition(f"vehicle {vehicle.id} is not a vehicle of hub {new.hub_id}")
+    if not vehicle.active:
+        raise FailedPrecondition(f"vehicle {vehicle.id} is inactive")
+    _, busy = uow.dispatches.active_for(vehicle_ids=[vehicle.id])
+    if vehicle.id in busy:
+        ref = busy[vehicle.id]
+        raise VehicleBusy(
+            f"vehicle {vehicle.id} is already on active dispatch {ref.dispatch_id} (route {ref.route_id}, {ref.status})"
+        )
+    return vehicle
+
+
+def _best_vehicle(new: NewDispatch, ranked: list[VehicleScore]) -> Vehicle:
     for score in ranked:
         if not score.on_active_dispatch:
             return score.vehicle
     raise FailedPrecondition(f"no active vehicle of hub {new.hub_id} is free")
 
 
-def _lock_route_pickups(uow: DispatchUnitOfWork, pur_ids: Sequence[str], key: tuple[str, str, date]) -> list[Pickup]:
+def _lock_route_pickups(uow: AbstractDispatchUnitOfWork, pur_ids: Sequence[str], key: RouteKey) -> list[Pickup]:
     """Lock the named pickups, which must all be of the route `key` (whose lock the caller
     holds). They are checked before they are locked, so a pickup of another route (whose lock
     we do not hold) is refused without waiting on it."""
@@ -374,94 +469,12 @@ def _lock_route_pickups(uow: DispatchUnitOfWork, pur_ids: Sequence[str], key: tu
     return [found[pur_id] for pur_id in dict.fromkeys(pur_ids)]
 
 
-def _create_locked(
-    uow: DispatchUnitOfWork,
-    view: AttendanceView,
-    new: NewDispatch,
-    moment: datetime,
-    dispatch_id: str,
-    *,
-    automatic: bool,
-) -> Dispatch:
-    """Create the dispatch inside `uow`, the route's lock held; the caller commits."""
-    if new.pur_ids:
-        pickups = _lock_route_pickups(uow, new.pur_ids, (new.hub_id, new.route_id, new.pickup_date))
-        load = Load.total(p.load for p in pickups)
-        queue: list[Pickup] = []
-    else:
-        queue = uow.pickups.queue(new.hub_id, new.route_id, new.pickup_date, for_update=True)
-        pickups = []
-        load = Load.total(p.load for p in queue)
-    ranked_riders = ranked_vehicles = None
-    if not new.rider_id or not new.vehicle_id:
-        ranked_riders, ranked_vehicles = _rank(uow, view, new.hub_id, new.route_id, new.pickup_date, load)
-    rider = _choose_rider(uow, view, new, ranked_riders)
-    vehicle = _choose_vehicle(uow, new, ranked_vehicles)
-    if not new.pur_ids:
-        pickups = fill_from_queue(queue, vehicle.capacity)
-        if automatic and not pickups:
-            raise FailedPrecondition(f"vehicle {vehicle.id} cannot carry any of the {len(queue)} queued pickups")
-    try:
-        dispatch = Dispatch.create(dispatch_id, new, rider, vehicle, moment, automatic=automatic)
-        changes = dispatch.add(pickups, moment, automatic=automatic)
-    except IllegalTransition as exc:
-        raise FailedPrecondition(str(exc)) from None
-    uow.dispatches.add(dispatch)
-    uow.pickups.update(pickups, moment)
-    _publish(uow, dispatch, changes, moment)
-    return dispatch
-
-
-def _constraint(exc: sqlalchemy.exc.IntegrityError) -> str:
-    diag = getattr(exc.orig, "diag", None)
-    return getattr(diag, "constraint_name", "") or ""
-
-
-def create_dispatch(
-    uow: DispatchUnitOfWork,
-    attendance: AttendanceClient,
-    new: NewDispatch,
-    *,
-    now: Clock = utc_now,
-    new_id: Callable[[], str] = new_dispatch_id,
-) -> Created:
-    """Create an OPEN dispatch, idempotently on (hub, request_id): a repeat with the same body
-    returns the dispatch it created; with another body it is ALREADY_EXISTS."""
-    with uow:
-        existing = uow.dispatches.by_request_id(new.hub_id, new.request_id)
-    if existing is not None:
-        return _replay(existing, new)
-    view = attendance.available_riders(new.hub_id, new.pickup_date)
-    moment = now()
-    try:
-        with uow:
-            uow.lock_routes([(new.hub_id, new.route_id, new.pickup_date)])
-            existing = uow.dispatches.by_request_id(new.hub_id, new.request_id)
-            if existing is not None:
-                return _replay(existing, new)
-            dispatch = _create_locked(uow, view, new, moment, new_id(), automatic=False)
-            uow.commit()
-    except sqlalchemy.exc.IntegrityError as exc:
-        constraint = _constraint(exc)
-        if constraint == "dispatches_request_key":
-            with uow:
-                existing = uow.dispatches.by_request_id(new.hub_id, new.request_id)
-            if existing is not None:
-                return _replay(existing, new)
-        if constraint == "dispatches_one_active_per_rider":
-            raise FailedPrecondition("the rider got another active dispatch meanwhile; choose another rider") from None
-        if constraint == "dispatches_one_active_per_vehicle":
-            raise FailedPrecondition(
-                "the vehicle got another active dispatch meanwhile; choose another vehicle"
-            ) from None
-        raise
-    return Created(dispatch, created=True)
-
-
 # -- changing dispatches --------------------------------------------------------------------------
 
 # Raises when the caller may not change this dispatch (before anything is written).
 Authorize = Callable[[Dispatch], None]
+# Makes one change to a locked dispatch; None when it was already made (a retry writes nothing).
+Change = Callable[[AbstractDispatchUnitOfWork, Dispatch, datetime], list[PickupChange] | None]
 
 
 def _anyone(dispatch: Dispatch) -> None:
@@ -469,11 +482,7 @@ def _anyone(dispatch: Dispatch) -> None:
 
 
 def _change_dispatch(
-    uow: DispatchUnitOfWork,
-    dispatch_id: str,
-    change: Callable[[DispatchUnitOfWork, Dispatch, datetime], list[PickupChange] | None],
-    moment: datetime,
-    authorize: Authorize,
+    uow: AbstractDispatchUnitOfWork, dispatch_id: str, change: Change, moment: datetime, authorize: Authorize
 ) -> Dispatch:
     with uow:
         found = uow.dispatches.get(dispatch_id)
@@ -483,34 +492,29 @@ def _change_dispatch(
         uow.lock_routes([found.route_key()])
         dispatch = uow.dispatches.get(dispatch_id, for_update=True)
         assert dispatch is not None
-        try:
-            changes = change(uow, dispatch, moment)
-        except InvalidInput as exc:
-            raise InvalidArgument(str(exc)) from None
-        except IllegalTransition as exc:
-            raise FailedPrecondition(str(exc)) from None
+        changes = change(uow, dispatch, moment)
         if changes is None:
-            return dispatch  # a repeat of a transition already made: nothing to write
+            return dispatch
         uow.dispatches.update(dispatch)
-        _publish(uow, dispatch, changes, moment)
+        uow.publish(dispatch_events(dispatch, changes, moment))
         uow.commit()
     return dispatch
 
 
-def _members(uow: DispatchUnitOfWork, dispatch: Dispatch) -> list[Pickup]:
+def _members(uow: AbstractDispatchUnitOfWork, dispatch: Dispatch) -> list[Pickup]:
     found = uow.pickups.get_many(dispatch.pur_ids, for_update=True)
     return [found[p] for p in dispatch.pur_ids if p in found]
 
 
 def add_pickups(
-    uow: DispatchUnitOfWork,
+    uow: AbstractDispatchUnitOfWork,
     dispatch_id: str,
     pur_ids: Sequence[str],
     *,
     authorize: Authorize = _anyone,
     now: Clock = utc_now,
 ) -> Dispatch:
-    def change(uow: DispatchUnitOfWork, dispatch: Dispatch, moment: datetime) -> list[PickupChange] | None:
+    def change(uow: AbstractDispatchUnitOfWork, dispatch: Dispatch, moment: datetime) -> list[PickupChange] | None:
         pickups = _lock_route_pickups(uow, pur_ids, dispatch.route_key())
         changes = dispatch.add(pickups, moment)
         joined = {c.pur_id for c in changes}
@@ -521,7 +525,7 @@ def add_pickups(
 
 
 def remove_pickups(
-    uow: DispatchUnitOfWork,
+    uow: AbstractDispatchUnitOfWork,
     dispatch_id: str,
     pur_ids: Sequence[str],
     reason: str,
@@ -529,7 +533,7 @@ def remove_pickups(
     authorize: Authorize = _anyone,
     now: Clock = utc_now,
 ) -> Dispatch:
-    def change(uow: DispatchUnitOfWork, dispatch: Dispatch, moment: datetime) -> list[PickupChange] | None:
+    def change(uow: AbstractDispatchUnitOfWork, dispatch: Dispatch, moment: datetime) -> list[PickupChange] | None:
         members = set(dispatch.pur_ids)
         found = uow.pickups.get_many([p for p in pur_ids if p in members], for_update=True)
         changes = dispatch.remove(list(found.values()), moment, detail=reason or "removed from the dispatch")
@@ -539,56 +543,43 @@ def remove_pickups(
     return _change_dispatch(uow, dispatch_id, change, now(), authorize)
 
 
-def start_dispatch(
-    uow: DispatchUnitOfWork,
-    dispatch_id: str,
-    *,
-    authorize: Authorize = _anyone,
-    now: Clock = utc_now,
-) -> Dispatch:
-    def change(uow: DispatchUnitOfWork, dispatch: Dispatch, moment: datetime) -> list[PickupChange] | None:
+def _lifecycle(step: Callable[[Dispatch, list[Pickup], datetime], list[PickupChange] | None]) -> Change:
+    """A change of the dispatch's state that moves all its members along."""
+
+    def change(uow: AbstractDispatchUnitOfWork, dispatch: Dispatch, moment: datetime) -> list[PickupChange] | None:
         members = _members(uow, dispatch)
-        changes = dispatch.start(members, moment)
+        changes = step(dispatch, members, moment)
         if changes is not None:
             uow.pickups.update(members, moment)
         return changes
 
-    return _change_dispatch(uow, dispatch_id, change, now(), authorize)
+    return change
+
+
+def start_dispatch(
+    uow: AbstractDispatchUnitOfWork, dispatch_id: str, *, authorize: Authorize = _anyone, now: Clock = utc_now
+) -> Dispatch:
+    return _change_dispatch(uow, dispatch_id, _lifecycle(Dispatch.start), now(), authorize)
 
 
 def complete_dispatch(
-    uow: DispatchUnitOfWork,
-    dispatch_id: str,
-    *,
-    authorize: Authorize = _anyone,
-    now: Clock = utc_now,
+    uow: AbstractDispatchUnitOfWork, dispatch_id: str, *, authorize: Authorize = _anyone, now: Clock = utc_now
 ) -> Dispatch:
-    def change(uow: DispatchUnitOfWork, dispatch: Dispatch, moment: datetime) -> list[PickupChange] | None:
-        members = _members(uow, dispatch)
-        changes = dispatch.complete(members, moment)
-        if changes is not None:
-            uow.pickups.update(members, moment)
-        return changes
-
-    return _change_dispatch(uow, dispatch_id, change, now(), authorize)
+    return _change_dispatch(uow, dispatch_id, _lifecycle(Dispatch.complete), now(), authorize)
 
 
 def cancel_dispatch(
-    uow: DispatchUnitOfWork,
+    uow: AbstractDispatchUnitOfWork,
     dispatch_id: str,
     reason: str,
     *,
     authorize: Authorize = _anyone,
     now: Clock = utc_now,
 ) -> Dispatch:
-    def change(uow: DispatchUnitOfWork, dispatch: Dispatch, moment: datetime) -> list[PickupChange] | None:
-        members = _members(uow, dispatch)
-        changes = dispatch.cancel(members, reason, moment)
-        if changes is not None:
-            uow.pickups.update(members, moment)
-        return changes
+    def cancel(dispatch: Dispatch, members: list[Pickup], moment: datetime) -> list[PickupChange] | None:
+        return dispatch.cancel(members, reason, moment)
 
-    return _change_dispatch(uow, dispatch_id, change, now(), authorize)
+    return _change_dispatch(uow, dispatch_id, _lifecycle(cancel), now(), authorize)
 
 
 # -- auto-dispatch --------------------------------------------------------------------------------
@@ -604,8 +595,8 @@ class AutoOutcome:
 
 
 def auto_dispatch_hub(
-    uow: DispatchUnitOfWork,
-    attendance: AttendanceClient,
+    uow: AbstractDispatchUnitOfWork,
+    attendance: AttendancePort,
     policy: AutoDispatchPolicy,
     hub_id: str,
     *,
@@ -629,27 +620,32 @@ def auto_dispatch_hub(
         if not view.known:
             outcomes.append(AutoOutcome(hub_id, route_id, reason, skipped=f"attendance unknown ({view.reason})"))
             continue
-        new = NewDispatch(request_id=f"auto-{uuid.uuid4().hex}", hub_id=hub_id, route_id=route_id, pickup_date=today)
+        new = NewDispatch(request_id=random_id("auto"), hub_id=hub_id, route_id=route_id, pickup_date=today)
         try:
-            with uow:
-                if not uow.try_lock_route((hub_id, route_id, today)):
-                    outcomes.append(AutoOutcome(hub_id, route_id, reason, skipped="route busy (another replica)"))
-                    continue
-                count, _ = uow.pickups.queue_load(hub_id, route_id, today)
-                if policy.due(count, moment) is None:
-                    continue
-                dispatch = _create_locked(uow, view, new, moment, new_id(), automatic=True)
-                uow.commit()
-            outcomes.append(AutoOutcome(hub_id, route_id, reason, dispatch=dispatch))
-        except (FailedPrecondition, Unavailable, NotFound) as exc:
-            outcomes.append(AutoOutcome(hub_id, route_id, reason, skipped=str(exc)))
-        except sqlalchemy.exc.IntegrityError as exc:
-            outcomes.append(
-                AutoOutcome(
-                    hub_id,
-                    route_id,
-                    reason,
-                    skipped=f"conflict on {_constraint(exc) or 'a unique key'}; retried next round",
-                )
-            )
+            outcome = _auto_dispatch_route(uow, view, policy, new, reason, moment, new_id())
+        except (FailedPrecondition, Unavailable, NotFound, AlreadyExists) as exc:
+            outcome = AutoOutcome(hub_id, route_id, reason, skipped=str(exc))
+        if outcome is not None:
+            outcomes.append(outcome)
     return outcomes
+
+
+def _auto_dispatch_route(
+    uow: AbstractDispatchUnitOfWork,
+    view: AttendanceView,
+    policy: AutoDispatchPolicy,
+    new: NewDispatch,
+    reason: str,
+    moment: datetime,
+    dispatch_id: str,
+) -> AutoOutcome | None:
+    """None when the queue is no longer due once the route's lock is held."""
+    with uow:
+        if not uow.try_lock_route(new.route_key()):
+            return AutoOutcome(new.hub_id, new.route_id, reason, skipped="route busy (another replica)")
+        count, _ = uow.pickups.queue_load(new.hub_id, new.route_id, new.pickup_date)
+        if policy.due(count, moment) is None:
+            return None
+        dispatch = _create_locked(uow, view, new, moment, dispatch_id, automatic=True)
+        uow.commit()
+    return AutoOutcome(new.hub_id, new.route_id, reason, dispatch=dispatch)

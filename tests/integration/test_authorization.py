@@ -26,12 +26,12 @@ from attendance_adapter.domain.model import CachePolicy
 from attendance_adapter.entrypoints import grpc_api as attendance_api
 from attendance_adapter.service_layer.reader import AttendanceReader
 from dispatch_svc.adapters import orm as dispatch_orm
-from dispatch_svc.adapters.attendance import AttendanceClient
+from dispatch_svc.adapters.unit_of_work import SqlAlchemyDispatchUnitOfWork
 from dispatch_svc.domain.model import PickupStatus, PurSnapshot, RouteMatch
 from dispatch_svc.domain.ranking import AttendanceSource, AttendanceView
 from dispatch_svc.entrypoints import grpc_api as dispatch_api
 from dispatch_svc.service_layer import handlers as dispatch_handlers
-from dispatch_svc.service_layer.unit_of_work import DispatchUnitOfWork
+from dispatch_svc.service_layer.attendance import AttendancePort
 from firstmile.attendance.v1 import attendance_pb2 as att_pb2
 from firstmile.attendance.v1 import attendance_pb2_grpc
 from firstmile.common.v1 import common_pb2
@@ -512,7 +512,7 @@ def test_clients_are_denied_every_routing_rpc(routing, routing_hubs):
 # == dispatch_svc ==================================================================================
 
 
-class EveryonePresent(AttendanceClient):
+class EveryonePresent(AttendancePort):
     def available_riders(self, hub_id: str, day: date) -> AttendanceView:
         return AttendanceView(
             known=True,
@@ -525,7 +525,7 @@ class EveryonePresent(AttendanceClient):
 @pytest.fixture(scope="module")
 def dispatch_uow(engine):
     factory = make_session_factory(engine)
-    return lambda: DispatchUnitOfWork(factory)
+    return lambda: SqlAlchemyDispatchUnitOfWork(factory)
 
 
 @pytest.fixture(scope="module")

@@ -6,24 +6,25 @@ from __future__ import annotations
 
 import socket
 import uuid
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, datetime, timedelta
 
 import grpc
 import pytest
 
-from dispatch_svc.adapters.attendance import AttendanceClient, GrpcAttendanceClient
+from attendance_adapter.entrypoints.grpc_api import ACCESS as ATTENDANCE_ACCESS
+from dispatch_svc.adapters.attendance import GrpcAttendanceClient
+from dispatch_svc.adapters.unit_of_work import SqlAlchemyDispatchUnitOfWork
 from dispatch_svc.domain.model import PickupStatus, PurSnapshot, RouteMatch
-from dispatch_svc.domain.ranking import AttendanceSource, AttendanceView
+from dispatch_svc.domain.ranking import AttendanceSource
 from dispatch_svc.entrypoints.grpc_api import DispatchServicer, registration
 from dispatch_svc.service_layer import handlers
-from dispatch_svc.service_layer.unit_of_work import DispatchUnitOfWork
 from firstmile.attendance.v1 import attendance_pb2, attendance_pb2_grpc
 from firstmile.dispatch.v1 import dispatch_pb2, dispatch_pb2_grpc
 from firstmile.pur.v1 import pur_pb2
 from mesh.db import make_session_factory
 from mesh.grpc_server import GrpcServer, ServiceRegistration
-from attendance_adapter.entrypoints.grpc_api import ACCESS as ATTENDANCE_ACCESS
 from tests.support import auth
+from tests.support.fakes_attendance_port import FakeAttendance
 
 pytestmark = pytest.mark.integration
 
@@ -31,31 +32,15 @@ TODAY = datetime.now(UTC).date()
 Code = grpc.StatusCode
 
 
-class FakeAttendance(AttendanceClient):
-    def __init__(self) -> None:
-        self.present: set[str] = set()
-        self.known = True
-
-    def available_riders(self, hub_id: str, day: date) -> AttendanceView:
-        if not self.known:
-            return AttendanceView.unknown("attendance service answered UNAVAILABLE: test")
-        return AttendanceView(
-            known=True,
-            present={r: None for r in self.present},
-            source=AttendanceSource.LIVE,
-            fetched_at=datetime.now(UTC) - timedelta(seconds=3),
-        )
-
-
 @pytest.fixture(scope="module")
 def attendance() -> FakeAttendance:
-    return FakeAttendance()
+    return FakeAttendance(age=timedelta(seconds=3))
 
 
 @pytest.fixture(scope="module")
 def uow_factory(engine):
     factory = make_session_factory(engine)
-    return lambda: DispatchUnitOfWork(factory)
+    return lambda: SqlAlchemyDispatchUnitOfWork(factory)
 
 
 @pytest.fixture(scope="module")
@@ -86,7 +71,7 @@ def hub(stub, attendance) -> str:
                 rider=dispatch_pb2.Rider(id=f"{hub_id}-{name}", hub_id=hub_id, name=name.title())
             )
         )
-        attendance.present.add(f"{hub_id}-{name}")
+        attendance.present[hub_id].add(f"{hub_id}-{name}")
     stub.UpsertVehicle(
         dispatch_pb2.UpsertVehicleRequest(
             vehicle=dispatch_pb2.Vehicle(
@@ -325,8 +310,8 @@ def test_bad_requests_get_the_right_code(stub, method, request_, code, text):
 
 def test_state_errors_are_failed_precondition_and_conflicts_already_exists(stub, uow_factory, attendance, hub):
     route(uow_factory, hub, f"{hub}-p1", f"{hub}-p2", f"{hub}-p3", packages=4)
-    base = dict(hub_id=hub, route_id="R1", pickup_date=TODAY.isoformat())
-    attendance.present.discard(f"{hub}-bala")
+    base = {"hub_id": hub, "route_id": "R1", "pickup_date": TODAY.isoformat()}
+    attendance.present[hub].discard(f"{hub}-bala")
     assert (
         code_of(
             lambda: stub.CreateDispatch(
@@ -399,7 +384,7 @@ def test_list_dispatches_pages_with_tokens_bound_to_filters(stub, attendance, hu
                 )
             )
         )
-        attendance.present.add(rider)
+        attendance.present[hub].add(rider)
         stub.CreateDispatch(
             dispatch_pb2.CreateDispatchRequest(
                 request_id=f"q{i}",

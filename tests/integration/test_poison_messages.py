@@ -27,8 +27,8 @@ from kafka import KafkaConsumer
 from kafka.structs import TopicPartition
 
 from dispatch_svc.adapters import orm as dispatch_orm
+from dispatch_svc.adapters.unit_of_work import SqlAlchemyDispatchUnitOfWork
 from dispatch_svc.entrypoints import consumers as dispatch_consumers
-from dispatch_svc.service_layer.unit_of_work import DispatchUnitOfWork
 from firstmile.common.v1 import common_pb2
 from firstmile.events.v1 import events_pb2
 from firstmile.pur.v1 import pur_pb2
@@ -107,7 +107,7 @@ class Services:
         sessions = make_session_factory(engine)
         self.pur_uow = lambda: SqlAlchemyPurUnitOfWork(sessions)
         self.routing_uow = lambda: RoutingUnitOfWork(sessions)
-        self.dispatch_uow = lambda: DispatchUnitOfWork(sessions)
+        self.dispatch_uow = lambda: SqlAlchemyDispatchUnitOfWork(sessions)
         cache = RedisIndexCache(redis_client, resolution=10, max_nearest_m=500.0, ttl_seconds=600)
         # The consumers' replica, and the one that writes map changes (as another replica would).
         self.routing_registry = IndexRegistry(self.routing_uow, cache, resolution=10, max_nearest_m=500.0)

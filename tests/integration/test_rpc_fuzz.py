@@ -48,10 +48,10 @@ from attendance_adapter.domain.model import CachePolicy
 from attendance_adapter.entrypoints import grpc_api as attendance_api
 from attendance_adapter.service_layer.reader import AttendanceReader
 from dispatch_svc.adapters import orm as dispatch_orm
-from dispatch_svc.adapters.attendance import AttendanceClient
+from dispatch_svc.adapters.unit_of_work import SqlAlchemyDispatchUnitOfWork
 from dispatch_svc.domain.ranking import AttendanceSource, AttendanceView
 from dispatch_svc.entrypoints import grpc_api as dispatch_api
-from dispatch_svc.service_layer.unit_of_work import DispatchUnitOfWork
+from dispatch_svc.service_layer.attendance import AttendancePort
 from firstmile.attendance.v1 import attendance_pb2, attendance_pb2_grpc
 from firstmile.common.v1 import common_pb2
 from firstmile.dispatch.v1 import dispatch_pb2, dispatch_pb2_grpc
@@ -186,7 +186,7 @@ def routing_service(servers_engine, engine, redis_url) -> Iterator[routing_pb2_g
     client.close()
 
 
-class NobodyPresent(AttendanceClient):
+class NobodyPresent(AttendancePort):
     """Attendance that answers, with nobody at work: dispatching refuses rather than guesses."""
 
     def available_riders(self, hub_id: str, day: date) -> AttendanceView:
@@ -196,7 +196,7 @@ class NobodyPresent(AttendanceClient):
 @pytest.fixture(scope="module")
 def dispatch_service(servers_engine, engine) -> Iterator[dispatch_pb2_grpc.DispatchServiceStub]:
     factory = make_session_factory(servers_engine)
-    servicer = dispatch_api.DispatchServicer(lambda: DispatchUnitOfWork(factory), NobodyPresent())
+    servicer = dispatch_api.DispatchServicer(lambda: SqlAlchemyDispatchUnitOfWork(factory), NobodyPresent())
     with serving(dispatch_api.registration(servicer)) as channel:
         yield dispatch_pb2_grpc.DispatchServiceStub(channel)
     with engine.begin() as conn:

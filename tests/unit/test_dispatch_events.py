@@ -1,6 +1,7 @@
 """dispatch_svc's Kafka boundary without Kafka: PickupStatusChanged decoding (bad messages are
-poison for the DLQ), DispatchEvent encoding (one per PUR, the change and version pur_svc needs),
-and the settings that switch auto-dispatch on."""
+InvalidArgument or PoisonMessage, both dead-lettered), domain events as outbox rows (one
+DispatchEvent per PUR, the change and version pur_svc needs), and the settings that switch
+auto-dispatch on."""
 
 from __future__ import annotations
 
@@ -8,11 +9,13 @@ from datetime import UTC, date, datetime
 
 import pytest
 
-from dispatch_svc.adapters.messages import dispatch_event
+from dispatch_svc.adapters.messages import to_outbox
 from dispatch_svc.config import Settings
+from dispatch_svc.domain.events import dispatch_events
 from dispatch_svc.domain.model import (
     ChangeKind,
     Dispatch,
+    DispatchStatus,
     NewDispatch,
     PickupChange,
     PickupStatus,
@@ -27,6 +30,7 @@ from firstmile.common.v1 import common_pb2
 from firstmile.dispatch.v1 import dispatch_pb2
 from firstmile.events.v1 import events_pb2
 from firstmile.pur.v1 import pur_pb2
+from mesh.errors import InvalidArgument
 from mesh.kafka import ConsumedMessage, EventHeaders, PoisonMessage
 
 NOW = datetime(2026, 5, 11, 8, 0, tzinfo=UTC)
@@ -53,17 +57,16 @@ def routed_event(**changes) -> events_pb2.PickupStatusChanged:
         warehouse=common_pb2.Warehouse(name="Seller One", location=common_pb2.LatLng(lat=12.9, lng=77.6)),
         version=3,
     )
-    fields = dict(
-        pur_id="pur_1",
-        hub_id="hub-1",
-        client_id="c1",
-        route_id="R1",
-        pickup_date="2026-05-11",
-        status=pur_pb2.PICKUP_STATUS_ROUTED,
-        pickup_request=pur,
-        version=3,
-    )
-    fields.update(changes)
+    fields = {
+        "pur_id": "pur_1",
+        "hub_id": "hub-1",
+        "client_id": "c1",
+        "route_id": "R1",
+        "pickup_date": "2026-05-11",
+        "status": pur_pb2.PICKUP_STATUS_ROUTED,
+        "pickup_request": pur,
+        "version": 3,
+    } | changes
     return events_pb2.PickupStatusChanged(**fields)
 
 
@@ -82,21 +85,34 @@ def test_a_cancellation_needs_only_id_version_and_status():
     assert (snapshot.status, snapshot.version, snapshot.pickup_date) == (PickupStatus.CANCELLED, 7, None)
 
 
+def test_an_event_of_another_type_is_poison():
+    with pytest.raises(PoisonMessage, match="ce_type"):
+        decode_pur_event(message(routed_event(), "firstmile.events.v1.PickupRequested"))
+
+
 @pytest.mark.parametrize(
-    "event, event_type, reason",
+    "event, reason",
     [
-        (routed_event(), "firstmile.events.v1.PickupRequested", "ce_type"),
-        (routed_event(version=0), TYPE, "version"),
-        (routed_event(status=42), TYPE, "not a known PickupStatus"),
-        (routed_event(pur_id="bad id"), TYPE, "pur_id"),
-        (routed_event(route_id=""), TYPE, "route_id"),
-        (routed_event(pickup_date="11/05/2026"), TYPE, "YYYY-MM-DD"),
-        (routed_event(pickup_request=pur_pb2.PickupRequest(id="other")), TYPE, "snapshot"),
+        (routed_event(version=0), "version"),
+        (routed_event(status=42), "not a known PickupStatus"),
+        (routed_event(pur_id="bad id"), "pur_id"),
+        (routed_event(pur_id="pur_1\n"), "pur_id"),
+        (routed_event(route_id=""), "route_id is required"),
+        (routed_event(pickup_date="11/05/2026"), "YYYY-MM-DD"),
+        (routed_event(pickup_request=pur_pb2.PickupRequest(id="other")), "snapshot"),
+        (
+            routed_event(
+                pickup_request=pur_pb2.PickupRequest(
+                    id="pur_1", warehouse=common_pb2.Warehouse(location=common_pb2.LatLng(lat=91.0, lng=0.0))
+                )
+            ),
+            "warehouse.location.lat",
+        ),
     ],
 )
-def test_bad_events_are_poison(event, event_type, reason):
-    with pytest.raises(PoisonMessage, match=reason):
-        decode_pur_event(message(event, event_type))
+def test_invalid_events_are_invalid_arguments(event, reason):
+    with pytest.raises(InvalidArgument, match=reason):
+        decode_pur_event(message(event))
 
 
 def test_garbage_bytes_are_poison():
@@ -131,7 +147,8 @@ def _dispatch() -> Dispatch:
     ],
 )
 def test_one_dispatch_event_per_pur_keyed_by_pur_id(change, field):
-    out = dispatch_event(_dispatch(), change, NOW)
+    [domain_event] = dispatch_events(_dispatch(), [change], NOW)
+    [out] = to_outbox(domain_event)
     assert out.topic == "dispatch.events.v1" and out.key == "pur_1"
     assert out.event_type == "firstmile.events.v1.DispatchEvent" and out.source == "dispatch_svc"
     event = events_pb2.DispatchEvent.FromString(out.payload)
@@ -151,6 +168,19 @@ def test_one_dispatch_event_per_pur_keyed_by_pur_id(change, field):
         assert event.dispatched.automatic
     if field == "released":
         assert event.released.reason == events_pb2.RELEASE_REASON_DISPATCH_CANCELLED and event.released.detail == "rain"
+
+
+def test_an_event_keeps_the_dispatch_as_it_was_when_published():
+    dispatch = _dispatch()
+    [event] = dispatch_events(dispatch, [PickupChange("pur_1", ChangeKind.DISPATCHED, 1)], NOW)
+    dispatch.status = DispatchStatus.CANCELLED
+    [out] = to_outbox(event)
+    assert events_pb2.DispatchEvent.FromString(out.payload).dispatch_status == dispatch_pb2.DISPATCH_STATUS_OPEN
+
+
+def test_only_dispatch_events_have_outbox_rows():
+    with pytest.raises(TypeError, match="does not publish"):
+        to_outbox(object())
 
 
 def test_auto_dispatch_settings(monkeypatch):

@@ -1,12 +1,13 @@
 """Recommendations without infrastructure: history recency, the default rider, attendance
 (absent riders are never recommended, unknown attendance is never "present"), busy riders and
-vehicles, and vehicle fit. Also the attendance port: a fake is a subclass of the real interface."""
+vehicles, and vehicle fit. Also the attendance port: the shared fake and the gRPC adapter both
+implement it, and the adapter trusts only present records of the hub and day."""
 
 from __future__ import annotations
 
 from datetime import UTC, date, datetime, timedelta
 
-from dispatch_svc.adapters.attendance import AttendanceClient, view_from_response
+from dispatch_svc.adapters.attendance import GrpcAttendanceClient, view_from_response
 from dispatch_svc.domain.model import Load, Rider, Vehicle, VehicleType
 from dispatch_svc.domain.ranking import (
     ActiveDispatchRef,
@@ -17,20 +18,12 @@ from dispatch_svc.domain.ranking import (
     rank_vehicles,
     recency_weight,
 )
+from dispatch_svc.service_layer.attendance import AttendancePort
 from firstmile.attendance.v1 import attendance_pb2
+from tests.support.fakes_attendance_port import FakeAttendance
 
 TODAY = date(2026, 5, 11)
 HUB = "hub-1"
-
-
-class FakeAttendance(AttendanceClient):
-    def __init__(self, view: AttendanceView) -> None:
-        self.view = view
-        self.calls: list[tuple[str, date]] = []
-
-    def available_riders(self, hub_id: str, day: date) -> AttendanceView:
-        self.calls.append((hub_id, day))
-        return self.view
 
 
 def present(*ids: str, stale: bool = False) -> AttendanceView:
@@ -168,9 +161,9 @@ def test_with_nothing_queued_the_smallest_vehicle_leads():
 # -- the attendance port -------------------------------------------------------------------------
 
 
-def test_a_fake_attendance_is_an_attendance_client():
+def test_the_fake_and_the_grpc_adapter_implement_the_attendance_port():
     fake = FakeAttendance(present("a"))
-    assert isinstance(fake, AttendanceClient)
+    assert isinstance(fake, AttendancePort) and issubclass(GrpcAttendanceClient, AttendancePort)
     assert fake.available_riders(HUB, TODAY).is_present("a") and fake.calls == [(HUB, TODAY)]
 
 

@@ -1,0 +1,51 @@
+"""dispatch_svc's unit of work over PostgreSQL: the four repositories on one session, domain events
+into `dispatch.outbox` at commit, and route locks as transaction-scoped advisory locks."""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Iterable
+from typing import Self
+
+import sqlalchemy as sa
+from sqlalchemy.orm import Session, sessionmaker
+
+from dispatch_svc.adapters import orm
+from dispatch_svc.adapters.messages import to_outbox
+from dispatch_svc.adapters.repositories.dispatches import SqlAlchemyDispatchRepository
+from dispatch_svc.adapters.repositories.pickups import SqlAlchemyPickupRepository
+from dispatch_svc.adapters.repositories.riders import SqlAlchemyRiderRepository
+from dispatch_svc.adapters.repositories.vehicles import SqlAlchemyVehicleRepository
+from dispatch_svc.domain.model import RouteKey
+from dispatch_svc.service_layer.unit_of_work import AbstractDispatchUnitOfWork
+from mesh.unit_of_work import SqlAlchemyUnitOfWork
+
+
+def route_lock_key(key: RouteKey) -> int:
+    """Stable signed 64-bit advisory lock key of one (hub, route, date)."""
+    hub_id, route_id, day = key
+    text = f"firstmile.dispatch.route:{hub_id}\x1f{route_id}\x1f{day.isoformat()}"
+    return int.from_bytes(hashlib.blake2b(text.encode(), digest_size=8).digest(), "big", signed=True)
+
+
+class SqlAlchemyDispatchUnitOfWork(AbstractDispatchUnitOfWork, SqlAlchemyUnitOfWork):
+    def __init__(self, session_factory: sessionmaker[Session]) -> None:
+        super().__init__(session_factory, orm.outbox, to_outbox)
+
+    def __enter__(self) -> Self:
+        super().__enter__()
+        self.riders = SqlAlchemyRiderRepository(self.session)
+        self.vehicles = SqlAlchemyVehicleRepository(self.session)
+        self.pickups = SqlAlchemyPickupRepository(self.session)
+        self.dispatches = SqlAlchemyDispatchRepository(self.session)
+        return self
+
+    def lock_routes(self, keys: Iterable[RouteKey]) -> None:
+        # In a fixed order, so two transactions locking overlapping routes cannot deadlock.
+        for lock in sorted({route_lock_key(k) for k in keys}):
+            self.session.execute(sa.select(sa.func.pg_advisory_xact_lock(lock)))
+
+    def try_lock_route(self, key: RouteKey) -> bool:
+        return bool(
+            self.session.execute(sa.select(sa.func.pg_try_advisory_xact_lock(route_lock_key(key)))).scalar_one()
+        )

@@ -1,0 +1,127 @@
+"""What the use cases need from storage: one repository interface per aggregate.
+
+The PostgreSQL repositories (`dispatch_svc.adapters.repositories`) and the tests' in-memory fakes
+implement them. Reads `for_update` lock what they return until the unit of work ends, in id
+order, so concurrent batches cannot deadlock. Writes that break a uniqueness rule raise the
+domain's error for it (see `AbstractDispatchRepository.add`), never a driver's.
+"""
+
+from __future__ import annotations
+
+import abc
+import builtins
+from collections.abc import Iterable, Sequence
+from datetime import date, datetime
+
+from dispatch_svc.domain.model import Dispatch, Load, Pickup, Rider, RouteKey, Vehicle
+from dispatch_svc.domain.ranking import ActiveDispatchRef, PastDispatch
+from dispatch_svc.service_layer.views import DispatchCursor, DispatchFilter, RouteGroupView
+
+
+class AbstractRiderRepository(abc.ABC):
+    @abc.abstractmethod
+    def upsert(self, rider: Rider, now: datetime) -> bool:
+        """Create or replace the rider of this id; True when it was created."""
+
+    @abc.abstractmethod
+    def get(self, rider_id: str, *, lock: bool = False) -> Rider | None:
+        """`lock`: hold the id (existing or not) until commit, for a read-check-write."""
+
+    @abc.abstractmethod
+    def of_hub(self, hub_id: str) -> list[Rider]:
+        """The hub's riders in id order."""
+
+
+class AbstractVehicleRepository(abc.ABC):
+    @abc.abstractmethod
+    def upsert(self, vehicle: Vehicle, now: datetime) -> bool:
+        """Create or replace the vehicle of this id; True when it was created."""
+
+    @abc.abstractmethod
+    def get(self, vehicle_id: str, *, lock: bool = False) -> Vehicle | None:
+        """`lock`: hold the id (existing or not) until commit, for a read-check-write."""
+
+    @abc.abstractmethod
+    def of_hub(self, hub_id: str) -> list[Vehicle]:
+        """The hub's vehicles in id order."""
+
+
+class AbstractPickupRepository(abc.ABC):
+    @abc.abstractmethod
+    def get_many(self, pur_ids: Iterable[str], *, for_update: bool = False) -> dict[str, Pickup]: ...
+
+    @abc.abstractmethod
+    def route_keys(self, pur_ids: Iterable[str]) -> dict[str, RouteKey]:
+        """Where the known PURs are now (no lock): the routes a batch must lock."""
+
+    @abc.abstractmethod
+    def add(self, pickups: Sequence[Pickup], now: datetime) -> None:
+        """Insert new pickups; those without a `position` get the next ones."""
+
+    @abc.abstractmethod
+    def update(self, pickups: Sequence[Pickup], now: datetime) -> None:
+        """Write changed pickups; those without a `position` get the next ones."""
+
+    @abc.abstractmethod
+    def queue(self, hub_id: str, route_id: str, pickup_date: date, *, for_update: bool = False) -> list[Pickup]:
+        """The route's queued pickups for the day, in arrival order."""
+
+    @abc.abstractmethod
+    def queue_load(self, hub_id: str, route_id: str, pickup_date: date) -> tuple[int, Load]:
+        """How many pickups the route's queue holds for the day, and their load."""
+
+    @abc.abstractmethod
+    def queue_counts(self, hub_id: str, pickup_date: date) -> dict[str, int]:
+        """Queued pickups per route of a hub for a day (auto-dispatch's scan)."""
+
+    @abc.abstractmethod
+    def default_rider_ids(self, hub_id: str, route_id: str, pickup_date: date) -> list[str]:
+        """The riders routing gave the route's listed pickups of the day, the most common first."""
+
+    @abc.abstractmethod
+    def open_groups(
+        self, hub_id: str, pickup_date: date, route_id: str = "", per_route_limit: int = 0
+    ) -> list[RouteGroupView]:
+        """A hub's listed pickups of a day, grouped by route (ordered by route id), queued ones
+        first, then those in an OPEN dispatch, each part in arrival order. Totals cover all of a
+        route's pickups; at most `per_route_limit` (0 = all) pickups are returned per route."""
+
+
+class AbstractDispatchRepository(abc.ABC):
+    @abc.abstractmethod
+    def get(self, dispatch_id: str, *, for_update: bool = False) -> Dispatch | None: ...
+
+    @abc.abstractmethod
+    def by_request_id(self, hub_id: str, request_id: str) -> Dispatch | None: ...
+
+    @abc.abstractmethod
+    def open_for_route(
+        self, hub_id: str, route_id: str, pickup_date: date, *, for_update: bool = False
+    ) -> list[Dispatch]:
+        """The route's OPEN dispatches for the day, oldest first (the order pickups join them)."""
+
+    @abc.abstractmethod
+    def oldest_open_by_route(self, hub_id: str, pickup_date: date, route_id: str = "") -> dict[str, Dispatch]:
+        """Per route of the hub and day (or only `route_id`), its oldest OPEN dispatch."""
+
+    @abc.abstractmethod
+    def add(self, dispatch: Dispatch) -> None:
+        """Insert a new dispatch. DuplicateRequest, RiderBusy or VehicleBusy when a concurrent
+        transaction took its request id, rider or vehicle first."""
+
+    @abc.abstractmethod
+    def update(self, dispatch: Dispatch) -> None: ...
+
+    @abc.abstractmethod
+    def active_for(
+        self, *, rider_ids: Iterable[str] = (), vehicle_ids: Iterable[str] = ()
+    ) -> tuple[dict[str, ActiveDispatchRef], dict[str, ActiveDispatchRef]]:
+        """The active dispatches of the given riders, and of the given vehicles."""
+
+    @abc.abstractmethod
+    def history(self, hub_id: str, route_id: str, since: date, until: date) -> builtins.list[PastDispatch]:
+        """The route's COMPLETED dispatches with a pickup date in [since, until]."""
+
+    @abc.abstractmethod
+    def list(self, where: DispatchFilter, page_size: int, after: DispatchCursor | None) -> builtins.list[Dispatch]:
+        """Up to `page_size` dispatches matching `where`, newest (created_at, id) first, after `after`."""
