@@ -43,6 +43,12 @@ class StatusChanged:
 PurEvent = RoutingRequested | StatusChanged
 
 
+def created(pur: PickupRequest, now: datetime) -> tuple[RoutingRequested, StatusChanged]:
+    """A new PUR asks to be routed and announces itself; both events share one copy of it."""
+    snapshot = copy.copy(pur)
+    return RoutingRequested(snapshot, RoutingReason.CREATED, now), StatusChanged(snapshot, None, now)
+
+
 def routing_requested(
     pur: PickupRequest, reason: RoutingReason, now: datetime, *, min_map_version: int = 0
 ) -> RoutingRequested:

@@ -10,7 +10,7 @@ from datetime import datetime
 
 from mesh.errors import AlreadyExists, InvalidArgument, MeshError, NotFound
 from mesh.kernel import new_id, utc_now
-from pur_svc.domain.events import RoutingReason, StatusChanged, routing_requested, status_changed
+from pur_svc.domain.events import RoutingReason, StatusChanged, created, routing_requested, status_changed
 from pur_svc.domain.model import DispatchChange, MapChange, NewPickup, PickupRequest, RouteAssignment
 from pur_svc.service_layer.repositories import PageCursor, PickupFilter
 from pur_svc.service_layer.unit_of_work import AbstractPurUnitOfWork
@@ -94,8 +94,7 @@ def create_pickups(
                     )
             results.append(Created(stored, created=False))
         new = [fresh[k] for k in fresh if fresh[k].id in inserted]
-        uow.publish(routing_requested(p, RoutingReason.CREATED, moment) for p in new)
-        uow.publish(status_changed(p, moment) for p in new)
+        uow.publish(event for p in new for event in created(p, moment))
         uow.commit()
     return results
 
