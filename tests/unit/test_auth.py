@@ -1,5 +1,6 @@
 """Authentication and authorization without a server: the scope rules of a Principal, the checks
-TokenVerifier makes on a bearer token (every way a token can be wrong), and `python -m mesh.tokens`."""
+TokenVerifier makes on a bearer token (every way a token can be wrong), and
+`python -m mesh.commands.tokens`."""
 
 from __future__ import annotations
 
@@ -19,7 +20,7 @@ import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ed25519
 
-from mesh import tokens
+from mesh.access import current_caller
 from mesh.auth import (
     ALGORITHM,
     DEFAULT_AUDIENCE,
@@ -31,8 +32,11 @@ from mesh.auth import (
     TokenIssuer,
     TokenVerifier,
 )
+from mesh.commands import tokens
 from mesh.errors import MeshError, PermissionDenied, Unauthenticated
-from mesh.grpc_auth import bearer_token, current_principal
+from mesh.grpc_auth import bearer_token
+from mesh.grpc_errors import status_code
+from mesh.kernel import ID_RULE
 from tests.support import auth
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -44,10 +48,10 @@ SERVICE = Principal("svc", Role.SERVICE)
 ADMIN = Principal("adm", Role.ADMIN)
 
 
-def denied(check) -> str:  # noqa: ANN001 - a callable
+def denied(check) -> str:
     with pytest.raises(PermissionDenied) as caught:
         check()
-    assert caught.value.code is grpc.StatusCode.PERMISSION_DENIED
+    assert status_code(caught.value) is grpc.StatusCode.PERMISSION_DENIED
     return str(caught.value)
 
 
@@ -105,9 +109,9 @@ def test_services_and_admins_reach_every_hub_and_pur(principal):
         principal.require_pickup("any-client", hub)
 
 
-def test_current_principal_outside_an_rpc_fails_closed():
+def test_current_caller_outside_an_rpc_fails_closed():
     with pytest.raises(Unauthenticated):
-        current_principal()
+        current_caller()
 
 
 @pytest.mark.parametrize(
@@ -165,7 +169,7 @@ def issuer(private_pem) -> TokenIssuer:
 def rejected(verifier: TokenVerifier, token: str) -> str:
     with pytest.raises(Unauthenticated) as caught:
         verifier.verify(token)
-    assert caught.value.code is grpc.StatusCode.UNAUTHENTICATED
+    assert status_code(caught.value) is grpc.StatusCode.UNAUTHENTICATED
     return str(caught.value)
 
 
@@ -192,7 +196,7 @@ def b64(data: bytes) -> str:
 
 
 def unsigned_parts(header: dict, body: dict) -> str:
-    def plain(value):  # noqa: ANN001, ANN202
+    def plain(value):
         return int(value.timestamp()) if isinstance(value, datetime) else value
 
     return f"{b64(json.dumps(header).encode())}.{b64(json.dumps({k: plain(v) for k, v in body.items()}).encode())}"
@@ -326,7 +330,7 @@ def test_an_oversized_token_is_refused_before_it_is_parsed(issuer, verifier, pri
 def test_verification_errors_are_mesh_errors_that_map_to_unauthenticated(verifier):
     with pytest.raises(MeshError) as caught:
         verifier.verify("garbage")
-    assert caught.value.code is grpc.StatusCode.UNAUTHENTICATED
+    assert status_code(caught.value) is grpc.StatusCode.UNAUTHENTICATED
 
 
 def test_the_issuer_refuses_scopeless_client_and_team_lead_tokens(issuer):
@@ -336,7 +340,7 @@ def test_the_issuer_refuses_scopeless_client_and_team_lead_tokens(issuer):
         issuer.issue("who", Role.TEAM_LEAD, hubs=[])
 
 
-# -- python -m mesh.tokens -------------------------------------------------------------------------
+# -- python -m mesh.commands.tokens ----------------------------------------------------------------
 
 
 @pytest.fixture
@@ -431,14 +435,14 @@ def test_cli_with_a_key_that_is_not_a_signing_key_exits_2(cli_env, capsys, tmp_p
     bogus.write_text("hello")
     code, out, err = run_cli(capsys, "--role", "admin", "--private-key", str(bogus))
     assert (code, out) == (2, "")
-    assert err.startswith("mesh.tokens: ")
+    assert err.startswith("mesh.commands.tokens: ")
 
 
 def test_cli_runs_as_a_module(cli_env, tmp_path):
     key = str(auth.local_secrets().jwt_private_key)
     env = {"PATH": "/usr/bin:/bin", "PYTHONPATH": f"{ROOT}:{ROOT / 'gen'}"}
     ok = subprocess.run(
-        [sys.executable, "-m", "mesh.tokens", "--role", "team-lead", "--hub", "H9", "--private-key", key],
+        [sys.executable, "-m", "mesh.commands.tokens", "--role", "team-lead", "--hub", "H9", "--private-key", key],
         capture_output=True,
         text=True,
         cwd=tmp_path,
@@ -448,7 +452,7 @@ def test_cli_runs_as_a_module(cli_env, tmp_path):
     assert ok.returncode == 0, ok.stderr
     assert auth.verifier().verify(ok.stdout.strip()).hubs == {"H9"}
     bad = subprocess.run(
-        [sys.executable, "-m", "mesh.tokens", "--role", "client", "--private-key", key],
+        [sys.executable, "-m", "mesh.commands.tokens", "--role", "client", "--private-key", key],
         capture_output=True,
         text=True,
         cwd=tmp_path,
@@ -459,13 +463,38 @@ def test_cli_runs_as_a_module(cli_env, tmp_path):
     assert "role client needs --client-id" in bad.stderr
 
 
-@pytest.mark.parametrize(("flag", "value"), [("--client-id", "a b"), ("--hub", "hub/with/slashes")])
+@pytest.mark.parametrize(
+    ("flag", "value"), [("--client-id", "a b"), ("--hub", "hub/with/slashes"), ("--hub", "x" * 65), ("--hub", "H\n")]
+)
 def test_cli_refuses_scope_ids_no_service_would_accept(cli_env, capsys, flag, value):
     role = "client" if flag == "--client-id" else "team-lead"
     key = str(auth.local_secrets().jwt_private_key)
     code, out, err = run_cli(capsys, "--role", role, flag, value, "--private-key", key)
     assert (code, out) == (2, "")
-    assert "must match" in err or "matching" in err
+    assert ID_RULE in err
+
+
+# Ids the kernel accepts (mesh.kernel.check_id), so a hub the API lets anyone create.
+KERNEL_IDS = ["-x", "x" * 64, "a.b:c_d-e", "0"]
+
+
+@pytest.mark.parametrize("hub", KERNEL_IDS)
+def test_a_team_lead_token_may_name_any_hub_id_the_api_accepts(cli_env, capsys, issuer, verifier, hub):
+    assert verifier.verify(issuer.issue("lead", Role.TEAM_LEAD, hubs=[hub])).hubs == {hub}
+    # `--hub=-x`: argparse would read a separate "-x" as an option.
+    code, out, err = run_cli(
+        capsys, "--role", "team-lead", f"--hub={hub}", "--private-key", str(auth.local_secrets().jwt_private_key)
+    )
+    assert (code, err) == (0, "")
+    principal = verifier.verify(out.strip())
+    principal.require_hub(hub)
+    assert not principal.may_access_hub(f"{hub[:60]}-2")
+
+
+@pytest.mark.parametrize("client_id", KERNEL_IDS)
+def test_a_client_token_may_name_any_client_id_the_api_accepts(issuer, verifier, client_id):
+    principal = verifier.verify(issuer.issue("c", Role.CLIENT, client_id=client_id))
+    principal.require_pickup(client_id, "any-hub")
 
 
 def test_a_remembered_token_is_refused_once_it_expires():

@@ -1,12 +1,15 @@
 """The AuthInterceptor on a real GrpcServer with a small probe service: who gets in (a valid
 bearer token whose role the method's access rule lists), what everyone else gets back
 (UNAUTHENTICATED or PERMISSION_DENIED, with a message that says why), which services stay open
-(health and reflection), and that the handler sees its caller through current_principal()."""
+(health and reflection), and that the handler sees its caller through current_caller(). The
+scope guard (a scope never checked) is test_access.py's."""
 
 from __future__ import annotations
 
+import importlib
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
+from types import ModuleType
 
 import grpc
 import pytest
@@ -15,35 +18,45 @@ from cryptography.hazmat.primitives.asymmetric import ed25519
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection_pb2, reflection_pb2_grpc
 
-from attendance_adapter.entrypoints import grpc_api as attendance_api
-from dispatch_svc.entrypoints import grpc_api as dispatch_api
 from firstmile.pur.v1 import pur_pb2  # noqa: F401 - loads PickupService into the descriptor pool
+from mesh.access import AccessRule, Scope, current_caller
 from mesh.auth import ADMINS, EVERY_ROLE, STAFF, Role, TokenIssuer
-from mesh.grpc_auth import current_principal
 from mesh.grpc_server import GrpcServer, ServiceRegistration
-from pur_svc.entrypoints import grpc_api as pur_api
-from routing_svc.entrypoints import grpc_api as routing_api
 from tests.support import auth
+from tests.support.grpc_probe import (
+    Msg,
+    bearer,
+    bidi_streaming,
+    client_streaming,
+    server_streaming,
+    serving,
+)
+from tests.support.grpc_probe import (
+    unary as unary_handler,
+)
 
 SERVICE = "test.v1.AuthProbe"
-Msg = health_pb2.HealthCheckRequest
 ACCESS = {
-    "Whoami": EVERY_ROLE,
-    "AdminOnly": ADMINS,
-    "StaffOnly": STAFF,
-    "Stream": STAFF,
-    "Upload": STAFF,
-    "Chat": STAFF,
+    "Whoami": AccessRule(EVERY_ROLE, Scope.PICKUP),
+    "AdminOnly": AccessRule(ADMINS, Scope.EVERY_HUB),
+    "StaffOnly": AccessRule(STAFF, Scope.HUB),
+    "Stream": AccessRule(STAFF, Scope.HUB),
+    "Upload": AccessRule(STAFF, Scope.HUB),
+    "Chat": AccessRule(STAFF, Scope.HUB),
 }
 UNLISTED = ("Unlisted", "UnlistedStream")  # served, but with no access rule: closed to everyone
+SERVICE_APIS = [
+    f"{package}.entrypoints.grpc_api" for package in ("pur_svc", "routing_svc", "dispatch_svc", "attendance_adapter")
+]
 
 
 def describe() -> str:
-    p = current_principal()
-    return f"{p.role}|{p.subject}|{p.client_id or ''}|{','.join(sorted(p.hubs))}"
+    caller = current_caller()
+    caller.may_access_pickup("acme", "H1")  # the probe's data: its scope is checked on every call
+    return f"{caller.role}|{caller.subject}|{caller.client_id or ''}|{','.join(sorted(caller.hubs))}"
 
 
-def _handlers() -> grpc.GenericRpcHandler:
+def _handlers() -> dict[str, grpc.RpcMethodHandler]:
     def unary(request, context):
         return Msg(service=describe())
 
@@ -58,34 +71,18 @@ def _handlers() -> grpc.GenericRpcHandler:
         for request in requests:
             yield Msg(service=f"{request.service}:{describe()}")
 
-    codec = dict(request_deserializer=Msg.FromString, response_serializer=Msg.SerializeToString)
-    handlers = {
-        name: grpc.unary_unary_rpc_method_handler(unary, **codec)
-        for name in ("Whoami", "AdminOnly", "StaffOnly", "Unlisted")
-    }
-    handlers["Stream"] = grpc.unary_stream_rpc_method_handler(stream, **codec)
-    handlers["UnlistedStream"] = grpc.unary_stream_rpc_method_handler(stream, **codec)
-    handlers["Upload"] = grpc.stream_unary_rpc_method_handler(upload, **codec)
-    handlers["Chat"] = grpc.stream_stream_rpc_method_handler(chat, **codec)
-    return grpc.method_handlers_generic_handler(SERVICE, handlers)
+    handlers = {name: unary_handler(unary) for name in ("Whoami", "AdminOnly", "StaffOnly", "Unlisted")}
+    handlers["Stream"] = server_streaming(stream)
+    handlers["UnlistedStream"] = server_streaming(stream)
+    handlers["Upload"] = client_streaming(upload)
+    handlers["Chat"] = bidi_streaming(chat)
+    return handlers
 
 
 @pytest.fixture(scope="module")
 def server():
-    registration = ServiceRegistration(SERVICE, lambda s: s.add_generic_rpc_handlers((_handlers(),)), ACCESS)
-    srv = GrpcServer(
-        port=0,
-        verifier=auth.verifier(),
-        credentials=None,
-        registrations=[registration],
-        host="127.0.0.1",
-        drain_seconds=0,
-        grace_seconds=1,
-    )
-    srv.start()
-    srv.set_serving()
-    yield srv
-    srv.drain_and_stop()
+    with serving(SERVICE, _handlers(), ACCESS) as srv:
+        yield srv
 
 
 @pytest.fixture(scope="module")
@@ -122,11 +119,7 @@ def chat(channel: grpc.Channel, **kwargs) -> list[str]:
     return [m.service for m in call(iter([Msg(service="a"), Msg(service="b")]), timeout=5, **kwargs)]
 
 
-def bearer(token: str) -> list[tuple[str, str]]:
-    return [("authorization", f"Bearer {token}")]
-
-
-def failure(call) -> tuple[grpc.StatusCode, str]:  # noqa: ANN001 - a callable
+def failure(call) -> tuple[grpc.StatusCode, str]:
     with pytest.raises(grpc.RpcError) as caught:
         call()
     return caught.value.code(), caught.value.details()
@@ -242,7 +235,7 @@ def test_a_method_without_an_access_rule_is_denied_to_everyone_including_admin(b
         (lambda md: unary(bare, "Unlisted", metadata=md), "Unlisted"),
         (lambda md: stream(bare, "UnlistedStream", metadata=md), "UnlistedStream"),
     ):
-        code, details = failure(lambda: call(bearer(TOKENS[role]())))
+        code, details = failure(lambda call=call: call(bearer(TOKENS[role]())))
         assert code is grpc.StatusCode.PERMISSION_DENIED
         assert details == f"role {role} may not call {name}"
 
@@ -264,7 +257,7 @@ def test_an_unknown_method_is_unimplemented_not_an_auth_error(bare):
         ("admin", "admin|ops||"),
     ],
 )
-def test_current_principal_inside_the_handler_is_the_caller(bare, role, seen):
+def test_current_caller_inside_the_handler_is_the_caller(bare, role, seen):
     assert unary(bare, "Whoami", metadata=bearer(TOKENS[role]())).service == seen
 
 
@@ -340,8 +333,13 @@ def _noop(server: grpc.Server) -> None:
     return None
 
 
+def service_api(name: str) -> ModuleType:
+    return importlib.import_module(name)
+
+
 def test_method_access_refuses_a_real_service_with_an_unlisted_method():
-    access = {name: roles for name, roles in pur_api.ACCESS.items() if name != "CancelPickupRequest"}
+    pur_api = service_api("pur_svc.entrypoints.grpc_api")
+    access = {name: rule for name, rule in pur_api.ACCESS.items() if name != "CancelPickupRequest"}
     registration = ServiceRegistration(pur_api.SERVICE_NAME, _noop, access)
     with pytest.raises(
         ValueError, match=r"firstmile.pur.v1.PickupService: no access rule for \['CancelPickupRequest'\]"
@@ -352,19 +350,24 @@ def test_method_access_refuses_a_real_service_with_an_unlisted_method():
 
 
 def test_method_access_refuses_rules_for_methods_the_service_does_not_have():
-    registration = ServiceRegistration(pur_api.SERVICE_NAME, _noop, {**pur_api.ACCESS, "DropEverything": ADMINS})
+    pur_api = service_api("pur_svc.entrypoints.grpc_api")
+    access = {**pur_api.ACCESS, "DropEverything": AccessRule(ADMINS, Scope.EVERY_HUB)}
+    registration = ServiceRegistration(pur_api.SERVICE_NAME, _noop, access)
     with pytest.raises(ValueError, match=r"access rules for unknown methods \['DropEverything'\]"):
         registration.method_access()
 
 
-@pytest.mark.parametrize("api", [pur_api, routing_api, dispatch_api, attendance_api], ids=lambda m: m.SERVICE_NAME)
-def test_every_real_service_lists_every_method(api):
+@pytest.mark.parametrize("name", SERVICE_APIS)
+def test_every_real_service_gives_every_method_an_access_rule(name):
+    api = service_api(name)
     access = ServiceRegistration(api.SERVICE_NAME, _noop, api.ACCESS).method_access()
-    assert access and all(name.startswith(f"/{api.SERVICE_NAME}/") for name in access)
-    assert all(roles and roles <= set(Role) for roles in access.values())
+    assert access and all(method.startswith(f"/{api.SERVICE_NAME}/") for method in access)
+    assert all(isinstance(rule, AccessRule) and rule.roles <= set(Role) for rule in access.values())
 
 
 def test_route_map_writes_are_for_admins_only_and_clients_stay_out_of_staff_services():
-    assert all(routing_api.ACCESS[m] == ADMINS for m in ("UpsertRoute", "ImportRoutes", "DeleteRoute"))
-    for api in (routing_api, dispatch_api, attendance_api):
-        assert all(Role.CLIENT not in roles for roles in api.ACCESS.values()), api.SERVICE_NAME
+    routing_api = service_api("routing_svc.entrypoints.grpc_api")
+    assert all(routing_api.ACCESS[m].roles == ADMINS for m in ("UpsertRoute", "ImportRoutes", "DeleteRoute"))
+    for name in SERVICE_APIS[1:]:
+        api = service_api(name)
+        assert all(Role.CLIENT not in rule.roles for rule in api.ACCESS.values()), api.SERVICE_NAME

@@ -1,4 +1,5 @@
-"""The gRPC bootstrap on a real in-process server: error mapping, metrics, health and drain."""
+"""The gRPC bootstrap on a real in-process server: error mapping (the one table from error kind to
+status code), metrics, health and drain."""
 
 from __future__ import annotations
 
@@ -10,17 +11,34 @@ import sqlalchemy.exc
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 from prometheus_client import REGISTRY
 
-from mesh.auth import EVERY_ROLE
-from mesh.errors import InvalidArgument, NotFound
-from mesh.grpc_server import GrpcServer, ServiceRegistration
+from mesh.access import AccessRule, Scope
+from mesh.auth import ADMINS
+from mesh.errors import (
+    AlreadyExists,
+    FailedPrecondition,
+    InvalidArgument,
+    MeshError,
+    NotFound,
+    PermissionDenied,
+    ResourceExhausted,
+    Unauthenticated,
+    Unavailable,
+)
+from mesh.grpc_errors import status_code
 from tests.support import auth
+from tests.support.grpc_probe import Msg, server_streaming, serving, unary
 
 SERVICE = "test.v1.ProbeService"
-Msg = health_pb2.HealthCheckRequest
-PROBE_ACCESS = {name: EVERY_ROLE for name in ("NotFound", "DbDown", "Bug", "Aborts", "Echo", "Stream")}
+METHODS = ("NotFound", "DbDown", "Bug", "Aborts", "Echo", "Stream", "Domain")
+# The probe is called with an admin token (tests.support.auth); authorization is test_access.py's.
+PROBE_ACCESS = {name: AccessRule(ADMINS, Scope.EVERY_HUB) for name in METHODS}
 
 
-def _handlers() -> grpc.GenericRpcHandler:
+class IllegalTransition(FailedPrecondition):
+    """A domain's error: a subclass of a kind."""
+
+
+def _handlers() -> dict[str, grpc.RpcMethodHandler]:
     def not_found(request, context):
         raise NotFound(f"pickup request {request.service!r} does not exist")
 
@@ -36,38 +54,32 @@ def _handlers() -> grpc.GenericRpcHandler:
     def echo(request, context):
         return request
 
+    def domain(request, context):
+        raise IllegalTransition("a CANCELLED pickup cannot be routed")
+
     def stream_then_fail(request, context):
         yield Msg(service="first")
         raise InvalidArgument("page_token is not valid")
 
-    unary = {
-        name: grpc.unary_unary_rpc_method_handler(
-            fn, request_deserializer=Msg.FromString, response_serializer=Msg.SerializeToString
-        )
-        for name, fn in {"NotFound": not_found, "DbDown": db_down, "Bug": bug, "Aborts": aborts, "Echo": echo}.items()
+    handlers = {
+        name: unary(fn)
+        for name, fn in {
+            "NotFound": not_found,
+            "DbDown": db_down,
+            "Bug": bug,
+            "Aborts": aborts,
+            "Echo": echo,
+            "Domain": domain,
+        }.items()
     }
-    unary["Stream"] = grpc.unary_stream_rpc_method_handler(
-        stream_then_fail, request_deserializer=Msg.FromString, response_serializer=Msg.SerializeToString
-    )
-    return grpc.method_handlers_generic_handler(SERVICE, unary)
+    handlers["Stream"] = server_streaming(stream_then_fail)
+    return handlers
 
 
 @pytest.fixture
 def server():
-    registration = ServiceRegistration(SERVICE, lambda s: s.add_generic_rpc_handlers((_handlers(),)), PROBE_ACCESS)
-    srv = GrpcServer(
-        port=0,
-        verifier=auth.verifier(),
-        credentials=None,
-        registrations=[registration],
-        host="127.0.0.1",
-        drain_seconds=0.3,
-        grace_seconds=1,
-    )
-    srv.start()
-    srv.set_serving()
-    yield srv
-    srv.drain_and_stop()
+    with serving(SERVICE, _handlers(), PROBE_ACCESS, drain_seconds=0.3) as srv:
+        yield srv
 
 
 @pytest.fixture
@@ -83,12 +95,43 @@ def call(channel, method: str, service: str = "x"):
 
 
 @pytest.mark.parametrize(
+    ("kind", "code"),
+    [
+        (InvalidArgument, grpc.StatusCode.INVALID_ARGUMENT),
+        (NotFound, grpc.StatusCode.NOT_FOUND),
+        (AlreadyExists, grpc.StatusCode.ALREADY_EXISTS),
+        (FailedPrecondition, grpc.StatusCode.FAILED_PRECONDITION),
+        (Unauthenticated, grpc.StatusCode.UNAUTHENTICATED),
+        (PermissionDenied, grpc.StatusCode.PERMISSION_DENIED),
+        (ResourceExhausted, grpc.StatusCode.RESOURCE_EXHAUSTED),
+        (Unavailable, grpc.StatusCode.UNAVAILABLE),
+    ],
+)
+def test_each_error_kind_has_its_status_code(kind, code):
+    assert status_code(kind("x")) is code
+
+
+def test_a_domain_error_has_the_code_of_its_kind_and_a_bare_mesh_error_is_unknown():
+    class InvalidPickup(InvalidArgument):
+        pass
+
+    class StalePickup(InvalidPickup):
+        pass
+
+    assert status_code(InvalidPickup("x")) is grpc.StatusCode.INVALID_ARGUMENT
+    assert status_code(StalePickup("x")) is grpc.StatusCode.INVALID_ARGUMENT
+    assert status_code(IllegalTransition("x")) is grpc.StatusCode.FAILED_PRECONDITION
+    assert status_code(MeshError("x")) is grpc.StatusCode.UNKNOWN
+
+
+@pytest.mark.parametrize(
     ("method", "code", "details"),
     [
         ("NotFound", grpc.StatusCode.NOT_FOUND, "pickup request 'x' does not exist"),
         ("DbDown", grpc.StatusCode.UNAVAILABLE, "a dependency is unavailable; retry later"),
         ("Bug", grpc.StatusCode.INTERNAL, "internal error"),
         ("Aborts", grpc.StatusCode.PERMISSION_DENIED, "not your hub"),
+        ("Domain", grpc.StatusCode.FAILED_PRECONDITION, "a CANCELLED pickup cannot be routed"),
     ],
 )
 def test_exceptions_become_status_codes(channel, method, code, details):
