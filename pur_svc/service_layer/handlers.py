@@ -6,7 +6,7 @@ from __future__ import annotations
 import contextlib
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime
 
 from mesh.errors import AlreadyExists, InvalidArgument, MeshError, NotFound
 from mesh.kernel import new_id, utc_now
@@ -34,6 +34,27 @@ def batch_item(index: int | None) -> Iterator[None]:
         raise type(exc)(f"requests[{index}]: {exc}") from None
 
 
+def _item(requests: Sequence[NewPickup], index: int) -> contextlib.AbstractContextManager[None]:
+    # A single request's errors need no "requests[i]: " to say which one they are about.
+    return batch_item(None if len(requests) == 1 else index)
+
+
+def _first_of_each_key(requests: Sequence[NewPickup], today: date) -> dict[tuple[str, str], int]:
+    """Where each (client_id, request_id) first appears in a batch, after checking every date and
+    refusing a key repeated with another body."""
+    first_seen: dict[tuple[str, str], int] = {}
+    for index, request in enumerate(requests):
+        with _item(requests, index):
+            request.check_date(today)
+            key = (request.client_id, request.request_id)
+            if key in first_seen and requests[first_seen[key]].fingerprint() != request.fingerprint():
+                raise InvalidArgument(
+                    f"request_id {request.request_id!r} repeats requests[{first_seen[key]}] with a different body"
+                )
+            first_seen.setdefault(key, index)
+    return first_seen
+
+
 @dataclass(frozen=True)
 class Created:
     pickup: PickupRequest
@@ -50,27 +71,12 @@ def create_pickups(
     """Create PURs idempotently, all or none. The same (client_id, request_id) with the same body
     returns the existing PUR; with a different body it is ALREADY_EXISTS. Errors name the item."""
     moment = now()
-
-    def item(index: int) -> contextlib.AbstractContextManager[None]:
-        # A single request's errors need no "requests[i]: " to say which one they are about.
-        return batch_item(None if len(requests) == 1 else index)
-
-    first_seen: dict[tuple[str, str], int] = {}
-    for index, request in enumerate(requests):
-        with item(index):
-            request.check_date(moment.date())
-            key = (request.client_id, request.request_id)
-            if key in first_seen and requests[first_seen[key]].fingerprint() != request.fingerprint():
-                raise InvalidArgument(
-                    f"request_id {request.request_id!r} repeats requests[{first_seen[key]}] with a different body"
-                )
-            first_seen.setdefault(key, index)
-
+    first_seen = _first_of_each_key(requests, moment.date())
     with uow:
         known = uow.known_hubs(r.hub_id for r in requests)
         for index, request in enumerate(requests):
             if request.hub_id and request.hub_id not in known:
-                with item(index):
+                with _item(requests, index):
                     raise NotFound(f"hub {request.hub_id!r} is unknown (no route map has been published for it)")
 
         # Insert first and read back only the keys that were taken: a new request (the usual
@@ -88,7 +94,7 @@ def create_pickups(
                 continue
             stored = existing[key]
             if stored.request_fingerprint != request.fingerprint():
-                with item(index):
+                with _item(requests, index):
                     raise AlreadyExists(
                         f"request_id {request.request_id!r} was already used for a different pickup request ({stored.id})"
                     )
