@@ -8,12 +8,13 @@ from mesh.runtime import ServiceRuntime
 from mesh.service import run_service
 from routing_svc.adapters import orm
 from routing_svc.adapters.index_cache import RedisIndexCache
+from routing_svc.adapters.unit_of_work import SqlAlchemyRoutingUnitOfWork
 from routing_svc.config import Settings
 from routing_svc.entrypoints.consumers import consumer_workers
 from routing_svc.entrypoints.grpc_api import RoutingServicer, registration
 from routing_svc.entrypoints.index_sync import index_sync_worker
 from routing_svc.service_layer.index_registry import IndexRegistry
-from routing_svc.service_layer.unit_of_work import RoutingUnitOfWork
+from routing_svc.service_layer.unit_of_work import AbstractRoutingUnitOfWork
 
 NAME = "routing_svc"
 
@@ -21,8 +22,8 @@ NAME = "routing_svc"
 def build_runtime(mesh: MeshSettings, settings: Settings) -> ServiceRuntime:
     infra = Infrastructure.connect(mesh, service=NAME)
 
-    def uow() -> RoutingUnitOfWork:
-        return RoutingUnitOfWork(infra.session_factory)
+    def uow() -> AbstractRoutingUnitOfWork:
+        return SqlAlchemyRoutingUnitOfWork(infra.session_factory)
 
     cache = RedisIndexCache(
         infra.redis,

@@ -21,6 +21,7 @@ from tqdm import tqdm
 
 from firstmile.routing.v1 import routing_pb2, routing_pb2_grpc
 from mesh.config import ConfigError
+from mesh.errors import InvalidArgument
 from mesh.grpc_client import tool_channel
 from routing_svc.domain.errors import InvalidGeometry
 from routing_svc.domain.geometry import parse_route_collection
@@ -41,6 +42,8 @@ def check_features(document: dict, hub_id: str) -> int:
                 parse_route_collection(chunk, hub_id)
             except InvalidGeometry as exc:
                 problems.extend(f"feature {start + p.feature_index}: {p.reason}" for p in exc.problems)
+            except InvalidArgument as exc:  # not about one feature (e.g. the hub id)
+                raise SystemExit(f"refused, nothing was sent: {exc}") from None
             bar.update(len(chunk["features"]))
     if problems:
         raise SystemExit("refused, nothing was sent:\n  " + "\n  ".join(problems))

@@ -12,23 +12,17 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable
-from typing import Protocol
 
 import redis
 
 from mesh.redis_client import RedisPause
-from routing_svc.domain.errors import IndexFormatError
+from routing_svc.adapters.index_codec import IndexFormatError, index_from_bytes, index_to_bytes
 from routing_svc.domain.index import HubRouteIndex
+from routing_svc.service_layer.index_cache import IndexCache
 
 log = logging.getLogger(__name__)
 
 KEY_PREFIX = "routing:index"
-
-
-class IndexCache(Protocol):
-    def load(self, hub_id: str, map_version: int) -> HubRouteIndex | None: ...
-
-    def store(self, index: HubRouteIndex) -> bool: ...
 
 
 def index_key(hub_id: str, map_version: int, resolution: int) -> str:
@@ -37,8 +31,8 @@ def index_key(hub_id: str, map_version: int, resolution: int) -> str:
     return f"{KEY_PREFIX}:{hub_id}:{map_version}:r{resolution}"
 
 
-class RedisIndexCache:
-    """IndexCache over Redis; `to_bytes()` blobs with a TTL, so old versions expire on their own."""
+class RedisIndexCache(IndexCache):
+    """IndexCache over Redis; index_codec blobs with a TTL, so old versions expire on their own."""
 
     def __init__(
         self,
@@ -69,7 +63,9 @@ class RedisIndexCache:
         if blob is None:
             return None
         try:
-            index = HubRouteIndex.from_bytes(blob, max_nearest_m=self._max_nearest_m)
+            if not isinstance(blob, bytes):
+                raise IndexFormatError(f"Redis returned {type(blob).__name__}, not bytes")
+            index = index_from_bytes(blob, max_nearest_m=self._max_nearest_m)
         except IndexFormatError as exc:
             log.warning("cached route index is unreadable; compiling instead", extra={"key": key, "error": str(exc)})
             self._forget(key)
@@ -88,7 +84,7 @@ class RedisIndexCache:
             return False
         key = index_key(index.hub_id, index.map_version, index.resolution)
         try:
-            self._redis.set(key, index.to_bytes(), ex=self._ttl_seconds)
+            self._redis.set(key, index_to_bytes(index), ex=self._ttl_seconds)
         except redis.RedisError as exc:
             self._failed("set", exc)
             return False

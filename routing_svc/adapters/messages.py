@@ -1,12 +1,10 @@
-"""Translation between the routing domain and protobuf: API messages and Kafka event payloads."""
+"""Translation between the routing domain and protobuf: API messages, and the domain events as
+outbox rows (`to_outbox`, which the unit of work applies at commit)."""
 
 from __future__ import annotations
 
 import json
 from collections.abc import Iterable
-from datetime import datetime
-from typing import Protocol
-
 
 from firstmile.common.v1 import common_pb2
 from firstmile.events.v1 import events_pb2
@@ -14,9 +12,9 @@ from firstmile.routing.v1 import routing_pb2
 from mesh.outbox import OutboxEvent
 from mesh.protobuf import timestamp
 from mesh.topics import PUR_ROUTE_ASSIGNMENTS, ROUTING_MAP_CHANGES
-from routing_svc.adapters.repository import RouteRecord
+from routing_svc.domain.events import MapChangeKind, PickupRouted, RouteMapChanged
 from routing_svc.domain.index import HubRouteIndex
-from routing_svc.domain.model import RouteMatch
+from routing_svc.domain.model import LookupResult, RouteMatch, RouteRecord
 
 SOURCE = "routing_svc"
 MAX_REASON_CHARS = 500
@@ -27,9 +25,9 @@ MATCH_TO_PROTO = {
     RouteMatch.NONE: common_pb2.ROUTE_MATCH_NONE,
 }
 CHANGE_KIND_TO_PROTO = {
-    "upsert": events_pb2.ROUTE_MAP_CHANGE_KIND_UPSERT,
-    "delete": events_pb2.ROUTE_MAP_CHANGE_KIND_DELETE,
-    "import": events_pb2.ROUTE_MAP_CHANGE_KIND_IMPORT,
+    MapChangeKind.UPSERT: events_pb2.ROUTE_MAP_CHANGE_KIND_UPSERT,
+    MapChangeKind.DELETE: events_pb2.ROUTE_MAP_CHANGE_KIND_DELETE,
+    MapChangeKind.IMPORT: events_pb2.ROUTE_MAP_CHANGE_KIND_IMPORT,
 }
 
 
@@ -49,23 +47,7 @@ def route_to_proto(record: RouteRecord, *, omit_geometry: bool = False) -> routi
     )
 
 
-class RoutingAnswer(Protocol):
-    """What the service layer answers for one point (its RouteAnswer): LookupResult's fields plus
-    the nearest route beyond the limit for NONE."""
-
-    route_id: str | None
-    hub_id: str | None
-    rider_id: str | None
-    match: RouteMatch
-    distance_m: float
-    h3_cell: str
-    map_version: int | None
-    reason: str | None
-    nearest_route_id: str
-    nearest_distance_m: float
-
-
-def fill_lookup_response(message: routing_pb2.LookupRouteResponse, answer: RoutingAnswer) -> None:
+def fill_lookup_response(message: routing_pb2.LookupRouteResponse, answer: LookupResult) -> None:
     """Set a LookupRouteResponse's fields (attribute by attribute: the fastest way to build the
     ten thousand of a full BatchLookupRoutes)."""
     message.match = MATCH_TO_PROTO[answer.match]
@@ -84,13 +66,13 @@ def fill_lookup_response(message: routing_pb2.LookupRouteResponse, answer: Routi
         message.distance_m = answer.distance_m
 
 
-def lookup_to_proto(answer: RoutingAnswer) -> routing_pb2.LookupRouteResponse:
+def lookup_to_proto(answer: LookupResult) -> routing_pb2.LookupRouteResponse:
     message = routing_pb2.LookupRouteResponse()
     fill_lookup_response(message, answer)
     return message
 
 
-def batch_lookup_to_proto(answers: Iterable[RoutingAnswer]) -> routing_pb2.BatchLookupRoutesResponse:
+def batch_lookup_to_proto(answers: Iterable[LookupResult]) -> routing_pb2.BatchLookupRoutesResponse:
     response = routing_pb2.BatchLookupRoutesResponse()
     add = response.results.add
     for answer in answers:
@@ -134,36 +116,39 @@ def route_map_to_proto(index: HubRouteIndex, *, omit_geojson: bool = False) -> r
 MAX_CHANGED_ROUTE_IDS = 1000
 
 
-def route_map_changed(
-    hub_id: str,
-    previous_version: int,
-    map_version: int,
-    kind: str,
-    changed_route_ids: Iterable[str],
-    now: datetime,
-) -> OutboxEvent:
+def to_outbox(event: object) -> list[OutboxEvent]:
+    """The outbox row(s) of one of routing_svc's domain events."""
+    if isinstance(event, PickupRouted):
+        return [_route_assignment(event)]
+    if isinstance(event, RouteMapChanged):
+        return [_route_map_changed(event)]
+    raise TypeError(f"routing_svc publishes no {type(event).__name__} events")
+
+
+def _route_map_changed(event: RouteMapChanged) -> OutboxEvent:
     """The hub's new map version on `routing.map-changes.v1`, keyed by hub (so a hub's changes
     stay in order for every consumer)."""
     payload = events_pb2.RouteMapChanged(
-        hub_id=hub_id,
-        map_version=map_version,
-        previous_map_version=previous_version,
-        kind=CHANGE_KIND_TO_PROTO[kind],
-        changed_route_ids=sorted(changed_route_ids)[:MAX_CHANGED_ROUTE_IDS],
-        changed_at=timestamp(now),
+        hub_id=event.hub_id,
+        map_version=event.map_version,
+        previous_map_version=event.previous_map_version,
+        kind=CHANGE_KIND_TO_PROTO[event.kind],
+        changed_route_ids=event.changed_route_ids[:MAX_CHANGED_ROUTE_IDS],
+        changed_at=timestamp(event.changed_at),
     )
     return OutboxEvent(
         topic=ROUTING_MAP_CHANGES,
-        key=hub_id,
+        key=event.hub_id,
         payload=payload.SerializeToString(),
         event_type=events_pb2.RouteMapChanged.DESCRIPTOR.full_name,
         source=SOURCE,
-        occurred_at=now,
+        occurred_at=event.changed_at,
     )
 
 
-def route_assignment(pur_id: str, attempt: int, answer: RoutingAnswer, now: datetime) -> OutboxEvent:
+def _route_assignment(event: PickupRouted) -> OutboxEvent:
     """The routing decision for one PUR on `pur.route-assignments.v1`, keyed by PUR id."""
+    pur_id, answer, now = event.pur_id, event.result, event.decided_at
     if answer.match is RouteMatch.NONE:
         decision = events_pb2.RouteAssignment(
             unroutable=events_pb2.Unroutable(
@@ -175,7 +160,7 @@ def route_assignment(pur_id: str, attempt: int, answer: RoutingAnswer, now: date
                 nearest_route_id=answer.nearest_route_id,
                 nearest_distance_m=answer.nearest_distance_m,
                 decided_at=timestamp(now),
-                attempt=attempt,
+                attempt=event.attempt,
             )
         )
     else:
@@ -190,7 +175,7 @@ def route_assignment(pur_id: str, attempt: int, answer: RoutingAnswer, now: date
                 h3_cell=answer.h3_cell,
                 map_version=answer.map_version or 0,
                 assigned_at=timestamp(now),
-                attempt=attempt,
+                attempt=event.attempt,
             )
         )
     return OutboxEvent(

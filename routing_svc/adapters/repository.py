@@ -9,74 +9,19 @@ consistent (version, routes) pair take the same row `FOR SHARE` (`hub_map_snapsh
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-import numpy as np
-import shapely
 import sqlalchemy as sa
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.orm import Session
 
 from routing_svc.adapters.orm import hub_maps, routes
-from routing_svc.domain.model import Route
+from routing_svc.domain.errors import RouteIdTaken
+from routing_svc.domain.model import HubMapSnapshot, RouteRecord
+from routing_svc.service_layer.repositories import AbstractRouteRepository
 
 T = routes
-
-
-@dataclass(frozen=True, slots=True)
-class RouteRecord:
-    """A stored route: the domain route's fields as stored, plus what storage adds.
-
-    The geometry stays GeoJSON text (what the API returns) and is parsed only when a map is
-    compiled (`to_routes`).
-    """
-
-    id: str
-    hub_id: str
-    name: str
-    geometry_geojson: str
-    default_rider_id: str | None
-    priority: int
-    active: bool
-    cell_count: int
-    map_version: int
-    created_at: datetime
-    updated_at: datetime
-
-    def same_content(self, route: Route, geometry_geojson: str) -> bool:
-        """True when storing `route` would change nothing the map depends on or shows."""
-        return (
-            self.name == route.name
-            and self.geometry_geojson == geometry_geojson
-            and self.default_rider_id == route.default_rider_id
-            and self.priority == route.priority
-            and self.active == route.active
-        )
-
-
-def to_routes(records: Sequence[RouteRecord]) -> list[Route]:
-    """Domain routes of stored records, geometries parsed in one vectorized call.
-
-    Stored geometry was validated by the domain when it was written (and is the domain's own
-    normalized GeoJSON), so it is not validated again here; compiling checks validity anyway.
-    """
-    if not records:
-        return []
-    geometries = shapely.from_geojson(np.array([r.geometry_geojson for r in records], dtype=object))
-    return [
-        Route(
-            id=r.id,
-            hub_id=r.hub_id,
-            name=r.name,
-            geometry=g,
-            default_rider_id=r.default_rider_id,
-            priority=r.priority,
-            active=r.active,
-        )
-        for r, g in zip(records, geometries, strict=True)
-    ]
 
 
 def _from_row(row: Any) -> RouteRecord:
@@ -123,16 +68,7 @@ _MUTABLE = (
 )
 
 
-@dataclass(frozen=True, slots=True)
-class HubMapSnapshot:
-    """A hub's map version and its active routes, read consistently (nothing committed between)."""
-
-    hub_id: str
-    map_version: int
-    routes: list[RouteRecord]
-
-
-class RouteRepository:
+class SqlAlchemyRouteRepository(AbstractRouteRepository):
     def __init__(self, session: Session) -> None:
         self.session = session
 
@@ -186,10 +122,6 @@ class RouteRepository:
         row = self.session.execute(sa.select(T).where(T.c.id == route_id)).first()
         return _from_row(row) if row else None
 
-    def get_for_update(self, route_id: str) -> RouteRecord | None:
-        row = self.session.execute(sa.select(T).where(T.c.id == route_id).with_for_update()).first()
-        return _from_row(row) if row else None
-
     def hub_routes(self, hub_id: str) -> dict[str, RouteRecord]:
         """All routes of the hub, active or not, by id (call with the hub map locked)."""
         rows = self.session.execute(sa.select(T).where(T.c.hub_id == hub_id))
@@ -204,10 +136,15 @@ class RouteRepository:
         return {row.id: row.hub_id for row in rows}
 
     def insert(self, records: Sequence[RouteRecord]) -> None:
-        """Insert new routes in id order; a concurrent insert of the same id in another hub makes
-        this raise IntegrityError (the primary key is the cross-hub uniqueness of route ids)."""
-        if records:
+        """Insert new routes in id order. The primary key is the cross-hub uniqueness of route
+        ids: a concurrent insert of the same id in another hub violates it."""
+        if not records:
+            return
+        try:
             self.session.execute(sa.insert(T), [_to_row(r) for r in sorted(records, key=lambda r: r.id)])
+        except sa.exc.IntegrityError:
+            ids = ", ".join(sorted(r.id for r in records))
+            raise RouteIdTaken(f"route id(s) {ids} were just taken by another hub") from None
 
     def update(self, records: Sequence[RouteRecord]) -> None:
         if not records:

@@ -23,7 +23,7 @@ and the H3 C library behind `h3`).
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 import arro3.core as arrow
@@ -33,6 +33,7 @@ import numpy as np
 import shapely
 from h3ronpy import ContainmentMode
 from h3ronpy import vector as h3vector
+from shapely.geometry.base import BaseGeometry
 
 MIN_RESOLUTION = 6
 MAX_RESOLUTION = 13
@@ -126,7 +127,7 @@ class Coverage:
         return len(self.cells)
 
 
-def boundary_eps_degrees(geometries: Sequence, resolution: int) -> float:
+def boundary_eps_degrees(geometries: Iterable[BaseGeometry], resolution: int) -> float:
     """The tolerance of "touches the boundary", in degrees, for geometries at this resolution.
 
     A great-circle edge of length L bows away from the straight [lng, lat] segment by about
@@ -143,18 +144,18 @@ def boundary_eps_degrees(geometries: Sequence, resolution: int) -> float:
     return eps_m / (_METRES_PER_DEGREE_LOWER_BOUND * math.cos(math.radians(max_abs_lat)))
 
 
-def compile_coverage(geometries: Sequence, resolution: int) -> Coverage:
+def compile_coverage(geometries: np.ndarray | Sequence[BaseGeometry], resolution: int) -> Coverage:
     """Every cell that intersects each geometry, flagged edge or interior (see the module docstring)."""
     keys_of = CellKeys(resolution)
-    geometries = np.asarray(geometries, dtype=object)
-    count = len(geometries)
+    shapes = np.asarray(geometries, dtype=object)
+    count = len(shapes)
     if count == 0:
         return Coverage(np.empty(0, np.uint64), np.empty(0, np.int32), np.empty(0, bool))
     if count > keys_of.max_routes:
         raise ValueError(f"too many routes for one index at resolution {resolution}: {count}")
 
-    centre_keys = _centre_keys(geometries, resolution, keys_of)
-    edge_keys = _edge_keys(geometries, resolution, keys_of)
+    centre_keys = _centre_keys(shapes, resolution, keys_of)
+    edge_keys = _edge_keys(shapes, resolution, keys_of)
     keys = sorted_unique(np.concatenate([centre_keys, edge_keys]))
     edge = sorted_member(keys, edge_keys)
     return Coverage(keys_of.cells(keys), keys_of.routes(keys), edge)

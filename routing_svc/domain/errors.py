@@ -1,12 +1,11 @@
-"""Errors of the routing domain.
-
-They subclass ValueError and nothing from gRPC: the entrypoints translate them to status codes
-(InvalidGeometry and InvalidLocation are INVALID_ARGUMENT; IndexFormatError means "recompile").
-"""
+"""Errors of the routing domain, each a kind from mesh.errors: they propagate as they are, and
+the gRPC interceptor (or the consumer loop, for InvalidArgument) decides what the caller sees."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+
+from mesh.errors import AlreadyExists, InvalidArgument, NotFound
 
 
 @dataclass(frozen=True, slots=True)
@@ -20,7 +19,7 @@ class FeatureProblem:
         return f"feature {self.feature_index}: {self.reason}"
 
 
-class InvalidGeometry(ValueError):
+class InvalidGeometry(InvalidArgument):
     """Route input (a GeoJSON geometry, or a feature and its properties) that cannot become a route.
 
     `reason` is meant for the person who sent the input. For a FeatureCollection, `problems` lists
@@ -56,12 +55,17 @@ class InvalidGeometry(ValueError):
         return self.reason
 
 
-class InvalidLocation(ValueError):
-    """A point to look up that is not a finite WGS84 coordinate in range."""
+class RouteNotFound(NotFound):
+    def __init__(self, route_id: str) -> None:
+        super().__init__(f"route {route_id!r} does not exist")
 
 
-class IndexFormatError(ValueError):
-    """Bytes that are not a compiled route index this code can read (other format or version, or corrupt).
+class NoRouteMap(NotFound):
+    """The hub never had a route. `where` names the request item asking (e.g. "lookups[3]: ")."""
 
-    A replica that gets this from a shared cache compiles the index itself instead.
-    """
+    def __init__(self, hub_id: str, where: str = "") -> None:
+        super().__init__(f"{where}hub {hub_id!r} has no route map")
+
+
+class RouteIdTaken(AlreadyExists):
+    """Route ids are unique across hubs and a route never moves: an id of another hub is taken."""

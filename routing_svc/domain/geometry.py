@@ -1,8 +1,9 @@
 """Route geometry from GeoJSON: parsing and validation, and back.
 
 Everything that reaches the index has been through here, so the index can rely on valid,
-non-empty, bounded polygons in [lng, lat] degrees. Every refusal is an InvalidGeometry whose
-reason a person can act on.
+non-empty, bounded polygons in [lng, lat] degrees. Every refusal is an InvalidArgument whose
+message a person can act on: an InvalidGeometry, or the shared kernel's for ids, text and
+coordinates.
 """
 
 from __future__ import annotations
@@ -17,22 +18,23 @@ import numpy as np
 import shapely
 from shapely.geometry import MultiPolygon, Polygon
 
-from mesh.kernel import has_control_characters, quoted
+from mesh.errors import InvalidArgument
+from mesh.kernel import check_coordinates, check_id, check_text, quoted
 from routing_svc.domain.errors import FeatureProblem, InvalidGeometry
 from routing_svc.domain.model import (
     INT32_MAX,
     INT32_MIN,
     MAX_ROUTE_NAME_CHARS,
-    RIDER_ID_PATTERN,
-    ROUTE_ID_PATTERN,
     Route,
     RouteGeometry,
+    RouteRecord,
 )
 
 MAX_VERTICES = 100_000
 """A hand-drawn route has tens to hundreds of vertices; an OSM-traced one a few thousand."""
 MAX_AREA_KM2 = 10_000.0
 """Larger than any area one rider can cover (a whole metro is ~1,500 km²): beyond it, input is wrong."""
+MAX_GEOMETRY_BYTES = 1024 * 1024
 MAX_FEATURES = 20_000
 MAX_PROBLEMS_KEPT = 100
 
@@ -48,13 +50,14 @@ def parse_geometry(
 ) -> RouteGeometry:
     """Parses a GeoJSON Polygon or MultiPolygon (or a Feature wrapping one) into a valid geometry.
 
-    Raises InvalidGeometry with the reason when it is not one, or not a usable route area.
+    Raises InvalidArgument with the reason when it is not one, or not a usable route area.
     """
     obj = _load(geojson)
     if obj.get("type") == "Feature":
-        obj = obj.get("geometry")
-        if not isinstance(obj, Mapping):
+        geometry = obj.get("geometry")
+        if not isinstance(geometry, Mapping):
             raise InvalidGeometry("the feature has no geometry")
+        obj = geometry
     return _geometry_from_mapping(obj, max_vertices=max_vertices, max_area_km2=max_area_km2)
 
 
@@ -64,36 +67,33 @@ def geometry_to_geojson(geometry: RouteGeometry) -> str:
 
 
 def validate_route_properties(
-    route_id: Any, name: Any = "", default_rider_id: Any = None, priority: Any = 0, active: Any = True
+    route_id: Any,
+    name: Any = "",
+    default_rider_id: Any = None,
+    priority: Any = 0,
+    active: Any = True,
+    *,
+    field: str = "",
 ) -> tuple[str, str, str | None, int, bool]:
-    """Checks the non-geometric fields of a route and returns them normalized.
+    """Checks the non-geometric fields of a route and returns them normalized; `field` prefixes
+    the names in errors (e.g. "route." or "properties.").
 
     name None becomes ""; rider "" or None becomes None; active None becomes True.
     """
-    if not isinstance(route_id, str) or not ROUTE_ID_PATTERN.fullmatch(route_id):
-        raise InvalidGeometry(f"route id {quoted(route_id)} is invalid: use 1-64 characters from A-Z a-z 0-9 _ . : -")
-    if name is None:
-        name = ""
-    if not isinstance(name, str) or len(name) > MAX_ROUTE_NAME_CHARS or has_control_characters(name):
-        raise InvalidGeometry(
-            f"name must be a string of at most {MAX_ROUTE_NAME_CHARS} characters without control characters"
-        )
-    if default_rider_id in (None, ""):
-        default_rider_id = None
-    elif not isinstance(default_rider_id, str) or not RIDER_ID_PATTERN.fullmatch(default_rider_id):
-        raise InvalidGeometry(
-            f"default_rider_id {quoted(default_rider_id)} is invalid: use 1-64 characters from A-Z a-z 0-9 _ . : -"
-        )
+    route_id = check_id(f"{field}id", route_id)
+    name = check_text(f"{field}name", "" if name is None else name, MAX_ROUTE_NAME_CHARS)
+    rider = "" if default_rider_id is None else default_rider_id
+    default_rider_id = check_id(f"{field}default_rider_id", rider, required=False) or None
     if priority is None:
         priority = 0
     if isinstance(priority, bool) or not isinstance(priority, numbers.Integral):
-        raise InvalidGeometry(f"priority must be an integer, not {quoted(priority)}")
+        raise InvalidGeometry(f"{field}priority must be an integer, not {quoted(priority)}")
     if not INT32_MIN <= int(priority) <= INT32_MAX:
-        raise InvalidGeometry(f"priority {quoted(priority)} is out of the 32-bit integer range")
+        raise InvalidGeometry(f"{field}priority {quoted(priority)} is out of the 32-bit integer range")
     if active is None:
         active = True
     if not isinstance(active, bool):
-        raise InvalidGeometry(f"active must be true or false, not {quoted(active)}")
+        raise InvalidGeometry(f"{field}active must be true or false, not {quoted(active)}")
     return route_id, name, default_rider_id, int(priority), active
 
 
@@ -106,11 +106,19 @@ def make_route(
     default_rider_id: Any = None,
     priority: Any = 0,
     active: Any = True,
+    field: str = "route.",
 ) -> Route:
-    """A validated Route from the fields of an upsert (the geometry as GeoJSON)."""
+    """A validated Route from the fields of an upsert (the geometry as GeoJSON text or mapping)."""
     route_id, name, default_rider_id, priority, active = validate_route_properties(
-        route_id, name, default_rider_id, priority, active
+        route_id, name, default_rider_id, priority, active, field=field
     )
+    hub_id = check_id(f"{field}hub_id", hub_id)
+    if not geometry_geojson:
+        raise InvalidGeometry(f"{field}geometry_geojson is required")
+    if isinstance(geometry_geojson, (str, bytes)):
+        size = len(geometry_geojson.encode() if isinstance(geometry_geojson, str) else geometry_geojson)
+        if size > MAX_GEOMETRY_BYTES:
+            raise InvalidGeometry(f"{field}geometry_geojson is {size} bytes; at most {MAX_GEOMETRY_BYTES} are allowed")
     return Route(
         id=route_id,
         hub_id=hub_id,
@@ -120,6 +128,29 @@ def make_route(
         priority=priority,
         active=active,
     )
+
+
+def to_routes(records: Sequence[RouteRecord]) -> list[Route]:
+    """Routes of stored records, geometries parsed in one vectorized call.
+
+    Stored geometry was validated here when it was written (and is this module's own normalized
+    GeoJSON), so it is not validated again; compiling checks validity anyway.
+    """
+    if not records:
+        return []
+    geometries = shapely.from_geojson(np.array([r.geometry_geojson for r in records], dtype=object))
+    return [
+        Route(
+            id=r.id,
+            hub_id=r.hub_id,
+            name=r.name,
+            geometry=g,
+            default_rider_id=r.default_rider_id,
+            priority=r.priority,
+            active=r.active,
+        )
+        for r, g in zip(records, geometries, strict=True)
+    ]
 
 
 def parse_route_collection(
@@ -135,8 +166,9 @@ def parse_route_collection(
     Each feature's properties carry "id" (required; a string top-level feature "id" is accepted
     too), "name", "default_rider_id", "priority" (integer, default 0) and "active" (boolean,
     default true). Every invalid feature is reported with its index (InvalidGeometry.problems);
-    a repeated id is invalid at its second occurrence.
+    a repeated id is invalid at its second occurrence. A bad `hub_id` is the kernel's InvalidArgument.
     """
+    hub_id = check_id("hub_id", hub_id)
     obj = _load(geojson)
     if obj.get("type") != "FeatureCollection":
         raise InvalidGeometry(f"expected a GeoJSON FeatureCollection, got type {quoted(obj.get('type'))}")
@@ -159,10 +191,10 @@ def parse_route_collection(
                 )
             first_index_of[route.id] = index
             routes.append(route)
-        except InvalidGeometry as exc:
+        except InvalidArgument as exc:
             problem_count += 1
             if len(problems) < MAX_PROBLEMS_KEPT:
-                problems.append(FeatureProblem(index, exc.reason))
+                problems.append(FeatureProblem(index, str(exc)))
     if problems:
         raise InvalidGeometry.for_features(problems, problem_count)
     return routes
@@ -176,23 +208,21 @@ def _route_from_feature(feature: Any, hub_id: str, max_vertices: int, max_area_k
         props = {}
     if not isinstance(props, Mapping):
         raise InvalidGeometry("properties must be an object")
-    route_id = props.get("id", feature.get("id"))
-    if route_id is None:
-        raise InvalidGeometry("properties.id is required")
     route_id, name, rider, priority, active = validate_route_properties(
-        route_id,
+        props.get("id", feature.get("id")),
         props.get("name", ""),
         props.get("default_rider_id"),
         props.get("priority", 0),
         props.get("active", True),
+        field="properties.",
     )
     geometry = feature.get("geometry")
     if not isinstance(geometry, Mapping):
         raise InvalidGeometry(f"route {route_id!r}: the feature has no geometry")
     try:
         shape = _geometry_from_mapping(geometry, max_vertices=max_vertices, max_area_km2=max_area_km2)
-    except InvalidGeometry as exc:
-        raise InvalidGeometry(f"route {route_id!r}: {exc.reason}") from None
+    except InvalidArgument as exc:
+        raise InvalidGeometry(f"route {route_id!r}: {exc}") from None
     return Route(
         id=route_id,
         hub_id=hub_id,
@@ -272,25 +302,23 @@ def _ring(raw: Any, where: str) -> np.ndarray:
             or not all(_is_number(v) for v in position)
         ):
             raise InvalidGeometry(f"{where} position {i} is not [lng, lat] numbers: {quoted(position)}")
-        try:
-            ring[i, 0] = position[0]
-            ring[i, 1] = position[1]
-        except OverflowError:  # an integer beyond any float
-            raise InvalidGeometry(f"{where} position {i} is not finite: {quoted(position)}") from None
-    finite = np.isfinite(ring).all(axis=1)
-    if not finite.all():
-        i = int(np.argmin(finite))
-        raise InvalidGeometry(f"{where} position {i} is not finite: {quoted(raw[i])}")
-    in_range = (np.abs(ring[:, 0]) <= 180.0) & (np.abs(ring[:, 1]) <= 90.0)
-    if not in_range.all():
-        i = int(np.argmin(in_range))
-        raise InvalidGeometry(
-            f"{where} position {i} is out of range: {quoted(raw[i])} (expected [lng, lat] with "
-            "-180 <= lng <= 180, -90 <= lat <= 90)"
-        )
+        ring[i, 0] = _as_float(position[0])
+        ring[i, 1] = _as_float(position[1])
+    # Vectorized screening; the kernel's coordinate rule judges (and names) the first bad position.
+    valid = np.isfinite(ring).all(axis=1) & (np.abs(ring[:, 0]) <= 180.0) & (np.abs(ring[:, 1]) <= 90.0)
+    if not valid.all():
+        i = int(np.argmin(valid))
+        check_coordinates(f"{where} position {i}", float(ring[i, 1]), float(ring[i, 0]))
     if not np.array_equal(ring[0], ring[-1]):
         raise InvalidGeometry(f"{where} is not closed: the first and last positions differ")
     return ring
+
+
+def _as_float(value: numbers.Real) -> float:
+    try:
+        return float(value)
+    except OverflowError:  # an integer beyond any float
+        return math.inf
 
 
 def _is_number(value: Any) -> bool:

@@ -18,11 +18,7 @@ smaller id), which is what the property tests check against brute force.
 
 from __future__ import annotations
 
-import io
-import json
-import struct
 import threading
-import zipfile
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
@@ -31,6 +27,7 @@ from typing import Any
 import numpy as np
 import shapely
 
+from mesh.kernel import check_coordinates
 from routing_svc.domain.coverage import (
     Coverage,
     cell_of_point,
@@ -42,7 +39,7 @@ from routing_svc.domain.coverage import (
     compile_coverage,
     sorted_member_of,
 )
-from routing_svc.domain.errors import IndexFormatError, InvalidGeometry, InvalidLocation
+from routing_svc.domain.errors import InvalidGeometry
 from routing_svc.domain.geodesy import LocalFrame
 from routing_svc.domain.model import (
     LookupResult,
@@ -57,10 +54,6 @@ from routing_svc.domain.nearest import NearestBoundary
 DEFAULT_RESOLUTION = 10
 DEFAULT_MAX_NEAREST_M = 2000.0
 
-FORMAT_MAGIC = b"FMRIDX"
-FORMAT_VERSION = 1
-_HEADER = struct.Struct("<6sH")
-
 _EXACT = np.int8(RouteMatch.EXACT)
 _NEAREST = np.int8(RouteMatch.NEAREST)
 _NONE = np.int8(RouteMatch.NONE)
@@ -69,7 +62,7 @@ _NOT_FOUND = np.int32(-(2**31))
 
 
 @dataclass(frozen=True)
-class _Table:
+class CellTable:
     """cell → code: code >= 0 is a route; code < 0 is edge group -code-1 (candidates, fallback)."""
 
     cells: np.ndarray  # uint64, sorted
@@ -78,9 +71,23 @@ class _Table:
     group_candidates: np.ndarray  # int32, route ranks ascending within a group
     group_fallback: np.ndarray  # int32, -1 = none
 
+    def check(self, route_count: int) -> None:
+        """ValueError unless the arrays fit together and name only routes below `route_count`
+        (a table read back from storage is checked before any lookup trusts its codes)."""
+        n = len(self.cells)
+        groups = len(self.group_fallback)
+        if len(self.codes) != n or len(self.group_offsets) != groups + 1:
+            raise ValueError("table arrays disagree in length")
+        if n and (self.codes.max(initial=-1) >= route_count or self.codes.min(initial=0) < -groups):
+            raise ValueError("codes out of range")
+        if self.group_offsets[-1] != len(self.group_candidates) or (
+            len(self.group_candidates) and self.group_candidates.max() >= route_count
+        ):
+            raise ValueError("groups out of range")
+
 
 @dataclass(frozen=True)
-class _Stats:
+class CoverageStats:
     route_cells: np.ndarray  # int32 per route
     route_edge_cells: np.ndarray  # int32 per route
     edge_cell_count: int
@@ -100,8 +107,8 @@ class HubRouteIndex:
         map_version: int,
         resolution: int,
         routes: tuple[Route, ...],
-        table: _Table,
-        stats: _Stats,
+        table: CellTable,
+        stats: CoverageStats,
         max_nearest_m: float,
         compiled_at: datetime | None,
     ) -> None:
@@ -122,6 +129,7 @@ class HubRouteIndex:
             inside = shapely.point_on_surface(self._geometries)
             shapely.intersects_xy(self._geometries, shapely.get_x(inside), shapely.get_y(inside))
         self._route_by_id = {r.id: i for i, r in enumerate(routes)}
+        self.bounds: tuple[float, float, float, float] | None = None
         if routes:
             bounds = shapely.bounds(self._geometries)
             self.bounds = (
@@ -130,10 +138,16 @@ class HubRouteIndex:
                 float(bounds[:, 2].max()),
                 float(bounds[:, 3].max()),
             )
-        else:
-            self.bounds = None
         self._nearest: NearestBoundary | None = None
         self._nearest_lock = threading.Lock()
+
+    @property
+    def table(self) -> CellTable:
+        return self._table
+
+    @property
+    def coverage_stats(self) -> CoverageStats:
+        return self._stats
 
     # -- building -----------------------------------------------------------------------------
 
@@ -288,6 +302,7 @@ class HubRouteIndex:
         if self._nearest is None:
             with self._nearest_lock:
                 if self._nearest is None:
+                    assert self.bounds is not None  # there are routes
                     minx, miny, maxx, maxy = self.bounds
                     frame = LocalFrame((minx + maxx) / 2, (miny + maxy) / 2, miny, maxy)
                     self._nearest = NearestBoundary(self._geometries, frame)
@@ -310,8 +325,8 @@ class HubRouteIndex:
         )
         overlaps = sorted(
             (
-                RouteOverlap(*sorted((ids[a], ids[b])), int(n), ids[min(a, b)])
-                for a, b, n in zip(s.overlap_a.tolist(), s.overlap_b.tolist(), s.overlap_cells.tolist())
+                RouteOverlap(min(ids[a], ids[b]), max(ids[a], ids[b]), int(n), ids[min(a, b)])
+                for a, b, n in zip(s.overlap_a.tolist(), s.overlap_b.tolist(), s.overlap_cells.tolist(), strict=True)
             ),
             key=lambda o: (o.route_id_a, o.route_id_b),
         )
@@ -371,107 +386,6 @@ class HubRouteIndex:
             )
         return {"type": "FeatureCollection", "features": features}
 
-    # -- serialization ------------------------------------------------------------------------
-
-    def to_bytes(self) -> bytes:
-        """A compact, pickle-free encoding (header + uncompressed npz) that from_bytes loads fast."""
-        meta = {
-            "hub_id": self.hub_id,
-            "map_version": self.map_version,
-            "resolution": self.resolution,
-            "compiled_at": self.compiled_at.isoformat() if self.compiled_at else None,
-            "routes": [
-                {"id": r.id, "name": r.name, "rider": r.default_rider_id, "priority": r.priority} for r in self.routes
-            ],
-            "edge_cell_count": self._stats.edge_cell_count,
-        }
-        wkb = shapely.to_wkb(self._geometries) if self.routes else np.empty(0, dtype=object)
-        wkb_offsets = np.zeros(len(wkb) + 1, dtype=np.int64)
-        wkb_offsets[1:] = np.cumsum([len(w) for w in wkb])
-        table, stats = self._table, self._stats
-        buffer = io.BytesIO()
-        buffer.write(_HEADER.pack(FORMAT_MAGIC, FORMAT_VERSION))
-        np.savez(
-            buffer,
-            meta=np.frombuffer(json.dumps(meta, separators=(",", ":")).encode(), dtype=np.uint8),
-            wkb=np.frombuffer(b"".join(wkb), dtype=np.uint8),
-            wkb_offsets=wkb_offsets,
-            cells=table.cells,
-            codes=table.codes,
-            group_offsets=table.group_offsets,
-            group_candidates=table.group_candidates,
-            group_fallback=table.group_fallback,
-            route_cells=stats.route_cells,
-            route_edge_cells=stats.route_edge_cells,
-            overlap_a=stats.overlap_a,
-            overlap_b=stats.overlap_b,
-            overlap_cells=stats.overlap_cells,
-            gap_cells=stats.gap_cells,
-        )
-        return buffer.getvalue()
-
-    @classmethod
-    def from_bytes(cls, data: bytes, *, max_nearest_m: float = DEFAULT_MAX_NEAREST_M) -> HubRouteIndex:
-        """Loads what to_bytes wrote; IndexFormatError if it is another format, version or corrupt."""
-        if len(data) < _HEADER.size:
-            raise IndexFormatError("not a compiled route index: too short")
-        magic, version = _HEADER.unpack_from(data)
-        if magic != FORMAT_MAGIC:
-            raise IndexFormatError("not a compiled route index")
-        if version != FORMAT_VERSION:
-            raise IndexFormatError(f"route index format version {version}; this code reads {FORMAT_VERSION}")
-        try:
-            with np.load(io.BytesIO(memoryview(data)[_HEADER.size :]), allow_pickle=False) as npz:
-                arrays = {name: npz[name] for name in npz.files}
-            meta = json.loads(arrays["meta"].tobytes())
-            wkb, offsets = arrays["wkb"].tobytes(), arrays["wkb_offsets"]
-            geometries = shapely.from_wkb([wkb[offsets[i] : offsets[i + 1]] for i in range(len(offsets) - 1)])
-            hub_id = meta["hub_id"]
-            routes = tuple(
-                Route(
-                    id=r["id"],
-                    hub_id=hub_id,
-                    name=r["name"],
-                    geometry=g,
-                    default_rider_id=r["rider"],
-                    priority=r["priority"],
-                    active=True,
-                )
-                for r, g in zip(meta["routes"], geometries, strict=True)
-            )
-            table = _Table(
-                cells=arrays["cells"].astype(np.uint64, copy=False),
-                codes=arrays["codes"].astype(np.int32, copy=False),
-                group_offsets=arrays["group_offsets"].astype(np.int32, copy=False),
-                group_candidates=arrays["group_candidates"].astype(np.int32, copy=False),
-                group_fallback=arrays["group_fallback"].astype(np.int32, copy=False),
-            )
-            stats = _Stats(
-                route_cells=arrays["route_cells"],
-                route_edge_cells=arrays["route_edge_cells"],
-                edge_cell_count=int(meta["edge_cell_count"]),
-                overlap_a=arrays["overlap_a"],
-                overlap_b=arrays["overlap_b"],
-                overlap_cells=arrays["overlap_cells"],
-                gap_cells=arrays["gap_cells"].astype(np.uint64, copy=False),
-            )
-            _check_table(table, len(routes))
-            compiled_at = datetime.fromisoformat(meta["compiled_at"]) if meta["compiled_at"] else None
-            return cls(
-                hub_id=hub_id,
-                map_version=int(meta["map_version"]),
-                resolution=check_resolution(int(meta["resolution"])),
-                routes=routes,
-                table=table,
-                stats=stats,
-                max_nearest_m=max_nearest_m,
-                compiled_at=compiled_at,
-            )
-        except IndexFormatError:
-            raise
-        except (ValueError, KeyError, TypeError, OSError, zipfile.BadZipFile, shapely.errors.GEOSException) as exc:
-            raise IndexFormatError(f"corrupt route index: {exc}") from exc
-
 
 @dataclass(frozen=True)
 class LookupBatch:
@@ -513,7 +427,7 @@ class LookupBatch:
     def route_ids(self) -> list[str | None]:
         """The matched route id of every point (None for NONE)."""
         ids: list[str | None] = []
-        for hub, route, match in zip(self.hub.tolist(), self.route.tolist(), self.match.tolist()):
+        for hub, route, match in zip(self.hub.tolist(), self.route.tolist(), self.match.tolist(), strict=True):
             ids.append(None if match == _NONE else self.indexes[hub].routes[route].id)
         return ids
 
@@ -531,6 +445,7 @@ def _make_result(
 ) -> LookupResult:
     cell_text = cell_to_str(cell)
     if match is not RouteMatch.NONE:
+        assert index is not None  # a match names its hub
         chosen = index.routes[route]
         return LookupResult(
             route_id=chosen.id,
@@ -575,32 +490,28 @@ def _unsort(values: np.ndarray, order: np.ndarray) -> np.ndarray:
 
 
 def _check_point(lat: float, lng: float) -> None:
-    try:
-        ok = -90.0 <= lat <= 90.0 and -180.0 <= lng <= 180.0
-    except TypeError:
-        ok = False
-    if not ok or isinstance(lat, bool) or isinstance(lng, bool):
-        raise InvalidLocation(f"location ({lat!r}, {lng!r}) is not a finite lat/lng in range")
+    check_coordinates("location", lat, lng)
 
 
 def _check_points(lats: Any, lngs: Any) -> tuple[np.ndarray, np.ndarray]:
     lats = np.ascontiguousarray(lats, dtype=np.float64)
     lngs = np.ascontiguousarray(lngs, dtype=np.float64)
     if lats.ndim != 1 or lats.shape != lngs.shape:
-        raise InvalidLocation("lats and lngs must be 1-d arrays of the same length")
+        raise ValueError("lats and lngs must be 1-d arrays of the same length")
     ok = (np.abs(lats) <= 90.0) & (np.abs(lngs) <= 180.0)
     if not ok.all():
+        # Vectorized screening; the kernel's rule judges and names the first bad point.
         i = int(np.argmin(ok))
-        raise InvalidLocation(f"location {i} ({lats[i]!r}, {lngs[i]!r}) is not a finite lat/lng in range")
+        check_coordinates(f"locations[{i}]", float(lats[i]), float(lngs[i]))
     return lats, lngs
 
 
-def _build_table(coverage: Coverage, route_count: int) -> _Table:
-    """Collapses (cell, route, edge) pairs into the lookup table (see _Table)."""
+def _build_table(coverage: Coverage, route_count: int) -> CellTable:
+    """Collapses (cell, route, edge) pairs into the lookup table (see CellTable)."""
     size = coverage.size
     if size == 0:
         empty = np.empty(0, dtype=np.int32)
-        return _Table(np.empty(0, np.uint64), empty, np.zeros(1, np.int32), empty, empty)
+        return CellTable(np.empty(0, np.uint64), empty, np.zeros(1, np.int32), empty, empty)
     cells, routes, edge = coverage.cells, coverage.routes, coverage.edge
     starts = np.flatnonzero(np.r_[True, cells[1:] != cells[:-1]])
     counts = np.diff(np.r_[starts, size])
@@ -615,7 +526,7 @@ def _build_table(coverage: Coverage, route_count: int) -> _Table:
     group_cells = np.flatnonzero(kept_per_cell)
     if len(group_cells) == 0:
         empty = np.empty(0, dtype=np.int32)
-        return _Table(cells[starts], codes, np.zeros(1, np.int32), empty, empty)
+        return CellTable(cells[starts], codes, np.zeros(1, np.int32), empty, empty)
     kept = np.flatnonzero(keep)
     kept_cell = cell_of_pair[kept]
     slot = np.arange(len(kept)) - np.searchsorted(kept_cell, kept_cell)
@@ -632,7 +543,7 @@ def _build_table(coverage: Coverage, route_count: int) -> _Table:
     group_offsets = np.zeros(len(groups) + 1, dtype=np.int32)
     group_offsets[1:] = np.cumsum(present.sum(axis=1))
     codes[group_cells] = -(group_of_row.reshape(-1).astype(np.int32) + 1)
-    return _Table(
+    return CellTable(
         cells=cells[starts],
         codes=codes,
         group_offsets=group_offsets,
@@ -641,20 +552,7 @@ def _build_table(coverage: Coverage, route_count: int) -> _Table:
     )
 
 
-def _check_table(table: _Table, route_count: int) -> None:
-    n = len(table.cells)
-    groups = len(table.group_fallback)
-    if len(table.codes) != n or len(table.group_offsets) != groups + 1:
-        raise IndexFormatError("corrupt route index: table arrays disagree in length")
-    if n and (table.codes.max(initial=-1) >= route_count or table.codes.min(initial=0) < -groups):
-        raise IndexFormatError("corrupt route index: codes out of range")
-    if table.group_offsets[-1] != len(table.group_candidates) or (
-        len(table.group_candidates) and table.group_candidates.max() >= route_count
-    ):
-        raise IndexFormatError("corrupt route index: groups out of range")
-
-
-def _build_stats(coverage: Coverage, geometries: np.ndarray, table_cells: np.ndarray, resolution: int) -> _Stats:
+def _build_stats(coverage: Coverage, geometries: np.ndarray, table_cells: np.ndarray, resolution: int) -> CoverageStats:
     route_count = len(geometries)
     route_cells = np.bincount(coverage.routes, minlength=route_count).astype(np.int32)
     route_edge_cells = np.bincount(coverage.routes[coverage.edge], minlength=route_count).astype(np.int32)
@@ -664,7 +562,7 @@ def _build_stats(coverage: Coverage, geometries: np.ndarray, table_cells: np.nda
     else:
         edge_cell_count = 0
     overlap_a, overlap_b, overlap_cells = _overlaps(geometries, resolution)
-    return _Stats(
+    return CoverageStats(
         route_cells=route_cells,
         route_edge_cells=route_edge_cells,
         edge_cell_count=edge_cell_count,

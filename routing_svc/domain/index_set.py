@@ -94,9 +94,9 @@ class RouteIndexSet:
             minx, miny, maxx, maxy = self._bounds[position]
             if not (minx <= lng <= maxx and miny <= lat <= maxy):
                 continue
-            route = self.indexes[h]._exact_one(lat, lng, cell)
-            if route >= 0 and (best is None or self._rank[h][route] < best[0]):
-                best = (int(self._rank[h][route]), h, route)
+            found = self.indexes[h]._exact_one(lat, lng, cell)
+            if found >= 0 and (best is None or self._rank[h][found] < best[0]):
+                best = (int(self._rank[h][found]), h, found)
         if best is not None:
             return self._result(best[1], best[2], RouteMatch.EXACT, 0.0, cell)
         hub, route, distance, match = self._nearest(

@@ -3,20 +3,13 @@
 from __future__ import annotations
 
 import enum
-import re
 from dataclasses import dataclass, field
-from typing import Union
+from datetime import datetime
+from typing import NamedTuple
 
 from shapely.geometry import MultiPolygon, Polygon
 
-RouteGeometry = Union[Polygon, MultiPolygon]
-
-ROUTE_ID_PATTERN = re.compile(r"[A-Za-z0-9_.:-]{1,64}")
-"""Route ids are plain ASCII so that "lexicographically smaller" means the same everywhere
-(Python, PostgreSQL's "C" collation, any client)."""
-
-RIDER_ID_PATTERN = ROUTE_ID_PATTERN
-"""Rider ids are ids of the mesh (common.proto): the same alphabet and length."""
+RouteGeometry = Polygon | MultiPolygon
 
 MAX_ROUTE_NAME_CHARS = 200
 INT32_MIN, INT32_MAX = -(2**31), 2**31 - 1
@@ -38,7 +31,9 @@ class RouteMatch(enum.IntEnum):
 class Route:
     """A rider route: the area of a hub one rider covers.
 
-    A point on the boundary counts as inside. Where routes overlap, `rank_key` decides.
+    A point on the boundary counts as inside. Where routes overlap, `rank_key` decides. Ids follow
+    the mesh id rule (mesh.kernel), plain ASCII, so "the smaller id" means the same in Python,
+    PostgreSQL's "C" collation and any client.
     """
 
     id: str
@@ -55,14 +50,15 @@ class Route:
         return (-self.priority, self.id)
 
 
-@dataclass(frozen=True, slots=True)
-class LookupResult:
-    """The routing decision for one point (what an assignment records).
+class LookupResult(NamedTuple):
+    """The routing decision for one point (what an assignment records); a tuple, because a batch
+    builds thousands.
 
     `route_id`, `rider_id` are None for NONE; `distance_m` is the distance to the route boundary
     for NEAREST and 0 otherwise; `reason` says why for NONE. `hub_id` and `map_version` are the
     matched route's hub and map (for NONE: the hub asked about, or None when every hub was
-    searched).
+    searched). For NONE in a batch, `nearest_route_id` / `nearest_distance_m` name the nearest
+    route beyond the distance limit, if any (for the manual queue).
     """
 
     route_id: str | None
@@ -73,9 +69,8 @@ class LookupResult:
     h3_cell: str
     map_version: int | None
     reason: str | None = None
-
-
-Assignment = LookupResult
+    nearest_route_id: str = ""
+    nearest_distance_m: float = 0.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -110,3 +105,43 @@ class RouteMapStats:
     gap_cell_count: int
     routes: tuple[RouteCellStats, ...]
     overlaps: tuple[RouteOverlap, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class RouteRecord:
+    """A stored route: the route's fields as stored, plus what storage adds.
+
+    The geometry stays GeoJSON text (what the API returns) and is parsed only when a map is
+    compiled (`geometry.to_routes`).
+    """
+
+    id: str
+    hub_id: str
+    name: str
+    geometry_geojson: str
+    default_rider_id: str | None
+    priority: int
+    active: bool
+    cell_count: int
+    map_version: int
+    created_at: datetime
+    updated_at: datetime
+
+    def same_content(self, route: Route, geometry_geojson: str) -> bool:
+        """True when storing `route` would change nothing the map depends on or shows."""
+        return (
+            self.name == route.name
+            and self.geometry_geojson == geometry_geojson
+            and self.default_rider_id == route.default_rider_id
+            and self.priority == route.priority
+            and self.active == route.active
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class HubMapSnapshot:
+    """A hub's map version and its active routes, read consistently (nothing committed between)."""
+
+    hub_id: str
+    map_version: int
+    routes: list[RouteRecord]

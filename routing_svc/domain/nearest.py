@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from typing import cast
 
 import numpy as np
 import shapely
@@ -24,7 +24,7 @@ class NearestBoundary:
     Route indexes are ranks (0 = highest priority, then smallest id): ties go to the smaller one.
     """
 
-    def __init__(self, geometries: Sequence, frame: LocalFrame) -> None:
+    def __init__(self, geometries: np.ndarray, frame: LocalFrame) -> None:
         self.frame = frame
         geometries = np.asarray(geometries, dtype=object)
         rings, ring_route = shapely.get_parts(shapely.boundary(geometries), return_index=True)
@@ -34,7 +34,7 @@ class NearestBoundary:
         self.end = coords[1:][same_ring]
         self.route = ring_route[coord_ring[:-1][same_ring]].astype(np.int32)
         segments = np.stack([frame.project_coords(self.start), frame.project_coords(self.end)], axis=1)
-        self.tree = shapely.STRtree(shapely.linestrings(segments))
+        self.tree = shapely.STRtree(cast(np.ndarray, shapely.linestrings(segments)))
 
     def __len__(self) -> int:
         return len(self.route)
@@ -51,7 +51,7 @@ class NearestBoundary:
         if count == 0 or len(self) == 0:
             return route, distance
         x, y = self.frame.project(lngs, lats)
-        points = shapely.points(x, y)
+        points = cast(np.ndarray, shapely.points(x, y))
         (point_index, segment_index), frame_distance = self.tree.query_nearest(
             points, return_distance=True, all_matches=False
         )

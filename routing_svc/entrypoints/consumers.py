@@ -1,5 +1,5 @@
-"""Kafka entrypoints of routing_svc: decode and validate each event (a bad one is poison and goes
-to the DLQ), then handle the whole batch at once.
+"""Kafka entrypoints of routing_svc: decode and validate each event (an invalid one raises
+InvalidArgument and goes to the DLQ), then handle the whole batch at once.
 
 - `pur.created.v1` (group `routing_svc`, shared by the replicas): route a batch of pickups with
   vectorized lookups and queue their assignments in one transaction.
@@ -14,15 +14,16 @@ import uuid
 from collections.abc import Callable
 
 from firstmile.events.v1 import events_pb2
+from mesh.errors import InvalidArgument
 from mesh.infrastructure import Infrastructure
-from mesh.kafka import ConsumedMessage, PoisonMessage, decode_protobuf
+from mesh.kafka import ConsumedMessage, decode_protobuf
+from mesh.kernel import check_coordinates, check_id
 from mesh.runtime import Worker
 from mesh.topics import PUR_CREATED, ROUTING_MAP_CHANGES
-from routing_svc.entrypoints.validation import id_problem, location_problem
 from routing_svc.service_layer import handlers
-from routing_svc.service_layer.commands import RoutePickup
+from routing_svc.service_layer.commands import LoadHubMap, RoutePickup
 from routing_svc.service_layer.index_registry import IndexRegistry
-from routing_svc.service_layer.unit_of_work import RoutingUnitOfWork
+from routing_svc.service_layer.unit_of_work import AbstractRoutingUnitOfWork
 
 GROUP = "routing_svc"
 INDEX_GROUP_PREFIX = "routing_svc-index-"
@@ -31,38 +32,29 @@ PICKUP_BATCH = 1000
 
 def decode_pickup_requested(msg: ConsumedMessage) -> RoutePickup:
     _, event = decode_protobuf(msg, events_pb2.PickupRequested)
-    problem = id_problem("pur_id", event.pur_id) or id_problem("hub_id", event.hub_id, required=False)
-    if problem is None and not event.HasField("location"):
-        problem = "location is required"
-    if problem is None:
-        problem = location_problem("location", event.location.lat, event.location.lng)
-    if problem is None and event.min_map_version < 0:
-        problem = f"min_map_version must not be negative, got {event.min_map_version}"
-    if problem:
-        raise PoisonMessage(f"PickupRequested: {problem}")
+    pur_id = check_id("PickupRequested.pur_id", event.pur_id)
+    hub_id = check_id("PickupRequested.hub_id", event.hub_id, required=False)
+    if not event.HasField("location"):
+        raise InvalidArgument("PickupRequested.location is required")
+    lat, lng = check_coordinates("PickupRequested.location", event.location.lat, event.location.lng)
+    if event.min_map_version < 0:
+        raise InvalidArgument(f"PickupRequested.min_map_version must not be negative, got {event.min_map_version}")
     return RoutePickup(
-        pur_id=event.pur_id,
-        hub_id=event.hub_id,
-        lat=event.location.lat,
-        lng=event.location.lng,
-        min_map_version=event.min_map_version,
-        attempt=event.attempt,
+        pur_id=pur_id, hub_id=hub_id, lat=lat, lng=lng, min_map_version=event.min_map_version, attempt=event.attempt
     )
 
 
-def decode_map_change(msg: ConsumedMessage) -> events_pb2.RouteMapChanged:
+def decode_map_change(msg: ConsumedMessage) -> LoadHubMap:
     _, event = decode_protobuf(msg, events_pb2.RouteMapChanged)
-    problem = id_problem("hub_id", event.hub_id)
-    if problem:
-        raise PoisonMessage(f"RouteMapChanged: {problem}")
+    hub_id = check_id("RouteMapChanged.hub_id", event.hub_id)
     if event.map_version < 1:
-        raise PoisonMessage("RouteMapChanged.map_version must be >= 1")
-    return event
+        raise InvalidArgument(f"RouteMapChanged.map_version must be >= 1, got {event.map_version}")
+    return LoadHubMap(hub_id=hub_id, map_version=event.map_version)
 
 
 def consumer_workers(
     infra: Infrastructure,
-    uow_factory: Callable[[], RoutingUnitOfWork],
+    uow_factory: Callable[[], AbstractRoutingUnitOfWork],
     registry: IndexRegistry,
     *,
     replica_id: str | None = None,
@@ -70,7 +62,7 @@ def consumer_workers(
     def pickups(items: list[tuple[ConsumedMessage, RoutePickup]]) -> None:
         handlers.route_pickups(uow_factory(), registry, [request for _, request in items])
 
-    def map_changes(items: list[tuple[ConsumedMessage, events_pb2.RouteMapChanged]]) -> None:
+    def map_changes(items: list[tuple[ConsumedMessage, LoadHubMap]]) -> None:
         newest: dict[str, int] = {}
         for _, change in items:
             newest[change.hub_id] = max(newest.get(change.hub_id, 0), change.map_version)

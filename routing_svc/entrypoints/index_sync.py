@@ -7,8 +7,8 @@ from __future__ import annotations
 import logging
 import threading
 
-from mesh.transient import is_transient
 from mesh.runtime import Worker
+from mesh.transient import is_transient
 from routing_svc.service_layer.index_registry import IndexRegistry
 
 log = logging.getLogger(__name__)
@@ -19,7 +19,7 @@ def index_sync_worker(registry: IndexRegistry, interval_seconds: float) -> Worke
         while not stop.wait(interval_seconds):
             try:
                 loaded = registry.sync_with_database()
-            except Exception as exc:  # noqa: BLE001 - a dependency outage must not kill the replica
+            except Exception as exc:
                 if not is_transient(exc):
                     raise
                 log.warning("route map sync skipped: a dependency is unavailable", extra={"error": str(exc)})

@@ -28,3 +28,11 @@ class LookupQuery:
     lat: float
     lng: float
     hub_id: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class LoadHubMap:
+    """Have the hub's map at `map_version` or newer here (a replica committed that version)."""
+
+    hub_id: str
+    map_version: int

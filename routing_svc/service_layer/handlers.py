@@ -14,29 +14,24 @@ import math
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
-from typing import NamedTuple
+from datetime import datetime
 
 import numpy as np
-import sqlalchemy.exc
+import numpy.typing as npt
 
-from mesh.errors import AlreadyExists, InvalidArgument, NotFound
-from routing_svc.adapters.messages import route_assignment, route_map_changed
-from routing_svc.adapters.repository import RouteRecord, to_routes
+from mesh.kernel import utc_now
 from routing_svc.domain.coverage import cell_of_point, cell_to_str, compile_coverage
-from routing_svc.domain.errors import InvalidGeometry, InvalidLocation
-from routing_svc.domain.geometry import geometry_to_geojson
+from routing_svc.domain.errors import NoRouteMap, RouteIdTaken, RouteNotFound
+from routing_svc.domain.events import MapChangeKind, PickupRouted, RouteMapChanged
+from routing_svc.domain.geometry import geometry_to_geojson, to_routes
 from routing_svc.domain.index import HubRouteIndex, LookupBatch
-from routing_svc.domain.model import Route, RouteMatch
+from routing_svc.domain.model import LookupResult, Route, RouteMatch, RouteRecord
 from routing_svc.service_layer.commands import LookupQuery, RoutePickup
 from routing_svc.service_layer.index_registry import IndexRegistry
-from routing_svc.service_layer.unit_of_work import RoutingUnitOfWork
+from routing_svc.service_layer.unit_of_work import AbstractRoutingUnitOfWork
 
 Clock = Callable[[], datetime]
-
-
-def utc_now() -> datetime:
-    return datetime.now(UTC)
+Coordinates = npt.NDArray[np.float64]
 
 
 # -- map changes ------------------------------------------------------------------------------
@@ -69,16 +64,16 @@ class UpsertOutcome:
 
 
 def upsert_route(
-    uow: RoutingUnitOfWork, registry: IndexRegistry, route: Route, *, now: Clock = utc_now
+    uow: AbstractRoutingUnitOfWork, registry: IndexRegistry, route: Route, *, now: Clock = utc_now
 ) -> UpsertOutcome:
     """Create or replace one route. Storing a route identical to the stored one changes nothing
     (no new version), so a retried upsert is harmless."""
-    change = _change_hub_map(uow, registry, route.hub_id, "upsert", upserts=[route], now=now)
+    change = _change_hub_map(uow, registry, route.hub_id, MapChangeKind.UPSERT, upserts=[route], now=now)
     return UpsertOutcome(change.records[route.id], created=bool(change.created), map_version=change.map_version)
 
 
 def import_routes(
-    uow: RoutingUnitOfWork,
+    uow: AbstractRoutingUnitOfWork,
     registry: IndexRegistry,
     hub_id: str,
     routes: Sequence[Route],
@@ -88,27 +83,31 @@ def import_routes(
 ) -> MapChange:
     """Import a hub's routes as ONE new map version, all or nothing. With `replace_existing`,
     the hub's routes missing from `routes` are deleted, so the map becomes exactly `routes`."""
-    return _change_hub_map(uow, registry, hub_id, "import", upserts=routes, delete_others=replace_existing, now=now)
+    return _change_hub_map(
+        uow, registry, hub_id, MapChangeKind.IMPORT, upserts=routes, delete_others=replace_existing, now=now
+    )
 
 
-def delete_route(uow: RoutingUnitOfWork, registry: IndexRegistry, route_id: str, *, now: Clock = utc_now) -> int:
+def delete_route(
+    uow: AbstractRoutingUnitOfWork, registry: IndexRegistry, route_id: str, *, now: Clock = utc_now
+) -> int:
     """Delete a route; returns the hub's new map version. A hub whose last route goes keeps an
     (empty) map, so lookups in it answer NONE with a reason instead of NOT_FOUND."""
     with uow:
         record = uow.routes.get(route_id)
     if record is None:
-        raise NotFound(f"route {route_id!r} does not exist")
-    change = _change_hub_map(uow, registry, record.hub_id, "delete", delete_ids=[route_id], now=now)
+        raise RouteNotFound(route_id)
+    change = _change_hub_map(uow, registry, record.hub_id, MapChangeKind.DELETE, delete_ids=[route_id], now=now)
     if not change.deleted:
-        raise NotFound(f"route {route_id!r} does not exist")
+        raise RouteNotFound(route_id)
     return change.map_version
 
 
 def _change_hub_map(
-    uow: RoutingUnitOfWork,
+    uow: AbstractRoutingUnitOfWork,
     registry: IndexRegistry,
     hub_id: str,
-    kind: str,
+    kind: MapChangeKind,
     *,
     upserts: Sequence[Route] = (),
     delete_ids: Iterable[str] = (),
@@ -146,10 +145,7 @@ def _change_hub_map(
             version = previous + 1
             kept = {i: r for i, r in existing.items() if i not in doomed and i not in incoming}
             active = to_routes([r for r in kept.values() if r.active]) + [r for r, _ in incoming.values() if r.active]
-            try:
-                index = registry.compile(hub_id, active, version)
-            except InvalidGeometry as exc:
-                raise InvalidArgument(exc.reason) from None
+            index = registry.compile(hub_id, active, version)
 
             written = {
                 route.id: _record(route, text, existing.get(route.id), index, registry.resolution, version, moment)
@@ -162,33 +158,27 @@ def _change_hub_map(
                 for i, r in kept.items()
                 if r.active and r.cell_count != index.route_cell_count(i)
             }
-            try:
-                uow.routes.insert([written[i] for i in created])
-            except sqlalchemy.exc.IntegrityError:
-                raise AlreadyExists(
-                    f"route id(s) {', '.join(sorted(created))} were just taken by another hub"
-                ) from None
+            uow.routes.insert([written[i] for i in created])
             uow.routes.update([written[i] for i in updated])
             uow.routes.set_cell_counts(recounted)
             uow.routes.delete(deleted)
             uow.routes.set_hub_map_version(hub_id, version, moment)
-            uow.publish([route_map_changed(hub_id, previous, version, kind, [*created, *updated, *deleted], moment)])
+            changed_ids = tuple(sorted([*created, *updated, *deleted]))
+            uow.publish([RouteMapChanged(hub_id, previous, version, kind, changed_ids, moment)])
             uow.commit()
         registry.install_compiled(index)
     records = {i: existing[i] for i in unchanged} | written
     return MapChange(hub_id, version, created, updated, unchanged, deleted, records)
 
 
-def _refuse_routes_of_other_hubs(uow: RoutingUnitOfWork, route_ids: list[str]) -> None:
+def _refuse_routes_of_other_hubs(uow: AbstractRoutingUnitOfWork, route_ids: list[str]) -> None:
     """Route ids are unique across hubs and a route never moves: reusing another hub's route id
     is ALREADY_EXISTS (the caller picked a taken id), not a silent move."""
     taken = uow.routes.hubs_of(route_ids)
     if taken:
         listed = ", ".join(f"{route_id!r} (hub {hub!r})" for route_id, hub in sorted(taken.items())[:5])
         more = f" and {len(taken) - 5} more" if len(taken) > 5 else ""
-        raise AlreadyExists(
-            f"route id(s) already used by another hub: {listed}{more}; route ids are unique across hubs"
-        )
+        raise RouteIdTaken(f"route id(s) already used by another hub: {listed}{more}; route ids are unique across hubs")
 
 
 def _record(
@@ -223,11 +213,11 @@ def _record(
 # -- reading routes ---------------------------------------------------------------------------
 
 
-def get_route(uow: RoutingUnitOfWork, route_id: str) -> RouteRecord:
+def get_route(uow: AbstractRoutingUnitOfWork, route_id: str) -> RouteRecord:
     with uow:
         record = uow.routes.get(route_id)
     if record is None:
-        raise NotFound(f"route {route_id!r} does not exist")
+        raise RouteNotFound(route_id)
     return record
 
 
@@ -239,7 +229,7 @@ class RoutePage:
 
 
 def list_routes(
-    uow: RoutingUnitOfWork,
+    uow: AbstractRoutingUnitOfWork,
     hub_id: str,
     *,
     include_inactive: bool,
@@ -250,7 +240,7 @@ def list_routes(
     with uow:
         version = uow.routes.hub_map_version(hub_id)
         if version is None:
-            raise NotFound(f"hub {hub_id!r} has no route map")
+            raise NoRouteMap(hub_id)
         rows = uow.routes.list(
             hub_id,
             include_inactive=include_inactive,
@@ -266,58 +256,25 @@ def route_map(registry: IndexRegistry, hub_id: str) -> HubRouteIndex:
     """The hub's compiled map at the newest committed version."""
     index = registry.refresh(hub_id)
     if index is None:
-        raise NotFound(f"hub {hub_id!r} has no route map")
+        raise NoRouteMap(hub_id)
     return index
 
 
 # -- lookups ----------------------------------------------------------------------------------
 
 
-class RouteAnswer(NamedTuple):
-    """One routing answer, flat and cheap to build (a batch builds thousands).
-
-    The fields mean what LookupResult's do; for NONE, `nearest_route_id` / `nearest_distance_m`
-    name the nearest route beyond the distance limit, if any (for the manual queue).
-    """
-
-    route_id: str | None
-    hub_id: str | None
-    rider_id: str | None
-    match: RouteMatch
-    distance_m: float
-    h3_cell: str
-    map_version: int | None
-    reason: str | None = None
-    nearest_route_id: str = ""
-    nearest_distance_m: float = 0.0
-
-
 _MATCH_OF_CODE = {int(m): m for m in RouteMatch}
 
 
-def lookup_route(registry: IndexRegistry, query: LookupQuery) -> RouteAnswer:
-    try:
-        if query.hub_id:
-            result = _known_hub(registry, query.hub_id).lookup(query.lat, query.lng)
-        else:
-            result = registry.current.lookup(query.lat, query.lng)
-    except InvalidLocation as exc:
-        raise InvalidArgument(str(exc)) from None
-    return RouteAnswer(
-        result.route_id,
-        result.hub_id,
-        result.rider_id,
-        result.match,
-        result.distance_m,
-        result.h3_cell,
-        result.map_version,
-        result.reason,
-    )
+def lookup_route(registry: IndexRegistry, query: LookupQuery) -> LookupResult:
+    if query.hub_id:
+        return _known_hub(registry, query.hub_id).lookup(query.lat, query.lng)
+    return registry.current.lookup(query.lat, query.lng)
 
 
 def batch_lookup(
-    registry: IndexRegistry, lats: Sequence[float], lngs: Sequence[float], hub_ids: Sequence[str]
-) -> list[RouteAnswer]:
+    registry: IndexRegistry, lats: Coordinates, lngs: Coordinates, hub_ids: Sequence[str]
+) -> list[LookupResult]:
     """Many lookups (as columns), vectorized per hub and once over every hub for those without
     one; answers in request order. An unknown hub is NOT_FOUND naming the first lookup asking."""
     first_asked: dict[str, int] = {}
@@ -326,66 +283,63 @@ def batch_lookup(
             first_asked.setdefault(hub_id, position)
     for hub_id, position in first_asked.items():
         if registry.ensure(hub_id) is None:
-            raise NotFound(f"lookups[{position}]: hub {hub_id!r} has no route map")
-    try:
-        return _answer_all(registry, lats, lngs, hub_ids)
-    except InvalidLocation as exc:
-        raise InvalidArgument(str(exc)) from None
+            raise NoRouteMap(hub_id, f"lookups[{position}]: ")
+    return _answer_all(registry, lats, lngs, hub_ids)
 
 
 def _known_hub(registry: IndexRegistry, hub_id: str) -> HubRouteIndex:
     index = registry.ensure(hub_id)
     if index is None:
-        raise NotFound(f"hub {hub_id!r} has no route map")
+        raise NoRouteMap(hub_id)
     return index
 
 
 def _answer_all(
-    registry: IndexRegistry, lats: Sequence[float], lngs: Sequence[float], hub_ids: Sequence[str]
-) -> list[RouteAnswer]:
+    registry: IndexRegistry, lats: Coordinates, lngs: Coordinates, hub_ids: Sequence[str]
+) -> list[LookupResult]:
     """Answers for points, in order, from ONE snapshot of the maps: one vectorized lookup per
     hub, one over every hub for the hubless. A hub the snapshot lacks gets "unknown hub"."""
     snapshot = registry.current
-    all_lats = np.asarray(lats, dtype=np.float64)
-    all_lngs = np.asarray(lngs, dtype=np.float64)
     groups: dict[str, list[int]] = defaultdict(list)
     for position, hub_id in enumerate(hub_ids):
         groups[hub_id].append(position)
-    answers: list[RouteAnswer | None] = [None] * len(hub_ids)
+    answers: list[LookupResult | None] = [None] * len(hub_ids)
     for hub_id, positions in groups.items():
         if len(groups) == 1:
-            group_lats, group_lngs = all_lats, all_lngs
+            group_lats, group_lngs = lats, lngs
         else:
             chosen = np.asarray(positions)
-            group_lats, group_lngs = all_lats[chosen], all_lngs[chosen]
+            group_lats, group_lngs = lats[chosen], lngs[chosen]
         target = snapshot.hub(hub_id) if hub_id else snapshot
         if target is None:
             group = [
                 _unknown_hub(hub_id, lat, lng, registry.resolution)
-                for lat, lng in zip(group_lats.tolist(), group_lngs.tolist())
+                for lat, lng in zip(group_lats.tolist(), group_lngs.tolist(), strict=True)
             ]
         else:
             group = _answers_of(target.lookup_many(group_lats, group_lngs))
-        for position, answer in zip(positions, group):
+        for position, answer in zip(positions, group, strict=True):
             answers[position] = answer
-    return answers  # type: ignore[return-value]
+    return answers  # type: ignore[return-value]  # every position is in one group
 
 
-def _answers_of(batch: LookupBatch) -> list[RouteAnswer]:
-    """The batch's answers, built straight from its arrays: the domain's per-row LookupResult
-    is used only for NONE rows (for its reason text), which keeps 10,000 answers cheap."""
+def _answers_of(batch: LookupBatch) -> list[LookupResult]:
+    """The batch's answers, built straight from its arrays: the domain's per-row `result()` is
+    used only for NONE rows (for its reason text), which keeps 10,000 answers cheap."""
     indexes = batch.indexes
     # H3's canonical string form of a cell is its index in lower-case hex (h3.int_to_str).
     cells = [format(cell, "x") for cell in batch.cells.tolist()]
     answers = []
-    rows = zip(batch.match.tolist(), batch.hub.tolist(), batch.route.tolist(), batch.distance_m.tolist(), cells)
+    rows = zip(
+        batch.match.tolist(), batch.hub.tolist(), batch.route.tolist(), batch.distance_m.tolist(), cells, strict=True
+    )
     for i, (code, hub, rank, distance, cell) in enumerate(rows):
         if code != RouteMatch.NONE:
             index = indexes[hub]
             route = index.routes[rank]
             match = _MATCH_OF_CODE[code]
             answers.append(
-                RouteAnswer(
+                LookupResult(
                     route.id,
                     index.hub_id,
                     route.default_rider_id,
@@ -398,25 +352,12 @@ def _answers_of(batch: LookupBatch) -> list[RouteAnswer]:
             continue
         result = batch.result(i)
         nearest = indexes[hub].routes[rank].id if hub >= 0 and rank >= 0 and math.isfinite(distance) else ""
-        answers.append(
-            RouteAnswer(
-                None,
-                result.hub_id,
-                None,
-                RouteMatch.NONE,
-                0.0,
-                cell,
-                result.map_version,
-                result.reason,
-                nearest,
-                distance if nearest else 0.0,
-            )
-        )
+        answers.append(result._replace(nearest_route_id=nearest, nearest_distance_m=distance if nearest else 0.0))
     return answers
 
 
-def _unknown_hub(hub_id: str, lat: float, lng: float, resolution: int) -> RouteAnswer:
-    return RouteAnswer(
+def _unknown_hub(hub_id: str, lat: float, lng: float, resolution: int) -> LookupResult:
+    return LookupResult(
         None,
         hub_id,
         None,
@@ -432,7 +373,7 @@ def _unknown_hub(hub_id: str, lat: float, lng: float, resolution: int) -> RouteA
 
 
 def route_pickups(
-    uow: RoutingUnitOfWork, registry: IndexRegistry, requests: Sequence[RoutePickup], *, now: Clock = utc_now
+    uow: AbstractRoutingUnitOfWork, registry: IndexRegistry, requests: Sequence[RoutePickup], *, now: Clock = utc_now
 ) -> int:
     """Route a batch of pickup requests and queue one RouteAssignment per request, in request
     order, in ONE transaction. Returns the number of assignments queued.
@@ -451,9 +392,11 @@ def route_pickups(
     if any(not r.hub_id and r.min_map_version > 0 for r in requests):
         registry.sync_with_database()
 
-    answers = _answer_all(registry, [r.lat for r in requests], [r.lng for r in requests], [r.hub_id for r in requests])
+    lats = np.fromiter((r.lat for r in requests), dtype=np.float64, count=len(requests))
+    lngs = np.fromiter((r.lng for r in requests), dtype=np.float64, count=len(requests))
+    answers = _answer_all(registry, lats, lngs, [r.hub_id for r in requests])
     events = [
-        route_assignment(request.pur_id, request.attempt, answer, moment)
+        PickupRouted(request.pur_id, request.attempt, answer, moment)
         for request, answer in zip(requests, answers, strict=True)
     ]
     with uow:

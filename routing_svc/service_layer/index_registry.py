@@ -24,16 +24,17 @@ import time
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 
 from prometheus_client import Counter, Gauge, Histogram
 
-from routing_svc.adapters.index_cache import IndexCache
-from routing_svc.adapters.repository import HubMapSnapshot, to_routes
+from mesh.kernel import utc_now
+from routing_svc.domain.geometry import to_routes
 from routing_svc.domain.index import HubRouteIndex
 from routing_svc.domain.index_set import RouteIndexSet
-from routing_svc.domain.model import Route
-from routing_svc.service_layer.unit_of_work import RoutingUnitOfWork
+from routing_svc.domain.model import HubMapSnapshot, Route
+from routing_svc.service_layer.index_cache import IndexCache
+from routing_svc.service_layer.unit_of_work import AbstractRoutingUnitOfWork
 
 log = logging.getLogger(__name__)
 
@@ -66,12 +67,12 @@ class LoadReport:
 class IndexRegistry:
     def __init__(
         self,
-        uow_factory: Callable[[], RoutingUnitOfWork],
+        uow_factory: Callable[[], AbstractRoutingUnitOfWork],
         cache: IndexCache,
         *,
         resolution: int,
         max_nearest_m: float,
-        clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+        clock: Callable[[], datetime] = utc_now,
     ) -> None:
         self._uow = uow_factory
         self._cache = cache

@@ -4,7 +4,6 @@ killed mid-stream loses nothing."""
 
 from __future__ import annotations
 
-import json
 import time
 import uuid
 from datetime import UTC, datetime
@@ -18,16 +17,12 @@ from firstmile.pur.v1 import pur_pb2, pur_pb2_grpc
 from firstmile.routing.v1 import routing_pb2, routing_pb2_grpc
 from mesh.kafka import EventHeaders, make_producer
 from mesh.topics import PUR_ROUTE_ASSIGNMENTS
+from tests.support.geometry import square_geojson
 
 pytestmark = pytest.mark.e2e
 
 TODAY = datetime.now(UTC).date().isoformat()
 SETTLED = {pur_pb2.PICKUP_STATUS_ROUTED, pur_pb2.PICKUP_STATUS_UNROUTABLE}
-
-
-def square(lng: float, lat: float, size: float = 0.01) -> str:
-    ring = [[lng, lat], [lng + size, lat], [lng + size, lat + size], [lng, lat + size], [lng, lat]]
-    return json.dumps({"type": "Polygon", "coordinates": [ring]})
 
 
 @pytest.fixture
@@ -90,7 +85,7 @@ def test_created_pur_is_routed_then_rerouted_by_a_map_change(mesh):
                 id=f"{hub}-R1",
                 hub_id=hub,
                 name="One",
-                geometry_geojson=square(77.60, 12.90),
+                geometry_geojson=square_geojson(77.60, 12.90),
                 default_rider_id="rider-1",
             )
         ),
@@ -117,7 +112,7 @@ def test_created_pur_is_routed_then_rerouted_by_a_map_change(mesh):
                 id=f"{hub}-R2",
                 hub_id=hub,
                 name="Premium",
-                geometry_geojson=square(77.604, 12.904, 0.002),
+                geometry_geojson=square_geojson(77.604, 12.904, 0.002),
                 default_rider_id="rider-2",
                 priority=10,
             )
@@ -142,7 +137,7 @@ def test_killing_routing_svc_mid_stream_loses_no_pur(mesh):
                 id=f"{hub}-R1",
                 hub_id=hub,
                 name="One",
-                geometry_geojson=square(77.60, 12.90, 0.05),
+                geometry_geojson=square_geojson(77.60, 12.90, 0.05),
                 default_rider_id="rider-1",
             )
         ),
@@ -183,7 +178,7 @@ def test_duplicated_and_reordered_assignment_events_change_nothing(mesh, kafka_b
                 id=f"{hub}-R1",
                 hub_id=hub,
                 name="One",
-                geometry_geojson=square(77.60, 12.90),
+                geometry_geojson=square_geojson(77.60, 12.90),
                 default_rider_id="rider-1",
             )
         ),
@@ -238,7 +233,7 @@ def test_watch_streams_a_hubs_status_changes_live(mesh):
                 id=f"{hub}-R1",
                 hub_id=hub,
                 name="One",
-                geometry_geojson=square(77.60, 12.90),
+                geometry_geojson=square_geojson(77.60, 12.90),
                 default_rider_id="rider-1",
             )
         ),

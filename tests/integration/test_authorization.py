@@ -47,10 +47,11 @@ from pur_svc.entrypoints import grpc_api as pur_api
 from pur_svc.entrypoints.watch import StatusFeed
 from routing_svc.adapters import orm as routing_orm
 from routing_svc.adapters.index_cache import RedisIndexCache
+from routing_svc.adapters.unit_of_work import SqlAlchemyRoutingUnitOfWork
 from routing_svc.entrypoints import grpc_api as routing_api
 from routing_svc.service_layer.index_registry import IndexRegistry
-from routing_svc.service_layer.unit_of_work import RoutingUnitOfWork
 from tests.support import auth
+from tests.support.geometry import square, square_geojson
 
 pytestmark = pytest.mark.integration
 
@@ -331,20 +332,11 @@ def test_watching_another_hub_is_denied(pur, pur_hubs):
 LNG0, LAT0 = -31.0, -41.0  # open ocean: no other map is near
 
 
-def square(lng: float, lat: float, size: float = 0.01) -> str:
-    return json.dumps(
-        {
-            "type": "Polygon",
-            "coordinates": [[[lng, lat], [lng + size, lat], [lng + size, lat + size], [lng, lat + size], [lng, lat]]],
-        }
-    )
-
-
 @pytest.fixture(scope="module")
 def routing_target(engine, redis_url) -> Iterator[str]:
     client = redis.Redis.from_url(redis_url, socket_timeout=2, socket_connect_timeout=2)
     factory = make_session_factory(engine)
-    uow_factory = lambda: RoutingUnitOfWork(factory)  # noqa: E731
+    uow_factory = lambda: SqlAlchemyRoutingUnitOfWork(factory)  # noqa: E731
     registry = IndexRegistry(
         uow_factory,
         RedisIndexCache(client, resolution=10, max_nearest_m=500.0, ttl_seconds=600),
@@ -369,7 +361,7 @@ def routing_hubs(routing, engine, redis_url) -> Iterator[tuple[str, str]]:
     x, y = uid("t-hub"), uid("t-hub")
     routing.admin().UpsertRoute(
         routing_pb2.UpsertRouteRequest(
-            route=routing_pb2.Route(id=f"{x}-r1", hub_id=x, name="R1", geometry_geojson=square(LNG0, LAT0))
+            route=routing_pb2.Route(id=f"{x}-r1", hub_id=x, name="R1", geometry_geojson=square_geojson(LNG0, LAT0))
         ),
         timeout=TIMEOUT,
     )
@@ -411,9 +403,7 @@ def map_writes(x: str) -> dict[str, tuple[str, object]]:
     collection = json.dumps(
         {
             "type": "FeatureCollection",
-            "features": [
-                {"type": "Feature", "geometry": json.loads(square(LNG0 + 0.02, LAT0)), "properties": {"id": f"{x}-r2"}}
-            ],
+            "features": [{"type": "Feature", "geometry": square(LNG0 + 0.02, LAT0), "properties": {"id": f"{x}-r2"}}],
         }
     )
     return {
@@ -421,14 +411,14 @@ def map_writes(x: str) -> dict[str, tuple[str, object]]:
             "UpsertRoute",
             routing_pb2.UpsertRouteRequest(
                 route=routing_pb2.Route(
-                    id=f"{x}-r1", hub_id=x, name="changed", geometry_geojson=square(LNG0, LAT0, 0.02)
+                    id=f"{x}-r1", hub_id=x, name="changed", geometry_geojson=square_geojson(LNG0, LAT0, 0.02)
                 )
             ),
         ),
         "upsert new": (
             "UpsertRoute",
             routing_pb2.UpsertRouteRequest(
-                route=routing_pb2.Route(id=f"{x}-r9", hub_id=x, geometry_geojson=square(LNG0 + 0.05, LAT0))
+                route=routing_pb2.Route(id=f"{x}-r9", hub_id=x, geometry_geojson=square_geojson(LNG0 + 0.05, LAT0))
             ),
         ),
         "import": ("ImportRoutes", routing_pb2.ImportRoutesRequest(hub_id=x, feature_collection_geojson=collection)),

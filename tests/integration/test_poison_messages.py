@@ -55,6 +55,7 @@ from mesh.kafka import (
 )
 from mesh.runtime import Worker
 from mesh.topics import DISPATCH_EVENTS, PUR_CREATED, PUR_EVENTS, PUR_ROUTE_ASSIGNMENTS, ROUTING_MAP_CHANGES
+from tests.support.geometry import square
 from tests.support.polling import wait_until
 from pur_svc.adapters import orm as pur_orm
 from pur_svc.adapters.unit_of_work import SqlAlchemyPurUnitOfWork
@@ -63,11 +64,11 @@ from pur_svc.entrypoints import consumers as pur_consumers
 from pur_svc.service_layer import handlers as pur_handlers
 from routing_svc.adapters import orm as routing_orm
 from routing_svc.adapters.index_cache import RedisIndexCache
+from routing_svc.adapters.unit_of_work import SqlAlchemyRoutingUnitOfWork
 from routing_svc.domain.geometry import make_route
 from routing_svc.entrypoints import consumers as routing_consumers
 from routing_svc.service_layer import handlers as routing_handlers
 from routing_svc.service_layer.index_registry import IndexRegistry
-from routing_svc.service_layer.unit_of_work import RoutingUnitOfWork
 
 pytestmark = pytest.mark.integration
 
@@ -106,7 +107,7 @@ class Services:
         self.engine = engine
         sessions = make_session_factory(engine)
         self.pur_uow = lambda: SqlAlchemyPurUnitOfWork(sessions)
-        self.routing_uow = lambda: RoutingUnitOfWork(sessions)
+        self.routing_uow = lambda: SqlAlchemyRoutingUnitOfWork(sessions)
         self.dispatch_uow = lambda: SqlAlchemyDispatchUnitOfWork(sessions)
         cache = RedisIndexCache(redis_client, resolution=10, max_nearest_m=500.0, ttl_seconds=600)
         # The consumers' replica, and the one that writes map changes (as another replica would).
@@ -238,11 +239,7 @@ def valid_pickup_requested(services: Services) -> Valid:
 def valid_routing_map_change(services: Services) -> Valid:
     hub = fresh("t-hub")
     services.routing_hubs.append(hub)
-    square = {
-        "type": "Polygon",
-        "coordinates": [[[-30, -40], [-29.99, -40], [-29.99, -39.99], [-30, -39.99], [-30, -40]]],
-    }
-    route = make_route(route_id=f"{hub}-a", hub_id=hub, name="route a", geometry_geojson=square)
+    route = make_route(route_id=f"{hub}-a", hub_id=hub, name="route a", geometry_geojson=square())
     routing_handlers.upsert_route(services.routing_uow(), services.routing_writer, route)
 
     def applied() -> bool:

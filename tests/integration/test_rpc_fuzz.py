@@ -66,10 +66,11 @@ from pur_svc.entrypoints import grpc_api as pur_api
 from pur_svc.entrypoints.watch import StatusFeed
 from routing_svc.adapters import orm as routing_orm
 from routing_svc.adapters.index_cache import RedisIndexCache
+from routing_svc.adapters.unit_of_work import SqlAlchemyRoutingUnitOfWork
 from routing_svc.entrypoints import grpc_api as routing_api
 from routing_svc.service_layer.index_registry import IndexRegistry
-from routing_svc.service_layer.unit_of_work import RoutingUnitOfWork
 from tests.support import auth
+from tests.support.geometry import square
 
 pytestmark = pytest.mark.integration
 
@@ -172,8 +173,8 @@ def routing_service(servers_engine, engine, redis_url) -> Iterator[routing_pb2_g
     factory = make_session_factory(servers_engine)
     client = redis.Redis.from_url(redis_url, socket_timeout=2, socket_connect_timeout=2)
     cache = RedisIndexCache(client, resolution=10, max_nearest_m=2000.0, ttl_seconds=600)
-    registry = IndexRegistry(lambda: RoutingUnitOfWork(factory), cache, resolution=10, max_nearest_m=2000.0)
-    servicer = routing_api.RoutingServicer(lambda: RoutingUnitOfWork(factory), registry)
+    registry = IndexRegistry(lambda: SqlAlchemyRoutingUnitOfWork(factory), cache, resolution=10, max_nearest_m=2000.0)
+    servicer = routing_api.RoutingServicer(lambda: SqlAlchemyRoutingUnitOfWork(factory), registry)
     with serving(routing_api.registration(servicer)) as channel:
         yield routing_pb2_grpc.RoutingServiceStub(channel)
     outbox = routing_orm.outbox.table
@@ -548,11 +549,6 @@ PICKUP_RPCS = {
 
 
 # -- RoutingService ---
-
-
-def square(lng: float = -30.0, lat: float = -40.0, size: float = 0.01) -> dict:
-    ring = [[lng, lat], [lng + size, lat], [lng + size, lat + size], [lng, lat + size], [lng, lat]]
-    return {"type": "Polygon", "coordinates": [ring]}
 
 
 NOT_GEOJSON = ["", "not json", "{}", "[]", "null", "[" * 100_000 + "]" * 100_000, "x" * (1024 * 1024 + 1)]

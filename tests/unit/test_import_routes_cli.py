@@ -7,18 +7,15 @@ import json
 import pytest
 
 from routing_svc.import_routes import check_features, main
+from tests.support.geometry import square
 
 
-def square(lng: float, lat: float) -> list:
-    return [[[lng, lat], [lng + 0.01, lat], [lng + 0.01, lat + 0.01], [lng, lat + 0.01], [lng, lat]]]
+def feature(route_id: str, geometry: dict) -> dict:
+    return {"type": "Feature", "properties": {"id": route_id}, "geometry": geometry}
 
 
-def feature(route_id: str, coordinates) -> dict:
-    return {
-        "type": "Feature",
-        "properties": {"id": route_id},
-        "geometry": {"type": "Polygon", "coordinates": coordinates},
-    }
+def polygon(*ring: list[float]) -> dict:
+    return {"type": "Polygon", "coordinates": [list(ring)]}
 
 
 def test_a_valid_map_is_counted():
@@ -31,8 +28,8 @@ def test_a_valid_map_is_counted():
 
 def test_every_bad_feature_is_named_with_its_index():
     features = [feature(f"R{i}", square(77.5 + 0.02 * i, 12.9)) for i in range(120)]
-    features[3] = feature("R3", [[[0, 0], [1, 1], [1, 0], [0, 1], [0, 0]]])
-    features[77] = feature("R77", [[[77.5, 95.0], [77.6, 12.9], [77.6, 13.0], [77.5, 95.0]]])
+    features[3] = feature("R3", polygon([0, 0], [1, 1], [1, 0], [0, 1], [0, 0]))
+    features[77] = feature("R77", polygon([77.5, 95.0], [77.6, 12.9], [77.6, 13.0], [77.5, 95.0]))
     with pytest.raises(SystemExit) as exit_:
         check_features({"type": "FeatureCollection", "features": features}, "HUB-1")
     message = str(exit_.value)
@@ -49,6 +46,12 @@ def test_an_unreadable_file_exits_non_zero(tmp_path, capsys):
 
 def test_not_a_feature_collection_is_refused(tmp_path):
     path = tmp_path / "map.geojson"
-    path.write_text(json.dumps({"type": "Polygon", "coordinates": square(77.5, 12.9)}))
+    path.write_text(json.dumps(square(77.5, 12.9)))
     with pytest.raises(SystemExit, match="not a GeoJSON FeatureCollection"):
         main([str(path), "--hub", "HUB-1"])
+
+
+def test_a_bad_hub_id_is_refused_before_anything_is_sent():
+    document = {"type": "FeatureCollection", "features": [feature("R1", square(77.5, 12.9))]}
+    with pytest.raises(SystemExit, match="nothing was sent: hub_id must be"):
+        check_features(document, "bad hub")
