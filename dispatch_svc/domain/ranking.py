@@ -228,6 +228,25 @@ def rank_riders(
     return scored
 
 
+def _fit(load: Load, capacity: Load) -> tuple[float, str]:
+    """Points and reason for how a vehicle of `capacity` carries `load`: a fit scores more the
+    fuller it is; a vehicle too small scores by the share it could carry."""
+    if load.fits_in(capacity):
+        utilisation = max(load.packages / capacity.packages, load.weight_kg / capacity.weight_kg)
+        points = FIT_POINTS + TIGHT_POINTS * utilisation
+        if load.empty:
+            return points, f"nothing queued; carries {capacity.packages} packages / {capacity.weight_kg:.1f} kg"
+        return points, f"fits the queued {load.describe()} (uses {utilisation:.0%} of its capacity)"
+    share = min(
+        capacity.packages / load.packages if load.packages else 1.0,
+        capacity.weight_kg / load.weight_kg if load.weight_kg > 0 else 1.0,
+    )
+    return PARTIAL_POINTS * share, (
+        f"too small for the queued {load.describe()}: carries {capacity.packages} packages / "
+        f"{capacity.weight_kg:.1f} kg ({share:.0%} of it)"
+    )
+
+
 def rank_vehicles(
     vehicles: Sequence[Vehicle],
     load: Load,
@@ -244,31 +263,16 @@ def rank_vehicles(
     for vehicle in vehicles:
         if not vehicle.active:
             continue
-        capacity = vehicle.capacity
-        fits = load.fits_in(capacity)
+        fits = load.fits_in(vehicle.capacity)
         reasons = []
         active = busy.get(vehicle.id)
         score = 0.0
         if active is not None:
             score += BUSY_PENALTY
             reasons.append(f"on active dispatch {active.dispatch_id} (route {active.route_id}, {active.status})")
-        if fits:
-            utilisation = max(load.packages / capacity.packages, load.weight_kg / capacity.weight_kg)
-            score += FIT_POINTS + TIGHT_POINTS * utilisation
-            if load.empty:
-                reasons.append(f"nothing queued; carries {capacity.packages} packages / {capacity.weight_kg:.1f} kg")
-            else:
-                reasons.append(f"fits the queued {load.describe()} (uses {utilisation:.0%} of its capacity)")
-        else:
-            share = min(
-                capacity.packages / load.packages if load.packages else 1.0,
-                capacity.weight_kg / load.weight_kg if load.weight_kg > 0 else 1.0,
-            )
-            score += PARTIAL_POINTS * share
-            reasons.append(
-                f"too small for the queued {load.describe()}: carries {capacity.packages} packages / "
-                f"{capacity.weight_kg:.1f} kg ({share:.0%} of it)"
-            )
+        fit_points, fit_reason = _fit(load, vehicle.capacity)
+        score += fit_points
+        reasons.append(fit_reason)
         h = _history(dates_by_vehicle.get(vehicle.id, ()), today)
         score += _saturating(HISTORY_POINTS_VEHICLE, h.weight)
         reasons.append(

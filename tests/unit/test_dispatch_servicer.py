@@ -1,0 +1,300 @@
+"""DispatchServicer's translations between protobuf and the use cases, without a database: calls
+through grpc_testing on the fakes of tests/support/fakes_dispatch.py, the error kinds a bad request
+raises (the server's interceptor maps kinds to status codes; grpc_testing does not), and the hub
+scope every method checks for a team lead."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import timedelta
+from typing import Any
+
+import grpc
+import grpc_testing
+import pytest
+
+from dispatch_svc.domain.model import CapacityExceeded, PickupStatus, PurSnapshot, RouteMatch
+from dispatch_svc.entrypoints.grpc_api import ACCESS, DispatchServicer
+from dispatch_svc.service_layer import handlers
+from firstmile.attendance.v1 import attendance_pb2
+from firstmile.common.v1 import common_pb2
+from firstmile.dispatch.v1 import dispatch_pb2
+from firstmile.pur.v1 import pur_pb2
+from mesh.access import Caller, enter_call, leave_call
+from mesh.auth import Principal, Role
+from mesh.errors import InvalidArgument, PermissionDenied
+from mesh.kernel import utc_now
+from tests.support.fakes_attendance_port import FakeAttendance
+from tests.support.fakes_dispatch import DispatchStore, FakeDispatchUnitOfWork
+
+SERVICE = dispatch_pb2.DESCRIPTOR.services_by_name["DispatchService"]
+HUB = "hub-1"
+TODAY = utc_now().date()
+DAY = TODAY.isoformat()
+LEAD = Principal("lead", Role.TEAM_LEAD, hubs=frozenset({HUB}))
+OTHER_LEAD = Principal("other", Role.TEAM_LEAD, hubs=frozenset({"hub-2"}))
+
+
+@contextmanager
+def calling(principal: Principal, method: str) -> Iterator[Caller]:
+    """The caller the server's auth interceptor would have set, in the thread that serves."""
+    caller = Caller(principal, ACCESS[method], method)
+    token = enter_call(caller)
+    try:
+        yield caller
+    finally:
+        leave_call(token)
+
+
+class As:
+    """The servicer's methods, each run as `principal` (grpc_testing serves in a thread of its
+    own, where the test's context variables are not set)."""
+
+    def __init__(self, servicer: DispatchServicer, principal: Principal) -> None:
+        self._servicer = servicer
+        self._principal = principal
+
+    def __getattr__(self, method: str) -> Any:
+        def serve(request: Any, context: Any) -> Any:
+            with calling(self._principal, method):
+                return getattr(self._servicer, method)(request, context)
+
+        return serve
+
+
+class Dispatching:
+    def __init__(self) -> None:
+        self.store = DispatchStore()
+        self.attendance = FakeAttendance(age=timedelta(seconds=90))
+        self.servicer = DispatchServicer(self.uow, self.attendance)
+
+    def uow(self) -> FakeDispatchUnitOfWork:
+        return FakeDispatchUnitOfWork(self.store)
+
+    def call(self, method: str, request: Any, principal: Principal = LEAD) -> tuple[Any, grpc.StatusCode, str]:
+        server = grpc_testing.server_from_dictionary(
+            {SERVICE: As(self.servicer, principal)}, grpc_testing.strict_real_time()
+        )
+        rpc = server.invoke_unary_unary(SERVICE.methods_by_name[method], (), request, None)
+        response, _, code, details = rpc.termination()
+        return response, code, details
+
+    def ok(self, method: str, request: Any, principal: Principal = LEAD) -> Any:
+        response, code, details = self.call(method, request, principal)
+        assert code is grpc.StatusCode.OK, details
+        return response
+
+    def raised(self, method: str, request: Any, principal: Principal = LEAD) -> Exception:
+        """The error the method raises, for the interceptor to map (called directly)."""
+        with calling(principal, method), pytest.raises(Exception) as caught:
+            getattr(self.servicer, method)(request, None)
+        return caught.value
+
+
+@pytest.fixture
+def dispatching() -> Dispatching:
+    d = Dispatching()
+    for name in ("asha", "bala"):
+        d.ok("UpsertRider", dispatch_pb2.UpsertRiderRequest(rider=dispatch_pb2.Rider(id=name, hub_id=HUB, name=name)))
+        d.attendance.present[HUB].add(name)
+    bike = dispatch_pb2.Vehicle(
+        id="bike", hub_id=HUB, type=dispatch_pb2.VEHICLE_TYPE_BIKE, capacity_packages=10, capacity_kg=20.0
+    )
+    d.ok("UpsertVehicle", dispatch_pb2.UpsertVehicleRequest(vehicle=bike))
+    return d
+
+
+def route(dispatching: Dispatching, *pur_ids: str, packages: int = 3) -> None:
+    snapshots = [
+        PurSnapshot(
+            pur_id=p,
+            version=2,
+            status=PickupStatus.ROUTED,
+            hub_id=HUB,
+            route_id="R1",
+            pickup_date=TODAY,
+            client_id="c1",
+            warehouse_name="WH",
+            lat=12.9,
+            lng=77.6,
+            packages=packages,
+            weight_kg=1.5,
+            route_match=RouteMatch.NEAREST,
+        )
+        for p in pur_ids
+    ]
+    handlers.apply_pur_changes(dispatching.uow(), snapshots)
+
+
+def test_upserts_answer_with_what_was_stored_and_whether_it_was_created(dispatching):
+    rider = dispatch_pb2.Rider(id="asha", hub_id=HUB, name="Asha K", phone="+91 98450 00000", active=False)
+    replaced = dispatching.ok("UpsertRider", dispatch_pb2.UpsertRiderRequest(rider=rider))
+    assert not replaced.created and replaced.rider == rider
+    fresh = dispatching.ok("UpsertRider", dispatch_pb2.UpsertRiderRequest(rider=dispatch_pb2.Rider(id="c", hub_id=HUB)))
+    assert fresh.created and fresh.rider.HasField("active") and fresh.rider.active  # unset means active
+    assert dispatching.store.riders["asha"].phone == "+91 98450 00000" and not dispatching.store.riders["asha"].active
+
+
+def test_open_pickups_and_a_created_dispatch_in_protobuf(dispatching):
+    route(dispatching, "p1", "p2")
+    created = dispatching.ok(
+        "CreateDispatch",
+        dispatch_pb2.CreateDispatchRequest(request_id="r-1", hub_id=HUB, route_id="R1", pickup_date=DAY),
+    )
+    d = created.dispatch
+    assert (
+        created.created
+        and d.id.startswith("dsp_")
+        and (d.request_id, d.rider_id, d.vehicle_id)
+        == (
+            "r-1",
+            "asha",
+            "bike",
+        )
+    )
+    assert (list(d.pur_ids), d.total_packages, d.total_weight_kg) == (["p1", "p2"], 6, 3.0)
+    assert d.status == dispatch_pb2.DISPATCH_STATUS_OPEN and d.pickup_date == DAY and d.created_at.seconds > 0
+    assert not d.HasField("started_at")
+
+    listed = dispatching.ok(
+        "ListOpenPickupsByRoute", dispatch_pb2.ListOpenPickupsByRouteRequest(hub_id=HUB, pickup_date=DAY)
+    )
+    [group] = listed.groups
+    assert (group.route_id, group.pur_count, group.queued_count, group.expected_packages) == ("R1", 2, 0, 6)
+    first = group.pickups[0]
+    assert (first.pur_id, first.status, first.dispatch_id, first.route_match) == (
+        "p1",
+        pur_pb2.PICKUP_STATUS_DISPATCHED,
+        d.id,
+        common_pb2.ROUTE_MATCH_NEAREST,
+    )
+    assert (first.location.lat, first.location.lng) == (12.9, 77.6)
+    assert group.open_dispatch == d
+
+    got = dispatching.ok("GetDispatch", dispatch_pb2.GetDispatchRequest(id=d.id))
+    assert got.dispatch == d
+
+
+def test_recommendations_carry_scores_reasons_and_attendance_freshness(dispatching):
+    route(dispatching, "p1")
+    rec = dispatching.ok(
+        "RecommendDispatch", dispatch_pb2.RecommendDispatchRequest(hub_id=HUB, route_id="R1", pickup_date=DAY)
+    )
+    assert [r.rider_id for r in rec.riders] == ["asha", "bala"] and rec.riders[0].present
+    assert rec.riders[0].reasons[-1] == "present today"
+    assert (rec.vehicles[0].vehicle_id, rec.vehicles[0].type, rec.vehicles[0].fits_load) == (
+        "bike",
+        dispatch_pb2.VEHICLE_TYPE_BIKE,
+        True,
+    )
+    assert (rec.queued_pur_count, rec.queued_packages, rec.queued_weight_kg) == (1, 3, 1.5)
+    freshness = rec.attendance_freshness
+    assert freshness.source == attendance_pb2.ATTENDANCE_SOURCE_LIVE and not freshness.stale
+    assert freshness.age.seconds >= 90
+
+
+def test_dispatch_pages_follow_their_tokens(dispatching):
+    for i, (rider, vehicle) in enumerate((("asha", "bike"), ("bala", "van"))):
+        if vehicle == "van":
+            van = dispatch_pb2.Vehicle(
+                id="van", hub_id=HUB, type=dispatch_pb2.VEHICLE_TYPE_VAN, capacity_packages=50, capacity_kg=50
+            )
+            dispatching.ok("UpsertVehicle", dispatch_pb2.UpsertVehicleRequest(vehicle=van))
+        dispatching.ok(
+            "CreateDispatch",
+            dispatch_pb2.CreateDispatchRequest(
+                request_id=f"q{i}", hub_id=HUB, route_id=f"R{i}", pickup_date=DAY, rider_id=rider, vehicle_id=vehicle
+            ),
+        )
+    request = dispatch_pb2.ListDispatchesRequest(hub_id=HUB, page_size=1)
+    first = dispatching.ok("ListDispatches", request)
+    request.page_token = first.next_page_token
+    second = dispatching.ok("ListDispatches", request)
+    assert first.next_page_token and not second.next_page_token
+    assert sorted(d.route_id for d in [*first.dispatches, *second.dispatches]) == ["R0", "R1"]
+
+
+def test_bad_requests_raise_the_kernels_and_the_domains_errors_untranslated(dispatching):
+    route(dispatching, "p1", "p2", "p3", packages=4)
+    cases = {
+        "UpsertRider": (dispatch_pb2.UpsertRiderRequest(), "rider is required"),
+        "CreateDispatch": (
+            dispatch_pb2.CreateDispatchRequest(request_id="x", hub_id=HUB, route_id="R1", pickup_date="2026-13-01"),
+            "pickup_date '2026-13-01' is not a real date",
+        ),
+        "GetDispatch": (dispatch_pb2.GetDispatchRequest(id="a b"), "id must be 1-64 characters"),
+        "CancelDispatch": (dispatch_pb2.CancelDispatchRequest(id="d", reason="x" * 501), "reason must be at most 500"),
+    }
+    for method, (request, message) in cases.items():
+        error = dispatching.raised(method, request)
+        assert isinstance(error, InvalidArgument) and message in str(error), (method, error)
+    too_much = dispatch_pb2.CreateDispatchRequest(
+        request_id="big", hub_id=HUB, route_id="R1", pickup_date=DAY, pur_ids=["p1", "p2", "p3"]
+    )
+    error = dispatching.raised("CreateDispatch", too_much)
+    assert isinstance(error, CapacityExceeded) and "would carry 12 packages" in str(error)
+    _, code, details = dispatching.call("CreateDispatch", too_much)
+    assert code is not grpc.StatusCode.OK and "would carry 12 packages" in details
+
+
+def test_a_team_lead_of_another_hub_is_refused_and_nothing_is_written(dispatching):
+    route(dispatching, "p1")
+    d = dispatching.ok(
+        "CreateDispatch",
+        dispatch_pb2.CreateDispatchRequest(request_id="r-1", hub_id=HUB, route_id="R1", pickup_date=DAY),
+    ).dispatch
+    commits = dispatching.store.commits
+    for method, request in (
+        ("GetDispatch", dispatch_pb2.GetDispatchRequest(id=d.id)),
+        ("CancelDispatch", dispatch_pb2.CancelDispatchRequest(id=d.id, reason="mine")),
+        ("UpsertRider", dispatch_pb2.UpsertRiderRequest(rider=dispatch_pb2.Rider(id="asha", hub_id="hub-2"))),
+        ("ListDispatches", dispatch_pb2.ListDispatchesRequest(hub_id=HUB)),
+    ):
+        assert isinstance(dispatching.raised(method, request, OTHER_LEAD), PermissionDenied), method
+    assert dispatching.store.commits == commits and dispatching.store.riders["asha"].hub_id == HUB
+
+
+def test_every_method_checks_the_hub_scope_of_a_team_lead(dispatching):
+    route(dispatching, "p1", "p2")
+    van = dispatch_pb2.Vehicle(
+        id="van", hub_id=HUB, type=dispatch_pb2.VEHICLE_TYPE_VAN, capacity_packages=5, capacity_kg=5
+    )
+    dispatching.ok("UpsertVehicle", dispatch_pb2.UpsertVehicleRequest(vehicle=van))
+    d, other = [
+        dispatching.ok(
+            "CreateDispatch",
+            dispatch_pb2.CreateDispatchRequest(
+                request_id=f"r-{i}",
+                hub_id=HUB,
+                route_id=f"R{i + 1}",
+                pickup_date=DAY,
+                rider_id=rider,
+                vehicle_id=vehicle,
+            ),
+        ).dispatch
+        for i, (rider, vehicle) in enumerate((("asha", "bike"), ("bala", "van")))
+    ]
+    requests = {
+        "UpsertRider": dispatch_pb2.UpsertRiderRequest(rider=dispatch_pb2.Rider(id="c", hub_id=HUB)),
+        "UpsertVehicle": dispatch_pb2.UpsertVehicleRequest(
+            vehicle=dispatch_pb2.Vehicle(id="v", hub_id=HUB, type=1, capacity_packages=1, capacity_kg=1)
+        ),
+        "ListOpenPickupsByRoute": dispatch_pb2.ListOpenPickupsByRouteRequest(hub_id=HUB, pickup_date=DAY),
+        "RecommendDispatch": dispatch_pb2.RecommendDispatchRequest(hub_id=HUB, route_id="R1", pickup_date=DAY),
+        "CreateDispatch": dispatch_pb2.CreateDispatchRequest(
+            request_id="r-0", hub_id=HUB, route_id="R1", pickup_date=DAY, rider_id="asha", vehicle_id="bike"
+        ),
+        "GetDispatch": dispatch_pb2.GetDispatchRequest(id=d.id),
+        "ListDispatches": dispatch_pb2.ListDispatchesRequest(hub_id=HUB),
+        "AddPickups": dispatch_pb2.AddPickupsRequest(dispatch_id=d.id, pur_ids=["p2"]),
+        "RemovePickups": dispatch_pb2.RemovePickupsRequest(dispatch_id=d.id, pur_ids=["p2"]),
+        "StartDispatch": dispatch_pb2.StartDispatchRequest(id=d.id),
+        "CompleteDispatch": dispatch_pb2.CompleteDispatchRequest(id=d.id),
+        "CancelDispatch": dispatch_pb2.CancelDispatchRequest(id=other.id),
+    }
+    assert set(requests) == set(ACCESS)
+    for method, request in requests.items():
+        with calling(LEAD, method) as caller:
+            getattr(dispatching.servicer, method)(request, None)
+            assert caller.scope_checked, method
