@@ -40,9 +40,6 @@ class StatusChanged:
     previous_route_id: str = ""
 
 
-PurEvent = RoutingRequested | StatusChanged
-
-
 def created(pur: PickupRequest, now: datetime) -> tuple[RoutingRequested, StatusChanged]:
     """A new PUR asks to be routed and announces itself; both events share one copy of it."""
     snapshot = copy.copy(pur)
