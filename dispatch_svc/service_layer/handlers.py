@@ -44,14 +44,13 @@ from dispatch_svc.service_layer.attendance import AttendancePort
 from dispatch_svc.service_layer.unit_of_work import AbstractDispatchUnitOfWork
 from dispatch_svc.service_layer.views import DispatchCursor, DispatchFilter, RouteGroupView
 from mesh.errors import AlreadyExists, FailedPrecondition, NotFound, Unavailable
-from mesh.kernel import new_id as random_id
-from mesh.kernel import utc_now
+from mesh.kernel import new_id, utc_now
 
 Clock = Callable[[], datetime]
 
 
 def new_dispatch_id() -> str:
-    return random_id("dsp")
+    return new_id("dsp")
 
 
 # -- riders and vehicles --------------------------------------------------------------------------
@@ -316,7 +315,7 @@ def create_dispatch(
     new: NewDispatch,
     *,
     now: Clock = utc_now,
-    new_id: Callable[[], str] = new_dispatch_id,
+    next_id: Callable[[], str] = new_dispatch_id,
 ) -> Created:
     """Create an OPEN dispatch, idempotently on (hub, request_id): a repeat with the same body
     returns the dispatch it created; with another body it is ALREADY_EXISTS."""
@@ -326,7 +325,7 @@ def create_dispatch(
         return _replay(existing, new)
     view = attendance.available_riders(new.hub_id, new.pickup_date)
     try:
-        return _create_or_replay(uow, view, new, now(), new_id())
+        return _create_or_replay(uow, view, new, now(), next_id())
     except DuplicateRequest:
         # A concurrent create with this request id (on another route) committed first.
         with uow:
@@ -601,7 +600,7 @@ def auto_dispatch_hub(
     hub_id: str,
     *,
     now: Clock = utc_now,
-    new_id: Callable[[], str] = new_dispatch_id,
+    next_id: Callable[[], str] = new_dispatch_id,
 ) -> list[AutoOutcome]:
     """Create a dispatch, with the top recommendation and the route's queue, for each route of
     the hub whose queue is due (threshold reached or cut-off passed) for the hub's local today.
@@ -620,9 +619,9 @@ def auto_dispatch_hub(
         if not view.known:
             outcomes.append(AutoOutcome(hub_id, route_id, reason, skipped=f"attendance unknown ({view.reason})"))
             continue
-        new = NewDispatch(request_id=random_id("auto"), hub_id=hub_id, route_id=route_id, pickup_date=today)
+        new = NewDispatch(request_id=new_id("auto"), hub_id=hub_id, route_id=route_id, pickup_date=today)
         try:
-            outcome = _auto_dispatch_route(uow, view, policy, new, reason, moment, new_id())
+            outcome = _auto_dispatch_route(uow, view, policy, new, reason, moment, next_id())
         except (FailedPrecondition, Unavailable, NotFound, AlreadyExists) as exc:
             outcome = AutoOutcome(hub_id, route_id, reason, skipped=str(exc))
         if outcome is not None:
