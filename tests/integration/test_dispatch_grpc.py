@@ -158,14 +158,6 @@ def test_the_happy_path_over_grpc(stub, uow_factory, hub):
     assert got == done
 
 
-def test_upserts_report_whether_they_created(stub, hub):
-    rider = dispatch_pb2.Rider(id=f"{hub}-asha", hub_id=hub, name="Asha K", active=False)
-    replaced = stub.UpsertRider(dispatch_pb2.UpsertRiderRequest(rider=rider))
-    assert not replaced.created and replaced.rider.name == "Asha K" and not replaced.rider.active
-    fresh = stub.UpsertRider(dispatch_pb2.UpsertRiderRequest(rider=dispatch_pb2.Rider(id=f"{hub}-new", hub_id=hub)))
-    assert fresh.created and fresh.rider.HasField("active") and fresh.rider.active
-
-
 BAD_REQUESTS = {
     "rider missing": ("UpsertRider", dispatch_pb2.UpsertRiderRequest(), Code.INVALID_ARGUMENT, "rider is required"),
     "rider id bad": (

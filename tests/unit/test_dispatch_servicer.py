@@ -194,27 +194,6 @@ def test_recommendations_carry_scores_reasons_and_attendance_freshness(dispatchi
     assert freshness.age.seconds >= 90
 
 
-def test_dispatch_pages_follow_their_tokens(dispatching):
-    for i, (rider, vehicle) in enumerate((("asha", "bike"), ("bala", "van"))):
-        if vehicle == "van":
-            van = dispatch_pb2.Vehicle(
-                id="van", hub_id=HUB, type=dispatch_pb2.VEHICLE_TYPE_VAN, capacity_packages=50, capacity_kg=50
-            )
-            dispatching.ok("UpsertVehicle", dispatch_pb2.UpsertVehicleRequest(vehicle=van))
-        dispatching.ok(
-            "CreateDispatch",
-            dispatch_pb2.CreateDispatchRequest(
-                request_id=f"q{i}", hub_id=HUB, route_id=f"R{i}", pickup_date=DAY, rider_id=rider, vehicle_id=vehicle
-            ),
-        )
-    request = dispatch_pb2.ListDispatchesRequest(hub_id=HUB, page_size=1)
-    first = dispatching.ok("ListDispatches", request)
-    request.page_token = first.next_page_token
-    second = dispatching.ok("ListDispatches", request)
-    assert first.next_page_token and not second.next_page_token
-    assert sorted(d.route_id for d in [*first.dispatches, *second.dispatches]) == ["R0", "R1"]
-
-
 def test_bad_requests_raise_the_kernels_and_the_domains_errors_untranslated(dispatching):
     route(dispatching, "p1", "p2", "p3", packages=4)
     cases = {
