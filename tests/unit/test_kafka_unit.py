@@ -1,7 +1,9 @@
-"""mesh.kafka without infrastructure: headers, and the consumer loop's batch logic over fakes."""
+"""mesh.kafka without infrastructure: headers, what is poison, and the consumer loop's batch logic
+over fakes."""
 
 from __future__ import annotations
 
+import logging
 import threading
 from datetime import UTC, datetime
 from types import SimpleNamespace
@@ -9,6 +11,7 @@ from types import SimpleNamespace
 import pytest
 from kafka.structs import OffsetAndMetadata, TopicPartition
 
+from mesh.errors import InvalidArgument, Unavailable
 from mesh.kafka import (
     CE_ID,
     CE_TIME,
@@ -136,7 +139,7 @@ def decode(msg: ConsumedMessage) -> str:
     return msg.value.decode()
 
 
-def make_loop(batches, handle_batch, *, producer=None, log=None):
+def make_loop(batches, handle_batch, *, producer=None, log=None, decode=decode):
     log = log if log is not None else []
     consumer = FakeConsumer(log, batches)
     producer = producer or FakeProducer(log)
@@ -255,6 +258,92 @@ def test_unexpected_error_outside_the_handler_propagates():
     consumer.commit = bad_commit
     with pytest.raises(Boom):
         loop.poll_once()
+
+
+# -- what is poison: InvalidArgument ---------------------------------------------------------------
+
+
+class InvalidPickup(InvalidArgument):
+    """A service's validation error."""
+
+
+def test_every_decode_kind_is_an_invalid_argument():
+    for kind in (PoisonMessage, BadHeaders, WrongEventType, OversizedMessage, UndecodablePayload):
+        assert issubclass(kind, InvalidArgument)
+
+
+def test_a_handler_raising_invalid_argument_dead_letters_that_message_and_the_loop_goes_on(caplog):
+    handled: list[str] = []
+
+    def handler(items):
+        values = [v for _, v in items]
+        if "ok-stale" in values:
+            raise InvalidPickup("pickup p1: version 0 must be >= 1")
+        handled.extend(values)
+
+    batches = [[record(0, b"ok-1"), record(1, b"ok-stale"), record(2, b"ok-2")], [record(3, b"ok-3")]]
+    loop, consumer, producer, _ = make_loop(batches, handler)
+    with caplog.at_level(logging.INFO, logger="mesh.kafka.consumer"):
+        assert loop.poll_once() == 3
+    assert loop.poll_once() == 1
+    assert handled == ["ok-1", "ok-2", "ok-3"]
+    [(topic, _, value, headers)] = producer.sent
+    assert (topic, value) == ("t.dlq", b"ok-stale")
+    assert headers[DLQ_ERROR_TYPE] == b"InvalidPickup"
+    assert headers[DLQ_REASON] == b"pickup p1: version 0 must be >= 1"
+    assert consumer.commits[-1] == {TopicPartition("t", 0): OffsetAndMetadata(4, "", -1)}
+    [invalid] = [r for r in caplog.records if r.message == "message is invalid; dead-lettering it"]
+    assert invalid.levelno == logging.WARNING
+
+
+def test_a_decoder_raising_invalid_argument_dead_letters_at_the_decode_stage():
+    def strict(msg: ConsumedMessage) -> str:
+        if msg.value == b"ok-but-invalid":
+            raise InvalidArgument("hub_id must be 1-64 characters of letters, digits, '.', '_', ':' or '-', got ''")
+        return msg.value.decode()
+
+    handled: list[str] = []
+    loop, _, producer, _ = make_loop(
+        [[record(0, b"ok-but-invalid"), record(1, b"ok")]],
+        lambda items: handled.extend(v for _, v in items),
+        decode=strict,
+    )
+    loop.poll_once()
+    assert handled == ["ok"]
+    [(_, _, value, headers)] = producer.sent
+    assert value == b"ok-but-invalid" and headers[DLQ_ERROR_TYPE] == b"InvalidArgument"
+
+
+@pytest.mark.parametrize(
+    "error", [ConnectionError("db down"), Unavailable("attendance is down")], ids=["driver", "mesh-kind"]
+)
+def test_transient_handler_failures_are_retried_in_place_not_dead_lettered(error):
+    attempts: list[int] = []
+    handled: list[str] = []
+
+    def handler(items):
+        attempts.append(len(items))
+        if len(attempts) < 3:
+            raise error
+        handled.extend(v for _, v in items)
+
+    loop, consumer, producer, _ = make_loop([[record(0, b"ok-1"), record(1, b"ok-2")]], handler)
+    loop.poll_once()
+    assert attempts == [2, 2, 2]  # the whole batch, in order: no bisecting
+    assert handled == ["ok-1", "ok-2"] and producer.sent == []
+    assert consumer.commits == [{TopicPartition("t", 0): OffsetAndMetadata(2, "", -1)}]
+
+
+def test_any_other_handler_error_is_dead_lettered_too_but_logged_as_an_error(caplog):
+    def handler(items):
+        raise KeyError("route_id")
+
+    loop, _, producer, _ = make_loop([[record(0, b"ok")]], handler)
+    with caplog.at_level(logging.INFO, logger="mesh.kafka.consumer"):
+        loop.poll_once()
+    assert producer.sent[0][3][DLQ_ERROR_TYPE] == b"KeyError"
+    [failed] = [r for r in caplog.records if r.message == "handler failed on a message; dead-lettering it"]
+    assert failed.levelno == logging.ERROR and failed.exc_info is not None
 
 
 # -- poison kinds and the DLQ's size fallback ------------------------------------------------------
