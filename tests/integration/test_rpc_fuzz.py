@@ -49,9 +49,7 @@ from attendance_adapter.entrypoints import grpc_api as attendance_api
 from attendance_adapter.service_layer.reader import AttendanceReader
 from dispatch_svc.adapters import orm as dispatch_orm
 from dispatch_svc.adapters.unit_of_work import SqlAlchemyDispatchUnitOfWork
-from dispatch_svc.domain.ranking import AttendanceSource, AttendanceView
 from dispatch_svc.entrypoints import grpc_api as dispatch_api
-from dispatch_svc.service_layer.attendance import AttendancePort
 from firstmile.attendance.v1 import attendance_pb2, attendance_pb2_grpc
 from firstmile.common.v1 import common_pb2
 from firstmile.dispatch.v1 import dispatch_pb2, dispatch_pb2_grpc
@@ -70,6 +68,7 @@ from routing_svc.adapters.unit_of_work import SqlAlchemyRoutingUnitOfWork
 from routing_svc.entrypoints import grpc_api as routing_api
 from routing_svc.service_layer.index_registry import IndexRegistry
 from tests.support import auth
+from tests.support.fakes_attendance_port import FakeAttendance
 from tests.support.geometry import square
 
 pytestmark = pytest.mark.integration
@@ -187,17 +186,11 @@ def routing_service(servers_engine, engine, redis_url) -> Iterator[routing_pb2_g
     client.close()
 
 
-class NobodyPresent(AttendancePort):
-    """Attendance that answers, with nobody at work: dispatching refuses rather than guesses."""
-
-    def available_riders(self, hub_id: str, day: date) -> AttendanceView:
-        return AttendanceView(known=True, present={}, source=AttendanceSource.LIVE, fetched_at=datetime.now(UTC))
-
-
 @pytest.fixture(scope="module")
 def dispatch_service(servers_engine, engine) -> Iterator[dispatch_pb2_grpc.DispatchServiceStub]:
     factory = make_session_factory(servers_engine)
-    servicer = dispatch_api.DispatchServicer(lambda: SqlAlchemyDispatchUnitOfWork(factory), NobodyPresent())
+    # Attendance answers with nobody at work: dispatching refuses rather than guesses.
+    servicer = dispatch_api.DispatchServicer(lambda: SqlAlchemyDispatchUnitOfWork(factory), FakeAttendance())
     with serving(dispatch_api.registration(servicer)) as channel:
         yield dispatch_pb2_grpc.DispatchServiceStub(channel)
     with engine.begin() as conn:

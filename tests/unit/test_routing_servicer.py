@@ -1,0 +1,357 @@
+"""RoutingServicer's translations between protobuf and the use cases, without a database (calls
+through grpc_testing on tests/support/fakes_routing.py), the error kinds a bad request raises
+(the server's interceptor maps kinds to status codes; grpc_testing does not), the scope checks,
+and the domain events as outbox rows."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from typing import Any
+
+import grpc_testing
+import pytest
+
+from firstmile.common.v1 import common_pb2
+from firstmile.events.v1 import events_pb2
+from firstmile.routing.v1 import routing_pb2 as pb
+from mesh.access import Caller, enter_call, leave_call
+from mesh.auth import Principal, Role
+from mesh.errors import InvalidArgument, MeshError, NotFound, PermissionDenied
+from mesh.kafka import MAX_EVENT_BYTES
+from routing_svc.adapters.messages import MAX_CHANGED_ROUTE_IDS, to_outbox
+from routing_svc.domain.errors import InvalidGeometry, NoRouteMap, RouteNotFound
+from routing_svc.domain.events import MapChangeKind, PickupRouted, RouteMapChanged
+from routing_svc.domain.model import LookupResult, RouteMatch
+from routing_svc.entrypoints.grpc_api import ACCESS, RoutingServicer
+from tests.support.fakes_routing import FakeRouting
+from tests.support.geometry import OCEAN_LAT as LAT0
+from tests.support.geometry import OCEAN_LNG as LNG0
+from tests.support.geometry import square, square_geojson
+
+SERVICE = pb.DESCRIPTOR.services_by_name["RoutingService"]
+HUB = "HUB-1"
+ADMIN = Principal("admin", Role.ADMIN)
+LEAD = Principal("lead", Role.TEAM_LEAD, hubs=frozenset({HUB}))
+NOW = datetime(2026, 1, 2, 3, 4, 5, tzinfo=UTC)
+
+
+@contextmanager
+def calling(principal: Principal, method: str) -> Iterator[None]:
+    """The caller the server's auth interceptor would have set, in the thread that serves."""
+    token = enter_call(Caller(principal, ACCESS[method], method))
+    try:
+        yield
+    finally:
+        leave_call(token)
+
+
+class As:
+    """The servicer's methods, each run as `principal` (grpc_testing serves in a thread of its own,
+    where the test's context variables are not set)."""
+
+    def __init__(self, servicer: RoutingServicer, principal: Principal) -> None:
+        self._servicer = servicer
+        self._principal = principal
+
+    def __getattr__(self, method: str) -> Any:
+        def serve(request: Any, context: Any) -> Any:
+            with calling(self._principal, method):
+                return getattr(self._servicer, method)(request, context)
+
+        return serve
+
+
+class Served:
+    """The servicer behind grpc_testing (`call`), or called directly (`refuses`: the error kind
+    the interceptor would map to a status code)."""
+
+    def __init__(self, servicer: RoutingServicer, principal: Principal) -> None:
+        self.servicer = servicer
+        self.principal = principal
+        self._server = grpc_testing.server_from_dictionary(
+            {SERVICE: As(servicer, principal)}, grpc_testing.strict_real_time()
+        )
+
+    def call(self, method: str, request: Any) -> Any:
+        rpc = self._server.invoke_unary_unary(SERVICE.methods_by_name[method], (), request, None)
+        response, _, code, details = rpc.termination()
+        assert response is not None, (code, details)
+        return response
+
+    def refuses(self, method: str, request: Any, kind: type[MeshError], message: str) -> None:
+        with calling(self.principal, method), pytest.raises(kind) as caught:
+            getattr(self.servicer, method)(request, None)
+        assert message in str(caught.value)
+
+
+@pytest.fixture
+def routing() -> FakeRouting:
+    return FakeRouting(max_nearest_m=500.0)
+
+
+@pytest.fixture
+def servicer(routing) -> RoutingServicer:
+    return RoutingServicer(routing.uow, routing.registry())
+
+
+@pytest.fixture
+def admin(servicer) -> Served:
+    return Served(servicer, ADMIN)
+
+
+@pytest.fixture
+def lead(servicer) -> Served:
+    return Served(servicer, LEAD)
+
+
+def upsert(route_id: str, geometry: str, hub: str = HUB, **fields: Any) -> pb.UpsertRouteRequest:
+    return pb.UpsertRouteRequest(route=pb.Route(id=route_id, hub_id=hub, geometry_geojson=geometry, **fields))
+
+
+def lookup(lat: float, lng: float, hub: str = HUB) -> pb.LookupRouteRequest:
+    return pb.LookupRouteRequest(location=common_pb2.LatLng(lat=lat, lng=lng), hub_id=hub)
+
+
+def collection(*features: tuple[str, dict]) -> str:
+    return json.dumps(
+        {
+            "type": "FeatureCollection",
+            "features": [{"type": "Feature", "properties": {"id": i}, "geometry": g} for i, g in features],
+        }
+    )
+
+
+@pytest.fixture
+def mapped(admin) -> None:
+    """HUB with route A (rider-a) and B east of it (priority 1, no rider)."""
+    admin.call("UpsertRoute", upsert("A", square_geojson(), name="Route A", default_rider_id="rider-a"))
+    admin.call("UpsertRoute", upsert("B", square_geojson(LNG0 + 0.01), priority=1))
+
+
+# -- map changes ----------------------------------------------------------------------------------
+
+
+def test_upsert_answers_the_stored_route_and_get_route_returns_it(admin, lead):
+    response = admin.call("UpsertRoute", upsert("A", square_geojson(), name="Route A", default_rider_id="rider-a"))
+    route = response.route
+    assert response.created and response.map_version == 1
+    assert (route.id, route.hub_id, route.name, route.default_rider_id, route.priority, route.active) == (
+        "A",
+        HUB,
+        "Route A",
+        "rider-a",
+        0,
+        True,
+    )
+    assert json.loads(route.geometry_geojson)["type"] == "Polygon"
+    assert route.cell_count > 0 and route.map_version == 1 and route.created_at.seconds > 0
+    assert lead.call("GetRoute", pb.GetRouteRequest(id="A")).route == route
+
+    inactive = admin.call("UpsertRoute", upsert("A", square_geojson(), active=False)).route
+    assert not inactive.active and inactive.default_rider_id == "" and inactive.map_version == 2
+
+
+def test_import_and_delete_answer_counts_and_versions(admin):
+    text = collection(("A", square()), ("B", square(LNG0 + 0.01)))
+    first = admin.call("ImportRoutes", pb.ImportRoutesRequest(hub_id=HUB, feature_collection_geojson=text))
+    assert (first.created_count, first.updated_count, first.deleted_count, first.unchanged_count) == (2, 0, 0, 0)
+    replaced = admin.call(
+        "ImportRoutes",
+        pb.ImportRoutesRequest(
+            hub_id=HUB, feature_collection_geojson=collection(("A", square())), replace_existing=True
+        ),
+    )
+    assert (replaced.deleted_count, replaced.unchanged_count, replaced.map_version) == (1, 1, 2)
+    assert admin.call("DeleteRoute", pb.DeleteRouteRequest(id="A")).map_version == 3
+
+
+def test_list_routes_pages_with_a_token_bound_to_the_filters(admin, lead, mapped):
+    admin.call("UpsertRoute", upsert("C", square_geojson(LNG0 + 0.02), active=False))
+    first = lead.call("ListRoutes", pb.ListRoutesRequest(hub_id=HUB, page_size=1, omit_geometry=True))
+    assert [r.id for r in first.routes] == ["A"] and first.routes[0].geometry_geojson == ""
+    assert first.next_page_token and first.map_version == 3
+    rest = lead.call("ListRoutes", pb.ListRoutesRequest(hub_id=HUB, page_size=5, page_token=first.next_page_token))
+    assert [r.id for r in rest.routes] == ["B"] and rest.routes[0].geometry_geojson and not rest.next_page_token
+    every = lead.call("ListRoutes", pb.ListRoutesRequest(hub_id=HUB, include_inactive=True))
+    assert [r.id for r in every.routes] == ["A", "B", "C"]
+
+    other_filters = pb.ListRoutesRequest(hub_id=HUB, include_inactive=True, page_token=first.next_page_token)
+    lead.refuses("ListRoutes", other_filters, InvalidArgument, "different filters")
+    lead.refuses("ListRoutes", pb.ListRoutesRequest(hub_id=HUB, page_size=-1), InvalidArgument, "must not be negative")
+
+
+# -- lookups --------------------------------------------------------------------------------------
+
+
+def test_lookup_answers_exact_nearest_and_none(lead, mapped):
+    exact = lead.call("LookupRoute", lookup(LAT0 + 0.005, LNG0 + 0.005))
+    assert (exact.route_id, exact.rider_id, exact.hub_id, exact.match, exact.map_version) == (
+        "A",
+        "rider-a",
+        HUB,
+        common_pb2.ROUTE_MATCH_EXACT,
+        2,
+    )
+    assert exact.h3_cell and exact.distance_m == 0 and not exact.unroutable_reason
+
+    near = lead.call("LookupRoute", lookup(LAT0 - 0.0018, LNG0 + 0.005))
+    assert near.match == common_pb2.ROUTE_MATCH_NEAREST and near.route_id == "A" and 150 < near.distance_m < 250
+
+    none = lead.call("LookupRoute", lookup(LAT0 - 0.05, LNG0 + 0.005))
+    assert none.match == common_pb2.ROUTE_MATCH_NONE and none.route_id == "" and none.rider_id == ""
+    assert none.hub_id == HUB and "limit 500 m" in none.unroutable_reason
+
+
+def test_batch_lookup_answers_in_request_order(lead, mapped):
+    response = lead.call(
+        "BatchLookupRoutes",
+        pb.BatchLookupRoutesRequest(
+            lookups=[lookup(LAT0 + 0.005, LNG0 + 0.015), lookup(LAT0 - 0.05, LNG0), lookup(LAT0 + 0.005, LNG0 + 0.005)]
+        ),
+    )
+    assert [r.route_id for r in response.results] == ["B", "", "A"]
+    assert response.results[1].match == common_pb2.ROUTE_MATCH_NONE and response.results[1].unroutable_reason
+    assert response.results[0] == lead.call("LookupRoute", lookup(LAT0 + 0.005, LNG0 + 0.015))
+
+
+def test_route_map_reports_coverage_unless_told_to_omit_it(lead, mapped):
+    full = lead.call("GetRouteMap", pb.GetRouteMapRequest(hub_id=HUB))
+    assert (full.hub_id, full.map_version, full.route_count, full.resolution) == (HUB, 2, 2, 10)
+    assert [r.route_id for r in full.routes] == ["A", "B"] and full.cell_count > 0
+    assert len(json.loads(full.coverage_geojson)["features"]) == 2
+    assert json.loads(full.gaps_geojson)["type"] == "FeatureCollection"
+    bare = lead.call("GetRouteMap", pb.GetRouteMapRequest(hub_id=HUB, omit_geojson=True))
+    assert bare.coverage_geojson == "" and bare.gaps_geojson == "" and bare.cell_count == full.cell_count
+
+
+# -- errors propagate as their kinds --------------------------------------------------------------
+
+
+BOWTIE = json.dumps(
+    {"type": "Polygon", "coordinates": [[[77.5, 12.9], [77.51, 12.91], [77.51, 12.9], [77.5, 12.91], [77.5, 12.9]]]}
+)
+
+
+@pytest.mark.parametrize(
+    ("method", "request_", "kind", "message"),
+    [
+        ("UpsertRoute", pb.UpsertRouteRequest(), InvalidArgument, "route is required"),
+        ("UpsertRoute", upsert("bad id", square_geojson()), InvalidArgument, "route.id must be 1-64 characters"),
+        ("UpsertRoute", upsert("A", square_geojson(), hub=""), InvalidArgument, "route.hub_id is required"),
+        ("UpsertRoute", upsert("A", ""), InvalidGeometry, "route.geometry_geojson is required"),
+        ("UpsertRoute", upsert("A", BOWTIE), InvalidGeometry, "Self-intersection"),
+        ("ImportRoutes", pb.ImportRoutesRequest(hub_id=HUB), InvalidArgument, "feature_collection_geojson is required"),
+        (
+            "ImportRoutes",
+            pb.ImportRoutesRequest(hub_id="bad hub", feature_collection_geojson=collection()),
+            InvalidArgument,
+            "hub_id must be 1-64 characters",
+        ),
+        (
+            "ImportRoutes",
+            pb.ImportRoutesRequest(
+                hub_id=HUB, feature_collection_geojson=collection(("A", square()), ("B", json.loads(BOWTIE)))
+            ),
+            InvalidGeometry,
+            "feature 1: route 'B': geometry is not valid",
+        ),
+        ("DeleteRoute", pb.DeleteRouteRequest(id="nope"), RouteNotFound, "route 'nope' does not exist"),
+        ("GetRoute", pb.GetRouteRequest(), InvalidArgument, "id is required"),
+    ],
+)
+def test_bad_requests_raise_their_kind(admin, method, request_, kind, message):
+    admin.refuses(method, request_, kind, message)
+
+
+@pytest.mark.parametrize(
+    ("method", "request_", "kind", "message"),
+    [
+        ("GetRoute", pb.GetRouteRequest(id="nope"), NotFound, "route 'nope' does not exist"),
+        ("ListRoutes", pb.ListRoutesRequest(hub_id="x" * 65), InvalidArgument, "hub_id must be 1-64 characters"),
+        ("LookupRoute", pb.LookupRouteRequest(hub_id=HUB), InvalidArgument, "location is required"),
+        ("LookupRoute", lookup(91.0, 1.0), InvalidArgument, "location.lat must be a finite number in [-90, 90]"),
+        ("GetRouteMap", pb.GetRouteMapRequest(hub_id=HUB), NoRouteMap, "hub 'HUB-1' has no route map"),
+        (
+            "BatchLookupRoutes",
+            pb.BatchLookupRoutesRequest(lookups=[lookup(1, 1), lookup(1, 1, "bad hub"), pb.LookupRouteRequest()]),
+            InvalidArgument,
+            "lookups[1].hub_id must be 1-64 characters",
+        ),
+        (
+            "BatchLookupRoutes",
+            pb.BatchLookupRoutesRequest(lookups=[lookup(1, 1), lookup(1, float("nan"))]),
+            InvalidArgument,
+            "lookups[1].location.lng must be a finite number",
+        ),
+        ("BatchLookupRoutes", pb.BatchLookupRoutesRequest(), InvalidArgument, "send 1 to 10000"),
+        (
+            "BatchLookupRoutes",
+            pb.BatchLookupRoutesRequest(lookups=[lookup(1, 1)]),
+            NoRouteMap,
+            "lookups[0]: hub 'HUB-1' has no route map",
+        ),
+    ],
+)
+def test_bad_reads_raise_their_kind(lead, method, request_, kind, message):
+    lead.refuses(method, request_, kind, message)
+
+
+def test_a_team_lead_reads_only_its_hubs(admin, lead, mapped):
+    admin.call("UpsertRoute", upsert("X", square_geojson(LNG0 + 0.5), hub="HUB-2"))
+    denied = "may not access hub 'HUB-2'"
+    lead.refuses("GetRoute", pb.GetRouteRequest(id="X"), PermissionDenied, denied)
+    lead.refuses("ListRoutes", pb.ListRoutesRequest(hub_id="HUB-2"), PermissionDenied, denied)
+    lead.refuses("GetRouteMap", pb.GetRouteMapRequest(hub_id="HUB-2"), PermissionDenied, denied)
+    lead.refuses("LookupRoute", lookup(LAT0, LNG0, "HUB-2"), PermissionDenied, denied)
+    across = pb.BatchLookupRoutesRequest(lookups=[lookup(LAT0, LNG0), lookup(LAT0, LNG0, "")])
+    lead.refuses("BatchLookupRoutes", across, PermissionDenied, "may not act across every hub")
+
+
+# -- domain events as outbox rows -----------------------------------------------------------------
+
+
+def test_a_map_change_event_stays_small_whatever_the_import():
+    ids = tuple(sorted(f"route-{n:058d}" for n in range(20_000)))
+    [row] = to_outbox(RouteMapChanged("HUB-1", 1, 2, MapChangeKind.IMPORT, ids, NOW))
+    payload = events_pb2.RouteMapChanged.FromString(row.payload)
+    assert (row.topic, row.key, row.event_type) == (
+        "routing.map-changes.v1",
+        "HUB-1",
+        "firstmile.events.v1.RouteMapChanged",
+    )
+    assert (payload.hub_id, payload.previous_map_version, payload.map_version) == ("HUB-1", 1, 2)
+    assert payload.kind == events_pb2.ROUTE_MAP_CHANGE_KIND_IMPORT and payload.changed_at.ToDatetime(UTC) == NOW
+    assert list(payload.changed_route_ids) == list(ids[:MAX_CHANGED_ROUTE_IDS])
+    assert len(row.payload) < MAX_EVENT_BYTES / 4
+
+
+def test_routing_decisions_become_route_assignments():
+    routed = LookupResult("A", HUB, "rider-a", RouteMatch.NEAREST, 120.5, "8a2a1072b59ffff", 3)
+    [row] = to_outbox(PickupRouted("pur-1", 2, routed, NOW))
+    assigned = events_pb2.RouteAssignment.FromString(row.payload).assigned
+    assert (row.topic, row.key, row.occurred_at) == ("pur.route-assignments.v1", "pur-1", NOW)
+    assert (assigned.pur_id, assigned.route_id, assigned.hub_id, assigned.rider_id, assigned.attempt) == (
+        "pur-1",
+        "A",
+        HUB,
+        "rider-a",
+        2,
+    )
+    assert (assigned.match, assigned.distance_m, assigned.map_version) == (common_pb2.ROUTE_MATCH_NEAREST, 120.5, 3)
+
+    none = LookupResult(None, HUB, None, RouteMatch.NONE, 0.0, "8a2a1072b59ffff", 3, "too far", "A", 900.0)
+    [row] = to_outbox(PickupRouted("pur-2", 1, none, NOW))
+    unroutable = events_pb2.RouteAssignment.FromString(row.payload).unroutable
+    assert (unroutable.pur_id, unroutable.hub_id, unroutable.reason, unroutable.map_version) == (
+        "pur-2",
+        HUB,
+        "too far",
+        3,
+    )
+    assert (unroutable.nearest_route_id, unroutable.nearest_distance_m) == ("A", 900.0)
+
+    with pytest.raises(TypeError):
+        to_outbox(object())
