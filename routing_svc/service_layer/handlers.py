@@ -121,19 +121,7 @@ def _change_hub_map(
             existing = uow.routes.hub_routes(hub_id)
             _refuse_routes_of_other_hubs(uow, [r.id for r in upserts if r.id not in existing])
 
-            created, updated, unchanged = [], [], []
-            incoming: dict[str, tuple[Route, str]] = {}
-            for route in upserts:
-                geometry_geojson = geometry_to_geojson(route.geometry)
-                stored = existing.get(route.id)
-                if stored is None:
-                    created.append(route.id)
-                elif stored.same_content(route, geometry_geojson):
-                    unchanged.append(route.id)
-                    continue
-                else:
-                    updated.append(route.id)
-                incoming[route.id] = (route, geometry_geojson)
+            created, updated, unchanged, incoming = _compare(upserts, existing)
             upsert_ids = {r.id for r in upserts}
             doomed = existing.keys() - upsert_ids if delete_others else set(delete_ids) & existing.keys()
             deleted = sorted(doomed)
@@ -169,6 +157,27 @@ def _change_hub_map(
         registry.install_compiled(index)
     records = {i: existing[i] for i in unchanged} | written
     return MapChange(hub_id, version, created, updated, unchanged, deleted, records)
+
+
+def _compare(
+    upserts: Sequence[Route], existing: dict[str, RouteRecord]
+) -> tuple[list[str], list[str], list[str], dict[str, tuple[Route, str]]]:
+    """The ids of `upserts` that are new, changed and unchanged against the stored routes, and the
+    routes to write (new or changed) with their GeoJSON."""
+    created, updated, unchanged = [], [], []
+    incoming: dict[str, tuple[Route, str]] = {}
+    for route in upserts:
+        geometry_geojson = geometry_to_geojson(route.geometry)
+        stored = existing.get(route.id)
+        if stored is None:
+            created.append(route.id)
+        elif stored.same_content(route, geometry_geojson):
+            unchanged.append(route.id)
+            continue
+        else:
+            updated.append(route.id)
+        incoming[route.id] = (route, geometry_geojson)
+    return created, updated, unchanged, incoming
 
 
 def _refuse_routes_of_other_hubs(uow: AbstractRoutingUnitOfWork, route_ids: list[str]) -> None:
