@@ -85,7 +85,7 @@ class Running:
     def _run(self) -> None:
         try:
             self.loop.run(self.stop)
-        except BaseException as exc:  # surfaced by halt()
+        except BaseException as exc:  # noqa: BLE001 - surfaced by halt()
             self.error = exc
 
     def halt(self) -> None:

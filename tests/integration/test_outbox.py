@@ -172,10 +172,9 @@ def test_rolled_back_transaction_publishes_nothing(engine, outbox, new_topic, ka
     with Session(engine) as session:
         outbox.add(session, [event(topic, "k", 1), event(topic, "k", 2)])
         session.rollback()
-    with pytest.raises(RuntimeError):
-        with Session(engine) as session, session.begin():
-            outbox.add(session, [event(topic, "k", 3)])
-            raise RuntimeError("handler failed after writing its event")
+    with pytest.raises(RuntimeError), Session(engine) as session, session.begin():
+        outbox.add(session, [event(topic, "k", 3)])
+        raise RuntimeError("handler failed after writing its event")
     commit_events(engine, outbox, [event(topic, "k", 4)])
 
     relay = OutboxRelay(engine, outbox, producer)
@@ -330,7 +329,7 @@ class RelayProcess:
                     return
             except queue.Empty:
                 if self.process.poll() is not None:
-                    raise AssertionError(f"relay process exited ({self.process.returncode}) before {line!r}")
+                    raise AssertionError(f"relay process exited ({self.process.returncode}) before {line!r}") from None
         raise AssertionError(f"relay process did not print {line!r} within {timeout}s")
 
     def kill(self) -> None:

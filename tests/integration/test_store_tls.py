@@ -42,9 +42,8 @@ def test_postgres_refuses_a_server_its_ca_did_not_sign(database_url, tmp_path):
     stranger = devsecrets.ensure(tmp_path / "other-ca")
     engine = make_engine(with_query(database_url, f"sslmode=verify-full&sslrootcert={stranger.ca_cert}"), pool_size=1)
     try:
-        with pytest.raises(sa.exc.OperationalError, match="SSL error"):
-            with engine.connect():
-                pass
+        with pytest.raises(sa.exc.OperationalError, match="SSL error"), engine.connect():
+            pass
     finally:
         engine.dispose()
 
