@@ -10,6 +10,7 @@ import sqlalchemy.exc
 from kafka import KafkaConsumer
 from kafka.structs import TopicPartition
 
+from mesh.errors import InvalidArgument
 from mesh.kafka import (
     CE_ID,
     DLQ_CONSUMER_GROUP,
@@ -21,7 +22,6 @@ from mesh.kafka import (
     DLQ_REASON,
     ConsumedMessage,
     ConsumerLoop,
-    PoisonMessage,
     dlq_topic,
     parse_rfc3339,
 )
@@ -33,7 +33,7 @@ pytestmark = pytest.mark.integration
 def decode(msg: ConsumedMessage) -> str:
     """Test payloads are b"ok:<n>"; anything else is undecodable."""
     if not msg.value or not msg.value.startswith(b"ok:"):
-        raise PoisonMessage(f"payload {msg.value!r} is not a test event")
+        raise InvalidArgument(f"payload {msg.value!r} is not a test event")
     return msg.value.decode()
 
 
@@ -176,7 +176,7 @@ def test_poison_message_goes_to_the_dlq_and_the_next_one_is_processed(
     assert (dead.key, dead.value) == (b"pur-1", b"\x00garbage")
     assert headers[CE_ID] == b"event-1"  # the original headers travel along
     assert b"is not a test event" in headers[DLQ_REASON]
-    assert headers[DLQ_ERROR_TYPE] == b"PoisonMessage"
+    assert headers[DLQ_ERROR_TYPE] == b"InvalidArgument"
     assert headers[DLQ_ORIGINAL_TOPIC] == topic.encode()
     assert headers[DLQ_ORIGINAL_PARTITION] == b"0"
     assert headers[DLQ_ORIGINAL_OFFSET] == b"1"

@@ -19,7 +19,8 @@ from kafka.structs import TopicPartition
 
 from firstmile.events.v1 import events_pb2
 from mesh.commands.dlq import REPLAY_GROUP
-from mesh.kafka import ConsumedMessage, ConsumerLoop, EventHeaders, PoisonMessage, decode_protobuf, dlq_topic
+from mesh.errors import InvalidArgument
+from mesh.kafka import ConsumedMessage, ConsumerLoop, EventHeaders, decode_protobuf, dlq_topic
 from tests.support.polling import wait_until
 
 pytestmark = pytest.mark.integration
@@ -94,7 +95,7 @@ def decoder(*, fixed: bool) -> Callable[[ConsumedMessage], int]:
     def decode(msg: ConsumedMessage) -> int:
         _, change = decode_protobuf(msg, events_pb2.RouteMapChanged)
         if change.map_version > 100 and not fixed:
-            raise PoisonMessage(f"map_version {change.map_version} is beyond what this version accepts")
+            raise InvalidArgument(f"map_version {change.map_version} is beyond what this version accepts")
         return change.map_version
 
     return decode
@@ -165,7 +166,7 @@ def test_list_and_replay_exactly_once_to_the_fixed_consumer(
         "original_offset": 1,
         "consumer_group": group,
         "reason": "map_version 500 is beyond what this version accepts",
-        "error_type": "PoisonMessage",
+        "error_type": "InvalidArgument",
         "failed_at": None,
         "size": len(events[500][0]),
         "value_dropped": False,

@@ -135,7 +135,7 @@ def record(offset: int, value: bytes, partition: int = 0, topic: str = "t") -> S
 
 def decode(msg: ConsumedMessage) -> str:
     if not msg.value.startswith(b"ok"):
-        raise PoisonMessage("not ok")
+        raise InvalidArgument("not ok")
     return msg.value.decode()
 
 
