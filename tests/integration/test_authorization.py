@@ -745,7 +745,7 @@ def attendance_target(engine) -> Iterator[str]:
     with engine.connect() as conn:
         if conn.execute(sa.text("SELECT to_regclass('attendance.attendance_records')")).scalar() is None:
             pytest.fail(
-                "attendance.attendance_records is missing: run `python -m mesh.migrate attendance_adapter`",
+                "attendance.attendance_records is missing: run `python -m mesh.commands.migrate attendance_adapter`",
                 pytrace=False,
             )
     factory = make_session_factory(engine)
