@@ -95,7 +95,7 @@ class KafkaAdmin:
 def kafka_admin(kafka_bootstrap_servers: str) -> Iterator[KafkaAdmin]:
     try:
         admin = KafkaAdmin(kafka_bootstrap_servers)
-    except Exception as exc:  # kafka-python 3 raises KafkaTimeoutError when it cannot bootstrap
+    except Exception as exc:  # noqa: BLE001 - kafka-python 3 raises KafkaTimeoutError when it cannot bootstrap
         pytest.fail(f"Kafka at {kafka_bootstrap_servers} is not reachable (run `make up`): {exc!r}", pytrace=False)
     yield admin
     admin.close()

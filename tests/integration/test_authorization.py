@@ -148,7 +148,7 @@ def pur_hubs(engine) -> tuple[str, str, str]:
     hubs = tuple(uid("hub") for _ in range(3))
     with engine.begin() as conn:
         conn.execute(
-            sa.insert(pur_orm.hubs), [dict(hub_id=h, map_version=1, updated_at=datetime.now(UTC)) for h in hubs]
+            sa.insert(pur_orm.hubs), [{"hub_id": h, "map_version": 1, "updated_at": datetime.now(UTC)} for h in hubs]
         )
     return hubs  # type: ignore[return-value]
 
@@ -315,7 +315,7 @@ def test_services_and_admins_read_every_hub(pur, pur_hubs):
 def test_watching_another_hub_is_denied(pur, pur_hubs):
     x, y, _ = pur_hubs
 
-    def watch(caller) -> Iterator:  # noqa: ANN001
+    def watch(caller) -> Iterator:
         return caller.WatchPickupRequests(pur_pb2.WatchPickupRequestsRequest(hub_id=x), timeout=1)
 
     assert repr(x) in denial(lambda: watch(pur.lead(y)))
@@ -436,7 +436,9 @@ def test_only_admins_write_route_maps(routing, engine, routing_hubs, role):
     }[role]()
     before = routing_state(engine, x)
     for method, request in map_writes(x).values():
-        assert "may not call" in denial(lambda: getattr(caller, method)(request, timeout=TIMEOUT))
+        assert "may not call" in denial(
+            lambda method=method, request=request: getattr(caller, method)(request, timeout=TIMEOUT)
+        )
     assert routing_state(engine, x) == before
 
 
@@ -463,7 +465,9 @@ def test_a_team_lead_reads_its_hubs_map_and_not_another(routing, routing_hubs):
     for method, request in routing_reads(x).values():
         getattr(routing.lead(x), method)(request, timeout=TIMEOUT)
         getattr(routing.lead(y, x), method)(request, timeout=TIMEOUT)
-        assert repr(x) in denial(lambda: getattr(routing.lead(y), method)(request, timeout=TIMEOUT)), method
+        assert repr(x) in denial(
+            lambda method=method, request=request: getattr(routing.lead(y), method)(request, timeout=TIMEOUT)
+        ), method
 
 
 def test_a_team_lead_may_not_look_up_across_every_hub(routing, routing_hubs):
@@ -496,7 +500,10 @@ def test_clients_are_denied_every_routing_rpc(routing, routing_hubs):
     calls = {**routing_reads(x), **map_writes(x), "lookup anywhere": ("LookupRoute", lookup())}
     assert {m for m, _ in calls.values()} == set(routing_api.ACCESS)
     for method, request in calls.values():
-        assert denial(lambda: getattr(client, method)(request, timeout=TIMEOUT)) == f"role client may not call {method}"
+        assert (
+            denial(lambda method=method, request=request: getattr(client, method)(request, timeout=TIMEOUT))
+            == f"role client may not call {method}"
+        )
 
 
 # == dispatch_svc ==================================================================================
@@ -662,7 +669,7 @@ def test_dispatching_another_hub_is_denied_and_changes_nothing(dispatch, engine,
     stub = dispatch.lead(y) if caller != "client" else dispatch.client(uid("client"))
     before = dispatch_snapshot(dispatch, engine, x, dispatch_id)
     for method, request in {**dispatch_reads_and_plans(x), **dispatch_changes(dispatch_id, x)}.values():
-        details = denial(lambda: getattr(stub, method)(request, timeout=TIMEOUT))
+        details = denial(lambda method=method, request=request: getattr(stub, method)(request, timeout=TIMEOUT))
         assert (repr(x) in details) if caller != "client" else (details == f"role client may not call {method}"), (
             method,
             details,
@@ -807,7 +814,7 @@ def test_another_hubs_attendance_is_denied_and_unchanged(attendance, attendance_
     before = attendance_snapshot(attendance, x, y, rider)
     assert before[1] == {x: [rider], y: []}
     for name, (method, request) in attendance_calls(x, y, rider).items():
-        details = denial(lambda: getattr(stub, method)(request, timeout=TIMEOUT))
+        details = denial(lambda method=method, request=request: getattr(stub, method)(request, timeout=TIMEOUT))
         assert (repr(x) in details) if caller != "client" else (details == f"role client may not call {method}"), (
             name,
             details,

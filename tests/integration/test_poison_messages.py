@@ -55,8 +55,6 @@ from mesh.kafka import (
 )
 from mesh.runtime import Worker
 from mesh.topics import DISPATCH_EVENTS, PUR_CREATED, PUR_EVENTS, PUR_ROUTE_ASSIGNMENTS, ROUTING_MAP_CHANGES
-from tests.support.geometry import square
-from tests.support.polling import wait_until
 from pur_svc.adapters import orm as pur_orm
 from pur_svc.adapters.unit_of_work import SqlAlchemyPurUnitOfWork
 from pur_svc.domain.model import Location, NewPickup, PickupStatus, RouteAssignment, RouteMatch, Warehouse
@@ -69,6 +67,8 @@ from routing_svc.domain.geometry import make_route
 from routing_svc.entrypoints import consumers as routing_consumers
 from routing_svc.service_layer import handlers as routing_handlers
 from routing_svc.service_layer.index_registry import IndexRegistry
+from tests.support.geometry import square
+from tests.support.polling import wait_until
 
 pytestmark = pytest.mark.integration
 
@@ -443,7 +443,7 @@ class RunningConsumer:
     def _run(self) -> None:
         try:
             self.loop.run(self.stop)
-        except BaseException as exc:  # the tests check it is still running
+        except BaseException as exc:  # noqa: BLE001 - the tests check it is still running
             self.error = exc
 
     def assert_alive(self) -> None:

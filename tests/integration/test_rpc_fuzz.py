@@ -567,7 +567,7 @@ NOT_ROUTE_GEOMETRIES = [
         square(lat=89.999),
     ]
 ] + [
-    '{"type": "Polygon", "coordinates": [[[%s, 0], [1, 0], [1, 1], [%s, 0]]]}' % (number, number)
+    f'{{"type": "Polygon", "coordinates": [[[{number}, 0], [1, 0], [1, 1], [{number}, 0]]]}}'
     for number in ["NaN", "Infinity", "1e400", "1" + "0" * 400]
 ]
 

@@ -93,5 +93,5 @@ def test_the_generator_reproduces_the_shipped_map(shipped):
     `python -m demo.city > demo/data/demo_hub.geojson` after changing the generator)."""
     generated = city.build_route_map()
     assert [f["properties"] for f in generated["features"]] == [f["properties"] for f in shipped["features"]]
-    for new, old in zip(generated["features"], shipped["features"]):
+    for new, old in zip(generated["features"], shipped["features"], strict=True):
         assert shape(new["geometry"]).equals_exact(shape(old["geometry"]), tolerance=1e-5), new["properties"]["id"]

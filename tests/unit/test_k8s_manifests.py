@@ -29,9 +29,9 @@ import pytest
 
 yaml = pytest.importorskip("yaml", reason="PyYAML comes with the dev extra: pip install -e '.[dev]'")
 
-from mesh.config import ConfigError, MeshSettings, load  # noqa: E402
 from mesh.commands.migrate import SERVICE_SCHEMAS, MigrateSettings  # noqa: E402
 from mesh.commands.topics import TopicSettings, topic_specs  # noqa: E402
+from mesh.config import ConfigError, MeshSettings, load  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[2]
 K8S = ROOT / "k8s"

@@ -263,8 +263,7 @@ def test_limit_is_configurable():
     assert index.lookup(12.9595, 77.59).match is RouteMatch.NEAREST
     assert index.lookup(12.958, 77.59).match is RouteMatch.NONE
     assert (
-        index_from_bytes(index_to_bytes(index), max_nearest_m=500.0).lookup(12.958, 77.59).match
-        is RouteMatch.NEAREST
+        index_from_bytes(index_to_bytes(index), max_nearest_m=500.0).lookup(12.958, 77.59).match is RouteMatch.NEAREST
     )
 
 
@@ -589,7 +588,9 @@ def test_index_equals_brute_force(routes, resolution, seed):
     batch = index.lookup_many(lats, lngs).results()
     check_against_brute_force(batch, routes, lats, lngs, 1500.0)
     assert [index.lookup(lat, lng) for lat, lng in zip(lats, lngs, strict=True)] == batch
-    assert all(r.h3_cell == h3.latlng_to_cell(lat, lng, resolution) for r, lat, lng in zip(batch, lats, lngs, strict=True))
+    assert all(
+        r.h3_cell == h3.latlng_to_cell(lat, lng, resolution) for r, lat, lng in zip(batch, lats, lngs, strict=True)
+    )
 
 
 @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
