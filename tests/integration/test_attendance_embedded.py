@@ -27,9 +27,8 @@ from firstmile.attendance.v1 import attendance_pb2 as pb
 from firstmile.attendance.v1 import attendance_pb2_grpc
 from firstmile.events.v1 import events_pb2
 from mesh.db import make_session_factory
-from mesh.grpc_server import GrpcServer
 from mesh.topics import ATTENDANCE_EVENTS
-from tests.support import auth
+from tests.support.in_process_server import admin_channel
 
 pytestmark = pytest.mark.integration
 
@@ -53,20 +52,8 @@ def stub(engine, migrated) -> Iterator[attendance_pb2_grpc.AttendanceServiceStub
     factory = make_session_factory(engine)
     reader = AttendanceReader(EmbeddedAttendanceSource(factory), None, CachePolicy(timedelta(seconds=60)))
     servicer = AttendanceServicer(reader, lambda: SqlAlchemyAttendanceUnitOfWork(factory))
-    server = GrpcServer(
-        port=0,
-        verifier=auth.verifier(),
-        credentials=None,
-        registrations=[registration(servicer)],
-        host="127.0.0.1",
-        drain_seconds=0,
-        grace_seconds=1,
-    )
-    server.start()
-    server.set_serving()
-    with auth.open_channel(f"127.0.0.1:{server.port}") as channel:
+    with admin_channel(registration(servicer)) as channel:
         yield attendance_pb2_grpc.AttendanceServiceStub(channel)
-    server.drain_and_stop()
 
 
 def ids() -> tuple[str, str]:

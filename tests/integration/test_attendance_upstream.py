@@ -36,7 +36,7 @@ from firstmile.attendance.v1 import attendance_pb2 as pb
 from firstmile.attendance.v1 import attendance_pb2_grpc
 from mesh.grpc_server import GrpcServer
 from mesh.redis_client import make_redis
-from tests.support import auth
+from tests.support import auth, in_process_server
 from tests.support.fakes_attendance import FakeClock
 
 pytestmark = pytest.mark.integration
@@ -172,18 +172,8 @@ def adapter_factory(redis_client) -> Iterator:
         source = HttpAttendanceSource(UpstreamConfig(base_url=base_url, token=TOKEN, **settings))
         cache = RedisAttendanceCache(cache_client or redis_client, keep_seconds=600)
         reader = AttendanceReader(source, cache, CachePolicy(timedelta(seconds=TTL_SECONDS)), clock=clock)
-        server = GrpcServer(
-            port=0,
-            verifier=auth.verifier(),
-            credentials=None,
-            registrations=[registration(AttendanceServicer(reader, recorder=None))],
-            host="127.0.0.1",
-            drain_seconds=0,
-            grace_seconds=1,
-        )
-        server.start()
-        server.set_serving()
-        channel = auth.open_channel(f"127.0.0.1:{server.port}")
+        server = in_process_server.start(registration(AttendanceServicer(reader, recorder=None)))
+        channel = auth.open_channel(in_process_server.address(server))
         started.append((server, channel))
         return Adapter(attendance_pb2_grpc.AttendanceServiceStub(channel), clock)
 

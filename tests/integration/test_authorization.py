@@ -11,7 +11,6 @@ from __future__ import annotations
 import json
 import uuid
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
 from datetime import UTC, date, datetime, timedelta
 
 import grpc
@@ -27,7 +26,6 @@ from attendance_adapter.entrypoints import grpc_api as attendance_api
 from attendance_adapter.service_layer.reader import AttendanceReader
 from dispatch_svc.adapters import orm as dispatch_orm
 from dispatch_svc.adapters.unit_of_work import SqlAlchemyDispatchUnitOfWork
-from dispatch_svc.domain.model import PickupStatus, PurSnapshot, RouteMatch
 from dispatch_svc.domain.ranking import AttendanceSource, AttendanceView
 from dispatch_svc.entrypoints import grpc_api as dispatch_api
 from dispatch_svc.service_layer import handlers as dispatch_handlers
@@ -40,7 +38,6 @@ from firstmile.pur.v1 import pur_pb2, pur_pb2_grpc
 from firstmile.routing.v1 import routing_pb2, routing_pb2_grpc
 from mesh.auth import Role
 from mesh.db import make_session_factory
-from mesh.grpc_server import GrpcServer, ServiceRegistration
 from pur_svc.adapters import orm as pur_orm
 from pur_svc.adapters.unit_of_work import SqlAlchemyPurUnitOfWork
 from pur_svc.entrypoints import grpc_api as pur_api
@@ -52,6 +49,8 @@ from routing_svc.entrypoints import grpc_api as routing_api
 from routing_svc.service_layer.index_registry import IndexRegistry
 from tests.support import auth
 from tests.support.geometry import square, square_geojson
+from tests.support.in_process_server import address, serving
+from tests.support.pur_snapshots import pur_snapshot
 
 pytestmark = pytest.mark.integration
 
@@ -63,25 +62,6 @@ TIMEOUT = 10
 
 def uid(prefix: str) -> str:
     return f"{prefix}-{uuid.uuid4().hex[:8]}"
-
-
-@contextmanager
-def serving(registration: ServiceRegistration) -> Iterator[str]:
-    server = GrpcServer(
-        port=0,
-        verifier=auth.verifier(),
-        credentials=None,
-        registrations=[registration],
-        host="127.0.0.1",
-        drain_seconds=0,
-        grace_seconds=1,
-    )
-    server.start()
-    server.set_serving()
-    try:
-        yield f"127.0.0.1:{server.port}"
-    finally:
-        server.drain_and_stop()
 
 
 class Callers:
@@ -131,8 +111,8 @@ def denial(call: Callable[[], object]) -> str:
 def pur_target(engine, kafka_bootstrap_servers) -> Iterator[str]:
     factory = make_session_factory(engine)
     servicer = pur_api.PickupServicer(lambda: SqlAlchemyPurUnitOfWork(factory), StatusFeed(kafka_bootstrap_servers))
-    with serving(pur_api.registration(servicer)) as target:
-        yield target
+    with serving(pur_api.registration(servicer)) as server:
+        yield address(server)
 
 
 @pytest.fixture
@@ -343,8 +323,8 @@ def routing_target(engine, redis_url) -> Iterator[str]:
         resolution=10,
         max_nearest_m=500.0,
     )
-    with serving(routing_api.registration(routing_api.RoutingServicer(uow_factory, registry))) as target:
-        yield target
+    with serving(routing_api.registration(routing_api.RoutingServicer(uow_factory, registry))) as server:
+        yield address(server)
     client.close()
 
 
@@ -527,8 +507,8 @@ def dispatch_uow(engine):
 
 @pytest.fixture(scope="module")
 def dispatch_target(dispatch_uow) -> Iterator[str]:
-    with serving(dispatch_api.registration(dispatch_api.DispatchServicer(dispatch_uow, EveryonePresent()))) as target:
-        yield target
+    with serving(dispatch_api.registration(dispatch_api.DispatchServicer(dispatch_uow, EveryonePresent()))) as server:
+        yield address(server)
 
 
 @pytest.fixture
@@ -541,24 +521,7 @@ def dispatch(dispatch_target) -> Iterator[Callers]:
 def route_pickups(dispatch_uow, hub: str, *pur_ids: str) -> None:
     dispatch_handlers.apply_pur_changes(
         dispatch_uow(),
-        [
-            PurSnapshot(
-                pur_id=p,
-                version=2,
-                status=PickupStatus.ROUTED,
-                hub_id=hub,
-                route_id="R1",
-                pickup_date=TODAY,
-                client_id="c1",
-                warehouse_name="WH",
-                lat=12.9,
-                lng=77.6,
-                packages=1,
-                weight_kg=1.0,
-                route_match=RouteMatch.EXACT,
-            )
-            for p in pur_ids
-        ],
+        [pur_snapshot(p, hub=hub, day=TODAY, packages=1, weight=1.0) for p in pur_ids],
     )
 
 
@@ -758,8 +721,8 @@ def attendance_target(engine) -> Iterator[str]:
     factory = make_session_factory(engine)
     reader = AttendanceReader(EmbeddedAttendanceSource(factory), None, CachePolicy(timedelta(seconds=60)))
     servicer = attendance_api.AttendanceServicer(reader, lambda: SqlAlchemyAttendanceUnitOfWork(factory))
-    with serving(attendance_api.registration(servicer)) as target:
-        yield target
+    with serving(attendance_api.registration(servicer)) as server:
+        yield address(server)
 
 
 @pytest.fixture

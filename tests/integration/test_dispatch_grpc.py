@@ -14,7 +14,7 @@ import pytest
 from attendance_adapter.entrypoints.grpc_api import ACCESS as ATTENDANCE_ACCESS
 from dispatch_svc.adapters.attendance import GrpcAttendanceClient
 from dispatch_svc.adapters.unit_of_work import SqlAlchemyDispatchUnitOfWork
-from dispatch_svc.domain.model import PickupStatus, PurSnapshot, RouteMatch
+from dispatch_svc.domain.model import RouteMatch
 from dispatch_svc.domain.ranking import AttendanceSource
 from dispatch_svc.entrypoints.grpc_api import DispatchServicer, registration
 from dispatch_svc.service_layer import handlers
@@ -22,9 +22,11 @@ from firstmile.attendance.v1 import attendance_pb2, attendance_pb2_grpc
 from firstmile.dispatch.v1 import dispatch_pb2, dispatch_pb2_grpc
 from firstmile.pur.v1 import pur_pb2
 from mesh.db import make_session_factory
-from mesh.grpc_server import GrpcServer, ServiceRegistration
+from mesh.grpc_server import ServiceRegistration
 from tests.support import auth
 from tests.support.fakes_attendance_port import FakeAttendance
+from tests.support.in_process_server import address, admin_channel, serving
+from tests.support.pur_snapshots import pur_snapshot
 
 pytestmark = pytest.mark.integration
 
@@ -46,20 +48,8 @@ def uow_factory(engine):
 @pytest.fixture(scope="module")
 def stub(uow_factory, attendance):
     servicer = DispatchServicer(uow_factory, attendance)
-    server = GrpcServer(
-        port=0,
-        verifier=auth.verifier(),
-        credentials=None,
-        registrations=[registration(servicer)],
-        host="127.0.0.1",
-        drain_seconds=0,
-        grace_seconds=1,
-    )
-    server.start()
-    server.set_serving()
-    with auth.open_channel(f"127.0.0.1:{server.port}") as channel:
+    with admin_channel(registration(servicer)) as channel:
         yield dispatch_pb2_grpc.DispatchServiceStub(channel)
-    server.drain_and_stop()
 
 
 @pytest.fixture
@@ -90,21 +80,7 @@ def route(uow_factory, hub: str, *pur_ids: str, packages: int = 3) -> None:
     handlers.apply_pur_changes(
         uow_factory(),
         [
-            PurSnapshot(
-                pur_id=p,
-                version=2,
-                status=PickupStatus.ROUTED,
-                hub_id=hub,
-                route_id="R1",
-                pickup_date=TODAY,
-                client_id="c1",
-                warehouse_name="WH",
-                lat=12.9,
-                lng=77.6,
-                packages=packages,
-                weight_kg=1.0,
-                route_match=RouteMatch.NEAREST,
-            )
+            pur_snapshot(p, hub=hub, day=TODAY, packages=packages, weight=1.0, route_match=RouteMatch.NEAREST)
             for p in pur_ids
         ],
     )
@@ -425,23 +401,14 @@ def test_grpc_attendance_client_reads_present_riders():
         lambda server: attendance_pb2_grpc.add_AttendanceServiceServicer_to_server(_Attendance(), server),
         ATTENDANCE_ACCESS,
     )
-    server = GrpcServer(
-        port=0,
-        verifier=auth.verifier(),
-        credentials=None,
-        registrations=[registration_],
-        host="127.0.0.1",
-        drain_seconds=0,
-        grace_seconds=1,
-    )
-    server.start()
-    client = GrpcAttendanceClient(auth.open_channel(f"127.0.0.1:{server.port}", auth.token("service")), 2.0)
-    try:
-        view = client.available_riders("hub-a", TODAY)
-        assert view.known and set(view.present) == {"r1"} and view.source is AttendanceSource.CACHED and not view.stale
-    finally:
-        client.close()
-        server.drain_and_stop()
+    with serving(registration_) as server:
+        client = GrpcAttendanceClient(auth.open_channel(address(server), auth.token("service")), 2.0)
+        try:
+            view = client.available_riders("hub-a", TODAY)
+            assert view.known and set(view.present) == {"r1"}
+            assert view.source is AttendanceSource.CACHED and not view.stale
+        finally:
+            client.close()
 
 
 def test_grpc_attendance_client_says_unknown_when_nobody_answers():

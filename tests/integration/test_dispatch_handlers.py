@@ -10,6 +10,7 @@ from __future__ import annotations
 import threading
 import uuid
 from datetime import UTC, date, datetime, time, timedelta
+from functools import partial
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -21,10 +22,7 @@ from dispatch_svc.domain.auto_dispatch import AutoDispatchPolicy
 from dispatch_svc.domain.model import (
     DispatchStatus,
     NewDispatch,
-    PickupStatus,
-    PurSnapshot,
     Rider,
-    RouteMatch,
     Vehicle,
     VehicleType,
 )
@@ -34,6 +32,7 @@ from firstmile.events.v1 import events_pb2
 from mesh.db import make_session_factory
 from mesh.errors import AlreadyExists, FailedPrecondition
 from tests.support.fakes_attendance_port import FakeAttendance
+from tests.support.pur_snapshots import pur_snapshot
 
 pytestmark = pytest.mark.integration
 
@@ -65,34 +64,7 @@ def hub(uow_factory, attendance) -> str:
     return hub_id
 
 
-def routed(
-    pur_id: str,
-    hub: str,
-    version: int = 2,
-    *,
-    route: str = "R1",
-    packages: int = 3,
-    weight: float = 4.0,
-    status: PickupStatus = PickupStatus.ROUTED,
-    day: date = TODAY,
-    rider: str = "",
-) -> PurSnapshot:
-    return PurSnapshot(
-        pur_id=pur_id,
-        version=version,
-        status=status,
-        hub_id=hub,
-        route_id=route,
-        pickup_date=day,
-        client_id="client-1",
-        warehouse_name=f"Warehouse {pur_id[-4:]}",
-        lat=12.97,
-        lng=77.59,
-        packages=packages,
-        weight_kg=weight,
-        route_match=RouteMatch.EXACT,
-        rider_id=rider,
-    )
+routed = partial(pur_snapshot, day=TODAY)
 
 
 def purs(hub: str, count: int) -> list[str]:
@@ -138,7 +110,7 @@ def create(uow_factory, attendance, hub: str, request_id: str = "req-1", **field
 def test_routed_purs_wait_in_their_routes_queue(engine, uow_factory, hub):
     ids = purs(hub, 3)
     emitted = handlers.apply_pur_changes(
-        uow_factory(), [routed(ids[0], hub), routed(ids[1], hub), routed(ids[2], hub, route="R2")]
+        uow_factory(), [routed(ids[0], hub=hub), routed(ids[1], hub=hub), routed(ids[2], hub=hub, route="R2")]
     )
     assert emitted == 0
     rows = pickup_rows(engine, ids)
@@ -156,7 +128,7 @@ def test_routed_purs_wait_in_their_routes_queue(engine, uow_factory, hub):
 
 def test_lifecycle_emits_one_event_per_pur_with_increasing_versions(engine, uow_factory, attendance, hub):
     ids = purs(hub, 3)
-    handlers.apply_pur_changes(uow_factory(), [routed(p, hub) for p in ids])
+    handlers.apply_pur_changes(uow_factory(), [routed(p, hub=hub) for p in ids])
     created = create(uow_factory, attendance, hub, rider_id=f"{hub}-bala", vehicle_id=f"{hub}-van")
     d = created.dispatch
     assert created.created and d.status is DispatchStatus.OPEN and d.pur_ids == ids and d.version == 2
@@ -227,10 +199,10 @@ def test_a_request_id_taken_meanwhile_on_another_route_is_already_exists(uow_fac
 
 def test_open_pickups_by_route_with_totals_and_limits(uow_factory, attendance, hub):
     ids = purs(hub, 5)
-    handlers.apply_pur_changes(uow_factory(), [routed(p, hub, packages=2, weight=1.5) for p in ids[:3]])
+    handlers.apply_pur_changes(uow_factory(), [routed(p, hub=hub, packages=2, weight=1.5) for p in ids[:3]])
     d = create(uow_factory, attendance, hub, vehicle_id=f"{hub}-bike").dispatch  # takes all three
     handlers.apply_pur_changes(
-        uow_factory(), [routed(p, hub, packages=4, weight=1.0) for p in ids[3:]]
+        uow_factory(), [routed(p, hub=hub, packages=4, weight=1.0) for p in ids[3:]]
     )  # 4th joins, 5th waits
     [group] = handlers.list_open_pickups(uow_factory(), hub, TODAY, per_route_limit=2)
     assert (group.pur_count, group.queued_count, group.packages, group.weight_kg) == (5, 1, 14, 6.5)
@@ -251,7 +223,7 @@ def test_list_dispatches_pages_newest_first(uow_factory, attendance, hub):
 
 def _complete(uow_factory, attendance, hub: str, rider: str, vehicle: str, day: date, n: int) -> None:
     pur = f"{hub}-hist-{n}"
-    handlers.apply_pur_changes(uow_factory(), [routed(pur, hub, day=day)])
+    handlers.apply_pur_changes(uow_factory(), [routed(pur, hub=hub, day=day)])
     d = create(uow_factory, attendance, hub, f"hist-{n}", rider_id=rider, vehicle_id=vehicle, day=day).dispatch
     handlers.start_dispatch(uow_factory(), d.id)
     handlers.complete_dispatch(uow_factory(), d.id)
@@ -265,7 +237,7 @@ def test_recommendations_use_history_attendance_and_the_default_rider(uow_factor
     _complete(uow_factory, attendance, hub, dev, f"{hub}-bike", TODAY - timedelta(days=1), 9)
     attendance.present[hub].discard(dev)  # ...and is absent today
     handlers.apply_pur_changes(
-        uow_factory(), [routed(p, hub, packages=30, weight=50.0, rider=chitra) for p in purs(hub, 2)]
+        uow_factory(), [routed(p, hub=hub, packages=30, weight=50.0, rider=chitra) for p in purs(hub, 2)]
     )
     busy = create(uow_factory, attendance, hub, "busy", rider_id=bala, vehicle_id=f"{hub}-bike", route="R7", pur_ids=())
     result = handlers.recommend(uow_factory(), attendance, hub, "R1", TODAY, 5)
@@ -290,7 +262,7 @@ def test_recommendations_use_history_attendance_and_the_default_rider(uow_factor
 
 def test_auto_dispatch_skips_a_route_another_replica_holds(uow_factory, attendance, hub):
     policy = AutoDispatchPolicy(frozenset({hub}), 1, time(14, 0), ZoneInfo("UTC"))
-    handlers.apply_pur_changes(uow_factory(), [routed(p, hub) for p in purs(hub, 1)])
+    handlers.apply_pur_changes(uow_factory(), [routed(p, hub=hub) for p in purs(hub, 1)])
     with uow_factory() as other_replica:
         other_replica.lock_routes([(hub, "R1", TODAY)])
         [outcome] = handlers.auto_dispatch_hub(

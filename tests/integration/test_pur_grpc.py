@@ -13,12 +13,11 @@ import sqlalchemy as sa
 from firstmile.common.v1 import common_pb2
 from firstmile.pur.v1 import pur_pb2, pur_pb2_grpc
 from mesh.db import make_session_factory
-from mesh.grpc_server import GrpcServer
 from pur_svc.adapters import orm
 from pur_svc.adapters.unit_of_work import SqlAlchemyPurUnitOfWork
 from pur_svc.entrypoints.grpc_api import PickupServicer, registration
 from pur_svc.entrypoints.watch import StatusFeed
-from tests.support import auth
+from tests.support.in_process_server import admin_channel
 
 pytestmark = pytest.mark.integration
 
@@ -29,20 +28,8 @@ TODAY = datetime.now(UTC).date()
 def stub(engine, kafka_bootstrap_servers):
     factory = make_session_factory(engine)
     servicer = PickupServicer(lambda: SqlAlchemyPurUnitOfWork(factory), StatusFeed(kafka_bootstrap_servers))
-    server = GrpcServer(
-        port=0,
-        verifier=auth.verifier(),
-        credentials=None,
-        registrations=[registration(servicer)],
-        host="127.0.0.1",
-        drain_seconds=0,
-        grace_seconds=1,
-    )
-    server.start()
-    server.set_serving()
-    with auth.open_channel(f"127.0.0.1:{server.port}") as channel:
+    with admin_channel(registration(servicer)) as channel:
         yield pur_pb2_grpc.PickupServiceStub(channel)
-    server.drain_and_stop()
 
 
 @pytest.fixture(scope="module")

@@ -27,7 +27,6 @@ from firstmile.events.v1 import events_pb2
 from firstmile.routing.v1 import routing_pb2, routing_pb2_grpc
 from mesh.db import make_session_factory
 from mesh.errors import AlreadyExists, NotFound
-from mesh.grpc_server import GrpcServer
 from mesh.kafka import ConsumedMessage, EventHeaders
 from routing_svc.adapters import orm
 from routing_svc.adapters.index_cache import RedisIndexCache, index_key
@@ -39,10 +38,10 @@ from routing_svc.entrypoints.grpc_api import RoutingServicer, registration
 from routing_svc.service_layer import handlers
 from routing_svc.service_layer.commands import LookupQuery, RoutePickup
 from routing_svc.service_layer.index_registry import IndexRegistry
-from tests.support import auth
 from tests.support.geometry import OCEAN_LAT as LAT0
 from tests.support.geometry import OCEAN_LNG as LNG0
 from tests.support.geometry import square
+from tests.support.in_process_server import admin_channel
 
 pytestmark = pytest.mark.integration
 
@@ -446,20 +445,8 @@ def test_route_pickups_writes_one_assignment_per_pur(engine, uow_factory, regist
 
 @pytest.fixture
 def stub(uow_factory, registry) -> Iterator[routing_pb2_grpc.RoutingServiceStub]:
-    server = GrpcServer(
-        port=0,
-        verifier=auth.verifier(),
-        credentials=None,
-        registrations=[registration(RoutingServicer(uow_factory, registry))],
-        host="127.0.0.1",
-        drain_seconds=0,
-        grace_seconds=1,
-    )
-    server.start()
-    server.set_serving()
-    with auth.open_channel(f"127.0.0.1:{server.port}") as channel:
+    with admin_channel(registration(RoutingServicer(uow_factory, registry))) as channel:
         yield routing_pb2_grpc.RoutingServiceStub(channel)
-    server.drain_and_stop()
 
 
 def status_of(call, request) -> tuple[grpc.StatusCode, str]:

@@ -20,7 +20,6 @@ in a hub, under ids, of this module's own, which are removed after it.
 from __future__ import annotations
 
 import base64
-import contextlib
 import json
 import math
 import re
@@ -56,7 +55,6 @@ from firstmile.dispatch.v1 import dispatch_pb2, dispatch_pb2_grpc
 from firstmile.pur.v1 import pur_pb2, pur_pb2_grpc
 from firstmile.routing.v1 import routing_pb2, routing_pb2_grpc
 from mesh.db import make_engine, make_session_factory
-from mesh.grpc_server import GrpcServer, ServiceRegistration
 from mesh.paging import encode_page_token
 from pur_svc.adapters import orm as pur_orm
 from pur_svc.adapters.unit_of_work import SqlAlchemyPurUnitOfWork
@@ -67,9 +65,9 @@ from routing_svc.adapters.index_cache import RedisIndexCache
 from routing_svc.adapters.unit_of_work import SqlAlchemyRoutingUnitOfWork
 from routing_svc.entrypoints import grpc_api as routing_api
 from routing_svc.service_layer.index_registry import IndexRegistry
-from tests.support import auth
 from tests.support.fakes_attendance_port import FakeAttendance
 from tests.support.geometry import square
+from tests.support.in_process_server import admin_channel
 
 pytestmark = pytest.mark.integration
 
@@ -84,6 +82,8 @@ WATCH_ACCEPTED_AFTER_SECONDS = 0.3
 
 
 # -- the servers --------------------------------------------------------------------------------
+# Each on a real mesh GrpcServer, called with an admin token: allowed everywhere, so scope checks
+# never hide a validation.
 
 
 class WriteLog:
@@ -128,35 +128,13 @@ def write_log(servers_engine) -> WriteLog:
     return WriteLog(servers_engine)
 
 
-@contextlib.contextmanager
-def serving(registration: ServiceRegistration) -> Iterator[grpc.Channel]:
-    """One servicer on a real mesh GrpcServer, and a channel to it whose calls carry an admin token
-    (allowed everywhere, so scope checks never hide a validation)."""
-    server = GrpcServer(
-        port=0,
-        verifier=auth.verifier(),
-        credentials=None,
-        registrations=[registration],
-        host="127.0.0.1",
-        drain_seconds=0,
-        grace_seconds=1,
-    )
-    server.start()
-    server.set_serving()
-    try:
-        with auth.open_channel(f"127.0.0.1:{server.port}") as channel:
-            yield channel
-    finally:
-        server.drain_and_stop()
-
-
 @pytest.fixture(scope="module")
 def pickup_service(servers_engine, engine, kafka_bootstrap_servers) -> Iterator[pur_pb2_grpc.PickupServiceStub]:
     factory = make_session_factory(servers_engine)
     servicer = pur_api.PickupServicer(lambda: SqlAlchemyPurUnitOfWork(factory), StatusFeed(kafka_bootstrap_servers))
     with engine.begin() as conn:
         conn.execute(sa.insert(pur_orm.hubs).values(hub_id=HUB, map_version=1, updated_at=datetime.now(UTC)))
-    with serving(pur_api.registration(servicer)) as channel:
+    with admin_channel(pur_api.registration(servicer)) as channel:
         yield pur_pb2_grpc.PickupServiceStub(channel)
     pickups, outbox = pur_orm.pickup_requests, pur_orm.outbox.table
     mine = sa.or_(pickups.c.hub_id == HUB, pickups.c.client_id.startswith(FUZZ))
@@ -174,7 +152,7 @@ def routing_service(servers_engine, engine, redis_url) -> Iterator[routing_pb2_g
     cache = RedisIndexCache(client, resolution=10, max_nearest_m=2000.0, ttl_seconds=600)
     registry = IndexRegistry(lambda: SqlAlchemyRoutingUnitOfWork(factory), cache, resolution=10, max_nearest_m=2000.0)
     servicer = routing_api.RoutingServicer(lambda: SqlAlchemyRoutingUnitOfWork(factory), registry)
-    with serving(routing_api.registration(servicer)) as channel:
+    with admin_channel(routing_api.registration(servicer)) as channel:
         yield routing_pb2_grpc.RoutingServiceStub(channel)
     outbox = routing_orm.outbox.table
     with engine.begin() as conn:
@@ -191,7 +169,7 @@ def dispatch_service(servers_engine, engine) -> Iterator[dispatch_pb2_grpc.Dispa
     factory = make_session_factory(servers_engine)
     # Attendance answers with nobody at work: dispatching refuses rather than guesses.
     servicer = dispatch_api.DispatchServicer(lambda: SqlAlchemyDispatchUnitOfWork(factory), FakeAttendance())
-    with serving(dispatch_api.registration(servicer)) as channel:
+    with admin_channel(dispatch_api.registration(servicer)) as channel:
         yield dispatch_pb2_grpc.DispatchServiceStub(channel)
     with engine.begin() as conn:
         for table in (dispatch_orm.riders, dispatch_orm.vehicles):
@@ -203,7 +181,7 @@ def attendance_service(servers_engine, engine) -> Iterator[attendance_pb2_grpc.A
     factory = make_session_factory(servers_engine)
     reader = AttendanceReader(EmbeddedAttendanceSource(factory), None, CachePolicy(timedelta(seconds=60)))
     servicer = attendance_api.AttendanceServicer(reader, lambda: SqlAlchemyAttendanceUnitOfWork(factory))
-    with serving(attendance_api.registration(servicer)) as channel:
+    with admin_channel(attendance_api.registration(servicer)) as channel:
         yield attendance_pb2_grpc.AttendanceServiceStub(channel)
     records, outbox = attendance_orm.attendance_records, attendance_orm.outbox.table
     mine = sa.or_(records.c.hub_id == HUB, records.c.rider_id.startswith(FUZZ))

@@ -14,7 +14,7 @@ from grpc_health.v1 import health_pb2
 
 from mesh.access import AccessRule
 from mesh.grpc_server import GrpcServer, ServiceRegistration
-from tests.support import auth
+from tests.support import in_process_server
 
 # Any small message with a string field will do.
 Msg = health_pb2.HealthCheckRequest
@@ -44,14 +44,8 @@ def serving(
     """`service` with `handlers` (method name -> handler) behind a started GrpcServer."""
     generic = grpc.method_handlers_generic_handler(service, dict(handlers))
     registration = ServiceRegistration(service, lambda s: s.add_generic_rpc_handlers((generic,)), access)
-    settings: dict[str, Any] = {"host": "127.0.0.1", "drain_seconds": 0, "grace_seconds": 1} | options
-    server = GrpcServer(port=0, verifier=auth.verifier(), credentials=None, registrations=[registration], **settings)
-    server.start()
-    server.set_serving()
-    try:
+    with in_process_server.serving(registration, **options) as server:
         yield server
-    finally:
-        server.drain_and_stop()
 
 
 def bearer(token: str) -> list[tuple[str, str]]:

@@ -4,12 +4,9 @@ request raises (the server's interceptor maps kinds to status codes; grpc_testin
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-import grpc_testing
 import pytest
 from google.protobuf.timestamp_pb2 import Timestamp
 
@@ -19,9 +16,8 @@ from attendance_adapter.entrypoints.grpc_api import ACCESS, AttendanceServicer
 from attendance_adapter.service_layer.ports import SourceUnreachable
 from attendance_adapter.service_layer.reader import AttendanceReader
 from firstmile.attendance.v1 import attendance_pb2 as pb
-from mesh.access import Caller, enter_call, leave_call
 from mesh.auth import Principal, Role
-from mesh.errors import FailedPrecondition, InvalidArgument, MeshError, NotFound
+from mesh.errors import FailedPrecondition, InvalidArgument, NotFound
 from mesh.kernel import utc_now
 from tests.support.fakes_attendance import (
     FakeAttendanceSource,
@@ -30,6 +26,7 @@ from tests.support.fakes_attendance import (
     FakeEmbeddedSource,
     MemoryCache,
 )
+from tests.support.servicer_calls import ServedAs
 
 SERVICE = pb.DESCRIPTOR.services_by_name["AttendanceService"]
 TODAY = utc_now().date()
@@ -47,56 +44,8 @@ def stamp(hour: int, minute: int = 0) -> Timestamp:
 LEAD = Principal("lead", Role.TEAM_LEAD, hubs=frozenset({HUB, "HUB-EMPTY"}))
 
 
-@contextmanager
-def team_lead(method: str) -> Iterator[None]:
-    """The caller the server's auth interceptor would have set, in the thread that serves."""
-    token = enter_call(Caller(LEAD, ACCESS[method], method))
-    try:
-        yield
-    finally:
-        leave_call(token)
-
-
-class AsTeamLead:
-    """The servicer's methods, each run as the team lead of HUB (grpc_testing serves in a thread
-    of its own, where the test's context variables are not set)."""
-
-    def __init__(self, servicer: AttendanceServicer) -> None:
-        self._servicer = servicer
-
-    def __getattr__(self, method: str) -> Any:
-        def serve(request: Any, context: Any) -> Any:
-            with team_lead(method):
-                return getattr(self._servicer, method)(request, context)
-
-        return serve
-
-
-class Served:
-    """A servicer behind grpc_testing (`call` returns the response) or called directly
-    (`refuses`: the error kind the interceptor would map to a status code)."""
-
-    def __init__(self, servicer: AttendanceServicer) -> None:
-        self.servicer = servicer
-        self._server = grpc_testing.server_from_dictionary(
-            {SERVICE: AsTeamLead(servicer)}, grpc_testing.strict_real_time()
-        )
-
-    def call(self, method: str, request: Any) -> Any:
-        rpc = self._server.invoke_unary_unary(SERVICE.methods_by_name[method], (), request, None)
-        response, _, code, details = rpc.termination()
-        assert response is not None, (code, details)
-        return response
-
-    def refuses(self, method: str, request: Any, kind: type[MeshError], message: str) -> None:
-        with team_lead(method), pytest.raises(kind) as caught:
-            getattr(self.servicer, method)(request, NoDeadline())
-        assert message in str(caught.value)
-
-
-class NoDeadline:
-    def time_remaining(self) -> float | None:
-        return None
+def served(servicer: AttendanceServicer) -> ServedAs:
+    return ServedAs(servicer, SERVICE, ACCESS, LEAD)
 
 
 @pytest.fixture
@@ -105,9 +54,9 @@ def uow() -> FakeAttendanceUnitOfWork:
 
 
 @pytest.fixture
-def embedded(uow) -> Served:
+def embedded(uow) -> ServedAs:
     reader = AttendanceReader(FakeEmbeddedSource(uow), None, CachePolicy(TTL))
-    return Served(AttendanceServicer(reader, lambda: uow))
+    return served(AttendanceServicer(reader, lambda: uow))
 
 
 @pytest.fixture
@@ -121,8 +70,8 @@ def clock() -> FakeClock:
 
 
 @pytest.fixture
-def fronting(upstream, clock) -> Served:
-    return Served(AttendanceServicer(AttendanceReader(upstream, MemoryCache(), CachePolicy(TTL), clock=clock), None))
+def fronting(upstream, clock) -> ServedAs:
+    return served(AttendanceServicer(AttendanceReader(upstream, MemoryCache(), CachePolicy(TTL), clock=clock), None))
 
 
 def present(rider: str, **changes: Any) -> pb.RecordAttendanceRequest:
@@ -135,7 +84,7 @@ def present(rider: str, **changes: Any) -> pb.RecordAttendanceRequest:
 
 
 def test_record_attendance_translates_the_request_and_the_stored_record(embedded, uow):
-    response = embedded.call("RecordAttendance", present("R-1", check_in_time=stamp(5, 30), shift="MORNING"))
+    response = embedded.ok("RecordAttendance", present("R-1", check_in_time=stamp(5, 30), shift="MORNING"))
     got = response.record
     assert (got.rider_id, got.hub_id, got.date, got.status, got.shift) == (
         "R-1",
@@ -157,31 +106,31 @@ def test_record_attendance_translates_the_request_and_the_stored_record(embedded
 
 
 def test_reads_of_the_embedded_table_are_labelled_embedded(embedded):
-    embedded.call("RecordAttendance", present("R-2"))
-    embedded.call("RecordAttendance", present("R-1", check_in_time=stamp(6)))
-    embedded.call("RecordAttendance", present("R-3", status=pb.ATTENDANCE_STATUS_ON_LEAVE))
+    embedded.ok("RecordAttendance", present("R-2"))
+    embedded.ok("RecordAttendance", present("R-1", check_in_time=stamp(6)))
+    embedded.ok("RecordAttendance", present("R-3", status=pb.ATTENDANCE_STATUS_ON_LEAVE))
 
-    listed = embedded.call("ListAvailableRiders", pb.ListAvailableRidersRequest(hub_id=HUB, date=DAY))
+    listed = embedded.ok("ListAvailableRiders", pb.ListAvailableRidersRequest(hub_id=HUB, date=DAY))
     assert [r.rider_id for r in listed.records] == ["R-1", "R-2"]
     assert listed.records[0].check_in_time == stamp(6)
     assert (listed.freshness.source, listed.freshness.stale) == (pb.ATTENDANCE_SOURCE_EMBEDDED, False)
     assert listed.freshness.age.ToTimedelta() == timedelta(0)
 
-    got = embedded.call("GetAttendance", pb.GetAttendanceRequest(rider_id="R-3", date=DAY))
+    got = embedded.ok("GetAttendance", pb.GetAttendanceRequest(rider_id="R-3", date=DAY))
     assert (got.record.status, got.freshness.source) == (pb.ATTENDANCE_STATUS_ON_LEAVE, pb.ATTENDANCE_SOURCE_EMBEDDED)
 
-    empty = embedded.call("ListAvailableRiders", pb.ListAvailableRidersRequest(hub_id="HUB-EMPTY", date=DAY))
+    empty = embedded.ok("ListAvailableRiders", pb.ListAvailableRidersRequest(hub_id="HUB-EMPTY", date=DAY))
     assert list(empty.records) == []
 
 
 def test_a_stale_answer_says_how_old_it_is_and_why(fronting, upstream, clock):
     upstream.hubs[HUB] = [AttendanceRecord("R-1", HUB, TODAY, AttendanceStatus.PRESENT)]
-    live = fronting.call("ListAvailableRiders", pb.ListAvailableRidersRequest(hub_id=HUB, date=DAY))
+    live = fronting.ok("ListAvailableRiders", pb.ListAvailableRidersRequest(hub_id=HUB, date=DAY))
     assert live.freshness.source == pb.ATTENDANCE_SOURCE_LIVE
 
     clock.advance(600)
     upstream.failure = SourceUnreachable("upstream HTTP 503 after 3 attempts")
-    stale = fronting.call("ListAvailableRiders", pb.ListAvailableRidersRequest(hub_id=HUB, date=DAY))
+    stale = fronting.ok("ListAvailableRiders", pb.ListAvailableRidersRequest(hub_id=HUB, date=DAY))
     assert (stale.freshness.source, stale.freshness.stale) == (pb.ATTENDANCE_SOURCE_STALE, True)
     assert stale.freshness.age.ToTimedelta() == timedelta(seconds=600)
     assert stale.freshness.fetched_at == live.freshness.fetched_at

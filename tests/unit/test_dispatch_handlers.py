@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import threading
 from datetime import UTC, date, datetime, time, timedelta
+from functools import partial
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -19,11 +20,9 @@ from dispatch_svc.domain.model import (
     DispatchStatus,
     NewDispatch,
     PickupStatus,
-    PurSnapshot,
     ReleaseReason,
     Rider,
     RiderBusy,
-    RouteMatch,
     Vehicle,
     VehicleType,
 )
@@ -33,6 +32,7 @@ from mesh.errors import AlreadyExists, FailedPrecondition, InvalidArgument, NotF
 from tests.support.fakes_attendance_port import FakeAttendance
 from tests.support.fakes_dispatch import DispatchStore, FakeDispatchUnitOfWork
 from tests.support.polling import wait_until
+from tests.support.pur_snapshots import pur_snapshot
 
 HUB = "hub-1"
 TODAY = date(2026, 5, 11)
@@ -67,33 +67,7 @@ def hub(uow, attendance) -> None:
     attendance.present[HUB] = {"asha", "bala", "chitra"}
 
 
-def routed(
-    pur_id: str,
-    version: int = 2,
-    *,
-    route: str = "R1",
-    packages: int = 3,
-    weight: float = 4.0,
-    status: PickupStatus = PickupStatus.ROUTED,
-    day: date = TODAY,
-    rider: str = "",
-) -> PurSnapshot:
-    return PurSnapshot(
-        pur_id=pur_id,
-        version=version,
-        status=status,
-        hub_id=HUB,
-        route_id=route,
-        pickup_date=day,
-        client_id="client-1",
-        warehouse_name=f"Warehouse {pur_id}",
-        lat=12.97,
-        lng=77.59,
-        packages=packages,
-        weight_kg=weight,
-        route_match=RouteMatch.EXACT,
-        rider_id=rider,
-    )
+routed = partial(pur_snapshot, hub=HUB, day=TODAY)
 
 
 def purs(count: int) -> list[str]:

@@ -4,6 +4,7 @@ changes move a pickup between its queue and its dispatch."""
 from __future__ import annotations
 
 from datetime import UTC, date, datetime, time
+from functools import partial
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -21,7 +22,6 @@ from dispatch_svc.domain.model import (
     PickupNotEligible,
     PickupStatus,
     PurEffect,
-    PurSnapshot,
     ReleaseReason,
     Rider,
     Vehicle,
@@ -29,37 +29,16 @@ from dispatch_svc.domain.model import (
     fill_from_queue,
 )
 from mesh.errors import FailedPrecondition, InvalidArgument
+from tests.support.pur_snapshots import pur_snapshot
 
 DAY = date(2026, 5, 11)
 NOW = datetime(2026, 5, 11, 8, 0, tzinfo=UTC)
 HUB, ROUTE = "hub-1", "R1"
 
 
-def snapshot(
-    pur_id: str,
-    version: int,
-    status: PickupStatus = PickupStatus.ROUTED,
-    *,
-    route: str = ROUTE,
-    packages: int = 5,
-    weight: float = 10.0,
-    day: date = DAY,
-) -> PurSnapshot:
-    return PurSnapshot(
-        pur_id=pur_id,
-        version=version,
-        status=status,
-        hub_id=HUB,
-        route_id=route,
-        pickup_date=day,
-        client_id="c1",
-        warehouse_name="WH",
-        lat=12.9,
-        lng=77.6,
-        packages=packages,
-        weight_kg=weight,
-        rider_id="rider-default",
-    )
+snapshot = partial(
+    pur_snapshot, hub=HUB, day=DAY, route=ROUTE, packages=5, weight=10.0, rider="rider-default", route_match=None
+)
 
 
 def pickup(pur_id: str, packages: int = 5, weight: float = 10.0, *, route: str = ROUTE) -> Pickup:
@@ -282,8 +261,8 @@ def test_event_versions_increase_per_pickup_across_dispatches():
 def test_pur_changes_are_ordered_by_version():
     p = pickup("p1")  # routed at version 2
     assert p.plan(snapshot("p1", 2)) is PurEffect.IGNORE
-    assert p.plan(snapshot("p1", 1, PickupStatus.CANCELLED)) is PurEffect.IGNORE
-    assert p.plan(snapshot("p1", 3, PickupStatus.CANCELLED)) is PurEffect.LEAVE
+    assert p.plan(snapshot("p1", 1, status=PickupStatus.CANCELLED)) is PurEffect.IGNORE
+    assert p.plan(snapshot("p1", 3, status=PickupStatus.CANCELLED)) is PurEffect.LEAVE
     assert p.plan(snapshot("p1", 3, route="R2")) is PurEffect.ENQUEUE
     assert p.plan(snapshot("p1", 3, day=date(2026, 5, 12))) is PurEffect.ENQUEUE
     assert p.plan(snapshot("p1", 3)) is PurEffect.RECORD  # same route again (e.g. a new map version)
@@ -293,10 +272,10 @@ def test_echoes_of_our_own_events_only_record_the_version():
     d = dispatch()
     p = pickup("p1")
     d.add([p], NOW)
-    assert p.plan(snapshot("p1", 3, PickupStatus.DISPATCHED)) is PurEffect.RECORD
+    assert p.plan(snapshot("p1", 3, status=PickupStatus.DISPATCHED)) is PurEffect.RECORD
     d.remove([p], NOW)
     # pur_svc applied `released` and announces ROUTED again: the pickup stays queued, not re-joined.
-    assert p.plan(snapshot("p1", 4, PickupStatus.ROUTED)) is PurEffect.RECORD
+    assert p.plan(snapshot("p1", 4, status=PickupStatus.ROUTED)) is PurEffect.RECORD
 
 
 def test_a_picked_up_pickup_never_moves_again():
@@ -305,12 +284,12 @@ def test_a_picked_up_pickup_never_moves_again():
     d.add([p], NOW)
     d.start([p], NOW)
     d.complete([p], NOW)
-    assert p.plan(snapshot("p1", 9, PickupStatus.CANCELLED)) is PurEffect.RECORD
+    assert p.plan(snapshot("p1", 9, status=PickupStatus.CANCELLED)) is PurEffect.RECORD
 
 
 def test_unroutable_then_routed_again_reenters_the_queue():
     p = pickup("p1")
-    p.close(snapshot("p1", 3, PickupStatus.UNROUTABLE))
+    p.close(snapshot("p1", 3, status=PickupStatus.UNROUTABLE))
     assert not p.listed and p.status is PickupStatus.UNROUTABLE
     later = snapshot("p1", 4, route="R9")
     assert p.plan(later) is PurEffect.ENQUEUE

@@ -5,28 +5,26 @@ scope every method checks for a team lead."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import contextmanager
 from datetime import timedelta
 from typing import Any
 
 import grpc
-import grpc_testing
 import pytest
 
-from dispatch_svc.domain.model import CapacityExceeded, PickupStatus, PurSnapshot, RouteMatch
+from dispatch_svc.domain.model import CapacityExceeded, RouteMatch
 from dispatch_svc.entrypoints.grpc_api import ACCESS, DispatchServicer
 from dispatch_svc.service_layer import handlers
 from firstmile.attendance.v1 import attendance_pb2
 from firstmile.common.v1 import common_pb2
 from firstmile.dispatch.v1 import dispatch_pb2
 from firstmile.pur.v1 import pur_pb2
-from mesh.access import Caller, enter_call, leave_call
 from mesh.auth import Principal, Role
 from mesh.errors import InvalidArgument, PermissionDenied
 from mesh.kernel import utc_now
 from tests.support.fakes_attendance_port import FakeAttendance
 from tests.support.fakes_dispatch import DispatchStore, FakeDispatchUnitOfWork
+from tests.support.pur_snapshots import pur_snapshot
+from tests.support.servicer_calls import ServedAs, calling
 
 SERVICE = dispatch_pb2.DESCRIPTOR.services_by_name["DispatchService"]
 HUB = "hub-1"
@@ -34,33 +32,6 @@ TODAY = utc_now().date()
 DAY = TODAY.isoformat()
 LEAD = Principal("lead", Role.TEAM_LEAD, hubs=frozenset({HUB}))
 OTHER_LEAD = Principal("other", Role.TEAM_LEAD, hubs=frozenset({"hub-2"}))
-
-
-@contextmanager
-def calling(principal: Principal, method: str) -> Iterator[Caller]:
-    """The caller the server's auth interceptor would have set, in the thread that serves."""
-    caller = Caller(principal, ACCESS[method], method)
-    token = enter_call(caller)
-    try:
-        yield caller
-    finally:
-        leave_call(token)
-
-
-class As:
-    """The servicer's methods, each run as `principal` (grpc_testing serves in a thread of its
-    own, where the test's context variables are not set)."""
-
-    def __init__(self, servicer: DispatchServicer, principal: Principal) -> None:
-        self._servicer = servicer
-        self._principal = principal
-
-    def __getattr__(self, method: str) -> Any:
-        def serve(request: Any, context: Any) -> Any:
-            with calling(self._principal, method):
-                return getattr(self._servicer, method)(request, context)
-
-        return serve
 
 
 class Dispatching:
@@ -72,24 +43,17 @@ class Dispatching:
     def uow(self) -> FakeDispatchUnitOfWork:
         return FakeDispatchUnitOfWork(self.store)
 
+    def served_as(self, principal: Principal) -> ServedAs:
+        return ServedAs(self.servicer, SERVICE, ACCESS, principal)
+
     def call(self, method: str, request: Any, principal: Principal = LEAD) -> tuple[Any, grpc.StatusCode, str]:
-        server = grpc_testing.server_from_dictionary(
-            {SERVICE: As(self.servicer, principal)}, grpc_testing.strict_real_time()
-        )
-        rpc = server.invoke_unary_unary(SERVICE.methods_by_name[method], (), request, None)
-        response, _, code, details = rpc.termination()
-        return response, code, details
+        return self.served_as(principal).call(method, request)
 
     def ok(self, method: str, request: Any, principal: Principal = LEAD) -> Any:
-        response, code, details = self.call(method, request, principal)
-        assert code is grpc.StatusCode.OK, details
-        return response
+        return self.served_as(principal).ok(method, request)
 
     def raised(self, method: str, request: Any, principal: Principal = LEAD) -> Exception:
-        """The error the method raises, for the interceptor to map (called directly)."""
-        with calling(principal, method), pytest.raises(Exception) as caught:
-            getattr(self.servicer, method)(request, None)
-        return caught.value
+        return self.served_as(principal).raised(method, request)
 
 
 @pytest.fixture
@@ -107,21 +71,7 @@ def dispatching() -> Dispatching:
 
 def route(dispatching: Dispatching, *pur_ids: str, packages: int = 3) -> None:
     snapshots = [
-        PurSnapshot(
-            pur_id=p,
-            version=2,
-            status=PickupStatus.ROUTED,
-            hub_id=HUB,
-            route_id="R1",
-            pickup_date=TODAY,
-            client_id="c1",
-            warehouse_name="WH",
-            lat=12.9,
-            lng=77.6,
-            packages=packages,
-            weight_kg=1.5,
-            route_match=RouteMatch.NEAREST,
-        )
+        pur_snapshot(p, hub=HUB, day=TODAY, packages=packages, weight=1.5, route_match=RouteMatch.NEAREST)
         for p in pur_ids
     ]
     handlers.apply_pur_changes(dispatching.uow(), snapshots)
@@ -274,6 +224,6 @@ def test_every_method_checks_the_hub_scope_of_a_team_lead(dispatching):
     }
     assert set(requests) == set(ACCESS)
     for method, request in requests.items():
-        with calling(LEAD, method) as caller:
+        with calling(LEAD, ACCESS, method) as caller:
             getattr(dispatching.servicer, method)(request, None)
             assert caller.scope_checked, method

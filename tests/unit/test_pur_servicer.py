@@ -1,22 +1,19 @@
 """PickupService's servicer under grpc-testing, on the in-memory unit of work: requests become
 commands, PURs become messages, and every call narrows what it touches through the caller's
-scope (the real server refuses a call that never checked it; so does `AsCaller` here). Status
+scope (the real server refuses a call that never checked it; so does `ServedAs` here). Status
 codes come from the error interceptor, which grpc-testing does not run: they, and who is denied
 what, are asserted over a real server (tests/integration/test_pur_grpc.py, test_authorization.py)."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
 from typing import Any
 
 import grpc
-import grpc_testing
 import pytest
 
 from firstmile.common.v1 import common_pb2
 from firstmile.events.v1 import events_pb2
 from firstmile.pur.v1 import pur_pb2
-from mesh.access import Caller, enter_call, leave_call
 from mesh.auth import Principal, Role
 from mesh.kernel import utc_now
 from pur_svc.domain.model import PickupStatus
@@ -24,6 +21,7 @@ from pur_svc.entrypoints.grpc_api import ACCESS, PickupServicer
 from pur_svc.entrypoints.watch import StatusFeed
 from tests.support.fakes_pur import FakePurUnitOfWork
 from tests.support.polling import wait_until
+from tests.support.servicer_calls import ServedAs
 
 SERVICE = pur_pb2.DESCRIPTOR.services_by_name["PickupService"]
 HUB, OTHER_HUB = "hub-1", "hub-2"
@@ -38,42 +36,6 @@ def lead(*hubs: str) -> Principal:
     return Principal("lead", Role.TEAM_LEAD, hubs=frozenset(hubs))
 
 
-class AsCaller:
-    """The servicer with every method run as `principal` and refused, as the real server does,
-    when it never checked the caller's scope. (grpc-testing runs methods on its own threads,
-    without the interceptor that sets the caller.)"""
-
-    def __init__(self, servicer: PickupServicer, principal: Principal) -> None:
-        self._servicer, self._principal = servicer, principal
-
-    def __getattr__(self, name: str) -> Callable[..., Any]:
-        method = getattr(self._servicer, name)
-        caller = Caller(self._principal, ACCESS[name], name)
-        if SERVICE.methods_by_name[name].server_streaming:
-
-            def streaming(request: Any, context: grpc.ServicerContext) -> Iterator[Any]:
-                token = enter_call(caller)
-                try:
-                    for response in method(request, context):
-                        caller.ensure_scope_checked()
-                        yield response
-                finally:
-                    leave_call(token)
-
-            return streaming
-
-        def unary(request: Any, context: grpc.ServicerContext) -> Any:
-            token = enter_call(caller)
-            try:
-                response = method(request, context)
-                caller.ensure_scope_checked()
-                return response
-            finally:
-                leave_call(token)
-
-        return unary
-
-
 class Pickups:
     """Calls PickupService as one caller or another; all share one store and one watch feed."""
 
@@ -82,20 +44,14 @@ class Pickups:
         self.feed = StatusFeed("localhost:9092")  # never started: tests publish to it directly
         self.servicer = PickupServicer(lambda: self.uow, self.feed)
 
-    def server(self, principal: Principal) -> grpc_testing.Server:
-        return grpc_testing.server_from_dictionary(
-            {SERVICE: AsCaller(self.servicer, principal)}, grpc_testing.strict_real_time()
-        )
+    def served_as(self, principal: Principal) -> ServedAs:
+        return ServedAs(self.servicer, SERVICE, ACCESS, principal)
 
     def call(self, principal: Principal, name: str, request: Any) -> tuple[Any, grpc.StatusCode, str]:
-        rpc = self.server(principal).invoke_unary_unary(SERVICE.methods_by_name[name], (), request, None)
-        response, _, code, details = rpc.termination()
-        return response, code, details
+        return self.served_as(principal).call(name, request)
 
     def ok(self, principal: Principal, name: str, request: Any) -> Any:
-        response, code, details = self.call(principal, name, request)
-        assert code is grpc.StatusCode.OK, details
-        return response
+        return self.served_as(principal).ok(name, request)
 
     def create(
         self, principal: Principal, client_id: str, hub: str = HUB, request_id: str = "r1"
@@ -200,7 +156,7 @@ def test_get_and_cancel_answer_with_the_pur_in_the_callers_hub(pickups):
 
 
 def test_a_client_watching_a_hub_sees_only_its_own_changes(pickups):
-    rpc = pickups.server(client("acme")).invoke_unary_stream(
+    rpc = pickups.served_as(client("acme")).server.invoke_unary_stream(
         SERVICE.methods_by_name["WatchPickupRequests"], (), pur_pb2.WatchPickupRequestsRequest(hub_id=HUB), None
     )
     wait_until(lambda: pickups.feed._watched.is_set(), timeout=5, message="the watcher to subscribe")

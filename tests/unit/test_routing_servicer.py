@@ -6,20 +6,16 @@ and the domain events as outbox rows."""
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
-from contextlib import contextmanager
 from datetime import UTC, datetime
 from typing import Any
 
-import grpc_testing
 import pytest
 
 from firstmile.common.v1 import common_pb2
 from firstmile.events.v1 import events_pb2
 from firstmile.routing.v1 import routing_pb2 as pb
-from mesh.access import Caller, enter_call, leave_call
 from mesh.auth import Principal, Role
-from mesh.errors import InvalidArgument, MeshError, NotFound, PermissionDenied
+from mesh.errors import InvalidArgument, NotFound, PermissionDenied
 from mesh.kafka import MAX_EVENT_BYTES
 from routing_svc.adapters.messages import MAX_CHANGED_ROUTE_IDS, to_outbox
 from routing_svc.domain.errors import InvalidGeometry, NoRouteMap, RouteNotFound
@@ -30,61 +26,13 @@ from tests.support.fakes_routing import FakeRouting
 from tests.support.geometry import OCEAN_LAT as LAT0
 from tests.support.geometry import OCEAN_LNG as LNG0
 from tests.support.geometry import square, square_geojson
+from tests.support.servicer_calls import ServedAs
 
 SERVICE = pb.DESCRIPTOR.services_by_name["RoutingService"]
 HUB = "HUB-1"
 ADMIN = Principal("admin", Role.ADMIN)
 LEAD = Principal("lead", Role.TEAM_LEAD, hubs=frozenset({HUB}))
 NOW = datetime(2026, 1, 2, 3, 4, 5, tzinfo=UTC)
-
-
-@contextmanager
-def calling(principal: Principal, method: str) -> Iterator[None]:
-    """The caller the server's auth interceptor would have set, in the thread that serves."""
-    token = enter_call(Caller(principal, ACCESS[method], method))
-    try:
-        yield
-    finally:
-        leave_call(token)
-
-
-class As:
-    """The servicer's methods, each run as `principal` (grpc_testing serves in a thread of its own,
-    where the test's context variables are not set)."""
-
-    def __init__(self, servicer: RoutingServicer, principal: Principal) -> None:
-        self._servicer = servicer
-        self._principal = principal
-
-    def __getattr__(self, method: str) -> Any:
-        def serve(request: Any, context: Any) -> Any:
-            with calling(self._principal, method):
-                return getattr(self._servicer, method)(request, context)
-
-        return serve
-
-
-class Served:
-    """The servicer behind grpc_testing (`call`), or called directly (`refuses`: the error kind
-    the interceptor would map to a status code)."""
-
-    def __init__(self, servicer: RoutingServicer, principal: Principal) -> None:
-        self.servicer = servicer
-        self.principal = principal
-        self._server = grpc_testing.server_from_dictionary(
-            {SERVICE: As(servicer, principal)}, grpc_testing.strict_real_time()
-        )
-
-    def call(self, method: str, request: Any) -> Any:
-        rpc = self._server.invoke_unary_unary(SERVICE.methods_by_name[method], (), request, None)
-        response, _, code, details = rpc.termination()
-        assert response is not None, (code, details)
-        return response
-
-    def refuses(self, method: str, request: Any, kind: type[MeshError], message: str) -> None:
-        with calling(self.principal, method), pytest.raises(kind) as caught:
-            getattr(self.servicer, method)(request, None)
-        assert message in str(caught.value)
 
 
 @pytest.fixture
@@ -98,13 +46,13 @@ def servicer(routing) -> RoutingServicer:
 
 
 @pytest.fixture
-def admin(servicer) -> Served:
-    return Served(servicer, ADMIN)
+def admin(servicer) -> ServedAs:
+    return ServedAs(servicer, SERVICE, ACCESS, ADMIN)
 
 
 @pytest.fixture
-def lead(servicer) -> Served:
-    return Served(servicer, LEAD)
+def lead(servicer) -> ServedAs:
+    return ServedAs(servicer, SERVICE, ACCESS, LEAD)
 
 
 def upsert(route_id: str, geometry: str, hub: str = HUB, **fields: Any) -> pb.UpsertRouteRequest:
@@ -127,15 +75,15 @@ def collection(*features: tuple[str, dict]) -> str:
 @pytest.fixture
 def mapped(admin) -> None:
     """HUB with route A (rider-a) and B east of it (priority 1, no rider)."""
-    admin.call("UpsertRoute", upsert("A", square_geojson(), name="Route A", default_rider_id="rider-a"))
-    admin.call("UpsertRoute", upsert("B", square_geojson(LNG0 + 0.01), priority=1))
+    admin.ok("UpsertRoute", upsert("A", square_geojson(), name="Route A", default_rider_id="rider-a"))
+    admin.ok("UpsertRoute", upsert("B", square_geojson(LNG0 + 0.01), priority=1))
 
 
 # -- map changes ----------------------------------------------------------------------------------
 
 
 def test_upsert_answers_the_stored_route_and_get_route_returns_it(admin, lead):
-    response = admin.call("UpsertRoute", upsert("A", square_geojson(), name="Route A", default_rider_id="rider-a"))
+    response = admin.ok("UpsertRoute", upsert("A", square_geojson(), name="Route A", default_rider_id="rider-a"))
     route = response.route
     assert response.created and response.map_version == 1
     assert (route.id, route.hub_id, route.name, route.default_rider_id, route.priority, route.active) == (
@@ -148,34 +96,34 @@ def test_upsert_answers_the_stored_route_and_get_route_returns_it(admin, lead):
     )
     assert json.loads(route.geometry_geojson)["type"] == "Polygon"
     assert route.cell_count > 0 and route.map_version == 1 and route.created_at.seconds > 0
-    assert lead.call("GetRoute", pb.GetRouteRequest(id="A")).route == route
+    assert lead.ok("GetRoute", pb.GetRouteRequest(id="A")).route == route
 
-    inactive = admin.call("UpsertRoute", upsert("A", square_geojson(), active=False)).route
+    inactive = admin.ok("UpsertRoute", upsert("A", square_geojson(), active=False)).route
     assert not inactive.active and inactive.default_rider_id == "" and inactive.map_version == 2
 
 
 def test_import_and_delete_answer_counts_and_versions(admin):
     text = collection(("A", square()), ("B", square(LNG0 + 0.01)))
-    first = admin.call("ImportRoutes", pb.ImportRoutesRequest(hub_id=HUB, feature_collection_geojson=text))
+    first = admin.ok("ImportRoutes", pb.ImportRoutesRequest(hub_id=HUB, feature_collection_geojson=text))
     assert (first.created_count, first.updated_count, first.deleted_count, first.unchanged_count) == (2, 0, 0, 0)
-    replaced = admin.call(
+    replaced = admin.ok(
         "ImportRoutes",
         pb.ImportRoutesRequest(
             hub_id=HUB, feature_collection_geojson=collection(("A", square())), replace_existing=True
         ),
     )
     assert (replaced.deleted_count, replaced.unchanged_count, replaced.map_version) == (1, 1, 2)
-    assert admin.call("DeleteRoute", pb.DeleteRouteRequest(id="A")).map_version == 3
+    assert admin.ok("DeleteRoute", pb.DeleteRouteRequest(id="A")).map_version == 3
 
 
 def test_list_routes_pages_with_a_token_bound_to_the_filters(admin, lead, mapped):
-    admin.call("UpsertRoute", upsert("C", square_geojson(LNG0 + 0.02), active=False))
-    first = lead.call("ListRoutes", pb.ListRoutesRequest(hub_id=HUB, page_size=1, omit_geometry=True))
+    admin.ok("UpsertRoute", upsert("C", square_geojson(LNG0 + 0.02), active=False))
+    first = lead.ok("ListRoutes", pb.ListRoutesRequest(hub_id=HUB, page_size=1, omit_geometry=True))
     assert [r.id for r in first.routes] == ["A"] and first.routes[0].geometry_geojson == ""
     assert first.next_page_token and first.map_version == 3
-    rest = lead.call("ListRoutes", pb.ListRoutesRequest(hub_id=HUB, page_size=5, page_token=first.next_page_token))
+    rest = lead.ok("ListRoutes", pb.ListRoutesRequest(hub_id=HUB, page_size=5, page_token=first.next_page_token))
     assert [r.id for r in rest.routes] == ["B"] and rest.routes[0].geometry_geojson and not rest.next_page_token
-    every = lead.call("ListRoutes", pb.ListRoutesRequest(hub_id=HUB, include_inactive=True))
+    every = lead.ok("ListRoutes", pb.ListRoutesRequest(hub_id=HUB, include_inactive=True))
     assert [r.id for r in every.routes] == ["A", "B", "C"]
 
     other_filters = pb.ListRoutesRequest(hub_id=HUB, include_inactive=True, page_token=first.next_page_token)
@@ -187,7 +135,7 @@ def test_list_routes_pages_with_a_token_bound_to_the_filters(admin, lead, mapped
 
 
 def test_lookup_answers_exact_nearest_and_none(lead, mapped):
-    exact = lead.call("LookupRoute", lookup(LAT0 + 0.005, LNG0 + 0.005))
+    exact = lead.ok("LookupRoute", lookup(LAT0 + 0.005, LNG0 + 0.005))
     assert (exact.route_id, exact.rider_id, exact.hub_id, exact.match, exact.map_version) == (
         "A",
         "rider-a",
@@ -197,16 +145,16 @@ def test_lookup_answers_exact_nearest_and_none(lead, mapped):
     )
     assert exact.h3_cell and exact.distance_m == 0 and not exact.unroutable_reason
 
-    near = lead.call("LookupRoute", lookup(LAT0 - 0.0018, LNG0 + 0.005))
+    near = lead.ok("LookupRoute", lookup(LAT0 - 0.0018, LNG0 + 0.005))
     assert near.match == common_pb2.ROUTE_MATCH_NEAREST and near.route_id == "A" and 150 < near.distance_m < 250
 
-    none = lead.call("LookupRoute", lookup(LAT0 - 0.05, LNG0 + 0.005))
+    none = lead.ok("LookupRoute", lookup(LAT0 - 0.05, LNG0 + 0.005))
     assert none.match == common_pb2.ROUTE_MATCH_NONE and none.route_id == "" and none.rider_id == ""
     assert none.hub_id == HUB and "limit 500 m" in none.unroutable_reason
 
 
 def test_batch_lookup_answers_in_request_order(lead, mapped):
-    response = lead.call(
+    response = lead.ok(
         "BatchLookupRoutes",
         pb.BatchLookupRoutesRequest(
             lookups=[lookup(LAT0 + 0.005, LNG0 + 0.015), lookup(LAT0 - 0.05, LNG0), lookup(LAT0 + 0.005, LNG0 + 0.005)]
@@ -214,16 +162,16 @@ def test_batch_lookup_answers_in_request_order(lead, mapped):
     )
     assert [r.route_id for r in response.results] == ["B", "", "A"]
     assert response.results[1].match == common_pb2.ROUTE_MATCH_NONE and response.results[1].unroutable_reason
-    assert response.results[0] == lead.call("LookupRoute", lookup(LAT0 + 0.005, LNG0 + 0.015))
+    assert response.results[0] == lead.ok("LookupRoute", lookup(LAT0 + 0.005, LNG0 + 0.015))
 
 
 def test_route_map_reports_coverage_unless_told_to_omit_it(lead, mapped):
-    full = lead.call("GetRouteMap", pb.GetRouteMapRequest(hub_id=HUB))
+    full = lead.ok("GetRouteMap", pb.GetRouteMapRequest(hub_id=HUB))
     assert (full.hub_id, full.map_version, full.route_count, full.resolution) == (HUB, 2, 2, 10)
     assert [r.route_id for r in full.routes] == ["A", "B"] and full.cell_count > 0
     assert len(json.loads(full.coverage_geojson)["features"]) == 2
     assert json.loads(full.gaps_geojson)["type"] == "FeatureCollection"
-    bare = lead.call("GetRouteMap", pb.GetRouteMapRequest(hub_id=HUB, omit_geojson=True))
+    bare = lead.ok("GetRouteMap", pb.GetRouteMapRequest(hub_id=HUB, omit_geojson=True))
     assert bare.coverage_geojson == "" and bare.gaps_geojson == "" and bare.cell_count == full.cell_count
 
 
@@ -300,7 +248,7 @@ def test_bad_reads_raise_their_kind(lead, method, request_, kind, message):
 
 
 def test_a_team_lead_reads_only_its_hubs(admin, lead, mapped):
-    admin.call("UpsertRoute", upsert("X", square_geojson(LNG0 + 0.5), hub="HUB-2"))
+    admin.ok("UpsertRoute", upsert("X", square_geojson(LNG0 + 0.5), hub="HUB-2"))
     denied = "may not access hub 'HUB-2'"
     lead.refuses("GetRoute", pb.GetRouteRequest(id="X"), PermissionDenied, denied)
     lead.refuses("ListRoutes", pb.ListRoutesRequest(hub_id="HUB-2"), PermissionDenied, denied)
