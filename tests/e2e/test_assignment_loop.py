@@ -43,6 +43,22 @@ def mesh(start_service):
     pur_channel.close()
 
 
+def upsert_route(routing, route: routing_pb2.Route) -> None:
+    routing.UpsertRoute(routing_pb2.UpsertRouteRequest(route=route), timeout=30)
+
+
+def new_hub_with_one_route(routing, size: float = 0.01) -> str:
+    """A fresh hub whose map is one route, {hub}-R1 of rider-1: a square of `size` degrees at
+    12.90 N, 77.60 E."""
+    hub = f"HUB-{uuid.uuid4().hex[:8]}"
+    square = square_geojson(77.60, 12.90, size)
+    upsert_route(
+        routing,
+        routing_pb2.Route(id=f"{hub}-R1", hub_id=hub, name="One", geometry_geojson=square, default_rider_id="rider-1"),
+    )
+    return hub
+
+
 def pur_request(hub: str, request_id: str, lat: float, lng: float) -> pur_pb2.CreatePickupRequestRequest:
     return pur_pb2.CreatePickupRequestRequest(
         request_id=request_id,
@@ -77,20 +93,8 @@ def wait_for(pur_stub, pur_id: str, done, timeout: float = 60.0) -> pur_pb2.Pick
 
 
 def test_created_pur_is_routed_then_rerouted_by_a_map_change(mesh):
-    hub = f"HUB-{uuid.uuid4().hex[:8]}"
     routing, pur_stub = mesh["routing"], mesh["pur"]
-    routing.UpsertRoute(
-        routing_pb2.UpsertRouteRequest(
-            route=routing_pb2.Route(
-                id=f"{hub}-R1",
-                hub_id=hub,
-                name="One",
-                geometry_geojson=square_geojson(77.60, 12.90),
-                default_rider_id="rider-1",
-            )
-        ),
-        timeout=30,
-    )
+    hub = new_hub_with_one_route(routing)
     created = create_when_hub_known(pur_stub.CreatePickupRequest, pur_request(hub, "in-r1", 12.905, 77.605))
     pur = wait_for(pur_stub, created.pickup_request.id, lambda p: p.status in SETTLED)
     assert pur.status == pur_pb2.PICKUP_STATUS_ROUTED
@@ -106,18 +110,16 @@ def test_created_pur_is_routed_then_rerouted_by_a_map_change(mesh):
     assert far_pur.status == pur_pb2.PICKUP_STATUS_UNROUTABLE and far_pur.unroutable_reason
 
     # A premium route over the same spot: the PUR moves to it at map version 2.
-    routing.UpsertRoute(
-        routing_pb2.UpsertRouteRequest(
-            route=routing_pb2.Route(
-                id=f"{hub}-R2",
-                hub_id=hub,
-                name="Premium",
-                geometry_geojson=square_geojson(77.604, 12.904, 0.002),
-                default_rider_id="rider-2",
-                priority=10,
-            )
+    upsert_route(
+        routing,
+        routing_pb2.Route(
+            id=f"{hub}-R2",
+            hub_id=hub,
+            name="Premium",
+            geometry_geojson=square_geojson(77.604, 12.904, 0.002),
+            default_rider_id="rider-2",
+            priority=10,
         ),
-        timeout=30,
     )
     pur = wait_for(pur_stub, created.pickup_request.id, lambda p: p.map_version >= 2)
     assert (pur.status, pur.route_id, pur.rider_id, pur.map_version) == (
@@ -129,20 +131,8 @@ def test_created_pur_is_routed_then_rerouted_by_a_map_change(mesh):
 
 
 def test_killing_routing_svc_mid_stream_loses_no_pur(mesh):
-    hub = f"HUB-{uuid.uuid4().hex[:8]}"
     routing, pur_stub = mesh["routing"], mesh["pur"]
-    routing.UpsertRoute(
-        routing_pb2.UpsertRouteRequest(
-            route=routing_pb2.Route(
-                id=f"{hub}-R1",
-                hub_id=hub,
-                name="One",
-                geometry_geojson=square_geojson(77.60, 12.90, 0.05),
-                default_rider_id="rider-1",
-            )
-        ),
-        timeout=30,
-    )
+    hub = new_hub_with_one_route(routing, size=0.05)
     ids: list[str] = []
     for batch in range(10):
         requests = [pur_request(hub, f"b{batch}-{i}", 12.90 + 0.0001 * i, 77.60 + 0.004 * batch) for i in range(50)]
@@ -170,20 +160,8 @@ def test_killing_routing_svc_mid_stream_loses_no_pur(mesh):
 def test_duplicated_and_reordered_assignment_events_change_nothing(mesh, kafka_bootstrap_servers):
     """Events replayed into Kafka by hand, as a redelivery or a lagging replica would: the PUR
     keeps the answer of the newest map version, and a duplicate adds no status change."""
-    hub = f"HUB-{uuid.uuid4().hex[:8]}"
     routing, pur_stub = mesh["routing"], mesh["pur"]
-    routing.UpsertRoute(
-        routing_pb2.UpsertRouteRequest(
-            route=routing_pb2.Route(
-                id=f"{hub}-R1",
-                hub_id=hub,
-                name="One",
-                geometry_geojson=square_geojson(77.60, 12.90),
-                default_rider_id="rider-1",
-            )
-        ),
-        timeout=30,
-    )
+    hub = new_hub_with_one_route(routing)
     created = create_when_hub_known(pur_stub.CreatePickupRequest, pur_request(hub, "replayed", 12.905, 77.605))
     pur_id = created.pickup_request.id
     routed = wait_for(pur_stub, pur_id, lambda p: p.status in SETTLED)
@@ -225,20 +203,8 @@ def test_duplicated_and_reordered_assignment_events_change_nothing(mesh, kafka_b
 
 
 def test_watch_streams_a_hubs_status_changes_live(mesh):
-    hub = f"HUB-{uuid.uuid4().hex[:8]}"
     routing, pur_stub = mesh["routing"], mesh["pur"]
-    routing.UpsertRoute(
-        routing_pb2.UpsertRouteRequest(
-            route=routing_pb2.Route(
-                id=f"{hub}-R1",
-                hub_id=hub,
-                name="One",
-                geometry_geojson=square_geojson(77.60, 12.90),
-                default_rider_id="rider-1",
-            )
-        ),
-        timeout=30,
-    )
+    hub = new_hub_with_one_route(routing)
     # The hub must be known before the stream opens, or the first create would be refused.
     create_when_hub_known(pur_stub.CreatePickupRequest, pur_request(hub, "warm-up", 12.905, 77.605))
     stream = pur_stub.WatchPickupRequests(

@@ -27,6 +27,7 @@ from tests.support import auth
 from tests.support.fakes_attendance_port import FakeAttendance
 from tests.support.in_process_server import address, admin_channel, serving
 from tests.support.pur_snapshots import pur_snapshot
+from tests.support.rpc_status import code_of, status_of
 
 pytestmark = pytest.mark.integration
 
@@ -84,12 +85,6 @@ def route(uow_factory, hub: str, *pur_ids: str, packages: int = 3) -> None:
             for p in pur_ids
         ],
     )
-
-
-def code_of(call) -> tuple[grpc.StatusCode, str]:
-    with pytest.raises(grpc.RpcError) as caught:
-        call()
-    return caught.value.code(), caught.value.details()
 
 
 def test_the_happy_path_over_grpc(stub, uow_factory, hub):
@@ -272,7 +267,7 @@ BAD_REQUESTS = {
 
 @pytest.mark.parametrize("method, request_, code, text", BAD_REQUESTS.values(), ids=BAD_REQUESTS.keys())
 def test_bad_requests_get_the_right_code(stub, method, request_, code, text):
-    got, details = code_of(lambda: getattr(stub, method)(request_))
+    got, details = status_of(getattr(stub, method), request_)
     assert got == code and text in details
 
 
@@ -280,56 +275,29 @@ def test_state_errors_are_failed_precondition_and_conflicts_already_exists(stub,
     route(uow_factory, hub, f"{hub}-p1", f"{hub}-p2", f"{hub}-p3", packages=4)
     base = {"hub_id": hub, "route_id": "R1", "pickup_date": TODAY.isoformat()}
     attendance.present[hub].discard(f"{hub}-bala")
-    assert (
-        code_of(
-            lambda: stub.CreateDispatch(
-                dispatch_pb2.CreateDispatchRequest(request_id="a", rider_id=f"{hub}-bala", **base)
-            )
-        )[0]
-        == Code.FAILED_PRECONDITION
-    )
-    assert (
-        code_of(
-            lambda: stub.CreateDispatch(
-                dispatch_pb2.CreateDispatchRequest(request_id="a", rider_id=f"{hub}-zed", **base)
-            )
-        )[0]
-        == Code.NOT_FOUND
-    )
+    absent = dispatch_pb2.CreateDispatchRequest(request_id="a", rider_id=f"{hub}-bala", **base)
+    assert code_of(stub.CreateDispatch, absent) == Code.FAILED_PRECONDITION
+    unknown = dispatch_pb2.CreateDispatchRequest(request_id="a", rider_id=f"{hub}-zed", **base)
+    assert code_of(stub.CreateDispatch, unknown) == Code.NOT_FOUND
     too_much = dispatch_pb2.CreateDispatchRequest(
         request_id="b", pur_ids=[f"{hub}-p1", f"{hub}-p2", f"{hub}-p3"], **base
     )
-    got, details = code_of(lambda: stub.CreateDispatch(too_much))
+    got, details = status_of(stub.CreateDispatch, too_much)
     assert got == Code.FAILED_PRECONDITION and "would carry 12 packages" in details
     d = stub.CreateDispatch(dispatch_pb2.CreateDispatchRequest(request_id="c", **base)).dispatch
     assert len(d.pur_ids) == 2
-    assert (
-        code_of(
-            lambda: stub.CreateDispatch(
-                dispatch_pb2.CreateDispatchRequest(request_id="c", rider_id=f"{hub}-asha", **base)
-            )
-        )[0]
-        == Code.ALREADY_EXISTS
-    )
-    assert (
-        code_of(lambda: stub.AddPickups(dispatch_pb2.AddPickupsRequest(dispatch_id=d.id, pur_ids=[f"{hub}-p3"])))[0]
-        == Code.FAILED_PRECONDITION
-    )
-    assert (
-        code_of(lambda: stub.CompleteDispatch(dispatch_pb2.CompleteDispatchRequest(id=d.id)))[0]
-        == Code.FAILED_PRECONDITION
-    )
+    same_key = dispatch_pb2.CreateDispatchRequest(request_id="c", rider_id=f"{hub}-asha", **base)
+    assert code_of(stub.CreateDispatch, same_key) == Code.ALREADY_EXISTS
+    add = dispatch_pb2.AddPickupsRequest(dispatch_id=d.id, pur_ids=[f"{hub}-p3"])
+    assert code_of(stub.AddPickups, add) == Code.FAILED_PRECONDITION
+    assert code_of(stub.CompleteDispatch, dispatch_pb2.CompleteDispatchRequest(id=d.id)) == Code.FAILED_PRECONDITION
     cancelled = stub.CancelDispatch(dispatch_pb2.CancelDispatchRequest(id=d.id, reason="rain")).dispatch
     assert cancelled.status == dispatch_pb2.DISPATCH_STATUS_CANCELLED and cancelled.cancel_reason == "rain"
-    assert (
-        code_of(lambda: stub.StartDispatch(dispatch_pb2.StartDispatchRequest(id=d.id)))[0] == Code.FAILED_PRECONDITION
-    )
+    assert code_of(stub.StartDispatch, dispatch_pb2.StartDispatchRequest(id=d.id)) == Code.FAILED_PRECONDITION
     attendance.known = False
     try:
-        assert (
-            code_of(lambda: stub.CreateDispatch(dispatch_pb2.CreateDispatchRequest(request_id="e", **base)))[0]
-            == Code.UNAVAILABLE
-        )
+        unknown_attendance = dispatch_pb2.CreateDispatchRequest(request_id="e", **base)
+        assert code_of(stub.CreateDispatch, unknown_attendance) == Code.UNAVAILABLE
         rec = stub.RecommendDispatch(dispatch_pb2.RecommendDispatchRequest(**base))
         assert rec.attendance_freshness.stale and "UNAVAILABLE" in rec.attendance_freshness.stale_reason
         assert rec.riders and not any(r.present for r in rec.riders)
@@ -374,7 +342,7 @@ def test_list_dispatches_pages_with_tokens_bound_to_filters(stub, attendance, hu
         "R0",
     ] and not second.next_page_token
     other = dispatch_pb2.ListDispatchesRequest(hub_id=hub, page_size=2, route_id="R1", page_token=first.next_page_token)
-    got, details = code_of(lambda: stub.ListDispatches(other))
+    got, details = status_of(stub.ListDispatches, other)
     assert got == Code.INVALID_ARGUMENT and "different filters" in details
     only = stub.ListDispatches(
         dispatch_pb2.ListDispatchesRequest(hub_id=hub, status=dispatch_pb2.DISPATCH_STATUS_OPEN, rider_id=f"{hub}-r1")

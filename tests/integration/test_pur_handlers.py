@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import uuid
 from datetime import UTC, date, datetime
+from functools import partial
 
 import pytest
 import sqlalchemy as sa
@@ -18,16 +19,14 @@ from pur_svc.adapters.unit_of_work import SqlAlchemyPurUnitOfWork
 from pur_svc.domain.model import (
     DispatchChange,
     DispatchChangeKind,
-    Location,
     MapChange,
-    NewPickup,
     PickupStatus,
     RouteAssignment,
     RouteMatch,
-    Warehouse,
 )
 from pur_svc.service_layer import handlers
 from pur_svc.service_layer.repositories import PickupFilter
+from tests.support import new_pickups
 
 pytestmark = pytest.mark.integration
 
@@ -54,16 +53,7 @@ def client() -> str:
     return f"client-{uuid.uuid4().hex[:8]}"
 
 
-def new_pickup(client: str, hub: str, request_id: str = "r1", *, lat: float = 12.97, packages: int = 3) -> NewPickup:
-    return NewPickup(
-        request_id=request_id,
-        client_id=client,
-        hub_id=hub,
-        warehouse=Warehouse("wh-1", "Seller One", "1 MG Road", "560001", Location(lat, 77.59)),
-        pickup_date=TODAY,
-        expected_packages=packages,
-        expected_weight_kg=2.5,
-    )
+new_pickup = partial(new_pickups.new_pickup, day=TODAY)
 
 
 def rows(engine, client: str) -> list:
@@ -84,7 +74,7 @@ def assigned(pur_id: str, hub: str, route: str, version: int) -> RouteAssignment
 
 
 def test_create_writes_the_pur_and_its_events_in_one_transaction(engine, uow_factory, hub, client):
-    [result] = handlers.create_pickups(uow_factory(), [new_pickup(client, hub)])
+    [result] = handlers.create_pickups(uow_factory(), [new_pickup(client=client, hub=hub)])
     assert result.created and result.pickup.status is PickupStatus.PENDING_ROUTE
     assert len(rows(engine, client)) == 1
     events = outbox_events(engine, [result.pickup.id])
@@ -94,22 +84,22 @@ def test_create_writes_the_pur_and_its_events_in_one_transaction(engine, uow_fac
 
 
 def test_same_request_id_same_body_returns_the_same_pur(engine, uow_factory, hub, client):
-    [first] = handlers.create_pickups(uow_factory(), [new_pickup(client, hub)])
-    [again] = handlers.create_pickups(uow_factory(), [new_pickup(client, hub)])
+    [first] = handlers.create_pickups(uow_factory(), [new_pickup(client=client, hub=hub)])
+    [again] = handlers.create_pickups(uow_factory(), [new_pickup(client=client, hub=hub)])
     assert again.pickup.id == first.pickup.id and not again.created
     assert len(rows(engine, client)) == 1
     assert len(outbox_events(engine, [first.pickup.id])) == 2
 
 
 def test_batch_creates_many_in_one_call(engine, uow_factory, hub, client):
-    results = handlers.create_pickups(uow_factory(), [new_pickup(client, hub, f"r{i}") for i in range(200)])
+    results = handlers.create_pickups(uow_factory(), [new_pickup(f"r{i}", client=client, hub=hub) for i in range(200)])
     assert sum(r.created for r in results) == 200
     assert len({r.pickup.id for r in results}) == 200
     assert len(rows(engine, client)) == 200
 
 
 def test_routing_and_dispatch_changes_are_stored_and_their_events_written(engine, uow_factory, hub, client):
-    [created] = handlers.create_pickups(uow_factory(), [new_pickup(client, hub)])
+    [created] = handlers.create_pickups(uow_factory(), [new_pickup(client=client, hub=hub)])
     pur_id = created.pickup.id
 
     assert handlers.apply_route_assignments(uow_factory(), [assigned(pur_id, hub, "R2", 2)]) == 1
@@ -131,7 +121,7 @@ def test_routing_and_dispatch_changes_are_stored_and_their_events_written(engine
 
 
 def test_map_change_reroutes_only_undispatched_purs_of_older_maps(engine, uow_factory, hub, client):
-    results = handlers.create_pickups(uow_factory(), [new_pickup(client, hub, f"r{i}") for i in range(3)])
+    results = handlers.create_pickups(uow_factory(), [new_pickup(f"r{i}", client=client, hub=hub) for i in range(3)])
     routed, cancelled, pending = (r.pickup.id for r in results)
     handlers.apply_route_assignments(uow_factory(), [assigned(routed, hub, "R1", 1)])
     handlers.cancel_pickup(uow_factory(), cancelled, "")
@@ -149,7 +139,7 @@ def test_map_change_reroutes_only_undispatched_purs_of_older_maps(engine, uow_fa
 
 
 def test_list_pages_are_stable_and_filtered(uow_factory, hub, client):
-    handlers.create_pickups(uow_factory(), [new_pickup(client, hub, f"r{i}") for i in range(25)])
+    handlers.create_pickups(uow_factory(), [new_pickup(f"r{i}", client=client, hub=hub) for i in range(25)])
     where = PickupFilter(client_id=client, status=PickupStatus.PENDING_ROUTE, pickup_date=TODAY)
     seen, cursor = [], None
     while True:

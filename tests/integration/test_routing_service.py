@@ -42,6 +42,7 @@ from tests.support.geometry import OCEAN_LAT as LAT0
 from tests.support.geometry import OCEAN_LNG as LNG0
 from tests.support.geometry import square
 from tests.support.in_process_server import admin_channel
+from tests.support.rpc_status import status_of
 
 pytestmark = pytest.mark.integration
 
@@ -447,12 +448,6 @@ def test_route_pickups_writes_one_assignment_per_pur(engine, uow_factory, regist
 def stub(uow_factory, registry) -> Iterator[routing_pb2_grpc.RoutingServiceStub]:
     with admin_channel(registration(RoutingServicer(uow_factory, registry))) as channel:
         yield routing_pb2_grpc.RoutingServiceStub(channel)
-
-
-def status_of(call, request) -> tuple[grpc.StatusCode, str]:
-    with pytest.raises(grpc.RpcError) as caught:
-        call(request, timeout=10)
-    return caught.value.code(), caught.value.details()
 
 
 def lookup(lat: float, lng: float, hub_id: str = "") -> routing_pb2.LookupRouteRequest:

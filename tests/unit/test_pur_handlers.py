@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from dataclasses import replace
 from datetime import UTC, datetime
+from functools import partial
 
 import pytest
 
@@ -15,15 +16,14 @@ from pur_svc.domain.model import (
     DispatchChange,
     DispatchChangeKind,
     IllegalTransition,
-    Location,
     MapChange,
     NewPickup,
     PickupStatus,
     RouteAssignment,
     RouteMatch,
-    Warehouse,
 )
 from pur_svc.service_layer import handlers
+from tests.support import new_pickups
 from tests.support.fakes_pur import FakePurUnitOfWork
 
 NOW = datetime(2026, 11, 23, 9, 30, tzinfo=UTC)
@@ -41,16 +41,7 @@ def uow() -> FakePurUnitOfWork:
     return FakePurUnitOfWork(hubs=[HUB])
 
 
-def new_pickup(request_id: str = "r1", *, hub: str = HUB, packages: int = 3) -> NewPickup:
-    return NewPickup(
-        request_id=request_id,
-        client_id=CLIENT,
-        hub_id=hub,
-        warehouse=Warehouse("wh-1", "Seller One", "1 MG Road", "560001", Location(12.97, 77.59)),
-        pickup_date=TODAY,
-        expected_packages=packages,
-        expected_weight_kg=2.5,
-    )
+new_pickup = partial(new_pickups.new_pickup, client=CLIENT, hub=HUB, day=TODAY)
 
 
 def create(uow: FakePurUnitOfWork, *requests: NewPickup) -> list[handlers.Created]:
