@@ -1,6 +1,8 @@
 """Fixtures for tests against the real local PostgreSQL and Kafka (start them with `make up`).
 
-- `engine`: one SQLAlchemy engine for the session.
+- `engine`: one SQLAlchemy engine for the session; `session_factory`: sessions on it, as the
+  services' units of work take them.
+- `redis_client`: one Redis client for the session, made as the services make theirs.
 - `pg_schema`: a fresh, empty Postgres schema per test module, dropped (cascade) afterwards.
 - `kafka_admin`: a small admin helper (create/delete topics, read a topic from the beginning).
 - `new_topic`: factory making a uniquely named topic (and its DLQ) for the current test,
@@ -14,12 +16,15 @@ import time
 from collections.abc import Callable, Iterator
 
 import pytest
+import redis
 import sqlalchemy as sa
 from kafka import KafkaAdminClient, KafkaConsumer, KafkaProducer
 from kafka.structs import TopicPartition
+from sqlalchemy.orm import Session, sessionmaker
 
-from mesh.db import make_engine
+from mesh.db import make_engine, make_session_factory
 from mesh.kafka import TopicSpec, dlq_topic, ensure_topics, make_producer
+from mesh.redis_client import make_redis
 
 
 @pytest.fixture(scope="session")
@@ -32,6 +37,22 @@ def engine(database_url: str) -> Iterator[sa.Engine]:
         pytest.fail(f"PostgreSQL at {database_url} is not reachable (run `make up`): {exc}", pytrace=False)
     yield engine
     engine.dispose()
+
+
+@pytest.fixture(scope="session")
+def session_factory(engine: sa.Engine) -> sessionmaker[Session]:
+    return make_session_factory(engine)
+
+
+@pytest.fixture(scope="session")
+def redis_client(redis_url: str) -> Iterator[redis.Redis]:
+    client = make_redis(redis_url, timeout_seconds=2)
+    try:
+        client.ping()
+    except redis.RedisError as exc:
+        pytest.fail(f"Redis at {redis_url} is not reachable (run `make up`): {exc}", pytrace=False)
+    yield client
+    client.close()
 
 
 @pytest.fixture(scope="module")

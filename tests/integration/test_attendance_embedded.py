@@ -10,7 +10,7 @@ from __future__ import annotations
 import threading
 import uuid
 from collections.abc import Iterator
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 
 import pytest
 import sqlalchemy as sa
@@ -18,17 +18,13 @@ from google.protobuf.timestamp_pb2 import Timestamp
 
 from attendance_adapter import import_csv
 from attendance_adapter.adapters import orm
-from attendance_adapter.adapters.repository import EmbeddedAttendanceSource
-from attendance_adapter.adapters.unit_of_work import SqlAlchemyAttendanceUnitOfWork
-from attendance_adapter.domain.model import CachePolicy
-from attendance_adapter.entrypoints.grpc_api import AttendanceServicer, registration
-from attendance_adapter.service_layer.reader import AttendanceReader
+from attendance_adapter.entrypoints.grpc_api import registration
 from firstmile.attendance.v1 import attendance_pb2 as pb
 from firstmile.attendance.v1 import attendance_pb2_grpc
 from firstmile.events.v1 import events_pb2
-from mesh.db import make_session_factory
 from mesh.topics import ATTENDANCE_EVENTS
 from tests.support.in_process_server import admin_channel
+from tests.support.sql_servicers import embedded_attendance_servicer, require_attendance_schema
 
 pytestmark = pytest.mark.integration
 
@@ -37,22 +33,9 @@ DAY = TODAY.isoformat()
 
 
 @pytest.fixture(scope="module")
-def migrated(engine) -> None:
-    with engine.connect() as conn:
-        exists = conn.execute(sa.text("SELECT to_regclass('attendance.attendance_records')")).scalar()
-    if exists is None:
-        pytest.fail(
-            "attendance.attendance_records is missing: run `python -m mesh.commands.migrate attendance_adapter`",
-            pytrace=False,
-        )
-
-
-@pytest.fixture(scope="module")
-def stub(engine, migrated) -> Iterator[attendance_pb2_grpc.AttendanceServiceStub]:
-    factory = make_session_factory(engine)
-    reader = AttendanceReader(EmbeddedAttendanceSource(factory), None, CachePolicy(timedelta(seconds=60)))
-    servicer = AttendanceServicer(reader, lambda: SqlAlchemyAttendanceUnitOfWork(factory))
-    with admin_channel(registration(servicer)) as channel:
+def stub(engine, session_factory) -> Iterator[attendance_pb2_grpc.AttendanceServiceStub]:
+    require_attendance_schema(engine)
+    with admin_channel(registration(embedded_attendance_servicer(session_factory))) as channel:
         yield attendance_pb2_grpc.AttendanceServiceStub(channel)
 
 

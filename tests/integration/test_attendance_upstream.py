@@ -137,17 +137,6 @@ def closed_port() -> int:
 # -- the adapter under test --------------------------------------------------------------------
 
 
-@pytest.fixture(scope="module")
-def redis_client(redis_url) -> Iterator[redis.Redis]:
-    client = make_redis(redis_url)
-    try:
-        client.ping()
-    except redis.RedisError as exc:
-        pytest.fail(f"Redis at {redis_url} is not reachable (run `make up`): {exc}", pytrace=False)
-    yield client
-    client.close()
-
-
 @dataclass
 class Adapter:
     stub: attendance_pb2_grpc.AttendanceServiceStub

@@ -11,19 +11,14 @@ from __future__ import annotations
 import json
 import uuid
 from collections.abc import Callable, Iterator
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, date, datetime
 
 import grpc
 import pytest
-import redis
 import sqlalchemy as sa
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
-from attendance_adapter.adapters.repository import EmbeddedAttendanceSource
-from attendance_adapter.adapters.unit_of_work import SqlAlchemyAttendanceUnitOfWork
-from attendance_adapter.domain.model import CachePolicy
 from attendance_adapter.entrypoints import grpc_api as attendance_api
-from attendance_adapter.service_layer.reader import AttendanceReader
 from dispatch_svc.adapters import orm as dispatch_orm
 from dispatch_svc.adapters.unit_of_work import SqlAlchemyDispatchUnitOfWork
 from dispatch_svc.domain.ranking import AttendanceSource, AttendanceView
@@ -37,20 +32,21 @@ from firstmile.dispatch.v1 import dispatch_pb2, dispatch_pb2_grpc
 from firstmile.pur.v1 import pur_pb2, pur_pb2_grpc
 from firstmile.routing.v1 import routing_pb2, routing_pb2_grpc
 from mesh.auth import Role
-from mesh.db import make_session_factory
 from pur_svc.adapters import orm as pur_orm
-from pur_svc.adapters.unit_of_work import SqlAlchemyPurUnitOfWork
 from pur_svc.entrypoints import grpc_api as pur_api
-from pur_svc.entrypoints.watch import StatusFeed
 from routing_svc.adapters import orm as routing_orm
-from routing_svc.adapters.index_cache import RedisIndexCache
 from routing_svc.adapters.unit_of_work import SqlAlchemyRoutingUnitOfWork
 from routing_svc.entrypoints import grpc_api as routing_api
-from routing_svc.service_layer.index_registry import IndexRegistry
 from tests.support import auth
+from tests.support.dispatch_inputs import pur_snapshot
 from tests.support.geometry import square, square_geojson
 from tests.support.in_process_server import address, serving
-from tests.support.pur_snapshots import pur_snapshot
+from tests.support.sql_servicers import (
+    embedded_attendance_servicer,
+    index_registry,
+    pickup_servicer,
+    require_attendance_schema,
+)
 
 pytestmark = pytest.mark.integration
 
@@ -94,6 +90,13 @@ class Callers:
             channel.close()
 
 
+def callers_of(target: str, stub_class: type) -> Iterator[Callers]:
+    """For a fixture: callers of the service at `target`, whose channels close after the test."""
+    callers = Callers(target, stub_class)
+    yield callers
+    callers.close()
+
+
 def denial(call: Callable[[], object]) -> str:
     """Run `call`, which must fail with PERMISSION_DENIED; returns the details."""
     with pytest.raises(grpc.RpcError) as caught:
@@ -108,18 +111,15 @@ def denial(call: Callable[[], object]) -> str:
 
 
 @pytest.fixture(scope="module")
-def pur_target(engine, kafka_bootstrap_servers) -> Iterator[str]:
-    factory = make_session_factory(engine)
-    servicer = pur_api.PickupServicer(lambda: SqlAlchemyPurUnitOfWork(factory), StatusFeed(kafka_bootstrap_servers))
+def pur_target(session_factory, kafka_bootstrap_servers) -> Iterator[str]:
+    servicer = pickup_servicer(session_factory, kafka_bootstrap_servers)
     with serving(pur_api.registration(servicer)) as server:
         yield address(server)
 
 
 @pytest.fixture
 def pur(pur_target) -> Iterator[Callers]:
-    callers = Callers(pur_target, pur_pb2_grpc.PickupServiceStub)
-    yield callers
-    callers.close()
+    yield from callers_of(pur_target, pur_pb2_grpc.PickupServiceStub)
 
 
 @pytest.fixture
@@ -313,30 +313,20 @@ LNG0, LAT0 = -31.0, -41.0  # open ocean: no other map is near
 
 
 @pytest.fixture(scope="module")
-def routing_target(engine, redis_url) -> Iterator[str]:
-    client = redis.Redis.from_url(redis_url, socket_timeout=2, socket_connect_timeout=2)
-    factory = make_session_factory(engine)
-    uow_factory = lambda: SqlAlchemyRoutingUnitOfWork(factory)  # noqa: E731
-    registry = IndexRegistry(
-        uow_factory,
-        RedisIndexCache(client, resolution=10, max_nearest_m=500.0, ttl_seconds=600),
-        resolution=10,
-        max_nearest_m=500.0,
-    )
+def routing_target(session_factory, redis_client) -> Iterator[str]:
+    uow_factory = lambda: SqlAlchemyRoutingUnitOfWork(session_factory)  # noqa: E731
+    registry = index_registry(uow_factory, redis_client, max_nearest_m=500.0)
     with serving(routing_api.registration(routing_api.RoutingServicer(uow_factory, registry))) as server:
         yield address(server)
-    client.close()
 
 
 @pytest.fixture
 def routing(routing_target) -> Iterator[Callers]:
-    callers = Callers(routing_target, routing_pb2_grpc.RoutingServiceStub)
-    yield callers
-    callers.close()
+    yield from callers_of(routing_target, routing_pb2_grpc.RoutingServiceStub)
 
 
 @pytest.fixture
-def routing_hubs(routing, engine, redis_url) -> Iterator[tuple[str, str]]:
+def routing_hubs(routing, engine, redis_client) -> Iterator[tuple[str, str]]:
     """Hub X with one route (written by an admin, so admins may write), and hub Y without a map."""
     x, y = uid("t-hub"), uid("t-hub")
     routing.admin().UpsertRoute(
@@ -352,11 +342,9 @@ def routing_hubs(routing, engine, redis_url) -> Iterator[tuple[str, str]]:
         conn.execute(
             sa.delete(routing_orm.outbox.table).where(routing_orm.outbox.table.c.key.in_([x.encode(), y.encode()]))
         )
-    client = redis.Redis.from_url(redis_url)
     for hub in (x, y):
-        for key in client.scan_iter(f"routing:index:{hub}:*"):
-            client.delete(key)
-    client.close()
+        for key in redis_client.scan_iter(f"routing:index:{hub}:*"):
+            redis_client.delete(key)
 
 
 def routing_state(engine, hub: str) -> tuple:
@@ -500,9 +488,8 @@ class EveryonePresent(AttendancePort):
 
 
 @pytest.fixture(scope="module")
-def dispatch_uow(engine):
-    factory = make_session_factory(engine)
-    return lambda: SqlAlchemyDispatchUnitOfWork(factory)
+def dispatch_uow(session_factory):
+    return lambda: SqlAlchemyDispatchUnitOfWork(session_factory)
 
 
 @pytest.fixture(scope="module")
@@ -513,9 +500,7 @@ def dispatch_target(dispatch_uow) -> Iterator[str]:
 
 @pytest.fixture
 def dispatch(dispatch_target) -> Iterator[Callers]:
-    callers = Callers(dispatch_target, dispatch_pb2_grpc.DispatchServiceStub)
-    yield callers
-    callers.close()
+    yield from callers_of(dispatch_target, dispatch_pb2_grpc.DispatchServiceStub)
 
 
 def route_pickups(dispatch_uow, hub: str, *pur_ids: str) -> None:
@@ -711,25 +696,16 @@ def test_a_team_lead_may_not_list_dispatches_without_a_hub(dispatch, dispatch_hu
 
 
 @pytest.fixture(scope="module")
-def attendance_target(engine) -> Iterator[str]:
-    with engine.connect() as conn:
-        if conn.execute(sa.text("SELECT to_regclass('attendance.attendance_records')")).scalar() is None:
-            pytest.fail(
-                "attendance.attendance_records is missing: run `python -m mesh.commands.migrate attendance_adapter`",
-                pytrace=False,
-            )
-    factory = make_session_factory(engine)
-    reader = AttendanceReader(EmbeddedAttendanceSource(factory), None, CachePolicy(timedelta(seconds=60)))
-    servicer = attendance_api.AttendanceServicer(reader, lambda: SqlAlchemyAttendanceUnitOfWork(factory))
+def attendance_target(engine, session_factory) -> Iterator[str]:
+    require_attendance_schema(engine)
+    servicer = embedded_attendance_servicer(session_factory)
     with serving(attendance_api.registration(servicer)) as server:
         yield address(server)
 
 
 @pytest.fixture
 def attendance(attendance_target) -> Iterator[Callers]:
-    callers = Callers(attendance_target, attendance_pb2_grpc.AttendanceServiceStub)
-    yield callers
-    callers.close()
+    yield from callers_of(attendance_target, attendance_pb2_grpc.AttendanceServiceStub)
 
 
 def mark(rider: str, hub: str, status: int = att_pb2.ATTENDANCE_STATUS_PRESENT) -> att_pb2.RecordAttendanceRequest:

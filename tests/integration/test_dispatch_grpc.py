@@ -21,12 +21,11 @@ from dispatch_svc.service_layer import handlers
 from firstmile.attendance.v1 import attendance_pb2, attendance_pb2_grpc
 from firstmile.dispatch.v1 import dispatch_pb2, dispatch_pb2_grpc
 from firstmile.pur.v1 import pur_pb2
-from mesh.db import make_session_factory
 from mesh.grpc_server import ServiceRegistration
 from tests.support import auth
+from tests.support.dispatch_inputs import pur_snapshot
 from tests.support.fakes_attendance_port import FakeAttendance
 from tests.support.in_process_server import address, admin_channel, serving
-from tests.support.pur_snapshots import pur_snapshot
 from tests.support.rpc_status import code_of, status_of
 
 pytestmark = pytest.mark.integration
@@ -41,9 +40,8 @@ def attendance() -> FakeAttendance:
 
 
 @pytest.fixture(scope="module")
-def uow_factory(engine):
-    factory = make_session_factory(engine)
-    return lambda: SqlAlchemyDispatchUnitOfWork(factory)
+def uow_factory(session_factory):
+    return lambda: SqlAlchemyDispatchUnitOfWork(session_factory)
 
 
 @pytest.fixture(scope="module")
@@ -63,18 +61,13 @@ def hub(stub, attendance) -> str:
             )
         )
         attendance.present[hub_id].add(f"{hub_id}-{name}")
-    stub.UpsertVehicle(
-        dispatch_pb2.UpsertVehicleRequest(
-            vehicle=dispatch_pb2.Vehicle(
-                id=f"{hub_id}-bike",
-                hub_id=hub_id,
-                type=dispatch_pb2.VEHICLE_TYPE_BIKE,
-                capacity_packages=10,
-                capacity_kg=20.0,
-            )
-        )
-    )
+    add_vehicle(stub, f"{hub_id}-bike", hub_id, dispatch_pb2.VEHICLE_TYPE_BIKE, packages=10, kg=20.0)
     return hub_id
+
+
+def add_vehicle(stub, vehicle_id: str, hub: str, kind: int, *, packages: int, kg: float) -> None:
+    vehicle = dispatch_pb2.Vehicle(id=vehicle_id, hub_id=hub, type=kind, capacity_packages=packages, capacity_kg=kg)
+    stub.UpsertVehicle(dispatch_pb2.UpsertVehicleRequest(vehicle=vehicle))
 
 
 def route(uow_factory, hub: str, *pur_ids: str, packages: int = 3) -> None:
@@ -309,17 +302,7 @@ def test_list_dispatches_pages_with_tokens_bound_to_filters(stub, attendance, hu
     for i in range(3):
         rider = f"{hub}-r{i}"
         stub.UpsertRider(dispatch_pb2.UpsertRiderRequest(rider=dispatch_pb2.Rider(id=rider, hub_id=hub)))
-        stub.UpsertVehicle(
-            dispatch_pb2.UpsertVehicleRequest(
-                vehicle=dispatch_pb2.Vehicle(
-                    id=f"{hub}-v{i}",
-                    hub_id=hub,
-                    type=dispatch_pb2.VEHICLE_TYPE_VAN,
-                    capacity_packages=50,
-                    capacity_kg=50,
-                )
-            )
-        )
+        add_vehicle(stub, f"{hub}-v{i}", hub, dispatch_pb2.VEHICLE_TYPE_VAN, packages=50, kg=50)
         attendance.present[hub].add(rider)
         stub.CreateDispatch(
             dispatch_pb2.CreateDispatchRequest(

@@ -21,7 +21,6 @@ from dispatch_svc.adapters.unit_of_work import SqlAlchemyDispatchUnitOfWork
 from dispatch_svc.domain.auto_dispatch import AutoDispatchPolicy
 from dispatch_svc.domain.model import (
     DispatchStatus,
-    NewDispatch,
     Rider,
     Vehicle,
     VehicleType,
@@ -29,10 +28,9 @@ from dispatch_svc.domain.model import (
 from dispatch_svc.service_layer import handlers
 from dispatch_svc.service_layer.views import DispatchFilter
 from firstmile.events.v1 import events_pb2
-from mesh.db import make_session_factory
 from mesh.errors import AlreadyExists, FailedPrecondition
+from tests.support.dispatch_inputs import new_dispatch, pur_snapshot
 from tests.support.fakes_attendance_port import FakeAttendance
-from tests.support.pur_snapshots import pur_snapshot
 
 pytestmark = pytest.mark.integration
 
@@ -40,9 +38,8 @@ TODAY = datetime.now(UTC).date()
 
 
 @pytest.fixture(scope="module")
-def uow_factory(engine):
-    factory = make_session_factory(engine)
-    return lambda: SqlAlchemyDispatchUnitOfWork(factory)
+def uow_factory(session_factory):
+    return lambda: SqlAlchemyDispatchUnitOfWork(session_factory)
 
 
 @pytest.fixture
@@ -93,15 +90,8 @@ def events(engine, pur_ids: list[str]) -> list[tuple[str, str, int, events_pb2.D
     return result
 
 
-def create(uow_factory, attendance, hub: str, request_id: str = "req-1", **fields) -> handlers.Created:
-    new = NewDispatch(
-        request_id=request_id,
-        hub_id=hub,
-        route_id=fields.pop("route", "R1"),
-        pickup_date=fields.pop("day", TODAY),
-        **fields,
-    )
-    return handlers.create_dispatch(uow_factory(), attendance, new)
+def create(uow_factory, attendance, hub: str, request_id: str = "req-1", *, day=TODAY, **fields) -> handlers.Created:
+    return handlers.create_dispatch(uow_factory(), attendance, new_dispatch(request_id, hub=hub, day=day, **fields))
 
 
 # -- pur.events.v1 --------------------------------------------------------------------------------

@@ -461,13 +461,6 @@ class RunningConsumer:
 
 
 @pytest.fixture(scope="module")
-def redis_client(redis_url) -> Iterator[redis.Redis]:
-    client = redis.Redis.from_url(redis_url, socket_timeout=2, socket_connect_timeout=2)
-    yield client
-    client.close()
-
-
-@pytest.fixture(scope="module")
 def services(engine, redis_client) -> Iterator[Services]:
     services = Services(engine, redis_client)
     yield services

@@ -12,12 +12,10 @@ import sqlalchemy as sa
 
 from firstmile.common.v1 import common_pb2
 from firstmile.pur.v1 import pur_pb2, pur_pb2_grpc
-from mesh.db import make_session_factory
 from pur_svc.adapters import orm
-from pur_svc.adapters.unit_of_work import SqlAlchemyPurUnitOfWork
-from pur_svc.entrypoints.grpc_api import PickupServicer, registration
-from pur_svc.entrypoints.watch import StatusFeed
+from pur_svc.entrypoints.grpc_api import registration
 from tests.support.in_process_server import admin_channel
+from tests.support.sql_servicers import pickup_servicer
 
 pytestmark = pytest.mark.integration
 
@@ -25,10 +23,8 @@ TODAY = datetime.now(UTC).date()
 
 
 @pytest.fixture(scope="module")
-def stub(engine, kafka_bootstrap_servers):
-    factory = make_session_factory(engine)
-    servicer = PickupServicer(lambda: SqlAlchemyPurUnitOfWork(factory), StatusFeed(kafka_bootstrap_servers))
-    with admin_channel(registration(servicer)) as channel:
+def stub(session_factory, kafka_bootstrap_servers):
+    with admin_channel(registration(pickup_servicer(session_factory, kafka_bootstrap_servers))) as channel:
         yield pur_pb2_grpc.PickupServiceStub(channel)
 
 

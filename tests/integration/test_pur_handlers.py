@@ -13,7 +13,6 @@ import pytest
 import sqlalchemy as sa
 
 from firstmile.events.v1 import events_pb2
-from mesh.db import make_session_factory
 from pur_svc.adapters import orm
 from pur_svc.adapters.unit_of_work import SqlAlchemyPurUnitOfWork
 from pur_svc.domain.model import (
@@ -26,7 +25,7 @@ from pur_svc.domain.model import (
 )
 from pur_svc.service_layer import handlers
 from pur_svc.service_layer.repositories import PickupFilter
-from tests.support import new_pickups
+from tests.support import pur_inputs
 
 pytestmark = pytest.mark.integration
 
@@ -34,9 +33,8 @@ TODAY = datetime.now(UTC).date()
 
 
 @pytest.fixture(scope="module")
-def uow_factory(engine):
-    factory = make_session_factory(engine)
-    return lambda: SqlAlchemyPurUnitOfWork(factory)
+def uow_factory(session_factory):
+    return lambda: SqlAlchemyPurUnitOfWork(session_factory)
 
 
 @pytest.fixture
@@ -53,7 +51,7 @@ def client() -> str:
     return f"client-{uuid.uuid4().hex[:8]}"
 
 
-new_pickup = partial(new_pickups.new_pickup, day=TODAY)
+new_pickup = partial(pur_inputs.new_pickup, day=TODAY)
 
 
 def rows(engine, client: str) -> list:

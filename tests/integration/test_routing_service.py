@@ -25,13 +25,11 @@ import sqlalchemy as sa
 from firstmile.common.v1 import common_pb2
 from firstmile.events.v1 import events_pb2
 from firstmile.routing.v1 import routing_pb2, routing_pb2_grpc
-from mesh.db import make_session_factory
 from mesh.errors import AlreadyExists, NotFound
 from mesh.kafka import ConsumedMessage, EventHeaders
 from routing_svc.adapters import orm
 from routing_svc.adapters.index_cache import RedisIndexCache, index_key
 from routing_svc.adapters.unit_of_work import SqlAlchemyRoutingUnitOfWork
-from routing_svc.domain.geometry import make_route
 from routing_svc.domain.model import RouteMatch
 from routing_svc.entrypoints.consumers import decode_map_change
 from routing_svc.entrypoints.grpc_api import RoutingServicer, registration
@@ -42,7 +40,9 @@ from tests.support.geometry import OCEAN_LAT as LAT0
 from tests.support.geometry import OCEAN_LNG as LNG0
 from tests.support.geometry import square
 from tests.support.in_process_server import admin_channel
+from tests.support.routing_inputs import named_route
 from tests.support.rpc_status import status_of
+from tests.support.sql_servicers import index_registry
 
 pytestmark = pytest.mark.integration
 
@@ -54,25 +54,12 @@ MAX_NEAREST_M = 500.0
 
 
 @pytest.fixture(scope="module")
-def uow_factory(engine) -> Callable[[], SqlAlchemyRoutingUnitOfWork]:
-    factory = make_session_factory(engine)
-    return lambda: SqlAlchemyRoutingUnitOfWork(factory)
-
-
-@pytest.fixture(scope="module")
-def redis_client(redis_url) -> Iterator[redis.Redis]:
-    client = redis.Redis.from_url(redis_url, socket_timeout=2, socket_connect_timeout=2)
-    try:
-        client.ping()
-    except redis.RedisError as exc:
-        pytest.fail(f"Redis at {redis_url} is not reachable (run `make up`): {exc}", pytrace=False)
-    yield client
-    client.close()
+def uow_factory(session_factory) -> Callable[[], SqlAlchemyRoutingUnitOfWork]:
+    return lambda: SqlAlchemyRoutingUnitOfWork(session_factory)
 
 
 def make_registry(uow_factory, client: redis.Redis) -> IndexRegistry:
-    cache = RedisIndexCache(client, resolution=RESOLUTION, max_nearest_m=MAX_NEAREST_M, ttl_seconds=600)
-    return IndexRegistry(uow_factory, cache, resolution=RESOLUTION, max_nearest_m=MAX_NEAREST_M)
+    return index_registry(uow_factory, client, max_nearest_m=MAX_NEAREST_M, resolution=RESOLUTION)
 
 
 @pytest.fixture
@@ -113,20 +100,6 @@ def pur_ids(engine) -> Iterator[Callable[[int], list[str]]]:
     yield make
     with engine.begin() as conn:
         conn.execute(sa.delete(orm.outbox.table).where(orm.outbox.table.c.key.in_([p.encode() for p in made])))
-
-
-def route(
-    hub_id: str, route_id: str, geometry: dict, *, rider: str | None = None, priority: int = 0, active: bool = True
-):
-    return make_route(
-        route_id=route_id,
-        hub_id=hub_id,
-        name=f"route {route_id}",
-        geometry_geojson=geometry,
-        default_rider_id=rider,
-        priority=priority,
-        active=active,
-    )
 
 
 def outbox_events(engine, keys: list[str]) -> list:
@@ -173,7 +146,7 @@ def feature_collection(*features: tuple[str, dict, dict]) -> str:
 def test_upsert_creates_version_1_and_announces_it(engine, uow_factory, registry, new_hub):
     hub = new_hub()
     outcome = handlers.upsert_route(
-        uow_factory(), registry, route(hub, f"{hub}-a", square(LNG0, LAT0), rider="rider-a")
+        uow_factory(), registry, named_route(f"{hub}-a", square(LNG0, LAT0), hub=hub, rider="rider-a")
     )
 
     assert outcome.created and outcome.map_version == 1
@@ -199,27 +172,25 @@ def test_import_with_replace_is_one_version_with_counts(engine, uow_factory, reg
         registry,
         hub,
         [
-            route(hub, r("r1"), square(LNG0, LAT0)),
-            route(hub, r("r2"), square(LNG0 + 0.01, LAT0)),
-            route(hub, r("r3"), square(LNG0 + 0.02, LAT0)),
+            named_route(r("r1"), square(LNG0, LAT0), hub=hub),
+            named_route(r("r2"), square(LNG0 + 0.01, LAT0), hub=hub),
+            named_route(r("r3"), square(LNG0 + 0.02, LAT0), hub=hub),
         ],
         replace_existing=False,
     )
     assert (len(first.created), first.map_version) == (3, 1)
 
     servicer = RoutingServicer(uow_factory, registry)
-    response = servicer.ImportRoutes(
-        routing_pb2.ImportRoutesRequest(
-            hub_id=hub,
-            feature_collection_geojson=feature_collection(
-                (r("r2"), square(LNG0 + 0.01, LAT0), {"default_rider_id": "rider-2", "name": "route " + r("r2")}),
-                (r("r3"), square(LNG0 + 0.02, LAT0), {"name": "route " + r("r3")}),
-                (r("r4"), square(LNG0 + 0.03, LAT0), {"priority": 5}),
-            ),
-            replace_existing=True,
+    replacement = routing_pb2.ImportRoutesRequest(
+        hub_id=hub,
+        feature_collection_geojson=feature_collection(
+            (r("r2"), square(LNG0 + 0.01, LAT0), {"default_rider_id": "rider-2", "name": "route " + r("r2")}),
+            (r("r3"), square(LNG0 + 0.02, LAT0), {"name": "route " + r("r3")}),
+            (r("r4"), square(LNG0 + 0.03, LAT0), {"priority": 5}),
         ),
-        None,
+        replace_existing=True,
     )
+    response = servicer.ImportRoutes(replacement, None)
     assert (response.created_count, response.updated_count, response.deleted_count, response.unchanged_count) == (
         1,
         1,
@@ -235,24 +206,13 @@ def test_import_with_replace_is_one_version_with_counts(engine, uow_factory, reg
     assert list(change.changed_route_ids) == sorted([r("r1"), r("r2"), r("r4")])
 
     # Importing the same collection again changes nothing: no version, no event.
-    same = servicer.ImportRoutes(
-        routing_pb2.ImportRoutesRequest(
-            hub_id=hub,
-            feature_collection_geojson=feature_collection(
-                (r("r2"), square(LNG0 + 0.01, LAT0), {"default_rider_id": "rider-2", "name": "route " + r("r2")}),
-                (r("r3"), square(LNG0 + 0.02, LAT0), {"name": "route " + r("r3")}),
-                (r("r4"), square(LNG0 + 0.03, LAT0), {"priority": 5}),
-            ),
-            replace_existing=True,
-        ),
-        None,
-    )
+    same = servicer.ImportRoutes(replacement, None)
     assert (same.unchanged_count, same.created_count, same.updated_count, same.deleted_count) == (3, 0, 0, 0)
     assert same.map_version == 2 and len(map_changes(engine, hub)) == 2
 
     # Without replace_existing, routes missing from the collection stay.
     kept = handlers.import_routes(
-        uow_factory(), registry, hub, [route(hub, r("r5"), square(LNG0 + 0.04, LAT0))], replace_existing=False
+        uow_factory(), registry, hub, [named_route(r("r5"), square(LNG0 + 0.04, LAT0), hub=hub)], replace_existing=False
     )
     assert (kept.created, kept.deleted, kept.map_version) == ([r("r5")], [], 3)
     assert set(route_rows(engine, hub)) == {r("r2"), r("r3"), r("r4"), r("r5")}
@@ -265,7 +225,7 @@ def test_delete_unknown_is_not_found_and_deleting_the_last_route_leaves_an_empty
         handlers.delete_route(uow_factory(), registry, f"nope-{uuid.uuid4().hex[:8]}")
 
     hub = new_hub()
-    handlers.upsert_route(uow_factory(), registry, route(hub, f"{hub}-a", square(LNG0, LAT0)))
+    handlers.upsert_route(uow_factory(), registry, named_route(f"{hub}-a", square(LNG0, LAT0), hub=hub))
     assert handlers.delete_route(uow_factory(), registry, f"{hub}-a") == 2
     assert route_rows(engine, hub) == {} and hub_map_version(engine, hub) == 2
     change = map_changes(engine, hub)[-1]
@@ -279,15 +239,18 @@ def test_delete_unknown_is_not_found_and_deleting_the_last_route_leaves_an_empty
 
 def test_a_route_id_of_another_hub_is_already_exists(engine, uow_factory, registry, new_hub):
     hub, other = new_hub(), new_hub()
-    handlers.upsert_route(uow_factory(), registry, route(hub, f"{hub}-a", square(LNG0, LAT0)))
+    handlers.upsert_route(uow_factory(), registry, named_route(f"{hub}-a", square(LNG0, LAT0), hub=hub))
     with pytest.raises(AlreadyExists, match="unique across hubs"):
-        handlers.upsert_route(uow_factory(), registry, route(other, f"{hub}-a", square(LNG0, LAT0)))
+        handlers.upsert_route(uow_factory(), registry, named_route(f"{hub}-a", square(LNG0, LAT0), hub=other))
     with pytest.raises(AlreadyExists):
         handlers.import_routes(
             uow_factory(),
             registry,
             other,
-            [route(other, f"{other}-x", square(LNG0, LAT0)), route(other, f"{hub}-a", square(LNG0, LAT0))],
+            [
+                named_route(f"{other}-x", square(LNG0, LAT0), hub=other),
+                named_route(f"{hub}-a", square(LNG0, LAT0), hub=other),
+            ],
             replace_existing=True,
         )
     assert hub_map_version(engine, other) is None and route_rows(engine, other) == {}
@@ -306,9 +269,9 @@ def mapped_hub(uow_factory, registry, new_hub) -> str:
         registry,
         hub,
         [
-            route(hub, f"{hub}-A", square(LNG0, LAT0), rider="rider-a"),
-            route(hub, f"{hub}-B", square(LNG0 + 0.01, LAT0), rider="rider-b", priority=1),
-            route(hub, f"{hub}-C", square(LNG0 + 0.10, LAT0)),
+            named_route(f"{hub}-A", square(LNG0, LAT0), hub=hub, rider="rider-a"),
+            named_route(f"{hub}-B", square(LNG0 + 0.01, LAT0), hub=hub, rider="rider-b", priority=1),
+            named_route(f"{hub}-C", square(LNG0 + 0.10, LAT0), hub=hub),
         ],
         replace_existing=True,
     )
@@ -333,7 +296,7 @@ def test_warm_up_loads_every_hub_and_takes_shared_maps_from_redis(uow_factory, r
     handlers.upsert_route(
         uow_factory(),
         make_registry(uow_factory, redis_client),
-        route(empty_hub, f"{empty_hub}-a", square(LNG0, LAT0 + 1)),
+        named_route(f"{empty_hub}-a", square(LNG0, LAT0 + 1), hub=empty_hub),
     )
     handlers.delete_route(uow_factory(), make_registry(uow_factory, redis_client), f"{empty_hub}-a")
 
@@ -362,7 +325,10 @@ def test_a_registry_compiles_from_the_database_when_redis_is_unreachable(uow_fac
 
     # Map changes still work (Redis is only a cache).
     hub = new_hub()
-    assert handlers.upsert_route(uow_factory(), offline, route(hub, f"{hub}-a", square(LNG0, LAT0))).map_version == 1
+    assert (
+        handlers.upsert_route(uow_factory(), offline, named_route(f"{hub}-a", square(LNG0, LAT0), hub=hub)).map_version
+        == 1
+    )
     assert offline.current.hub(hub).map_version == 1
 
 
@@ -370,7 +336,7 @@ def test_map_change_event_brings_a_stale_replica_up_to_date(uow_factory, redis_c
     other_replica = make_registry(uow_factory, redis_client)
     assert other_replica.ensure(mapped_hub).map_version == 1
     handlers.upsert_route(
-        uow_factory(), registry, route(mapped_hub, f"{mapped_hub}-A", square(LNG0, LAT0), rider="rider-z")
+        uow_factory(), registry, named_route(f"{mapped_hub}-A", square(LNG0, LAT0), hub=mapped_hub, rider="rider-z")
     )
 
     # The event as the relay publishes it, through the consumer's decoder.
@@ -392,7 +358,7 @@ def test_map_change_event_brings_a_stale_replica_up_to_date(uow_factory, redis_c
 def test_sync_with_database_loads_hubs_changed_elsewhere(uow_factory, redis_client, registry, new_hub):
     hub = new_hub()
     other_replica = make_registry(uow_factory, redis_client)
-    handlers.upsert_route(uow_factory(), registry, route(hub, f"{hub}-a", square(LNG0, LAT0)))
+    handlers.upsert_route(uow_factory(), registry, named_route(f"{hub}-a", square(LNG0, LAT0), hub=hub))
     assert other_replica.current.hub(hub) is None
     assert hub in other_replica.sync_with_database()
     assert other_replica.current.hub(hub).map_version == 1

@@ -33,7 +33,6 @@ from typing import Any
 
 import grpc
 import pytest
-import redis
 import sqlalchemy as sa
 from google.protobuf.message import Message
 from google.protobuf.timestamp_pb2 import Timestamp
@@ -41,11 +40,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from attendance_adapter.adapters import orm as attendance_orm
-from attendance_adapter.adapters.repository import EmbeddedAttendanceSource
-from attendance_adapter.adapters.unit_of_work import SqlAlchemyAttendanceUnitOfWork
-from attendance_adapter.domain.model import CachePolicy
 from attendance_adapter.entrypoints import grpc_api as attendance_api
-from attendance_adapter.service_layer.reader import AttendanceReader
 from dispatch_svc.adapters import orm as dispatch_orm
 from dispatch_svc.adapters.unit_of_work import SqlAlchemyDispatchUnitOfWork
 from dispatch_svc.entrypoints import grpc_api as dispatch_api
@@ -57,17 +52,19 @@ from firstmile.routing.v1 import routing_pb2, routing_pb2_grpc
 from mesh.db import make_engine, make_session_factory
 from mesh.paging import encode_page_token
 from pur_svc.adapters import orm as pur_orm
-from pur_svc.adapters.unit_of_work import SqlAlchemyPurUnitOfWork
 from pur_svc.entrypoints import grpc_api as pur_api
-from pur_svc.entrypoints.watch import StatusFeed
 from routing_svc.adapters import orm as routing_orm
-from routing_svc.adapters.index_cache import RedisIndexCache
 from routing_svc.adapters.unit_of_work import SqlAlchemyRoutingUnitOfWork
 from routing_svc.entrypoints import grpc_api as routing_api
-from routing_svc.service_layer.index_registry import IndexRegistry
 from tests.support.fakes_attendance_port import FakeAttendance
 from tests.support.geometry import square
 from tests.support.in_process_server import admin_channel
+from tests.support.sql_servicers import (
+    embedded_attendance_servicer,
+    index_registry,
+    pickup_servicer,
+    require_attendance_schema,
+)
 
 pytestmark = pytest.mark.integration
 
@@ -128,30 +125,34 @@ def write_log(servers_engine) -> WriteLog:
     return WriteLog(servers_engine)
 
 
+def delete_with_their_events(
+    conn: sa.Connection, table: sa.Table, rows: sa.ColumnElement[bool], key: sa.Column, outbox: sa.Table
+) -> None:
+    """The `rows` of `table`, and the outbox events keyed by their `key` column."""
+    keys = conn.execute(sa.select(key).where(rows)).scalars().all()
+    conn.execute(sa.delete(outbox).where(outbox.c.key.in_([k.encode() for k in keys])))
+    conn.execute(sa.delete(table).where(rows))
+
+
 @pytest.fixture(scope="module")
 def pickup_service(servers_engine, engine, kafka_bootstrap_servers) -> Iterator[pur_pb2_grpc.PickupServiceStub]:
-    factory = make_session_factory(servers_engine)
-    servicer = pur_api.PickupServicer(lambda: SqlAlchemyPurUnitOfWork(factory), StatusFeed(kafka_bootstrap_servers))
+    servicer = pickup_servicer(make_session_factory(servers_engine), kafka_bootstrap_servers)
     with engine.begin() as conn:
         conn.execute(sa.insert(pur_orm.hubs).values(hub_id=HUB, map_version=1, updated_at=datetime.now(UTC)))
     with admin_channel(pur_api.registration(servicer)) as channel:
         yield pur_pb2_grpc.PickupServiceStub(channel)
-    pickups, outbox = pur_orm.pickup_requests, pur_orm.outbox.table
+    pickups = pur_orm.pickup_requests
     mine = sa.or_(pickups.c.hub_id == HUB, pickups.c.client_id.startswith(FUZZ))
     with engine.begin() as conn:
-        ids = conn.execute(sa.select(pickups.c.id).where(mine)).scalars().all()
-        conn.execute(sa.delete(outbox).where(outbox.c.key.in_([i.encode() for i in ids])))
-        conn.execute(sa.delete(pickups).where(mine))
+        delete_with_their_events(conn, pickups, mine, pickups.c.id, pur_orm.outbox.table)
         conn.execute(sa.delete(pur_orm.hubs).where(pur_orm.hubs.c.hub_id == HUB))
 
 
 @pytest.fixture(scope="module")
-def routing_service(servers_engine, engine, redis_url) -> Iterator[routing_pb2_grpc.RoutingServiceStub]:
+def routing_service(servers_engine, engine, redis_client) -> Iterator[routing_pb2_grpc.RoutingServiceStub]:
     factory = make_session_factory(servers_engine)
-    client = redis.Redis.from_url(redis_url, socket_timeout=2, socket_connect_timeout=2)
-    cache = RedisIndexCache(client, resolution=10, max_nearest_m=2000.0, ttl_seconds=600)
-    registry = IndexRegistry(lambda: SqlAlchemyRoutingUnitOfWork(factory), cache, resolution=10, max_nearest_m=2000.0)
-    servicer = routing_api.RoutingServicer(lambda: SqlAlchemyRoutingUnitOfWork(factory), registry)
+    uow_factory = lambda: SqlAlchemyRoutingUnitOfWork(factory)  # noqa: E731
+    servicer = routing_api.RoutingServicer(uow_factory, index_registry(uow_factory, redis_client, max_nearest_m=2000.0))
     with admin_channel(routing_api.registration(servicer)) as channel:
         yield routing_pb2_grpc.RoutingServiceStub(channel)
     outbox = routing_orm.outbox.table
@@ -159,9 +160,8 @@ def routing_service(servers_engine, engine, redis_url) -> Iterator[routing_pb2_g
         conn.execute(sa.delete(routing_orm.routes).where(routing_orm.routes.c.hub_id == HUB))
         conn.execute(sa.delete(routing_orm.hub_maps).where(routing_orm.hub_maps.c.hub_id == HUB))
         conn.execute(sa.delete(outbox).where(outbox.c.key == HUB.encode()))
-    for key in client.scan_iter(f"routing:index:{HUB}:*"):
-        client.delete(key)
-    client.close()
+    for key in redis_client.scan_iter(f"routing:index:{HUB}:*"):
+        redis_client.delete(key)
 
 
 @pytest.fixture(scope="module")
@@ -178,17 +178,14 @@ def dispatch_service(servers_engine, engine) -> Iterator[dispatch_pb2_grpc.Dispa
 
 @pytest.fixture(scope="module")
 def attendance_service(servers_engine, engine) -> Iterator[attendance_pb2_grpc.AttendanceServiceStub]:
-    factory = make_session_factory(servers_engine)
-    reader = AttendanceReader(EmbeddedAttendanceSource(factory), None, CachePolicy(timedelta(seconds=60)))
-    servicer = attendance_api.AttendanceServicer(reader, lambda: SqlAlchemyAttendanceUnitOfWork(factory))
+    require_attendance_schema(engine)
+    servicer = embedded_attendance_servicer(make_session_factory(servers_engine))
     with admin_channel(attendance_api.registration(servicer)) as channel:
         yield attendance_pb2_grpc.AttendanceServiceStub(channel)
-    records, outbox = attendance_orm.attendance_records, attendance_orm.outbox.table
+    records = attendance_orm.attendance_records
     mine = sa.or_(records.c.hub_id == HUB, records.c.rider_id.startswith(FUZZ))
     with engine.begin() as conn:
-        riders = conn.execute(sa.select(records.c.rider_id).where(mine)).scalars().all()
-        conn.execute(sa.delete(outbox).where(outbox.c.key.in_([r.encode() for r in riders])))
-        conn.execute(sa.delete(records).where(mine))
+        delete_with_their_events(conn, records, mine, records.c.rider_id, attendance_orm.outbox.table)
 
 
 @pytest.fixture(scope="module")

@@ -18,7 +18,6 @@ from dispatch_svc.domain.events import DispatchEvent
 from dispatch_svc.domain.model import (
     ChangeKind,
     DispatchStatus,
-    NewDispatch,
     PickupStatus,
     ReleaseReason,
     Rider,
@@ -29,10 +28,10 @@ from dispatch_svc.domain.model import (
 from dispatch_svc.entrypoints.auto_dispatch import AutoDispatcher
 from dispatch_svc.service_layer import handlers
 from mesh.errors import AlreadyExists, FailedPrecondition, InvalidArgument, NotFound, PermissionDenied, Unavailable
+from tests.support.dispatch_inputs import new_dispatch, pur_snapshot
 from tests.support.fakes_attendance_port import FakeAttendance
 from tests.support.fakes_dispatch import DispatchStore, FakeDispatchUnitOfWork
 from tests.support.polling import wait_until
-from tests.support.pur_snapshots import pur_snapshot
 
 HUB = "hub-1"
 TODAY = date(2026, 5, 11)
@@ -82,15 +81,8 @@ def changes_of(store: DispatchStore, pur_id: str) -> list[tuple[str, int]]:
     return [(e.kind.value, e.version) for e in events_of(store, pur_id)]
 
 
-def create(uow, attendance, request_id: str = "req-1", **fields) -> handlers.Created:
-    new = NewDispatch(
-        request_id=request_id,
-        hub_id=HUB,
-        route_id=fields.pop("route", "R1"),
-        pickup_date=fields.pop("day", TODAY),
-        **fields,
-    )
-    return handlers.create_dispatch(uow(), attendance, new)
+def create(uow, attendance, request_id: str = "req-1", *, day: date = TODAY, **fields) -> handlers.Created:
+    return handlers.create_dispatch(uow(), attendance, new_dispatch(request_id, hub=HUB, day=day, **fields))
 
 
 # -- pur.events.v1 --------------------------------------------------------------------------------

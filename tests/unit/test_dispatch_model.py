@@ -29,7 +29,7 @@ from dispatch_svc.domain.model import (
     fill_from_queue,
 )
 from mesh.errors import FailedPrecondition, InvalidArgument
-from tests.support.pur_snapshots import pur_snapshot
+from tests.support.dispatch_inputs import pur_snapshot
 
 DAY = date(2026, 5, 11)
 NOW = datetime(2026, 5, 11, 8, 0, tzinfo=UTC)

@@ -21,9 +21,9 @@ from firstmile.pur.v1 import pur_pb2
 from mesh.auth import Principal, Role
 from mesh.errors import InvalidArgument, PermissionDenied
 from mesh.kernel import utc_now
+from tests.support.dispatch_inputs import pur_snapshot
 from tests.support.fakes_attendance_port import FakeAttendance
 from tests.support.fakes_dispatch import DispatchStore, FakeDispatchUnitOfWork
-from tests.support.pur_snapshots import pur_snapshot
 from tests.support.servicer_calls import ServedAs, calling
 
 SERVICE = dispatch_pb2.DESCRIPTOR.services_by_name["DispatchService"]

@@ -23,7 +23,7 @@ from pur_svc.domain.model import (
     RouteMatch,
 )
 from pur_svc.service_layer import handlers
-from tests.support import new_pickups
+from tests.support import pur_inputs
 from tests.support.fakes_pur import FakePurUnitOfWork
 
 NOW = datetime(2026, 11, 23, 9, 30, tzinfo=UTC)
@@ -41,7 +41,7 @@ def uow() -> FakePurUnitOfWork:
     return FakePurUnitOfWork(hubs=[HUB])
 
 
-new_pickup = partial(new_pickups.new_pickup, client=CLIENT, hub=HUB, day=TODAY)
+new_pickup = partial(pur_inputs.new_pickup, client=CLIENT, hub=HUB, day=TODAY)
 
 
 def create(uow: FakePurUnitOfWork, *requests: NewPickup) -> list[handlers.Created]:

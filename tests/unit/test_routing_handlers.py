@@ -4,13 +4,14 @@ routing batch. What only PostgreSQL or Redis can show is in tests/integration/te
 
 from __future__ import annotations
 
+from functools import partial
+
 import numpy as np
 import pytest
 import shapely
 
 from routing_svc.domain.errors import InvalidGeometry, NoRouteMap, RouteIdTaken, RouteNotFound
 from routing_svc.domain.events import MapChangeKind, PickupRouted, RouteMapChanged
-from routing_svc.domain.geometry import make_route
 from routing_svc.domain.model import Route, RouteMatch
 from routing_svc.service_layer import handlers
 from routing_svc.service_layer.commands import LookupQuery, RoutePickup
@@ -19,6 +20,7 @@ from tests.support.fakes_routing import FakeIndexCache, FakeRouting
 from tests.support.geometry import OCEAN_LAT as LAT0
 from tests.support.geometry import OCEAN_LNG as LNG0
 from tests.support.geometry import square
+from tests.support.routing_inputs import named_route
 
 HUB = "HUB-1"
 MAX_NEAREST_M = 500.0
@@ -34,15 +36,7 @@ def registry(routing) -> IndexRegistry:
     return routing.registry()
 
 
-def route(route_id: str, geometry: dict, *, hub: str = HUB, rider: str | None = None, **fields) -> Route:
-    return make_route(
-        route_id=route_id,
-        hub_id=hub,
-        name=f"route {route_id}",
-        geometry_geojson=geometry,
-        default_rider_id=rider,
-        **fields,
-    )
+route = partial(named_route, hub=HUB)
 
 
 def map_changes(routing: FakeRouting) -> list[RouteMapChanged]:

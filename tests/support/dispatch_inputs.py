@@ -1,10 +1,12 @@
-"""The PUR news dispatch_svc applies (pur.events.v1 as `PurSnapshot`), built for tests."""
+"""dispatch_svc's inputs built for tests: the PUR news it applies (pur.events.v1 as `PurSnapshot`)
+and what CreateDispatch asks for (`NewDispatch`)."""
 
 from __future__ import annotations
 
 from datetime import date
+from typing import Any
 
-from dispatch_svc.domain.model import PickupStatus, PurSnapshot, RouteMatch
+from dispatch_svc.domain.model import NewDispatch, PickupStatus, PurSnapshot, RouteMatch
 
 LAT, LNG = 12.9, 77.6
 
@@ -39,3 +41,9 @@ def pur_snapshot(
         route_match=route_match,
         rider_id=rider,
     )
+
+
+def new_dispatch(request_id: str = "req-1", *, hub: str, day: date, route: str = "R1", **fields: Any) -> NewDispatch:
+    """A dispatch of `route`; `fields` name its rider_id, vehicle_id or pur_ids, else the use case
+    recommends them and takes the queue."""
+    return NewDispatch(request_id=request_id, hub_id=hub, route_id=route, pickup_date=day, **fields)
