@@ -1,4 +1,5 @@
-"""The shared kernel: the one rule for each kind of value every service takes from outside.
+"""The shared kernel: the one rule for each kind of value every service takes from outside, and
+the statuses every service speaks.
 
 Ids, dates, bounded free text and coordinates are checked here and nowhere else, by domains,
 entrypoints, consumers, configuration and token scopes alike. Pure Python: a failed check raises
@@ -7,6 +8,7 @@ entrypoints, consumers, configuration and token scopes alike. Pure Python: a fai
 
 from __future__ import annotations
 
+import enum
 import math
 import re
 import uuid
@@ -22,6 +24,25 @@ _DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
 # PostgreSQL cannot store NUL at all).
 _CONTROL_CHARACTER = re.compile(r"[\x00-\x08\x0b-\x1f]")
 MAX_QUOTED_CHARS = 40
+
+
+class PickupStatus(enum.Enum):
+    """A PUR's status, as the contract names it (pur_svc owns it; dispatch_svc follows it)."""
+
+    PENDING_ROUTE = "PENDING_ROUTE"
+    ROUTED = "ROUTED"
+    UNROUTABLE = "UNROUTABLE"
+    DISPATCHED = "DISPATCHED"
+    PICKED_UP = "PICKED_UP"
+    CANCELLED = "CANCELLED"
+
+
+class RouteMatch(enum.Enum):
+    """How a PUR's route was found."""
+
+    EXACT = "EXACT"
+    NEAREST = "NEAREST"
+    NONE = "NONE"
 
 
 def is_id(value: object) -> bool:

@@ -14,24 +14,14 @@ from attendance_adapter.domain.model import AttendanceRecord, AttendanceStatus, 
 from firstmile.attendance.v1 import attendance_pb2
 from firstmile.events.v1 import events_pb2
 from mesh.outbox import OutboxEvent
-from mesh.protobuf import timestamp
+from mesh.protobuf import enum_to_proto, inverse, timestamp
 from mesh.topics import ATTENDANCE_EVENTS
 
 SOURCE = "attendance_adapter"
 
-STATUS_TO_PROTO = {
-    AttendanceStatus.PRESENT: attendance_pb2.ATTENDANCE_STATUS_PRESENT,
-    AttendanceStatus.ABSENT: attendance_pb2.ATTENDANCE_STATUS_ABSENT,
-    AttendanceStatus.ON_LEAVE: attendance_pb2.ATTENDANCE_STATUS_ON_LEAVE,
-    AttendanceStatus.CHECKED_OUT: attendance_pb2.ATTENDANCE_STATUS_CHECKED_OUT,
-}
-STATUS_FROM_PROTO = {value: key for key, value in STATUS_TO_PROTO.items()}
-ORIGIN_TO_PROTO = {
-    Origin.LIVE: attendance_pb2.ATTENDANCE_SOURCE_LIVE,
-    Origin.CACHED: attendance_pb2.ATTENDANCE_SOURCE_CACHED,
-    Origin.STALE: attendance_pb2.ATTENDANCE_SOURCE_STALE,
-    Origin.EMBEDDED: attendance_pb2.ATTENDANCE_SOURCE_EMBEDDED,
-}
+STATUS_TO_PROTO = enum_to_proto(AttendanceStatus, attendance_pb2.AttendanceStatus, "ATTENDANCE_STATUS_")
+STATUS_FROM_PROTO = inverse(STATUS_TO_PROTO)
+ORIGIN_TO_PROTO = enum_to_proto(Origin, attendance_pb2.AttendanceSource, "ATTENDANCE_SOURCE_")
 
 
 def moment(stamp: Timestamp, present: bool) -> datetime | None:

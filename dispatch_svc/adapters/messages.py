@@ -28,51 +28,24 @@ from firstmile.dispatch.v1 import dispatch_pb2
 from firstmile.events.v1 import events_pb2
 from firstmile.pur.v1 import pur_pb2
 from mesh.outbox import OutboxEvent
-from mesh.protobuf import timestamp
+from mesh.protobuf import enum_to_proto, inverse, timestamp
 from mesh.topics import DISPATCH_EVENTS
 
 SOURCE = "dispatch_svc"
 
-DISPATCH_STATUS_TO_PROTO = {
-    DispatchStatus.OPEN: dispatch_pb2.DISPATCH_STATUS_OPEN,
-    DispatchStatus.IN_PROGRESS: dispatch_pb2.DISPATCH_STATUS_IN_PROGRESS,
-    DispatchStatus.COMPLETED: dispatch_pb2.DISPATCH_STATUS_COMPLETED,
-    DispatchStatus.CANCELLED: dispatch_pb2.DISPATCH_STATUS_CANCELLED,
-}
-DISPATCH_STATUS_FROM_PROTO = {v: k for k, v in DISPATCH_STATUS_TO_PROTO.items()}
-VEHICLE_TYPE_TO_PROTO = {
-    VehicleType.BIKE: dispatch_pb2.VEHICLE_TYPE_BIKE,
-    VehicleType.THREE_WHEELER: dispatch_pb2.VEHICLE_TYPE_THREE_WHEELER,
-    VehicleType.VAN: dispatch_pb2.VEHICLE_TYPE_VAN,
-    VehicleType.TRUCK: dispatch_pb2.VEHICLE_TYPE_TRUCK,
-}
-VEHICLE_TYPE_FROM_PROTO = {v: k for k, v in VEHICLE_TYPE_TO_PROTO.items()}
-PICKUP_STATUS_TO_PROTO = {
-    PickupStatus.PENDING_ROUTE: pur_pb2.PICKUP_STATUS_PENDING_ROUTE,
-    PickupStatus.ROUTED: pur_pb2.PICKUP_STATUS_ROUTED,
-    PickupStatus.UNROUTABLE: pur_pb2.PICKUP_STATUS_UNROUTABLE,
-    PickupStatus.DISPATCHED: pur_pb2.PICKUP_STATUS_DISPATCHED,
-    PickupStatus.PICKED_UP: pur_pb2.PICKUP_STATUS_PICKED_UP,
-    PickupStatus.CANCELLED: pur_pb2.PICKUP_STATUS_CANCELLED,
-}
-PICKUP_STATUS_FROM_PROTO = {v: k for k, v in PICKUP_STATUS_TO_PROTO.items()}
-ROUTE_MATCH_TO_PROTO = {
-    RouteMatch.EXACT: common_pb2.ROUTE_MATCH_EXACT,
-    RouteMatch.NEAREST: common_pb2.ROUTE_MATCH_NEAREST,
-}
-ROUTE_MATCH_FROM_PROTO = {v: k for k, v in ROUTE_MATCH_TO_PROTO.items()}
-RELEASE_REASON_TO_PROTO = {
-    ReleaseReason.REMOVED: events_pb2.RELEASE_REASON_REMOVED,
-    ReleaseReason.DISPATCH_CANCELLED: events_pb2.RELEASE_REASON_DISPATCH_CANCELLED,
-}
-ATTENDANCE_SOURCE_TO_PROTO = {
-    AttendanceSource.UNKNOWN: attendance_pb2.ATTENDANCE_SOURCE_UNSPECIFIED,
-    AttendanceSource.LIVE: attendance_pb2.ATTENDANCE_SOURCE_LIVE,
-    AttendanceSource.CACHED: attendance_pb2.ATTENDANCE_SOURCE_CACHED,
-    AttendanceSource.STALE: attendance_pb2.ATTENDANCE_SOURCE_STALE,
-    AttendanceSource.EMBEDDED: attendance_pb2.ATTENDANCE_SOURCE_EMBEDDED,
-}
-ATTENDANCE_SOURCE_FROM_PROTO = {v: k for k, v in ATTENDANCE_SOURCE_TO_PROTO.items()}
+DISPATCH_STATUS_TO_PROTO = enum_to_proto(DispatchStatus, dispatch_pb2.DispatchStatus, "DISPATCH_STATUS_")
+DISPATCH_STATUS_FROM_PROTO = inverse(DISPATCH_STATUS_TO_PROTO)
+VEHICLE_TYPE_TO_PROTO = enum_to_proto(VehicleType, dispatch_pb2.VehicleType, "VEHICLE_TYPE_")
+VEHICLE_TYPE_FROM_PROTO = inverse(VEHICLE_TYPE_TO_PROTO)
+PICKUP_STATUS_TO_PROTO = enum_to_proto(PickupStatus, pur_pb2.PickupStatus, "PICKUP_STATUS_")
+PICKUP_STATUS_FROM_PROTO = inverse(PICKUP_STATUS_TO_PROTO)
+ROUTE_MATCH_TO_PROTO = enum_to_proto(RouteMatch, common_pb2.RouteMatch, "ROUTE_MATCH_")
+ROUTE_MATCH_FROM_PROTO = inverse(ROUTE_MATCH_TO_PROTO)
+RELEASE_REASON_TO_PROTO = enum_to_proto(ReleaseReason, events_pb2.ReleaseReason, "RELEASE_REASON_")
+ATTENDANCE_SOURCE_TO_PROTO = enum_to_proto(
+    AttendanceSource, attendance_pb2.AttendanceSource, "ATTENDANCE_SOURCE_", UNKNOWN="ATTENDANCE_SOURCE_UNSPECIFIED"
+)
+ATTENDANCE_SOURCE_FROM_PROTO = inverse(ATTENDANCE_SOURCE_TO_PROTO)
 
 
 def rider_to_proto(rider: Rider) -> dispatch_pb2.Rider:

@@ -25,7 +25,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 
 from mesh.errors import AlreadyExists, FailedPrecondition, InvalidArgument
-from mesh.kernel import check_id, check_text
+from mesh.kernel import PickupStatus, RouteMatch, check_id, check_text
 
 PHONE_PATTERN = re.compile(r"\+?[0-9][0-9 -]{2,19}")
 MAX_NAME = 200
@@ -71,15 +71,6 @@ class VehicleBusy(FailedPrecondition):
     """The vehicle is on another active dispatch (a vehicle has at most one)."""
 
 
-class PickupStatus(enum.Enum):
-    PENDING_ROUTE = "PENDING_ROUTE"
-    ROUTED = "ROUTED"
-    UNROUTABLE = "UNROUTABLE"
-    DISPATCHED = "DISPATCHED"
-    PICKED_UP = "PICKED_UP"
-    CANCELLED = "CANCELLED"
-
-
 class DispatchStatus(enum.Enum):
     OPEN = "OPEN"
     IN_PROGRESS = "IN_PROGRESS"
@@ -95,11 +86,6 @@ class VehicleType(enum.Enum):
     THREE_WHEELER = "THREE_WHEELER"
     VAN = "VAN"
     TRUCK = "TRUCK"
-
-
-class RouteMatch(enum.Enum):
-    EXACT = "EXACT"
-    NEAREST = "NEAREST"
 
 
 class ChangeKind(enum.Enum):

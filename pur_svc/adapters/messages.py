@@ -8,28 +8,17 @@ from firstmile.common.v1 import common_pb2
 from firstmile.events.v1 import events_pb2
 from firstmile.pur.v1 import pur_pb2
 from mesh.outbox import OutboxEvent
-from mesh.protobuf import timestamp
+from mesh.protobuf import enum_to_proto, inverse, timestamp
 from mesh.topics import PUR_CREATED, PUR_EVENTS
 from pur_svc.domain.events import RoutingReason, RoutingRequested, StatusChanged
 from pur_svc.domain.model import PickupRequest, PickupStatus, RouteMatch
 
 SOURCE = "pur_svc"
 
-STATUS_TO_PROTO = {
-    PickupStatus.PENDING_ROUTE: pur_pb2.PICKUP_STATUS_PENDING_ROUTE,
-    PickupStatus.ROUTED: pur_pb2.PICKUP_STATUS_ROUTED,
-    PickupStatus.UNROUTABLE: pur_pb2.PICKUP_STATUS_UNROUTABLE,
-    PickupStatus.DISPATCHED: pur_pb2.PICKUP_STATUS_DISPATCHED,
-    PickupStatus.PICKED_UP: pur_pb2.PICKUP_STATUS_PICKED_UP,
-    PickupStatus.CANCELLED: pur_pb2.PICKUP_STATUS_CANCELLED,
-}
-STATUS_FROM_PROTO = {value: key for key, value in STATUS_TO_PROTO.items()}
-MATCH_TO_PROTO = {
-    RouteMatch.EXACT: common_pb2.ROUTE_MATCH_EXACT,
-    RouteMatch.NEAREST: common_pb2.ROUTE_MATCH_NEAREST,
-    RouteMatch.NONE: common_pb2.ROUTE_MATCH_NONE,
-}
-MATCH_FROM_PROTO = {value: key for key, value in MATCH_TO_PROTO.items()}
+STATUS_TO_PROTO = enum_to_proto(PickupStatus, pur_pb2.PickupStatus, "PICKUP_STATUS_")
+STATUS_FROM_PROTO = inverse(STATUS_TO_PROTO)
+MATCH_TO_PROTO = enum_to_proto(RouteMatch, common_pb2.RouteMatch, "ROUTE_MATCH_")
+MATCH_FROM_PROTO = inverse(MATCH_TO_PROTO)
 
 
 def pickup_to_proto(pur: PickupRequest) -> pur_pb2.PickupRequest:
@@ -65,10 +54,7 @@ def pickup_to_proto(pur: PickupRequest) -> pur_pb2.PickupRequest:
     )
 
 
-ROUTING_REASON_TO_PROTO = {
-    RoutingReason.CREATED: events_pb2.ROUTING_REASON_CREATED,
-    RoutingReason.MAP_CHANGED: events_pb2.ROUTING_REASON_MAP_CHANGED,
-}
+ROUTING_REASON_TO_PROTO = enum_to_proto(RoutingReason, events_pb2.RoutingReason, "ROUTING_REASON_")
 
 
 def to_outbox(event: object) -> Iterable[OutboxEvent]:

@@ -16,7 +16,7 @@ from dataclasses import asdict, dataclass, field
 from datetime import date, datetime, timedelta
 
 from mesh.errors import FailedPrecondition, InvalidArgument
-from mesh.kernel import check_coordinates, check_id, check_text
+from mesh.kernel import PickupStatus, RouteMatch, check_coordinates, check_id, check_text
 
 PINCODE = re.compile(r"[A-Za-z0-9 -]{3,12}")
 MAX_NAME = 200
@@ -37,25 +37,10 @@ class IllegalTransition(FailedPrecondition):
     """The PUR's status does not allow the requested change."""
 
 
-class PickupStatus(enum.Enum):
-    PENDING_ROUTE = "PENDING_ROUTE"
-    ROUTED = "ROUTED"
-    UNROUTABLE = "UNROUTABLE"
-    DISPATCHED = "DISPATCHED"
-    PICKED_UP = "PICKED_UP"
-    CANCELLED = "CANCELLED"
-
-
 ROUTABLE_STATES = frozenset({PickupStatus.PENDING_ROUTE, PickupStatus.ROUTED, PickupStatus.UNROUTABLE})
 # A dispatched PUR can still be cancelled until the rider picks it up; dispatch_svc then takes it
 # off the dispatch when it sees the cancellation.
 CANCELLABLE_STATES = ROUTABLE_STATES | {PickupStatus.DISPATCHED}
-
-
-class RouteMatch(enum.Enum):
-    EXACT = "EXACT"
-    NEAREST = "NEAREST"
-    NONE = "NONE"
 
 
 @dataclass(frozen=True)

@@ -10,7 +10,7 @@ from firstmile.common.v1 import common_pb2
 from firstmile.events.v1 import events_pb2
 from firstmile.routing.v1 import routing_pb2
 from mesh.outbox import OutboxEvent
-from mesh.protobuf import timestamp
+from mesh.protobuf import enum_to_proto, timestamp
 from mesh.topics import PUR_ROUTE_ASSIGNMENTS, ROUTING_MAP_CHANGES
 from routing_svc.domain.events import MapChangeKind, PickupRouted, RouteMapChanged
 from routing_svc.domain.index import HubRouteIndex
@@ -19,16 +19,8 @@ from routing_svc.domain.model import LookupResult, RouteMatch, RouteRecord
 SOURCE = "routing_svc"
 MAX_REASON_CHARS = 500
 
-MATCH_TO_PROTO = {
-    RouteMatch.EXACT: common_pb2.ROUTE_MATCH_EXACT,
-    RouteMatch.NEAREST: common_pb2.ROUTE_MATCH_NEAREST,
-    RouteMatch.NONE: common_pb2.ROUTE_MATCH_NONE,
-}
-CHANGE_KIND_TO_PROTO = {
-    MapChangeKind.UPSERT: events_pb2.ROUTE_MAP_CHANGE_KIND_UPSERT,
-    MapChangeKind.DELETE: events_pb2.ROUTE_MAP_CHANGE_KIND_DELETE,
-    MapChangeKind.IMPORT: events_pb2.ROUTE_MAP_CHANGE_KIND_IMPORT,
-}
+MATCH_TO_PROTO = enum_to_proto(RouteMatch, common_pb2.RouteMatch, "ROUTE_MATCH_")
+CHANGE_KIND_TO_PROTO = enum_to_proto(MapChangeKind, events_pb2.RouteMapChangeKind, "ROUTE_MAP_CHANGE_KIND_")
 
 
 def route_to_proto(record: RouteRecord, *, omit_geometry: bool = False) -> routing_pb2.Route:

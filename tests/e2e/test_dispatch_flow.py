@@ -13,7 +13,8 @@ from firstmile.attendance.v1 import attendance_pb2, attendance_pb2_grpc
 from firstmile.dispatch.v1 import dispatch_pb2, dispatch_pb2_grpc
 from firstmile.pur.v1 import pur_pb2, pur_pb2_grpc
 from firstmile.routing.v1 import routing_pb2, routing_pb2_grpc
-from tests.e2e.test_assignment_loop import SETTLED, create_when_hub_known, pur_request, square
+from tests.e2e.test_assignment_loop import SETTLED, create_when_hub_known, pur_request
+from tests.support.geometry import square_geojson
 from tests.support.polling import eventually
 
 pytestmark = pytest.mark.e2e
@@ -65,7 +66,7 @@ def test_routed_purs_are_dispatched_cancelled_back_to_the_queue_then_picked_up(m
     mesh["routing"].UpsertRoute(
         routing_pb2.UpsertRouteRequest(
             route=routing_pb2.Route(
-                id=route, hub_id=hub, name="One", geometry_geojson=square(77.60, 12.90), default_rider_id=rider
+                id=route, hub_id=hub, name="One", geometry_geojson=square_geojson(77.60, 12.90), default_rider_id=rider
             )
         ),
         timeout=30,

@@ -98,3 +98,19 @@ def test_tab_newline_and_any_printable_text_are_fine(text):
 def test_quoted_keeps_short_values_whole_and_cuts_long_ones():
     assert quoted("R-17") == "'R-17'"
     assert quoted("x" * 100_000) == f"'{'x' * 39}... (100000 characters)"
+
+
+def test_statuses_map_to_the_contracts_enums_by_name():
+    from firstmile.common.v1 import common_pb2
+    from firstmile.pur.v1 import pur_pb2
+    from mesh.kernel import PickupStatus, RouteMatch
+    from mesh.protobuf import enum_to_proto, inverse
+
+    to_proto = enum_to_proto(PickupStatus, pur_pb2.PickupStatus, "PICKUP_STATUS_")
+    assert to_proto[PickupStatus.PICKED_UP] == pur_pb2.PICKUP_STATUS_PICKED_UP
+    assert inverse(to_proto)[pur_pb2.PICKUP_STATUS_ROUTED] is PickupStatus.ROUTED
+    assert (
+        enum_to_proto(RouteMatch, common_pb2.RouteMatch, "ROUTE_MATCH_")[RouteMatch.NONE] == common_pb2.ROUTE_MATCH_NONE
+    )
+    with pytest.raises(ValueError):
+        enum_to_proto(PickupStatus, common_pb2.RouteMatch, "ROUTE_MATCH_")
