@@ -125,13 +125,13 @@ def write_log(servers_engine) -> WriteLog:
     return WriteLog(servers_engine)
 
 
-def delete_with_their_events(
-    conn: sa.Connection, table: sa.Table, rows: sa.ColumnElement[bool], key: sa.Column, outbox: sa.Table
-) -> None:
-    """The `rows` of `table`, and the outbox events keyed by their `key` column."""
-    keys = conn.execute(sa.select(key).where(rows)).scalars().all()
+def delete_ours(conn: sa.Connection, table: sa.Table, owner: sa.Column, key: sa.Column, outbox: sa.Table) -> None:
+    """This module's rows of `table` (in its hub, or with an `owner` of its own) and the outbox
+    events keyed by their `key` column."""
+    ours = sa.or_(table.c.hub_id == HUB, owner.startswith(FUZZ))
+    keys = conn.execute(sa.select(key).where(ours)).scalars().all()
     conn.execute(sa.delete(outbox).where(outbox.c.key.in_([k.encode() for k in keys])))
-    conn.execute(sa.delete(table).where(rows))
+    conn.execute(sa.delete(table).where(ours))
 
 
 @pytest.fixture(scope="module")
@@ -142,9 +142,8 @@ def pickup_service(servers_engine, engine, kafka_bootstrap_servers) -> Iterator[
     with admin_channel(pur_api.registration(servicer)) as channel:
         yield pur_pb2_grpc.PickupServiceStub(channel)
     pickups = pur_orm.pickup_requests
-    mine = sa.or_(pickups.c.hub_id == HUB, pickups.c.client_id.startswith(FUZZ))
     with engine.begin() as conn:
-        delete_with_their_events(conn, pickups, mine, pickups.c.id, pur_orm.outbox.table)
+        delete_ours(conn, pickups, pickups.c.client_id, pickups.c.id, pur_orm.outbox.table)
         conn.execute(sa.delete(pur_orm.hubs).where(pur_orm.hubs.c.hub_id == HUB))
 
 
@@ -183,9 +182,8 @@ def attendance_service(servers_engine, engine) -> Iterator[attendance_pb2_grpc.A
     with admin_channel(attendance_api.registration(servicer)) as channel:
         yield attendance_pb2_grpc.AttendanceServiceStub(channel)
     records = attendance_orm.attendance_records
-    mine = sa.or_(records.c.hub_id == HUB, records.c.rider_id.startswith(FUZZ))
     with engine.begin() as conn:
-        delete_with_their_events(conn, records, mine, records.c.rider_id, attendance_orm.outbox.table)
+        delete_ours(conn, records, records.c.rider_id, records.c.rider_id, attendance_orm.outbox.table)
 
 
 @pytest.fixture(scope="module")

@@ -26,12 +26,12 @@ def pur_snapshot(
 ) -> PurSnapshot:
     """PUR `pur_id` at `version`, by default routed to R1 of `hub` for `day` with 3 packages / 4 kg."""
     return PurSnapshot(
-        pur_id=pur_id,
-        version=version,
-        status=status,
-        hub_id=hub,
-        route_id=route,
-        pickup_date=day,
+        pur_id,
+        version,
+        status,
+        hub,
+        route,
+        day,
         client_id="c1",
         warehouse_name="WH",
         lat=LAT,
