@@ -12,7 +12,7 @@ def status_of(call: Callable[..., object], request: object, timeout: float = 10)
     """`call(request)`, which must fail: its status code and details."""
     with pytest.raises(grpc.RpcError) as caught:
         call(request, timeout=timeout)
-    return caught.value.code(), caught.value.details()
+    return caught.value.code(), caught.value.details() or ""
 
 
 def code_of(call: Callable[..., object], request: object) -> grpc.StatusCode:
