@@ -32,6 +32,7 @@ from typing import Any, cast
 
 import psycopg2.extensions
 import sqlalchemy as sa
+from google.protobuf.message import Message
 from kafka import KafkaProducer
 from prometheus_client import Counter, Gauge, Histogram
 from psycopg2 import sql as pgsql
@@ -123,6 +124,18 @@ class OutboxEvent:
     source: str
     event_id: uuid.UUID = field(default_factory=uuid.uuid4)
     occurred_at: datetime = field(default_factory=lambda: datetime.now(UTC))
+
+    @classmethod
+    def of(cls, topic: str, key: str, message: Message, *, source: str, occurred_at: datetime) -> OutboxEvent:
+        """The event carrying protobuf `message`, typed by its full name (CloudEvents `ce_type`)."""
+        return cls(
+            topic=topic,
+            key=key,
+            payload=message.SerializeToString(),
+            event_type=message.DESCRIPTOR.full_name,
+            source=source,
+            occurred_at=occurred_at,
+        )
 
     def to_row(self) -> dict[str, Any]:
         return {

@@ -76,11 +76,4 @@ def attendance_changed(event: AttendanceChanged) -> OutboxEvent:
         record=record_to_proto(record),
         changed_at=timestamp(event.changed_at),
     )
-    return OutboxEvent(
-        topic=ATTENDANCE_EVENTS,
-        key=record.rider_id,
-        payload=payload.SerializeToString(),
-        event_type=events_pb2.AttendanceChanged.DESCRIPTOR.full_name,
-        source=SOURCE,
-        occurred_at=event.changed_at,
-    )
+    return OutboxEvent.of(ATTENDANCE_EVENTS, record.rider_id, payload, source=SOURCE, occurred_at=event.changed_at)

@@ -192,11 +192,4 @@ def _dispatch_event(event: DispatchEvent) -> OutboxEvent:
         payload.picked_up.SetInParent()
     else:
         payload.started.SetInParent()
-    return OutboxEvent(
-        topic=DISPATCH_EVENTS,
-        key=event.pur_id,
-        payload=payload.SerializeToString(),
-        event_type=events_pb2.DispatchEvent.DESCRIPTOR.full_name,
-        source=SOURCE,
-        occurred_at=event.occurred_at,
-    )
+    return OutboxEvent.of(DISPATCH_EVENTS, event.pur_id, payload, source=SOURCE, occurred_at=event.occurred_at)

@@ -84,14 +84,7 @@ def _routing_requested(event: RoutingRequested) -> OutboxEvent:
         requested_at=timestamp(event.requested_at),
         warehouse_id=pur.warehouse.id,
     )
-    return OutboxEvent(
-        topic=PUR_CREATED,
-        key=pur.id,
-        payload=payload.SerializeToString(),
-        event_type=events_pb2.PickupRequested.DESCRIPTOR.full_name,
-        source=SOURCE,
-        occurred_at=event.requested_at,
-    )
+    return OutboxEvent.of(PUR_CREATED, pur.id, payload, source=SOURCE, occurred_at=event.requested_at)
 
 
 def _status_changed(event: StatusChanged) -> OutboxEvent:
@@ -110,11 +103,4 @@ def _status_changed(event: StatusChanged) -> OutboxEvent:
         changed_at=timestamp(event.changed_at),
         previous_route_id=event.previous_route_id,
     )
-    return OutboxEvent(
-        topic=PUR_EVENTS,
-        key=pur.id,
-        payload=payload.SerializeToString(),
-        event_type=events_pb2.PickupStatusChanged.DESCRIPTOR.full_name,
-        source=SOURCE,
-        occurred_at=event.changed_at,
-    )
+    return OutboxEvent.of(PUR_EVENTS, pur.id, payload, source=SOURCE, occurred_at=event.changed_at)

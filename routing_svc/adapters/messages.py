@@ -128,14 +128,7 @@ def _route_map_changed(event: RouteMapChanged) -> OutboxEvent:
         changed_route_ids=event.changed_route_ids[:MAX_CHANGED_ROUTE_IDS],
         changed_at=timestamp(event.changed_at),
     )
-    return OutboxEvent(
-        topic=ROUTING_MAP_CHANGES,
-        key=event.hub_id,
-        payload=payload.SerializeToString(),
-        event_type=events_pb2.RouteMapChanged.DESCRIPTOR.full_name,
-        source=SOURCE,
-        occurred_at=event.changed_at,
-    )
+    return OutboxEvent.of(ROUTING_MAP_CHANGES, event.hub_id, payload, source=SOURCE, occurred_at=event.changed_at)
 
 
 def _route_assignment(event: PickupRouted) -> OutboxEvent:
@@ -170,11 +163,4 @@ def _route_assignment(event: PickupRouted) -> OutboxEvent:
                 attempt=event.attempt,
             )
         )
-    return OutboxEvent(
-        topic=PUR_ROUTE_ASSIGNMENTS,
-        key=pur_id,
-        payload=decision.SerializeToString(),
-        event_type=events_pb2.RouteAssignment.DESCRIPTOR.full_name,
-        source=SOURCE,
-        occurred_at=now,
-    )
+    return OutboxEvent.of(PUR_ROUTE_ASSIGNMENTS, pur_id, decision, source=SOURCE, occurred_at=now)
