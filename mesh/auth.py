@@ -40,6 +40,7 @@ EVERY_ROLE = frozenset(Role)
 STAFF = frozenset({Role.TEAM_LEAD, Role.SERVICE, Role.ADMIN})
 MACHINES_AND_ADMINS = frozenset({Role.SERVICE, Role.ADMIN})
 ADMINS = frozenset({Role.ADMIN})
+TEAM_LEADS_AND_ADMINS = frozenset({Role.TEAM_LEAD, Role.ADMIN})
 
 
 @dataclass(frozen=True)

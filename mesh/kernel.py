@@ -43,6 +43,7 @@ class RouteMatch(enum.Enum):
     EXACT = "EXACT"
     NEAREST = "NEAREST"
     NONE = "NONE"
+    MANUAL = "MANUAL"  # a team lead chose the route
 
 
 def is_id(value: object) -> bool:

@@ -97,6 +97,9 @@ ACCESS = {
         "StartDispatch",
         "CompleteDispatch",
         "CancelDispatch",
+        "ReassignDispatch",
+        "MovePickups",
+        "WatchOpenPickupsByRoute",
     )
 }
 

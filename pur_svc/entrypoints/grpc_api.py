@@ -10,7 +10,7 @@ import grpc
 
 from firstmile.pur.v1 import pur_pb2, pur_pb2_grpc
 from mesh.access import AccessRule, Caller, Scope, current_caller
-from mesh.auth import EVERY_ROLE, Role
+from mesh.auth import EVERY_ROLE, STAFF, TEAM_LEADS_AND_ADMINS, Role
 from mesh.errors import InvalidArgument, PermissionDenied
 from mesh.grpc_server import ServiceRegistration
 from mesh.kernel import check_id, parse_date
@@ -35,6 +35,10 @@ ACCESS = {
     "ListPickupRequests": AccessRule(EVERY_ROLE, Scope.PICKUP),
     "CancelPickupRequest": AccessRule(EVERY_ROLE, Scope.PICKUP),
     "WatchPickupRequests": AccessRule(EVERY_ROLE, Scope.PICKUP),
+    "ListManualQueue": AccessRule(STAFF, Scope.HUB),
+    "AssignPickupRoute": AccessRule(TEAM_LEADS_AND_ADMINS, Scope.PICKUP),
+    "BatchAssignPickupRoutes": AccessRule(TEAM_LEADS_AND_ADMINS, Scope.PICKUP),
+    "ListPickupHistory": AccessRule(STAFF, Scope.PICKUP),
 }
 
 

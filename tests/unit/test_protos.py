@@ -158,14 +158,17 @@ def test_rpc_request_response_naming():
 
 
 def test_streaming_shapes():
-    svc = pur_pb2.DESCRIPTOR.services_by_name["PickupService"]
-    watch = svc.methods_by_name["WatchPickupRequests"]
-    assert watch.server_streaming and not watch.client_streaming
+    watches = {
+        pur_pb2.DESCRIPTOR.services_by_name["PickupService"].methods_by_name["WatchPickupRequests"],
+        dispatch_pb2.DESCRIPTOR.services_by_name["DispatchService"].methods_by_name["WatchOpenPickupsByRoute"],
+    }
+    for watch in watches:
+        assert watch.server_streaming and not watch.client_streaming
     # Every other RPC of the mesh is unary.
     for module in _all_files():
         for s in module.DESCRIPTOR.services_by_name.values():
             for method in s.methods:
-                if method is watch:
+                if method in watches:
                     continue
                 assert not method.server_streaming and not method.client_streaming, method.full_name
 
@@ -201,6 +204,7 @@ def test_other_public_enums():
         "ROUTE_MATCH_EXACT": 1,
         "ROUTE_MATCH_NEAREST": 2,
         "ROUTE_MATCH_NONE": 3,
+        "ROUTE_MATCH_MANUAL": 4,
     }
     assert _enum_values(dispatch_pb2.DispatchStatus) == {
         "DISPATCH_STATUS_UNSPECIFIED": 0,
@@ -335,7 +339,7 @@ def test_event_oneofs():
     ra = events_pb2.RouteAssignment.DESCRIPTOR.oneofs_by_name["result"]
     assert [f.name for f in ra.fields] == ["assigned", "unroutable"]
     de = events_pb2.DispatchEvent.DESCRIPTOR.oneofs_by_name["change"]
-    assert [f.name for f in de.fields] == ["dispatched", "released", "picked_up", "started"]
+    assert [f.name for f in de.fields] == ["dispatched", "released", "picked_up", "started", "rider_changed"]
 
     msg = events_pb2.RouteAssignment(unroutable=events_pb2.Unroutable(pur_id="p1", reason="too far"))
     decoded = events_pb2.RouteAssignment.FromString(msg.SerializeToString())

@@ -24,17 +24,19 @@ _sym_db = _symbol_database.Default()
 
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n firstmile/common/v1/common.proto\x12\x13\x66irstmile.common.v1\"\"\n\x06LatLng\x12\x0b\n\x03lat\x18\x01 \x01(\x01\x12\x0b\n\x03lng\x18\x02 \x01(\x01\"v\n\tWarehouse\x12\n\n\x02id\x18\x01 \x01(\t\x12\x0c\n\x04name\x18\x02 \x01(\t\x12\x0f\n\x07\x61\x64\x64ress\x18\x03 \x01(\t\x12\x0f\n\x07pincode\x18\x04 \x01(\t\x12-\n\x08location\x18\x05 \x01(\x0b\x32\x1b.firstmile.common.v1.LatLng*o\n\nRouteMatch\x12\x1b\n\x17ROUTE_MATCH_UNSPECIFIED\x10\x00\x12\x15\n\x11ROUTE_MATCH_EXACT\x10\x01\x12\x17\n\x13ROUTE_MATCH_NEAREST\x10\x02\x12\x14\n\x10ROUTE_MATCH_NONE\x10\x03\x62\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n firstmile/common/v1/common.proto\x12\x13\x66irstmile.common.v1\"\"\n\x06LatLng\x12\x0b\n\x03lat\x18\x01 \x01(\x01\x12\x0b\n\x03lng\x18\x02 \x01(\x01\"v\n\tWarehouse\x12\n\n\x02id\x18\x01 \x01(\t\x12\x0c\n\x04name\x18\x02 \x01(\t\x12\x0f\n\x07\x61\x64\x64ress\x18\x03 \x01(\t\x12\x0f\n\x07pincode\x18\x04 \x01(\t\x12-\n\x08location\x18\x05 \x01(\x0b\x32\x1b.firstmile.common.v1.LatLng\"&\n\x05\x41\x63tor\x12\x0f\n\x07subject\x18\x01 \x01(\t\x12\x0c\n\x04role\x18\x02 \x01(\t*\x87\x01\n\nRouteMatch\x12\x1b\n\x17ROUTE_MATCH_UNSPECIFIED\x10\x00\x12\x15\n\x11ROUTE_MATCH_EXACT\x10\x01\x12\x17\n\x13ROUTE_MATCH_NEAREST\x10\x02\x12\x14\n\x10ROUTE_MATCH_NONE\x10\x03\x12\x16\n\x12ROUTE_MATCH_MANUAL\x10\x04\x62\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'firstmile.common.v1.common_pb2', _globals)
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
-  _globals['_ROUTEMATCH']._serialized_start=213
-  _globals['_ROUTEMATCH']._serialized_end=324
+  _globals['_ROUTEMATCH']._serialized_start=254
+  _globals['_ROUTEMATCH']._serialized_end=389
   _globals['_LATLNG']._serialized_start=57
   _globals['_LATLNG']._serialized_end=91
   _globals['_WAREHOUSE']._serialized_start=93
   _globals['_WAREHOUSE']._serialized_end=211
+  _globals['_ACTOR']._serialized_start=213
+  _globals['_ACTOR']._serialized_end=251
 # @@protoc_insertion_point(module_scope)

@@ -12,10 +12,12 @@ class RouteMatch(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     ROUTE_MATCH_EXACT: _ClassVar[RouteMatch]
     ROUTE_MATCH_NEAREST: _ClassVar[RouteMatch]
     ROUTE_MATCH_NONE: _ClassVar[RouteMatch]
+    ROUTE_MATCH_MANUAL: _ClassVar[RouteMatch]
 ROUTE_MATCH_UNSPECIFIED: RouteMatch
 ROUTE_MATCH_EXACT: RouteMatch
 ROUTE_MATCH_NEAREST: RouteMatch
 ROUTE_MATCH_NONE: RouteMatch
+ROUTE_MATCH_MANUAL: RouteMatch
 
 class LatLng(_message.Message):
     __slots__ = ("lat", "lng")
@@ -38,3 +40,11 @@ class Warehouse(_message.Message):
     pincode: str
     location: LatLng
     def __init__(self, id: _Optional[str] = ..., name: _Optional[str] = ..., address: _Optional[str] = ..., pincode: _Optional[str] = ..., location: _Optional[_Union[LatLng, _Mapping]] = ...) -> None: ...
+
+class Actor(_message.Message):
+    __slots__ = ("subject", "role")
+    SUBJECT_FIELD_NUMBER: _ClassVar[int]
+    ROLE_FIELD_NUMBER: _ClassVar[int]
+    subject: str
+    role: str
+    def __init__(self, subject: _Optional[str] = ..., role: _Optional[str] = ...) -> None: ...

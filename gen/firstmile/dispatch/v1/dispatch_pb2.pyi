@@ -398,3 +398,57 @@ class CancelDispatchResponse(_message.Message):
     DISPATCH_FIELD_NUMBER: _ClassVar[int]
     dispatch: Dispatch
     def __init__(self, dispatch: _Optional[_Union[Dispatch, _Mapping]] = ...) -> None: ...
+
+class ReassignDispatchRequest(_message.Message):
+    __slots__ = ("id", "rider_id", "vehicle_id", "reason")
+    ID_FIELD_NUMBER: _ClassVar[int]
+    RIDER_ID_FIELD_NUMBER: _ClassVar[int]
+    VEHICLE_ID_FIELD_NUMBER: _ClassVar[int]
+    REASON_FIELD_NUMBER: _ClassVar[int]
+    id: str
+    rider_id: str
+    vehicle_id: str
+    reason: str
+    def __init__(self, id: _Optional[str] = ..., rider_id: _Optional[str] = ..., vehicle_id: _Optional[str] = ..., reason: _Optional[str] = ...) -> None: ...
+
+class ReassignDispatchResponse(_message.Message):
+    __slots__ = ("dispatch",)
+    DISPATCH_FIELD_NUMBER: _ClassVar[int]
+    dispatch: Dispatch
+    def __init__(self, dispatch: _Optional[_Union[Dispatch, _Mapping]] = ...) -> None: ...
+
+class MovePickupsRequest(_message.Message):
+    __slots__ = ("from_dispatch_id", "to_dispatch_id", "pur_ids", "reason")
+    FROM_DISPATCH_ID_FIELD_NUMBER: _ClassVar[int]
+    TO_DISPATCH_ID_FIELD_NUMBER: _ClassVar[int]
+    PUR_IDS_FIELD_NUMBER: _ClassVar[int]
+    REASON_FIELD_NUMBER: _ClassVar[int]
+    from_dispatch_id: str
+    to_dispatch_id: str
+    pur_ids: _containers.RepeatedScalarFieldContainer[str]
+    reason: str
+    def __init__(self, from_dispatch_id: _Optional[str] = ..., to_dispatch_id: _Optional[str] = ..., pur_ids: _Optional[_Iterable[str]] = ..., reason: _Optional[str] = ...) -> None: ...
+
+class MovePickupsResponse(_message.Message):
+    __slots__ = ("from_dispatch", "to_dispatch")
+    FROM_DISPATCH_FIELD_NUMBER: _ClassVar[int]
+    TO_DISPATCH_FIELD_NUMBER: _ClassVar[int]
+    from_dispatch: Dispatch
+    to_dispatch: Dispatch
+    def __init__(self, from_dispatch: _Optional[_Union[Dispatch, _Mapping]] = ..., to_dispatch: _Optional[_Union[Dispatch, _Mapping]] = ...) -> None: ...
+
+class WatchOpenPickupsByRouteRequest(_message.Message):
+    __slots__ = ("hub_id", "pickup_date")
+    HUB_ID_FIELD_NUMBER: _ClassVar[int]
+    PICKUP_DATE_FIELD_NUMBER: _ClassVar[int]
+    hub_id: str
+    pickup_date: str
+    def __init__(self, hub_id: _Optional[str] = ..., pickup_date: _Optional[str] = ...) -> None: ...
+
+class WatchOpenPickupsByRouteResponse(_message.Message):
+    __slots__ = ("groups", "snapshot")
+    GROUPS_FIELD_NUMBER: _ClassVar[int]
+    SNAPSHOT_FIELD_NUMBER: _ClassVar[int]
+    groups: _containers.RepeatedCompositeFieldContainer[RouteGroup]
+    snapshot: bool
+    def __init__(self, groups: _Optional[_Iterable[_Union[RouteGroup, _Mapping]]] = ..., snapshot: _Optional[bool] = ...) -> None: ...

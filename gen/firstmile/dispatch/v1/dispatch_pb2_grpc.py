@@ -105,6 +105,21 @@ class DispatchServiceStub:
                 request_serializer=firstmile_dot_dispatch_dot_v1_dot_dispatch__pb2.CancelDispatchRequest.SerializeToString,
                 response_deserializer=firstmile_dot_dispatch_dot_v1_dot_dispatch__pb2.CancelDispatchResponse.FromString,
                 _registered_method=True)
+        self.ReassignDispatch = channel.unary_unary(
+                '/firstmile.dispatch.v1.DispatchService/ReassignDispatch',
+                request_serializer=firstmile_dot_dispatch_dot_v1_dot_dispatch__pb2.ReassignDispatchRequest.SerializeToString,
+                response_deserializer=firstmile_dot_dispatch_dot_v1_dot_dispatch__pb2.ReassignDispatchResponse.FromString,
+                _registered_method=True)
+        self.MovePickups = channel.unary_unary(
+                '/firstmile.dispatch.v1.DispatchService/MovePickups',
+                request_serializer=firstmile_dot_dispatch_dot_v1_dot_dispatch__pb2.MovePickupsRequest.SerializeToString,
+                response_deserializer=firstmile_dot_dispatch_dot_v1_dot_dispatch__pb2.MovePickupsResponse.FromString,
+                _registered_method=True)
+        self.WatchOpenPickupsByRoute = channel.unary_stream(
+                '/firstmile.dispatch.v1.DispatchService/WatchOpenPickupsByRoute',
+                request_serializer=firstmile_dot_dispatch_dot_v1_dot_dispatch__pb2.WatchOpenPickupsByRouteRequest.SerializeToString,
+                response_deserializer=firstmile_dot_dispatch_dot_v1_dot_dispatch__pb2.WatchOpenPickupsByRouteResponse.FromString,
+                _registered_method=True)
 
 
 class DispatchServiceServicer:
@@ -219,6 +234,39 @@ class DispatchServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def ReassignDispatch(self, request, context):
+        """Changes an OPEN dispatch's rider or vehicle (or both), with the checks of
+        CreateDispatch: of the dispatch's hub, active, present, not on another
+        active dispatch, and a vehicle that carries the dispatch's load. Its
+        pickups stay DISPATCHED and take the new rider. FAILED_PRECONDITION for a
+        dispatch that is not OPEN. Repeating the same change returns the dispatch
+        unchanged.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def MovePickups(self, request, context):
+        """Moves pickups from one OPEN dispatch to another OPEN dispatch of the same
+        route and day, all or nothing. FAILED_PRECONDITION when the target's
+        vehicle cannot carry the result or a pickup is not in the source.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def WatchOpenPickupsByRoute(self, request, context):
+        """Streams a hub's board for a day: first the whole board (snapshot true),
+        then the route groups that changed as pickups arrive, join, move or leave
+        and dispatches change (snapshot false). A group with pur_count 0 and no
+        open dispatch has left the board. A watcher that falls behind gets a
+        fresh snapshot instead of the changes it missed, never a silent gap.
+        Changes made through any replica reach watchers on every replica.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_DispatchServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -281,6 +329,21 @@ def add_DispatchServiceServicer_to_server(servicer, server):
                     servicer.CancelDispatch,
                     request_deserializer=firstmile_dot_dispatch_dot_v1_dot_dispatch__pb2.CancelDispatchRequest.FromString,
                     response_serializer=firstmile_dot_dispatch_dot_v1_dot_dispatch__pb2.CancelDispatchResponse.SerializeToString,
+            ),
+            'ReassignDispatch': grpc.unary_unary_rpc_method_handler(
+                    servicer.ReassignDispatch,
+                    request_deserializer=firstmile_dot_dispatch_dot_v1_dot_dispatch__pb2.ReassignDispatchRequest.FromString,
+                    response_serializer=firstmile_dot_dispatch_dot_v1_dot_dispatch__pb2.ReassignDispatchResponse.SerializeToString,
+            ),
+            'MovePickups': grpc.unary_unary_rpc_method_handler(
+                    servicer.MovePickups,
+                    request_deserializer=firstmile_dot_dispatch_dot_v1_dot_dispatch__pb2.MovePickupsRequest.FromString,
+                    response_serializer=firstmile_dot_dispatch_dot_v1_dot_dispatch__pb2.MovePickupsResponse.SerializeToString,
+            ),
+            'WatchOpenPickupsByRoute': grpc.unary_stream_rpc_method_handler(
+                    servicer.WatchOpenPickupsByRoute,
+                    request_deserializer=firstmile_dot_dispatch_dot_v1_dot_dispatch__pb2.WatchOpenPickupsByRouteRequest.FromString,
+                    response_serializer=firstmile_dot_dispatch_dot_v1_dot_dispatch__pb2.WatchOpenPickupsByRouteResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -618,6 +681,87 @@ class DispatchService:
             '/firstmile.dispatch.v1.DispatchService/CancelDispatch',
             firstmile_dot_dispatch_dot_v1_dot_dispatch__pb2.CancelDispatchRequest.SerializeToString,
             firstmile_dot_dispatch_dot_v1_dot_dispatch__pb2.CancelDispatchResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ReassignDispatch(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/firstmile.dispatch.v1.DispatchService/ReassignDispatch',
+            firstmile_dot_dispatch_dot_v1_dot_dispatch__pb2.ReassignDispatchRequest.SerializeToString,
+            firstmile_dot_dispatch_dot_v1_dot_dispatch__pb2.ReassignDispatchResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def MovePickups(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/firstmile.dispatch.v1.DispatchService/MovePickups',
+            firstmile_dot_dispatch_dot_v1_dot_dispatch__pb2.MovePickupsRequest.SerializeToString,
+            firstmile_dot_dispatch_dot_v1_dot_dispatch__pb2.MovePickupsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def WatchOpenPickupsByRoute(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_stream(
+            request,
+            target,
+            '/firstmile.dispatch.v1.DispatchService/WatchOpenPickupsByRoute',
+            firstmile_dot_dispatch_dot_v1_dot_dispatch__pb2.WatchOpenPickupsByRouteRequest.SerializeToString,
+            firstmile_dot_dispatch_dot_v1_dot_dispatch__pb2.WatchOpenPickupsByRouteResponse.FromString,
             options,
             channel_credentials,
             insecure,

@@ -154,10 +154,20 @@ class PickupStatusChanged(_message.Message):
     def __init__(self, pur_id: _Optional[str] = ..., hub_id: _Optional[str] = ..., client_id: _Optional[str] = ..., route_id: _Optional[str] = ..., pickup_date: _Optional[str] = ..., previous_status: _Optional[_Union[_pur_pb2.PickupStatus, str]] = ..., status: _Optional[_Union[_pur_pb2.PickupStatus, str]] = ..., pickup_request: _Optional[_Union[_pur_pb2.PickupRequest, _Mapping]] = ..., version: _Optional[int] = ..., changed_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., previous_route_id: _Optional[str] = ...) -> None: ...
 
 class PickupDispatched(_message.Message):
-    __slots__ = ("automatic",)
+    __slots__ = ("automatic", "moved_from_dispatch_id")
     AUTOMATIC_FIELD_NUMBER: _ClassVar[int]
+    MOVED_FROM_DISPATCH_ID_FIELD_NUMBER: _ClassVar[int]
     automatic: bool
-    def __init__(self, automatic: _Optional[bool] = ...) -> None: ...
+    moved_from_dispatch_id: str
+    def __init__(self, automatic: _Optional[bool] = ..., moved_from_dispatch_id: _Optional[str] = ...) -> None: ...
+
+class RiderChanged(_message.Message):
+    __slots__ = ("previous_rider_id", "previous_vehicle_id")
+    PREVIOUS_RIDER_ID_FIELD_NUMBER: _ClassVar[int]
+    PREVIOUS_VEHICLE_ID_FIELD_NUMBER: _ClassVar[int]
+    previous_rider_id: str
+    previous_vehicle_id: str
+    def __init__(self, previous_rider_id: _Optional[str] = ..., previous_vehicle_id: _Optional[str] = ...) -> None: ...
 
 class PickupReleased(_message.Message):
     __slots__ = ("reason", "detail")
@@ -176,7 +186,7 @@ class DispatchStarted(_message.Message):
     def __init__(self) -> None: ...
 
 class DispatchEvent(_message.Message):
-    __slots__ = ("pur_id", "dispatch_id", "hub_id", "route_id", "pickup_date", "rider_id", "vehicle_id", "dispatch_status", "version", "occurred_at", "dispatched", "released", "picked_up", "started")
+    __slots__ = ("pur_id", "dispatch_id", "hub_id", "route_id", "pickup_date", "rider_id", "vehicle_id", "dispatch_status", "version", "occurred_at", "dispatched", "released", "picked_up", "started", "rider_changed", "actor", "reason")
     PUR_ID_FIELD_NUMBER: _ClassVar[int]
     DISPATCH_ID_FIELD_NUMBER: _ClassVar[int]
     HUB_ID_FIELD_NUMBER: _ClassVar[int]
@@ -191,6 +201,9 @@ class DispatchEvent(_message.Message):
     RELEASED_FIELD_NUMBER: _ClassVar[int]
     PICKED_UP_FIELD_NUMBER: _ClassVar[int]
     STARTED_FIELD_NUMBER: _ClassVar[int]
+    RIDER_CHANGED_FIELD_NUMBER: _ClassVar[int]
+    ACTOR_FIELD_NUMBER: _ClassVar[int]
+    REASON_FIELD_NUMBER: _ClassVar[int]
     pur_id: str
     dispatch_id: str
     hub_id: str
@@ -205,23 +218,48 @@ class DispatchEvent(_message.Message):
     released: PickupReleased
     picked_up: PickupPickedUp
     started: DispatchStarted
-    def __init__(self, pur_id: _Optional[str] = ..., dispatch_id: _Optional[str] = ..., hub_id: _Optional[str] = ..., route_id: _Optional[str] = ..., pickup_date: _Optional[str] = ..., rider_id: _Optional[str] = ..., vehicle_id: _Optional[str] = ..., dispatch_status: _Optional[_Union[_dispatch_pb2.DispatchStatus, str]] = ..., version: _Optional[int] = ..., occurred_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., dispatched: _Optional[_Union[PickupDispatched, _Mapping]] = ..., released: _Optional[_Union[PickupReleased, _Mapping]] = ..., picked_up: _Optional[_Union[PickupPickedUp, _Mapping]] = ..., started: _Optional[_Union[DispatchStarted, _Mapping]] = ...) -> None: ...
+    rider_changed: RiderChanged
+    actor: _common_pb2.Actor
+    reason: str
+    def __init__(self, pur_id: _Optional[str] = ..., dispatch_id: _Optional[str] = ..., hub_id: _Optional[str] = ..., route_id: _Optional[str] = ..., pickup_date: _Optional[str] = ..., rider_id: _Optional[str] = ..., vehicle_id: _Optional[str] = ..., dispatch_status: _Optional[_Union[_dispatch_pb2.DispatchStatus, str]] = ..., version: _Optional[int] = ..., occurred_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., dispatched: _Optional[_Union[PickupDispatched, _Mapping]] = ..., released: _Optional[_Union[PickupReleased, _Mapping]] = ..., picked_up: _Optional[_Union[PickupPickedUp, _Mapping]] = ..., started: _Optional[_Union[DispatchStarted, _Mapping]] = ..., rider_changed: _Optional[_Union[RiderChanged, _Mapping]] = ..., actor: _Optional[_Union[_common_pb2.Actor, _Mapping]] = ..., reason: _Optional[str] = ...) -> None: ...
 
 class RouteMapChanged(_message.Message):
-    __slots__ = ("hub_id", "map_version", "previous_map_version", "kind", "changed_route_ids", "changed_at")
+    __slots__ = ("hub_id", "map_version", "previous_map_version", "kind", "changed_route_ids", "changed_at", "routes", "deleted_route_ids", "part", "parts")
     HUB_ID_FIELD_NUMBER: _ClassVar[int]
     MAP_VERSION_FIELD_NUMBER: _ClassVar[int]
     PREVIOUS_MAP_VERSION_FIELD_NUMBER: _ClassVar[int]
     KIND_FIELD_NUMBER: _ClassVar[int]
     CHANGED_ROUTE_IDS_FIELD_NUMBER: _ClassVar[int]
     CHANGED_AT_FIELD_NUMBER: _ClassVar[int]
+    ROUTES_FIELD_NUMBER: _ClassVar[int]
+    DELETED_ROUTE_IDS_FIELD_NUMBER: _ClassVar[int]
+    PART_FIELD_NUMBER: _ClassVar[int]
+    PARTS_FIELD_NUMBER: _ClassVar[int]
     hub_id: str
     map_version: int
     previous_map_version: int
     kind: RouteMapChangeKind
     changed_route_ids: _containers.RepeatedScalarFieldContainer[str]
     changed_at: _timestamp_pb2.Timestamp
-    def __init__(self, hub_id: _Optional[str] = ..., map_version: _Optional[int] = ..., previous_map_version: _Optional[int] = ..., kind: _Optional[_Union[RouteMapChangeKind, str]] = ..., changed_route_ids: _Optional[_Iterable[str]] = ..., changed_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
+    routes: _containers.RepeatedCompositeFieldContainer[RouteSummary]
+    deleted_route_ids: _containers.RepeatedScalarFieldContainer[str]
+    part: int
+    parts: int
+    def __init__(self, hub_id: _Optional[str] = ..., map_version: _Optional[int] = ..., previous_map_version: _Optional[int] = ..., kind: _Optional[_Union[RouteMapChangeKind, str]] = ..., changed_route_ids: _Optional[_Iterable[str]] = ..., changed_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., routes: _Optional[_Iterable[_Union[RouteSummary, _Mapping]]] = ..., deleted_route_ids: _Optional[_Iterable[str]] = ..., part: _Optional[int] = ..., parts: _Optional[int] = ...) -> None: ...
+
+class RouteSummary(_message.Message):
+    __slots__ = ("id", "name", "default_rider_id", "active", "priority")
+    ID_FIELD_NUMBER: _ClassVar[int]
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    DEFAULT_RIDER_ID_FIELD_NUMBER: _ClassVar[int]
+    ACTIVE_FIELD_NUMBER: _ClassVar[int]
+    PRIORITY_FIELD_NUMBER: _ClassVar[int]
+    id: str
+    name: str
+    default_rider_id: str
+    active: bool
+    priority: int
+    def __init__(self, id: _Optional[str] = ..., name: _Optional[str] = ..., default_rider_id: _Optional[str] = ..., active: _Optional[bool] = ..., priority: _Optional[int] = ...) -> None: ...
 
 class AttendanceChanged(_message.Message):
     __slots__ = ("rider_id", "hub_id", "date", "status", "previous_status", "record", "changed_at")

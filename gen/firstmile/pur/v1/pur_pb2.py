@@ -26,41 +26,61 @@ from firstmile.common.v1 import common_pb2 as firstmile_dot_common_dot_v1_dot_co
 from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1a\x66irstmile/pur/v1/pur.proto\x12\x10\x66irstmile.pur.v1\x1a firstmile/common/v1/common.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\xeb\x04\n\rPickupRequest\x12\n\n\x02id\x18\x01 \x01(\t\x12\x12\n\nrequest_id\x18\x02 \x01(\t\x12\x11\n\tclient_id\x18\x03 \x01(\t\x12\x0e\n\x06hub_id\x18\x04 \x01(\t\x12\x31\n\twarehouse\x18\x05 \x01(\x0b\x32\x1e.firstmile.common.v1.Warehouse\x12\x13\n\x0bpickup_date\x18\x06 \x01(\t\x12\x19\n\x11\x65xpected_packages\x18\x07 \x01(\x05\x12\x1a\n\x12\x65xpected_weight_kg\x18\x08 \x01(\x01\x12.\n\x06status\x18\t \x01(\x0e\x32\x1e.firstmile.pur.v1.PickupStatus\x12\x10\n\x08route_id\x18\n \x01(\t\x12\x10\n\x08rider_id\x18\x0b \x01(\t\x12\x13\n\x0b\x64ispatch_id\x18\x0c \x01(\t\x12\x34\n\x0broute_match\x18\r \x01(\x0e\x32\x1f.firstmile.common.v1.RouteMatch\x12\x12\n\ndistance_m\x18\x0e \x01(\x01\x12\x13\n\x0bmap_version\x18\x0f \x01(\x03\x12\x19\n\x11unroutable_reason\x18\x10 \x01(\t\x12.\n\ncreated_at\x18\x11 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12.\n\nupdated_at\x18\x12 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12-\n\trouted_at\x18\x13 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x0f\n\x07version\x18\x14 \x01(\x03\x12\x15\n\rcancel_reason\x18\x15 \x01(\t\"\xd2\x01\n\x1a\x43reatePickupRequestRequest\x12\x12\n\nrequest_id\x18\x01 \x01(\t\x12\x11\n\tclient_id\x18\x02 \x01(\t\x12\x0e\n\x06hub_id\x18\x03 \x01(\t\x12\x31\n\twarehouse\x18\x04 \x01(\x0b\x32\x1e.firstmile.common.v1.Warehouse\x12\x13\n\x0bpickup_date\x18\x05 \x01(\t\x12\x19\n\x11\x65xpected_packages\x18\x06 \x01(\x05\x12\x1a\n\x12\x65xpected_weight_kg\x18\x07 \x01(\x01\"g\n\x1b\x43reatePickupRequestResponse\x12\x37\n\x0epickup_request\x18\x01 \x01(\x0b\x32\x1f.firstmile.pur.v1.PickupRequest\x12\x0f\n\x07\x63reated\x18\x02 \x01(\x08\"b\n BatchCreatePickupRequestsRequest\x12>\n\x08requests\x18\x01 \x03(\x0b\x32,.firstmile.pur.v1.CreatePickupRequestRequest\"t\n!BatchCreatePickupRequestsResponse\x12\x38\n\x0fpickup_requests\x18\x01 \x03(\x0b\x32\x1f.firstmile.pur.v1.PickupRequest\x12\x15\n\rcreated_count\x18\x02 \x01(\x05\"%\n\x17GetPickupRequestRequest\x12\n\n\x02id\x18\x01 \x01(\t\"S\n\x18GetPickupRequestResponse\x12\x37\n\x0epickup_request\x18\x01 \x01(\x0b\x32\x1f.firstmile.pur.v1.PickupRequest\"\xbc\x01\n\x19ListPickupRequestsRequest\x12\x0e\n\x06hub_id\x18\x01 \x01(\t\x12.\n\x06status\x18\x02 \x01(\x0e\x32\x1e.firstmile.pur.v1.PickupStatus\x12\x10\n\x08route_id\x18\x03 \x01(\t\x12\x13\n\x0bpickup_date\x18\x04 \x01(\t\x12\x11\n\tclient_id\x18\x05 \x01(\t\x12\x11\n\tpage_size\x18\x06 \x01(\x05\x12\x12\n\npage_token\x18\x07 \x01(\t\"o\n\x1aListPickupRequestsResponse\x12\x38\n\x0fpickup_requests\x18\x01 \x03(\x0b\x32\x1f.firstmile.pur.v1.PickupRequest\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t\"8\n\x1a\x43\x61ncelPickupRequestRequest\x12\n\n\x02id\x18\x01 \x01(\t\x12\x0e\n\x06reason\x18\x02 \x01(\t\"V\n\x1b\x43\x61ncelPickupRequestResponse\x12\x37\n\x0epickup_request\x18\x01 \x01(\x0b\x32\x1f.firstmile.pur.v1.PickupRequest\"^\n\x1aWatchPickupRequestsRequest\x12\x0e\n\x06hub_id\x18\x01 \x01(\t\x12\x30\n\x08statuses\x18\x02 \x03(\x0e\x32\x1e.firstmile.pur.v1.PickupStatus\"\xd0\x01\n\x1bWatchPickupRequestsResponse\x12\x37\n\x0epickup_request\x18\x01 \x01(\x0b\x32\x1f.firstmile.pur.v1.PickupRequest\x12\x37\n\x0fprevious_status\x18\x02 \x01(\x0e\x32\x1e.firstmile.pur.v1.PickupStatus\x12\x0f\n\x07version\x18\x03 \x01(\x03\x12.\n\nchanged_at\x18\x04 \x01(\x0b\x32\x1a.google.protobuf.Timestamp*\xde\x01\n\x0cPickupStatus\x12\x1d\n\x19PICKUP_STATUS_UNSPECIFIED\x10\x00\x12\x1f\n\x1bPICKUP_STATUS_PENDING_ROUTE\x10\x01\x12\x18\n\x14PICKUP_STATUS_ROUTED\x10\x02\x12\x1c\n\x18PICKUP_STATUS_UNROUTABLE\x10\x03\x12\x1c\n\x18PICKUP_STATUS_DISPATCHED\x10\x04\x12\x1b\n\x17PICKUP_STATUS_PICKED_UP\x10\x05\x12\x1b\n\x17PICKUP_STATUS_CANCELLED\x10\x06\x32\xd0\x05\n\rPickupService\x12r\n\x13\x43reatePickupRequest\x12,.firstmile.pur.v1.CreatePickupRequestRequest\x1a-.firstmile.pur.v1.CreatePickupRequestResponse\x12\x84\x01\n\x19\x42\x61tchCreatePickupRequests\x12\x32.firstmile.pur.v1.BatchCreatePickupRequestsRequest\x1a\x33.firstmile.pur.v1.BatchCreatePickupRequestsResponse\x12i\n\x10GetPickupRequest\x12).firstmile.pur.v1.GetPickupRequestRequest\x1a*.firstmile.pur.v1.GetPickupRequestResponse\x12o\n\x12ListPickupRequests\x12+.firstmile.pur.v1.ListPickupRequestsRequest\x1a,.firstmile.pur.v1.ListPickupRequestsResponse\x12r\n\x13\x43\x61ncelPickupRequest\x12,.firstmile.pur.v1.CancelPickupRequestRequest\x1a-.firstmile.pur.v1.CancelPickupRequestResponse\x12t\n\x13WatchPickupRequests\x12,.firstmile.pur.v1.WatchPickupRequestsRequest\x1a-.firstmile.pur.v1.WatchPickupRequestsResponse0\x01\x62\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1a\x66irstmile/pur/v1/pur.proto\x12\x10\x66irstmile.pur.v1\x1a firstmile/common/v1/common.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\xe8\x05\n\rPickupRequest\x12\n\n\x02id\x18\x01 \x01(\t\x12\x12\n\nrequest_id\x18\x02 \x01(\t\x12\x11\n\tclient_id\x18\x03 \x01(\t\x12\x0e\n\x06hub_id\x18\x04 \x01(\t\x12\x31\n\twarehouse\x18\x05 \x01(\x0b\x32\x1e.firstmile.common.v1.Warehouse\x12\x13\n\x0bpickup_date\x18\x06 \x01(\t\x12\x19\n\x11\x65xpected_packages\x18\x07 \x01(\x05\x12\x1a\n\x12\x65xpected_weight_kg\x18\x08 \x01(\x01\x12.\n\x06status\x18\t \x01(\x0e\x32\x1e.firstmile.pur.v1.PickupStatus\x12\x10\n\x08route_id\x18\n \x01(\t\x12\x10\n\x08rider_id\x18\x0b \x01(\t\x12\x13\n\x0b\x64ispatch_id\x18\x0c \x01(\t\x12\x34\n\x0broute_match\x18\r \x01(\x0e\x32\x1f.firstmile.common.v1.RouteMatch\x12\x12\n\ndistance_m\x18\x0e \x01(\x01\x12\x13\n\x0bmap_version\x18\x0f \x01(\x03\x12\x19\n\x11unroutable_reason\x18\x10 \x01(\t\x12.\n\ncreated_at\x18\x11 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12.\n\nupdated_at\x18\x12 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12-\n\trouted_at\x18\x13 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x0f\n\x07version\x18\x14 \x01(\x03\x12\x15\n\rcancel_reason\x18\x15 \x01(\t\x12.\n\x06review\x18\x16 \x01(\x0e\x32\x1e.firstmile.pur.v1.ReviewReason\x12\x18\n\x10nearest_route_id\x18\x17 \x01(\t\x12\x1a\n\x12nearest_distance_m\x18\x18 \x01(\x01\x12\x15\n\rmanual_reason\x18\x19 \x01(\t\"\xd2\x01\n\x1a\x43reatePickupRequestRequest\x12\x12\n\nrequest_id\x18\x01 \x01(\t\x12\x11\n\tclient_id\x18\x02 \x01(\t\x12\x0e\n\x06hub_id\x18\x03 \x01(\t\x12\x31\n\twarehouse\x18\x04 \x01(\x0b\x32\x1e.firstmile.common.v1.Warehouse\x12\x13\n\x0bpickup_date\x18\x05 \x01(\t\x12\x19\n\x11\x65xpected_packages\x18\x06 \x01(\x05\x12\x1a\n\x12\x65xpected_weight_kg\x18\x07 \x01(\x01\"g\n\x1b\x43reatePickupRequestResponse\x12\x37\n\x0epickup_request\x18\x01 \x01(\x0b\x32\x1f.firstmile.pur.v1.PickupRequest\x12\x0f\n\x07\x63reated\x18\x02 \x01(\x08\"b\n BatchCreatePickupRequestsRequest\x12>\n\x08requests\x18\x01 \x03(\x0b\x32,.firstmile.pur.v1.CreatePickupRequestRequest\"t\n!BatchCreatePickupRequestsResponse\x12\x38\n\x0fpickup_requests\x18\x01 \x03(\x0b\x32\x1f.firstmile.pur.v1.PickupRequest\x12\x15\n\rcreated_count\x18\x02 \x01(\x05\"%\n\x17GetPickupRequestRequest\x12\n\n\x02id\x18\x01 \x01(\t\"S\n\x18GetPickupRequestResponse\x12\x37\n\x0epickup_request\x18\x01 \x01(\x0b\x32\x1f.firstmile.pur.v1.PickupRequest\"\xbc\x01\n\x19ListPickupRequestsRequest\x12\x0e\n\x06hub_id\x18\x01 \x01(\t\x12.\n\x06status\x18\x02 \x01(\x0e\x32\x1e.firstmile.pur.v1.PickupStatus\x12\x10\n\x08route_id\x18\x03 \x01(\t\x12\x13\n\x0bpickup_date\x18\x04 \x01(\t\x12\x11\n\tclient_id\x18\x05 \x01(\t\x12\x11\n\tpage_size\x18\x06 \x01(\x05\x12\x12\n\npage_token\x18\x07 \x01(\t\"o\n\x1aListPickupRequestsResponse\x12\x38\n\x0fpickup_requests\x18\x01 \x03(\x0b\x32\x1f.firstmile.pur.v1.PickupRequest\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t\"8\n\x1a\x43\x61ncelPickupRequestRequest\x12\n\n\x02id\x18\x01 \x01(\t\x12\x0e\n\x06reason\x18\x02 \x01(\t\"V\n\x1b\x43\x61ncelPickupRequestResponse\x12\x37\n\x0epickup_request\x18\x01 \x01(\x0b\x32\x1f.firstmile.pur.v1.PickupRequest\"^\n\x1aWatchPickupRequestsRequest\x12\x0e\n\x06hub_id\x18\x01 \x01(\t\x12\x30\n\x08statuses\x18\x02 \x03(\x0e\x32\x1e.firstmile.pur.v1.PickupStatus\"\xd0\x01\n\x1bWatchPickupRequestsResponse\x12\x37\n\x0epickup_request\x18\x01 \x01(\x0b\x32\x1f.firstmile.pur.v1.PickupRequest\x12\x37\n\x0fprevious_status\x18\x02 \x01(\x0e\x32\x1e.firstmile.pur.v1.PickupStatus\x12\x0f\n\x07version\x18\x03 \x01(\x03\x12.\n\nchanged_at\x18\x04 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"\xa5\x01\n\x16ListManualQueueRequest\x12\x0e\n\x06hub_id\x18\x01 \x01(\t\x12\x0f\n\x07hubless\x18\x02 \x01(\x08\x12\x13\n\x0bpickup_date\x18\x03 \x01(\t\x12.\n\x06review\x18\x04 \x01(\x0e\x32\x1e.firstmile.pur.v1.ReviewReason\x12\x11\n\tpage_size\x18\x05 \x01(\x05\x12\x12\n\npage_token\x18\x06 \x01(\t\"l\n\x17ListManualQueueResponse\x12\x38\n\x0fpickup_requests\x18\x01 \x03(\x0b\x32\x1f.firstmile.pur.v1.PickupRequest\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t\"H\n\x18\x41ssignPickupRouteRequest\x12\n\n\x02id\x18\x01 \x01(\t\x12\x10\n\x08route_id\x18\x02 \x01(\t\x12\x0e\n\x06reason\x18\x03 \x01(\t\"T\n\x19\x41ssignPickupRouteResponse\x12\x37\n\x0epickup_request\x18\x01 \x01(\x0b\x32\x1f.firstmile.pur.v1.PickupRequest\"a\n\x1e\x42\x61tchAssignPickupRoutesRequest\x12?\n\x0b\x61ssignments\x18\x01 \x03(\x0b\x32*.firstmile.pur.v1.AssignPickupRouteRequest\"[\n\x1f\x42\x61tchAssignPickupRoutesResponse\x12\x38\n\x0fpickup_requests\x18\x01 \x03(\x0b\x32\x1f.firstmile.pur.v1.PickupRequest\"&\n\x18ListPickupHistoryRequest\x12\n\n\x02id\x18\x01 \x01(\t\"\xbe\x02\n\x12PickupHistoryEntry\x12(\n\x04time\x18\x01 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12.\n\x06status\x18\x02 \x01(\x0e\x32\x1e.firstmile.pur.v1.PickupStatus\x12\x10\n\x08route_id\x18\x03 \x01(\t\x12\x10\n\x08rider_id\x18\x04 \x01(\t\x12\x13\n\x0b\x64ispatch_id\x18\x05 \x01(\t\x12\x34\n\x0broute_match\x18\x06 \x01(\x0e\x32\x1f.firstmile.common.v1.RouteMatch\x12\x13\n\x0bmap_version\x18\x07 \x01(\x03\x12)\n\x05\x61\x63tor\x18\x08 \x01(\x0b\x32\x1a.firstmile.common.v1.Actor\x12\x0e\n\x06reason\x18\t \x01(\t\x12\x0f\n\x07version\x18\n \x01(\x03\"R\n\x19ListPickupHistoryResponse\x12\x35\n\x07\x65ntries\x18\x01 \x03(\x0b\x32$.firstmile.pur.v1.PickupHistoryEntry*\x8e\x01\n\x0cReviewReason\x12\x1d\n\x19REVIEW_REASON_UNSPECIFIED\x10\x00\x12\x1c\n\x18REVIEW_REASON_UNROUTABLE\x10\x01\x12 \n\x1cREVIEW_REASON_FAR_FROM_ROUTE\x10\x02\x12\x1f\n\x1bREVIEW_REASON_ROUTE_DELETED\x10\x03*\xde\x01\n\x0cPickupStatus\x12\x1d\n\x19PICKUP_STATUS_UNSPECIFIED\x10\x00\x12\x1f\n\x1bPICKUP_STATUS_PENDING_ROUTE\x10\x01\x12\x18\n\x14PICKUP_STATUS_ROUTED\x10\x02\x12\x1c\n\x18PICKUP_STATUS_UNROUTABLE\x10\x03\x12\x1c\n\x18PICKUP_STATUS_DISPATCHED\x10\x04\x12\x1b\n\x17PICKUP_STATUS_PICKED_UP\x10\x05\x12\x1b\n\x17PICKUP_STATUS_CANCELLED\x10\x06\x32\x94\t\n\rPickupService\x12r\n\x13\x43reatePickupRequest\x12,.firstmile.pur.v1.CreatePickupRequestRequest\x1a-.firstmile.pur.v1.CreatePickupRequestResponse\x12\x84\x01\n\x19\x42\x61tchCreatePickupRequests\x12\x32.firstmile.pur.v1.BatchCreatePickupRequestsRequest\x1a\x33.firstmile.pur.v1.BatchCreatePickupRequestsResponse\x12i\n\x10GetPickupRequest\x12).firstmile.pur.v1.GetPickupRequestRequest\x1a*.firstmile.pur.v1.GetPickupRequestResponse\x12o\n\x12ListPickupRequests\x12+.firstmile.pur.v1.ListPickupRequestsRequest\x1a,.firstmile.pur.v1.ListPickupRequestsResponse\x12r\n\x13\x43\x61ncelPickupRequest\x12,.firstmile.pur.v1.CancelPickupRequestRequest\x1a-.firstmile.pur.v1.CancelPickupRequestResponse\x12t\n\x13WatchPickupRequests\x12,.firstmile.pur.v1.WatchPickupRequestsRequest\x1a-.firstmile.pur.v1.WatchPickupRequestsResponse0\x01\x12\x66\n\x0fListManualQueue\x12(.firstmile.pur.v1.ListManualQueueRequest\x1a).firstmile.pur.v1.ListManualQueueResponse\x12l\n\x11\x41ssignPickupRoute\x12*.firstmile.pur.v1.AssignPickupRouteRequest\x1a+.firstmile.pur.v1.AssignPickupRouteResponse\x12~\n\x17\x42\x61tchAssignPickupRoutes\x12\x30.firstmile.pur.v1.BatchAssignPickupRoutesRequest\x1a\x31.firstmile.pur.v1.BatchAssignPickupRoutesResponse\x12l\n\x11ListPickupHistory\x12*.firstmile.pur.v1.ListPickupHistoryRequest\x1a+.firstmile.pur.v1.ListPickupHistoryResponseb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'firstmile.pur.v1.pur_pb2', _globals)
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
-  _globals['_PICKUPSTATUS']._serialized_start=2155
-  _globals['_PICKUPSTATUS']._serialized_end=2377
+  _globals['_REVIEWREASON']._serialized_start=3355
+  _globals['_REVIEWREASON']._serialized_end=3497
+  _globals['_PICKUPSTATUS']._serialized_start=3500
+  _globals['_PICKUPSTATUS']._serialized_end=3722
   _globals['_PICKUPREQUEST']._serialized_start=116
-  _globals['_PICKUPREQUEST']._serialized_end=735
-  _globals['_CREATEPICKUPREQUESTREQUEST']._serialized_start=738
-  _globals['_CREATEPICKUPREQUESTREQUEST']._serialized_end=948
-  _globals['_CREATEPICKUPREQUESTRESPONSE']._serialized_start=950
-  _globals['_CREATEPICKUPREQUESTRESPONSE']._serialized_end=1053
-  _globals['_BATCHCREATEPICKUPREQUESTSREQUEST']._serialized_start=1055
-  _globals['_BATCHCREATEPICKUPREQUESTSREQUEST']._serialized_end=1153
-  _globals['_BATCHCREATEPICKUPREQUESTSRESPONSE']._serialized_start=1155
-  _globals['_BATCHCREATEPICKUPREQUESTSRESPONSE']._serialized_end=1271
-  _globals['_GETPICKUPREQUESTREQUEST']._serialized_start=1273
-  _globals['_GETPICKUPREQUESTREQUEST']._serialized_end=1310
-  _globals['_GETPICKUPREQUESTRESPONSE']._serialized_start=1312
-  _globals['_GETPICKUPREQUESTRESPONSE']._serialized_end=1395
-  _globals['_LISTPICKUPREQUESTSREQUEST']._serialized_start=1398
-  _globals['_LISTPICKUPREQUESTSREQUEST']._serialized_end=1586
-  _globals['_LISTPICKUPREQUESTSRESPONSE']._serialized_start=1588
-  _globals['_LISTPICKUPREQUESTSRESPONSE']._serialized_end=1699
-  _globals['_CANCELPICKUPREQUESTREQUEST']._serialized_start=1701
-  _globals['_CANCELPICKUPREQUESTREQUEST']._serialized_end=1757
-  _globals['_CANCELPICKUPREQUESTRESPONSE']._serialized_start=1759
-  _globals['_CANCELPICKUPREQUESTRESPONSE']._serialized_end=1845
-  _globals['_WATCHPICKUPREQUESTSREQUEST']._serialized_start=1847
-  _globals['_WATCHPICKUPREQUESTSREQUEST']._serialized_end=1941
-  _globals['_WATCHPICKUPREQUESTSRESPONSE']._serialized_start=1944
-  _globals['_WATCHPICKUPREQUESTSRESPONSE']._serialized_end=2152
-  _globals['_PICKUPSERVICE']._serialized_start=2380
-  _globals['_PICKUPSERVICE']._serialized_end=3100
+  _globals['_PICKUPREQUEST']._serialized_end=860
+  _globals['_CREATEPICKUPREQUESTREQUEST']._serialized_start=863
+  _globals['_CREATEPICKUPREQUESTREQUEST']._serialized_end=1073
+  _globals['_CREATEPICKUPREQUESTRESPONSE']._serialized_start=1075
+  _globals['_CREATEPICKUPREQUESTRESPONSE']._serialized_end=1178
+  _globals['_BATCHCREATEPICKUPREQUESTSREQUEST']._serialized_start=1180
+  _globals['_BATCHCREATEPICKUPREQUESTSREQUEST']._serialized_end=1278
+  _globals['_BATCHCREATEPICKUPREQUESTSRESPONSE']._serialized_start=1280
+  _globals['_BATCHCREATEPICKUPREQUESTSRESPONSE']._serialized_end=1396
+  _globals['_GETPICKUPREQUESTREQUEST']._serialized_start=1398
+  _globals['_GETPICKUPREQUESTREQUEST']._serialized_end=1435
+  _globals['_GETPICKUPREQUESTRESPONSE']._serialized_start=1437
+  _globals['_GETPICKUPREQUESTRESPONSE']._serialized_end=1520
+  _globals['_LISTPICKUPREQUESTSREQUEST']._serialized_start=1523
+  _globals['_LISTPICKUPREQUESTSREQUEST']._serialized_end=1711
+  _globals['_LISTPICKUPREQUESTSRESPONSE']._serialized_start=1713
+  _globals['_LISTPICKUPREQUESTSRESPONSE']._serialized_end=1824
+  _globals['_CANCELPICKUPREQUESTREQUEST']._serialized_start=1826
+  _globals['_CANCELPICKUPREQUESTREQUEST']._serialized_end=1882
+  _globals['_CANCELPICKUPREQUESTRESPONSE']._serialized_start=1884
+  _globals['_CANCELPICKUPREQUESTRESPONSE']._serialized_end=1970
+  _globals['_WATCHPICKUPREQUESTSREQUEST']._serialized_start=1972
+  _globals['_WATCHPICKUPREQUESTSREQUEST']._serialized_end=2066
+  _globals['_WATCHPICKUPREQUESTSRESPONSE']._serialized_start=2069
+  _globals['_WATCHPICKUPREQUESTSRESPONSE']._serialized_end=2277
+  _globals['_LISTMANUALQUEUEREQUEST']._serialized_start=2280
+  _globals['_LISTMANUALQUEUEREQUEST']._serialized_end=2445
+  _globals['_LISTMANUALQUEUERESPONSE']._serialized_start=2447
+  _globals['_LISTMANUALQUEUERESPONSE']._serialized_end=2555
+  _globals['_ASSIGNPICKUPROUTEREQUEST']._serialized_start=2557
+  _globals['_ASSIGNPICKUPROUTEREQUEST']._serialized_end=2629
+  _globals['_ASSIGNPICKUPROUTERESPONSE']._serialized_start=2631
+  _globals['_ASSIGNPICKUPROUTERESPONSE']._serialized_end=2715
+  _globals['_BATCHASSIGNPICKUPROUTESREQUEST']._serialized_start=2717
+  _globals['_BATCHASSIGNPICKUPROUTESREQUEST']._serialized_end=2814
+  _globals['_BATCHASSIGNPICKUPROUTESRESPONSE']._serialized_start=2816
+  _globals['_BATCHASSIGNPICKUPROUTESRESPONSE']._serialized_end=2907
+  _globals['_LISTPICKUPHISTORYREQUEST']._serialized_start=2909
+  _globals['_LISTPICKUPHISTORYREQUEST']._serialized_end=2947
+  _globals['_PICKUPHISTORYENTRY']._serialized_start=2950
+  _globals['_PICKUPHISTORYENTRY']._serialized_end=3268
+  _globals['_LISTPICKUPHISTORYRESPONSE']._serialized_start=3270
+  _globals['_LISTPICKUPHISTORYRESPONSE']._serialized_end=3352
+  _globals['_PICKUPSERVICE']._serialized_start=3725
+  _globals['_PICKUPSERVICE']._serialized_end=4897
 # @@protoc_insertion_point(module_scope)

@@ -70,6 +70,26 @@ class PickupServiceStub:
                 request_serializer=firstmile_dot_pur_dot_v1_dot_pur__pb2.WatchPickupRequestsRequest.SerializeToString,
                 response_deserializer=firstmile_dot_pur_dot_v1_dot_pur__pb2.WatchPickupRequestsResponse.FromString,
                 _registered_method=True)
+        self.ListManualQueue = channel.unary_unary(
+                '/firstmile.pur.v1.PickupService/ListManualQueue',
+                request_serializer=firstmile_dot_pur_dot_v1_dot_pur__pb2.ListManualQueueRequest.SerializeToString,
+                response_deserializer=firstmile_dot_pur_dot_v1_dot_pur__pb2.ListManualQueueResponse.FromString,
+                _registered_method=True)
+        self.AssignPickupRoute = channel.unary_unary(
+                '/firstmile.pur.v1.PickupService/AssignPickupRoute',
+                request_serializer=firstmile_dot_pur_dot_v1_dot_pur__pb2.AssignPickupRouteRequest.SerializeToString,
+                response_deserializer=firstmile_dot_pur_dot_v1_dot_pur__pb2.AssignPickupRouteResponse.FromString,
+                _registered_method=True)
+        self.BatchAssignPickupRoutes = channel.unary_unary(
+                '/firstmile.pur.v1.PickupService/BatchAssignPickupRoutes',
+                request_serializer=firstmile_dot_pur_dot_v1_dot_pur__pb2.BatchAssignPickupRoutesRequest.SerializeToString,
+                response_deserializer=firstmile_dot_pur_dot_v1_dot_pur__pb2.BatchAssignPickupRoutesResponse.FromString,
+                _registered_method=True)
+        self.ListPickupHistory = channel.unary_unary(
+                '/firstmile.pur.v1.PickupService/ListPickupHistory',
+                request_serializer=firstmile_dot_pur_dot_v1_dot_pur__pb2.ListPickupHistoryRequest.SerializeToString,
+                response_deserializer=firstmile_dot_pur_dot_v1_dot_pur__pb2.ListPickupHistoryResponse.FromString,
+                _registered_method=True)
 
 
 class PickupServiceServicer:
@@ -147,6 +167,52 @@ class PickupServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def ListManualQueue(self, request, context):
+        """Lists the pickup requests that need a person: the manual queue.
+
+        A request is in the queue while its `review` is set: UNROUTABLE ones (with
+        the nearest route and its distance when routing knew one), NEAREST ones
+        farther from their route than the configured review distance, and
+        manually routed ones whose route was deleted. Team leads page their hub's
+        queue; requests created without a hub that stayed unroutable are in the
+        hubless queue (`hubless`), which services and admins see.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def AssignPickupRoute(self, request, context):
+        """Assigns a route by hand (a team lead of the request's hub, or an admin).
+
+        The request becomes ROUTED with route_match MANUAL, the route's default
+        rider and the hub's current map version, leaves the manual queue and
+        flows on to dispatching like any routed request. Allowed from
+        PENDING_ROUTE, UNROUTABLE and ROUTED; FAILED_PRECONDITION once
+        DISPATCHED, PICKED_UP or CANCELLED, or for a route of another hub or an
+        inactive route; NOT_FOUND for an unknown route; INVALID_ARGUMENT without
+        a reason. A hubless request takes the route's hub. Repeating the same
+        assignment changes nothing.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def BatchAssignPickupRoutes(self, request, context):
+        """Assigns routes by hand to many requests at once, all or nothing (the
+        rules of AssignPickupRoute apply to each; errors name the item).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ListPickupHistory(self, request, context):
+        """Returns every change of one pickup request, oldest first: status, route,
+        rider, dispatch, match, map version, who acted and why.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_PickupServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -179,6 +245,26 @@ def add_PickupServiceServicer_to_server(servicer, server):
                     servicer.WatchPickupRequests,
                     request_deserializer=firstmile_dot_pur_dot_v1_dot_pur__pb2.WatchPickupRequestsRequest.FromString,
                     response_serializer=firstmile_dot_pur_dot_v1_dot_pur__pb2.WatchPickupRequestsResponse.SerializeToString,
+            ),
+            'ListManualQueue': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListManualQueue,
+                    request_deserializer=firstmile_dot_pur_dot_v1_dot_pur__pb2.ListManualQueueRequest.FromString,
+                    response_serializer=firstmile_dot_pur_dot_v1_dot_pur__pb2.ListManualQueueResponse.SerializeToString,
+            ),
+            'AssignPickupRoute': grpc.unary_unary_rpc_method_handler(
+                    servicer.AssignPickupRoute,
+                    request_deserializer=firstmile_dot_pur_dot_v1_dot_pur__pb2.AssignPickupRouteRequest.FromString,
+                    response_serializer=firstmile_dot_pur_dot_v1_dot_pur__pb2.AssignPickupRouteResponse.SerializeToString,
+            ),
+            'BatchAssignPickupRoutes': grpc.unary_unary_rpc_method_handler(
+                    servicer.BatchAssignPickupRoutes,
+                    request_deserializer=firstmile_dot_pur_dot_v1_dot_pur__pb2.BatchAssignPickupRoutesRequest.FromString,
+                    response_serializer=firstmile_dot_pur_dot_v1_dot_pur__pb2.BatchAssignPickupRoutesResponse.SerializeToString,
+            ),
+            'ListPickupHistory': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListPickupHistory,
+                    request_deserializer=firstmile_dot_pur_dot_v1_dot_pur__pb2.ListPickupHistoryRequest.FromString,
+                    response_serializer=firstmile_dot_pur_dot_v1_dot_pur__pb2.ListPickupHistoryResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -349,6 +435,114 @@ class PickupService:
             '/firstmile.pur.v1.PickupService/WatchPickupRequests',
             firstmile_dot_pur_dot_v1_dot_pur__pb2.WatchPickupRequestsRequest.SerializeToString,
             firstmile_dot_pur_dot_v1_dot_pur__pb2.WatchPickupRequestsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListManualQueue(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/firstmile.pur.v1.PickupService/ListManualQueue',
+            firstmile_dot_pur_dot_v1_dot_pur__pb2.ListManualQueueRequest.SerializeToString,
+            firstmile_dot_pur_dot_v1_dot_pur__pb2.ListManualQueueResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def AssignPickupRoute(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/firstmile.pur.v1.PickupService/AssignPickupRoute',
+            firstmile_dot_pur_dot_v1_dot_pur__pb2.AssignPickupRouteRequest.SerializeToString,
+            firstmile_dot_pur_dot_v1_dot_pur__pb2.AssignPickupRouteResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def BatchAssignPickupRoutes(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/firstmile.pur.v1.PickupService/BatchAssignPickupRoutes',
+            firstmile_dot_pur_dot_v1_dot_pur__pb2.BatchAssignPickupRoutesRequest.SerializeToString,
+            firstmile_dot_pur_dot_v1_dot_pur__pb2.BatchAssignPickupRoutesResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListPickupHistory(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/firstmile.pur.v1.PickupService/ListPickupHistory',
+            firstmile_dot_pur_dot_v1_dot_pur__pb2.ListPickupHistoryRequest.SerializeToString,
+            firstmile_dot_pur_dot_v1_dot_pur__pb2.ListPickupHistoryResponse.FromString,
             options,
             channel_credentials,
             insecure,
