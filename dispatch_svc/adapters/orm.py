@@ -129,3 +129,20 @@ dispatch_pickups = sa.Table(
     sa.Column("added_at", sa.DateTime(timezone=True), nullable=False),
     sa.PrimaryKeyConstraint("dispatch_id", "pur_id", name="dispatch_pickups_pkey"),
 )
+
+# The route read model (from routing.map-changes.v1): names for the board. Deleted routes stay,
+# marked, with the map version that deleted them, so an older summary cannot revive them.
+routes = sa.Table(
+    "routes",
+    metadata,
+    sa.Column("hub_id", sa.Text, nullable=False),
+    sa.Column("route_id", sa.Text, nullable=False),
+    sa.Column("name", sa.Text, nullable=False),
+    sa.Column("default_rider_id", sa.Text, nullable=False),
+    sa.Column("active", sa.Boolean, nullable=False),
+    sa.Column("priority", sa.Integer, nullable=False),
+    sa.Column("deleted", sa.Boolean, nullable=False),
+    sa.Column("map_version", sa.BigInteger, nullable=False),
+    sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
+    sa.PrimaryKeyConstraint("hub_id", "route_id", name="routes_pkey"),
+)
