@@ -12,7 +12,7 @@ from firstmile.routing.v1 import routing_pb2
 from mesh.outbox import OutboxEvent
 from mesh.protobuf import enum_to_proto, timestamp
 from mesh.topics import PUR_ROUTE_ASSIGNMENTS, ROUTING_MAP_CHANGES
-from routing_svc.domain.events import MapChangeKind, PickupRouted, RouteMapChanged
+from routing_svc.domain.events import MapChangeKind, PickupRouted, RouteMapChanged, RouteSummary
 from routing_svc.domain.index import HubRouteIndex
 from routing_svc.domain.model import LookupResult, RouteMatch, RouteRecord
 
@@ -103,9 +103,14 @@ def route_map_to_proto(index: HubRouteIndex, *, omit_geojson: bool = False) -> r
     return response
 
 
-# Keeps the event far below the consumers' size limit (mesh.kafka.MAX_EVENT_BYTES) whatever the
-# size of an import; consumers act on the hub and version, the ids are for people reading events.
+# Keeps every part of a map change far below the consumers' size limit (mesh.kafka.MAX_EVENT_BYTES)
+# whatever the size of an import: the changed ids (for people reading events) are cut to the first
+# thousand, and the route summaries and deleted ids consumers keep are spread over parts of at most
+# ROUTES_PER_PART of each. A part's summaries also stop at PART_SUMMARY_BYTES (500 summaries with
+# 200-character names of 4-byte characters would near the limit).
 MAX_CHANGED_ROUTE_IDS = 1000
+ROUTES_PER_PART = 500
+PART_SUMMARY_BYTES = 256 * 1024
 
 
 def to_outbox(event: object) -> list[OutboxEvent]:
@@ -113,22 +118,56 @@ def to_outbox(event: object) -> list[OutboxEvent]:
     if isinstance(event, PickupRouted):
         return [_route_assignment(event)]
     if isinstance(event, RouteMapChanged):
-        return [_route_map_changed(event)]
+        return _route_map_changed(event)
     raise TypeError(f"routing_svc publishes no {type(event).__name__} events")
 
 
-def _route_map_changed(event: RouteMapChanged) -> OutboxEvent:
-    """The hub's new map version on `routing.map-changes.v1`, keyed by hub (so a hub's changes
-    stay in order for every consumer)."""
-    payload = events_pb2.RouteMapChanged(
-        hub_id=event.hub_id,
-        map_version=event.map_version,
-        previous_map_version=event.previous_map_version,
-        kind=CHANGE_KIND_TO_PROTO[event.kind],
-        changed_route_ids=event.changed_route_ids[:MAX_CHANGED_ROUTE_IDS],
-        changed_at=timestamp(event.changed_at),
-    )
-    return OutboxEvent.of(ROUTING_MAP_CHANGES, event.hub_id, payload, source=SOURCE, occurred_at=event.changed_at)
+def _route_map_changed(event: RouteMapChanged) -> list[OutboxEvent]:
+    """The hub's new map version on `routing.map-changes.v1`, keyed by hub (so a hub's changes,
+    and the parts of one change, stay in order for every consumer): one event per part, each
+    with the same version and its share of the summaries and deleted ids."""
+    summary_parts = _summary_parts(event.routes)
+    deleted = event.deleted_route_ids
+    deleted_parts = [deleted[i : i + ROUTES_PER_PART] for i in range(0, len(deleted), ROUTES_PER_PART)]
+    parts = max(len(summary_parts), len(deleted_parts), 1)
+    rows = []
+    for number in range(1, parts + 1):
+        payload = events_pb2.RouteMapChanged(
+            hub_id=event.hub_id,
+            map_version=event.map_version,
+            previous_map_version=event.previous_map_version,
+            kind=CHANGE_KIND_TO_PROTO[event.kind],
+            changed_route_ids=event.changed_route_ids[:MAX_CHANGED_ROUTE_IDS] if number == 1 else (),
+            changed_at=timestamp(event.changed_at),
+            routes=summary_parts[number - 1] if number <= len(summary_parts) else (),
+            deleted_route_ids=deleted_parts[number - 1] if number <= len(deleted_parts) else (),
+            part=number,
+            parts=parts,
+        )
+        rows.append(
+            OutboxEvent.of(ROUTING_MAP_CHANGES, event.hub_id, payload, source=SOURCE, occurred_at=event.changed_at)
+        )
+    return rows
+
+
+def _summary_parts(summaries: Iterable[RouteSummary]) -> list[list[events_pb2.RouteSummary]]:
+    parts: list[list[events_pb2.RouteSummary]] = []
+    size = 0
+    for summary in summaries:
+        message = events_pb2.RouteSummary(
+            id=summary.id,
+            name=summary.name,
+            default_rider_id=summary.default_rider_id,
+            active=summary.active,
+            priority=summary.priority,
+        )
+        grown = size + message.ByteSize() + 4  # the field's tag and length
+        if not parts or len(parts[-1]) == ROUTES_PER_PART or grown > PART_SUMMARY_BYTES:
+            parts.append([])
+            grown = message.ByteSize() + 4
+        parts[-1].append(message)
+        size = grown
+    return parts
 
 
 def _route_assignment(event: PickupRouted) -> OutboxEvent:

@@ -4,8 +4,8 @@ InvalidArgument and goes to the DLQ), then handle the whole batch at once.
 - `pur.created.v1` (group `routing_svc`, shared by the replicas): route a batch of pickups with
   vectorized lookups and queue their assignments in one transaction.
 - `routing.map-changes.v1` (a group of its own per replica, so EVERY replica sees every change):
-  load the hub's new map version. Start-up loads every map, so a new replica reads only changes
-  made from then on.
+  load the hub's new map version, once per version whatever the number of parts the change was
+  published in. Start-up loads every map, so a new replica reads only changes made from then on.
 """
 
 from __future__ import annotations
@@ -49,7 +49,22 @@ def decode_map_change(msg: ConsumedMessage) -> LoadHubMap:
     hub_id = check_id("RouteMapChanged.hub_id", event.hub_id)
     if event.map_version < 1:
         raise InvalidArgument(f"RouteMapChanged.map_version must be >= 1, got {event.map_version}")
+    # Part 0 is an event from before parts existed: 1 of 1.
+    part, parts = event.part or 1, event.parts or 1
+    if not 1 <= part <= parts:
+        raise InvalidArgument(f"RouteMapChanged.part must be between 1 and parts ({event.parts}), got {event.part}")
     return LoadHubMap(hub_id=hub_id, map_version=event.map_version)
+
+
+def load_map_changes(registry: IndexRegistry, changes: list[LoadHubMap]) -> None:
+    """Bring each hub named to the newest version named. Every part of a change names the same
+    version: one load per hub and batch, and a later part (or this replica's own change) finds
+    the version installed and does nothing."""
+    newest: dict[str, int] = {}
+    for change in changes:
+        newest[change.hub_id] = max(newest.get(change.hub_id, 0), change.map_version)
+    for hub_id, version in sorted(newest.items()):
+        handlers.apply_map_change(registry, hub_id, version)
 
 
 def consumer_workers(
@@ -63,11 +78,7 @@ def consumer_workers(
         handlers.route_pickups(uow_factory(), registry, [request for _, request in items])
 
     def map_changes(items: list[tuple[ConsumedMessage, LoadHubMap]]) -> None:
-        newest: dict[str, int] = {}
-        for _, change in items:
-            newest[change.hub_id] = max(newest.get(change.hub_id, 0), change.map_version)
-        for hub_id, version in sorted(newest.items()):
-            handlers.apply_map_change(registry, hub_id, version)
+        load_map_changes(registry, [change for _, change in items])
 
     index_group = INDEX_GROUP_PREFIX + (replica_id or uuid.uuid4().hex[:12])
     return [

@@ -22,7 +22,7 @@ import numpy.typing as npt
 from mesh.kernel import utc_now
 from routing_svc.domain.coverage import cell_of_point, cell_to_str, compile_coverage
 from routing_svc.domain.errors import NoRouteMap, RouteIdTaken, RouteNotFound
-from routing_svc.domain.events import MapChangeKind, PickupRouted, RouteMapChanged
+from routing_svc.domain.events import MapChangeKind, PickupRouted, RouteMapChanged, RouteSummary
 from routing_svc.domain.geometry import geometry_to_geojson, to_routes
 from routing_svc.domain.index import HubRouteIndex, LookupBatch
 from routing_svc.domain.model import LookupResult, Route, RouteMatch, RouteRecord
@@ -152,7 +152,10 @@ def _change_hub_map(
             uow.routes.delete(deleted)
             uow.routes.set_hub_map_version(hub_id, version, moment)
             changed_ids = tuple(sorted([*created, *updated, *deleted]))
-            uow.publish([RouteMapChanged(hub_id, previous, version, kind, changed_ids, moment)])
+            summaries = tuple(RouteSummary.of(written[i]) for i in sorted(written))
+            uow.publish(
+                [RouteMapChanged(hub_id, previous, version, kind, changed_ids, moment, summaries, tuple(deleted))]
+            )
             uow.commit()
         registry.install_compiled(index)
     records = {i: existing[i] for i in unchanged} | written

@@ -69,3 +69,13 @@ def test_a_map_change_names_a_hub_and_a_version():
         decode_map_change(message("routing.map-changes.v1", events_pb2.RouteMapChanged(map_version=1)))
     with pytest.raises(InvalidArgument, match="map_version must be >= 1"):
         decode_map_change(message("routing.map-changes.v1", events_pb2.RouteMapChanged(hub_id="H")))
+
+
+def test_every_part_of_a_map_change_names_the_same_version():
+    for part in (1, 2, 3):
+        changed = events_pb2.RouteMapChanged(hub_id="H", map_version=4, part=part, parts=3)
+        assert decode_map_change(message("routing.map-changes.v1", changed)) == LoadHubMap("H", 4)
+    for part, parts in ((4, 3), (-1, 3), (2, 0)):
+        bad = events_pb2.RouteMapChanged(hub_id="H", map_version=4, part=part, parts=parts)
+        with pytest.raises(InvalidArgument, match="RouteMapChanged.part must be between 1 and parts"):
+            decode_map_change(message("routing.map-changes.v1", bad))

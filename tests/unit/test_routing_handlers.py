@@ -11,10 +11,11 @@ import pytest
 import shapely
 
 from routing_svc.domain.errors import InvalidGeometry, NoRouteMap, RouteIdTaken, RouteNotFound
-from routing_svc.domain.events import MapChangeKind, PickupRouted, RouteMapChanged
+from routing_svc.domain.events import MapChangeKind, PickupRouted, RouteMapChanged, RouteSummary
 from routing_svc.domain.model import Route, RouteMatch
+from routing_svc.entrypoints.consumers import load_map_changes
 from routing_svc.service_layer import handlers
-from routing_svc.service_layer.commands import LookupQuery, RoutePickup
+from routing_svc.service_layer.commands import LoadHubMap, LookupQuery, RoutePickup
 from routing_svc.service_layer.index_registry import IndexRegistry
 from tests.support.fakes_routing import FakeIndexCache, FakeRouting
 from tests.support.geometry import OCEAN_LAT as LAT0
@@ -78,6 +79,7 @@ def test_upsert_creates_version_1_and_announces_it(routing, registry):
     [change] = map_changes(routing)
     assert (change.hub_id, change.previous_map_version, change.map_version) == (HUB, 0, 1)
     assert change.kind is MapChangeKind.UPSERT and change.changed_route_ids == ("A",)
+    assert (change.routes, change.deleted_route_ids) == ((RouteSummary("A", "route A", "rider-a", True, 0),), ())
     assert handlers.get_route(routing.uow(), "A") == outcome.route
 
 
@@ -136,6 +138,12 @@ def test_import_with_replace_is_one_version_with_counts(routing, registry):
     event = map_changes(routing)[-1]
     assert event.kind is MapChangeKind.IMPORT and event.previous_map_version == 1
     assert event.changed_route_ids == ("r1", "r2", "r4")
+    # What other services keep of the routes: the created and replaced ones, and the deleted ids.
+    assert event.routes == (
+        RouteSummary("r2", "route r2", "rider-2", True, 0),
+        RouteSummary("r4", "route r4", "", True, 5),
+    )
+    assert event.deleted_route_ids == ("r1",)
 
     same = handlers.import_routes(routing.uow(), registry, HUB, collection, replace_existing=True)
     assert (len(same.unchanged), same.created, same.updated, same.deleted) == (3, [], [], [])
@@ -168,6 +176,7 @@ def test_delete_unknown_is_not_found_and_deleting_the_last_route_leaves_an_empty
     assert routing.store.routes == {} and routing.store.hub_maps[HUB] == 2
     change = map_changes(routing)[-1]
     assert change.kind is MapChangeKind.DELETE and change.changed_route_ids == ("A",)
+    assert (change.routes, change.deleted_route_ids) == ((), ("A",))
 
     result = handlers.lookup_route(registry, LookupQuery(LAT0 + 0.005, LNG0 + 0.005, HUB))
     assert result.match is RouteMatch.NONE and result.map_version == 2 and "no active routes" in result.reason
@@ -315,6 +324,22 @@ def test_a_map_change_brings_a_stale_replica_up_to_date(routing, registry, mappe
     handlers.apply_map_change(other, mapped_hub, 2)
     assert other.current.hub(mapped_hub).map_version == 2 and other.compiled_count == 0
     assert handlers.lookup_route(other, LookupQuery(LAT0 + 0.005, LNG0 + 0.005, mapped_hub)).rider_id == "rider-z"
+
+
+def test_the_parts_of_a_map_change_load_the_hub_once(routing, registry, mapped_hub):
+    other = routing.registry()
+    assert other.ensure(mapped_hub).map_version == 1
+    handlers.upsert_route(routing.uow(), registry, route("A", square(), rider="rider-z"))
+    loads = other.compiled_count + other.cache_hit_count
+
+    load_map_changes(other, [LoadHubMap(mapped_hub, 2)] * 3)  # parts 1..3 in one batch
+    load_map_changes(other, [LoadHubMap(mapped_hub, 2)])  # a part in a later batch
+    assert other.current.hub(mapped_hub).map_version == 2
+    assert other.compiled_count + other.cache_hit_count == loads + 1
+    # The writer's own event finds the version installed.
+    before = registry.compiled_count + registry.cache_hit_count
+    load_map_changes(registry, [LoadHubMap(mapped_hub, 2)] * 2)
+    assert registry.compiled_count + registry.cache_hit_count == before
 
 
 def test_sync_with_storage_loads_hubs_changed_elsewhere(routing, registry):

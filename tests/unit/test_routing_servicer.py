@@ -19,7 +19,7 @@ from mesh.errors import InvalidArgument, NotFound, PermissionDenied
 from mesh.kafka import MAX_EVENT_BYTES
 from routing_svc.adapters.messages import MAX_CHANGED_ROUTE_IDS, to_outbox
 from routing_svc.domain.errors import InvalidGeometry, NoRouteMap, RouteNotFound
-from routing_svc.domain.events import MapChangeKind, PickupRouted, RouteMapChanged
+from routing_svc.domain.events import MapChangeKind, PickupRouted, RouteMapChanged, RouteSummary
 from routing_svc.domain.model import LookupResult, RouteMatch
 from routing_svc.entrypoints.grpc_api import ACCESS, RoutingServicer
 from tests.support.fakes_routing import FakeRouting
@@ -274,6 +274,44 @@ def test_a_map_change_event_stays_small_whatever_the_import():
     assert payload.kind == events_pb2.ROUTE_MAP_CHANGE_KIND_IMPORT and payload.changed_at.ToDatetime(UTC) == NOW
     assert list(payload.changed_route_ids) == list(ids[:MAX_CHANGED_ROUTE_IDS])
     assert len(row.payload) < MAX_EVENT_BYTES / 4
+
+
+def test_a_large_map_change_is_published_in_parts_of_one_version():
+    summaries = tuple(RouteSummary(f"route-{n:05d}", f"Route {n}", "rider-1", n % 2 == 0, n) for n in range(1201))
+    deleted = tuple(f"gone-{n:05d}" for n in range(700))
+    changed = tuple(sorted([*(s.id for s in summaries), *deleted]))
+    rows = to_outbox(RouteMapChanged(HUB, 4, 5, MapChangeKind.IMPORT, changed, NOW, summaries, deleted))
+
+    parts = [events_pb2.RouteMapChanged.FromString(row.payload) for row in rows]
+    assert {(row.topic, row.key) for row in rows} == {("routing.map-changes.v1", HUB)}
+    assert [(p.part, p.parts, p.map_version, p.previous_map_version) for p in parts] == [
+        (1, 3, 5, 4),
+        (2, 3, 5, 4),
+        (3, 3, 5, 4),
+    ]
+    assert [(len(p.routes), len(p.deleted_route_ids)) for p in parts] == [(500, 500), (500, 200), (201, 0)]
+    assert [r.id for p in parts for r in p.routes] == [s.id for s in summaries]
+    assert [i for p in parts for i in p.deleted_route_ids] == list(deleted)
+    assert parts[2].routes[-1] == events_pb2.RouteSummary(
+        id="route-01200", name="Route 1200", default_rider_id="rider-1", active=True, priority=1200
+    )
+    assert len(parts[0].changed_route_ids) == MAX_CHANGED_ROUTE_IDS and not parts[1].changed_route_ids
+
+    # A small change is one event, part 1 of 1.
+    [row] = to_outbox(RouteMapChanged(HUB, 1, 2, MapChangeKind.UPSERT, ("A",), NOW, summaries[:1]))
+    single = events_pb2.RouteMapChanged.FromString(row.payload)
+    assert (single.part, single.parts, [r.id for r in single.routes]) == (1, 1, ["route-00000"])
+
+
+def test_route_summaries_with_the_longest_names_keep_every_part_small():
+    name = "🚚" * 200  # 200 characters of 4 bytes each
+    summaries = tuple(RouteSummary(f"{n:064d}", name, "r" * 64, True, -(2**31)) for n in range(2000))
+    deleted = tuple(f"d{n:063d}" for n in range(20_000))
+    rows = to_outbox(RouteMapChanged(HUB, 1, 2, MapChangeKind.IMPORT, ("x" * 64,) * 1000, NOW, summaries, deleted))
+    assert max(len(row.payload) for row in rows) < MAX_EVENT_BYTES * 3 / 4
+    parts = [events_pb2.RouteMapChanged.FromString(row.payload) for row in rows]
+    assert sum(len(p.routes) for p in parts) == 2000 and sum(len(p.deleted_route_ids) for p in parts) == 20_000
+    assert max(len(p.routes) for p in parts) <= 500 and {p.parts for p in parts} == {len(rows)}
 
 
 def test_routing_decisions_become_route_assignments():
