@@ -182,9 +182,15 @@ def _dispatch_event(event: DispatchEvent) -> OutboxEvent:
         dispatch_status=DISPATCH_STATUS_TO_PROTO[event.dispatch_status],
         version=event.version,
         occurred_at=timestamp(event.occurred_at),
+        actor=common_pb2.Actor(subject=event.actor.subject, role=event.actor.role),
+        reason=event.reason[:500],
     )
     if event.kind is ChangeKind.DISPATCHED:
         payload.dispatched.automatic = event.automatic
+        payload.dispatched.moved_from_dispatch_id = event.moved_from_dispatch_id
+    elif event.kind is ChangeKind.RIDER_CHANGED:
+        payload.rider_changed.previous_rider_id = event.previous_rider_id
+        payload.rider_changed.previous_vehicle_id = event.previous_vehicle_id
     elif event.kind is ChangeKind.RELEASED:
         payload.released.reason = RELEASE_REASON_TO_PROTO[event.release_reason or ReleaseReason.REMOVED]
         payload.released.detail = event.detail[:500]

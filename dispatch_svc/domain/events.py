@@ -10,7 +10,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date, datetime
 
-from dispatch_svc.domain.model import ChangeKind, Dispatch, DispatchStatus, PickupChange, ReleaseReason
+from dispatch_svc.domain.model import Actor, ChangeKind, Dispatch, DispatchStatus, PickupChange, ReleaseReason
 
 
 @dataclass(frozen=True)
@@ -29,13 +29,21 @@ class DispatchEvent:
     vehicle_id: str
     dispatch_status: DispatchStatus
     occurred_at: datetime
+    # Who made the change (a caller, or dispatch_svc on its own) and why, in words.
+    actor: Actor
+    reason: str
     automatic: bool = False
     release_reason: ReleaseReason | None = None
     detail: str = ""
+    previous_rider_id: str = ""
+    previous_vehicle_id: str = ""
+    moved_from_dispatch_id: str = ""
 
 
-def dispatch_events(dispatch: Dispatch, changes: Iterable[PickupChange], occurred_at: datetime) -> list[DispatchEvent]:
-    """The events of `changes`, just made to `dispatch`."""
+def dispatch_events(
+    dispatch: Dispatch, changes: Iterable[PickupChange], occurred_at: datetime, *, actor: Actor, reason: str
+) -> list[DispatchEvent]:
+    """The events of `changes`, just made to `dispatch` by `actor` for `reason`."""
     return [
         DispatchEvent(
             pur_id=change.pur_id,
@@ -49,9 +57,14 @@ def dispatch_events(dispatch: Dispatch, changes: Iterable[PickupChange], occurre
             vehicle_id=dispatch.vehicle_id,
             dispatch_status=dispatch.status,
             occurred_at=occurred_at,
+            actor=actor,
+            reason=reason,
             automatic=change.automatic,
             release_reason=change.release_reason,
             detail=change.detail,
+            previous_rider_id=change.previous_rider_id,
+            previous_vehicle_id=change.previous_vehicle_id,
+            moved_from_dispatch_id=change.moved_from_dispatch_id,
         )
         for change in changes
     ]

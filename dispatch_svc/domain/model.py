@@ -23,6 +23,7 @@ import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
+from typing import Any
 
 from mesh.errors import AlreadyExists, FailedPrecondition, InvalidArgument
 from mesh.kernel import PickupStatus, RouteMatch, check_id, check_text
@@ -95,6 +96,7 @@ class ChangeKind(enum.Enum):
     RELEASED = "RELEASED"  # left its dispatch -> PUR ROUTED (back in the queue)
     STARTED = "STARTED"  # its dispatch started -> PUR stays DISPATCHED
     PICKED_UP = "PICKED_UP"  # its dispatch completed -> PUR PICKED_UP
+    RIDER_CHANGED = "RIDER_CHANGED"  # its dispatch got another rider or vehicle -> PUR stays DISPATCHED
 
 
 class ReleaseReason(enum.Enum):
@@ -103,6 +105,19 @@ class ReleaseReason(enum.Enum):
 
 
 # -- value objects --------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Actor:
+    """Who made a change: the subject and role of the caller's token, or a service acting on its
+    own (role "service")."""
+
+    subject: str
+    role: str
+
+
+# dispatch_svc acting on its own: a routed PUR joining an open dispatch, auto-dispatch.
+SERVICE_ACTOR = Actor("dispatch_svc", "service")
 
 
 @dataclass(frozen=True)
@@ -215,6 +230,11 @@ class PickupChange:
     automatic: bool = False
     release_reason: ReleaseReason | None = None
     detail: str = ""
+    # RIDER_CHANGED: who and what the dispatch had before.
+    previous_rider_id: str = ""
+    previous_vehicle_id: str = ""
+    # DISPATCHED by MovePickups: the dispatch it came from.
+    moved_from_dispatch_id: str = ""
 
 
 # -- pickups ------------------------------------------------------------------------------------
@@ -333,16 +353,10 @@ class Pickup:
         self.status = snapshot.status
         self.listed = False
 
-    def _next_event(
-        self,
-        kind: ChangeKind,
-        *,
-        automatic: bool = False,
-        release_reason: ReleaseReason | None = None,
-        detail: str = "",
-    ) -> PickupChange:
+    def _next_event(self, kind: ChangeKind, **details: Any) -> PickupChange:
+        """The pickup's next change; `details` are PickupChange's optional fields."""
         self.event_version += 1
-        return PickupChange(self.pur_id, kind, self.event_version, automatic, release_reason, detail)
+        return PickupChange(self.pur_id, kind, self.event_version, **details)
 
 
 # -- dispatches ---------------------------------------------------------------------------------
@@ -384,6 +398,43 @@ class NewDispatch:
         return hashlib.sha256(json.dumps(body, sort_keys=True).encode()).hexdigest()
 
 
+@dataclass(frozen=True)
+class Reassignment:
+    """What ReassignDispatch asks for: an empty rider_id or vehicle_id keeps the dispatch's."""
+
+    dispatch_id: str
+    rider_id: str
+    vehicle_id: str
+    reason: str
+
+    def __post_init__(self) -> None:
+        check_id("id", self.dispatch_id)
+        check_id("rider_id", self.rider_id, required=False)
+        check_id("vehicle_id", self.vehicle_id, required=False)
+        check_text("reason", self.reason, MAX_REASON, required=True)
+
+
+@dataclass(frozen=True)
+class PickupMove:
+    """What MovePickups asks for: pickups from one OPEN dispatch to another of its route and day."""
+
+    from_dispatch_id: str
+    to_dispatch_id: str
+    pur_ids: tuple[str, ...]
+    reason: str
+
+    def __post_init__(self) -> None:
+        check_id("from_dispatch_id", self.from_dispatch_id)
+        check_id("to_dispatch_id", self.to_dispatch_id)
+        if self.from_dispatch_id == self.to_dispatch_id:
+            raise InvalidInput("to_dispatch_id must name another dispatch than from_dispatch_id")
+        if not self.pur_ids:
+            raise InvalidInput("pur_ids must not be empty")
+        for index, pur_id in enumerate(self.pur_ids):
+            check_id(f"pur_ids[{index}]", pur_id)
+        check_text("reason", self.reason, MAX_REASON, required=True)
+
+
 @dataclass
 class Dispatch:
     id: str
@@ -419,13 +470,7 @@ class Dispatch:
         *,
         automatic: bool = False,
     ) -> Dispatch:
-        if not rider.active:
-            raise IllegalTransition(f"rider {rider.id} is inactive")
-        if not vehicle.active:
-            raise IllegalTransition(f"vehicle {vehicle.id} is inactive")
-        for kind, thing in (("rider", rider), ("vehicle", vehicle)):
-            if thing.hub_id != new.hub_id:
-                raise IllegalTransition(f"{kind} {thing.id} belongs to hub {thing.hub_id}, not {new.hub_id}")
+        _check_assignable(new.hub_id, rider, vehicle)
         return cls(
             id=dispatch_id,
             request_id=new.request_id,
@@ -539,6 +584,100 @@ class Dispatch:
         pickup.position = None
         return pickup._next_event(ChangeKind.RELEASED, release_reason=reason, detail=detail)
 
+    def move_to(
+        self, target: Dispatch, pur_ids: Sequence[str], pickups: Sequence[Pickup], now: datetime
+    ) -> list[PickupChange]:
+        """Move the pickups `pur_ids` (`pickups` holds them) into `target`, an OPEN dispatch of the
+        same route and day; all or nothing. Each moved pickup gets one DISPATCHED change naming
+        this dispatch as where it came from."""
+        for dispatch in (self, target):
+            if dispatch.status is not DispatchStatus.OPEN:
+                raise IllegalTransition(
+                    f"dispatch {dispatch.id} is {dispatch.status.value}; pickups move only between OPEN dispatches"
+                )
+        self.check_same_route(target)
+        wanted = list(dict.fromkeys(pur_ids))
+        members = set(self.pur_ids)
+        strangers = [pur_id for pur_id in wanted if pur_id not in members]
+        if strangers:
+            raise PickupNotEligible(
+                f"pickup requests not in dispatch {self.id}: {', '.join(strangers[:10])}"
+                + (f" and {len(strangers) - 10} more" if len(strangers) > 10 else "")
+            )
+        by_id = {p.pur_id: p for p in self._members(pickups)}
+        assert all(pur_id in by_id for pur_id in wanted), "a member of the dispatch is missing from the pickups given"
+        moving = [by_id[pur_id] for pur_id in wanted]
+        moved = Load.total(p.load for p in moving)
+        total = target.load + moved
+        if not total.fits_in(target.capacity):
+            raise CapacityExceeded(
+                f"dispatch {target.id} would carry {total.describe()} but vehicle {target.vehicle_id} carries at most "
+                f"{target.capacity.packages} packages / {target.capacity.weight_kg:.1f} kg "
+                f"(already loaded {target.load.describe()}, moving {moved.describe()})"
+            )
+        gone = set(wanted)
+        self.pur_ids = [pur_id for pur_id in self.pur_ids if pur_id not in gone]
+        self.load = Load() if not self.pur_ids else self.load - moved
+        target.pur_ids.extend(wanted)
+        target.load = total
+        changes = []
+        for pickup in moving:
+            pickup.dispatch_id = target.id
+            pickup.position = None
+            changes.append(pickup._next_event(ChangeKind.DISPATCHED, moved_from_dispatch_id=self.id))
+        self._touch(now)
+        target._touch(now)
+        return changes
+
+    def check_same_route(self, other: Dispatch) -> None:
+        """Pickups move only between dispatches of one hub, route and day."""
+        if other.route_key() != self.route_key():
+            raise IllegalTransition(
+                f"dispatch {other.id} is of route {other.route_id} for {other.pickup_date.isoformat()} "
+                f"(hub {other.hub_id}), not route {self.route_id} for {self.pickup_date.isoformat()} (hub {self.hub_id})"
+            )
+
+    # -- rider and vehicle ----------------------------------------------------------------------
+
+    def check_reassignable(self) -> None:
+        if self.status is not DispatchStatus.OPEN:
+            raise IllegalTransition(
+                f"dispatch {self.id} is {self.status.value}; only an OPEN dispatch can get another rider or vehicle"
+            )
+
+    def reassign(
+        self, rider: Rider | None, vehicle: Vehicle | None, members: Sequence[Pickup], now: datetime
+    ) -> list[PickupChange] | None:
+        """Give an OPEN dispatch another rider or vehicle (None keeps the dispatch's); its pickups
+        stay in it and each gets a RIDER_CHANGED change. None when nothing changes (a repeat)."""
+        rider = None if rider is None or rider.id == self.rider_id else rider
+        vehicle = None if vehicle is None or vehicle.id == self.vehicle_id else vehicle
+        if rider is None and vehicle is None:
+            return None
+        self.check_reassignable()
+        if rider is not None:
+            _check_assignable(self.hub_id, rider)
+        if vehicle is not None:
+            _check_assignable(self.hub_id, vehicle)
+            if not self.load.fits_in(vehicle.capacity):
+                raise CapacityExceeded(
+                    f"dispatch {self.id} carries {self.load.describe()} but vehicle {vehicle.id} carries at most "
+                    f"{vehicle.capacity_packages} packages / {vehicle.capacity_kg:.1f} kg"
+                )
+        previous_rider, previous_vehicle = self.rider_id, self.vehicle_id
+        if rider is not None:
+            self.rider_id = rider.id
+        if vehicle is not None:
+            self.vehicle_id, self.capacity = vehicle.id, vehicle.capacity
+        changes = [
+            p._next_event(
+                ChangeKind.RIDER_CHANGED, previous_rider_id=previous_rider, previous_vehicle_id=previous_vehicle
+            )
+            for p in self._members(members)
+        ]
+        self._touch(now)
+        return changes
+
     # -- lifecycle ----------------------------------------------------------------------------
 
     def start(self, members: Sequence[Pickup], now: datetime) -> list[PickupChange] | None:
@@ -603,6 +742,16 @@ class Dispatch:
     def _touch(self, now: datetime) -> None:
         self.updated_at = now
         self.version += 1
+
+
+def _check_assignable(hub_id: str, *things: Rider | Vehicle) -> None:
+    """Riders and vehicles go only on dispatches of their hub, and only while active."""
+    for thing in things:
+        kind = "rider" if isinstance(thing, Rider) else "vehicle"
+        if not thing.active:
+            raise IllegalTransition(f"{kind} {thing.id} is inactive")
+        if thing.hub_id != hub_id:
+            raise IllegalTransition(f"{kind} {thing.id} belongs to hub {thing.hub_id}, not {hub_id}")
 
 
 def fill_from_queue(queue: Sequence[Pickup], room: Load) -> list[Pickup]:

@@ -19,7 +19,7 @@ from dispatch_svc.adapters.messages import (
     vehicle_score_to_proto,
     vehicle_to_proto,
 )
-from dispatch_svc.domain.model import MAX_REASON, Dispatch, NewDispatch, Rider, Vehicle
+from dispatch_svc.domain.model import MAX_REASON, Actor, Dispatch, NewDispatch, PickupMove, Reassignment, Rider, Vehicle
 from dispatch_svc.domain.ranking import DEFAULT_LIMIT, MAX_LIMIT
 from dispatch_svc.service_layer import handlers
 from dispatch_svc.service_layer.attendance import AttendancePort
@@ -108,6 +108,12 @@ def _authorize_dispatch(dispatch: Dispatch) -> None:
     current_caller().require_hub(dispatch.hub_id)
 
 
+def _actor() -> Actor:
+    """The caller, as the DispatchEvents of the change it asks for name it."""
+    caller = current_caller()
+    return Actor(caller.subject, caller.role.value)
+
+
 class DispatchServicer(dispatch_pb2_grpc.DispatchServiceServicer):
     def __init__(self, uow_factory: Callable[[], AbstractDispatchUnitOfWork], attendance: AttendancePort) -> None:
         self._uow = uow_factory
@@ -175,7 +181,7 @@ class DispatchServicer(dispatch_pb2_grpc.DispatchServiceServicer):
             pur_ids=_pur_ids("pur_ids", request.pur_ids, required=False),
         )
         current_caller().require_hub(new.hub_id)
-        result = handlers.create_dispatch(self._uow(), self._attendance, new)
+        result = handlers.create_dispatch(self._uow(), self._attendance, new, actor=_actor())
         return dispatch_pb2.CreateDispatchResponse(dispatch=dispatch_to_proto(result.dispatch), created=result.created)
 
     def GetDispatch(self, request, context):
@@ -215,7 +221,9 @@ class DispatchServicer(dispatch_pb2_grpc.DispatchServiceServicer):
     def AddPickups(self, request, context):
         dispatch_id = check_id("dispatch_id", request.dispatch_id)
         pur_ids = _pur_ids("pur_ids", request.pur_ids, required=True)
-        dispatch = handlers.add_pickups(self._uow(), dispatch_id, pur_ids, authorize=_authorize_dispatch)
+        dispatch = handlers.add_pickups(
+            self._uow(), dispatch_id, pur_ids, actor=_actor(), authorize=_authorize_dispatch
+        )
         return dispatch_pb2.AddPickupsResponse(dispatch=dispatch_to_proto(dispatch))
 
     def RemovePickups(self, request, context):
@@ -223,23 +231,50 @@ class DispatchServicer(dispatch_pb2_grpc.DispatchServiceServicer):
         pur_ids = _pur_ids("pur_ids", request.pur_ids, required=True)
         check_text("reason", request.reason, MAX_REASON)
         dispatch = handlers.remove_pickups(
-            self._uow(), dispatch_id, pur_ids, request.reason, authorize=_authorize_dispatch
+            self._uow(), dispatch_id, pur_ids, request.reason, actor=_actor(), authorize=_authorize_dispatch
         )
         return dispatch_pb2.RemovePickupsResponse(dispatch=dispatch_to_proto(dispatch))
 
     def StartDispatch(self, request, context):
-        dispatch = handlers.start_dispatch(self._uow(), check_id("id", request.id), authorize=_authorize_dispatch)
+        dispatch = handlers.start_dispatch(
+            self._uow(), check_id("id", request.id), actor=_actor(), authorize=_authorize_dispatch
+        )
         return dispatch_pb2.StartDispatchResponse(dispatch=dispatch_to_proto(dispatch))
 
     def CompleteDispatch(self, request, context):
-        dispatch = handlers.complete_dispatch(self._uow(), check_id("id", request.id), authorize=_authorize_dispatch)
+        dispatch = handlers.complete_dispatch(
+            self._uow(), check_id("id", request.id), actor=_actor(), authorize=_authorize_dispatch
+        )
         return dispatch_pb2.CompleteDispatchResponse(dispatch=dispatch_to_proto(dispatch))
 
     def CancelDispatch(self, request, context):
         dispatch_id = check_id("id", request.id)
         check_text("reason", request.reason, MAX_REASON)
-        dispatch = handlers.cancel_dispatch(self._uow(), dispatch_id, request.reason, authorize=_authorize_dispatch)
+        dispatch = handlers.cancel_dispatch(
+            self._uow(), dispatch_id, request.reason, actor=_actor(), authorize=_authorize_dispatch
+        )
         return dispatch_pb2.CancelDispatchResponse(dispatch=dispatch_to_proto(dispatch))
+
+    def ReassignDispatch(self, request, context):
+        reassignment = Reassignment(
+            dispatch_id=request.id, rider_id=request.rider_id, vehicle_id=request.vehicle_id, reason=request.reason
+        )
+        dispatch = handlers.reassign_dispatch(
+            self._uow(), self._attendance, reassignment, actor=_actor(), authorize=_authorize_dispatch
+        )
+        return dispatch_pb2.ReassignDispatchResponse(dispatch=dispatch_to_proto(dispatch))
+
+    def MovePickups(self, request, context):
+        move = PickupMove(
+            from_dispatch_id=request.from_dispatch_id,
+            to_dispatch_id=request.to_dispatch_id,
+            pur_ids=_pur_ids("pur_ids", request.pur_ids, required=True),
+            reason=request.reason,
+        )
+        source, target = handlers.move_pickups(self._uow(), move, actor=_actor(), authorize=_authorize_dispatch)
+        return dispatch_pb2.MovePickupsResponse(
+            from_dispatch=dispatch_to_proto(source), to_dispatch=dispatch_to_proto(target)
+        )
 
 
 def registration(servicer: DispatchServicer) -> ServiceRegistration:

@@ -5,6 +5,10 @@ Every change to a route's queue or dispatches first takes the route's lock (hub,
 the pur-events consumer, the API and auto-dispatch never interleave on one route, on any number
 of replicas. Attendance is asked before the transaction starts, so no lock is held while waiting
 for it.
+
+Every DispatchEvent names its actor and reason: the caller (`actor`, which the servicer passes from
+the call's token) for changes a person asks for, `SERVICE_ACTOR` when dispatch_svc acts on its own
+(a routed PUR joining an open dispatch, auto-dispatch) or when a handler is called outside an RPC.
 """
 
 from __future__ import annotations
@@ -16,15 +20,19 @@ from datetime import date, datetime
 from dispatch_svc.domain.auto_dispatch import AutoDispatchPolicy
 from dispatch_svc.domain.events import DispatchEvent, dispatch_events
 from dispatch_svc.domain.model import (
+    SERVICE_ACTOR,
+    Actor,
     Dispatch,
     DuplicateRequest,
     Load,
     NewDispatch,
     Pickup,
     PickupChange,
+    PickupMove,
     PickupStatus,
     PurEffect,
     PurSnapshot,
+    Reassignment,
     Rider,
     RiderBusy,
     RouteKey,
@@ -100,7 +108,15 @@ def apply_pur_changes(
     """Follow pur_svc's PUR changes, a batch in one transaction. A newly routed PUR enters its
     route's queue and joins the oldest OPEN dispatch of its route and date with room for it; a
     cancelled, unroutable or re-routed one leaves its dispatch (a `released` event) and the queue.
-    Versions not newer than the one applied change nothing. Returns how many events were emitted."""
+    Versions not newer than the one applied change nothing. Returns how many events were emitted.
+
+    Cancel versus complete: this is the entry point where a PUR's CANCELLED status reaches its
+    dispatch, and `complete_dispatch` the one where the dispatch completes. Both take the lock of
+    the dispatch's route before reading the pickup, so they run one after the other: a PUR whose
+    dispatch completed first is PICKED_UP and stays so (the cancellation is only recorded; pur_svc
+    follows the PickupPickedUp already sent); one cancelled first leaves its OPEN or IN_PROGRESS
+    dispatch (`released`, REMOVED, "pickup request cancelled") and the completion no longer
+    includes it. Never both."""
     histories: dict[str, list[PurSnapshot]] = {}
     for snapshot in sorted(snapshots, key=lambda s: (s.pur_id, s.version)):
         histories.setdefault(snapshot.pur_id, []).append(snapshot)
@@ -173,7 +189,8 @@ class _PurBatch:
             return
         if pickup.dispatch_id:
             dispatch = self._dispatch(pickup.dispatch_id)
-            self._changed(dispatch, dispatch.remove([pickup], self.moment, detail=_leave_detail(pickup, snapshot)))
+            why = _leave_detail(pickup, snapshot)
+            self._changed(dispatch, dispatch.remove([pickup], self.moment, detail=why), why)
         if effect is PurEffect.ENQUEUE:
             pickup.enqueue(snapshot)
             self.to_place[pur_id] = pickup
@@ -193,7 +210,8 @@ class _PurBatch:
                 open_by_route[key] = [self.dispatches.setdefault(d.id, d) for d in found]
             for dispatch in open_by_route[key]:
                 if dispatch.can_take(pickup):
-                    self._changed(dispatch, dispatch.add([pickup], self.moment, automatic=True))
+                    joined = dispatch.add([pickup], self.moment, automatic=True)
+                    self._changed(dispatch, joined, f"joined the open dispatch of {dispatch.route_id}")
                     break
 
     def save(self) -> None:
@@ -209,9 +227,9 @@ class _PurBatch:
             self.dispatches[dispatch_id] = loaded
         return self.dispatches[dispatch_id]
 
-    def _changed(self, dispatch: Dispatch, changes: list[PickupChange]) -> None:
+    def _changed(self, dispatch: Dispatch, changes: list[PickupChange], reason: str) -> None:
         self.touched[dispatch.id] = dispatch
-        self.events.extend(dispatch_events(dispatch, changes, self.moment))
+        self.events.extend(dispatch_events(dispatch, changes, self.moment, actor=SERVICE_ACTOR, reason=reason))
 
 
 # -- reads ----------------------------------------------------------------------------------------
@@ -314,6 +332,7 @@ def create_dispatch(
     attendance: AttendancePort,
     new: NewDispatch,
     *,
+    actor: Actor = SERVICE_ACTOR,
     now: Clock = utc_now,
     next_id: Callable[[], str] = new_dispatch_id,
 ) -> Created:
@@ -325,7 +344,7 @@ def create_dispatch(
         return _replay(existing, new)
     view = attendance.available_riders(new.hub_id, new.pickup_date)
     try:
-        return _create_or_replay(uow, view, new, now(), next_id())
+        return _create_or_replay(uow, view, new, now(), next_id(), actor)
     except DuplicateRequest:
         # A concurrent create with this request id (on another route) committed first.
         with uow:
@@ -336,14 +355,19 @@ def create_dispatch(
 
 
 def _create_or_replay(
-    uow: AbstractDispatchUnitOfWork, view: AttendanceView, new: NewDispatch, moment: datetime, dispatch_id: str
+    uow: AbstractDispatchUnitOfWork,
+    view: AttendanceView,
+    new: NewDispatch,
+    moment: datetime,
+    dispatch_id: str,
+    actor: Actor,
 ) -> Created:
     with uow:
         uow.lock_routes([new.route_key()])
         existing = uow.dispatches.by_request_id(new.hub_id, new.request_id)
         if existing is not None:
             return _replay(existing, new)
-        dispatch = _create_locked(uow, view, new, moment, dispatch_id, automatic=False)
+        dispatch = _create_locked(uow, view, new, moment, dispatch_id, actor=actor, reason="dispatch created")
         uow.commit()
     return Created(dispatch, created=True)
 
@@ -361,7 +385,9 @@ def _create_locked(
     moment: datetime,
     dispatch_id: str,
     *,
-    automatic: bool,
+    actor: Actor,
+    reason: str,
+    automatic: bool = False,
 ) -> Dispatch:
     """Create the dispatch inside `uow`, the route's lock held; the caller commits."""
     if new.pur_ids:
@@ -375,8 +401,14 @@ def _create_locked(
     ranked_riders = ranked_vehicles = None
     if not new.rider_id or not new.vehicle_id:
         ranked_riders, ranked_vehicles = _rank(uow, view, new.route_key(), load)
-    rider = _named_rider(uow, view, new) if new.rider_id else _best_rider(view, new, ranked_riders or [])
-    vehicle = _named_vehicle(uow, new) if new.vehicle_id else _best_vehicle(new, ranked_vehicles or [])
+    if new.rider_id:
+        rider = _named_rider(uow, view, new.hub_id, new.pickup_date, new.rider_id)
+    else:
+        rider = _best_rider(view, new, ranked_riders or [])
+    if new.vehicle_id:
+        vehicle = _named_vehicle(uow, new.hub_id, new.vehicle_id)
+    else:
+        vehicle = _best_vehicle(new, ranked_vehicles or [])
     if not new.pur_ids:
         pickups = fill_from_queue(queue, vehicle.capacity)
         if automatic and not pickups:
@@ -385,26 +417,30 @@ def _create_locked(
     changes = dispatch.add(pickups, moment, automatic=automatic)
     uow.dispatches.add(dispatch)
     uow.pickups.update(pickups, moment)
-    uow.publish(dispatch_events(dispatch, changes, moment))
+    uow.publish(dispatch_events(dispatch, changes, moment, actor=actor, reason=reason))
     return dispatch
 
 
-def _named_rider(uow: AbstractDispatchUnitOfWork, view: AttendanceView, new: NewDispatch) -> Rider:
-    rider = uow.riders.get(new.rider_id)
+def _named_rider(
+    uow: AbstractDispatchUnitOfWork, view: AttendanceView, hub_id: str, pickup_date: date, rider_id: str
+) -> Rider:
+    """The rider `rider_id`, if it may take a dispatch of the hub on that day: of the hub, active,
+    present per attendance and on no other active dispatch."""
+    rider = uow.riders.get(rider_id)
     if rider is None:
-        raise NotFound(f"rider {new.rider_id!r} does not exist")
+        raise NotFound(f"rider {rider_id!r} does not exist")
     # Before anything else about it: another hub's rider is not this hub's to dispatch.
-    if rider.hub_id != new.hub_id:
-        raise FailedPrecondition(f"rider {rider.id} is not a rider of hub {new.hub_id}")
+    if rider.hub_id != hub_id:
+        raise FailedPrecondition(f"rider {rider.id} is not a rider of hub {hub_id}")
     if not rider.active:
         raise FailedPrecondition(f"rider {rider.id} is inactive")
     if not view.known:
         raise Unavailable(
-            f"attendance of rider {rider.id} on {new.pickup_date} is unknown ({view.reason}); "
+            f"attendance of rider {rider.id} on {pickup_date} is unknown ({view.reason}); "
             "a rider is dispatched only when known to be present: retry when attendance answers"
         )
     if not view.is_present(rider.id):
-        raise FailedPrecondition(f"rider {rider.id} is not present on {new.pickup_date} per attendance")
+        raise FailedPrecondition(f"rider {rider.id} is not present on {pickup_date} per attendance")
     busy, _ = uow.dispatches.active_for(rider_ids=[rider.id])
     if rider.id in busy:
         ref = busy[rider.id]
@@ -425,12 +461,14 @@ def _best_rider(view: AttendanceView, new: NewDispatch, ranked: list[RiderScore]
     raise FailedPrecondition(f"no active rider of hub {new.hub_id} is present and free on {new.pickup_date}")
 
 
-def _named_vehicle(uow: AbstractDispatchUnitOfWork, new: NewDispatch) -> Vehicle:
-    vehicle = uow.vehicles.get(new.vehicle_id)
+def _named_vehicle(uow: AbstractDispatchUnitOfWork, hub_id: str, vehicle_id: str) -> Vehicle:
+    """The vehicle `vehicle_id`, if it may take a dispatch of the hub: of the hub, active and on no
+    other active dispatch (its capacity is the dispatch's to check)."""
+    vehicle = uow.vehicles.get(vehicle_id)
     if vehicle is None:
-        raise NotFound(f"vehicle {new.vehicle_id!r} does not exist")
-    if vehicle.hub_id != new.hub_id:
-        raise FailedPrecondition(f"vehicle {vehicle.id} is not a vehicle of hub {new.hub_id}")
+        raise NotFound(f"vehicle {vehicle_id!r} does not exist")
+    if vehicle.hub_id != hub_id:
+        raise FailedPrecondition(f"vehicle {vehicle.id} is not a vehicle of hub {hub_id}")
     if not vehicle.active:
         raise FailedPrecondition(f"vehicle {vehicle.id} is inactive")
     _, busy = uow.dispatches.active_for(vehicle_ids=[vehicle.id])
@@ -480,22 +518,33 @@ def _anyone(dispatch: Dispatch) -> None:
     return None
 
 
+def _find(uow: AbstractDispatchUnitOfWork, dispatch_id: str, *, for_update: bool = False) -> Dispatch:
+    found = uow.dispatches.get(dispatch_id, for_update=for_update)
+    if found is None:
+        raise NotFound(f"dispatch {dispatch_id!r} does not exist")
+    return found
+
+
 def _change_dispatch(
-    uow: AbstractDispatchUnitOfWork, dispatch_id: str, change: Change, moment: datetime, authorize: Authorize
+    uow: AbstractDispatchUnitOfWork,
+    dispatch_id: str,
+    change: Change,
+    moment: datetime,
+    authorize: Authorize,
+    *,
+    actor: Actor,
+    reason: str,
 ) -> Dispatch:
     with uow:
-        found = uow.dispatches.get(dispatch_id)
-        if found is None:
-            raise NotFound(f"dispatch {dispatch_id!r} does not exist")
+        found = _find(uow, dispatch_id)
         authorize(found)
         uow.lock_routes([found.route_key()])
-        dispatch = uow.dispatches.get(dispatch_id, for_update=True)
-        assert dispatch is not None
+        dispatch = _find(uow, dispatch_id, for_update=True)
         changes = change(uow, dispatch, moment)
         if changes is None:
             return dispatch
         uow.dispatches.update(dispatch)
-        uow.publish(dispatch_events(dispatch, changes, moment))
+        uow.publish(dispatch_events(dispatch, changes, moment, actor=actor, reason=reason))
         uow.commit()
     return dispatch
 
@@ -510,6 +559,7 @@ def add_pickups(
     dispatch_id: str,
     pur_ids: Sequence[str],
     *,
+    actor: Actor = SERVICE_ACTOR,
     authorize: Authorize = _anyone,
     now: Clock = utc_now,
 ) -> Dispatch:
@@ -520,7 +570,7 @@ def add_pickups(
         uow.pickups.update([p for p in pickups if p.pur_id in joined], moment)
         return changes or None
 
-    return _change_dispatch(uow, dispatch_id, change, now(), authorize)
+    return _change_dispatch(uow, dispatch_id, change, now(), authorize, actor=actor, reason="added to the dispatch")
 
 
 def remove_pickups(
@@ -529,17 +579,20 @@ def remove_pickups(
     pur_ids: Sequence[str],
     reason: str,
     *,
+    actor: Actor = SERVICE_ACTOR,
     authorize: Authorize = _anyone,
     now: Clock = utc_now,
 ) -> Dispatch:
+    why = reason or "removed from the dispatch"
+
     def change(uow: AbstractDispatchUnitOfWork, dispatch: Dispatch, moment: datetime) -> list[PickupChange] | None:
         members = set(dispatch.pur_ids)
         found = uow.pickups.get_many([p for p in pur_ids if p in members], for_update=True)
-        changes = dispatch.remove(list(found.values()), moment, detail=reason or "removed from the dispatch")
+        changes = dispatch.remove(list(found.values()), moment, detail=why)
         uow.pickups.update([found[c.pur_id] for c in changes], moment)
         return changes or None
 
-    return _change_dispatch(uow, dispatch_id, change, now(), authorize)
+    return _change_dispatch(uow, dispatch_id, change, now(), authorize, actor=actor, reason=why)
 
 
 def _lifecycle(step: Callable[[Dispatch, list[Pickup], datetime], list[PickupChange] | None]) -> Change:
@@ -556,15 +609,32 @@ def _lifecycle(step: Callable[[Dispatch, list[Pickup], datetime], list[PickupCha
 
 
 def start_dispatch(
-    uow: AbstractDispatchUnitOfWork, dispatch_id: str, *, authorize: Authorize = _anyone, now: Clock = utc_now
+    uow: AbstractDispatchUnitOfWork,
+    dispatch_id: str,
+    *,
+    actor: Actor = SERVICE_ACTOR,
+    authorize: Authorize = _anyone,
+    now: Clock = utc_now,
 ) -> Dispatch:
-    return _change_dispatch(uow, dispatch_id, _lifecycle(Dispatch.start), now(), authorize)
+    return _change_dispatch(
+        uow, dispatch_id, _lifecycle(Dispatch.start), now(), authorize, actor=actor, reason="dispatch started"
+    )
 
 
 def complete_dispatch(
-    uow: AbstractDispatchUnitOfWork, dispatch_id: str, *, authorize: Authorize = _anyone, now: Clock = utc_now
+    uow: AbstractDispatchUnitOfWork,
+    dispatch_id: str,
+    *,
+    actor: Actor = SERVICE_ACTOR,
+    authorize: Authorize = _anyone,
+    now: Clock = utc_now,
 ) -> Dispatch:
-    return _change_dispatch(uow, dispatch_id, _lifecycle(Dispatch.complete), now(), authorize)
+    """IN_PROGRESS -> COMPLETED: its pickups are PICKED_UP. The completion side of cancel versus
+    complete (see apply_pur_changes): a PUR whose cancellation was applied first is no longer a
+    member, so it is not picked up."""
+    return _change_dispatch(
+        uow, dispatch_id, _lifecycle(Dispatch.complete), now(), authorize, actor=actor, reason="dispatch completed"
+    )
 
 
 def cancel_dispatch(
@@ -572,13 +642,89 @@ def cancel_dispatch(
     dispatch_id: str,
     reason: str,
     *,
+    actor: Actor = SERVICE_ACTOR,
     authorize: Authorize = _anyone,
     now: Clock = utc_now,
 ) -> Dispatch:
     def cancel(dispatch: Dispatch, members: list[Pickup], moment: datetime) -> list[PickupChange] | None:
         return dispatch.cancel(members, reason, moment)
 
-    return _change_dispatch(uow, dispatch_id, _lifecycle(cancel), now(), authorize)
+    why = f"dispatch cancelled: {reason}" if reason else "dispatch cancelled"
+    return _change_dispatch(uow, dispatch_id, _lifecycle(cancel), now(), authorize, actor=actor, reason=why)
+
+
+def reassign_dispatch(
+    uow: AbstractDispatchUnitOfWork,
+    attendance: AttendancePort,
+    request: Reassignment,
+    *,
+    actor: Actor = SERVICE_ACTOR,
+    authorize: Authorize = _anyone,
+    now: Clock = utc_now,
+) -> Dispatch:
+    """Give an OPEN dispatch another rider or vehicle (or both), with CreateDispatch's checks: of
+    the hub, active, present (riders), on no other active dispatch, and a vehicle that carries the
+    dispatch's load. Each of its pickups gets a `rider_changed` event with the new rider. A repeat
+    of the change it already made returns the dispatch as it is and writes nothing."""
+    with uow:
+        found = _find(uow, request.dispatch_id)
+    authorize(found)
+    # Attendance is asked before the route's lock is taken, and only when the rider changes.
+    view = None
+    if request.rider_id and request.rider_id != found.rider_id:
+        view = attendance.available_riders(found.hub_id, found.pickup_date)
+
+    def reassign(uow: AbstractDispatchUnitOfWork, dispatch: Dispatch, moment: datetime) -> list[PickupChange] | None:
+        rider = vehicle = None
+        new_rider = request.rider_id and request.rider_id != dispatch.rider_id
+        new_vehicle = request.vehicle_id and request.vehicle_id != dispatch.vehicle_id
+        if new_rider or new_vehicle:
+            dispatch.check_reassignable()
+        if new_rider:
+            if view is None:
+                raise Unavailable(f"dispatch {dispatch.id} got rider {dispatch.rider_id} meanwhile; retry")
+            rider = _named_rider(uow, view, dispatch.hub_id, dispatch.pickup_date, request.rider_id)
+        if new_vehicle:
+            vehicle = _named_vehicle(uow, dispatch.hub_id, request.vehicle_id)
+        members = _members(uow, dispatch)
+        changes = dispatch.reassign(rider, vehicle, members, moment)
+        if changes is not None:
+            uow.pickups.update(members, moment)
+        return changes
+
+    return _change_dispatch(uow, request.dispatch_id, reassign, now(), authorize, actor=actor, reason=request.reason)
+
+
+def move_pickups(
+    uow: AbstractDispatchUnitOfWork,
+    request: PickupMove,
+    *,
+    actor: Actor = SERVICE_ACTOR,
+    authorize: Authorize = _anyone,
+    now: Clock = utc_now,
+) -> tuple[Dispatch, Dispatch]:
+    """Move pickups from one OPEN dispatch to another of the same hub, route and day, all or
+    nothing, within the target's capacity (packages and kilograms). Each moved pickup gets a
+    `dispatched` event on the target naming the source. -> (source, target) after the move."""
+    moment = now()
+    with uow:
+        source, target = _find(uow, request.from_dispatch_id), _find(uow, request.to_dispatch_id)
+        authorize(source)
+        authorize(target)
+        # A dispatch never changes route or day: checked now, the route's one lock covers both.
+        source.check_same_route(target)
+        uow.lock_routes([source.route_key()])
+        source = _find(uow, request.from_dispatch_id, for_update=True)
+        target = _find(uow, request.to_dispatch_id, for_update=True)
+        members = set(source.pur_ids)
+        pickups = uow.pickups.get_many([p for p in request.pur_ids if p in members], for_update=True)
+        changes = source.move_to(target, request.pur_ids, list(pickups.values()), moment)
+        uow.dispatches.update(source)
+        uow.dispatches.update(target)
+        uow.pickups.update([pickups[c.pur_id] for c in changes], moment)
+        uow.publish(dispatch_events(target, changes, moment, actor=actor, reason=request.reason))
+        uow.commit()
+    return source, target
 
 
 # -- auto-dispatch --------------------------------------------------------------------------------
@@ -645,6 +791,8 @@ def _auto_dispatch_route(
         count, _ = uow.pickups.queue_load(new.hub_id, new.route_id, new.pickup_date)
         if policy.due(count, moment) is None:
             return None
-        dispatch = _create_locked(uow, view, new, moment, dispatch_id, automatic=True)
+        dispatch = _create_locked(
+            uow, view, new, moment, dispatch_id, actor=SERVICE_ACTOR, reason=f"auto-dispatch: {reason}", automatic=True
+        )
         uow.commit()
     return AutoOutcome(new.hub_id, new.route_id, reason, dispatch=dispatch)

@@ -110,7 +110,9 @@ class AbstractDispatchRepository(abc.ABC):
         transaction took its request id, rider or vehicle first."""
 
     @abc.abstractmethod
-    def update(self, dispatch: Dispatch) -> None: ...
+    def update(self, dispatch: Dispatch) -> None:
+        """Write a changed dispatch. RiderBusy or VehicleBusy when its new rider or vehicle got
+        another active dispatch in a concurrent transaction first."""
 
     @abc.abstractmethod
     def active_for(

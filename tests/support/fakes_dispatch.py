@@ -225,6 +225,12 @@ class FakeDispatchRepository(AbstractDispatchRepository):
 
     def update(self, dispatch: Dispatch) -> None:
         assert dispatch.id in self.store.dispatches, "update of a dispatch never inserted"
+        if dispatch.active:
+            others = {i: d for i, d in self.store.dispatches.items() if i != dispatch.id and d.active}
+            if any(d.rider_id == dispatch.rider_id for d in others.values()):
+                raise RiderBusy("the rider got another active dispatch meanwhile; choose another rider")
+            if any(d.vehicle_id == dispatch.vehicle_id for d in others.values()):
+                raise VehicleBusy("the vehicle got another active dispatch meanwhile; choose another vehicle")
         self.store.dispatches[dispatch.id] = copy.deepcopy(dispatch)
 
     def active_for(

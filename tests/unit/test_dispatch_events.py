@@ -13,6 +13,8 @@ from dispatch_svc.adapters.messages import to_outbox
 from dispatch_svc.config import Settings
 from dispatch_svc.domain.events import dispatch_events
 from dispatch_svc.domain.model import (
+    SERVICE_ACTOR,
+    Actor,
     ChangeKind,
     Dispatch,
     DispatchStatus,
@@ -34,6 +36,7 @@ from mesh.errors import InvalidArgument
 from mesh.kafka import ConsumedMessage, EventHeaders, PoisonMessage
 
 NOW = datetime(2026, 5, 11, 8, 0, tzinfo=UTC)
+LEAD = Actor("tl-priya", "team-lead")
 TYPE = "firstmile.events.v1.PickupStatusChanged"
 
 
@@ -144,10 +147,15 @@ def _dispatch() -> Dispatch:
         ),
         (PickupChange("pur_1", ChangeKind.STARTED, 3), "started"),
         (PickupChange("pur_1", ChangeKind.PICKED_UP, 4), "picked_up"),
+        (
+            PickupChange("pur_1", ChangeKind.RIDER_CHANGED, 5, previous_rider_id="r0", previous_vehicle_id="v0"),
+            "rider_changed",
+        ),
+        (PickupChange("pur_1", ChangeKind.DISPATCHED, 6, moved_from_dispatch_id="dsp_0"), "dispatched"),
     ],
 )
 def test_one_dispatch_event_per_pur_keyed_by_pur_id(change, field):
-    [domain_event] = dispatch_events(_dispatch(), [change], NOW)
+    [domain_event] = dispatch_events(_dispatch(), [change], NOW, actor=LEAD, reason="rider fell ill")
     [out] = to_outbox(domain_event)
     assert out.topic == "dispatch.events.v1" and out.key == "pur_1"
     assert out.event_type == "firstmile.events.v1.DispatchEvent" and out.source == "dispatch_svc"
@@ -164,15 +172,21 @@ def test_one_dispatch_event_per_pur_keyed_by_pur_id(change, field):
         "bike-1",
         dispatch_pb2.DISPATCH_STATUS_OPEN,
     )
+    assert (event.actor.subject, event.actor.role, event.reason) == ("tl-priya", "team-lead", "rider fell ill")
     if field == "dispatched":
-        assert event.dispatched.automatic
+        assert event.dispatched.automatic == change.automatic
+        assert event.dispatched.moved_from_dispatch_id == change.moved_from_dispatch_id
+    if field == "rider_changed":
+        assert (event.rider_changed.previous_rider_id, event.rider_changed.previous_vehicle_id) == ("r0", "v0")
     if field == "released":
         assert event.released.reason == events_pb2.RELEASE_REASON_DISPATCH_CANCELLED and event.released.detail == "rain"
 
 
 def test_an_event_keeps_the_dispatch_as_it_was_when_published():
     dispatch = _dispatch()
-    [event] = dispatch_events(dispatch, [PickupChange("pur_1", ChangeKind.DISPATCHED, 1)], NOW)
+    [event] = dispatch_events(
+        dispatch, [PickupChange("pur_1", ChangeKind.DISPATCHED, 1)], NOW, actor=SERVICE_ACTOR, reason="joined"
+    )
     dispatch.status = DispatchStatus.CANCELLED
     [out] = to_outbox(event)
     assert events_pb2.DispatchEvent.FromString(out.payload).dispatch_status == dispatch_pb2.DISPATCH_STATUS_OPEN

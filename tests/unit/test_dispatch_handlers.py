@@ -1,7 +1,8 @@
 """dispatch_svc's use cases on in-memory repositories: pur.events.v1 applied exactly once whatever
 the order, the dispatch lifecycle with one domain event per PUR and change, capacity, riders and
-vehicles that may be dispatched, idempotent creates, recommendations with attendance down, and
-auto-dispatch. What only PostgreSQL shows (locks, unique indexes under races, the SQL of the
+vehicles that may be dispatched, idempotent creates, reassignments and moves between dispatches,
+the actor and reason of every event, cancel versus complete, recommendations with attendance down,
+and auto-dispatch. What only PostgreSQL shows (locks, unique indexes under races, the SQL of the
 listings, the outbox rows) is in tests/integration/test_dispatch_handlers.py."""
 
 from __future__ import annotations
@@ -16,13 +17,19 @@ import pytest
 from dispatch_svc.domain.auto_dispatch import AutoDispatchPolicy
 from dispatch_svc.domain.events import DispatchEvent
 from dispatch_svc.domain.model import (
+    SERVICE_ACTOR,
+    Actor,
+    CapacityExceeded,
     ChangeKind,
     DispatchStatus,
+    PickupMove,
     PickupStatus,
+    Reassignment,
     ReleaseReason,
     Rider,
     RiderBusy,
     Vehicle,
+    VehicleBusy,
     VehicleType,
 )
 from dispatch_svc.entrypoints.auto_dispatch import AutoDispatcher
@@ -330,6 +337,256 @@ def test_upserts_say_whether_they_created_and_refuse_what_the_caller_may_not_rep
     with pytest.raises(PermissionDenied):
         handlers.upsert_rider(uow(), Rider("asha", "hub-2"), authorize=other_hubs_only)
     assert store.riders["asha"] == Rider("asha", HUB, name="Asha K")
+
+
+# -- overrides: another rider or vehicle, pickups moved between dispatches -----------------------------
+
+LEAD = Actor("tl-priya", "team-lead")
+
+
+def reassign(uow, attendance, dispatch_id: str, rider_id: str = "", vehicle_id: str = "", reason: str = "rider ill"):
+    return handlers.reassign_dispatch(
+        uow(), attendance, Reassignment(dispatch_id, rider_id, vehicle_id, reason), actor=LEAD
+    )
+
+
+def move(uow, source: str, target: str, pur_ids, reason: str = "balance the load", **options):
+    return handlers.move_pickups(uow(), PickupMove(source, target, tuple(pur_ids), reason), actor=LEAD, **options)
+
+
+def test_a_reassigned_dispatch_takes_the_new_rider_and_vehicle_and_its_pickups_follow(store, uow, attendance):
+    ids = purs(2)
+    handlers.apply_pur_changes(uow(), [routed(p) for p in ids])
+    d = create(uow, attendance, rider_id="asha", vehicle_id="bike").dispatch
+    work = uow()
+    got = handlers.reassign_dispatch(work, attendance, Reassignment(d.id, "bala", "van", "asha is ill"), actor=LEAD)
+    assert work.locked_routes == [(HUB, "R1", TODAY)]
+    assert (got.rider_id, got.vehicle_id, got.capacity.packages, got.version) == ("bala", "van", 100, d.version + 1)
+    assert handlers.get_dispatch(uow(), d.id) == got
+    for pur in ids:
+        last = events_of(store, pur)[-1]
+        assert (last.kind, last.version, last.rider_id, last.vehicle_id) == (ChangeKind.RIDER_CHANGED, 2, "bala", "van")
+        assert (last.previous_rider_id, last.previous_vehicle_id) == ("asha", "bike")
+        assert (last.actor, last.reason, last.dispatch_status) == (LEAD, "asha is ill", DispatchStatus.OPEN)
+        assert store.pickups[pur].dispatch_id == d.id and store.pickups[pur].status is PickupStatus.DISPATCHED
+    # The rider and vehicle it had are free again.
+    assert create(uow, attendance, "req-2", route="R2", rider_id="asha", vehicle_id="bike").created
+
+
+def test_an_empty_rider_or_vehicle_keeps_it_and_a_repeat_writes_nothing(store, uow, attendance):
+    handlers.apply_pur_changes(uow(), [routed(p) for p in purs(1)])
+    d = create(uow, attendance, rider_id="asha", vehicle_id="bike").dispatch
+    got = reassign(uow, attendance, d.id, vehicle_id="van", reason="bigger load later")
+    assert (got.rider_id, got.vehicle_id) == ("asha", "van")
+    [previous] = [e for e in store.events if e.kind is ChangeKind.RIDER_CHANGED]
+    assert (previous.previous_rider_id, previous.previous_vehicle_id, previous.rider_id) == ("asha", "bike", "asha")
+    commits, events = store.commits, len(store.events)
+    attendance.known = False  # a repeat asks nothing of attendance
+    for rider, vehicle in (("", "van"), ("asha", ""), ("asha", "van")):
+        again = reassign(uow, attendance, d.id, rider, vehicle)
+        assert (again.rider_id, again.vehicle_id, again.version) == ("asha", "van", got.version)
+    assert (store.commits, len(store.events)) == (commits, events)
+
+
+@pytest.mark.parametrize(
+    "rider, vehicle, kind, message",
+    [
+        ("dev", "", FailedPrecondition, "not present"),
+        ("nobody", "", NotFound, "rider 'nobody'"),
+        ("bala", "", RiderBusy, "rider bala already has an active dispatch"),
+        ("eve", "", FailedPrecondition, f"not a rider of hub {HUB}"),
+        ("gone", "", FailedPrecondition, "inactive"),
+        ("", "van", VehicleBusy, "vehicle van is already on active dispatch"),
+        ("", "van-2", FailedPrecondition, f"not a vehicle of hub {HUB}"),
+        ("", "cart", CapacityExceeded, "carries 6 packages / 8.0 kg but vehicle cart carries at most 5 packages"),
+        ("", "nothing", NotFound, "vehicle 'nothing'"),
+    ],
+)
+def test_a_reassignment_is_checked_like_a_create_and_writes_nothing(
+    store, uow, attendance, rider, vehicle, kind, message
+):
+    handlers.upsert_rider(uow(), Rider("eve", "hub-2", name="Eve"))
+    handlers.upsert_rider(uow(), Rider("gone", HUB, name="Gone", active=False))
+    handlers.upsert_vehicle(uow(), Vehicle("van-2", "hub-2", VehicleType.VAN, 100, 500.0))
+    handlers.upsert_vehicle(uow(), Vehicle("cart", HUB, VehicleType.BIKE, 5, 50.0))
+    attendance.present[HUB] |= {"eve", "gone"}
+    ids = purs(2)
+    handlers.apply_pur_changes(uow(), [routed(p) for p in ids] + [routed("pur-r2", route="R2")])
+    d = create(uow, attendance, rider_id="asha", vehicle_id="truck", pur_ids=tuple(ids)).dispatch
+    create(uow, attendance, "req-busy", route="R2", rider_id="bala", vehicle_id="van")
+    before = (store.commits, len(store.events), store.dispatches[d.id])
+    with pytest.raises(kind, match=message):
+        reassign(uow, attendance, d.id, rider, vehicle)
+    assert (store.commits, len(store.events), store.dispatches[d.id]) == before
+
+
+def test_only_an_open_dispatch_is_reassigned_and_attendance_must_answer(store, uow, attendance):
+    handlers.apply_pur_changes(uow(), [routed(p) for p in purs(1)])
+    d = create(uow, attendance, rider_id="asha", vehicle_id="bike").dispatch
+    attendance.known = False
+    with pytest.raises(Unavailable, match="attendance of rider chitra"):
+        reassign(uow, attendance, d.id, "chitra")
+    attendance.known = True
+    handlers.start_dispatch(uow(), d.id)
+    with pytest.raises(FailedPrecondition, match="IN_PROGRESS; only an OPEN dispatch can get another rider"):
+        reassign(uow, attendance, d.id, "chitra")
+    with pytest.raises(NotFound):
+        reassign(uow, attendance, "dsp_nope", "chitra")
+    with pytest.raises(InvalidArgument, match="reason is required"):
+        Reassignment(d.id, "chitra", "", " ")
+
+
+def open_pair(uow, attendance, count: int = 3, **pickup) -> tuple[list[str], str, str]:
+    """`count` pickups in an OPEN dispatch of R1 (asha, van), and an empty OPEN one of R1 (bala, bike)."""
+    ids = purs(count)
+    handlers.apply_pur_changes(uow(), [routed(p, **pickup) for p in ids])
+    source = create(uow, attendance, "req-a", rider_id="asha", vehicle_id="van").dispatch
+    target = create(uow, attendance, "req-b", rider_id="bala", vehicle_id="bike").dispatch
+    assert source.pur_ids == ids and target.pur_ids == []
+    return ids, source.id, target.id
+
+
+def test_moved_pickups_join_the_target_with_its_rider(store, uow, attendance):
+    ids, source_id, target_id = open_pair(uow, attendance)
+    work = uow()
+    source, target = handlers.move_pickups(
+        work, PickupMove(source_id, target_id, (ids[2], ids[0], ids[2]), "bala is closer"), actor=LEAD
+    )
+    assert work.locked_routes == [(HUB, "R1", TODAY)]
+    assert (source.pur_ids, source.load.packages, target.pur_ids, target.load.packages) == (
+        [ids[1]],
+        3,
+        [ids[2], ids[0]],
+        6,
+    )
+    assert handlers.get_dispatch(uow(), source_id) == source and handlers.get_dispatch(uow(), target_id) == target
+    for pur in (ids[0], ids[2]):
+        last = events_of(store, pur)[-1]
+        assert (last.kind, last.version, last.dispatch_id, last.rider_id, last.moved_from_dispatch_id) == (
+            ChangeKind.DISPATCHED,
+            2,
+            target_id,
+            "bala",
+            source_id,
+        )
+        assert (last.actor, last.reason, last.automatic) == (LEAD, "bala is closer", False)
+        assert store.pickups[pur].dispatch_id == target_id and store.pickups[pur].listed
+    assert changes_of(store, ids[1]) == [("DISPATCHED", 1)]
+    [group] = handlers.list_open_pickups(uow(), HUB, TODAY)
+    assert {p.pur_id: p.dispatch_id for p in group.pickups} == {ids[0]: target_id, ids[1]: source_id, ids[2]: target_id}
+
+
+@pytest.mark.parametrize(
+    "pickup, moving, kind, message",
+    [
+        ({}, ["pur-000", "nope"], FailedPrecondition, "not in dispatch .*: nope"),
+        ({}, ["pur-000", "pur-001", "pur-002", "pur-003"], CapacityExceeded, "would carry 12 packages / 12.0 kg"),
+        ({"packages": 1, "weight": 8.0}, ["pur-000", "pur-001", "pur-002"], CapacityExceeded, "24.0 kg but vehicle"),
+    ],
+)
+def test_a_move_is_all_or_nothing(store, uow, attendance, pickup, moving, kind, message):
+    pickup = {"packages": 3, "weight": 3.0} | pickup
+    _, source_id, target_id = open_pair(uow, attendance, 4, **pickup)
+    before = (store.commits, len(store.events), dict(store.dispatches))
+    with pytest.raises(kind, match=message):
+        move(uow, source_id, target_id, moving)
+    assert (store.commits, len(store.events), store.dispatches) == before
+
+
+def test_pickups_move_only_between_open_dispatches_of_one_route_and_day(store, uow, attendance):
+    ids, source_id, target_id = open_pair(uow, attendance)
+    other_route = create(uow, attendance, "req-c", route="R2", rider_id="chitra", vehicle_id="truck").dispatch
+    with pytest.raises(FailedPrecondition, match="is of route R2"):
+        move(uow, source_id, other_route.id, ids[:1])
+    with pytest.raises(NotFound, match="dsp_nope"):
+        move(uow, source_id, "dsp_nope", ids[:1])
+    with pytest.raises(InvalidArgument, match="another dispatch"):
+        PickupMove(source_id, source_id, tuple(ids), "x")
+    with pytest.raises(InvalidArgument, match="reason is required"):
+        PickupMove(source_id, target_id, tuple(ids), "")
+
+    def refuse(dispatch):
+        if dispatch.id == target_id:
+            raise PermissionDenied(f"not your hub {dispatch.hub_id}")
+
+    before = (store.commits, len(store.events))
+    with pytest.raises(PermissionDenied):
+        move(uow, source_id, target_id, ids[:1], authorize=refuse)
+    handlers.start_dispatch(uow(), source_id)
+    with pytest.raises(FailedPrecondition, match="IN_PROGRESS; pickups move only between OPEN dispatches"):
+        move(uow, source_id, target_id, ids[:1])
+    assert (store.commits, len(store.events)) == (before[0] + 1, before[1] + len(ids))  # only the start
+
+
+# -- who and why --------------------------------------------------------------------------------------
+
+
+def test_every_dispatch_event_names_its_actor_and_reason(store, uow, attendance):
+    policy = AutoDispatchPolicy(frozenset({HUB}), 1, time(14, 0), ZoneInfo("UTC"))
+    auto, joined, removed, cancelled = purs(4)
+    handlers.apply_pur_changes(uow(), [routed(auto, route="R2")])
+    handlers.auto_dispatch_hub(uow(), attendance, policy, HUB, now=lambda: MORNING)
+    handlers.apply_pur_changes(uow(), [routed(removed), routed(cancelled)])
+    d = handlers.create_dispatch(
+        uow(), attendance, new_dispatch("req-lead", hub=HUB, day=TODAY, vehicle_id="van"), actor=LEAD
+    ).dispatch
+    handlers.apply_pur_changes(uow(), [routed(joined)])
+    handlers.remove_pickups(uow(), d.id, [removed], "", actor=LEAD)
+    handlers.apply_pur_changes(uow(), [routed(cancelled, 3, status=PickupStatus.CANCELLED)])
+    handlers.cancel_dispatch(uow(), d.id, "rain", actor=LEAD)
+    service = SERVICE_ACTOR
+    assert (service.subject, service.role) == ("dispatch_svc", "service")
+    assert [(e.actor, e.reason) for e in events_of(store, auto)] == [
+        (service, "auto-dispatch: queue reached 1 pickups (threshold 1)")
+    ]
+    assert [(e.kind.value, e.actor, e.reason) for e in events_of(store, joined)] == [
+        ("DISPATCHED", service, "joined the open dispatch of R1"),
+        ("RELEASED", LEAD, "dispatch cancelled: rain"),
+    ]
+    assert [(e.kind.value, e.actor, e.reason) for e in events_of(store, removed)] == [
+        ("DISPATCHED", LEAD, "dispatch created"),
+        ("RELEASED", LEAD, "removed from the dispatch"),
+    ]
+    assert [(e.kind.value, e.actor, e.reason) for e in events_of(store, cancelled)] == [
+        ("DISPATCHED", LEAD, "dispatch created"),
+        ("RELEASED", service, "pickup request cancelled"),
+    ]
+
+
+# -- cancel versus complete -------------------------------------------------------------------------
+
+
+def test_a_cancellation_after_the_completion_leaves_the_pur_picked_up(store, uow, attendance):
+    keep, late = purs(2)
+    handlers.apply_pur_changes(uow(), [routed(keep), routed(late)])
+    d = create(uow, attendance).dispatch
+    handlers.start_dispatch(uow(), d.id)
+    done = handlers.complete_dispatch(uow(), d.id, actor=LEAD)
+    assert events_of(store, late)[-1].reason == "dispatch completed"
+    events = len(store.events)
+    work = uow()
+    handlers.apply_pur_changes(work, [routed(late, 5, status=PickupStatus.CANCELLED)])
+    assert work.locked_routes == [d.route_key()]  # the completion's lock
+    assert len(store.events) == events  # PickupPickedUp was sent; nothing else to say
+    assert (store.pickups[late].status, store.pickups[late].dispatch_id) == (PickupStatus.PICKED_UP, d.id)
+    assert handlers.get_dispatch(uow(), d.id).pur_ids == done.pur_ids == [keep, late]
+
+
+def test_a_cancellation_before_the_completion_takes_the_pur_off_its_dispatch(store, uow, attendance):
+    keep, cancelled = purs(2)
+    handlers.apply_pur_changes(uow(), [routed(keep), routed(cancelled)])
+    d = create(uow, attendance).dispatch
+    handlers.start_dispatch(uow(), d.id)
+    handlers.apply_pur_changes(uow(), [routed(cancelled, 5, status=PickupStatus.CANCELLED)])
+    work = uow()
+    done = handlers.complete_dispatch(work, d.id)
+    assert work.locked_routes == [d.route_key()]
+    assert done.status is DispatchStatus.COMPLETED and done.pur_ids == [keep]
+    assert changes_of(store, cancelled) == [("DISPATCHED", 1), ("STARTED", 2), ("RELEASED", 3)]
+    released = events_of(store, cancelled)[-1]
+    assert (released.release_reason, released.detail) == (ReleaseReason.REMOVED, "pickup request cancelled")
+    assert (store.pickups[cancelled].status, store.pickups[cancelled].dispatch_id) == (PickupStatus.CANCELLED, "")
+    assert store.pickups[keep].status is PickupStatus.PICKED_UP
 
 
 # -- idempotency ------------------------------------------------------------------------------------

@@ -196,7 +196,7 @@ def test_every_method_checks_the_hub_scope_of_a_team_lead(dispatching):
             dispatch_pb2.CreateDispatchRequest(
                 request_id=f"r-{i}",
                 hub_id=HUB,
-                route_id=f"R{i + 1}",
+                route_id="R1",
                 pickup_date=DAY,
                 rider_id=rider,
                 vehicle_id=vehicle,
@@ -217,7 +217,11 @@ def test_every_method_checks_the_hub_scope_of_a_team_lead(dispatching):
         "GetDispatch": dispatch_pb2.GetDispatchRequest(id=d.id),
         "ListDispatches": dispatch_pb2.ListDispatchesRequest(hub_id=HUB),
         "AddPickups": dispatch_pb2.AddPickupsRequest(dispatch_id=d.id, pur_ids=["p2"]),
+        "MovePickups": dispatch_pb2.MovePickupsRequest(
+            from_dispatch_id=d.id, to_dispatch_id=other.id, pur_ids=["p2"], reason="balance the load"
+        ),
         "RemovePickups": dispatch_pb2.RemovePickupsRequest(dispatch_id=d.id, pur_ids=["p2"]),
+        "ReassignDispatch": dispatch_pb2.ReassignDispatchRequest(id=d.id, vehicle_id="bike", reason="same bike"),
         "StartDispatch": dispatch_pb2.StartDispatchRequest(id=d.id),
         "CompleteDispatch": dispatch_pb2.CompleteDispatchRequest(id=d.id),
         "CancelDispatch": dispatch_pb2.CancelDispatchRequest(id=other.id),
@@ -227,3 +231,65 @@ def test_every_method_checks_the_hub_scope_of_a_team_lead(dispatching):
         with calling(LEAD, ACCESS, method) as caller:
             getattr(dispatching.servicer, method)(request, None)
             assert caller.scope_checked, method
+
+
+def test_a_reassignment_and_a_move_answer_with_the_dispatches_and_name_the_caller(dispatching):
+    route(dispatching, "p1", "p2")
+    dispatching.ok("UpsertRider", dispatch_pb2.UpsertRiderRequest(rider=dispatch_pb2.Rider(id="chitra", hub_id=HUB)))
+    dispatching.attendance.present[HUB].add("chitra")
+    van = dispatch_pb2.Vehicle(
+        id="van", hub_id=HUB, type=dispatch_pb2.VEHICLE_TYPE_VAN, capacity_packages=50, capacity_kg=50
+    )
+    dispatching.ok("UpsertVehicle", dispatch_pb2.UpsertVehicleRequest(vehicle=van))
+    source, target = [
+        dispatching.ok(
+            "CreateDispatch",
+            dispatch_pb2.CreateDispatchRequest(
+                request_id=f"r-{rider}", hub_id=HUB, route_id="R1", pickup_date=DAY, rider_id=rider, vehicle_id=vehicle
+            ),
+        ).dispatch
+        for rider, vehicle in (("asha", "bike"), ("bala", "van"))
+    ]
+    reassigned = dispatching.ok(
+        "ReassignDispatch", dispatch_pb2.ReassignDispatchRequest(id=source.id, rider_id="chitra", reason="asha ill")
+    ).dispatch
+    assert (reassigned.rider_id, reassigned.vehicle_id, reassigned.version) == ("chitra", "bike", source.version + 1)
+    moved = dispatching.ok(
+        "MovePickups",
+        dispatch_pb2.MovePickupsRequest(
+            from_dispatch_id=source.id, to_dispatch_id=target.id, pur_ids=["p2"], reason="bala passes by"
+        ),
+    )
+    assert (list(moved.from_dispatch.pur_ids), moved.from_dispatch.total_packages) == (["p1"], 3)
+    assert (list(moved.to_dispatch.pur_ids), moved.to_dispatch.rider_id) == (["p2"], "bala")
+    rider_changed, joined = dispatching.store.events[-2:]
+    assert (rider_changed.pur_id, rider_changed.rider_id, rider_changed.reason) == ("p2", "chitra", "asha ill")
+    assert (joined.moved_from_dispatch_id, joined.reason) == (source.id, "bala passes by")
+    assert {(e.actor.subject, e.actor.role) for e in (rider_changed, joined)} == {("lead", "team-lead")}
+
+
+def test_reassignments_and_moves_refuse_bad_requests_untranslated(dispatching):
+    for method, request, message in (
+        ("ReassignDispatch", dispatch_pb2.ReassignDispatchRequest(id="d1", rider_id="asha"), "reason is required"),
+        ("ReassignDispatch", dispatch_pb2.ReassignDispatchRequest(id="d1", rider_id="a b", reason="x"), "rider_id"),
+        ("ReassignDispatch", dispatch_pb2.ReassignDispatchRequest(rider_id="asha", reason="x"), "id is required"),
+        (
+            "MovePickups",
+            dispatch_pb2.MovePickupsRequest(from_dispatch_id="d1", to_dispatch_id="d2", reason="x"),
+            "pur_ids must not be empty",
+        ),
+        (
+            "MovePickups",
+            dispatch_pb2.MovePickupsRequest(from_dispatch_id="d1", to_dispatch_id="d1", pur_ids=["p1"], reason="x"),
+            "another dispatch",
+        ),
+        (
+            "MovePickups",
+            dispatch_pb2.MovePickupsRequest(
+                from_dispatch_id="d1", to_dispatch_id="d2", pur_ids=["p1"], reason="x" * 501
+            ),
+            "reason must be at most 500",
+        ),
+    ):
+        error = dispatching.raised(method, request)
+        assert isinstance(error, InvalidArgument) and message in str(error), (method, error)

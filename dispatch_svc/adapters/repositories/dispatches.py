@@ -55,6 +55,8 @@ def _dispatch_row(d: Dispatch) -> dict[str, Any]:
 
 
 _DISPATCH_MUTABLE = (
+    "rider_id",
+    "vehicle_id",
     "status",
     "total_packages",
     "total_weight_kg",
@@ -184,9 +186,12 @@ class SqlAlchemyDispatchRepository(AbstractDispatchRepository):
 
     def update(self, dispatch: Dispatch) -> None:
         row = _dispatch_row(dispatch)
-        self.session.execute(
-            sa.update(D).where(D.c.id == dispatch.id).values({name: row[name] for name in _DISPATCH_MUTABLE})
-        )
+        try:
+            self.session.execute(
+                sa.update(D).where(D.c.id == dispatch.id).values({name: row[name] for name in _DISPATCH_MUTABLE})
+            )
+        except IntegrityError as exc:  # a reassigned rider or vehicle taken meanwhile
+            raise _conflict(exc, dispatch) from None
         self._sync_members(dispatch)
 
     def _sync_members(self, dispatch: Dispatch) -> None:
