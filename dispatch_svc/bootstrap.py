@@ -6,10 +6,12 @@ from zoneinfo import ZoneInfo
 
 from dispatch_svc.adapters import orm
 from dispatch_svc.adapters.attendance import GrpcAttendanceClient
+from dispatch_svc.adapters.board_channel import BoardListener
 from dispatch_svc.adapters.unit_of_work import SqlAlchemyDispatchUnitOfWork
 from dispatch_svc.config import Settings
 from dispatch_svc.domain.auto_dispatch import AutoDispatchPolicy
 from dispatch_svc.entrypoints.auto_dispatch import AutoDispatcher
+from dispatch_svc.entrypoints.board_watch import BoardFeed
 from dispatch_svc.entrypoints.consumers import consumer_workers
 from dispatch_svc.entrypoints.grpc_api import DispatchServicer, registration
 from mesh.config import MeshSettings
@@ -40,7 +42,9 @@ def build_runtime(mesh: MeshSettings, settings: Settings) -> ServiceRuntime:
     def uow() -> SqlAlchemyDispatchUnitOfWork:
         return SqlAlchemyDispatchUnitOfWork(infra.session_factory)
 
-    workers: list[Worker] = [infra.outbox_relay(orm.outbox), *consumer_workers(infra, uow)]
+    # One LISTEN connection per process feeds every WatchOpenPickupsByRoute stream it serves.
+    board = BoardFeed(uow, lambda: BoardListener(infra.engine))
+    workers: list[Worker] = [infra.outbox_relay(orm.outbox), *consumer_workers(infra, uow), board.worker()]
     policy = auto_dispatch_policy(settings)
     if policy.hubs:
         workers.append(AutoDispatcher(policy, uow, attendance, settings.auto_dispatch_interval_seconds).worker())
@@ -50,7 +54,7 @@ def build_runtime(mesh: MeshSettings, settings: Settings) -> ServiceRuntime:
         grpc_port=settings.grpc_port,
         metrics_port=settings.metrics_port,
         health_port=settings.health_port,
-        registrations=[registration(DispatchServicer(uow, attendance))],
+        registrations=[registration(DispatchServicer(uow, attendance, board))],
         workers=workers,
         closers=[attendance.close, infra.close],
     )

@@ -93,6 +93,7 @@ _MATCH_VALUE_TO_PROTO = {match.value: value for match, value in ROUTE_MATCH_TO_P
 def route_group_to_proto(group: RouteGroupView) -> dispatch_pb2.RouteGroup:
     message = dispatch_pb2.RouteGroup(
         route_id=group.route_id,
+        route_name=group.route_name,
         pur_count=group.pur_count,
         expected_packages=group.packages,
         expected_weight_kg=round(group.weight_kg, 6),

@@ -1,5 +1,6 @@
-"""dispatch_svc's unit of work over PostgreSQL: the four repositories on one session, domain events
-into `dispatch.outbox` at commit, and route locks as transaction-scoped advisory locks."""
+"""dispatch_svc's unit of work over PostgreSQL: the repositories on one session, domain events into
+`dispatch.outbox` at commit, route locks as transaction-scoped advisory locks, and the board groups
+of the locked routes announced to every replica (NOTIFY, adapters.board_channel) by the commit."""
 
 from __future__ import annotations
 
@@ -10,12 +11,14 @@ from typing import Self
 import sqlalchemy as sa
 from sqlalchemy.orm import Session, sessionmaker
 
-from dispatch_svc.adapters import orm
+from dispatch_svc.adapters import board_channel, orm
 from dispatch_svc.adapters.messages import to_outbox
 from dispatch_svc.adapters.repositories.dispatches import SqlAlchemyDispatchRepository
 from dispatch_svc.adapters.repositories.pickups import SqlAlchemyPickupRepository
 from dispatch_svc.adapters.repositories.riders import SqlAlchemyRiderRepository
+from dispatch_svc.adapters.repositories.routes import SqlAlchemyRouteRepository
 from dispatch_svc.adapters.repositories.vehicles import SqlAlchemyVehicleRepository
+from dispatch_svc.domain.board import BoardChange
 from dispatch_svc.domain.model import RouteKey
 from dispatch_svc.service_layer.unit_of_work import AbstractDispatchUnitOfWork
 from mesh.unit_of_work import SqlAlchemyUnitOfWork
@@ -38,14 +41,26 @@ class SqlAlchemyDispatchUnitOfWork(AbstractDispatchUnitOfWork, SqlAlchemyUnitOfW
         self.vehicles = SqlAlchemyVehicleRepository(self.session)
         self.pickups = SqlAlchemyPickupRepository(self.session)
         self.dispatches = SqlAlchemyDispatchRepository(self.session)
+        self.routes = SqlAlchemyRouteRepository(self.session)
         return self
 
     def lock_routes(self, keys: Iterable[RouteKey]) -> None:
+        keys = set(keys)
+        self.announce(BoardChange(*key) for key in keys)
         # In a fixed order, so two transactions locking overlapping routes cannot deadlock.
         for lock in sorted({route_lock_key(k) for k in keys}):
             self.session.execute(sa.select(sa.func.pg_advisory_xact_lock(lock)))
 
     def try_lock_route(self, key: RouteKey) -> bool:
-        return bool(
+        taken = bool(
             self.session.execute(sa.select(sa.func.pg_try_advisory_xact_lock(route_lock_key(key)))).scalar_one()
         )
+        if taken:
+            self.announce([BoardChange(*key)])
+        return taken
+
+    def _commit(self, events: list[object]) -> None:
+        # In the transaction: heard by the replicas' board listeners when, and only if, it commits.
+        changes, self.board_changes = self.board_changes, set()
+        board_channel.notify(self.session, changes)
+        super()._commit(events)

@@ -4,7 +4,7 @@ raised (kinds of `mesh.errors`); the server's error interceptor turns them into 
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 
 import grpc
 
@@ -21,6 +21,7 @@ from dispatch_svc.adapters.messages import (
 )
 from dispatch_svc.domain.model import MAX_REASON, Actor, Dispatch, NewDispatch, PickupMove, Reassignment, Rider, Vehicle
 from dispatch_svc.domain.ranking import DEFAULT_LIMIT, MAX_LIMIT
+from dispatch_svc.entrypoints.board_watch import BoardFeed
 from dispatch_svc.service_layer import handlers
 from dispatch_svc.service_layer.attendance import AttendancePort
 from dispatch_svc.service_layer.unit_of_work import AbstractDispatchUnitOfWork
@@ -115,9 +116,16 @@ def _actor() -> Actor:
 
 
 class DispatchServicer(dispatch_pb2_grpc.DispatchServiceServicer):
-    def __init__(self, uow_factory: Callable[[], AbstractDispatchUnitOfWork], attendance: AttendancePort) -> None:
+    def __init__(
+        self,
+        uow_factory: Callable[[], AbstractDispatchUnitOfWork],
+        attendance: AttendancePort,
+        board: BoardFeed | None = None,
+    ) -> None:
         self._uow = uow_factory
         self._attendance = attendance
+        # Without a running feed (tests of other methods) a watcher gets its snapshot, then nothing.
+        self._board = board if board is not None else BoardFeed(uow_factory)
 
     def UpsertRider(self, request, context):
         if not request.HasField("rider"):
@@ -275,6 +283,12 @@ class DispatchServicer(dispatch_pb2_grpc.DispatchServiceServicer):
         return dispatch_pb2.MovePickupsResponse(
             from_dispatch=dispatch_to_proto(source), to_dispatch=dispatch_to_proto(target)
         )
+
+    def WatchOpenPickupsByRoute(self, request, context) -> Iterator[dispatch_pb2.WatchOpenPickupsByRouteResponse]:
+        hub_id = check_id("hub_id", request.hub_id)
+        pickup_date = parse_date("pickup_date", request.pickup_date)
+        current_caller().require_hub(hub_id)
+        yield from self._board.watch(hub_id, pickup_date, context.is_active)
 
 
 def registration(servicer: DispatchServicer) -> ServiceRegistration:

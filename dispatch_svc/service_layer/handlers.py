@@ -13,11 +13,12 @@ the call's token) for changes a person asks for, `SERVICE_ACTOR` when dispatch_s
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Collection, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 
 from dispatch_svc.domain.auto_dispatch import AutoDispatchPolicy
+from dispatch_svc.domain.board import BoardChange
 from dispatch_svc.domain.events import DispatchEvent, dispatch_events
 from dispatch_svc.domain.model import (
     SERVICE_ACTOR,
@@ -48,6 +49,7 @@ from dispatch_svc.domain.ranking import (
     rank_riders,
     rank_vehicles,
 )
+from dispatch_svc.domain.routes import RouteMapChange
 from dispatch_svc.service_layer.attendance import AttendancePort
 from dispatch_svc.service_layer.unit_of_work import AbstractDispatchUnitOfWork
 from dispatch_svc.service_layer.views import DispatchCursor, DispatchFilter, RouteGroupView
@@ -232,6 +234,21 @@ class _PurBatch:
         self.events.extend(dispatch_events(dispatch, changes, self.moment, actor=SERVICE_ACTOR, reason=reason))
 
 
+# -- routing.map-changes.v1 -----------------------------------------------------------------------
+
+
+def apply_route_map_changes(
+    uow: AbstractDispatchUnitOfWork, changes: Sequence[RouteMapChange], *, now: Clock = utc_now
+) -> None:
+    """Keep the route read model (names on the board), a batch of parts in one transaction, in
+    the order they came; each route's group is announced on every day's board of its hub."""
+    with uow:
+        for change in changes:
+            uow.routes.apply(change, now())
+            uow.announce(BoardChange(change.hub_id, route_id, None) for route_id in change.route_ids())
+        uow.commit()
+
+
 # -- reads ----------------------------------------------------------------------------------------
 
 
@@ -258,12 +275,33 @@ def list_open_pickups(
     with uow:
         groups = uow.pickups.open_groups(hub_id, pickup_date, route_id, per_route_limit)
         open_dispatches = uow.dispatches.oldest_open_by_route(hub_id, pickup_date, route_id)
+        return _board(uow, hub_id, groups, open_dispatches)
+
+
+def board_groups(
+    uow: AbstractDispatchUnitOfWork, hub_id: str, pickup_date: date, route_ids: Collection[str] | None = None
+) -> list[RouteGroupView]:
+    """The board (every pickup of every group), or only the groups of `route_ids` (a route
+    without a group has left the board): what WatchOpenPickupsByRoute sends."""
+    with uow:
+        groups = uow.pickups.open_groups(hub_id, pickup_date, route_ids=route_ids)
+        open_dispatches = uow.dispatches.oldest_open_by_route(hub_id, pickup_date, route_ids=route_ids)
+        return _board(uow, hub_id, groups, open_dispatches)
+
+
+def _board(
+    uow: AbstractDispatchUnitOfWork, hub_id: str, groups: list[RouteGroupView], open_dispatches: dict[str, Dispatch]
+) -> list[RouteGroupView]:
+    """The groups with their oldest OPEN dispatch and route name (one read of the read model)."""
     by_route = {g.route_id: g for g in groups}
     for route, d in open_dispatches.items():
         group = by_route.get(route)
         if group is None:  # an OPEN dispatch nothing is listed for yet: still worth seeing
             group = by_route[route] = RouteGroupView(route, 0, 0, 0.0, 0, [])
         group.open_dispatch = d
+    names = uow.routes.names(hub_id, list(by_route)) if by_route else {}
+    for route, group in by_route.items():
+        group.route_name = names.get(route, "")
     return [by_route[route] for route in sorted(by_route)]
 
 
@@ -708,8 +746,9 @@ def move_pickups(
     `dispatched` event on the target naming the source. -> (source, target) after the move."""
     moment = now()
     with uow:
-        source, target = _find(uow, request.from_dispatch_id), _find(uow, request.to_dispatch_id)
+        source = _find(uow, request.from_dispatch_id)
         authorize(source)
+        target = _find(uow, request.to_dispatch_id)
         authorize(target)
         # A dispatch never changes route or day: checked now, the route's one lock covers both.
         source.check_same_route(target)

@@ -10,11 +10,12 @@ from __future__ import annotations
 
 import abc
 import builtins
-from collections.abc import Iterable, Sequence
+from collections.abc import Collection, Iterable, Sequence
 from datetime import date, datetime
 
 from dispatch_svc.domain.model import Dispatch, Load, Pickup, Rider, RouteKey, Vehicle
 from dispatch_svc.domain.ranking import ActiveDispatchRef, PastDispatch
+from dispatch_svc.domain.routes import RouteMapChange
 from dispatch_svc.service_layer.views import DispatchCursor, DispatchFilter, RouteGroupView
 
 
@@ -80,11 +81,18 @@ class AbstractPickupRepository(abc.ABC):
 
     @abc.abstractmethod
     def open_groups(
-        self, hub_id: str, pickup_date: date, route_id: str = "", per_route_limit: int = 0
+        self,
+        hub_id: str,
+        pickup_date: date,
+        route_id: str = "",
+        per_route_limit: int = 0,
+        *,
+        route_ids: Collection[str] | None = None,
     ) -> list[RouteGroupView]:
         """A hub's listed pickups of a day, grouped by route (ordered by route id), queued ones
         first, then those in an OPEN dispatch, each part in arrival order. Totals cover all of a
-        route's pickups; at most `per_route_limit` (0 = all) pickups are returned per route."""
+        route's pickups; at most `per_route_limit` (0 = all) pickups are returned per route.
+        `route_id` or `route_ids` (when not None) narrow it to those routes."""
 
 
 class AbstractDispatchRepository(abc.ABC):
@@ -101,8 +109,10 @@ class AbstractDispatchRepository(abc.ABC):
         """The route's OPEN dispatches for the day, oldest first (the order pickups join them)."""
 
     @abc.abstractmethod
-    def oldest_open_by_route(self, hub_id: str, pickup_date: date, route_id: str = "") -> dict[str, Dispatch]:
-        """Per route of the hub and day (or only `route_id`), its oldest OPEN dispatch."""
+    def oldest_open_by_route(
+        self, hub_id: str, pickup_date: date, route_id: str = "", *, route_ids: Collection[str] | None = None
+    ) -> dict[str, Dispatch]:
+        """Per route of the hub and day (or only `route_id`, or `route_ids`), its oldest OPEN dispatch."""
 
     @abc.abstractmethod
     def add(self, dispatch: Dispatch) -> None:
@@ -127,3 +137,17 @@ class AbstractDispatchRepository(abc.ABC):
     @abc.abstractmethod
     def list(self, where: DispatchFilter, page_size: int, after: DispatchCursor | None) -> builtins.list[Dispatch]:
         """Up to `page_size` dispatches matching `where`, newest (created_at, id) first, after `after`."""
+
+
+class AbstractRouteRepository(abc.ABC):
+    """The route read model (domain.routes), per hub."""
+
+    @abc.abstractmethod
+    def apply(self, change: RouteMapChange, now: datetime) -> None:
+        """Store the part's summaries and mark its deleted routes, except where the stored route
+        is of a newer map version."""
+
+    @abc.abstractmethod
+    def names(self, hub_id: str, route_ids: Collection[str] | None = None) -> dict[str, str]:
+        """Route id -> name of the hub's known routes (deleted ones too: their pickups may still be
+        on a board), or of only `route_ids`."""

@@ -35,6 +35,8 @@ class RouteGroupView:
     queued_count: int
     pickups: list[OpenPickupRow]
     open_dispatch: Dispatch | None = None
+    # From the route read model; empty while routing_svc's summary has not arrived.
+    route_name: str = ""
 
 
 @dataclass(frozen=True)

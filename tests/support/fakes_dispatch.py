@@ -15,11 +15,12 @@ import builtins
 import copy
 import itertools
 from collections import Counter
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Collection, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Self
 
+from dispatch_svc.domain.board import BoardChange
 from dispatch_svc.domain.model import (
     Dispatch,
     DispatchStatus,
@@ -33,10 +34,12 @@ from dispatch_svc.domain.model import (
     VehicleBusy,
 )
 from dispatch_svc.domain.ranking import ActiveDispatchRef, PastDispatch
+from dispatch_svc.domain.routes import RouteMapChange, RouteSummary
 from dispatch_svc.service_layer.repositories import (
     AbstractDispatchRepository,
     AbstractPickupRepository,
     AbstractRiderRepository,
+    AbstractRouteRepository,
     AbstractVehicleRepository,
 )
 from dispatch_svc.service_layer.unit_of_work import AbstractDispatchUnitOfWork
@@ -55,6 +58,10 @@ class DispatchStore:
     events: list[object] = field(default_factory=list)
     busy_routes: set[RouteKey] = field(default_factory=set)
     commits: int = 0
+    # The route read model: (hub, route) -> (summary, map version, deleted).
+    routes: dict[tuple[str, str], tuple[RouteSummary, int, bool]] = field(default_factory=dict)
+    # The board changes each commit announced, in commit order.
+    announced: list[set[BoardChange]] = field(default_factory=list)
 
     def working_copy(self) -> DispatchStore:
         return DispatchStore(
@@ -63,12 +70,14 @@ class DispatchStore:
             pickups=copy.deepcopy(self.pickups),
             dispatches=copy.deepcopy(self.dispatches),
             positions=self.positions,  # a sequence: never rolled back
+            routes=dict(self.routes),
         )
 
     def take(self, working: DispatchStore, events: list[object]) -> None:
         committed = working.working_copy()
         self.riders, self.vehicles = committed.riders, committed.vehicles
         self.pickups, self.dispatches = committed.pickups, committed.dispatches
+        self.routes = committed.routes
         self.events.extend(events)
         self.commits += 1
 
@@ -170,10 +179,18 @@ class FakePickupRepository(AbstractPickupRepository):
         return [rider for rider, _ in counts.most_common()]
 
     def open_groups(
-        self, hub_id: str, pickup_date: date, route_id: str = "", per_route_limit: int = 0
+        self,
+        hub_id: str,
+        pickup_date: date,
+        route_id: str = "",
+        per_route_limit: int = 0,
+        *,
+        route_ids: Collection[str] | None = None,
     ) -> list[RouteGroupView]:
         groups: dict[str, RouteGroupView] = {}
         for p in self._listed(hub_id, pickup_date, route_id):
+            if route_ids is not None and p.route_id not in route_ids:
+                continue
             group = groups.setdefault(p.route_id, RouteGroupView(p.route_id, 0, 0, 0.0, 0, []))
             group.pur_count += 1
             group.packages += p.packages
@@ -206,10 +223,12 @@ class FakeDispatchRepository(AbstractDispatchRepository):
             self._where(hub_id=hub_id, route_id=route_id, pickup_date=pickup_date, status=DispatchStatus.OPEN)
         )
 
-    def oldest_open_by_route(self, hub_id: str, pickup_date: date, route_id: str = "") -> dict[str, Dispatch]:
+    def oldest_open_by_route(
+        self, hub_id: str, pickup_date: date, route_id: str = "", *, route_ids: Collection[str] | None = None
+    ) -> dict[str, Dispatch]:
         oldest: dict[str, Dispatch] = {}
         for d in self._where(hub_id=hub_id, pickup_date=pickup_date, status=DispatchStatus.OPEN):
-            if route_id in ("", d.route_id):
+            if route_id in ("", d.route_id) and (route_ids is None or d.route_id in route_ids):
                 oldest.setdefault(d.route_id, copy.deepcopy(d))
         return dict(sorted(oldest.items()))
 
@@ -271,6 +290,32 @@ class FakeDispatchRepository(AbstractDispatchRepository):
         return copy.deepcopy([d for d in newest_first if matches(d)][:page_size])
 
 
+class FakeRouteRepository(AbstractRouteRepository):
+    def __init__(self, store: DispatchStore) -> None:
+        self.store = store
+
+    def _newer_stored(self, hub_id: str, route_id: str, map_version: int) -> bool:
+        stored = self.store.routes.get((hub_id, route_id))
+        return stored is not None and stored[1] > map_version
+
+    def apply(self, change: RouteMapChange, now: datetime) -> None:
+        for summary in change.routes:
+            if not self._newer_stored(change.hub_id, summary.route_id, change.map_version):
+                self.store.routes[(change.hub_id, summary.route_id)] = (summary, change.map_version, False)
+        for route_id in change.deleted_route_ids:
+            if not self._newer_stored(change.hub_id, route_id, change.map_version):
+                known = self.store.routes.get((change.hub_id, route_id))
+                summary = known[0] if known else RouteSummary(route_id, "")
+                self.store.routes[(change.hub_id, route_id)] = (summary, change.map_version, True)
+
+    def names(self, hub_id: str, route_ids: Collection[str] | None = None) -> dict[str, str]:
+        return {
+            route_id: summary.name
+            for (hub, route_id), (summary, _, _) in self.store.routes.items()
+            if hub == hub_id and (route_ids is None or route_id in route_ids)
+        }
+
+
 class FakeDispatchUnitOfWork(AbstractDispatchUnitOfWork):
     def __init__(self, store: DispatchStore | None = None) -> None:
         self.store = store if store is not None else DispatchStore()
@@ -282,19 +327,24 @@ class FakeDispatchUnitOfWork(AbstractDispatchUnitOfWork):
         self.vehicles = FakeVehicleRepository(self._working)
         self.pickups = FakePickupRepository(self._working)
         self.dispatches = FakeDispatchRepository(self._working)
+        self.routes = FakeRouteRepository(self._working)
         return super().__enter__()
 
     def _commit(self, events: list[object]) -> None:
         self.store.take(self._working, events)
+        self.store.announced.append(set(self.board_changes))
 
     def _rollback(self) -> None:
         pass
 
     def lock_routes(self, keys: Iterable[RouteKey]) -> None:
-        self.locked_routes.extend(sorted(set(keys)))
+        locked = sorted(set(keys))
+        self.locked_routes.extend(locked)
+        self.announce(BoardChange(*key) for key in locked)
 
     def try_lock_route(self, key: RouteKey) -> bool:
         if key in self.store.busy_routes:
             return False
         self.locked_routes.append(key)
+        self.announce([BoardChange(*key)])
         return True

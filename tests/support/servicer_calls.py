@@ -100,3 +100,6 @@ class NoDeadline:
 
     def time_remaining(self) -> float | None:
         return None
+
+    def is_active(self) -> bool:
+        return True

@@ -5,6 +5,7 @@ scope every method checks for a team lead."""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from datetime import timedelta
 from typing import Any
 
@@ -24,7 +25,7 @@ from mesh.kernel import utc_now
 from tests.support.dispatch_inputs import pur_snapshot
 from tests.support.fakes_attendance_port import FakeAttendance
 from tests.support.fakes_dispatch import DispatchStore, FakeDispatchUnitOfWork
-from tests.support.servicer_calls import ServedAs, calling
+from tests.support.servicer_calls import NoDeadline, ServedAs, calling
 
 SERVICE = dispatch_pb2.DESCRIPTOR.services_by_name["DispatchService"]
 HUB = "hub-1"
@@ -225,11 +226,14 @@ def test_every_method_checks_the_hub_scope_of_a_team_lead(dispatching):
         "StartDispatch": dispatch_pb2.StartDispatchRequest(id=d.id),
         "CompleteDispatch": dispatch_pb2.CompleteDispatchRequest(id=d.id),
         "CancelDispatch": dispatch_pb2.CancelDispatchRequest(id=other.id),
+        "WatchOpenPickupsByRoute": dispatch_pb2.WatchOpenPickupsByRouteRequest(hub_id=HUB, pickup_date=DAY),
     }
     assert set(requests) == set(ACCESS)
     for method, request in requests.items():
         with calling(LEAD, ACCESS, method) as caller:
-            getattr(dispatching.servicer, method)(request, None)
+            answer = getattr(dispatching.servicer, method)(request, NoDeadline())
+            if isinstance(answer, Iterator):  # a stream runs when first read
+                next(answer)
             assert caller.scope_checked, method
 
 

@@ -3,7 +3,7 @@ order), and the history and busy riders and vehicles recommendations need."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Collection, Iterable, Sequence
 from datetime import date
 from typing import Any
 
@@ -162,7 +162,11 @@ class SqlAlchemyDispatchRepository(AbstractDispatchRepository):
             statement = statement.with_for_update(of=D)
         return self._load(self.session.execute(statement).all())
 
-    def oldest_open_by_route(self, hub_id: str, pickup_date: date, route_id: str = "") -> dict[str, Dispatch]:
+    def oldest_open_by_route(
+        self, hub_id: str, pickup_date: date, route_id: str = "", *, route_ids: Collection[str] | None = None
+    ) -> dict[str, Dispatch]:
+        if route_ids is not None and not route_ids:
+            return {}
         statement = (
             self._select()
             .where(D.c.hub_id == hub_id, D.c.pickup_date == pickup_date, D.c.status == DispatchStatus.OPEN.value)
@@ -170,6 +174,8 @@ class SqlAlchemyDispatchRepository(AbstractDispatchRepository):
         )
         if route_id:
             statement = statement.where(D.c.route_id == route_id)
+        if route_ids is not None:
+            statement = statement.where(D.c.route_id.in_(sorted(route_ids)))
         rows = self.session.execute(statement).all()
         first: dict[str, Any] = {}
         for row in rows:

@@ -4,7 +4,7 @@ dispatch) and the read model of ListOpenPickupsByRoute."""
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Iterable, Sequence
+from collections.abc import Collection, Iterable, Sequence
 from datetime import date, datetime
 from typing import Any
 
@@ -201,21 +201,30 @@ class SqlAlchemyPickupRepository(AbstractPickupRepository):
         return [rider for rider, _ in counts.most_common()]
 
     def open_groups(
-        self, hub_id: str, pickup_date: date, route_id: str = "", per_route_limit: int = 0
+        self,
+        hub_id: str,
+        pickup_date: date,
+        route_id: str = "",
+        per_route_limit: int = 0,
+        *,
+        route_ids: Collection[str] | None = None,
     ) -> list[RouteGroupView]:
         """In exactly the order of open_pickups_listed_idx (hub, date, route, in_dispatch, position)."""
+        if route_ids is not None and not route_ids:
+            return []
         # Short OLTP reads: JIT compilation would cost far more than it saves (seconds on a hub
         # with hundreds of thousands of open pickups, where the planner's estimates pass
         # jit_above_cost).
         self.session.execute(sa.text("SET LOCAL jit = off"))
-        if per_route_limit > 0:
-            return self._open_groups_limited(hub_id, pickup_date, route_id, per_route_limit)
-        # Every row is returned anyway: one ordered index scan, totals summed here in one pass.
-        statement = sa.select(*_OPEN_COLUMNS, P.c.route_id).where(
-            P.c.hub_id == hub_id, P.c.pickup_date == pickup_date, P.c.listed
-        )
+        where = [P.c.hub_id == hub_id, P.c.pickup_date == pickup_date, P.c.listed]
         if route_id:
-            statement = statement.where(P.c.route_id == route_id)
+            where.append(P.c.route_id == route_id)
+        if route_ids is not None:
+            where.append(P.c.route_id.in_(sorted(route_ids)))
+        if per_route_limit > 0:
+            return self._open_groups_limited(hub_id, pickup_date, where, per_route_limit)
+        # Every row is returned anyway: one ordered index scan, totals summed here in one pass.
+        statement = sa.select(*_OPEN_COLUMNS, P.c.route_id).where(*where)
         statement = statement.order_by(P.c.route_id, P.c.in_dispatch, P.c.position)
         groups: list[RouteGroupView] = []
         make = OpenPickupRow._make
@@ -234,12 +243,12 @@ class SqlAlchemyPickupRepository(AbstractPickupRepository):
             group.pur_count = len(group.pickups)
         return groups
 
-    def _open_groups_limited(self, hub_id: str, pickup_date: date, route_id: str, limit: int) -> list[RouteGroupView]:
-        """Totals per route by aggregation, and per route the first `limit` queued and the first
-        `limit` dispatched pickups (LATERAL: each a short range scan of the index)."""
-        where = [P.c.hub_id == hub_id, P.c.pickup_date == pickup_date, P.c.listed]
-        if route_id:
-            where.append(P.c.route_id == route_id)
+    def _open_groups_limited(
+        self, hub_id: str, pickup_date: date, where: list[sa.ColumnElement[bool]], limit: int
+    ) -> list[RouteGroupView]:
+        """Totals per route by aggregation (of the rows `where` selects), and per route the first
+        `limit` queued and the first `limit` dispatched pickups (LATERAL: each a short range scan
+        of the index)."""
         totals = (
             sa.select(
                 P.c.route_id,
