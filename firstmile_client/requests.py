@@ -125,3 +125,65 @@ def create_dispatch_request(
         vehicle_id=vehicle_id,
         pur_ids=list(pur_ids),
     )
+
+
+def list_manual_queue_request(
+    *,
+    hub_id: str = "",
+    hubless: bool = False,
+    pickup_date: str = "",
+    review: pur_pb2.ReviewReason = pur_pb2.REVIEW_REASON_UNSPECIFIED,
+    page_size: int = 0,
+    page_token: str = "",
+) -> pur_pb2.ListManualQueueRequest:
+    """One page of a hub's manual queue (or, with `hubless`, of the queue of PURs created without
+    a hub), optionally of one day and one review reason."""
+    return pur_pb2.ListManualQueueRequest(
+        hub_id=hub_id,
+        hubless=hubless,
+        pickup_date=pickup_date,
+        review=review,
+        page_size=page_size,
+        page_token=page_token,
+    )
+
+
+def assign_pickup_route_request(*, pur_id: str, route_id: str, reason: str) -> pur_pb2.AssignPickupRouteRequest:
+    """A route assigned by hand to a PUR (route_match MANUAL); `reason` goes to its history."""
+    return pur_pb2.AssignPickupRouteRequest(id=pur_id, route_id=route_id, reason=reason)
+
+
+def batch_assign_pickup_routes_request(
+    assignments: Iterable[pur_pb2.AssignPickupRouteRequest],
+) -> pur_pb2.BatchAssignPickupRoutesRequest:
+    """Several manual assignments (each from `assign_pickup_route_request`), all or nothing."""
+    return pur_pb2.BatchAssignPickupRoutesRequest(assignments=list(assignments))
+
+
+def list_pickup_history_request(pur_id: str) -> pur_pb2.ListPickupHistoryRequest:
+    """Every change of one PUR, oldest first."""
+    return pur_pb2.ListPickupHistoryRequest(id=pur_id)
+
+
+def reassign_dispatch_request(
+    *, dispatch_id: str, reason: str, rider_id: str = "", vehicle_id: str = ""
+) -> dispatch_pb2.ReassignDispatchRequest:
+    """Another rider or vehicle (empty keeps it) for an OPEN dispatch; `reason` goes to its
+    pickups' history."""
+    return dispatch_pb2.ReassignDispatchRequest(id=dispatch_id, rider_id=rider_id, vehicle_id=vehicle_id, reason=reason)
+
+
+def move_pickups_request(
+    *, from_dispatch_id: str, to_dispatch_id: str, pur_ids: Iterable[str], reason: str
+) -> dispatch_pb2.MovePickupsRequest:
+    """Pickups moved between two OPEN dispatches of one route and day, all or nothing."""
+    return dispatch_pb2.MovePickupsRequest(
+        from_dispatch_id=from_dispatch_id, to_dispatch_id=to_dispatch_id, pur_ids=list(pur_ids), reason=reason
+    )
+
+
+def watch_open_pickups_by_route_request(
+    *, hub_id: str, pickup_date: str
+) -> dispatch_pb2.WatchOpenPickupsByRouteRequest:
+    """The live board of a hub's day: a snapshot, then the route groups that change."""
+    return dispatch_pb2.WatchOpenPickupsByRouteRequest(hub_id=hub_id, pickup_date=pickup_date)
