@@ -556,6 +556,10 @@ def dispatch_reads_and_plans(x: str) -> dict[str, tuple[str, object]]:
             dispatch_pb2.RecommendDispatchRequest(hub_id=x, route_id="R1", pickup_date=DAY),
         ),
         "list dispatches": ("ListDispatches", dispatch_pb2.ListDispatchesRequest(hub_id=x)),
+        "watch the board": (
+            "WatchOpenPickupsByRoute",
+            dispatch_pb2.WatchOpenPickupsByRouteRequest(hub_id=x, pickup_date=DAY),
+        ),
         "create": (
             "CreateDispatch",
             dispatch_pb2.CreateDispatchRequest(
@@ -676,6 +680,16 @@ def test_a_team_lead_works_its_own_dispatch(dispatch, dispatch_hubs):
     lead.AddPickups(dispatch_pb2.AddPickupsRequest(dispatch_id=dispatch_id, pur_ids=[f"{x}-p3"]), timeout=TIMEOUT)
     lead.RemovePickups(dispatch_pb2.RemovePickupsRequest(dispatch_id=dispatch_id, pur_ids=[f"{x}-p1"]), timeout=TIMEOUT)
     lead.StartDispatch(dispatch_pb2.StartDispatchRequest(id=dispatch_id), timeout=TIMEOUT)
+def test_a_team_lead_watches_the_board_of_its_hub(dispatch, dispatch_hubs):
+    x, _, dispatch_id = dispatch_hubs
+    request = dispatch_pb2.WatchOpenPickupsByRouteRequest(hub_id=x, pickup_date=DAY)
+    for admitted in (dispatch.lead(x), dispatch.service(), dispatch.admin()):
+        stream = admitted.WatchOpenPickupsByRoute(request, timeout=TIMEOUT)
+        board = next(stream)
+        stream.cancel()
+        assert board.snapshot and [(g.route_id, g.open_dispatch.id) for g in board.groups] == [("R1", dispatch_id)]
+
+
     done = (
         dispatch.service()
         .CompleteDispatch(dispatch_pb2.CompleteDispatchRequest(id=dispatch_id), timeout=TIMEOUT)

@@ -283,6 +283,20 @@ def valid_pur_status_changed(services: Services) -> Valid:
     return Valid(pur_id, event, applied)
 
 
+def valid_dispatch_map_change(services: Services) -> Valid:
+    hub = fresh("hub")
+    event = events_pb2.RouteMapChanged(
+        hub_id=hub, map_version=1, routes=[events_pb2.RouteSummary(id="R1", name="Route one")], part=1, parts=1
+    )
+
+    def applied() -> bool:
+        table = dispatch_orm.routes
+        with services.engine.connect() as conn:
+            return conn.execute(sa.select(table.c.name).where(table.c.hub_id == hub)).scalar() == "Route one"
+
+    return Valid(hub, event, applied)
+
+
 @dataclass(frozen=True)
 class Scenario:
     service: str
@@ -300,6 +314,7 @@ SCENARIOS = [
     Scenario("pur_svc", ROUTING_MAP_CHANGES, valid_pur_map_change),
     Scenario("routing_svc", PUR_CREATED, valid_pickup_requested),
     Scenario("routing_svc", ROUTING_MAP_CHANGES, valid_routing_map_change),
+    Scenario("dispatch_svc", ROUTING_MAP_CHANGES, valid_dispatch_map_change),
     Scenario("dispatch_svc", PUR_EVENTS, valid_pur_status_changed),
 ]
 
