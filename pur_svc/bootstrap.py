@@ -34,7 +34,7 @@ def build_runtime(mesh: MeshSettings, settings: Settings) -> ServiceRuntime:
         registrations=[registration(PickupServicer(uow, feed))],
         workers=[
             infra.outbox_relay(orm.outbox),
-            *consumer_workers(infra, uow),
+            *consumer_workers(infra, uow, review_distance_m=settings.review_distance_m),
             Worker(name="watch-feed", run=feed.run),
         ],
         closers=[infra.close],

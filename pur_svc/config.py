@@ -6,6 +6,7 @@ from pydantic import Field
 from pydantic_settings import SettingsConfigDict
 
 from mesh.service import ServiceSettings
+from pur_svc.domain.model import DEFAULT_REVIEW_DISTANCE_M
 
 
 class Settings(ServiceSettings):
@@ -13,3 +14,5 @@ class Settings(ServiceSettings):
 
     grpc_port: int = Field(default=50051, ge=0, le=65535)
     metrics_port: int = Field(default=9101, ge=0, le=65535)
+    # A PUR routed to its NEAREST route farther than this (meters) goes to the manual queue.
+    review_distance_m: float = Field(default=DEFAULT_REVIEW_DISTANCE_M, ge=0, le=100_000)

@@ -11,7 +11,7 @@ from mesh.outbox import OutboxEvent
 from mesh.protobuf import enum_to_proto, inverse, timestamp
 from mesh.topics import PUR_CREATED, PUR_EVENTS
 from pur_svc.domain.events import RoutingReason, RoutingRequested, StatusChanged
-from pur_svc.domain.model import PickupRequest, PickupStatus, RouteMatch
+from pur_svc.domain.model import PickupRequest, PickupStatus, ReviewReason, RouteMatch
 
 SOURCE = "pur_svc"
 
@@ -19,6 +19,8 @@ STATUS_TO_PROTO = enum_to_proto(PickupStatus, pur_pb2.PickupStatus, "PICKUP_STAT
 STATUS_FROM_PROTO = inverse(STATUS_TO_PROTO)
 MATCH_TO_PROTO = enum_to_proto(RouteMatch, common_pb2.RouteMatch, "ROUTE_MATCH_")
 MATCH_FROM_PROTO = inverse(MATCH_TO_PROTO)
+REVIEW_TO_PROTO = enum_to_proto(ReviewReason, pur_pb2.ReviewReason, "REVIEW_REASON_")
+REVIEW_FROM_PROTO = inverse(REVIEW_TO_PROTO)
 
 
 def pickup_to_proto(pur: PickupRequest) -> pur_pb2.PickupRequest:
@@ -51,6 +53,10 @@ def pickup_to_proto(pur: PickupRequest) -> pur_pb2.PickupRequest:
         routed_at=timestamp(pur.routed_at),
         version=pur.version,
         cancel_reason=pur.cancel_reason,
+        review=REVIEW_TO_PROTO[pur.review] if pur.review else pur_pb2.REVIEW_REASON_UNSPECIFIED,
+        nearest_route_id=pur.nearest_route_id,
+        nearest_distance_m=pur.nearest_distance_m,
+        manual_reason=pur.manual_reason,
     )
 
 

@@ -41,12 +41,26 @@ pickup_requests = sa.Table(
     sa.Column("cancel_reason", sa.Text, nullable=False),
     sa.Column("version", sa.BigInteger, nullable=False),
     sa.Column("dispatch_version", sa.BigInteger, nullable=False, server_default="0"),
+    # The manual queue (pur_0004): a PUR is in it while `review` is set.
+    sa.Column("review", sa.Text, nullable=True),
+    sa.Column("nearest_route_id", sa.Text, nullable=False, server_default=""),
+    sa.Column("nearest_distance_m", sa.Double, nullable=False, server_default="0"),
+    sa.Column("manual_reason", sa.Text, nullable=False, server_default=""),
     sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
     sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
     sa.UniqueConstraint("client_id", "request_id", name="pickup_requests_client_request_key"),
     sa.Index("pickup_requests_hub_status_date_idx", "hub_id", "status", "pickup_date"),
     sa.Index("pickup_requests_route_idx", "route_id", "status"),
     sa.Index("pickup_requests_created_idx", "created_at", "id"),
+    # Serves ListManualQueue (one hub's queue, or the hubless one, in page order): only the few
+    # PURs that need a person are in it.
+    sa.Index(
+        "pickup_requests_manual_queue_idx",
+        "hub_id",
+        "created_at",
+        "id",
+        postgresql_where=sa.text("review IS NOT NULL"),
+    ),
 )
 
 # Hubs this service has heard of from routing.map-changes.v1, with their newest map version:
@@ -55,6 +69,23 @@ hubs = sa.Table(
     "hubs",
     metadata,
     sa.Column("hub_id", sa.Text, primary_key=True),
+    sa.Column("map_version", sa.BigInteger, nullable=False),
+    sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
+)
+
+# pur_svc's read model of routing's routes, kept from routing.map-changes.v1 (pur_0004): a manual
+# assignment is checked against it. `map_version` is the version that last wrote the row, so an
+# older event replayed changes nothing; a deleted route stays as a tombstone (`deleted`).
+routes = sa.Table(
+    "routes",
+    metadata,
+    sa.Column("id", sa.Text, primary_key=True),
+    sa.Column("hub_id", sa.Text, nullable=False),
+    sa.Column("name", sa.Text, nullable=False),
+    sa.Column("default_rider_id", sa.Text, nullable=False),
+    sa.Column("active", sa.Boolean, nullable=False),
+    sa.Column("priority", sa.Integer, nullable=False),
+    sa.Column("deleted", sa.Boolean, nullable=False),
     sa.Column("map_version", sa.BigInteger, nullable=False),
     sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
 )

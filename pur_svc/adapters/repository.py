@@ -11,9 +11,23 @@ import sqlalchemy as sa
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.orm import Session
 
-from pur_svc.adapters.orm import hubs, pickup_requests
-from pur_svc.domain.model import Location, PickupRequest, PickupStatus, RouteMatch, Warehouse
-from pur_svc.service_layer.repositories import AbstractPickupRepository, PageCursor, PickupFilter
+from pur_svc.adapters.orm import hubs, pickup_requests, routes
+from pur_svc.domain.model import (
+    KnownRoute,
+    Location,
+    PickupRequest,
+    PickupStatus,
+    ReviewReason,
+    RouteMatch,
+    Warehouse,
+)
+from pur_svc.service_layer.repositories import (
+    AbstractPickupRepository,
+    AbstractRouteRepository,
+    ManualQueueFilter,
+    PageCursor,
+    PickupFilter,
+)
 
 T = pickup_requests
 
@@ -46,6 +60,10 @@ def _to_row(pur: PickupRequest) -> dict[str, Any]:
         "cancel_reason": pur.cancel_reason,
         "version": pur.version,
         "dispatch_version": pur.dispatch_version,
+        "review": pur.review.value if pur.review else None,
+        "nearest_route_id": pur.nearest_route_id,
+        "nearest_distance_m": pur.nearest_distance_m,
+        "manual_reason": pur.manual_reason,
         "created_at": pur.created_at,
         "updated_at": pur.updated_at,
     }
@@ -80,6 +98,10 @@ def _from_row(row: Any) -> PickupRequest:
         cancel_reason=row.cancel_reason,
         version=row.version,
         dispatch_version=row.dispatch_version,
+        review=ReviewReason(row.review) if row.review else None,
+        nearest_route_id=row.nearest_route_id,
+        nearest_distance_m=row.nearest_distance_m,
+        manual_reason=row.manual_reason,
         created_at=row.created_at,
         updated_at=row.updated_at,
     )
@@ -99,6 +121,10 @@ _MUTABLE = (
     "cancel_reason",
     "version",
     "dispatch_version",
+    "review",
+    "nearest_route_id",
+    "nearest_distance_m",
+    "manual_reason",
     "updated_at",
 )
 
@@ -178,11 +204,45 @@ class PickupRepository(AbstractPickupRepository):
             sa.select(T)
             .where(
                 sa.or_(
-                    sa.and_(T.c.hub_id == hub_id, T.c.status.in_(routable), T.c.map_version < map_version),
+                    sa.and_(
+                        T.c.hub_id == hub_id,
+                        T.c.status.in_(routable),
+                        T.c.map_version < map_version,
+                        T.c.route_match.is_distinct_from(RouteMatch.MANUAL.value),
+                    ),
                     sa.and_(T.c.hub_id == "", T.c.status.in_(unplaced)),
                 )
             )
             .order_by(T.c.id)
+        )
+        return [_from_row(row) for row in self.session.execute(statement)]
+
+    def list_manual_queue(
+        self, where: ManualQueueFilter, page_size: int, after: PageCursor | None
+    ) -> list[PickupRequest]:
+        # The conditions of the partial index pickup_requests_manual_queue_idx, which serves it.
+        statement = sa.select(T).where(T.c.review.is_not(None), T.c.hub_id == where.hub_id)
+        if where.pickup_date is not None:
+            statement = statement.where(T.c.pickup_date == where.pickup_date)
+        if where.review is not None:
+            statement = statement.where(T.c.review == where.review.value)
+        if after is not None:
+            statement = statement.where(
+                sa.tuple_(T.c.created_at, T.c.id) > sa.tuple_(sa.literal(after.created_at), sa.literal(after.id))
+            )
+        statement = statement.order_by(T.c.created_at, T.c.id).limit(page_size)
+        return [_from_row(row) for row in self.session.execute(statement)]
+
+    def manual_on_routes(self, route_ids: Iterable[str]) -> list[PickupRequest]:
+        ids = sorted(set(route_ids))
+        if not ids:
+            return []
+        routable = [s.value for s in (PickupStatus.PENDING_ROUTE, PickupStatus.ROUTED, PickupStatus.UNROUTABLE)]
+        statement = (
+            sa.select(T)
+            .where(T.c.route_id.in_(ids), T.c.status.in_(routable), T.c.route_match == RouteMatch.MANUAL.value)
+            .order_by(T.c.id)
+            .with_for_update()
         )
         return [_from_row(row) for row in self.session.execute(statement)]
 
@@ -193,6 +253,13 @@ class PickupRepository(AbstractPickupRepository):
         if not ids:
             return set()
         return set(self.session.execute(sa.select(hubs.c.hub_id).where(hubs.c.hub_id.in_(ids))).scalars())
+
+    def hub_map_versions(self, hub_ids: Iterable[str]) -> dict[str, int]:
+        ids = {h for h in hub_ids if h}
+        if not ids:
+            return {}
+        rows = self.session.execute(sa.select(hubs.c.hub_id, hubs.c.map_version).where(hubs.c.hub_id.in_(ids)))
+        return {row.hub_id: row.map_version for row in rows}
 
     def record_hub_map(self, hub_id: str, map_version: int, now: datetime) -> bool:
         statement = (
@@ -206,3 +273,80 @@ class PickupRepository(AbstractPickupRepository):
             .returning(hubs.c.hub_id)
         )
         return self.session.execute(statement).first() is not None
+
+
+class RouteRepository(AbstractRouteRepository):
+    def __init__(self, session: Session) -> None:
+        self.session = session
+
+    def upsert(self, known: Sequence[KnownRoute], map_version: int, now: datetime) -> None:
+        if not known:
+            return
+        rows = [
+            {
+                "id": route.id,
+                "hub_id": route.hub_id,
+                "name": route.name,
+                "default_rider_id": route.default_rider_id,
+                "active": route.active,
+                "priority": route.priority,
+                "deleted": False,
+                "map_version": map_version,
+                "updated_at": now,
+            }
+            for route in known
+        ]
+        statement = pg_insert(routes)
+        written = {c: statement.excluded[c] for c in ("hub_id", "name", "default_rider_id", "active", "priority")}
+        statement = statement.on_conflict_do_update(
+            index_elements=[routes.c.id],
+            set_={**written, "deleted": False, "map_version": map_version, "updated_at": now},
+            where=routes.c.map_version < map_version,
+        )
+        self.session.execute(statement, rows)
+
+    def delete(self, hub_id: str, route_ids: Sequence[str], map_version: int, now: datetime) -> list[str]:
+        if not route_ids:
+            return []
+        tombstones = [
+            {
+                "id": route_id,
+                "hub_id": hub_id,
+                "name": "",
+                "default_rider_id": "",
+                "active": False,
+                "priority": 0,
+                "deleted": True,
+                "map_version": map_version,
+                "updated_at": now,
+            }
+            for route_id in sorted(set(route_ids))
+        ]
+        # One statement (executemany cannot RETURNING here); the routes a newer version wrote, or
+        # this deletion already marked, are left alone and not returned.
+        statement = (
+            pg_insert(routes)
+            .values(tombstones)
+            .on_conflict_do_update(
+                index_elements=[routes.c.id],
+                set_={"deleted": True, "active": False, "map_version": map_version, "updated_at": now},
+                where=sa.and_(routes.c.map_version < map_version, routes.c.hub_id == hub_id),
+            )
+            .returning(routes.c.id)
+        )
+        return sorted(self.session.execute(statement).scalars())
+
+    def get_many(self, route_ids: Iterable[str]) -> dict[str, KnownRoute]:
+        ids = sorted(set(route_ids))
+        if not ids:
+            return {}
+        statement = (
+            sa.select(routes)
+            .where(routes.c.id.in_(ids), routes.c.deleted.is_(False))
+            .order_by(routes.c.id)
+            .with_for_update(read=True)
+        )
+        return {
+            row.id: KnownRoute(row.id, row.hub_id, row.name, row.default_rider_id, row.active, row.priority)
+            for row in self.session.execute(statement)
+        }

@@ -1,5 +1,5 @@
-"""pur_svc's unit of work over PostgreSQL: the `pur` schema's PUR repository and outbox in one
-transaction, with a per-replica memory of the hubs that have a route map."""
+"""pur_svc's unit of work over PostgreSQL: the `pur` schema's PUR repository, route read model and
+outbox in one transaction, with a per-replica memory of the hubs that have a route map."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from mesh.unit_of_work import SqlAlchemyUnitOfWork
 from pur_svc.adapters import orm
 from pur_svc.adapters.messages import to_outbox
-from pur_svc.adapters.repository import PickupRepository
+from pur_svc.adapters.repository import PickupRepository, RouteRepository
 from pur_svc.service_layer.unit_of_work import AbstractPurUnitOfWork
 
 
@@ -39,6 +39,7 @@ class KnownHubs:
 
 class SqlAlchemyPurUnitOfWork(AbstractPurUnitOfWork, SqlAlchemyUnitOfWork):
     pickups: PickupRepository
+    routes: RouteRepository
 
     def __init__(self, session_factory: sessionmaker[Session], known_hubs: KnownHubs | None = None) -> None:
         super().__init__(session_factory, orm.outbox, to_outbox)
@@ -47,6 +48,7 @@ class SqlAlchemyPurUnitOfWork(AbstractPurUnitOfWork, SqlAlchemyUnitOfWork):
     def __enter__(self) -> Self:
         super().__enter__()
         self.pickups = PickupRepository(self.session)
+        self.routes = RouteRepository(self.session)
         return self
 
     def known_hubs(self, hub_ids: Iterable[str]) -> set[str]:

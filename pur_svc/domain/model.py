@@ -27,6 +27,9 @@ MAX_WEIGHT_KG = 100_000.0
 # Pickups are planned for today or the coming weeks; further out is a typo, not a plan.
 MAX_DAYS_AHEAD = 366
 MAX_DAYS_BEHIND = 1
+# A NEAREST route farther than this (meters) puts the PUR in the manual queue for a person to
+# confirm (PUR_SVC_REVIEW_DISTANCE_M).
+DEFAULT_REVIEW_DISTANCE_M = 1000.0
 
 
 class InvalidPickup(InvalidArgument):
@@ -35,6 +38,18 @@ class InvalidPickup(InvalidArgument):
 
 class IllegalTransition(FailedPrecondition):
     """The PUR's status does not allow the requested change."""
+
+
+class RouteNotAssignable(FailedPrecondition):
+    """The route exists but may not take this PUR (another hub's, or inactive)."""
+
+
+class ReviewReason(enum.Enum):
+    """Why a PUR is in the manual queue (None: it is not)."""
+
+    UNROUTABLE = "UNROUTABLE"
+    FAR_FROM_ROUTE = "FAR_FROM_ROUTE"
+    ROUTE_DELETED = "ROUTE_DELETED"
 
 
 ROUTABLE_STATES = frozenset({PickupStatus.PENDING_ROUTE, PickupStatus.ROUTED, PickupStatus.UNROUTABLE})
@@ -104,11 +119,29 @@ class NewPickup:
 
 
 @dataclass(frozen=True)
+class KnownRoute:
+    """A route as pur_svc knows it from routing_svc's map changes (its route read model)."""
+
+    id: str
+    hub_id: str
+    name: str
+    default_rider_id: str
+    active: bool
+    priority: int
+
+
+@dataclass(frozen=True)
 class MapChange:
-    """routing_svc published map `map_version` of `hub_id`."""
+    """routing_svc published map `map_version` of `hub_id`, or one `part` of it: the routes it
+    created or replaced and the ids of those it deleted (a large change comes in several parts,
+    each with its share)."""
 
     hub_id: str
     map_version: int
+    routes: tuple[KnownRoute, ...] = ()
+    deleted_route_ids: tuple[str, ...] = ()
+    part: int = 1
+    parts: int = 1
 
 
 @dataclass(frozen=True)
@@ -124,6 +157,9 @@ class RouteAssignment:
     h3_cell: str
     map_version: int
     unroutable_reason: str = ""
+    # Unroutable: the nearest route beyond routing's limit, when there is one.
+    nearest_route_id: str = ""
+    nearest_distance_m: float = 0.0
 
 
 class DispatchChangeKind(enum.Enum):
@@ -169,6 +205,12 @@ class PickupRequest:
     version: int = 1
     # The newest dispatch_svc event applied (its per-PUR version); older ones are ignored.
     dispatch_version: int = 0
+    # The manual queue: why a person should look (None: no need), the nearest route routing
+    # found for an unroutable or far PUR, and the reason a team lead gave for a manual route.
+    review: ReviewReason | None = None
+    nearest_route_id: str = ""
+    nearest_distance_m: float = 0.0
+    manual_reason: str = ""
     # Status before the last change, for the status-change event; not persisted.
     previous_status: PickupStatus | None = field(default=None, compare=False)
 
@@ -189,11 +231,15 @@ class PickupRequest:
             updated_at=now,
         )
 
-    def apply_route_assignment(self, assignment: RouteAssignment, now: datetime) -> bool:
+    def apply_route_assignment(
+        self, assignment: RouteAssignment, now: datetime, review_distance_m: float = DEFAULT_REVIEW_DISTANCE_M
+    ) -> bool:
         """Record routing's answer. Ignored when the PUR left the routable states (dispatched,
-        picked up, cancelled), when the answer comes from an older map than the one recorded, or
-        when it repeats the answer already recorded for this map version."""
-        if self.status not in ROUTABLE_STATES:
+        picked up, cancelled), when a team lead chose its route, when the answer comes from an
+        older map than the one recorded, or when it repeats the answer already recorded for this
+        map version. An unroutable PUR, or one farther than `review_distance_m` from its nearest
+        route, goes to the manual queue."""
+        if self.status not in ROUTABLE_STATES or self.route_match is RouteMatch.MANUAL:
             return False
         if assignment.map_version < self.map_version:
             return False
@@ -209,12 +255,80 @@ class PickupRequest:
         self.map_version = assignment.map_version
         self.unroutable_reason = assignment.unroutable_reason
         self.routed_at = now
+        self.manual_reason = ""
+        self._review_routing(assignment, review_distance_m)
+        return True
+
+    def _review_routing(self, assignment: RouteAssignment, review_distance_m: float) -> None:
+        if assignment.match is RouteMatch.NONE:
+            self.review = ReviewReason.UNROUTABLE
+            self.nearest_route_id, self.nearest_distance_m = assignment.nearest_route_id, assignment.nearest_distance_m
+        elif assignment.match is RouteMatch.NEAREST and assignment.distance_m > review_distance_m:
+            self.review = ReviewReason.FAR_FROM_ROUTE
+            self.nearest_route_id, self.nearest_distance_m = assignment.route_id, assignment.distance_m
+        else:
+            self.review, self.nearest_route_id, self.nearest_distance_m = None, "", 0.0
+
+    def assign_manually(self, route: KnownRoute, map_version: int, reason: str, now: datetime) -> bool:
+        """A team lead routes the PUR by hand: ROUTED to `route` (MANUAL) with its default rider,
+        out of the manual queue. A PUR without a hub takes the route's. Repeating the assignment
+        in force changes nothing (False)."""
+        check_manual_reason(reason)
+        if self.status not in ROUTABLE_STATES:
+            raise IllegalTransition(
+                f"pickup request {self.id} is {self.status.value}: only PENDING_ROUTE, ROUTED or UNROUTABLE "
+                "requests are routed by hand"
+            )
+        if self.hub_id and route.hub_id != self.hub_id:
+            raise RouteNotAssignable(
+                f"route {route.id!r} is of hub {route.hub_id!r}, not of the request's hub {self.hub_id!r}"
+            )
+        if not route.active:
+            raise RouteNotAssignable(f"route {route.id!r} is inactive and takes no pickups")
+        if (
+            self.status is PickupStatus.ROUTED
+            and self.route_match is RouteMatch.MANUAL
+            and (self.route_id, self.manual_reason, self.review) == (route.id, reason, None)
+        ):
+            return False
+        self._change(PickupStatus.ROUTED, now)
+        self.hub_id = route.hub_id
+        self.route_id = route.id
+        self.rider_id = route.default_rider_id
+        self.route_match = RouteMatch.MANUAL
+        self.distance_m = 0.0
+        self.map_version = map_version
+        self.unroutable_reason = ""
+        self.routed_at = now
+        self.manual_reason = reason
+        self.review, self.nearest_route_id, self.nearest_distance_m = None, "", 0.0
+        return True
+
+    def lose_manual_route(self, map_version: int, now: datetime) -> bool:
+        """Map `map_version` deleted the route a team lead chose: back to the manual queue,
+        UNROUTABLE without a route or rider. Only an undispatched manual PUR is affected."""
+        if self.status not in ROUTABLE_STATES or self.route_match is not RouteMatch.MANUAL:
+            return False
+        deleted = self.route_id
+        self._change(PickupStatus.UNROUTABLE, now)
+        self.route_id = ""
+        self.rider_id = ""
+        self.route_match = RouteMatch.NONE
+        self.map_version = max(self.map_version, map_version)
+        self.unroutable_reason = f"its manual route {deleted} was deleted (map version {map_version})"
+        self.manual_reason = ""
+        self.review, self.nearest_route_id, self.nearest_distance_m = ReviewReason.ROUTE_DELETED, "", 0.0
         return True
 
     def needs_reroute(self, hub_id: str, map_version: int) -> bool:
         """True when a new map of `hub_id` may change this PUR's route: it is not dispatched yet
         and was routed against an older version (or not routed at all)."""
-        return self.status in ROUTABLE_STATES and self.hub_id == hub_id and self.map_version < map_version
+        return (
+            self.status in ROUTABLE_STATES
+            and self.route_match is not RouteMatch.MANUAL
+            and self.hub_id == hub_id
+            and self.map_version < map_version
+        )
 
     def apply_dispatch_change(self, change: DispatchChange, now: datetime) -> bool:
         """Follow the PUR's dispatch: joined (DISPATCHED), released back to its route's queue
@@ -252,7 +366,14 @@ class PickupRequest:
         self.status = status
         self.updated_at = now
         self.version += 1
+        if status not in ROUTABLE_STATES:
+            # Dispatched, picked up or cancelled: nothing left for the manual queue to decide.
+            self.review = None
 
 
 def check_cancel_reason(reason: str) -> None:
     check_text("reason", reason, MAX_REASON)
+
+
+def check_manual_reason(reason: str) -> None:
+    check_text("reason", reason, MAX_REASON, required=True)

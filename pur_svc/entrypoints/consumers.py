@@ -11,11 +11,20 @@ from firstmile.events.v1 import events_pb2
 from mesh.errors import InvalidArgument
 from mesh.infrastructure import Infrastructure
 from mesh.kafka import ConsumedMessage, decode_protobuf
-from mesh.kernel import check_id
+from mesh.kernel import check_id, check_text
 from mesh.runtime import Worker
 from mesh.topics import DISPATCH_EVENTS, PUR_ROUTE_ASSIGNMENTS, ROUTING_MAP_CHANGES
 from pur_svc.adapters.messages import MATCH_FROM_PROTO
-from pur_svc.domain.model import DispatchChange, DispatchChangeKind, MapChange, RouteAssignment, RouteMatch
+from pur_svc.domain.model import (
+    DEFAULT_REVIEW_DISTANCE_M,
+    MAX_NAME,
+    DispatchChange,
+    DispatchChangeKind,
+    KnownRoute,
+    MapChange,
+    RouteAssignment,
+    RouteMatch,
+)
 from pur_svc.service_layer import handlers
 from pur_svc.service_layer.unit_of_work import AbstractPurUnitOfWork
 
@@ -60,8 +69,11 @@ def decode_assignment(msg: ConsumedMessage) -> RouteAssignment:
         u = event.unroutable
         check_id("Unroutable.pur_id", u.pur_id)
         check_id("Unroutable.hub_id", u.hub_id, required=False)
+        check_id("Unroutable.nearest_route_id", u.nearest_route_id, required=False)
         if u.map_version < 0:
             raise InvalidArgument("Unroutable.map_version must be >= 0")
+        if not (math.isfinite(u.nearest_distance_m) and u.nearest_distance_m >= 0):
+            raise InvalidArgument("Unroutable.nearest_distance_m must be a finite number >= 0")
         return RouteAssignment(
             pur_id=u.pur_id,
             hub_id=u.hub_id,
@@ -72,6 +84,8 @@ def decode_assignment(msg: ConsumedMessage) -> RouteAssignment:
             h3_cell=u.h3_cell,
             map_version=u.map_version,
             unroutable_reason=u.reason[:500] or "no route covers this location",
+            nearest_route_id=u.nearest_route_id,
+            nearest_distance_m=u.nearest_distance_m if u.nearest_route_id else 0.0,
         )
     raise InvalidArgument("RouteAssignment carries neither `assigned` nor `unroutable`")
 
@@ -81,7 +95,22 @@ def decode_map_change(msg: ConsumedMessage) -> MapChange:
     check_id("RouteMapChanged.hub_id", event.hub_id)
     if event.map_version < 1:
         raise InvalidArgument("RouteMapChanged.map_version must be >= 1")
-    return MapChange(event.hub_id, event.map_version)
+    # Part 0 is an event from before parts existed: 1 of 1.
+    part, parts = event.part or 1, event.parts or 1
+    if not 1 <= part <= parts:
+        raise InvalidArgument(f"RouteMapChanged.part must be between 1 and parts ({event.parts}), got {event.part}")
+    routes = []
+    for index, route in enumerate(event.routes):
+        field = f"RouteMapChanged.routes[{index}]"
+        check_id(f"{field}.id", route.id)
+        check_id(f"{field}.default_rider_id", route.default_rider_id, required=False)
+        check_text(f"{field}.name", route.name, MAX_NAME)
+        routes.append(
+            KnownRoute(route.id, event.hub_id, route.name, route.default_rider_id, route.active, route.priority)
+        )
+    for index, route_id in enumerate(event.deleted_route_ids):
+        check_id(f"RouteMapChanged.deleted_route_ids[{index}]", route_id)
+    return MapChange(event.hub_id, event.map_version, tuple(routes), tuple(event.deleted_route_ids), part, parts)
 
 
 def decode_dispatch_event(msg: ConsumedMessage) -> DispatchChange:
@@ -96,9 +125,16 @@ def decode_dispatch_event(msg: ConsumedMessage) -> DispatchChange:
     return DispatchChange(pur_id=event.pur_id, dispatch_id=event.dispatch_id, kind=kind, version=event.version)
 
 
-def consumer_workers(infra: Infrastructure, uow_factory: Callable[[], AbstractPurUnitOfWork]) -> list[Worker]:
+def consumer_workers(
+    infra: Infrastructure,
+    uow_factory: Callable[[], AbstractPurUnitOfWork],
+    *,
+    review_distance_m: float = DEFAULT_REVIEW_DISTANCE_M,
+) -> list[Worker]:
     def assignments(items: list[tuple[ConsumedMessage, RouteAssignment]]) -> None:
-        handlers.apply_route_assignments(uow_factory(), [assignment for _, assignment in items])
+        handlers.apply_route_assignments(
+            uow_factory(), [assignment for _, assignment in items], review_distance_m=review_distance_m
+        )
 
     def map_changes(items: list[tuple[ConsumedMessage, MapChange]]) -> None:
         for _, change in items:

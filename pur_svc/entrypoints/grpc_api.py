@@ -15,11 +15,19 @@ from mesh.errors import InvalidArgument, PermissionDenied
 from mesh.grpc_server import ServiceRegistration
 from mesh.kernel import check_id, parse_date
 from mesh.paging import decode_page_token, encode_page_token, position_time
-from pur_svc.adapters.messages import STATUS_FROM_PROTO, pickup_to_proto
-from pur_svc.domain.model import InvalidPickup, Location, NewPickup, Warehouse, check_cancel_reason
+from pur_svc.adapters.messages import REVIEW_FROM_PROTO, STATUS_FROM_PROTO, pickup_to_proto
+from pur_svc.domain.model import (
+    InvalidPickup,
+    Location,
+    NewPickup,
+    PickupRequest,
+    Warehouse,
+    check_cancel_reason,
+    check_manual_reason,
+)
 from pur_svc.entrypoints.watch import StatusFeed
 from pur_svc.service_layer import handlers
-from pur_svc.service_layer.repositories import PageCursor, PickupFilter
+from pur_svc.service_layer.repositories import ManualQueueFilter, PageCursor, PickupFilter
 from pur_svc.service_layer.unit_of_work import AbstractPurUnitOfWork
 
 SERVICE_NAME = "firstmile.pur.v1.PickupService"
@@ -87,6 +95,46 @@ def _cursor(position: dict[str, str]) -> PageCursor:
     return PageCursor(position_time(position["c"]), position["i"])
 
 
+def _page_token(cursor: PageCursor | None, filters: tuple) -> str:
+    return encode_page_token({"c": cursor.created_at.isoformat(), "i": cursor.id}, filters) if cursor else ""
+
+
+def _queue_filter(caller: Caller, request: pur_pb2.ListManualQueueRequest) -> ManualQueueFilter:
+    """The queue asked for, once the caller may see it: a hub's (its team leads, services,
+    admins) or the hubless one (services and admins)."""
+    if request.hubless:
+        if request.hub_id:
+            raise InvalidArgument("hub_id must be empty when hubless is set")
+        if not caller.may_access_hub(""):
+            raise PermissionDenied(f"{caller.role} {caller.subject!r} may not list the hubless queue")
+    else:
+        check_id("hub_id", request.hub_id)
+        caller.require_hub(request.hub_id)
+    if request.review and request.review not in REVIEW_FROM_PROTO:
+        raise InvalidArgument(f"review {request.review} is not a known ReviewReason")
+    pickup_date = parse_date("pickup_date", request.pickup_date) if request.pickup_date else None
+    return ManualQueueFilter(request.hub_id, pickup_date, REVIEW_FROM_PROTO.get(request.review))
+
+
+def _assignment(item: pur_pb2.AssignPickupRouteRequest) -> handlers.ManualAssignment:
+    check_id("id", item.id)
+    check_id("route_id", item.route_id)
+    check_manual_reason(item.reason)
+    return handlers.ManualAssignment(item.id, item.route_id, item.reason)
+
+
+def _assigner(caller: Caller) -> Callable[[PickupRequest], None]:
+    """Refuses a PUR the caller may not route by hand: one of another hub, or one without a hub
+    unless the caller is an admin (the route then gives it its hub)."""
+
+    def authorize(pur: PickupRequest) -> None:
+        if not pur.hub_id and not caller.may_access_hub(""):
+            raise PermissionDenied(f"pickup request {pur.id} has no hub: only admins route it by hand")
+        caller.require_pickup(pur.client_id, pur.hub_id)
+
+    return authorize
+
+
 class PickupServicer(pur_pb2_grpc.PickupServiceServicer):
     def __init__(self, uow_factory: Callable[[], AbstractPurUnitOfWork], feed: StatusFeed) -> None:
         self._uow = uow_factory
@@ -144,12 +192,7 @@ class PickupServicer(pur_pb2_grpc.PickupServiceServicer):
         page_size = min(request.page_size or DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE)
         page, cursor = handlers.list_pickups(self._uow(), where, page_size, after)
         return pur_pb2.ListPickupRequestsResponse(
-            pickup_requests=[pickup_to_proto(p) for p in page],
-            next_page_token=(
-                encode_page_token({"c": cursor.created_at.isoformat(), "i": cursor.id}, _filters(where))
-                if cursor
-                else ""
-            ),
+            pickup_requests=[pickup_to_proto(p) for p in page], next_page_token=_page_token(cursor, _filters(where))
         )
 
     def CancelPickupRequest(self, request, context):
@@ -160,6 +203,35 @@ class PickupServicer(pur_pb2_grpc.PickupServiceServicer):
             self._uow(), request.id, request.reason, authorize=lambda p: caller.require_pickup(p.client_id, p.hub_id)
         )
         return pur_pb2.CancelPickupRequestResponse(pickup_request=pickup_to_proto(pur))
+
+    def ListManualQueue(self, request, context):
+        if request.page_size < 0:
+            raise InvalidArgument("page_size must not be negative")
+        where = _queue_filter(current_caller(), request)
+        filters = (where.hub_id, where.pickup_date, where.review)
+        after = decode_page_token(request.page_token, filters, _cursor)
+        page_size = min(request.page_size or DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE)
+        page, cursor = handlers.list_manual_queue(self._uow(), where, page_size, after)
+        return pur_pb2.ListManualQueueResponse(
+            pickup_requests=[pickup_to_proto(p) for p in page], next_page_token=_page_token(cursor, filters)
+        )
+
+    def AssignPickupRoute(self, request, context):
+        assignment = _assignment(request)
+        [pur] = handlers.assign_routes(self._uow(), [assignment], authorize=_assigner(current_caller()))
+        return pur_pb2.AssignPickupRouteResponse(pickup_request=pickup_to_proto(pur))
+
+    def BatchAssignPickupRoutes(self, request, context):
+        if not request.assignments:
+            raise InvalidArgument("assignments must not be empty")
+        if len(request.assignments) > MAX_BATCH:
+            raise InvalidArgument(f"assignments holds {len(request.assignments)} items; the limit is {MAX_BATCH}")
+        assignments = []
+        for index, item in enumerate(request.assignments):
+            with handlers.batch_item(index, "assignments"):
+                assignments.append(_assignment(item))
+        purs = handlers.assign_routes(self._uow(), assignments, authorize=_assigner(current_caller()))
+        return pur_pb2.BatchAssignPickupRoutesResponse(pickup_requests=[pickup_to_proto(p) for p in purs])
 
     def WatchPickupRequests(self, request, context) -> Iterator[pur_pb2.WatchPickupRequestsResponse]:
         check_id("hub_id", request.hub_id)

@@ -11,8 +11,15 @@ from datetime import date, datetime
 from mesh.errors import AlreadyExists, InvalidArgument, MeshError, NotFound
 from mesh.kernel import new_id, utc_now
 from pur_svc.domain.events import RoutingReason, StatusChanged, created, routing_requested, status_changed
-from pur_svc.domain.model import DispatchChange, MapChange, NewPickup, PickupRequest, RouteAssignment
-from pur_svc.service_layer.repositories import PageCursor, PickupFilter
+from pur_svc.domain.model import (
+    DEFAULT_REVIEW_DISTANCE_M,
+    DispatchChange,
+    MapChange,
+    NewPickup,
+    PickupRequest,
+    RouteAssignment,
+)
+from pur_svc.service_layer.repositories import ManualQueueFilter, PageCursor, PickupFilter
 from pur_svc.service_layer.unit_of_work import AbstractPurUnitOfWork
 
 Clock = Callable[[], datetime]
@@ -23,7 +30,7 @@ def new_pur_id() -> str:
 
 
 @contextlib.contextmanager
-def batch_item(index: int | None) -> Iterator[None]:
+def batch_item(index: int | None, field: str = "requests") -> Iterator[None]:
     """An error raised inside names the batch item it is about ("requests[3]: ..."), keeping its
     kind; `None` for a request that is not one of several."""
     try:
@@ -31,7 +38,7 @@ def batch_item(index: int | None) -> Iterator[None]:
     except MeshError as exc:
         if index is None:
             raise
-        raise type(exc)(f"requests[{index}]: {exc}") from None
+        raise type(exc)(f"{field}[{index}]: {exc}") from None
 
 
 def _item(requests: Sequence[NewPickup], index: int) -> contextlib.AbstractContextManager[None]:
@@ -122,6 +129,70 @@ def list_pickups(
     return page, (PageCursor(page[-1].created_at, page[-1].id) if more else None)
 
 
+def list_manual_queue(
+    uow: AbstractPurUnitOfWork, where: ManualQueueFilter, page_size: int, after: PageCursor | None
+) -> tuple[list[PickupRequest], PageCursor | None]:
+    with uow:
+        rows = uow.pickups.list_manual_queue(where, page_size + 1, after)
+    page, more = rows[:page_size], len(rows) > page_size
+    return page, (PageCursor(page[-1].created_at, page[-1].id) if more else None)
+
+
+@dataclass(frozen=True)
+class ManualAssignment:
+    """A team lead's choice of route for one PUR, and why."""
+
+    pur_id: str
+    route_id: str
+    reason: str
+
+
+def assign_routes(
+    uow: AbstractPurUnitOfWork,
+    assignments: Sequence[ManualAssignment],
+    *,
+    authorize: Callable[[PickupRequest], None] = lambda pur: None,
+    now: Clock = utc_now,
+) -> list[PickupRequest]:
+    """Route PURs by hand, all or nothing; returns them in request order. Each PUR is checked by
+    `authorize` (which raises when the caller may not touch it) before its route is looked up,
+    then against the route read model: an unknown or deleted route is NOT_FOUND, one of another
+    hub or inactive FAILED_PRECONDITION. An assignment already in force changes nothing. With
+    several assignments, an error names the item ("assignments[2]: ...")."""
+    moment = now()
+    first_seen: dict[str, int] = {}
+    for index, assignment in enumerate(assignments):
+        if assignment.pur_id in first_seen:
+            raise InvalidArgument(
+                f"assignments[{index}]: pickup request {assignment.pur_id!r} repeats "
+                f"assignments[{first_seen[assignment.pur_id]}]"
+            )
+        first_seen[assignment.pur_id] = index
+    with uow:
+        purs = uow.pickups.get_many_for_update(a.pur_id for a in assignments)
+        routes = uow.routes.get_many(a.route_id for a in assignments)
+        map_versions = uow.pickups.hub_map_versions({r.hub_id for r in routes.values()})
+        changed: list[PickupRequest] = []
+        events: list[StatusChanged] = []
+        for index, assignment in enumerate(assignments):
+            with batch_item(index if len(assignments) > 1 else None, "assignments"):
+                pur = purs.get(assignment.pur_id)
+                if pur is None:
+                    raise NotFound(f"pickup request {assignment.pur_id!r} does not exist")
+                authorize(pur)
+                route = routes.get(assignment.route_id)
+                if route is None:
+                    raise NotFound(f"route {assignment.route_id!r} does not exist")
+                previous_route = pur.route_id
+                if pur.assign_manually(route, map_versions.get(route.hub_id, 0), assignment.reason, moment):
+                    changed.append(pur)
+                    events.append(status_changed(pur, moment, previous_route_id=previous_route))
+        uow.pickups.update(changed)
+        uow.publish(events)
+        uow.commit()
+    return [purs[a.pur_id] for a in assignments]
+
+
 def cancel_pickup(
     uow: AbstractPurUnitOfWork,
     pur_id: str,
@@ -145,10 +216,16 @@ def cancel_pickup(
 
 
 def apply_route_assignments(
-    uow: AbstractPurUnitOfWork, assignments: Sequence[RouteAssignment], *, now: Clock = utc_now
+    uow: AbstractPurUnitOfWork,
+    assignments: Sequence[RouteAssignment],
+    *,
+    review_distance_m: float = DEFAULT_REVIEW_DISTANCE_M,
+    now: Clock = utc_now,
 ) -> int:
-    """Record routing's answers in one transaction; duplicates, stale map versions and PURs that
-    moved on change nothing. Returns how many PURs changed."""
+    """Record routing's answers in one transaction; duplicates, stale map versions, PURs that
+    moved on and PURs routed by hand change nothing. Unroutable PURs, and those farther than
+    `review_distance_m` from their nearest route, go to the manual queue. Returns how many PURs
+    changed."""
     moment = now()
     with uow:
         purs = uow.pickups.get_many_for_update(a.pur_id for a in assignments)
@@ -159,7 +236,7 @@ def apply_route_assignments(
             if pur is None:
                 continue
             previous_route = pur.route_id
-            if pur.apply_route_assignment(assignment, moment):
+            if pur.apply_route_assignment(assignment, moment, review_distance_m):
                 changed[pur.id] = pur
                 events.append(status_changed(pur, moment, previous_route_id=previous_route))
         uow.pickups.update(list(changed.values()))
@@ -169,19 +246,43 @@ def apply_route_assignments(
 
 
 def apply_map_change(uow: AbstractPurUnitOfWork, change: MapChange, *, now: Clock = utc_now) -> int:
-    """A hub's route map changed: ask routing_svc to route its undispatched PURs again against
-    the new version. One transaction, so a crash half way re-runs the whole change on redelivery.
-    Returns how many PURs were sent for re-routing."""
+    """A hub's route map changed (or one part of the change arrived): keep the part's routes and
+    deletions in the route read model, send the PURs a team lead had routed to a deleted route
+    back to the manual queue, and, once per map version whatever the number of parts, ask
+    routing_svc to route the hub's undispatched PURs again against the new version. One
+    transaction, so a crash half way re-runs the whole part on redelivery. Returns how many PURs
+    were sent for re-routing."""
     moment = now()
     with uow:
-        if not uow.pickups.record_hub_map(change.hub_id, change.map_version, moment):
-            return 0
-        stale = uow.pickups.needing_reroute(change.hub_id, change.map_version)
+        uow.routes.upsert(change.routes, change.map_version, moment)
+        deleted = uow.routes.delete(change.hub_id, change.deleted_route_ids, change.map_version, moment)
+        orphaned = _return_to_queue(uow, deleted, change.map_version, moment)
+        stale: list[PickupRequest] = []
+        if uow.pickups.record_hub_map(change.hub_id, change.map_version, moment):
+            stale = uow.pickups.needing_reroute(change.hub_id, change.map_version)
+        uow.publish(orphaned)
         uow.publish(
             routing_requested(p, RoutingReason.MAP_CHANGED, moment, min_map_version=change.map_version) for p in stale
         )
         uow.commit()
     return len(stale)
+
+
+def _return_to_queue(
+    uow: AbstractPurUnitOfWork, deleted_route_ids: Sequence[str], map_version: int, now: datetime
+) -> list[StatusChanged]:
+    """The undispatched PURs routed by hand to a deleted route go back to the manual queue."""
+    if not deleted_route_ids:
+        return []
+    changed: list[PickupRequest] = []
+    events: list[StatusChanged] = []
+    for pur in uow.pickups.manual_on_routes(deleted_route_ids):
+        previous_route = pur.route_id
+        if pur.lose_manual_route(map_version, now):
+            changed.append(pur)
+            events.append(status_changed(pur, now, previous_route_id=previous_route))
+    uow.pickups.update(changed)
+    return events
 
 
 def apply_dispatch_changes(

@@ -12,7 +12,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 
-from pur_svc.domain.model import PickupRequest, PickupStatus
+from pur_svc.domain.model import KnownRoute, PickupRequest, PickupStatus, ReviewReason
 
 
 @dataclass(frozen=True)
@@ -30,6 +30,15 @@ class PickupFilter:
     route_id: str = ""
     pickup_date: date | None = None
     client_id: str = ""
+
+
+@dataclass(frozen=True)
+class ManualQueueFilter:
+    """One hub's manual queue (`hub_id` empty: the queue of PURs without a hub)."""
+
+    hub_id: str
+    pickup_date: date | None = None
+    review: ReviewReason | None = None
 
 
 class AbstractPickupRepository(abc.ABC):
@@ -58,8 +67,25 @@ class AbstractPickupRepository(abc.ABC):
 
     @abc.abstractmethod
     def needing_reroute(self, hub_id: str, map_version: int) -> list[PickupRequest]:
-        """Undispatched PURs of the hub routed against an older map, plus PURs without a hub that
-        no map could route yet (a new map of any hub may route them)."""
+        """Undispatched PURs of the hub routed against an older map (except those a team lead
+        routed by hand), plus PURs without a hub that no map could route yet (a new map of any
+        hub may route them)."""
+
+    @abc.abstractmethod
+    def list_manual_queue(
+        self, where: ManualQueueFilter, page_size: int, after: PageCursor | None
+    ) -> list[PickupRequest]:
+        """Up to `page_size` PURs with a review reason matching `where`, in (created_at, id)
+        order after `after`."""
+
+    @abc.abstractmethod
+    def manual_on_routes(self, route_ids: Iterable[str]) -> list[PickupRequest]:
+        """Lock and load the undispatched PURs a team lead routed to one of these routes, in id
+        order."""
+
+    @abc.abstractmethod
+    def hub_map_versions(self, hub_ids: Iterable[str]) -> dict[str, int]:
+        """The newest map version recorded for each of these hubs that has one."""
 
     @abc.abstractmethod
     def known_hubs(self, hub_ids: Iterable[str]) -> set[str]:
@@ -68,3 +94,24 @@ class AbstractPickupRepository(abc.ABC):
     @abc.abstractmethod
     def record_hub_map(self, hub_id: str, map_version: int, now: datetime) -> bool:
         """Remember the hub's newest map version; returns False when `map_version` is not newer."""
+
+
+class AbstractRouteRepository(abc.ABC):
+    """pur_svc's read model of routing's routes, kept from routing.map-changes.v1. Each route
+    row remembers the map version that last wrote it, so a replayed older event changes nothing;
+    a deleted route stays as a tombstone for the same reason."""
+
+    @abc.abstractmethod
+    def upsert(self, routes: Sequence[KnownRoute], map_version: int, now: datetime) -> None:
+        """Store these routes as of `map_version` (a route written by a newer version is kept)."""
+
+    @abc.abstractmethod
+    def delete(self, hub_id: str, route_ids: Sequence[str], map_version: int, now: datetime) -> list[str]:
+        """Mark these routes of the hub deleted as of `map_version`; returns those this call
+        deleted (not those already deleted, or written by a newer version), sorted."""
+
+    @abc.abstractmethod
+    def get_many(self, route_ids: Iterable[str]) -> dict[str, KnownRoute]:
+        """The existing (not deleted) routes among these ids, locked against a concurrent
+        deletion until the unit of work ends (so a PUR is never routed by hand to a route whose
+        deletion is being applied)."""

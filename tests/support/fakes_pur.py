@@ -10,11 +10,18 @@ from __future__ import annotations
 
 import copy
 from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Self
 
-from pur_svc.domain.model import PickupRequest, PickupStatus
-from pur_svc.service_layer.repositories import AbstractPickupRepository, PageCursor, PickupFilter
+from pur_svc.domain.model import ROUTABLE_STATES, KnownRoute, PickupRequest, PickupStatus, RouteMatch
+from pur_svc.service_layer.repositories import (
+    AbstractPickupRepository,
+    AbstractRouteRepository,
+    ManualQueueFilter,
+    PageCursor,
+    PickupFilter,
+)
 from pur_svc.service_layer.unit_of_work import AbstractPurUnitOfWork
 
 UNPLACED = frozenset({PickupStatus.PENDING_ROUTE, PickupStatus.UNROUTABLE})
@@ -76,6 +83,32 @@ class FakePickupRepository(AbstractPickupRepository):
             if p.needs_reroute(hub_id, map_version) or (not p.hub_id and p.status in UNPLACED)
         ]
 
+    def list_manual_queue(
+        self, where: ManualQueueFilter, page_size: int, after: PageCursor | None
+    ) -> list[PickupRequest]:
+        def matches(p: PickupRequest) -> bool:
+            return (
+                p.review is not None
+                and p.hub_id == where.hub_id
+                and (where.pickup_date is None or p.pickup_date == where.pickup_date)
+                and (where.review is None or p.review is where.review)
+                and (after is None or (p.created_at, p.id) > (after.created_at, after.id))
+            )
+
+        found = sorted((p for p in self.purs.values() if matches(p)), key=lambda p: (p.created_at, p.id))
+        return [copy.copy(p) for p in found[:page_size]]
+
+    def manual_on_routes(self, route_ids: Iterable[str]) -> list[PickupRequest]:
+        wanted = set(route_ids)
+        return [
+            copy.copy(p)
+            for _, p in sorted(self.purs.items())
+            if p.route_id in wanted and p.status in ROUTABLE_STATES and p.route_match is RouteMatch.MANUAL
+        ]
+
+    def hub_map_versions(self, hub_ids: Iterable[str]) -> dict[str, int]:
+        return {h: self.hub_maps[h] for h in hub_ids if h in self.hub_maps}
+
     def known_hubs(self, hub_ids: Iterable[str]) -> set[str]:
         return {h for h in hub_ids if h in self.hub_maps}
 
@@ -86,20 +119,59 @@ class FakePickupRepository(AbstractPickupRepository):
         return True
 
 
+@dataclass(frozen=True)
+class StoredRoute:
+    """A row of the route read model: the route, the map version that wrote it, and whether that
+    version deleted it."""
+
+    route: KnownRoute
+    map_version: int
+    deleted: bool = False
+
+
+class FakeRouteRepository(AbstractRouteRepository):
+    def __init__(self, routes: dict[str, StoredRoute]) -> None:
+        self.routes = dict(routes)
+
+    def upsert(self, routes: Sequence[KnownRoute], map_version: int, now: datetime) -> None:
+        for route in routes:
+            stored = self.routes.get(route.id)
+            if stored is None or stored.map_version < map_version:
+                self.routes[route.id] = StoredRoute(route, map_version)
+
+    def delete(self, hub_id: str, route_ids: Sequence[str], map_version: int, now: datetime) -> list[str]:
+        deleted = []
+        for route_id in sorted(set(route_ids)):
+            stored = self.routes.get(route_id)
+            if stored is None or (stored.map_version < map_version and stored.route.hub_id == hub_id):
+                tombstone = KnownRoute(route_id, hub_id, "", "", False, 0)
+                self.routes[route_id] = StoredRoute(tombstone, map_version, deleted=True)
+                deleted.append(route_id)
+        return deleted
+
+    def get_many(self, route_ids: Iterable[str]) -> dict[str, KnownRoute]:
+        found = (self.routes.get(i) for i in set(route_ids))
+        return {s.route.id: s.route for s in found if s is not None and not s.deleted}
+
+
 class FakePurUnitOfWork(AbstractPurUnitOfWork):
-    """The stored state (`purs`, `hub_maps`), the events of every commit (`events`) and how many
-    commits there were; one instance serves any number of use cases, one after the other."""
+    """The stored state (`purs`, `hub_maps`, `routes`), the events of every commit (`events`)
+    and how many commits there were; one instance serves any number of use cases, one after the
+    other."""
 
     pickups: FakePickupRepository
+    routes: FakeRouteRepository
 
     def __init__(self, *, hubs: Iterable[str] = ()) -> None:
         self.purs: dict[str, PickupRequest] = {}
         self.hub_maps: dict[str, int] = dict.fromkeys(hubs, 1)
+        self.known_routes: dict[str, StoredRoute] = {}
         self.events: list[object] = []
         self.commits = 0
 
     def __enter__(self) -> Self:
         self.pickups = FakePickupRepository(self.purs, self.hub_maps)
+        self.routes = FakeRouteRepository(self.known_routes)
         return super().__enter__()
 
     def known_hubs(self, hub_ids: Iterable[str]) -> set[str]:
@@ -107,12 +179,20 @@ class FakePurUnitOfWork(AbstractPurUnitOfWork):
 
     def _commit(self, events: list[object]) -> None:
         self.purs, self.hub_maps = self.pickups.purs, self.pickups.hub_maps
+        self.known_routes = self.routes.routes
         self.pickups = FakePickupRepository(self.purs, self.hub_maps)
+        self.routes = FakeRouteRepository(self.known_routes)
         self.events.extend(events)
         self.commits += 1
 
     def _rollback(self) -> None:
         self.pickups = FakePickupRepository(self.purs, self.hub_maps)
+        self.routes = FakeRouteRepository(self.known_routes)
 
     def stored(self, pur_id: str) -> PickupRequest:
         return self.purs[pur_id]
+
+    def add_route(self, route: KnownRoute, map_version: int = 1) -> None:
+        """Put a route in the read model, as a map change of `map_version` would."""
+        self.known_routes[route.id] = StoredRoute(route, map_version)
+        self.hub_maps[route.hub_id] = max(self.hub_maps.get(route.hub_id, 0), map_version)
