@@ -141,10 +141,8 @@ def pickup_service(servers_engine, engine, kafka_bootstrap_servers) -> Iterator[
         conn.execute(sa.insert(pur_orm.hubs).values(hub_id=HUB, map_version=1, updated_at=datetime.now(UTC)))
     with admin_channel(pur_api.registration(servicer)) as channel:
         yield pur_pb2_grpc.PickupServiceStub(channel)
-    pickups, history = pur_orm.pickup_requests, pur_orm.pickup_history
+    pickups = pur_orm.pickup_requests
     with engine.begin() as conn:
-        ours = sa.select(pickups.c.id).where(sa.or_(pickups.c.hub_id == HUB, pickups.c.client_id.startswith(FUZZ)))
-        conn.execute(sa.delete(history).where(history.c.pur_id.in_(ours)))
         delete_ours(conn, pickups, pickups.c.client_id, pickups.c.id, pur_orm.outbox.table)
         conn.execute(sa.delete(pur_orm.hubs).where(pur_orm.hubs.c.hub_id == HUB))
 
@@ -474,9 +472,6 @@ PICKUP_RPCS = {
         CREATES,
     ),
     "GetPickupRequest": Rpc(pur_pb2.GetPickupRequestRequest, {"id": required_ids}, {"id": st.text(max_size=70)}, READS),
-    "ListPickupHistory": Rpc(
-        pur_pb2.ListPickupHistoryRequest, {"id": required_ids}, {"id": st.text(max_size=70)}, READS
-    ),
     "ListPickupRequests": Rpc(
         pur_pb2.ListPickupRequestsRequest,
         {
@@ -828,35 +823,6 @@ DISPATCH_RPCS = {
         lambda: dispatch_pb2.CancelDispatchRequest(id=DISPATCH, reason="rain"),
         {"id": required_ids, "reason": bad_text(500)},
         {"id": st.text(max_size=70), "reason": st.text(max_size=600)},
-        CHANGES,
-    ),
-    "ReassignDispatch": Rpc(
-        lambda: dispatch_pb2.ReassignDispatchRequest(id=DISPATCH, rider_id=RIDER, reason="rider ill"),
-        {
-            "id": required_ids,
-            "rider_id": malformed_ids,
-            "vehicle_id": malformed_ids,
-            "reason": st.one_of(st.sampled_from(["", " \t"]), bad_text(500)),
-        },
-        {
-            "id": st.text(max_size=70),
-            "rider_id": st.text(max_size=70),
-            "vehicle_id": st.text(max_size=70),
-            "reason": st.text(max_size=600),
-        },
-        CHANGES,
-    ),
-    "MovePickups": Rpc(
-        lambda: dispatch_pb2.MovePickupsRequest(
-            from_dispatch_id=DISPATCH, to_dispatch_id=f"{DISPATCH}-2", pur_ids=["pur-1"], reason="balance"
-        ),
-        {
-            "from_dispatch_id": required_ids,
-            "to_dispatch_id": st.one_of(required_ids, st.just(DISPATCH)),
-            "pur_ids": bad_pur_ids(empty_is_valid=False),
-            "reason": st.one_of(st.just(""), bad_text(500)),
-        },
-        {"to_dispatch_id": st.text(max_size=70), "pur_ids": some_pur_ids, "reason": st.text(max_size=600)},
         CHANGES,
     ),
 }
