@@ -1,7 +1,8 @@
 """dispatch_svc's use cases against the real `dispatch` schema, for what only PostgreSQL shows: queue
 positions from the sequence, the per-PUR DispatchEvents in the outbox, the partial unique indexes
-and the request key under concurrent creates, the SQL of open pickups, dispatch pages and
-recommendation history, and the advisory locks of routes and ids. The rules themselves are tested
+and the request key under concurrent creates and reassignments, membership rows of moved pickups,
+a cancellation and a completion crossing under the route's lock, the SQL of open pickups, dispatch
+pages and recommendation history, and the advisory locks of routes and ids. The rules themselves are tested
 on in-memory repositories in tests/unit/test_dispatch_handlers.py. Every test works in its own hub
 (the database is shared)."""
 
@@ -9,6 +10,7 @@ from __future__ import annotations
 
 import threading
 import uuid
+from collections.abc import Callable
 from datetime import UTC, date, datetime, time, timedelta
 from functools import partial
 from zoneinfo import ZoneInfo
@@ -20,8 +22,13 @@ from dispatch_svc.adapters import orm
 from dispatch_svc.adapters.unit_of_work import SqlAlchemyDispatchUnitOfWork
 from dispatch_svc.domain.auto_dispatch import AutoDispatchPolicy
 from dispatch_svc.domain.model import (
+    Actor,
     DispatchStatus,
+    PickupMove,
+    PickupStatus,
+    Reassignment,
     Rider,
+    RiderBusy,
     Vehicle,
     VehicleType,
 )
@@ -182,6 +189,158 @@ def test_a_request_id_taken_meanwhile_on_another_route_is_already_exists(uow_fac
     for thread in threads:
         thread.join()
     assert sorted(type(r).__name__ for r in results) == ["AlreadyExists", "Created"]
+
+
+# -- overrides: reassignments and moves ---------------------------------------------------------------
+
+LEAD = Actor("tl-priya", "team-lead")
+
+
+def test_a_reassignment_is_stored_and_its_events_name_the_new_rider_and_the_caller(
+    engine, uow_factory, attendance, hub
+):
+    ids = purs(hub, 2)
+    handlers.apply_pur_changes(uow_factory(), [routed(p, hub=hub) for p in ids])
+    d = create(uow_factory, attendance, hub, rider_id=f"{hub}-asha", vehicle_id=f"{hub}-bike").dispatch
+    change = Reassignment(d.id, f"{hub}-bala", f"{hub}-van", "asha is ill")
+    handlers.reassign_dispatch(uow_factory(), attendance, change, actor=LEAD)
+    got = handlers.get_dispatch(uow_factory(), d.id)
+    assert (got.rider_id, got.vehicle_id, got.capacity.packages, got.version) == (
+        f"{hub}-bala",
+        f"{hub}-van",
+        100,
+        d.version + 1,
+    )
+    for pur in ids:
+        [(_, first, _, _), (_, kind, version, event)] = events(engine, [pur])
+        assert (first, kind, version, event.rider_id, event.vehicle_id) == (
+            "dispatched",
+            "rider_changed",
+            2,
+            f"{hub}-bala",
+            f"{hub}-van",
+        )
+        assert (event.rider_changed.previous_rider_id, event.rider_changed.previous_vehicle_id) == (
+            f"{hub}-asha",
+            f"{hub}-bike",
+        )
+        assert (event.actor.subject, event.actor.role, event.reason) == ("tl-priya", "team-lead", "asha is ill")
+    # Asha and the bike are free for another dispatch: the unique indexes see the new rider.
+    assert create(uow_factory, attendance, hub, "req-2", route="R2", rider_id=f"{hub}-asha", vehicle_id=f"{hub}-bike")
+
+
+def test_one_rider_reassigned_to_two_dispatches_at_once_goes_to_one(uow_factory, attendance, hub, monkeypatch):
+    from dispatch_svc.adapters.repositories.dispatches import SqlAlchemyDispatchRepository as DispatchRepository
+
+    first = create(uow_factory, attendance, hub, "req-1", rider_id=f"{hub}-asha", vehicle_id=f"{hub}-bike").dispatch
+    second = create(
+        uow_factory, attendance, hub, "req-2", route="R2", rider_id=f"{hub}-bala", vehicle_id=f"{hub}-van"
+    ).dispatch
+    both_checked = threading.Barrier(2, timeout=2.0)
+    real_active_for = DispatchRepository.active_for
+
+    def active_for_then_wait(self, **ids):
+        # Both find the rider free before either writes: only the unique index can decide.
+        found = real_active_for(self, **ids)
+        try:
+            both_checked.wait()
+        except threading.BrokenBarrierError:
+            pass
+        return found
+
+    monkeypatch.setattr(DispatchRepository, "active_for", active_for_then_wait)
+    outcomes: dict[str, object] = {}
+
+    def reassign(dispatch_id: str) -> None:
+        try:
+            change = Reassignment(dispatch_id, f"{hub}-chitra", "", "chitra is free")
+            outcomes[dispatch_id] = handlers.reassign_dispatch(uow_factory(), attendance, change)
+        except RiderBusy as exc:
+            outcomes[dispatch_id] = exc
+
+    threads = [threading.Thread(target=reassign, args=(d.id,)) for d in (first, second)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=30)
+    assert sorted(type(o).__name__ for o in outcomes.values()) == ["Dispatch", "RiderBusy"], outcomes
+    [winner] = [dispatch_id for dispatch_id, o in outcomes.items() if not isinstance(o, RiderBusy)]
+    [loser] = [o for o in outcomes.values() if isinstance(o, RiderBusy)]
+    assert "meanwhile" in str(loser)  # refused by the index, not by the check both passed
+    riders = {d.id: handlers.get_dispatch(uow_factory(), d.id).rider_id for d in (first, second)}
+    assert riders == {
+        first.id: f"{hub}-chitra" if winner == first.id else f"{hub}-asha",
+        second.id: f"{hub}-chitra" if winner == second.id else f"{hub}-bala",
+    }
+
+
+def test_moved_pickups_change_membership_rows_and_can_move_back(engine, uow_factory, attendance, hub):
+    ids = purs(hub, 3)
+    handlers.apply_pur_changes(uow_factory(), [routed(p, hub=hub) for p in ids])
+    source = create(uow_factory, attendance, hub, "req-a", rider_id=f"{hub}-asha", vehicle_id=f"{hub}-van").dispatch
+    target = create(uow_factory, attendance, hub, "req-b", rider_id=f"{hub}-bala", vehicle_id=f"{hub}-bike").dispatch
+    moved_from, moved_to = handlers.move_pickups(
+        uow_factory(), PickupMove(source.id, target.id, (ids[2], ids[0]), "bala passes by"), actor=LEAD
+    )
+    assert (moved_from.pur_ids, moved_to.pur_ids) == ([ids[1]], [ids[2], ids[0]])
+    assert handlers.get_dispatch(uow_factory(), source.id).pur_ids == [ids[1]]
+    assert handlers.get_dispatch(uow_factory(), target.id).pur_ids == [ids[2], ids[0]]
+    rows = pickup_rows(engine, ids)
+    assert {p: rows[p].dispatch_id for p in ids} == {ids[0]: target.id, ids[1]: source.id, ids[2]: target.id}
+    assert rows[ids[2]].position < rows[ids[0]].position  # in the order they were named
+    [(_, kind, version, event)] = events(engine, [ids[0]])[1:]
+    assert (kind, version, event.dispatch_id, event.rider_id, event.dispatched.moved_from_dispatch_id) == (
+        "dispatched",
+        2,
+        target.id,
+        f"{hub}-bala",
+        source.id,
+    )
+    assert (event.actor.subject, event.reason) == ("tl-priya", "bala passes by")
+    # Back again: the membership row it left is gone, so it can be written anew.
+    handlers.move_pickups(uow_factory(), PickupMove(target.id, source.id, (ids[0],), "back"), actor=LEAD)
+    assert handlers.get_dispatch(uow_factory(), source.id).pur_ids == [ids[1], ids[0]]
+    assert handlers.get_dispatch(uow_factory(), target.id).pur_ids == [ids[2]]
+
+
+def at_once(*calls: Callable[[], object]) -> None:
+    """Run the calls in threads of their own, released together."""
+    start = threading.Barrier(len(calls))
+
+    def run(call: Callable[[], object]) -> None:
+        start.wait()
+        call()
+
+    threads = [threading.Thread(target=run, args=(call,)) for call in calls]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=30)
+
+
+def test_a_cancellation_and_a_completion_that_cross_never_both_win(engine, uow_factory, attendance, hub):
+    """Dispatch side of cancel versus complete: apply_pur_changes (the PUR's CANCELLED status) and
+    complete_dispatch run at once, many times; the route's lock orders them, so the PUR is either
+    picked up in the completed dispatch or released from it, never both."""
+    for round_ in range(8):
+        keep, raced = f"{hub}-keep-{round_}", f"{hub}-raced-{round_}"
+        handlers.apply_pur_changes(uow_factory(), [routed(keep, hub=hub), routed(raced, hub=hub)])
+        d = create(uow_factory, attendance, hub, f"req-{round_}", rider_id=f"{hub}-asha").dispatch
+        handlers.start_dispatch(uow_factory(), d.id)
+        at_once(
+            partial(handlers.complete_dispatch, uow_factory(), d.id),
+            partial(
+                handlers.apply_pur_changes, uow_factory(), [routed(raced, 5, hub=hub, status=PickupStatus.CANCELLED)]
+            ),
+        )
+        done = handlers.get_dispatch(uow_factory(), d.id)
+        row = pickup_rows(engine, [raced])[raced]
+        changes = [kind for _, kind, _, _ in events(engine, [raced])]
+        assert done.status is DispatchStatus.COMPLETED
+        if raced in done.pur_ids:  # the completion went first
+            assert (row.status, row.dispatch_id, changes) == ("PICKED_UP", d.id, ["dispatched", "started", "picked_up"])
+        else:
+            assert (row.status, row.dispatch_id, changes) == ("CANCELLED", None, ["dispatched", "started", "released"])
 
 
 # -- reads ------------------------------------------------------------------------------------------

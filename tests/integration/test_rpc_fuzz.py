@@ -464,18 +464,6 @@ CREATES = may_answer(Code.OK, Code.NOT_FOUND, Code.ALREADY_EXISTS)
 
 PICKUP_RPCS = {
     "CreatePickupRequest": Rpc(new_pickup, INVALID_NEW_PICKUP, NOISY_NEW_PICKUP, CREATES),
-
-def assign_route(pur_id: str = f"{FUZZ}-missing") -> pur_pb2.AssignPickupRouteRequest:
-    return pur_pb2.AssignPickupRouteRequest(id=pur_id, route_id=f"{FUZZ}-r1", reason="seller on this lane")
-
-
-INVALID_ASSIGNMENT = {
-    "id": required_ids,
-    "route_id": required_ids,
-    "reason": st.one_of(st.sampled_from(["", " \t"]), bad_text(500)),
-}
-NOISY_ASSIGNMENT = {"id": st.text(max_size=70), "route_id": st.text(max_size=70), "reason": st.text(max_size=600)}
-
     "BatchCreatePickupRequests": Rpc(
         new_pickups,
         {"requests": st.sampled_from([[], [new_pickup()] * 1001])}
@@ -514,32 +502,6 @@ NOISY_ASSIGNMENT = {"id": st.text(max_size=70), "route_id": st.text(max_size=70)
         {
             "hub_id": required_ids,
             "statuses": st.one_of(
-    "ListManualQueue": Rpc(
-        lambda: pur_pb2.ListManualQueueRequest(hub_id=HUB),
-        {
-            "hub_id": required_ids,
-            "hubless": (st.just(True), "hub_id must be empty when hubless is set"),
-            "pickup_date": not_dates,
-            "review": unknown_enum_numbers(pur_pb2.ReviewReason, unspecified_is_valid=True),
-            "page_size": negative_int32s,
-            "page_token": garbage_page_tokens,
-        },
-        {
-            "pickup_date": any_dates,
-            "review": st.integers(0, 3),
-            "page_size": int32s,
-            "page_token": forged_page_tokens("ci", (HUB, None, None)),
-        },
-        LISTS,
-    ),
-    "AssignPickupRoute": Rpc(assign_route, INVALID_ASSIGNMENT, NOISY_ASSIGNMENT, CHANGES),
-    "BatchAssignPickupRoutes": Rpc(
-        lambda: pur_pb2.BatchAssignPickupRoutesRequest(assignments=[assign_route(f"{FUZZ}-m{i}") for i in range(3)]),
-        {"assignments": st.sampled_from([[], [assign_route()] * 1001])}
-        | {f"assignments[1].{path}": values for path, values in INVALID_ASSIGNMENT.items()},
-        {f"assignments[2].{path}": values for path, values in NOISY_ASSIGNMENT.items()},
-        CHANGES,
-    ),
                 st.lists(
                     unknown_enum_numbers(pur_pb2.PickupStatus, unspecified_is_valid=False), min_size=1, max_size=3
                 ),
@@ -861,6 +823,35 @@ DISPATCH_RPCS = {
         lambda: dispatch_pb2.CancelDispatchRequest(id=DISPATCH, reason="rain"),
         {"id": required_ids, "reason": bad_text(500)},
         {"id": st.text(max_size=70), "reason": st.text(max_size=600)},
+        CHANGES,
+    ),
+    "ReassignDispatch": Rpc(
+        lambda: dispatch_pb2.ReassignDispatchRequest(id=DISPATCH, rider_id=RIDER, reason="rider ill"),
+        {
+            "id": required_ids,
+            "rider_id": malformed_ids,
+            "vehicle_id": malformed_ids,
+            "reason": st.one_of(st.sampled_from(["", " \t"]), bad_text(500)),
+        },
+        {
+            "id": st.text(max_size=70),
+            "rider_id": st.text(max_size=70),
+            "vehicle_id": st.text(max_size=70),
+            "reason": st.text(max_size=600),
+        },
+        CHANGES,
+    ),
+    "MovePickups": Rpc(
+        lambda: dispatch_pb2.MovePickupsRequest(
+            from_dispatch_id=DISPATCH, to_dispatch_id=f"{DISPATCH}-2", pur_ids=["pur-1"], reason="balance"
+        ),
+        {
+            "from_dispatch_id": required_ids,
+            "to_dispatch_id": st.one_of(required_ids, st.just(DISPATCH)),
+            "pur_ids": bad_pur_ids(empty_is_valid=False),
+            "reason": st.one_of(st.just(""), bad_text(500)),
+        },
+        {"to_dispatch_id": st.text(max_size=70), "pur_ids": some_pur_ids, "reason": st.text(max_size=600)},
         CHANGES,
     ),
 }
