@@ -33,7 +33,10 @@ from firstmile.pur.v1 import pur_pb2, pur_pb2_grpc
 from firstmile.routing.v1 import routing_pb2, routing_pb2_grpc
 from mesh.auth import Role
 from pur_svc.adapters import orm as pur_orm
+from pur_svc.adapters.unit_of_work import SqlAlchemyPurUnitOfWork
+from pur_svc.domain.model import RouteAssignment, RouteMatch
 from pur_svc.entrypoints import grpc_api as pur_api
+from pur_svc.service_layer import handlers as pur_handlers
 from routing_svc.adapters import orm as routing_orm
 from routing_svc.adapters.unit_of_work import SqlAlchemyRoutingUnitOfWork
 from routing_svc.entrypoints import grpc_api as routing_api
@@ -305,6 +308,109 @@ def test_watching_another_hub_is_denied(pur, pur_hubs):
         with pytest.raises(grpc.RpcError) as caught:
             next(watch(admitted))
         assert caught.value.code() == grpc.StatusCode.DEADLINE_EXCEEDED
+
+
+@pytest.fixture
+def manual_queue(pur, engine, session_factory, pur_hubs) -> Iterator[tuple[str, str, str, str]]:
+    """Hub X with route R1 in pur_svc's route read model, an unroutable PUR of X and one without
+    a hub (each in a manual queue), cancelled afterwards: every map change of any hub would
+    re-route a hubless one. -> (x, route id, PUR of x, hubless PUR)"""
+    x, _, _ = pur_hubs
+    route_id = f"{x}-r1"
+    with engine.begin() as conn:
+        conn.execute(
+            sa.insert(pur_orm.routes).values(
+                id=route_id,
+                hub_id=x,
+                name="R1",
+                default_rider_id=f"{x}-asha",
+                active=True,
+                priority=0,
+                deleted=False,
+                map_version=1,
+                updated_at=datetime.now(UTC),
+            )
+        )
+    client = uid("client")
+    in_x, hubless = (
+        pur.service().CreatePickupRequest(new_pur(client, hub, f"r-{hub}"), timeout=TIMEOUT).pickup_request.id
+        for hub in (x, "")
+    )
+    unroutable = [
+        RouteAssignment(in_x, x, "", "", RouteMatch.NONE, 0.0, "", 1, "too far"),
+        RouteAssignment(hubless, "", "", "", RouteMatch.NONE, 0.0, "", 0, "no hub matched"),
+    ]
+    pur_handlers.apply_route_assignments(SqlAlchemyPurUnitOfWork(session_factory), unroutable)
+    yield x, route_id, in_x, hubless
+    pur_handlers.cancel_pickup(SqlAlchemyPurUnitOfWork(session_factory), hubless, "test over")
+
+
+def queue_calls(x: str, route_id: str, in_x: str) -> dict[str, tuple[str, object]]:
+    assign = pur_pb2.AssignPickupRouteRequest(id=in_x, route_id=route_id, reason="seller on R1")
+    return {
+        "queue": ("ListManualQueue", pur_pb2.ListManualQueueRequest(hub_id=x)),
+        "assign": ("AssignPickupRoute", assign),
+        "batch": ("BatchAssignPickupRoutes", pur_pb2.BatchAssignPickupRoutesRequest(assignments=[assign])),
+    }
+
+
+@pytest.mark.parametrize("caller", ["team lead of another hub", "client"])
+def test_another_hubs_manual_queue_is_denied_and_unchanged(pur, pur_hubs, manual_queue, caller):
+    x, route_id, in_x, hubless = manual_queue
+    _, y, _ = pur_hubs
+    stub = pur.lead(y) if caller != "client" else pur.client(uid("client"))
+    before = [get_pur(pur, p) for p in (in_x, hubless)]
+    for method, request in queue_calls(x, route_id, in_x).values():
+        details = denial(lambda method=method, request=request: getattr(stub, method)(request, timeout=TIMEOUT))
+        assert (repr(x) in details) if caller != "client" else (details == f"role client may not call {method}"), (
+            method,
+            details,
+        )
+    denial(lambda: stub.ListManualQueue(pur_pb2.ListManualQueueRequest(hubless=True), timeout=TIMEOUT))
+    assert [get_pur(pur, p) for p in (in_x, hubless)] == before
+
+
+def test_a_team_lead_works_its_hubs_queue_and_admins_the_hubless_one(pur, manual_queue):
+    x, route_id, in_x, hubless = manual_queue
+    lead = pur.lead(x)
+    listed = lead.ListManualQueue(pur_pb2.ListManualQueueRequest(hub_id=x), timeout=TIMEOUT).pickup_requests
+    assert [p.id for p in listed] == [in_x] and listed[0].review == pur_pb2.REVIEW_REASON_UNROUTABLE
+    assigned = lead.AssignPickupRoute(
+        pur_pb2.AssignPickupRouteRequest(id=in_x, route_id=route_id, reason="seller on R1"), timeout=TIMEOUT
+    ).pickup_request
+    assert (assigned.route_id, assigned.route_match, assigned.rider_id) == (
+        route_id,
+        common_pb2.ROUTE_MATCH_MANUAL,
+        f"{x}-asha",
+    )
+
+    # The hubless queue and its PURs are for admins (services may read the queue).
+    take_over = pur_pb2.AssignPickupRouteRequest(id=hubless, route_id=route_id, reason="in X's area")
+    assert "only admins" in denial(lambda: lead.AssignPickupRoute(take_over, timeout=TIMEOUT))
+    assert "hubless queue" in denial(
+        lambda: lead.ListManualQueue(pur_pb2.ListManualQueueRequest(hubless=True), timeout=TIMEOUT)
+    )
+    assert get_pur(pur, hubless).hub_id == ""
+    for reader in (pur.service(), pur.admin()):
+        seen, token = set(), ""
+        while True:  # other tests' hubless PURs may share the queue
+            page = reader.ListManualQueue(
+                pur_pb2.ListManualQueueRequest(hubless=True, page_size=1000, page_token=token), timeout=TIMEOUT
+            )
+            seen |= {p.id for p in page.pickup_requests}
+            token = page.next_page_token
+            if not token:
+                break
+        assert hubless in seen
+    assert pur.admin().AssignPickupRoute(take_over, timeout=TIMEOUT).pickup_request.hub_id == x
+
+
+def test_every_manual_queue_rpc_is_covered():
+    assert {method for method, _ in queue_calls("h", "r", "p").values()} == {
+        "ListManualQueue",
+        "AssignPickupRoute",
+        "BatchAssignPickupRoutes",
+    }
 
 
 # == routing_svc ===================================================================================

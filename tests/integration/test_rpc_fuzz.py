@@ -462,6 +462,18 @@ NOISY_NEW_PICKUP = {
 }
 CREATES = may_answer(Code.OK, Code.NOT_FOUND, Code.ALREADY_EXISTS)
 
+
+def assign_route(pur_id: str = f"{FUZZ}-missing") -> pur_pb2.AssignPickupRouteRequest:
+    return pur_pb2.AssignPickupRouteRequest(id=pur_id, route_id=f"{FUZZ}-r1", reason="seller on this lane")
+
+
+INVALID_ASSIGNMENT = {
+    "id": required_ids,
+    "route_id": required_ids,
+    "reason": st.one_of(st.sampled_from(["", " \t"]), bad_text(500)),
+}
+NOISY_ASSIGNMENT = {"id": st.text(max_size=70), "route_id": st.text(max_size=70), "reason": st.text(max_size=600)}
+
 PICKUP_RPCS = {
     "CreatePickupRequest": Rpc(new_pickup, INVALID_NEW_PICKUP, NOISY_NEW_PICKUP, CREATES),
     "BatchCreatePickupRequests": Rpc(
@@ -495,6 +507,32 @@ PICKUP_RPCS = {
         lambda: pur_pb2.CancelPickupRequestRequest(id=f"{FUZZ}-missing", reason="closed"),
         {"id": required_ids, "reason": bad_text(500)},
         {"id": st.text(max_size=70), "reason": st.text(max_size=600)},
+        CHANGES,
+    ),
+    "ListManualQueue": Rpc(
+        lambda: pur_pb2.ListManualQueueRequest(hub_id=HUB),
+        {
+            "hub_id": required_ids,
+            "hubless": (st.just(True), "hub_id must be empty when hubless is set"),
+            "pickup_date": not_dates,
+            "review": unknown_enum_numbers(pur_pb2.ReviewReason, unspecified_is_valid=True),
+            "page_size": negative_int32s,
+            "page_token": garbage_page_tokens,
+        },
+        {
+            "pickup_date": any_dates,
+            "review": st.integers(0, 3),
+            "page_size": int32s,
+            "page_token": forged_page_tokens("ci", (HUB, None, None)),
+        },
+        LISTS,
+    ),
+    "AssignPickupRoute": Rpc(assign_route, INVALID_ASSIGNMENT, NOISY_ASSIGNMENT, CHANGES),
+    "BatchAssignPickupRoutes": Rpc(
+        lambda: pur_pb2.BatchAssignPickupRoutesRequest(assignments=[assign_route(f"{FUZZ}-m{i}") for i in range(3)]),
+        {"assignments": st.sampled_from([[], [assign_route()] * 1001])}
+        | {f"assignments[1].{path}": values for path, values in INVALID_ASSIGNMENT.items()},
+        {f"assignments[2].{path}": values for path, values in NOISY_ASSIGNMENT.items()},
         CHANGES,
     ),
     "WatchPickupRequests": Rpc(
