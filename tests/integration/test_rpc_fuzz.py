@@ -462,8 +462,6 @@ NOISY_NEW_PICKUP = {
 }
 CREATES = may_answer(Code.OK, Code.NOT_FOUND, Code.ALREADY_EXISTS)
 
-PICKUP_RPCS = {
-    "CreatePickupRequest": Rpc(new_pickup, INVALID_NEW_PICKUP, NOISY_NEW_PICKUP, CREATES),
 
 def assign_route(pur_id: str = f"{FUZZ}-missing") -> pur_pb2.AssignPickupRouteRequest:
     return pur_pb2.AssignPickupRouteRequest(id=pur_id, route_id=f"{FUZZ}-r1", reason="seller on this lane")
@@ -476,6 +474,8 @@ INVALID_ASSIGNMENT = {
 }
 NOISY_ASSIGNMENT = {"id": st.text(max_size=70), "route_id": st.text(max_size=70), "reason": st.text(max_size=600)}
 
+PICKUP_RPCS = {
+    "CreatePickupRequest": Rpc(new_pickup, INVALID_NEW_PICKUP, NOISY_NEW_PICKUP, CREATES),
     "BatchCreatePickupRequests": Rpc(
         new_pickups,
         {"requests": st.sampled_from([[], [new_pickup()] * 1001])}
@@ -509,11 +509,6 @@ NOISY_ASSIGNMENT = {"id": st.text(max_size=70), "route_id": st.text(max_size=70)
         {"id": st.text(max_size=70), "reason": st.text(max_size=600)},
         CHANGES,
     ),
-    "WatchPickupRequests": Rpc(
-        lambda: pur_pb2.WatchPickupRequestsRequest(hub_id=HUB),
-        {
-            "hub_id": required_ids,
-            "statuses": st.one_of(
     "ListManualQueue": Rpc(
         lambda: pur_pb2.ListManualQueueRequest(hub_id=HUB),
         {
@@ -540,6 +535,11 @@ NOISY_ASSIGNMENT = {"id": st.text(max_size=70), "route_id": st.text(max_size=70)
         {f"assignments[2].{path}": values for path, values in NOISY_ASSIGNMENT.items()},
         CHANGES,
     ),
+    "WatchPickupRequests": Rpc(
+        lambda: pur_pb2.WatchPickupRequestsRequest(hub_id=HUB),
+        {
+            "hub_id": required_ids,
+            "statuses": st.one_of(
                 st.lists(
                     unknown_enum_numbers(pur_pb2.PickupStatus, unspecified_is_valid=False), min_size=1, max_size=3
                 ),
