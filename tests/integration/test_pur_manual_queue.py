@@ -7,6 +7,7 @@ fields, and migration pur_0004 itself. The rules are unit-tested on the in-memor
 from __future__ import annotations
 
 import importlib.util
+import threading
 import uuid
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
@@ -166,6 +167,34 @@ def test_a_manual_assignment_is_stored_and_announced(engine, uow_factory, hub):
     announced = status_changes(engine, pur_id)[-1]
     assert (announced.status, announced.previous_route_id) == (pur_pb2.PICKUP_STATUS_UNROUTABLE, r1)
     assert announced.pickup_request.review == pur_pb2.REVIEW_REASON_ROUTE_DELETED
+
+
+def test_a_deletion_waits_for_an_assignment_to_its_route_and_then_undoes_it(uow_factory, hub):
+    """The assignment reads the route FOR SHARE: the deletion's tombstone waits for it to commit,
+    then finds the PUR routed to the deleted route and sends it back. (Without the lock the
+    deletion would miss a PUR assigned in between, leaving it routed to a route that is gone.)"""
+    r1 = f"{hub}-r1"
+    handlers.apply_map_change(uow_factory(), MapChange(hub, 2, routes=(route(r1, hub),)))
+    [pur_id] = create(uow_factory, hub)
+    deleted = threading.Event()
+
+    def delete_route() -> None:
+        handlers.apply_map_change(uow_factory(), MapChange(hub, 3, deleted_route_ids=(r1,)))
+        deleted.set()
+
+    with uow_factory() as uow:
+        [pur] = uow.pickups.get_many_for_update([pur_id]).values()
+        route_now = uow.routes.get_many([r1])[r1]
+        deleter = threading.Thread(target=delete_route)
+        deleter.start()
+        assert not deleted.wait(0.5), "the deletion did not wait for the assignment"
+        assert pur.assign_manually(route_now, 2, "by hand", datetime.now(UTC))
+        uow.pickups.update([pur])
+        uow.commit()
+    deleter.join(10)
+    assert deleted.is_set()
+    stored = handlers.get_pickup(uow_factory(), pur_id)
+    assert (stored.status, stored.review, stored.route_id) == (PickupStatus.UNROUTABLE, ReviewReason.ROUTE_DELETED, "")
 
 
 def test_a_refused_batch_writes_nothing(engine, uow_factory, hub):
