@@ -436,6 +436,23 @@ def test_only_an_open_dispatch_is_reassigned_and_attendance_must_answer(store, u
         Reassignment(d.id, "chitra", "", " ")
 
 
+def test_a_repeat_that_finds_the_rider_changed_meanwhile_asks_for_a_retry(store, uow, attendance):
+    """The repeat skipped attendance, but under the lock the dispatch has another rider: it is not
+    a repeat any more, and attendance is never asked while the route's lock is held."""
+    handlers.apply_pur_changes(uow(), [routed(p) for p in purs(1)])
+    d = create(uow, attendance, rider_id="asha", vehicle_id="bike").dispatch
+
+    def reassigned_meanwhile(found) -> None:
+        handlers.reassign_dispatch(uow(), attendance, Reassignment(found.id, "bala", "", "meanwhile"))
+
+    with pytest.raises(Unavailable, match="got rider bala meanwhile; retry"):
+        handlers.reassign_dispatch(
+            uow(), attendance, Reassignment(d.id, "asha", "", "back to asha"), authorize=reassigned_meanwhile
+        )
+    assert store.dispatches[d.id].rider_id == "bala"
+    assert reassign(uow, attendance, d.id, "asha").rider_id == "asha"  # the retry
+
+
 def open_pair(uow, attendance, count: int = 3, **pickup) -> tuple[list[str], str, str]:
     """`count` pickups in an OPEN dispatch of R1 (asha, van), and an empty OPEN one of R1 (bala, bike)."""
     ids = purs(count)
