@@ -12,10 +12,9 @@ from kafka.structs import TopicPartition
 from mesh.kafka.headers import EventHeaders
 from mesh.kafka.poison import OversizedMessage, UndecodablePayload, WrongEventType
 
-# Payloads a consumer accepts. Every event the mesh writes is a few KB except a RouteMapChanged
-# naming every route of a big import (~450 KB for 20,000 routes with ids like the demo's); the
-# broker's default limit (message.max.bytes) is ~1 MiB, so anything larger is dead-lettered
-# without being parsed.
+# Payloads a consumer accepts. Every event the mesh writes is a few KB to a few tens of KB (a big
+# route import is published as RouteMapChanged parts of at most 500 routes each); the broker's
+# default limit (message.max.bytes) is ~1 MiB, so anything larger is dead-lettered unparsed.
 MAX_EVENT_BYTES = 512 * 1024
 
 M = TypeVar("M", bound=Message)
