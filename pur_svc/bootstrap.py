@@ -34,7 +34,12 @@ def build_runtime(mesh: MeshSettings, settings: Settings) -> ServiceRuntime:
         registrations=[registration(PickupServicer(uow, feed))],
         workers=[
             infra.outbox_relay(orm.outbox),
-            *consumer_workers(infra, uow, review_distance_m=settings.review_distance_m),
+            *consumer_workers(
+                infra,
+                uow,
+                review_distance_m=settings.review_distance_m,
+                reroute_batch_size=settings.reroute_batch_size,
+            ),
             Worker(name="watch-feed", run=feed.run),
         ],
         closers=[infra.close],

@@ -11,6 +11,7 @@ from mesh.outbox import OutboxEvent
 from mesh.protobuf import enum_to_proto, inverse, timestamp
 from mesh.topics import PUR_CREATED, PUR_EVENTS
 from pur_svc.domain.events import RoutingReason, RoutingRequested, StatusChanged
+from pur_svc.domain.history import HistoryEntry
 from pur_svc.domain.model import PickupRequest, PickupStatus, ReviewReason, RouteMatch
 
 SOURCE = "pur_svc"
@@ -57,6 +58,21 @@ def pickup_to_proto(pur: PickupRequest) -> pur_pb2.PickupRequest:
         nearest_route_id=pur.nearest_route_id,
         nearest_distance_m=pur.nearest_distance_m,
         manual_reason=pur.manual_reason,
+    )
+
+
+def history_entry_to_proto(entry: HistoryEntry) -> pur_pb2.PickupHistoryEntry:
+    return pur_pb2.PickupHistoryEntry(
+        time=timestamp(entry.time),
+        status=STATUS_TO_PROTO[entry.status],
+        route_id=entry.route_id,
+        rider_id=entry.rider_id,
+        dispatch_id=entry.dispatch_id,
+        route_match=MATCH_TO_PROTO[entry.route_match] if entry.route_match else common_pb2.ROUTE_MATCH_UNSPECIFIED,
+        map_version=entry.map_version,
+        actor=common_pb2.Actor(subject=entry.actor.subject, role=entry.actor.role),
+        reason=entry.reason,
+        version=entry.version,
     )
 
 

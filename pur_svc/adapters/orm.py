@@ -46,6 +46,8 @@ pickup_requests = sa.Table(
     sa.Column("nearest_route_id", sa.Text, nullable=False, server_default=""),
     sa.Column("nearest_distance_m", sa.Double, nullable=False, server_default="0"),
     sa.Column("manual_reason", sa.Text, nullable=False, server_default=""),
+    # The rider routing (or a manual assignment) gave, restored when a dispatch releases it (pur_0005).
+    sa.Column("route_rider_id", sa.Text, nullable=False, server_default=""),
     sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
     sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
     sa.UniqueConstraint("client_id", "request_id", name="pickup_requests_client_request_key"),
@@ -61,6 +63,15 @@ pickup_requests = sa.Table(
         "id",
         postgresql_where=sa.text("review IS NOT NULL"),
     ),
+    # Serves the re-routing after a map change: a hub's undispatched PURs from today on, in
+    # (pickup_date, id) order, a batch at a time (pur_0005).
+    sa.Index(
+        "pickup_requests_reroute_idx",
+        "hub_id",
+        "pickup_date",
+        "id",
+        postgresql_where=sa.text("status IN ('PENDING_ROUTE', 'ROUTED', 'UNROUTABLE')"),
+    ),
 )
 
 # Hubs this service has heard of from routing.map-changes.v1, with their newest map version:
@@ -71,6 +82,9 @@ hubs = sa.Table(
     sa.Column("hub_id", sa.Text, primary_key=True),
     sa.Column("map_version", sa.BigInteger, nullable=False),
     sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
+    # How far the re-routing of map_version got, in (pickup_date, id) order; NULL: done (pur_0005).
+    sa.Column("reroute_pickup_date", sa.Date, nullable=True),
+    sa.Column("reroute_pur_id", sa.Text, nullable=True),
 )
 
 # pur_svc's read model of routing's routes, kept from routing.map-changes.v1 (pur_0004): a manual
@@ -88,4 +102,23 @@ routes = sa.Table(
     sa.Column("deleted", sa.Boolean, nullable=False),
     sa.Column("map_version", sa.BigInteger, nullable=False),
     sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
+)
+
+# Every change of a PUR, its state right after the change, who made it and why (pur_0005); written
+# in the transaction of the change. Ordered per PUR by its revision.
+pickup_history = sa.Table(
+    "pickup_history",
+    metadata,
+    sa.Column("pur_id", sa.Text, primary_key=True),
+    sa.Column("version", sa.BigInteger, primary_key=True),
+    sa.Column("changed_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("status", sa.Text, nullable=False),
+    sa.Column("route_id", sa.Text, nullable=False),
+    sa.Column("rider_id", sa.Text, nullable=False),
+    sa.Column("dispatch_id", sa.Text, nullable=False),
+    sa.Column("route_match", sa.Text, nullable=True),
+    sa.Column("map_version", sa.BigInteger, nullable=False),
+    sa.Column("actor_subject", sa.Text, nullable=False),
+    sa.Column("actor_role", sa.Text, nullable=False),
+    sa.Column("reason", sa.Text, nullable=False),
 )

@@ -4,14 +4,16 @@ cases need. Reads for update lock the rows (`FOR UPDATE`) so concurrent consumer
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.orm import Session
 
+from pur_svc.adapters.history import insert_history, read_history
 from pur_svc.adapters.orm import hubs, pickup_requests, routes
+from pur_svc.domain.history import HistoryEntry
 from pur_svc.domain.model import (
     KnownRoute,
     Location,
@@ -27,9 +29,13 @@ from pur_svc.service_layer.repositories import (
     ManualQueueFilter,
     PageCursor,
     PickupFilter,
+    ReroutePosition,
 )
 
 T = pickup_requests
+# In the order of pickup_requests_reroute_idx's predicate, which the re-routing queries must imply.
+ROUTABLE = [s.value for s in (PickupStatus.PENDING_ROUTE, PickupStatus.ROUTED, PickupStatus.UNROUTABLE)]
+UNPLACED = [s.value for s in (PickupStatus.PENDING_ROUTE, PickupStatus.UNROUTABLE)]
 
 
 def _to_row(pur: PickupRequest) -> dict[str, Any]:
@@ -51,6 +57,7 @@ def _to_row(pur: PickupRequest) -> dict[str, Any]:
         "status": pur.status.value,
         "route_id": pur.route_id,
         "rider_id": pur.rider_id,
+        "route_rider_id": pur.route_rider_id,
         "dispatch_id": pur.dispatch_id,
         "route_match": pur.route_match.value if pur.route_match else None,
         "distance_m": pur.distance_m,
@@ -89,6 +96,7 @@ def _from_row(row: Any) -> PickupRequest:
         status=PickupStatus(row.status),
         route_id=row.route_id,
         rider_id=row.rider_id,
+        route_rider_id=row.route_rider_id,
         dispatch_id=row.dispatch_id,
         route_match=RouteMatch(row.route_match) if row.route_match else None,
         distance_m=row.distance_m,
@@ -112,6 +120,7 @@ _MUTABLE = (
     "status",
     "route_id",
     "rider_id",
+    "route_rider_id",
     "dispatch_id",
     "route_match",
     "distance_m",
@@ -141,7 +150,10 @@ class PickupRepository(AbstractPickupRepository):
         statement = (
             pg_insert(T).on_conflict_do_nothing(constraint="pickup_requests_client_request_key").returning(T.c.id)
         )
-        return {row.id for row in self.session.execute(statement, [_to_row(p) for p in purs])}
+        inserted = {row.id for row in self.session.execute(statement, [_to_row(p) for p in purs])}
+        # Every PUR's entries are taken; only those of the PURs inserted are kept.
+        insert_history(self.session, [e for p in purs for e in p.take_history() if p.id in inserted])
+        return inserted
 
     def by_request_ids(self, keys: Iterable[tuple[str, str]]) -> dict[tuple[str, str], PickupRequest]:
         keys = list(keys)
@@ -177,6 +189,10 @@ class PickupRepository(AbstractPickupRepository):
             row = _to_row(pur)
             rows.append({"b_id": pur.id, **{f"b_{name}": row[name] for name in _MUTABLE}})
         self.session.connection().execute(statement, rows)
+        insert_history(self.session, [e for p in purs for e in p.take_history()])
+
+    def history(self, pur_id: str) -> list[HistoryEntry]:
+        return read_history(self.session, pur_id)
 
     def list_page(self, where: PickupFilter, page_size: int, after: PageCursor | None) -> list[PickupRequest]:
         statement = sa.select(T)
@@ -197,25 +213,33 @@ class PickupRepository(AbstractPickupRepository):
         statement = statement.order_by(T.c.created_at, T.c.id).limit(page_size)
         return [_from_row(row) for row in self.session.execute(statement)]
 
-    def needing_reroute(self, hub_id: str, map_version: int) -> list[PickupRequest]:
-        routable = [s.value for s in (PickupStatus.PENDING_ROUTE, PickupStatus.ROUTED, PickupStatus.UNROUTABLE)]
-        unplaced = [s.value for s in (PickupStatus.PENDING_ROUTE, PickupStatus.UNROUTABLE)]
-        statement = (
-            sa.select(T)
-            .where(
-                sa.or_(
-                    sa.and_(
-                        T.c.hub_id == hub_id,
-                        T.c.status.in_(routable),
-                        T.c.map_version < map_version,
-                        T.c.route_match.is_distinct_from(RouteMatch.MANUAL.value),
-                    ),
-                    sa.and_(T.c.hub_id == "", T.c.status.in_(unplaced)),
-                )
-            )
-            .order_by(T.c.id)
+    def reroute_candidates(
+        self, hub_id: str, map_version: int, after: ReroutePosition, today: date, limit: int
+    ) -> list[PickupRequest]:
+        # Two index range scans (pickup_requests_reroute_idx), the hub's PURs and those without a
+        # hub, each at most `limit` rows, merged: an OR of both would sort every candidate.
+        of_hub = sa.and_(
+            T.c.hub_id == hub_id,
+            T.c.status.in_(ROUTABLE),
+            T.c.map_version < map_version,
+            T.c.route_match.is_distinct_from(RouteMatch.MANUAL.value),
         )
-        return [_from_row(row) for row in self.session.execute(statement)]
+        hubless = sa.and_(T.c.hub_id == "", T.c.status.in_(UNPLACED))
+        found: list[PickupRequest] = []
+        for which in (of_hub, hubless):
+            statement = (
+                sa.select(T)
+                .where(
+                    which,
+                    T.c.pickup_date >= today,
+                    sa.tuple_(T.c.pickup_date, T.c.id)
+                    > sa.tuple_(sa.literal(after.pickup_date, sa.Date), sa.literal(after.pur_id, sa.Text)),
+                )
+                .order_by(T.c.pickup_date, T.c.id)
+                .limit(limit)
+            )
+            found.extend(_from_row(row) for row in self.session.execute(statement))
+        return sorted(found, key=lambda p: (p.pickup_date, p.id))[:limit]
 
     def list_manual_queue(
         self, where: ManualQueueFilter, page_size: int, after: PageCursor | None
@@ -262,17 +286,39 @@ class PickupRepository(AbstractPickupRepository):
         return {row.hub_id: row.map_version for row in rows}
 
     def record_hub_map(self, hub_id: str, map_version: int, now: datetime) -> bool:
+        newest = {
+            "map_version": map_version,
+            "updated_at": now,
+            "reroute_pickup_date": now.date(),
+            "reroute_pur_id": "",
+        }
         statement = (
             pg_insert(hubs)
-            .values(hub_id=hub_id, map_version=map_version, updated_at=now)
-            .on_conflict_do_update(
-                index_elements=[hubs.c.hub_id],
-                set_={"map_version": map_version, "updated_at": now},
-                where=hubs.c.map_version < map_version,
-            )
+            .values(hub_id=hub_id, **newest)
+            .on_conflict_do_update(index_elements=[hubs.c.hub_id], set_=newest, where=hubs.c.map_version < map_version)
             .returning(hubs.c.hub_id)
         )
         return self.session.execute(statement).first() is not None
+
+    def reroute_position(self, hub_id: str, map_version: int) -> ReroutePosition | None:
+        row = self.session.execute(
+            sa.select(hubs.c.map_version, hubs.c.reroute_pickup_date, hubs.c.reroute_pur_id)
+            .where(hubs.c.hub_id == hub_id)
+            .with_for_update()
+        ).first()
+        if row is None or row.map_version != map_version or row.reroute_pickup_date is None:
+            return None
+        return ReroutePosition(row.reroute_pickup_date, row.reroute_pur_id)
+
+    def record_reroute_position(self, hub_id: str, position: ReroutePosition | None) -> None:
+        self.session.execute(
+            sa.update(hubs)
+            .where(hubs.c.hub_id == hub_id)
+            .values(
+                reroute_pickup_date=position.pickup_date if position else None,
+                reroute_pur_id=position.pur_id if position else None,
+            )
+        )
 
 
 class RouteRepository(AbstractRouteRepository):

@@ -17,11 +17,14 @@ from datetime import date, datetime, timedelta
 
 from mesh.errors import FailedPrecondition, InvalidArgument
 from mesh.kernel import PickupStatus, RouteMatch, check_coordinates, check_id, check_text
+from pur_svc.domain.history import DISPATCH_SVC, PUR_SVC, ROUTING_SVC, Actor, HistoryEntry, with_detail
 
 PINCODE = re.compile(r"[A-Za-z0-9 -]{3,12}")
 MAX_NAME = 200
 MAX_ADDRESS = 500
 MAX_REASON = 500
+# A history reason holds a given reason (at most MAX_REASON) and the words around it.
+MAX_HISTORY_REASON = 1000
 MAX_PACKAGES = 100_000
 MAX_WEIGHT_KG = 100_000.0
 # Pickups are planned for today or the coming weeks; further out is a typo, not a plan.
@@ -161,22 +164,37 @@ class RouteAssignment:
     nearest_route_id: str = ""
     nearest_distance_m: float = 0.0
 
+    def describe(self) -> str:
+        """The answer in words, for the PUR's history."""
+        where = f"(map v{self.map_version})"
+        if self.match is RouteMatch.NONE:
+            return f"unroutable: {self.unroutable_reason} {where}"
+        if self.match is RouteMatch.NEAREST:
+            return f"routed: nearest route {self.route_id}, {self.distance_m:.0f} m away {where}"
+        return f"routed: inside route {self.route_id} {where}"
+
 
 class DispatchChangeKind(enum.Enum):
     DISPATCHED = "DISPATCHED"
     RELEASED = "RELEASED"
     PICKED_UP = "PICKED_UP"
     STARTED = "STARTED"
+    RIDER_CHANGED = "RIDER_CHANGED"
 
 
 @dataclass(frozen=True)
 class DispatchChange:
-    """dispatch_svc's news about one PUR; `version` increases per PUR, so order is known."""
+    """dispatch_svc's news about one PUR; `version` increases per PUR, so order is known.
+    `rider_id` is the dispatch's rider after the change; `actor` and `reason` say who made it and
+    why, for the PUR's history."""
 
     pur_id: str
     dispatch_id: str
     kind: DispatchChangeKind
     version: int
+    rider_id: str = ""
+    actor: Actor = DISPATCH_SVC
+    reason: str = ""
 
 
 @dataclass
@@ -194,6 +212,7 @@ class PickupRequest:
     updated_at: datetime
     status: PickupStatus = PickupStatus.PENDING_ROUTE
     route_id: str = ""
+    # The rider now: the route's while routed, the dispatch's while dispatched or picked up.
     rider_id: str = ""
     dispatch_id: str = ""
     route_match: RouteMatch | None = None
@@ -211,13 +230,20 @@ class PickupRequest:
     nearest_route_id: str = ""
     nearest_distance_m: float = 0.0
     manual_reason: str = ""
+    # The rider its routing (or a manual assignment) gave it, which it gets back when released.
+    route_rider_id: str = ""
     # Status before the last change, for the status-change event; not persisted.
     previous_status: PickupStatus | None = field(default=None, compare=False)
+    # History entries not stored yet, and the change still being made (time, actor, reason): its
+    # entry is taken when the next change starts or the entries are collected, so it shows the
+    # PUR as the whole change left it.
+    pending_history: tuple[HistoryEntry, ...] = field(default=(), compare=False, repr=False)
+    open_change: tuple[datetime, Actor, str] | None = field(default=None, compare=False, repr=False)
 
     @classmethod
-    def create(cls, pur_id: str, new: NewPickup, now: datetime) -> PickupRequest:
+    def create(cls, pur_id: str, new: NewPickup, now: datetime, actor: Actor = PUR_SVC) -> PickupRequest:
         new.check_date(now.date())
-        return cls(
+        pur = cls(
             id=pur_id,
             request_id=new.request_id,
             request_fingerprint=new.fingerprint(),
@@ -230,6 +256,8 @@ class PickupRequest:
             created_at=now,
             updated_at=now,
         )
+        pur._open_entry(now, actor, "created")
+        return pur
 
     def apply_route_assignment(
         self, assignment: RouteAssignment, now: datetime, review_distance_m: float = DEFAULT_REVIEW_DISTANCE_M
@@ -245,11 +273,12 @@ class PickupRequest:
             return False
         if assignment.map_version == self.map_version and self.status is not PickupStatus.PENDING_ROUTE:
             return False
-        self._change(PickupStatus.UNROUTABLE if assignment.match is RouteMatch.NONE else PickupStatus.ROUTED, now)
+        status = PickupStatus.UNROUTABLE if assignment.match is RouteMatch.NONE else PickupStatus.ROUTED
+        self._change(status, now, actor=ROUTING_SVC, reason=assignment.describe())
         if assignment.hub_id:
             self.hub_id = assignment.hub_id
         self.route_id = assignment.route_id
-        self.rider_id = assignment.rider_id
+        self.rider_id = self.route_rider_id = assignment.rider_id
         self.route_match = assignment.match
         self.distance_m = assignment.distance_m
         self.map_version = assignment.map_version
@@ -269,7 +298,9 @@ class PickupRequest:
         else:
             self.review, self.nearest_route_id, self.nearest_distance_m = None, "", 0.0
 
-    def assign_manually(self, route: KnownRoute, map_version: int, reason: str, now: datetime) -> bool:
+    def assign_manually(
+        self, route: KnownRoute, map_version: int, reason: str, now: datetime, actor: Actor = PUR_SVC
+    ) -> bool:
         """A team lead routes the PUR by hand: ROUTED to `route` (MANUAL) with its default rider,
         out of the manual queue. A PUR without a hub takes the route's. Repeating the assignment
         in force changes nothing (False)."""
@@ -291,10 +322,10 @@ class PickupRequest:
             and (self.route_id, self.manual_reason, self.review) == (route.id, reason, None)
         ):
             return False
-        self._change(PickupStatus.ROUTED, now)
+        self._change(PickupStatus.ROUTED, now, actor=actor, reason=with_detail(f"routed by hand to {route.id}", reason))
         self.hub_id = route.hub_id
         self.route_id = route.id
-        self.rider_id = route.default_rider_id
+        self.rider_id = self.route_rider_id = route.default_rider_id
         self.route_match = RouteMatch.MANUAL
         self.distance_m = 0.0
         self.map_version = map_version
@@ -310,9 +341,9 @@ class PickupRequest:
         if self.status not in ROUTABLE_STATES or self.route_match is not RouteMatch.MANUAL:
             return False
         deleted = self.route_id
-        self._change(PickupStatus.UNROUTABLE, now)
+        self._change(PickupStatus.UNROUTABLE, now, reason=f"unroutable: its manual route {deleted} was deleted")
         self.route_id = ""
-        self.rider_id = ""
+        self.rider_id = self.route_rider_id = ""
         self.route_match = RouteMatch.NONE
         self.map_version = max(self.map_version, map_version)
         self.unroutable_reason = f"its manual route {deleted} was deleted (map version {map_version})"
@@ -331,37 +362,67 @@ class PickupRequest:
         )
 
     def apply_dispatch_change(self, change: DispatchChange, now: datetime) -> bool:
-        """Follow the PUR's dispatch: joined (DISPATCHED), released back to its route's queue
-        (ROUTED), picked up (PICKED_UP). Returns True when anything must be saved; the status
-        may stay as it is (an event older than one applied, or one about a cancelled PUR)."""
+        """Follow the PUR's dispatch: joined (DISPATCHED, with the dispatch's rider), its rider
+        changed, released back to its route's queue (ROUTED, with the route's rider again), picked
+        up (PICKED_UP). Returns True when anything must be saved; the status may stay as it is (an
+        event older than one applied, or one about a cancelled PUR)."""
         if change.version <= self.dispatch_version:
             return False
         self.dispatch_version = change.version
         kind = change.kind
+        on_this_dispatch = bool(self.dispatch_id) and self.dispatch_id == change.dispatch_id
         if kind is DispatchChangeKind.DISPATCHED and self.status in (PickupStatus.ROUTED, PickupStatus.DISPATCHED):
-            if self.status is not PickupStatus.DISPATCHED or self.dispatch_id != change.dispatch_id:
-                self._change(PickupStatus.DISPATCHED, now)
-                self.dispatch_id = change.dispatch_id
-        elif kind is DispatchChangeKind.RELEASED and self.status is PickupStatus.DISPATCHED:
-            if self.dispatch_id == change.dispatch_id:
-                self._change(PickupStatus.ROUTED, now)
-                self.dispatch_id = ""
+            if self.status is not PickupStatus.DISPATCHED or not on_this_dispatch:
+                self._follow_dispatch(PickupStatus.DISPATCHED, change, now, f"dispatched on {change.dispatch_id}")
+        elif kind is DispatchChangeKind.RIDER_CHANGED and self.status is PickupStatus.DISPATCHED and on_this_dispatch:
+            if change.rider_id and change.rider_id != self.rider_id:
+                self._follow_dispatch(PickupStatus.DISPATCHED, change, now, f"rider changed to {change.rider_id}")
+        elif kind is DispatchChangeKind.RELEASED and on_this_dispatch:
+            self._release(change, now)
         elif kind is DispatchChangeKind.PICKED_UP and self.status is PickupStatus.DISPATCHED:
-            self._change(PickupStatus.PICKED_UP, now)
-            self.dispatch_id = change.dispatch_id
+            self._follow_dispatch(PickupStatus.PICKED_UP, change, now, f"picked up on {change.dispatch_id}")
+        elif kind is DispatchChangeKind.PICKED_UP and self.status is PickupStatus.CANCELLED and on_this_dispatch:
+            # The parcel's fate wins: the rider collected it before dispatch_svc saw the cancel.
+            what = "picked up before the cancellation reached the dispatch"
+            self._follow_dispatch(PickupStatus.PICKED_UP, change, now, what)
         return True
 
-    def cancel(self, reason: str, now: datetime) -> bool:
+    def _follow_dispatch(self, status: PickupStatus, change: DispatchChange, now: datetime, what: str) -> None:
+        self._change(status, now, actor=change.actor, reason=with_detail(what, change.reason))
+        self.dispatch_id = change.dispatch_id
+        self.rider_id = change.rider_id or self.rider_id
+
+    def _release(self, change: DispatchChange, now: datetime) -> None:
+        """Off its dispatch: a dispatched PUR goes back to its route's queue with the route's rider;
+        a cancelled one stays cancelled, now off the dispatch too (dispatch_svc took the cancel)."""
+        if self.status not in (PickupStatus.DISPATCHED, PickupStatus.CANCELLED):
+            return
+        status = PickupStatus.ROUTED if self.status is PickupStatus.DISPATCHED else PickupStatus.CANCELLED
+        what = f"released from {change.dispatch_id}"
+        self._change(status, now, actor=change.actor, reason=with_detail(what, change.reason))
+        self.dispatch_id = ""
+        self.rider_id = self.route_rider_id
+
+    def cancel(self, reason: str, now: datetime, actor: Actor = PUR_SVC) -> bool:
         if self.status is PickupStatus.CANCELLED:
             return False
         if self.status not in CANCELLABLE_STATES:
             raise IllegalTransition(f"pickup request {self.id} is {self.status.value} and can no longer be cancelled")
         check_cancel_reason(reason)
-        self._change(PickupStatus.CANCELLED, now)
+        self._change(PickupStatus.CANCELLED, now, actor=actor, reason=with_detail("cancelled", reason))
         self.cancel_reason = reason
         return True
 
-    def _change(self, status: PickupStatus, now: datetime) -> None:
+    def take_history(self) -> tuple[HistoryEntry, ...]:
+        """The entries of the changes made since the last call, oldest first, for storage."""
+        self._close_entry()
+        entries, self.pending_history = self.pending_history, ()
+        return entries
+
+    def _change(self, status: PickupStatus, now: datetime, *, actor: Actor = PUR_SVC, reason: str = "") -> None:
+        """Start a change to `status`: the PUR's next revision, and its history entry (taken once
+        the rest of the change is made, see `_close_entry`)."""
+        self._open_entry(now, actor, reason or f"status {status.value}")
         self.previous_status = self.status
         self.status = status
         self.updated_at = now
@@ -369,6 +430,31 @@ class PickupRequest:
         if status not in ROUTABLE_STATES:
             # Dispatched, picked up or cancelled: nothing left for the manual queue to decide.
             self.review = None
+
+    def _open_entry(self, now: datetime, actor: Actor, reason: str) -> None:
+        self._close_entry()
+        self.open_change = (now, actor, reason)
+
+    def _close_entry(self) -> None:
+        if self.open_change is None:
+            return
+        time, actor, reason = self.open_change
+        entry = HistoryEntry(
+            pur_id=self.id,
+            version=self.version,
+            time=time,
+            status=self.status,
+            route_id=self.route_id,
+            rider_id=self.rider_id,
+            dispatch_id=self.dispatch_id,
+            route_match=self.route_match,
+            map_version=self.map_version,
+            actor=actor,
+            reason=reason[:MAX_HISTORY_REASON],
+        )
+        # Rebound, never appended to: copies of the PUR (event snapshots) keep their own tuple.
+        self.pending_history = (*self.pending_history, entry)
+        self.open_change = None
 
 
 def check_cancel_reason(reason: str) -> None:

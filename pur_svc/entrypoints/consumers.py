@@ -15,9 +15,11 @@ from mesh.kernel import check_id, check_text
 from mesh.runtime import Worker
 from mesh.topics import DISPATCH_EVENTS, PUR_ROUTE_ASSIGNMENTS, ROUTING_MAP_CHANGES
 from pur_svc.adapters.messages import MATCH_FROM_PROTO
+from pur_svc.domain.history import DISPATCH_SVC, MAX_ACTOR_SUBJECT, SERVICE_ROLE, Actor
 from pur_svc.domain.model import (
     DEFAULT_REVIEW_DISTANCE_M,
     MAX_NAME,
+    MAX_REASON,
     DispatchChange,
     DispatchChangeKind,
     KnownRoute,
@@ -38,6 +40,7 @@ DISPATCH_KINDS = {
     "released": DispatchChangeKind.RELEASED,
     "picked_up": DispatchChangeKind.PICKED_UP,
     "started": DispatchChangeKind.STARTED,
+    "rider_changed": DispatchChangeKind.RIDER_CHANGED,
 }
 
 
@@ -122,7 +125,36 @@ def decode_dispatch_event(msg: ConsumedMessage) -> DispatchChange:
         raise InvalidArgument("DispatchEvent carries no known change")
     if event.version < 1:
         raise InvalidArgument("DispatchEvent.version must be >= 1")
-    return DispatchChange(pur_id=event.pur_id, dispatch_id=event.dispatch_id, kind=kind, version=event.version)
+    check_id("DispatchEvent.rider_id", event.rider_id, required=False)
+    return DispatchChange(
+        pur_id=event.pur_id,
+        dispatch_id=event.dispatch_id,
+        kind=kind,
+        version=event.version,
+        rider_id=event.rider_id,
+        actor=_actor(event),
+        reason=_dispatch_reason(event),
+    )
+
+
+def _actor(event: events_pb2.DispatchEvent) -> Actor:
+    """Who made the change: the event's actor, or dispatch_svc for events published before
+    events carried one."""
+    if not event.actor.subject:
+        return DISPATCH_SVC
+    return Actor(_printable(event.actor.subject, MAX_ACTOR_SUBJECT), _printable(event.actor.role, 20) or SERVICE_ROLE)
+
+
+def _dispatch_reason(event: events_pb2.DispatchEvent) -> str:
+    """Why, in words: the event's reason, or a release's detail for events without one."""
+    text = event.reason or (event.released.detail if event.WhichOneof("change") == "released" else "")
+    return _printable(text, MAX_REASON)
+
+
+def _printable(text: str, max_length: int) -> str:
+    # Words for the history only: a dispatch change is never dead-lettered for them, so they are
+    # cleaned (control characters dropped, cut to length) rather than refused.
+    return "".join(c for c in text if c.isprintable())[:max_length]
 
 
 def consumer_workers(
@@ -130,6 +162,7 @@ def consumer_workers(
     uow_factory: Callable[[], AbstractPurUnitOfWork],
     *,
     review_distance_m: float = DEFAULT_REVIEW_DISTANCE_M,
+    reroute_batch_size: int = handlers.DEFAULT_REROUTE_BATCH_SIZE,
 ) -> list[Worker]:
     def assignments(items: list[tuple[ConsumedMessage, RouteAssignment]]) -> None:
         handlers.apply_route_assignments(
@@ -138,7 +171,7 @@ def consumer_workers(
 
     def map_changes(items: list[tuple[ConsumedMessage, MapChange]]) -> None:
         for _, change in items:
-            handlers.apply_map_change(uow_factory(), change)
+            handlers.apply_map_change(uow_factory(), change, batch_size=reroute_batch_size)
 
     def dispatch_changes(items: list[tuple[ConsumedMessage, DispatchChange]]) -> None:
         handlers.apply_dispatch_changes(uow_factory(), [change for _, change in items])

@@ -15,7 +15,8 @@ from mesh.errors import InvalidArgument, PermissionDenied
 from mesh.grpc_server import ServiceRegistration
 from mesh.kernel import check_id, parse_date
 from mesh.paging import decode_page_token, encode_page_token, position_time
-from pur_svc.adapters.messages import REVIEW_FROM_PROTO, STATUS_FROM_PROTO, pickup_to_proto
+from pur_svc.adapters.messages import REVIEW_FROM_PROTO, STATUS_FROM_PROTO, history_entry_to_proto, pickup_to_proto
+from pur_svc.domain.history import Actor
 from pur_svc.domain.model import (
     InvalidPickup,
     Location,
@@ -95,6 +96,11 @@ def _cursor(position: dict[str, str]) -> PageCursor:
     return PageCursor(position_time(position["c"]), position["i"])
 
 
+def _actor(caller: Caller) -> Actor:
+    """The caller as the PUR's history records it."""
+    return Actor(caller.subject, caller.role.value)
+
+
 def _page_token(cursor: PageCursor | None, filters: tuple) -> str:
     return encode_page_token({"c": cursor.created_at.isoformat(), "i": cursor.id}, filters) if cursor else ""
 
@@ -142,8 +148,9 @@ class PickupServicer(pur_pb2_grpc.PickupServiceServicer):
 
     def CreatePickupRequest(self, request, context):
         command = new_pickup_from_proto(request)
-        current_caller().require_pickup(command.client_id, command.hub_id)
-        [result] = handlers.create_pickups(self._uow(), [command])
+        caller = current_caller()
+        caller.require_pickup(command.client_id, command.hub_id)
+        [result] = handlers.create_pickups(self._uow(), [command], actor=_actor(caller))
         return pur_pb2.CreatePickupRequestResponse(
             pickup_request=pickup_to_proto(result.pickup), created=result.created
         )
@@ -160,7 +167,7 @@ class PickupServicer(pur_pb2_grpc.PickupServiceServicer):
         caller = current_caller()
         for command in commands:
             caller.require_pickup(command.client_id, command.hub_id)
-        results = handlers.create_pickups(self._uow(), commands)
+        results = handlers.create_pickups(self._uow(), commands, actor=_actor(caller))
         return pur_pb2.BatchCreatePickupRequestsResponse(
             pickup_requests=[pickup_to_proto(r.pickup) for r in results],
             created_count=sum(r.created for r in results),
@@ -200,7 +207,11 @@ class PickupServicer(pur_pb2_grpc.PickupServiceServicer):
         check_cancel_reason(request.reason)
         caller = current_caller()
         pur = handlers.cancel_pickup(
-            self._uow(), request.id, request.reason, authorize=lambda p: caller.require_pickup(p.client_id, p.hub_id)
+            self._uow(),
+            request.id,
+            request.reason,
+            authorize=lambda p: caller.require_pickup(p.client_id, p.hub_id),
+            actor=_actor(caller),
         )
         return pur_pb2.CancelPickupRequestResponse(pickup_request=pickup_to_proto(pur))
 
@@ -218,7 +229,8 @@ class PickupServicer(pur_pb2_grpc.PickupServiceServicer):
 
     def AssignPickupRoute(self, request, context):
         assignment = _assignment(request)
-        [pur] = handlers.assign_routes(self._uow(), [assignment], authorize=_assigner(current_caller()))
+        caller = current_caller()
+        [pur] = handlers.assign_routes(self._uow(), [assignment], authorize=_assigner(caller), actor=_actor(caller))
         return pur_pb2.AssignPickupRouteResponse(pickup_request=pickup_to_proto(pur))
 
     def BatchAssignPickupRoutes(self, request, context):
@@ -230,8 +242,17 @@ class PickupServicer(pur_pb2_grpc.PickupServiceServicer):
         for index, item in enumerate(request.assignments):
             with handlers.batch_item(index, "assignments"):
                 assignments.append(_assignment(item))
-        purs = handlers.assign_routes(self._uow(), assignments, authorize=_assigner(current_caller()))
+        caller = current_caller()
+        purs = handlers.assign_routes(self._uow(), assignments, authorize=_assigner(caller), actor=_actor(caller))
         return pur_pb2.BatchAssignPickupRoutesResponse(pickup_requests=[pickup_to_proto(p) for p in purs])
+
+    def ListPickupHistory(self, request, context):
+        check_id("id", request.id)
+        caller = current_caller()
+        entries = handlers.pickup_history(
+            self._uow(), request.id, authorize=lambda p: caller.require_pickup(p.client_id, p.hub_id)
+        )
+        return pur_pb2.ListPickupHistoryResponse(entries=[history_entry_to_proto(e) for e in entries])
 
     def WatchPickupRequests(self, request, context) -> Iterator[pur_pb2.WatchPickupRequestsResponse]:
         check_id("hub_id", request.hub_id)

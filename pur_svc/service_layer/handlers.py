@@ -11,6 +11,7 @@ from datetime import date, datetime
 from mesh.errors import AlreadyExists, InvalidArgument, MeshError, NotFound
 from mesh.kernel import new_id, utc_now
 from pur_svc.domain.events import RoutingReason, StatusChanged, created, routing_requested, status_changed
+from pur_svc.domain.history import PUR_SVC, Actor, HistoryEntry
 from pur_svc.domain.model import (
     DEFAULT_REVIEW_DISTANCE_M,
     DispatchChange,
@@ -19,10 +20,13 @@ from pur_svc.domain.model import (
     PickupRequest,
     RouteAssignment,
 )
-from pur_svc.service_layer.repositories import ManualQueueFilter, PageCursor, PickupFilter
+from pur_svc.service_layer.repositories import ManualQueueFilter, PageCursor, PickupFilter, ReroutePosition
 from pur_svc.service_layer.unit_of_work import AbstractPurUnitOfWork
 
 Clock = Callable[[], datetime]
+
+# PURs sent for re-routing per transaction after a map change (PUR_SVC_REROUTE_BATCH_SIZE).
+DEFAULT_REROUTE_BATCH_SIZE = 500
 
 
 def new_pur_id() -> str:
@@ -72,11 +76,13 @@ def create_pickups(
     uow: AbstractPurUnitOfWork,
     requests: Sequence[NewPickup],
     *,
+    actor: Actor = PUR_SVC,
     now: Clock = utc_now,
     new_id: Callable[[], str] = new_pur_id,
 ) -> list[Created]:
     """Create PURs idempotently, all or none. The same (client_id, request_id) with the same body
-    returns the existing PUR; with a different body it is ALREADY_EXISTS. Errors name the item."""
+    returns the existing PUR; with a different body it is ALREADY_EXISTS. Errors name the item.
+    `actor` (the caller) is recorded as the creator in each new PUR's history."""
     moment = now()
     first_seen = _first_of_each_key(requests, moment.date())
     with uow:
@@ -88,7 +94,9 @@ def create_pickups(
 
         # Insert first and read back only the keys that were taken: a new request (the usual
         # case) costs one statement, a retried one two.
-        fresh = {key: PickupRequest.create(new_id(), requests[index], moment) for key, index in first_seen.items()}
+        fresh = {
+            key: PickupRequest.create(new_id(), requests[index], moment, actor) for key, index in first_seen.items()
+        }
         inserted = uow.pickups.insert_new(list(fresh.values()))
         taken = [key for key, pur in fresh.items() if pur.id not in inserted]
         existing = uow.pickups.by_request_ids(taken) if taken else {}
@@ -110,6 +118,18 @@ def create_pickups(
         uow.publish(event for p in new for event in created(p, moment))
         uow.commit()
     return results
+
+
+def pickup_history(
+    uow: AbstractPurUnitOfWork, pur_id: str, *, authorize: Callable[[PickupRequest], None] = lambda pur: None
+) -> list[HistoryEntry]:
+    """Every change of one PUR, oldest first; `authorize` raises when the caller may not see it."""
+    with uow:
+        pur = uow.pickups.get(pur_id)
+        if pur is None:
+            raise NotFound(f"pickup request {pur_id!r} does not exist")
+        authorize(pur)
+        return uow.pickups.history(pur_id)
 
 
 def get_pickup(uow: AbstractPurUnitOfWork, pur_id: str) -> PickupRequest:
@@ -152,6 +172,7 @@ def assign_routes(
     assignments: Sequence[ManualAssignment],
     *,
     authorize: Callable[[PickupRequest], None] = lambda pur: None,
+    actor: Actor = PUR_SVC,
     now: Clock = utc_now,
 ) -> list[PickupRequest]:
     """Route PURs by hand, all or nothing; returns them in request order. Each PUR is checked by
@@ -184,7 +205,7 @@ def assign_routes(
                 if route is None:
                     raise NotFound(f"route {assignment.route_id!r} does not exist")
                 previous_route = pur.route_id
-                if pur.assign_manually(route, map_versions.get(route.hub_id, 0), assignment.reason, moment):
+                if pur.assign_manually(route, map_versions.get(route.hub_id, 0), assignment.reason, moment, actor):
                     changed.append(pur)
                     events.append(status_changed(pur, moment, previous_route_id=previous_route))
         uow.pickups.update(changed)
@@ -199,6 +220,7 @@ def cancel_pickup(
     reason: str,
     *,
     authorize: Callable[[PickupRequest], None] = lambda pur: None,
+    actor: Actor = PUR_SVC,
     now: Clock = utc_now,
 ) -> PickupRequest:
     """Cancel one PUR; `authorize` raises when the caller may not touch it (nothing is written)."""
@@ -208,7 +230,7 @@ def cancel_pickup(
         if pur is None:
             raise NotFound(f"pickup request {pur_id!r} does not exist")
         authorize(pur)
-        if pur.cancel(reason, moment):
+        if pur.cancel(reason, moment, actor):
             uow.pickups.update([pur])
             uow.publish([status_changed(pur, moment)])
             uow.commit()
@@ -245,27 +267,63 @@ def apply_route_assignments(
     return len(changed)
 
 
-def apply_map_change(uow: AbstractPurUnitOfWork, change: MapChange, *, now: Clock = utc_now) -> int:
+def apply_map_change(
+    uow: AbstractPurUnitOfWork,
+    change: MapChange,
+    *,
+    batch_size: int = DEFAULT_REROUTE_BATCH_SIZE,
+    now: Clock = utc_now,
+) -> int:
     """A hub's route map changed (or one part of the change arrived): keep the part's routes and
     deletions in the route read model, send the PURs a team lead had routed to a deleted route
-    back to the manual queue, and, once per map version whatever the number of parts, ask
-    routing_svc to route the hub's undispatched PURs again against the new version. One
-    transaction, so a crash half way re-runs the whole part on redelivery. Returns how many PURs
-    were sent for re-routing."""
+    back to the manual queue and record the hub's new map version, in one transaction; then,
+    once per map version whatever the number of parts, ask routing_svc to route the hub's
+    undispatched PURs again against the new version (`reroute`). A redelivered change (a crash
+    half way) re-applies its part and finishes the re-routing where it stopped. Returns how many
+    PURs were sent for re-routing."""
     moment = now()
     with uow:
         uow.routes.upsert(change.routes, change.map_version, moment)
         deleted = uow.routes.delete(change.hub_id, change.deleted_route_ids, change.map_version, moment)
         orphaned = _return_to_queue(uow, deleted, change.map_version, moment)
-        stale: list[PickupRequest] = []
-        if uow.pickups.record_hub_map(change.hub_id, change.map_version, moment):
-            stale = uow.pickups.needing_reroute(change.hub_id, change.map_version)
+        uow.pickups.record_hub_map(change.hub_id, change.map_version, moment)
         uow.publish(orphaned)
-        uow.publish(
-            routing_requested(p, RoutingReason.MAP_CHANGED, moment, min_map_version=change.map_version) for p in stale
-        )
         uow.commit()
-    return len(stale)
+    return reroute(uow, change.hub_id, change.map_version, batch_size=batch_size, now=now)
+
+
+def reroute(
+    uow: AbstractPurUnitOfWork,
+    hub_id: str,
+    map_version: int,
+    *,
+    batch_size: int = DEFAULT_REROUTE_BATCH_SIZE,
+    now: Clock = utc_now,
+) -> int:
+    """Ask routing_svc to route again, against map `map_version`, the hub's PURs it may change:
+    undispatched, not routed by hand, for today or later (`reroute_candidates`). In batches of
+    at most `batch_size`, each its own short transaction with its events, which also records
+    how far the re-routing got: run again after a crash, it goes on from there; once done, or
+    once a newer map superseded this one, it sends nothing. Returns how many PURs were sent."""
+    sent = 0
+    while True:
+        moment = now()
+        with uow:
+            position = uow.pickups.reroute_position(hub_id, map_version)
+            if position is None:
+                return sent
+            batch = uow.pickups.reroute_candidates(hub_id, map_version, position, moment.date(), batch_size)
+            done = len(batch) < batch_size
+            uow.pickups.record_reroute_position(
+                hub_id, None if done else ReroutePosition(batch[-1].pickup_date, batch[-1].id)
+            )
+            uow.publish(
+                routing_requested(p, RoutingReason.MAP_CHANGED, moment, min_map_version=map_version) for p in batch
+            )
+            uow.commit()
+        sent += len(batch)
+        if done:
+            return sent
 
 
 def _return_to_queue(
@@ -288,9 +346,10 @@ def _return_to_queue(
 def apply_dispatch_changes(
     uow: AbstractPurUnitOfWork, changes: Sequence[DispatchChange], *, now: Clock = utc_now
 ) -> int:
-    """Follow dispatch_svc's news in one transaction: PURs become DISPATCHED, go back to ROUTED
-    when released, become PICKED_UP. Events older than one applied change nothing. Returns how
-    many PURs changed status."""
+    """Follow dispatch_svc's news in one transaction: PURs become DISPATCHED with the dispatch's
+    rider, follow its rider changes, go back to ROUTED (and the route's rider) when released,
+    become PICKED_UP. Events older than one applied change nothing. Returns how many changes
+    were made (each has its status-change event and history entry)."""
     moment = now()
     with uow:
         purs = uow.pickups.get_many_for_update(c.pur_id for c in changes)
@@ -300,10 +359,10 @@ def apply_dispatch_changes(
             pur = purs.get(change.pur_id)
             if pur is None:
                 continue
-            status_before = pur.status
+            version_before = pur.version
             if pur.apply_dispatch_change(change, moment):
                 touched[pur.id] = pur
-                if pur.status is not status_before:
+                if pur.version != version_before:
                     events.append(status_changed(pur, moment, previous_route_id=pur.route_id))
         uow.pickups.update(list(touched.values()))
         uow.publish(events)

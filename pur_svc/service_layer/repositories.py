@@ -12,6 +12,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 
+from pur_svc.domain.history import HistoryEntry
 from pur_svc.domain.model import KnownRoute, PickupRequest, PickupStatus, ReviewReason
 
 
@@ -33,6 +34,15 @@ class PickupFilter:
 
 
 @dataclass(frozen=True)
+class ReroutePosition:
+    """Where the re-routing of a hub's map version goes on: after the PUR `pur_id` of
+    `pickup_date` (candidates are taken in (pickup_date, id) order)."""
+
+    pickup_date: date
+    pur_id: str
+
+
+@dataclass(frozen=True)
 class ManualQueueFilter:
     """One hub's manual queue (`hub_id` empty: the queue of PURs without a hub)."""
 
@@ -44,8 +54,9 @@ class ManualQueueFilter:
 class AbstractPickupRepository(abc.ABC):
     @abc.abstractmethod
     def insert_new(self, purs: Sequence[PickupRequest]) -> set[str]:
-        """Insert the PURs whose (client_id, request_id) is not taken yet; returns the ids
-        inserted. One that lost to an existing (or concurrent) insert of its key is left out."""
+        """Insert the PURs whose (client_id, request_id) is not taken yet, with their pending
+        history entries; returns the ids inserted. One that lost to an existing (or concurrent)
+        insert of its key is left out."""
 
     @abc.abstractmethod
     def by_request_ids(self, keys: Iterable[tuple[str, str]]) -> dict[tuple[str, str], PickupRequest]:
@@ -59,17 +70,34 @@ class AbstractPickupRepository(abc.ABC):
         """Lock and load PURs in id order (a fixed order, so concurrent batches cannot deadlock)."""
 
     @abc.abstractmethod
-    def update(self, purs: Sequence[PickupRequest]) -> None: ...
+    def update(self, purs: Sequence[PickupRequest]) -> None:
+        """Store the PURs' changes and their pending history entries (`take_history`)."""
+
+    @abc.abstractmethod
+    def history(self, pur_id: str) -> list[HistoryEntry]:
+        """Every stored history entry of the PUR, oldest first."""
 
     @abc.abstractmethod
     def list_page(self, where: PickupFilter, page_size: int, after: PageCursor | None) -> list[PickupRequest]:
         """Up to `page_size` PURs matching `where`, in (created_at, id) order after `after`."""
 
     @abc.abstractmethod
-    def needing_reroute(self, hub_id: str, map_version: int) -> list[PickupRequest]:
-        """Undispatched PURs of the hub routed against an older map (except those a team lead
-        routed by hand), plus PURs without a hub that no map could route yet (a new map of any
-        hub may route them)."""
+    def reroute_position(self, hub_id: str, map_version: int) -> ReroutePosition | None:
+        """Lock the hub's map row until the unit of work ends and say where the re-routing of
+        `map_version` goes on; None when it is done, or a newer map superseded it."""
+
+    @abc.abstractmethod
+    def record_reroute_position(self, hub_id: str, position: ReroutePosition | None) -> None:
+        """Remember how far the re-routing of the hub's current map got (None: done)."""
+
+    @abc.abstractmethod
+    def reroute_candidates(
+        self, hub_id: str, map_version: int, after: ReroutePosition, today: date, limit: int
+    ) -> list[PickupRequest]:
+        """Up to `limit` PURs a new map `map_version` of the hub may re-route, in (pickup_date, id)
+        order after `after`: undispatched PURs of the hub for `today` or later routed against an
+        older map, except those a team lead routed by hand; and PURs for `today` or later without
+        a hub that no map could place (a new map of any hub may route them)."""
 
     @abc.abstractmethod
     def list_manual_queue(
@@ -93,7 +121,8 @@ class AbstractPickupRepository(abc.ABC):
 
     @abc.abstractmethod
     def record_hub_map(self, hub_id: str, map_version: int, now: datetime) -> bool:
-        """Remember the hub's newest map version; returns False when `map_version` is not newer."""
+        """Remember the hub's newest map version, its re-routing to be done from the start (of
+        `now`'s date); returns False when `map_version` is not newer."""
 
 
 class AbstractRouteRepository(abc.ABC):

@@ -267,6 +267,18 @@ def test_a_team_lead_reads_and_cancels_in_its_hub_only(pur, pur_hubs):
     assert cancelled.pickup_request.status == pur_pb2.PICKUP_STATUS_CANCELLED
 
 
+def test_a_pickups_history_is_for_staff_of_its_hub_and_names_who_acted(pur, pur_hubs):
+    x, y, _ = pur_hubs
+    client = uid("client")
+    in_x = pur.client(client).CreatePickupRequest(new_pur(client, x, "rx"), timeout=TIMEOUT).pickup_request
+    history = pur_pb2.ListPickupHistoryRequest(id=in_x.id)
+    denial(lambda: pur.client(client).ListPickupHistory(history, timeout=TIMEOUT))  # not for clients, even its own
+    assert repr(x) in denial(lambda: pur.lead(y).ListPickupHistory(history, timeout=TIMEOUT))
+    [created] = pur.lead(x).ListPickupHistory(history, timeout=TIMEOUT).entries
+    assert (created.actor.subject, created.actor.role, created.reason) == ("local-client", "client", "created")
+    assert [e.version for e in pur.service().ListPickupHistory(history, timeout=TIMEOUT).entries] == [1]
+
+
 def test_a_team_lead_of_several_hubs_lists_one_hub_at_a_time(pur, pur_hubs):
     x, y, z = pur_hubs
     client = uid("client")

@@ -141,8 +141,10 @@ def pickup_service(servers_engine, engine, kafka_bootstrap_servers) -> Iterator[
         conn.execute(sa.insert(pur_orm.hubs).values(hub_id=HUB, map_version=1, updated_at=datetime.now(UTC)))
     with admin_channel(pur_api.registration(servicer)) as channel:
         yield pur_pb2_grpc.PickupServiceStub(channel)
-    pickups = pur_orm.pickup_requests
+    pickups, history = pur_orm.pickup_requests, pur_orm.pickup_history
     with engine.begin() as conn:
+        ours = sa.select(pickups.c.id).where(sa.or_(pickups.c.hub_id == HUB, pickups.c.client_id.startswith(FUZZ)))
+        conn.execute(sa.delete(history).where(history.c.pur_id.in_(ours)))
         delete_ours(conn, pickups, pickups.c.client_id, pickups.c.id, pur_orm.outbox.table)
         conn.execute(sa.delete(pur_orm.hubs).where(pur_orm.hubs.c.hub_id == HUB))
 
@@ -484,6 +486,9 @@ PICKUP_RPCS = {
         CREATES,
     ),
     "GetPickupRequest": Rpc(pur_pb2.GetPickupRequestRequest, {"id": required_ids}, {"id": st.text(max_size=70)}, READS),
+    "ListPickupHistory": Rpc(
+        pur_pb2.ListPickupHistoryRequest, {"id": required_ids}, {"id": st.text(max_size=70)}, READS
+    ),
     "ListPickupRequests": Rpc(
         pur_pb2.ListPickupRequestsRequest,
         {

@@ -11,9 +11,10 @@ from __future__ import annotations
 import copy
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime
 from typing import Self
 
+from pur_svc.domain.history import HistoryEntry
 from pur_svc.domain.model import ROUTABLE_STATES, KnownRoute, PickupRequest, PickupStatus, RouteMatch
 from pur_svc.service_layer.repositories import (
     AbstractPickupRepository,
@@ -21,6 +22,7 @@ from pur_svc.service_layer.repositories import (
     ManualQueueFilter,
     PageCursor,
     PickupFilter,
+    ReroutePosition,
 )
 from pur_svc.service_layer.unit_of_work import AbstractPurUnitOfWork
 
@@ -28,9 +30,24 @@ UNPLACED = frozenset({PickupStatus.PENDING_ROUTE, PickupStatus.UNROUTABLE})
 
 
 class FakePickupRepository(AbstractPickupRepository):
-    def __init__(self, purs: dict[str, PickupRequest], hub_maps: dict[str, int]) -> None:
+    """`history`: each PUR's stored entries; `reroutes`: how far each hub's re-routing got."""
+
+    def __init__(
+        self,
+        purs: dict[str, PickupRequest],
+        hub_maps: dict[str, int],
+        history: dict[str, tuple[HistoryEntry, ...]] | None = None,
+        reroutes: dict[str, ReroutePosition | None] | None = None,
+    ) -> None:
         self.purs = dict(purs)
         self.hub_maps = dict(hub_maps)
+        self.history_of = dict(history or {})
+        self.reroutes = dict(reroutes or {})
+
+    def _store_history(self, pur: PickupRequest) -> None:
+        entries = pur.take_history()
+        if entries:
+            self.history_of[pur.id] = (*self.history_of.get(pur.id, ()), *entries)
 
     def insert_new(self, purs: Sequence[PickupRequest]) -> set[str]:
         taken = {(p.client_id, p.request_id) for p in self.purs.values()}
@@ -38,8 +55,11 @@ class FakePickupRepository(AbstractPickupRepository):
         for pur in purs:
             if (pur.client_id, pur.request_id) not in taken:
                 taken.add((pur.client_id, pur.request_id))
+                self._store_history(pur)
                 self.purs[pur.id] = copy.copy(pur)
                 inserted.add(pur.id)
+            else:
+                pur.take_history()
         return inserted
 
     def by_request_ids(self, keys: Iterable[tuple[str, str]]) -> dict[tuple[str, str], PickupRequest]:
@@ -60,7 +80,11 @@ class FakePickupRepository(AbstractPickupRepository):
     def update(self, purs: Sequence[PickupRequest]) -> None:
         for pur in purs:
             assert pur.id in self.purs, f"update of a PUR never inserted: {pur.id}"
+            self._store_history(pur)
             self.purs[pur.id] = copy.copy(pur)
+
+    def history(self, pur_id: str) -> list[HistoryEntry]:
+        return list(self.history_of.get(pur_id, ()))
 
     def list_page(self, where: PickupFilter, page_size: int, after: PageCursor | None) -> list[PickupRequest]:
         def matches(p: PickupRequest) -> bool:
@@ -76,12 +100,24 @@ class FakePickupRepository(AbstractPickupRepository):
         found = sorted((p for p in self.purs.values() if matches(p)), key=lambda p: (p.created_at, p.id))
         return [copy.copy(p) for p in found[:page_size]]
 
-    def needing_reroute(self, hub_id: str, map_version: int) -> list[PickupRequest]:
-        return [
-            copy.copy(p)
-            for _, p in sorted(self.purs.items())
-            if p.needs_reroute(hub_id, map_version) or (not p.hub_id and p.status in UNPLACED)
-        ]
+    def reroute_position(self, hub_id: str, map_version: int) -> ReroutePosition | None:
+        return self.reroutes.get(hub_id) if self.hub_maps.get(hub_id) == map_version else None
+
+    def record_reroute_position(self, hub_id: str, position: ReroutePosition | None) -> None:
+        self.reroutes[hub_id] = position
+
+    def reroute_candidates(
+        self, hub_id: str, map_version: int, after: ReroutePosition, today: date, limit: int
+    ) -> list[PickupRequest]:
+        def candidate(p: PickupRequest) -> bool:
+            return (
+                p.pickup_date >= today
+                and (p.pickup_date, p.id) > (after.pickup_date, after.pur_id)
+                and (p.needs_reroute(hub_id, map_version) or (not p.hub_id and p.status in UNPLACED))
+            )
+
+        found = sorted((p for p in self.purs.values() if candidate(p)), key=lambda p: (p.pickup_date, p.id))
+        return [copy.copy(p) for p in found[:limit]]
 
     def list_manual_queue(
         self, where: ManualQueueFilter, page_size: int, after: PageCursor | None
@@ -116,6 +152,7 @@ class FakePickupRepository(AbstractPickupRepository):
         if self.hub_maps.get(hub_id, 0) >= map_version:
             return False
         self.hub_maps[hub_id] = map_version
+        self.reroutes[hub_id] = ReroutePosition(now.date(), "")
         return True
 
 
@@ -165,12 +202,14 @@ class FakePurUnitOfWork(AbstractPurUnitOfWork):
     def __init__(self, *, hubs: Iterable[str] = ()) -> None:
         self.purs: dict[str, PickupRequest] = {}
         self.hub_maps: dict[str, int] = dict.fromkeys(hubs, 1)
+        self.history: dict[str, tuple[HistoryEntry, ...]] = {}
+        self.reroutes: dict[str, ReroutePosition | None] = {}
         self.known_routes: dict[str, StoredRoute] = {}
         self.events: list[object] = []
         self.commits = 0
 
     def __enter__(self) -> Self:
-        self.pickups = FakePickupRepository(self.purs, self.hub_maps)
+        self.pickups = FakePickupRepository(self.purs, self.hub_maps, self.history, self.reroutes)
         self.routes = FakeRouteRepository(self.known_routes)
         return super().__enter__()
 
@@ -179,14 +218,15 @@ class FakePurUnitOfWork(AbstractPurUnitOfWork):
 
     def _commit(self, events: list[object]) -> None:
         self.purs, self.hub_maps = self.pickups.purs, self.pickups.hub_maps
+        self.history, self.reroutes = self.pickups.history_of, self.pickups.reroutes
         self.known_routes = self.routes.routes
-        self.pickups = FakePickupRepository(self.purs, self.hub_maps)
+        self.pickups = FakePickupRepository(self.purs, self.hub_maps, self.history, self.reroutes)
         self.routes = FakeRouteRepository(self.known_routes)
         self.events.extend(events)
         self.commits += 1
 
     def _rollback(self) -> None:
-        self.pickups = FakePickupRepository(self.purs, self.hub_maps)
+        self.pickups = FakePickupRepository(self.purs, self.hub_maps, self.history, self.reroutes)
         self.routes = FakeRouteRepository(self.known_routes)
 
     def stored(self, pur_id: str) -> PickupRequest:

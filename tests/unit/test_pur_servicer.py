@@ -15,6 +15,7 @@ from firstmile.common.v1 import common_pb2
 from firstmile.events.v1 import events_pb2
 from firstmile.pur.v1 import pur_pb2
 from mesh.auth import Principal, Role
+from mesh.errors import InvalidArgument, PermissionDenied
 from mesh.kernel import utc_now
 from pur_svc.domain.model import PickupStatus
 from pur_svc.entrypoints.grpc_api import ACCESS, PickupServicer
@@ -173,3 +174,19 @@ def test_a_client_watching_a_hub_sees_only_its_own_changes(pickups):
     assert (update.pickup_request.id, update.version) == ("pur-acme", 2)
     rpc.cancel()
     wait_until(lambda: not pickups.feed._watched.is_set(), timeout=5, message="the watcher to leave")
+
+
+def test_history_answers_every_change_oldest_first_with_who_and_why(pickups):
+    pur = pickups.create(client("acme"), "acme")
+    pickups.ok(lead(HUB), "CancelPickupRequest", pur_pb2.CancelPickupRequestRequest(id=pur.id, reason="closed"))
+    history = pickups.ok(lead(HUB), "ListPickupHistory", pur_pb2.ListPickupHistoryRequest(id=pur.id)).entries
+    assert [(e.version, e.status, e.actor.subject, e.actor.role, e.reason) for e in history] == [
+        (1, pur_pb2.PICKUP_STATUS_PENDING_ROUTE, "acme", "client", "created"),
+        (2, pur_pb2.PICKUP_STATUS_CANCELLED, "lead", "team-lead", "cancelled: closed"),
+    ]
+    assert history[0].time.seconds > 0 and history[0].route_match == common_pb2.ROUTE_MATCH_UNSPECIFIED
+
+    other_lead = pickups.served_as(lead(OTHER_HUB))
+    request = pur_pb2.ListPickupHistoryRequest(id=pur.id)
+    other_lead.refuses("ListPickupHistory", request, PermissionDenied, "may not access PURs of hub 'hub-1'")
+    other_lead.refuses("ListPickupHistory", pur_pb2.ListPickupHistoryRequest(id="bad id"), InvalidArgument, "id must")
