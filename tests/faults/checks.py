@@ -153,8 +153,8 @@ def check_purs(
     expected = {version: router.expected(lats, lngs) for version, router in routers.items()}
     wrong = []
     for row in rows:
-        if row.status not in ("ROUTED", "UNROUTABLE", "DISPATCHED", "PICKED_UP"):
-            continue
+        if row.status not in ("ROUTED", "UNROUTABLE", "DISPATCHED", "PICKED_UP") or row.route_match == "MANUAL":
+            continue  # a route chosen by a person is checked against that choice (check_overrides)
         if row.map_version not in expected:
             wrong.append(f"{row.id}: map version {row.map_version} was never published")
             continue
@@ -179,7 +179,8 @@ def check_purs(
         default=0.0,
     )
     decided = sum(statuses[s] for s in ("ROUTED", "UNROUTABLE", "DISPATCHED", "PICKED_UP"))
-    undispatched = [r for r in rows if r.status in ("ROUTED", "UNROUTABLE")]
+    # Re-routing leaves a person's choice alone: manual PURs keep the version they were assigned at.
+    undispatched = [r for r in rows if r.status in ("ROUTED", "UNROUTABLE") and r.route_match != "MANUAL"]
     stale = [f"{r.id} {r.status} v{r.map_version}" for r in undispatched if r.map_version != newest]
     matches = Counter(r.route_match or "NONE" for r in rows)
     return [
@@ -207,7 +208,7 @@ def check_purs(
             + (f" | {sample(wrong)}" if wrong else ""),
         ),
         Check(
-            f"undispatched PURs routed on the newest map (v{newest})",
+            f"undispatched PURs routed on the newest map (v{newest}), manual ones aside",
             len(undispatched),
             len(undispatched) - len(stale),
             sample(stale),
@@ -217,7 +218,7 @@ def check_purs(
 
 def settled(row) -> bool:
     """One coherent routing state: its status and the fields that status implies, nothing else."""
-    routed = bool(row.route_id) and row.route_match in ("EXACT", "NEAREST") and row.map_version >= 1
+    routed = bool(row.route_id) and row.route_match in ("EXACT", "NEAREST", "MANUAL") and row.map_version >= 1
     if row.status == "ROUTED":
         return routed and not row.dispatch_id
     if row.status == "UNROUTABLE":
@@ -231,7 +232,7 @@ def check_dispatches(db: sa.Engine, rows: list) -> list[Check]:
     with db.connect() as conn:
         members = conn.execute(
             sa.text(
-                "SELECT m.pur_id, m.dispatch_id, d.route_id, d.status FROM dispatch.dispatch_pickups m "
+                "SELECT m.pur_id, m.dispatch_id, d.route_id, d.status, d.rider_id FROM dispatch.dispatch_pickups m "
                 "JOIN dispatch.dispatches d ON d.id = m.dispatch_id WHERE d.status <> 'CANCELLED'"
             )
         ).all()
@@ -275,6 +276,13 @@ def check_dispatches(db: sa.Engine, rows: list) -> list[Check]:
                 + (f", member of {member.dispatch_id} ({member.route_id}, {member.status})" if member else "")
             )
     strays = sorted((set(held) | set(seen)) - {r.id for r in rows})
+    # The rider follows the dispatch: its rider while DISPATCHED or PICKED_UP (reassignments included).
+    carried = [r for r in rows if r.status in ("DISPATCHED", "PICKED_UP") and r.id in held]
+    other_rider = [
+        f"{r.id} {r.status}: rider {r.rider_id or '-'}, dispatch {r.dispatch_id} has {held[r.id].rider_id}"
+        for r in carried
+        if r.rider_id != held[r.id].rider_id
+    ]
     return [
         Check(
             "PURs in two live dispatches",
@@ -287,6 +295,88 @@ def check_dispatches(db: sa.Engine, rows: list) -> list[Check]:
             0,
             len(disagree) + len(strays),
             sample(disagree + [f"PUR {p} unknown to pur_svc" for p in strays]) or f"{len(rows)} PURs compared",
+        ),
+        Check(
+            "DISPATCHED/PICKED_UP PURs whose rider is their dispatch's",
+            len(carried),
+            len(carried) - len(other_rider),
+            sample(other_rider) or f"{len({held[r.id].dispatch_id for r in carried})} dispatches",
+        ),
+    ]
+
+
+def check_overrides(
+    db: sa.Engine,
+    rows: list,
+    *,
+    manual: dict[str, str],
+    skipped: list[str],
+    route_riders: dict[str, str],
+    reassigned: dict[str, str],
+    moved: dict[str, str],
+) -> list[Check]:
+    """What people did by hand held: each manual assignment answered OK is MANUAL on the chosen
+    route in pur_svc and in dispatch_svc (with the route's rider while only ROUTED), no other PUR
+    is MANUAL, reassigned dispatches keep their new rider, moved pickups are in their new
+    dispatch in both services."""
+    with db.connect() as conn:
+        queued = {
+            r.pur_id: r
+            for r in conn.execute(
+                sa.text("SELECT pur_id, route_id, route_match, dispatch_id FROM dispatch.open_pickups")
+            )
+        }
+        riders = {r.id: r.rider_id for r in conn.execute(sa.text("SELECT id, rider_id FROM dispatch.dispatches"))}
+    by_id = {r.id: r for r in rows}
+    unstuck, statuses = [], Counter()
+    for pur_id, route_id in manual.items():
+        pur, there = by_id.get(pur_id), queued.get(pur_id)
+        if pur is None:
+            unstuck.append(f"{pur_id}: not stored")
+            continue
+        statuses[pur.status] += 1
+        held = (
+            pur.route_match == "MANUAL"
+            and pur.route_id == route_id
+            and pur.status in ("ROUTED", "DISPATCHED", "PICKED_UP")
+            and (pur.status != "ROUTED" or pur.rider_id == route_riders.get(route_id))
+            and there is not None
+            and (there.route_match, there.route_id) == ("MANUAL", route_id)
+        )
+        if not held:
+            where = "-" if there is None else f"{there.route_match} {there.route_id}"
+            unstuck.append(
+                f"{pur_id} -> {route_id}: pur_svc {pur.status} {pur.route_match} {pur.route_id or '-'} "
+                f"rider {pur.rider_id or '-'}; dispatch_svc {where}"
+            )
+    strays = [r.id for r in rows if r.route_match == "MANUAL" and r.id not in manual]
+    wrong_rider = [f"{d}: {riders.get(d)} (given {rider})" for d, rider in reassigned.items() if riders.get(d) != rider]
+    astray = [
+        f"{p}: pur_svc {getattr(by_id.get(p), 'dispatch_id', None)}, dispatch_svc "
+        f"{getattr(queued.get(p), 'dispatch_id', None)} (moved to {target})"
+        for p, target in moved.items()
+        if getattr(by_id.get(p), "dispatch_id", None) != target or getattr(queued.get(p), "dispatch_id", None) != target
+    ]
+    outcome = ", ".join(f"{s} {n}" for s, n in sorted(statuses.items()))
+    return [
+        Check(
+            "manual assignments that stuck (MANUAL, chosen route, both services)",
+            len(manual),
+            len(manual) - len(unstuck),
+            sample(unstuck) or f"{outcome}; {len(skipped)} picked but no longer assignable {sample(skipped, 1)}",
+        ),
+        Check("PURs MANUAL that nobody assigned", 0, len(strays), sample(strays)),
+        Check(
+            "reassigned dispatches with their new rider",
+            len(reassigned),
+            len(reassigned) - len(wrong_rider),
+            sample(wrong_rider),
+        ),
+        Check(
+            "moved pickups in the dispatch they moved to (both services)",
+            len(moved),
+            len(moved) - len(astray),
+            sample(astray),
         ),
     ]
 

@@ -1,7 +1,9 @@
 """20,000 PURs through the real mesh while its processes are SIGKILLed and its infrastructure
 restarts under it; afterwards, straight from the databases: nothing acknowledged is lost or
 duplicated, every PUR is settled exactly as exact routing says for the map version it records,
-every outbox is drained, and no PUR sits in two dispatches.
+every outbox is drained, and no PUR sits in two dispatches. Meanwhile people route UNROUTABLE
+PURs by hand and override dispatches (another rider, pickups moved): every manual assignment
+sticks in both services, and a dispatched PUR carries its dispatch's rider.
 
 The seed (printed) fixes the PURs, the map change and the fault schedule;
 FIRSTMILE_FAULTS_SEED=<seed> repeats a run's plan (the timing of a real system still varies).
@@ -24,6 +26,7 @@ from tests.faults.checks import (
     Check,
     KafkaProbe,
     check_dispatches,
+    check_overrides,
     check_purs,
     check_replay,
     render,
@@ -42,6 +45,7 @@ from tests.faults.routes import (
     ExactRouter,
     map_version_1,
     map_version_2,
+    routes_of,
 )
 from tests.support.polling import eventually
 
@@ -86,7 +90,14 @@ def test_no_pur_lost_duplicated_or_misrouted_under_faults(
     busiest = [r for r, _ in busy.most_common() if r not in (DELETED_ROUTE, PREMIUM_CENTRE_ROUTE)][:2]
     dispatch_routes = [busiest[0], PREMIUM_CENTRE_ROUTE, DELETED_ROUTE, busiest[1]]
 
-    operations = Operations(fault_mesh, v2, dispatch_routes, pickup_date=TODAY, load_seconds=LOAD_SECONDS)
+    operations = Operations(
+        fault_mesh,
+        v2,
+        dispatch_routes,
+        pickup_date=TODAY,
+        load_seconds=LOAD_SECONDS,
+        rng=np.random.default_rng([seed, 1]),
+    )
     operations.set_up_fleet()
     timeline = Timeline()
     load = LoadClient(fault_mesh.clients.pur, pickups, hub_id=HUB, pickup_date=TODAY, seconds=LOAD_SECONDS, rng=rng)
@@ -124,6 +135,15 @@ def test_no_pur_lost_duplicated_or_misrouted_under_faults(
         ),
         Check("messages dead-lettered", 0, sum(dead.values()), ", ".join(f"{t} {n}" for t, n in dead.items() if n)),
         *check_dispatches(fault_db, rows),
+        *check_overrides(
+            fault_db,
+            rows,
+            manual=operations.manual,
+            skipped=operations.manual_skipped,
+            route_riders={r.id: r.rider_id for r in routes_of(v1)},
+            reassigned=operations.reassigned,
+            moved=operations.moved,
+        ),
         check_replay(fault_mesh, result, planned, TODAY, rng),
     ]
     report.append(render(seed, PUR_COUNT, result, timeline, convergence, checks, time.monotonic() - began))
