@@ -192,7 +192,8 @@ class FakeRouteRepository(AbstractRouteRepository):
 
 
 class FakePurUnitOfWork(AbstractPurUnitOfWork):
-    """The stored state (`purs`, `hub_maps`, `routes`), the events of every commit (`events`)
+    """The stored state (`purs`, `hub_maps`, `routes`, each PUR's `history`, each hub's re-routing
+    position in `reroutes`), the events of every commit (`events`)
     and how many commits there were; one instance serves any number of use cases, one after the
     other."""
 
