@@ -195,6 +195,8 @@ class DispatchChange:
     rider_id: str = ""
     actor: Actor = DISPATCH_SVC
     reason: str = ""
+    # DISPATCHED by MovePickups: the dispatch it left.
+    moved_from: str = ""
 
 
 @dataclass
@@ -373,7 +375,10 @@ class PickupRequest:
         on_this_dispatch = bool(self.dispatch_id) and self.dispatch_id == change.dispatch_id
         if kind is DispatchChangeKind.DISPATCHED and self.status in (PickupStatus.ROUTED, PickupStatus.DISPATCHED):
             if self.status is not PickupStatus.DISPATCHED or not on_this_dispatch:
-                self._follow_dispatch(PickupStatus.DISPATCHED, change, now, f"dispatched on {change.dispatch_id}")
+                what = f"dispatched on {change.dispatch_id}"
+                if change.moved_from:
+                    what = f"moved from {change.moved_from} to {change.dispatch_id}"
+                self._follow_dispatch(PickupStatus.DISPATCHED, change, now, what)
         elif kind is DispatchChangeKind.RIDER_CHANGED and self.status is PickupStatus.DISPATCHED and on_this_dispatch:
             if change.rider_id and change.rider_id != self.rider_id:
                 self._follow_dispatch(PickupStatus.DISPATCHED, change, now, f"rider changed to {change.rider_id}")

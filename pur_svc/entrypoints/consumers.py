@@ -126,6 +126,8 @@ def decode_dispatch_event(msg: ConsumedMessage) -> DispatchChange:
     if event.version < 1:
         raise InvalidArgument("DispatchEvent.version must be >= 1")
     check_id("DispatchEvent.rider_id", event.rider_id, required=False)
+    moved_from = event.dispatched.moved_from_dispatch_id if kind is DispatchChangeKind.DISPATCHED else ""
+    check_id("DispatchEvent.dispatched.moved_from_dispatch_id", moved_from, required=False)
     return DispatchChange(
         pur_id=event.pur_id,
         dispatch_id=event.dispatch_id,
@@ -134,6 +136,7 @@ def decode_dispatch_event(msg: ConsumedMessage) -> DispatchChange:
         rider_id=event.rider_id,
         actor=_actor(event),
         reason=_dispatch_reason(event),
+        moved_from=moved_from,
     )
 
 

@@ -10,6 +10,8 @@ from functools import partial
 
 import pytest
 
+from firstmile.common.v1 import common_pb2
+from firstmile.events.v1 import events_pb2
 from mesh.errors import NotFound, PermissionDenied
 from pur_svc.domain.events import RoutingReason, RoutingRequested, StatusChanged
 from pur_svc.domain.history import DISPATCH_SVC, PUR_SVC, ROUTING_SVC, Actor
@@ -22,8 +24,10 @@ from pur_svc.domain.model import (
     RouteAssignment,
     RouteMatch,
 )
+from pur_svc.entrypoints.consumers import decode_dispatch_event
 from pur_svc.service_layer import handlers
 from tests.support import pur_inputs
+from tests.support.consumed_messages import consumed
 from tests.support.fakes_pur import FakePurUnitOfWork
 
 NOW = datetime(2026, 11, 23, 9, 30, tzinfo=UTC)
@@ -209,6 +213,50 @@ def test_moved_to_another_dispatch_takes_its_rider_and_picked_up_keeps_it(uow):
 def test_events_of_dispatch_svc_without_an_actor_are_recorded_as_dispatch_svc(uow):
     pur_id = dispatched_pur(uow)
     assert handlers.pickup_history(uow, pur_id)[-1].actor == DISPATCH_SVC
+
+
+def test_a_move_between_dispatches_says_where_from(uow):
+    pur_id = dispatched_pur(uow)
+    moved = dispatch(pur_id, "DISPATCHED", 2, "D-2", "rider-m", actor=LEAD, reason="second rider", moved_from="D-1")
+    handlers.apply_dispatch_changes(uow, [moved], now=clock)
+    assert history(uow, pur_id)[-1] == (
+        4,
+        PickupStatus.DISPATCHED,
+        "R1",
+        "rider-m",
+        "D-2",
+        "tl-priya",
+        "moved from D-1 to D-2: second rider",
+    )
+
+
+def dispatch_event(change: str, **fields) -> events_pb2.DispatchEvent:
+    event = events_pb2.DispatchEvent(pur_id="pur-1", dispatch_id="D-2", version=3, rider_id="rider-m", **fields)
+    getattr(event, change).SetInParent()
+    return event
+
+
+def test_the_dispatch_decoder_reads_rider_actor_reason_and_the_dispatch_moved_from():
+    event = dispatch_event("dispatched", actor=common_pb2.Actor(subject="tl-priya", role="team-lead"), reason="why")
+    event.dispatched.moved_from_dispatch_id = "D-1"
+    change = decode_dispatch_event(consumed("dispatch.events.v1", event))
+    assert (change.kind, change.rider_id, change.actor, change.reason, change.moved_from) == (
+        DispatchChangeKind.DISPATCHED,
+        "rider-m",
+        LEAD,
+        "why",
+        "D-1",
+    )
+    rider = decode_dispatch_event(consumed("dispatch.events.v1", dispatch_event("rider_changed")))
+    assert (rider.kind, rider.actor, rider.reason) == (DispatchChangeKind.RIDER_CHANGED, DISPATCH_SVC, "")
+
+
+def test_the_words_of_a_dispatch_event_are_cleaned_never_refused():
+    released = dispatch_event("released", actor=common_pb2.Actor(subject="tl\x00-x" + "y" * 300))
+    released.released.detail = "cancelled\x1b[31m" + "!" * 600
+    change = decode_dispatch_event(consumed("dispatch.events.v1", released))
+    assert change.actor == Actor("tl-x" + "y" * 196, "service")
+    assert change.reason.startswith("cancelled[31m!") and len(change.reason) == 500
 
 
 # -- cancel versus complete ------------------------------------------------------------------------
