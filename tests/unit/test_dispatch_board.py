@@ -15,7 +15,7 @@ import pytest
 
 from dispatch_svc.adapters import board_channel
 from dispatch_svc.domain.board import BoardChange, SentBoard
-from dispatch_svc.domain.model import PickupStatus, Rider, Vehicle, VehicleType
+from dispatch_svc.domain.model import PickupMove, PickupStatus, Reassignment, Rider, Vehicle, VehicleType
 from dispatch_svc.domain.routes import RouteMapChange, RouteSummary
 from dispatch_svc.entrypoints import board_watch
 from dispatch_svc.entrypoints.board_watch import BoardFeed, Reread
@@ -211,6 +211,23 @@ def test_every_transaction_that_changes_a_board_announces_its_groups(store, uow,
     assert announced(lambda: handlers.cancel_dispatch(uow(), other.dispatch.id, "rain")) == {
         BoardChange(HUB, "R2", TODAY)
     }
+
+
+def test_reassignments_and_moves_announce_their_route_too(store, uow, attendance):
+    handlers.apply_pur_changes(uow(), [routed("p1"), routed("p2")])
+    first = handlers.create_dispatch(
+        uow(), attendance, new_dispatch("d1", hub=HUB, day=TODAY, rider_id="asha", vehicle_id="bike", pur_ids=("p1",))
+    ).dispatch
+    second = handlers.create_dispatch(
+        uow(), attendance, new_dispatch("d2", hub=HUB, day=TODAY, rider_id="bala", vehicle_id="van", pur_ids=("p2",))
+    ).dispatch
+    here = {BoardChange(HUB, "R1", TODAY)}
+    handlers.move_pickups(uow(), PickupMove(first.id, second.id, ("p1",), "bala passes by"))
+    assert store.announced[-1] == here
+    handlers.upsert_rider(uow(), Rider("chitra", HUB))
+    attendance.present[HUB].add("chitra")
+    handlers.reassign_dispatch(uow(), attendance, Reassignment(second.id, "chitra", "", "bala is ill"))
+    assert store.announced[-1] == here
 
 
 # -- what a watcher is sent ---------------------------------------------------------------------------
