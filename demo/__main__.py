@@ -4,7 +4,9 @@ Imports the demo hub's route map into routing_svc, loads the hub's fleet into di
 attendance_adapter (riders, vehicles, today's attendance, yesterday's dispatch history), streams a
 simulated day of pickup requests through pur_svc, follows each until it is routed, prints a
 per-route summary with latency and throughput, then the dispatch board (open pickups per route and
-the recommended rider and vehicle), draws the hub into a PNG and leaves the mesh running for grpcurl.
+the recommended rider and vehicle), draws the hub into a PNG; then, as the hub's team lead, shows
+the manual queue (how many, why, the nearest routes), resolves one exception by a manual
+assignment and prints that PUR's history; and leaves the mesh running for grpcurl.
 """
 
 from __future__ import annotations
@@ -17,7 +19,7 @@ from pathlib import Path
 
 import grpc
 
-from demo import city, fleet, picture, report
+from demo import city, exceptions, fleet, picture, report
 from demo.stream import DayResult, stream_day
 from demo.workload import hub_today, kinds_of, new_run_id, plan_day
 from firstmile.routing.v1 import routing_pb2
@@ -150,7 +152,12 @@ def run(args: argparse.Namespace) -> int:
             collection=collection, route_map=route_map, result=result,
         )  # fmt: skip
         print(f"\nPicture of the hub: {png}")
-        print(explore_hints(args))
+        this_run = {o.pickup.id for o in result.observations.values()}
+        names = {r.id: r.name for r in report.routes_of(collection)}
+        worked = exceptions.work_the_queue(clients, args.hub, today, this_run, names)
+        print(explore_hints(args, worked.resolved_id))
+        print()
+        print(worked.text)
     return finish(result, args.timeout)
 
 
@@ -234,7 +241,7 @@ def hub_location(collection: dict) -> tuple[float, float]:
     return (float(location[0]), float(location[1])) if location else (city.HUB.lng, city.HUB.lat)
 
 
-def explore_hints(args: argparse.Namespace) -> str:
+def explore_hints(args: argparse.Namespace, pur_id: str = "") -> str:
     grpcurl = '.cache/bin/grpcurl -plaintext -H "authorization: Bearer $TOKEN"'
     pur, routing = args.pur_address, args.routing_address
     hub = args.hub
@@ -243,7 +250,8 @@ def explore_hints(args: argparse.Namespace) -> str:
             "",
             "The mesh keeps running (`make down` stops it; `make logs` follows the services' logs). Explore it",
             "as the hub's team lead (every call but health and reflection needs a token; see docs/security.md):",
-            f'  eval "$(bash infra/infra.sh env)"; TOKEN="$(python -m mesh.commands.tokens --role team-lead --hub {hub})"',
+            f'  eval "$(bash infra/infra.sh env)"; TOKEN="$(python -m mesh.commands.tokens --role team-lead --hub {hub} '
+            f'--subject {exceptions.LEAD})"',
             f'  {grpcurl} -d \'{{"hub_id":"{hub}","page_size":3}}\' {pur} firstmile.pur.v1.PickupService/ListPickupRequests',
             f'  {grpcurl} -d \'{{"hub_id":"{hub}","status":"PICKUP_STATUS_UNROUTABLE","page_size":3}}\' {pur} '
             "firstmile.pur.v1.PickupService/ListPickupRequests",
@@ -255,6 +263,13 @@ def explore_hints(args: argparse.Namespace) -> str:
             f"{args.dispatch_address} firstmile.dispatch.v1.DispatchService/ListOpenPickupsByRoute",
             f'  {grpcurl} -d \'{{"hub_id":"{hub}","route_id":"BLR-KOR-R01","pickup_date":"{hub_today()}"}}\' '
             f"{args.dispatch_address} firstmile.dispatch.v1.DispatchService/RecommendDispatch",
+            f'  {grpcurl} -d \'{{"hub_id":"{hub}","pickup_date":"{hub_today()}","page_size":3}}\' {pur} '
+            "firstmile.pur.v1.PickupService/ListManualQueue",
+            f'  {grpcurl} -d \'{{"id":"{pur_id or "PUR_ID"}","route_id":"BLR-KOR-R01","reason":"seller moved"}}\' {pur} '
+            "firstmile.pur.v1.PickupService/AssignPickupRoute",
+            f'  {grpcurl} -d \'{{"id":"{pur_id or "PUR_ID"}"}}\' {pur} firstmile.pur.v1.PickupService/ListPickupHistory',
+            f'  {grpcurl} -d \'{{"hub_id":"{hub}","pickup_date":"{hub_today()}"}}\' {args.dispatch_address} '
+            "firstmile.dispatch.v1.DispatchService/WatchOpenPickupsByRoute   (live board; Ctrl-C stops)",
             f"  .cache/bin/grpcurl -plaintext {pur} list   (reflection needs no token)",
         ]
     )

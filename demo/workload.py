@@ -2,8 +2,9 @@
 
 Most warehouses sit inside the map, clustered around markets and industrial areas (some of those
 fall into the map's gaps: the airport, the army area, a lake); about 5% lie just beyond the map's
-edge (routing_svc should assign the nearest route) and about 2% are far away in other towns
-(unroutable). Locations come from a seeded generator; request ids are unique per run so every run
+edge, up to 2.5 km out (routing_svc assigns the nearest route within its 2 km limit; those more
+than pur_svc's review distance away, and the few beyond the limit, wait in the manual queue) and
+about 2% are far away in other towns (unroutable). Locations come from a seeded generator; request ids are unique per run so every run
 creates new pickups.
 """
 
@@ -27,7 +28,9 @@ IST = timezone(timedelta(hours=5, minutes=30), "IST")
 EDGE_SHARE = 0.05
 FAR_SHARE = 0.02
 CLUSTERED_SHARE_INSIDE = 0.7
-EDGE_DISTANCE_KM = (0.1, 1.5)
+# Beyond pur_svc's 1 km review distance for some, routing's 2 km limit for a few: the manual
+# queue's two kinds of exceptions, close enough to the map that a person would route them by hand.
+EDGE_DISTANCE_KM = (0.1, 2.5)
 
 CLIENTS = (
     "spice-route-foods",

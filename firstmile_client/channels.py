@@ -31,11 +31,13 @@ class ToolError(Exception):
     do; print it, no stack trace."""
 
 
-def tool_channel(address: str, *, options: Sequence[tuple[str, Any]] = LARGE_MESSAGES) -> grpc.Channel:
-    """A channel as a command-line tool opens it: transport from FIRSTMILE_GRPC_*, token from
-    FIRSTMILE_AUTH_TOKEN or FIRSTMILE_AUTH_TOKEN_FILE. Missing settings are a ToolError."""
+def tool_channel(
+    address: str, *, token: str | None = None, options: Sequence[tuple[str, Any]] = LARGE_MESSAGES
+) -> grpc.Channel:
+    """A channel as a command-line tool opens it: transport from FIRSTMILE_GRPC_*, token `token`
+    or else from FIRSTMILE_AUTH_TOKEN or FIRSTMILE_AUTH_TOKEN_FILE. Missing settings are a ToolError."""
     try:
-        return grpc_client.tool_channel(address, options=options)
+        return grpc_client.tool_channel(address, token=token, options=options)
     except ConfigError as exc:
         raise ToolError(f"cannot call the mesh: {exc}. `make run` sets these up.") from None
 
