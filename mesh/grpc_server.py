@@ -200,8 +200,11 @@ class ObservabilityInterceptor(grpc.ServerInterceptor):
             return None
         service, method = _split_method(handler_call_details.method)
 
-        def finish(context: grpc.ServicerContext, started: float, failed: bool) -> None:
-            code = status_code_of(context) or (grpc.StatusCode.UNKNOWN if failed else grpc.StatusCode.OK)
+        def finish(context: grpc.ServicerContext, started: float, failed: bool, cancelled: bool = False) -> None:
+            if cancelled:
+                code = grpc.StatusCode.CANCELLED
+            else:
+                code = status_code_of(context) or (grpc.StatusCode.UNKNOWN if failed else grpc.StatusCode.OK)
             elapsed = time.perf_counter() - started
             RPC_HANDLED.labels(service, method, code.name).inc()
             RPC_SECONDS.labels(service, method).observe(elapsed)
@@ -222,12 +225,17 @@ class ObservabilityInterceptor(grpc.ServerInterceptor):
             if streams:
 
                 def streaming(request_or_iterator: Any, context: grpc.ServicerContext) -> Iterator[Any]:
-                    started, failed = time.perf_counter(), True
+                    started, failed, cancelled = time.perf_counter(), True, False
                     try:
                         yield from behavior(request_or_iterator, context)
                         failed = False
+                    except GeneratorExit:
+                        # grpc closes the generator when the client cancels or goes away: the
+                        # caller's choice, not a server failure.
+                        cancelled = True
+                        raise
                     finally:
-                        finish(context, started, failed)
+                        finish(context, started, failed, cancelled)
 
                 return streaming
 

@@ -29,7 +29,7 @@ from tests.support import auth
 from tests.support.grpc_probe import Msg, server_streaming, serving, unary
 
 SERVICE = "test.v1.ProbeService"
-METHODS = ("NotFound", "DbDown", "Bug", "Aborts", "Echo", "Stream", "Domain")
+METHODS = ("NotFound", "DbDown", "Bug", "Aborts", "Echo", "Stream", "Domain", "Endless")
 # The probe is called with an admin token (tests.support.auth); authorization is test_access.py's.
 PROBE_ACCESS = {name: AccessRule(ADMINS, Scope.EVERY_HUB) for name in METHODS}
 
@@ -72,7 +72,13 @@ def _handlers() -> dict[str, grpc.RpcMethodHandler]:
             "Domain": domain,
         }.items()
     }
+
+    def endless(request, context):
+        while context.is_active():
+            yield Msg(service="tick")
+
     handlers["Stream"] = server_streaming(stream_then_fail)
+    handlers["Endless"] = server_streaming(endless)
     return handlers
 
 
@@ -149,6 +155,26 @@ def test_streaming_error_after_first_message_keeps_its_code(channel):
     with pytest.raises(grpc.RpcError) as err:
         next(stream)
     assert err.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+
+
+def test_a_stream_the_client_cancels_counts_as_cancelled_not_as_a_failure(channel):
+    def count(code: str) -> float:
+        labels = {"grpc_service": SERVICE, "grpc_method": "Endless", "grpc_code": code}
+        return REGISTRY.get_sample_value("grpc_server_handled_total", labels) or 0.0
+
+    before_cancelled, before_unknown = count("CANCELLED"), count("UNKNOWN")
+    stream = channel.unary_stream(
+        f"/{SERVICE}/Endless", request_serializer=Msg.SerializeToString, response_deserializer=Msg.FromString
+    )(Msg(), timeout=5)
+    assert next(stream).service == "tick"
+    stream.cancel()
+    deadline = threading.Event()
+    for _ in range(50):
+        if count("CANCELLED") > before_cancelled:
+            break
+        deadline.wait(0.1)
+    assert count("CANCELLED") == before_cancelled + 1
+    assert count("UNKNOWN") == before_unknown
 
 
 def test_metrics_count_each_rpc_by_code(channel):
