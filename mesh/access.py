@@ -17,6 +17,7 @@ from dataclasses import dataclass
 
 from mesh.auth import MACHINES_AND_ADMINS, Principal, Role
 from mesh.errors import PermissionDenied, Unauthenticated
+from mesh.kernel import Actor
 
 
 class Scope(enum.Enum):
@@ -65,6 +66,11 @@ class Caller:
     @property
     def hubs(self) -> frozenset[str]:
         return self.principal.hubs
+
+    @property
+    def actor(self) -> Actor:
+        """The caller as histories and events name who acted."""
+        return Actor(self.principal.subject, self.principal.role.value)
 
     @property
     def sees_every_hub(self) -> bool:

@@ -12,6 +12,7 @@ import enum
 import math
 import re
 import uuid
+from dataclasses import dataclass
 from datetime import UTC, date, datetime
 
 from mesh.errors import InvalidArgument
@@ -44,6 +45,20 @@ class RouteMatch(enum.Enum):
     NEAREST = "NEAREST"
     NONE = "NONE"
     MANUAL = "MANUAL"  # a team lead chose the route
+
+
+@dataclass(frozen=True)
+class Actor:
+    """Who made a change: a token's subject and role, or a service acting on its own."""
+
+    subject: str
+    role: str
+
+    SERVICE_ROLE = "service"
+
+    @classmethod
+    def service(cls, name: str) -> Actor:
+        return cls(name, cls.SERVICE_ROLE)
 
 
 def is_id(value: object) -> bool:

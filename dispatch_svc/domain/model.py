@@ -26,7 +26,7 @@ from datetime import date, datetime
 from typing import Any
 
 from mesh.errors import AlreadyExists, FailedPrecondition, InvalidArgument
-from mesh.kernel import PickupStatus, RouteMatch, check_id, check_text
+from mesh.kernel import Actor, PickupStatus, RouteMatch, check_id, check_text
 
 PHONE_PATTERN = re.compile(r"\+?[0-9][0-9 -]{2,19}")
 MAX_NAME = 200
@@ -107,17 +107,8 @@ class ReleaseReason(enum.Enum):
 # -- value objects --------------------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
-class Actor:
-    """Who made a change: the subject and role of the caller's token, or a service acting on its
-    own (role "service")."""
-
-    subject: str
-    role: str
-
-
 # dispatch_svc acting on its own: a routed PUR joining an open dispatch, auto-dispatch.
-SERVICE_ACTOR = Actor("dispatch_svc", "service")
+SERVICE_ACTOR = Actor.service("dispatch_svc")
 
 
 @dataclass(frozen=True)

@@ -19,7 +19,7 @@ from dispatch_svc.adapters.messages import (
     vehicle_score_to_proto,
     vehicle_to_proto,
 )
-from dispatch_svc.domain.model import MAX_REASON, Actor, Dispatch, NewDispatch, PickupMove, Reassignment, Rider, Vehicle
+from dispatch_svc.domain.model import MAX_REASON, Dispatch, NewDispatch, PickupMove, Reassignment, Rider, Vehicle
 from dispatch_svc.domain.ranking import DEFAULT_LIMIT, MAX_LIMIT
 from dispatch_svc.entrypoints.board_watch import BoardFeed
 from dispatch_svc.service_layer import handlers
@@ -109,12 +109,6 @@ def _authorize_dispatch(dispatch: Dispatch) -> None:
     current_caller().require_hub(dispatch.hub_id)
 
 
-def _actor() -> Actor:
-    """The caller, as the DispatchEvents of the change it asks for name it."""
-    caller = current_caller()
-    return Actor(caller.subject, caller.role.value)
-
-
 class DispatchServicer(dispatch_pb2_grpc.DispatchServiceServicer):
     def __init__(
         self,
@@ -189,7 +183,7 @@ class DispatchServicer(dispatch_pb2_grpc.DispatchServiceServicer):
             pur_ids=_pur_ids("pur_ids", request.pur_ids, required=False),
         )
         current_caller().require_hub(new.hub_id)
-        result = handlers.create_dispatch(self._uow(), self._attendance, new, actor=_actor())
+        result = handlers.create_dispatch(self._uow(), self._attendance, new, actor=current_caller().actor)
         return dispatch_pb2.CreateDispatchResponse(dispatch=dispatch_to_proto(result.dispatch), created=result.created)
 
     def GetDispatch(self, request, context):
@@ -230,7 +224,7 @@ class DispatchServicer(dispatch_pb2_grpc.DispatchServiceServicer):
         dispatch_id = check_id("dispatch_id", request.dispatch_id)
         pur_ids = _pur_ids("pur_ids", request.pur_ids, required=True)
         dispatch = handlers.add_pickups(
-            self._uow(), dispatch_id, pur_ids, actor=_actor(), authorize=_authorize_dispatch
+            self._uow(), dispatch_id, pur_ids, actor=current_caller().actor, authorize=_authorize_dispatch
         )
         return dispatch_pb2.AddPickupsResponse(dispatch=dispatch_to_proto(dispatch))
 
@@ -239,19 +233,24 @@ class DispatchServicer(dispatch_pb2_grpc.DispatchServiceServicer):
         pur_ids = _pur_ids("pur_ids", request.pur_ids, required=True)
         check_text("reason", request.reason, MAX_REASON)
         dispatch = handlers.remove_pickups(
-            self._uow(), dispatch_id, pur_ids, request.reason, actor=_actor(), authorize=_authorize_dispatch
+            self._uow(),
+            dispatch_id,
+            pur_ids,
+            request.reason,
+            actor=current_caller().actor,
+            authorize=_authorize_dispatch,
         )
         return dispatch_pb2.RemovePickupsResponse(dispatch=dispatch_to_proto(dispatch))
 
     def StartDispatch(self, request, context):
         dispatch = handlers.start_dispatch(
-            self._uow(), check_id("id", request.id), actor=_actor(), authorize=_authorize_dispatch
+            self._uow(), check_id("id", request.id), actor=current_caller().actor, authorize=_authorize_dispatch
         )
         return dispatch_pb2.StartDispatchResponse(dispatch=dispatch_to_proto(dispatch))
 
     def CompleteDispatch(self, request, context):
         dispatch = handlers.complete_dispatch(
-            self._uow(), check_id("id", request.id), actor=_actor(), authorize=_authorize_dispatch
+            self._uow(), check_id("id", request.id), actor=current_caller().actor, authorize=_authorize_dispatch
         )
         return dispatch_pb2.CompleteDispatchResponse(dispatch=dispatch_to_proto(dispatch))
 
@@ -259,7 +258,7 @@ class DispatchServicer(dispatch_pb2_grpc.DispatchServiceServicer):
         dispatch_id = check_id("id", request.id)
         check_text("reason", request.reason, MAX_REASON)
         dispatch = handlers.cancel_dispatch(
-            self._uow(), dispatch_id, request.reason, actor=_actor(), authorize=_authorize_dispatch
+            self._uow(), dispatch_id, request.reason, actor=current_caller().actor, authorize=_authorize_dispatch
         )
         return dispatch_pb2.CancelDispatchResponse(dispatch=dispatch_to_proto(dispatch))
 
@@ -268,7 +267,7 @@ class DispatchServicer(dispatch_pb2_grpc.DispatchServiceServicer):
             dispatch_id=request.id, rider_id=request.rider_id, vehicle_id=request.vehicle_id, reason=request.reason
         )
         dispatch = handlers.reassign_dispatch(
-            self._uow(), self._attendance, reassignment, actor=_actor(), authorize=_authorize_dispatch
+            self._uow(), self._attendance, reassignment, actor=current_caller().actor, authorize=_authorize_dispatch
         )
         return dispatch_pb2.ReassignDispatchResponse(dispatch=dispatch_to_proto(dispatch))
 
@@ -279,7 +278,9 @@ class DispatchServicer(dispatch_pb2_grpc.DispatchServiceServicer):
             pur_ids=_pur_ids("pur_ids", request.pur_ids, required=True),
             reason=request.reason,
         )
-        source, target = handlers.move_pickups(self._uow(), move, actor=_actor(), authorize=_authorize_dispatch)
+        source, target = handlers.move_pickups(
+            self._uow(), move, actor=current_caller().actor, authorize=_authorize_dispatch
+        )
         return dispatch_pb2.MovePickupsResponse(
             from_dispatch=dispatch_to_proto(source), to_dispatch=dispatch_to_proto(target)
         )

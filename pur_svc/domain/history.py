@@ -10,22 +10,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from mesh.kernel import PickupStatus, RouteMatch
+from mesh.kernel import Actor, PickupStatus, RouteMatch
 
-SERVICE_ROLE = "service"
+SERVICE_ROLE = Actor.SERVICE_ROLE
 MAX_ACTOR_SUBJECT = 200
-
-
-@dataclass(frozen=True)
-class Actor:
-    """Who made a change: a token's subject and role, or a service acting on its own."""
-
-    subject: str
-    role: str
-
-    @classmethod
-    def service(cls, name: str) -> Actor:
-        return cls(name, SERVICE_ROLE)
 
 
 PUR_SVC = Actor.service("pur_svc")

@@ -16,7 +16,6 @@ from mesh.grpc_server import ServiceRegistration
 from mesh.kernel import check_id, parse_date
 from mesh.paging import decode_page_token, encode_page_token, position_time
 from pur_svc.adapters.messages import REVIEW_FROM_PROTO, STATUS_FROM_PROTO, history_entry_to_proto, pickup_to_proto
-from pur_svc.domain.history import Actor
 from pur_svc.domain.model import (
     InvalidPickup,
     Location,
@@ -96,11 +95,6 @@ def _cursor(position: dict[str, str]) -> PageCursor:
     return PageCursor(position_time(position["c"]), position["i"])
 
 
-def _actor(caller: Caller) -> Actor:
-    """The caller as the PUR's history records it."""
-    return Actor(caller.subject, caller.role.value)
-
-
 def _page_token(cursor: PageCursor | None, filters: tuple) -> str:
     return encode_page_token({"c": cursor.created_at.isoformat(), "i": cursor.id}, filters) if cursor else ""
 
@@ -150,7 +144,7 @@ class PickupServicer(pur_pb2_grpc.PickupServiceServicer):
         command = new_pickup_from_proto(request)
         caller = current_caller()
         caller.require_pickup(command.client_id, command.hub_id)
-        [result] = handlers.create_pickups(self._uow(), [command], actor=_actor(caller))
+        [result] = handlers.create_pickups(self._uow(), [command], actor=caller.actor)
         return pur_pb2.CreatePickupRequestResponse(
             pickup_request=pickup_to_proto(result.pickup), created=result.created
         )
@@ -167,7 +161,7 @@ class PickupServicer(pur_pb2_grpc.PickupServiceServicer):
         caller = current_caller()
         for command in commands:
             caller.require_pickup(command.client_id, command.hub_id)
-        results = handlers.create_pickups(self._uow(), commands, actor=_actor(caller))
+        results = handlers.create_pickups(self._uow(), commands, actor=caller.actor)
         return pur_pb2.BatchCreatePickupRequestsResponse(
             pickup_requests=[pickup_to_proto(r.pickup) for r in results],
             created_count=sum(r.created for r in results),
@@ -211,7 +205,7 @@ class PickupServicer(pur_pb2_grpc.PickupServiceServicer):
             request.id,
             request.reason,
             authorize=lambda p: caller.require_pickup(p.client_id, p.hub_id),
-            actor=_actor(caller),
+            actor=caller.actor,
         )
         return pur_pb2.CancelPickupRequestResponse(pickup_request=pickup_to_proto(pur))
 
@@ -230,7 +224,7 @@ class PickupServicer(pur_pb2_grpc.PickupServiceServicer):
     def AssignPickupRoute(self, request, context):
         assignment = _assignment(request)
         caller = current_caller()
-        [pur] = handlers.assign_routes(self._uow(), [assignment], authorize=_assigner(caller), actor=_actor(caller))
+        [pur] = handlers.assign_routes(self._uow(), [assignment], authorize=_assigner(caller), actor=caller.actor)
         return pur_pb2.AssignPickupRouteResponse(pickup_request=pickup_to_proto(pur))
 
     def BatchAssignPickupRoutes(self, request, context):
@@ -243,7 +237,7 @@ class PickupServicer(pur_pb2_grpc.PickupServiceServicer):
             with handlers.batch_item(index, "assignments"):
                 assignments.append(_assignment(item))
         caller = current_caller()
-        purs = handlers.assign_routes(self._uow(), assignments, authorize=_assigner(caller), actor=_actor(caller))
+        purs = handlers.assign_routes(self._uow(), assignments, authorize=_assigner(caller), actor=caller.actor)
         return pur_pb2.BatchAssignPickupRoutesResponse(pickup_requests=[pickup_to_proto(p) for p in purs])
 
     def ListPickupHistory(self, request, context):
