@@ -5,13 +5,17 @@ from __future__ import annotations
 
 import time
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass
+from typing import TypeVar
 
 import numpy as np
 import sqlalchemy as sa
 from kafka import KafkaAdminClient, KafkaConsumer
+from kafka.errors import KafkaError
 from kafka.structs import TopicPartition
 
+from dispatch_svc.entrypoints.consumers import MAP_CHANGES_GROUP as DISPATCH_MAP_CHANGES_GROUP
 from dispatch_svc.entrypoints.consumers import PUR_EVENTS_GROUP
 from firstmile.pur.v1 import pur_pb2
 from mesh.kafka import dlq_topic
@@ -25,14 +29,18 @@ from tests.faults.operations import call
 from tests.faults.routes import HUB, ExactRouter, judge
 
 OUTBOX_SCHEMAS = ("pur", "routing", "dispatch", "attendance")
-# The consumer groups that carry PURs through the mesh (routing_svc's per-replica map groups are
-# left out: a killed replica's group is never consumed again, by design).
+PROBE_RETRY_S = 60.0
+T = TypeVar("T")
+# The consumer groups that carry PURs through the mesh, and dispatch_svc's route read model
+# (routing_svc's per-replica map groups are left out: a killed replica's group is never consumed
+# again, by design).
 CONSUMER_GROUPS = {
     ROUTING_GROUP: PUR_CREATED,
     ASSIGNMENTS_GROUP: PUR_ROUTE_ASSIGNMENTS,
     MAP_CHANGES_GROUP: ROUTING_MAP_CHANGES,
     DISPATCH_GROUP: DISPATCH_EVENTS,
     PUR_EVENTS_GROUP: PUR_EVENTS,
+    DISPATCH_MAP_CHANGES_GROUP: ROUTING_MAP_CHANGES,
 }
 
 
@@ -54,6 +62,9 @@ class KafkaProbe:
         return self._consumer.end_offsets([TopicPartition(topic, p) for p in sorted(partitions)])
 
     def lag(self) -> dict[str, int]:
+        return self._retried(self._lag)
+
+    def _lag(self) -> dict[str, int]:
         committed = self._admin.list_group_offsets(dict.fromkeys(CONSUMER_GROUPS))
         lag = {}
         for group, topic in CONSUMER_GROUPS.items():
@@ -64,7 +75,20 @@ class KafkaProbe:
         return lag
 
     def dead_lettered(self) -> dict[str, int]:
-        return {dlq_topic(t): sum(self.end_offsets(dlq_topic(t)).values()) for t in ALL_TOPICS}
+        return self._retried(lambda: {dlq_topic(t): sum(self.end_offsets(dlq_topic(t)).values()) for t in ALL_TOPICS})
+
+    @staticmethod
+    def _retried(read: Callable[[], T], give_up_s: float = PROBE_RETRY_S) -> T:
+        """A broker restarted by a late fault may still be moving group coordinators around
+        (NOT_COORDINATOR and the like): retriable answers are asked again."""
+        deadline = time.monotonic() + give_up_s
+        while True:
+            try:
+                return read()
+            except KafkaError as exc:
+                if not exc.retriable or time.monotonic() > deadline:
+                    raise
+                time.sleep(0.5)
 
 
 @dataclass
@@ -379,6 +403,28 @@ def check_overrides(
             sample(astray),
         ),
     ]
+
+
+def check_route_read_models(db: sa.Engine, collection: dict) -> Check:
+    """pur_svc's and dispatch_svc's read models of the hub's routes (what manual assignments are
+    checked against, where the board's route names come from) are the newest map exactly."""
+    want = {
+        (f["properties"]["id"], f["properties"].get("name", ""), f["properties"].get("default_rider_id") or "")
+        + (bool(f["properties"].get("active", True)),)
+        for f in collection["features"]
+    }
+    queries = {
+        "pur_svc": "SELECT id, name, default_rider_id, active FROM pur.routes WHERE hub_id = :h AND NOT deleted",
+        "dispatch_svc": "SELECT route_id, name, default_rider_id, active FROM dispatch.routes "
+        "WHERE hub_id = :h AND NOT deleted",
+    }
+    differ = []
+    with db.connect() as conn:
+        for service, query in queries.items():
+            have = {tuple(r) for r in conn.execute(sa.text(query), {"h": HUB})}
+            if have != want:
+                differ.append(f"{service}: {len(have - want)} unexpected, {len(want - have)} missing")
+    return Check("route read models = the newest map (pur_svc, dispatch_svc)", 0, len(differ), "; ".join(differ))
 
 
 def check_replay(

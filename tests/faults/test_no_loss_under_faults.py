@@ -29,6 +29,7 @@ from tests.faults.checks import (
     check_overrides,
     check_purs,
     check_replay,
+    check_route_read_models,
     render,
     sample,
     unsent_outbox,
@@ -144,6 +145,7 @@ def test_no_pur_lost_duplicated_or_misrouted_under_faults(
             reassigned=operations.reassigned,
             moved=operations.moved,
         ),
+        check_route_read_models(fault_db, v2),
         check_replay(fault_mesh, result, planned, TODAY, rng),
     ]
     report.append(render(seed, PUR_COUNT, result, timeline, convergence, checks, time.monotonic() - began))
