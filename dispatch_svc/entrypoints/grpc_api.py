@@ -28,7 +28,7 @@ from dispatch_svc.service_layer.unit_of_work import AbstractDispatchUnitOfWork
 from dispatch_svc.service_layer.views import DispatchCursor, DispatchFilter
 from firstmile.dispatch.v1 import dispatch_pb2, dispatch_pb2_grpc
 from mesh.access import AccessRule, Scope, current_caller
-from mesh.auth import STAFF
+from mesh.auth import MACHINES_AND_ADMINS, STAFF
 from mesh.errors import InvalidArgument
 from mesh.grpc_server import ServiceRegistration
 from mesh.kernel import check_id, check_text, parse_date, utc_now
@@ -101,8 +101,10 @@ ACCESS = {
         "ReassignDispatch",
         "MovePickups",
         "WatchOpenPickupsByRoute",
+        "PlanDispatches",
+        "CommitDispatchPlan",
     )
-}
+} | {"UpsertHub": AccessRule(MACHINES_AND_ADMINS, Scope.EVERY_HUB)}
 
 
 def _authorize_dispatch(dispatch: Dispatch) -> None:

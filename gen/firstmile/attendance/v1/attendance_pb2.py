@@ -26,33 +26,33 @@ from google.protobuf import duration_pb2 as google_dot_protobuf_dot_duration__pb
 from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n(firstmile/attendance/v1/attendance.proto\x12\x17\x66irstmile.attendance.v1\x1a\x1egoogle/protobuf/duration.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\xc3\x01\n\tFreshness\x12\x39\n\x06source\x18\x01 \x01(\x0e\x32).firstmile.attendance.v1.AttendanceSource\x12\r\n\x05stale\x18\x02 \x01(\x08\x12&\n\x03\x61ge\x18\x03 \x01(\x0b\x32\x19.google.protobuf.Duration\x12.\n\nfetched_at\x18\x04 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x14\n\x0cstale_reason\x18\x05 \x01(\t\"\xa3\x02\n\x10\x41ttendanceRecord\x12\x10\n\x08rider_id\x18\x01 \x01(\t\x12\x0e\n\x06hub_id\x18\x02 \x01(\t\x12\x0c\n\x04\x64\x61te\x18\x03 \x01(\t\x12\x39\n\x06status\x18\x04 \x01(\x0e\x32).firstmile.attendance.v1.AttendanceStatus\x12\x31\n\rcheck_in_time\x18\x05 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x32\n\x0e\x63heck_out_time\x18\x06 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\r\n\x05shift\x18\x07 \x01(\t\x12.\n\nupdated_at\x18\x08 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"6\n\x14GetAttendanceRequest\x12\x10\n\x08rider_id\x18\x01 \x01(\t\x12\x0c\n\x04\x64\x61te\x18\x02 \x01(\t\"\x89\x01\n\x15GetAttendanceResponse\x12\x39\n\x06record\x18\x01 \x01(\x0b\x32).firstmile.attendance.v1.AttendanceRecord\x12\x35\n\tfreshness\x18\x02 \x01(\x0b\x32\".firstmile.attendance.v1.Freshness\":\n\x1aListAvailableRidersRequest\x12\x0e\n\x06hub_id\x18\x01 \x01(\t\x12\x0c\n\x04\x64\x61te\x18\x02 \x01(\t\"\x90\x01\n\x1bListAvailableRidersResponse\x12:\n\x07records\x18\x01 \x03(\x0b\x32).firstmile.attendance.v1.AttendanceRecord\x12\x35\n\tfreshness\x18\x02 \x01(\x0b\x32\".firstmile.attendance.v1.Freshness\"\xfa\x01\n\x17RecordAttendanceRequest\x12\x10\n\x08rider_id\x18\x01 \x01(\t\x12\x0e\n\x06hub_id\x18\x02 \x01(\t\x12\x0c\n\x04\x64\x61te\x18\x03 \x01(\t\x12\x39\n\x06status\x18\x04 \x01(\x0e\x32).firstmile.attendance.v1.AttendanceStatus\x12\x31\n\rcheck_in_time\x18\x05 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x32\n\x0e\x63heck_out_time\x18\x06 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\r\n\x05shift\x18\x07 \x01(\t\"U\n\x18RecordAttendanceResponse\x12\x39\n\x06record\x18\x01 \x01(\x0b\x32).firstmile.attendance.v1.AttendanceRecord*\xb5\x01\n\x10\x41ttendanceStatus\x12!\n\x1d\x41TTENDANCE_STATUS_UNSPECIFIED\x10\x00\x12\x1d\n\x19\x41TTENDANCE_STATUS_PRESENT\x10\x01\x12\x1c\n\x18\x41TTENDANCE_STATUS_ABSENT\x10\x02\x12\x1e\n\x1a\x41TTENDANCE_STATUS_ON_LEAVE\x10\x03\x12!\n\x1d\x41TTENDANCE_STATUS_CHECKED_OUT\x10\x04*\xac\x01\n\x10\x41ttendanceSource\x12!\n\x1d\x41TTENDANCE_SOURCE_UNSPECIFIED\x10\x00\x12\x1a\n\x16\x41TTENDANCE_SOURCE_LIVE\x10\x01\x12\x1c\n\x18\x41TTENDANCE_SOURCE_CACHED\x10\x02\x12\x1b\n\x17\x41TTENDANCE_SOURCE_STALE\x10\x03\x12\x1e\n\x1a\x41TTENDANCE_SOURCE_EMBEDDED\x10\x04\x32\xff\x02\n\x11\x41ttendanceService\x12n\n\rGetAttendance\x12-.firstmile.attendance.v1.GetAttendanceRequest\x1a..firstmile.attendance.v1.GetAttendanceResponse\x12\x80\x01\n\x13ListAvailableRiders\x12\x33.firstmile.attendance.v1.ListAvailableRidersRequest\x1a\x34.firstmile.attendance.v1.ListAvailableRidersResponse\x12w\n\x10RecordAttendance\x12\x30.firstmile.attendance.v1.RecordAttendanceRequest\x1a\x31.firstmile.attendance.v1.RecordAttendanceResponseb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n(firstmile/attendance/v1/attendance.proto\x12\x17\x66irstmile.attendance.v1\x1a\x1egoogle/protobuf/duration.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\xc3\x01\n\tFreshness\x12\x39\n\x06source\x18\x01 \x01(\x0e\x32).firstmile.attendance.v1.AttendanceSource\x12\r\n\x05stale\x18\x02 \x01(\x08\x12&\n\x03\x61ge\x18\x03 \x01(\x0b\x32\x19.google.protobuf.Duration\x12.\n\nfetched_at\x18\x04 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x14\n\x0cstale_reason\x18\x05 \x01(\t\"\x83\x03\n\x10\x41ttendanceRecord\x12\x10\n\x08rider_id\x18\x01 \x01(\t\x12\x0e\n\x06hub_id\x18\x02 \x01(\t\x12\x0c\n\x04\x64\x61te\x18\x03 \x01(\t\x12\x39\n\x06status\x18\x04 \x01(\x0e\x32).firstmile.attendance.v1.AttendanceStatus\x12\x31\n\rcheck_in_time\x18\x05 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x32\n\x0e\x63heck_out_time\x18\x06 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\r\n\x05shift\x18\x07 \x01(\t\x12.\n\nupdated_at\x18\x08 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12/\n\x0bshift_start\x18\t \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12-\n\tshift_end\x18\n \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"6\n\x14GetAttendanceRequest\x12\x10\n\x08rider_id\x18\x01 \x01(\t\x12\x0c\n\x04\x64\x61te\x18\x02 \x01(\t\"\x89\x01\n\x15GetAttendanceResponse\x12\x39\n\x06record\x18\x01 \x01(\x0b\x32).firstmile.attendance.v1.AttendanceRecord\x12\x35\n\tfreshness\x18\x02 \x01(\x0b\x32\".firstmile.attendance.v1.Freshness\":\n\x1aListAvailableRidersRequest\x12\x0e\n\x06hub_id\x18\x01 \x01(\t\x12\x0c\n\x04\x64\x61te\x18\x02 \x01(\t\"\x90\x01\n\x1bListAvailableRidersResponse\x12:\n\x07records\x18\x01 \x03(\x0b\x32).firstmile.attendance.v1.AttendanceRecord\x12\x35\n\tfreshness\x18\x02 \x01(\x0b\x32\".firstmile.attendance.v1.Freshness\"\xfa\x01\n\x17RecordAttendanceRequest\x12\x10\n\x08rider_id\x18\x01 \x01(\t\x12\x0e\n\x06hub_id\x18\x02 \x01(\t\x12\x0c\n\x04\x64\x61te\x18\x03 \x01(\t\x12\x39\n\x06status\x18\x04 \x01(\x0e\x32).firstmile.attendance.v1.AttendanceStatus\x12\x31\n\rcheck_in_time\x18\x05 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x32\n\x0e\x63heck_out_time\x18\x06 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\r\n\x05shift\x18\x07 \x01(\t\"U\n\x18RecordAttendanceResponse\x12\x39\n\x06record\x18\x01 \x01(\x0b\x32).firstmile.attendance.v1.AttendanceRecord*\xb5\x01\n\x10\x41ttendanceStatus\x12!\n\x1d\x41TTENDANCE_STATUS_UNSPECIFIED\x10\x00\x12\x1d\n\x19\x41TTENDANCE_STATUS_PRESENT\x10\x01\x12\x1c\n\x18\x41TTENDANCE_STATUS_ABSENT\x10\x02\x12\x1e\n\x1a\x41TTENDANCE_STATUS_ON_LEAVE\x10\x03\x12!\n\x1d\x41TTENDANCE_STATUS_CHECKED_OUT\x10\x04*\xac\x01\n\x10\x41ttendanceSource\x12!\n\x1d\x41TTENDANCE_SOURCE_UNSPECIFIED\x10\x00\x12\x1a\n\x16\x41TTENDANCE_SOURCE_LIVE\x10\x01\x12\x1c\n\x18\x41TTENDANCE_SOURCE_CACHED\x10\x02\x12\x1b\n\x17\x41TTENDANCE_SOURCE_STALE\x10\x03\x12\x1e\n\x1a\x41TTENDANCE_SOURCE_EMBEDDED\x10\x04\x32\xff\x02\n\x11\x41ttendanceService\x12n\n\rGetAttendance\x12-.firstmile.attendance.v1.GetAttendanceRequest\x1a..firstmile.attendance.v1.GetAttendanceResponse\x12\x80\x01\n\x13ListAvailableRiders\x12\x33.firstmile.attendance.v1.ListAvailableRidersRequest\x1a\x34.firstmile.attendance.v1.ListAvailableRidersResponse\x12w\n\x10RecordAttendance\x12\x30.firstmile.attendance.v1.RecordAttendanceRequest\x1a\x31.firstmile.attendance.v1.RecordAttendanceResponseb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'firstmile.attendance.v1.attendance_pb2', _globals)
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
-  _globals['_ATTENDANCESTATUS']._serialized_start=1370
-  _globals['_ATTENDANCESTATUS']._serialized_end=1551
-  _globals['_ATTENDANCESOURCE']._serialized_start=1554
-  _globals['_ATTENDANCESOURCE']._serialized_end=1726
+  _globals['_ATTENDANCESTATUS']._serialized_start=1466
+  _globals['_ATTENDANCESTATUS']._serialized_end=1647
+  _globals['_ATTENDANCESOURCE']._serialized_start=1650
+  _globals['_ATTENDANCESOURCE']._serialized_end=1822
   _globals['_FRESHNESS']._serialized_start=135
   _globals['_FRESHNESS']._serialized_end=330
   _globals['_ATTENDANCERECORD']._serialized_start=333
-  _globals['_ATTENDANCERECORD']._serialized_end=624
-  _globals['_GETATTENDANCEREQUEST']._serialized_start=626
-  _globals['_GETATTENDANCEREQUEST']._serialized_end=680
-  _globals['_GETATTENDANCERESPONSE']._serialized_start=683
-  _globals['_GETATTENDANCERESPONSE']._serialized_end=820
-  _globals['_LISTAVAILABLERIDERSREQUEST']._serialized_start=822
-  _globals['_LISTAVAILABLERIDERSREQUEST']._serialized_end=880
-  _globals['_LISTAVAILABLERIDERSRESPONSE']._serialized_start=883
-  _globals['_LISTAVAILABLERIDERSRESPONSE']._serialized_end=1027
-  _globals['_RECORDATTENDANCEREQUEST']._serialized_start=1030
-  _globals['_RECORDATTENDANCEREQUEST']._serialized_end=1280
-  _globals['_RECORDATTENDANCERESPONSE']._serialized_start=1282
-  _globals['_RECORDATTENDANCERESPONSE']._serialized_end=1367
-  _globals['_ATTENDANCESERVICE']._serialized_start=1729
-  _globals['_ATTENDANCESERVICE']._serialized_end=2112
+  _globals['_ATTENDANCERECORD']._serialized_end=720
+  _globals['_GETATTENDANCEREQUEST']._serialized_start=722
+  _globals['_GETATTENDANCEREQUEST']._serialized_end=776
+  _globals['_GETATTENDANCERESPONSE']._serialized_start=779
+  _globals['_GETATTENDANCERESPONSE']._serialized_end=916
+  _globals['_LISTAVAILABLERIDERSREQUEST']._serialized_start=918
+  _globals['_LISTAVAILABLERIDERSREQUEST']._serialized_end=976
+  _globals['_LISTAVAILABLERIDERSRESPONSE']._serialized_start=979
+  _globals['_LISTAVAILABLERIDERSRESPONSE']._serialized_end=1123
+  _globals['_RECORDATTENDANCEREQUEST']._serialized_start=1126
+  _globals['_RECORDATTENDANCEREQUEST']._serialized_end=1376
+  _globals['_RECORDATTENDANCERESPONSE']._serialized_start=1378
+  _globals['_RECORDATTENDANCERESPONSE']._serialized_end=1463
+  _globals['_ATTENDANCESERVICE']._serialized_start=1825
+  _globals['_ATTENDANCESERVICE']._serialized_end=2208
 # @@protoc_insertion_point(module_scope)

@@ -52,7 +52,7 @@ class Freshness(_message.Message):
     def __init__(self, source: _Optional[_Union[AttendanceSource, str]] = ..., stale: _Optional[bool] = ..., age: _Optional[_Union[datetime.timedelta, _duration_pb2.Duration, _Mapping]] = ..., fetched_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., stale_reason: _Optional[str] = ...) -> None: ...
 
 class AttendanceRecord(_message.Message):
-    __slots__ = ("rider_id", "hub_id", "date", "status", "check_in_time", "check_out_time", "shift", "updated_at")
+    __slots__ = ("rider_id", "hub_id", "date", "status", "check_in_time", "check_out_time", "shift", "updated_at", "shift_start", "shift_end")
     RIDER_ID_FIELD_NUMBER: _ClassVar[int]
     HUB_ID_FIELD_NUMBER: _ClassVar[int]
     DATE_FIELD_NUMBER: _ClassVar[int]
@@ -61,6 +61,8 @@ class AttendanceRecord(_message.Message):
     CHECK_OUT_TIME_FIELD_NUMBER: _ClassVar[int]
     SHIFT_FIELD_NUMBER: _ClassVar[int]
     UPDATED_AT_FIELD_NUMBER: _ClassVar[int]
+    SHIFT_START_FIELD_NUMBER: _ClassVar[int]
+    SHIFT_END_FIELD_NUMBER: _ClassVar[int]
     rider_id: str
     hub_id: str
     date: str
@@ -69,7 +71,9 @@ class AttendanceRecord(_message.Message):
     check_out_time: _timestamp_pb2.Timestamp
     shift: str
     updated_at: _timestamp_pb2.Timestamp
-    def __init__(self, rider_id: _Optional[str] = ..., hub_id: _Optional[str] = ..., date: _Optional[str] = ..., status: _Optional[_Union[AttendanceStatus, str]] = ..., check_in_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., check_out_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., shift: _Optional[str] = ..., updated_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
+    shift_start: _timestamp_pb2.Timestamp
+    shift_end: _timestamp_pb2.Timestamp
+    def __init__(self, rider_id: _Optional[str] = ..., hub_id: _Optional[str] = ..., date: _Optional[str] = ..., status: _Optional[_Union[AttendanceStatus, str]] = ..., check_in_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., check_out_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., shift: _Optional[str] = ..., updated_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., shift_start: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., shift_end: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
 
 class GetAttendanceRequest(_message.Message):
     __slots__ = ("rider_id", "date")

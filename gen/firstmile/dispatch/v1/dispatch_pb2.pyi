@@ -72,7 +72,7 @@ class Vehicle(_message.Message):
     def __init__(self, id: _Optional[str] = ..., hub_id: _Optional[str] = ..., type: _Optional[_Union[VehicleType, str]] = ..., capacity_packages: _Optional[int] = ..., capacity_kg: _Optional[float] = ..., registration: _Optional[str] = ..., active: _Optional[bool] = ...) -> None: ...
 
 class Dispatch(_message.Message):
-    __slots__ = ("id", "hub_id", "route_id", "pickup_date", "rider_id", "vehicle_id", "status", "pur_ids", "total_packages", "total_weight_kg", "created_at", "started_at", "completed_at", "cancelled_at", "cancel_reason", "version", "request_id")
+    __slots__ = ("id", "hub_id", "route_id", "pickup_date", "rider_id", "vehicle_id", "status", "pur_ids", "total_packages", "total_weight_kg", "created_at", "started_at", "completed_at", "cancelled_at", "cancel_reason", "version", "request_id", "stops", "plan_id")
     ID_FIELD_NUMBER: _ClassVar[int]
     HUB_ID_FIELD_NUMBER: _ClassVar[int]
     ROUTE_ID_FIELD_NUMBER: _ClassVar[int]
@@ -90,6 +90,8 @@ class Dispatch(_message.Message):
     CANCEL_REASON_FIELD_NUMBER: _ClassVar[int]
     VERSION_FIELD_NUMBER: _ClassVar[int]
     REQUEST_ID_FIELD_NUMBER: _ClassVar[int]
+    STOPS_FIELD_NUMBER: _ClassVar[int]
+    PLAN_ID_FIELD_NUMBER: _ClassVar[int]
     id: str
     hub_id: str
     route_id: str
@@ -107,7 +109,19 @@ class Dispatch(_message.Message):
     cancel_reason: str
     version: int
     request_id: str
-    def __init__(self, id: _Optional[str] = ..., hub_id: _Optional[str] = ..., route_id: _Optional[str] = ..., pickup_date: _Optional[str] = ..., rider_id: _Optional[str] = ..., vehicle_id: _Optional[str] = ..., status: _Optional[_Union[DispatchStatus, str]] = ..., pur_ids: _Optional[_Iterable[str]] = ..., total_packages: _Optional[int] = ..., total_weight_kg: _Optional[float] = ..., created_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., started_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., completed_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., cancelled_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., cancel_reason: _Optional[str] = ..., version: _Optional[int] = ..., request_id: _Optional[str] = ...) -> None: ...
+    stops: _containers.RepeatedCompositeFieldContainer[DispatchStop]
+    plan_id: str
+    def __init__(self, id: _Optional[str] = ..., hub_id: _Optional[str] = ..., route_id: _Optional[str] = ..., pickup_date: _Optional[str] = ..., rider_id: _Optional[str] = ..., vehicle_id: _Optional[str] = ..., status: _Optional[_Union[DispatchStatus, str]] = ..., pur_ids: _Optional[_Iterable[str]] = ..., total_packages: _Optional[int] = ..., total_weight_kg: _Optional[float] = ..., created_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., started_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., completed_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., cancelled_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., cancel_reason: _Optional[str] = ..., version: _Optional[int] = ..., request_id: _Optional[str] = ..., stops: _Optional[_Iterable[_Union[DispatchStop, _Mapping]]] = ..., plan_id: _Optional[str] = ...) -> None: ...
+
+class DispatchStop(_message.Message):
+    __slots__ = ("pur_id", "sequence", "eta")
+    PUR_ID_FIELD_NUMBER: _ClassVar[int]
+    SEQUENCE_FIELD_NUMBER: _ClassVar[int]
+    ETA_FIELD_NUMBER: _ClassVar[int]
+    pur_id: str
+    sequence: int
+    eta: _timestamp_pb2.Timestamp
+    def __init__(self, pur_id: _Optional[str] = ..., sequence: _Optional[int] = ..., eta: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
 
 class UpsertRiderRequest(_message.Message):
     __slots__ = ("rider",)
@@ -452,3 +466,149 @@ class WatchOpenPickupsByRouteResponse(_message.Message):
     groups: _containers.RepeatedCompositeFieldContainer[RouteGroup]
     snapshot: bool
     def __init__(self, groups: _Optional[_Iterable[_Union[RouteGroup, _Mapping]]] = ..., snapshot: _Optional[bool] = ...) -> None: ...
+
+class Hub(_message.Message):
+    __slots__ = ("id", "name", "location", "timezone")
+    ID_FIELD_NUMBER: _ClassVar[int]
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    LOCATION_FIELD_NUMBER: _ClassVar[int]
+    TIMEZONE_FIELD_NUMBER: _ClassVar[int]
+    id: str
+    name: str
+    location: _common_pb2.LatLng
+    timezone: str
+    def __init__(self, id: _Optional[str] = ..., name: _Optional[str] = ..., location: _Optional[_Union[_common_pb2.LatLng, _Mapping]] = ..., timezone: _Optional[str] = ...) -> None: ...
+
+class UpsertHubRequest(_message.Message):
+    __slots__ = ("hub",)
+    HUB_FIELD_NUMBER: _ClassVar[int]
+    hub: Hub
+    def __init__(self, hub: _Optional[_Union[Hub, _Mapping]] = ...) -> None: ...
+
+class UpsertHubResponse(_message.Message):
+    __slots__ = ("hub", "created")
+    HUB_FIELD_NUMBER: _ClassVar[int]
+    CREATED_FIELD_NUMBER: _ClassVar[int]
+    hub: Hub
+    created: bool
+    def __init__(self, hub: _Optional[_Union[Hub, _Mapping]] = ..., created: _Optional[bool] = ...) -> None: ...
+
+class PlanDispatchesRequest(_message.Message):
+    __slots__ = ("hub_id", "pickup_date", "route_ids")
+    HUB_ID_FIELD_NUMBER: _ClassVar[int]
+    PICKUP_DATE_FIELD_NUMBER: _ClassVar[int]
+    ROUTE_IDS_FIELD_NUMBER: _ClassVar[int]
+    hub_id: str
+    pickup_date: str
+    route_ids: _containers.RepeatedScalarFieldContainer[str]
+    def __init__(self, hub_id: _Optional[str] = ..., pickup_date: _Optional[str] = ..., route_ids: _Optional[_Iterable[str]] = ...) -> None: ...
+
+class PlanDispatchesResponse(_message.Message):
+    __slots__ = ("plan",)
+    PLAN_FIELD_NUMBER: _ClassVar[int]
+    plan: DispatchPlan
+    def __init__(self, plan: _Optional[_Union[DispatchPlan, _Mapping]] = ...) -> None: ...
+
+class DispatchPlan(_message.Message):
+    __slots__ = ("id", "hub_id", "pickup_date", "trips", "unplanned", "expires_at", "created_at", "dispatch_ids", "total_distance_m", "arrival_order_distance_m")
+    ID_FIELD_NUMBER: _ClassVar[int]
+    HUB_ID_FIELD_NUMBER: _ClassVar[int]
+    PICKUP_DATE_FIELD_NUMBER: _ClassVar[int]
+    TRIPS_FIELD_NUMBER: _ClassVar[int]
+    UNPLANNED_FIELD_NUMBER: _ClassVar[int]
+    EXPIRES_AT_FIELD_NUMBER: _ClassVar[int]
+    CREATED_AT_FIELD_NUMBER: _ClassVar[int]
+    DISPATCH_IDS_FIELD_NUMBER: _ClassVar[int]
+    TOTAL_DISTANCE_M_FIELD_NUMBER: _ClassVar[int]
+    ARRIVAL_ORDER_DISTANCE_M_FIELD_NUMBER: _ClassVar[int]
+    id: str
+    hub_id: str
+    pickup_date: str
+    trips: _containers.RepeatedCompositeFieldContainer[PlannedTrip]
+    unplanned: _containers.RepeatedCompositeFieldContainer[UnplannedPickup]
+    expires_at: _timestamp_pb2.Timestamp
+    created_at: _timestamp_pb2.Timestamp
+    dispatch_ids: _containers.RepeatedScalarFieldContainer[str]
+    total_distance_m: float
+    arrival_order_distance_m: float
+    def __init__(self, id: _Optional[str] = ..., hub_id: _Optional[str] = ..., pickup_date: _Optional[str] = ..., trips: _Optional[_Iterable[_Union[PlannedTrip, _Mapping]]] = ..., unplanned: _Optional[_Iterable[_Union[UnplannedPickup, _Mapping]]] = ..., expires_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., created_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., dispatch_ids: _Optional[_Iterable[str]] = ..., total_distance_m: _Optional[float] = ..., arrival_order_distance_m: _Optional[float] = ...) -> None: ...
+
+class PlannedTrip(_message.Message):
+    __slots__ = ("id", "route_id", "rider_id", "vehicle_id", "stops", "distance_m", "start_time", "end_time", "total_packages", "total_weight_kg", "reasons")
+    ID_FIELD_NUMBER: _ClassVar[int]
+    ROUTE_ID_FIELD_NUMBER: _ClassVar[int]
+    RIDER_ID_FIELD_NUMBER: _ClassVar[int]
+    VEHICLE_ID_FIELD_NUMBER: _ClassVar[int]
+    STOPS_FIELD_NUMBER: _ClassVar[int]
+    DISTANCE_M_FIELD_NUMBER: _ClassVar[int]
+    START_TIME_FIELD_NUMBER: _ClassVar[int]
+    END_TIME_FIELD_NUMBER: _ClassVar[int]
+    TOTAL_PACKAGES_FIELD_NUMBER: _ClassVar[int]
+    TOTAL_WEIGHT_KG_FIELD_NUMBER: _ClassVar[int]
+    REASONS_FIELD_NUMBER: _ClassVar[int]
+    id: str
+    route_id: str
+    rider_id: str
+    vehicle_id: str
+    stops: _containers.RepeatedCompositeFieldContainer[PlannedStop]
+    distance_m: float
+    start_time: _timestamp_pb2.Timestamp
+    end_time: _timestamp_pb2.Timestamp
+    total_packages: int
+    total_weight_kg: float
+    reasons: _containers.RepeatedScalarFieldContainer[str]
+    def __init__(self, id: _Optional[str] = ..., route_id: _Optional[str] = ..., rider_id: _Optional[str] = ..., vehicle_id: _Optional[str] = ..., stops: _Optional[_Iterable[_Union[PlannedStop, _Mapping]]] = ..., distance_m: _Optional[float] = ..., start_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., end_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., total_packages: _Optional[int] = ..., total_weight_kg: _Optional[float] = ..., reasons: _Optional[_Iterable[str]] = ...) -> None: ...
+
+class PlannedStop(_message.Message):
+    __slots__ = ("pur_id", "eta")
+    PUR_ID_FIELD_NUMBER: _ClassVar[int]
+    ETA_FIELD_NUMBER: _ClassVar[int]
+    pur_id: str
+    eta: _timestamp_pb2.Timestamp
+    def __init__(self, pur_id: _Optional[str] = ..., eta: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
+
+class UnplannedPickup(_message.Message):
+    __slots__ = ("pur_id", "reason")
+    PUR_ID_FIELD_NUMBER: _ClassVar[int]
+    REASON_FIELD_NUMBER: _ClassVar[int]
+    pur_id: str
+    reason: str
+    def __init__(self, pur_id: _Optional[str] = ..., reason: _Optional[str] = ...) -> None: ...
+
+class TripChange(_message.Message):
+    __slots__ = ("trip_id", "drop", "rider_id", "vehicle_id")
+    TRIP_ID_FIELD_NUMBER: _ClassVar[int]
+    DROP_FIELD_NUMBER: _ClassVar[int]
+    RIDER_ID_FIELD_NUMBER: _ClassVar[int]
+    VEHICLE_ID_FIELD_NUMBER: _ClassVar[int]
+    trip_id: str
+    drop: bool
+    rider_id: str
+    vehicle_id: str
+    def __init__(self, trip_id: _Optional[str] = ..., drop: _Optional[bool] = ..., rider_id: _Optional[str] = ..., vehicle_id: _Optional[str] = ...) -> None: ...
+
+class CommitDispatchPlanRequest(_message.Message):
+    __slots__ = ("plan_id", "only_valid_trips", "changes")
+    PLAN_ID_FIELD_NUMBER: _ClassVar[int]
+    ONLY_VALID_TRIPS_FIELD_NUMBER: _ClassVar[int]
+    CHANGES_FIELD_NUMBER: _ClassVar[int]
+    plan_id: str
+    only_valid_trips: bool
+    changes: _containers.RepeatedCompositeFieldContainer[TripChange]
+    def __init__(self, plan_id: _Optional[str] = ..., only_valid_trips: _Optional[bool] = ..., changes: _Optional[_Iterable[_Union[TripChange, _Mapping]]] = ...) -> None: ...
+
+class CommitDispatchPlanResponse(_message.Message):
+    __slots__ = ("dispatches", "skipped")
+    DISPATCHES_FIELD_NUMBER: _ClassVar[int]
+    SKIPPED_FIELD_NUMBER: _ClassVar[int]
+    dispatches: _containers.RepeatedCompositeFieldContainer[Dispatch]
+    skipped: _containers.RepeatedCompositeFieldContainer[SkippedTrip]
+    def __init__(self, dispatches: _Optional[_Iterable[_Union[Dispatch, _Mapping]]] = ..., skipped: _Optional[_Iterable[_Union[SkippedTrip, _Mapping]]] = ...) -> None: ...
+
+class SkippedTrip(_message.Message):
+    __slots__ = ("trip_id", "reason")
+    TRIP_ID_FIELD_NUMBER: _ClassVar[int]
+    REASON_FIELD_NUMBER: _ClassVar[int]
+    trip_id: str
+    reason: str
+    def __init__(self, trip_id: _Optional[str] = ..., reason: _Optional[str] = ...) -> None: ...

@@ -120,6 +120,21 @@ class DispatchServiceStub:
                 request_serializer=firstmile_dot_dispatch_dot_v1_dot_dispatch__pb2.WatchOpenPickupsByRouteRequest.SerializeToString,
                 response_deserializer=firstmile_dot_dispatch_dot_v1_dot_dispatch__pb2.WatchOpenPickupsByRouteResponse.FromString,
                 _registered_method=True)
+        self.UpsertHub = channel.unary_unary(
+                '/firstmile.dispatch.v1.DispatchService/UpsertHub',
+                request_serializer=firstmile_dot_dispatch_dot_v1_dot_dispatch__pb2.UpsertHubRequest.SerializeToString,
+                response_deserializer=firstmile_dot_dispatch_dot_v1_dot_dispatch__pb2.UpsertHubResponse.FromString,
+                _registered_method=True)
+        self.PlanDispatches = channel.unary_unary(
+                '/firstmile.dispatch.v1.DispatchService/PlanDispatches',
+                request_serializer=firstmile_dot_dispatch_dot_v1_dot_dispatch__pb2.PlanDispatchesRequest.SerializeToString,
+                response_deserializer=firstmile_dot_dispatch_dot_v1_dot_dispatch__pb2.PlanDispatchesResponse.FromString,
+                _registered_method=True)
+        self.CommitDispatchPlan = channel.unary_unary(
+                '/firstmile.dispatch.v1.DispatchService/CommitDispatchPlan',
+                request_serializer=firstmile_dot_dispatch_dot_v1_dot_dispatch__pb2.CommitDispatchPlanRequest.SerializeToString,
+                response_deserializer=firstmile_dot_dispatch_dot_v1_dot_dispatch__pb2.CommitDispatchPlanResponse.FromString,
+                _registered_method=True)
 
 
 class DispatchServiceServicer:
@@ -267,6 +282,38 @@ class DispatchServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def UpsertHub(self, request, context):
+        """Creates or replaces a hub: its name, time zone and the depot where every
+        trip starts and ends.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def PlanDispatches(self, request, context):
+        """Proposes trips for a hub's queued pickups of a day (all its routes when
+        route_ids is empty): one route, rider and vehicle per trip, stops in
+        visiting order with ETAs, within capacities and the riders' shifts. The
+        plan is stored until expires_at for review; nothing is dispatched until
+        CommitDispatchPlan. NOT_FOUND for an unknown hub or route;
+        FAILED_PRECONDITION for a hub without a depot; INVALID_ARGUMENT for a day
+        in the past.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def CommitDispatchPlan(self, request, context):
+        """Creates all of a plan's dispatches in one transaction, with their ordered
+        stops; committing twice creates nothing new. FAILED_PRECONDITION naming
+        what changed if the world moved since planning (a pickup cancelled,
+        re-routed or dispatched; a rider busy or absent), unless
+        only_valid_trips is set; NOT_FOUND for an unknown or expired plan.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_DispatchServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -344,6 +391,21 @@ def add_DispatchServiceServicer_to_server(servicer, server):
                     servicer.WatchOpenPickupsByRoute,
                     request_deserializer=firstmile_dot_dispatch_dot_v1_dot_dispatch__pb2.WatchOpenPickupsByRouteRequest.FromString,
                     response_serializer=firstmile_dot_dispatch_dot_v1_dot_dispatch__pb2.WatchOpenPickupsByRouteResponse.SerializeToString,
+            ),
+            'UpsertHub': grpc.unary_unary_rpc_method_handler(
+                    servicer.UpsertHub,
+                    request_deserializer=firstmile_dot_dispatch_dot_v1_dot_dispatch__pb2.UpsertHubRequest.FromString,
+                    response_serializer=firstmile_dot_dispatch_dot_v1_dot_dispatch__pb2.UpsertHubResponse.SerializeToString,
+            ),
+            'PlanDispatches': grpc.unary_unary_rpc_method_handler(
+                    servicer.PlanDispatches,
+                    request_deserializer=firstmile_dot_dispatch_dot_v1_dot_dispatch__pb2.PlanDispatchesRequest.FromString,
+                    response_serializer=firstmile_dot_dispatch_dot_v1_dot_dispatch__pb2.PlanDispatchesResponse.SerializeToString,
+            ),
+            'CommitDispatchPlan': grpc.unary_unary_rpc_method_handler(
+                    servicer.CommitDispatchPlan,
+                    request_deserializer=firstmile_dot_dispatch_dot_v1_dot_dispatch__pb2.CommitDispatchPlanRequest.FromString,
+                    response_serializer=firstmile_dot_dispatch_dot_v1_dot_dispatch__pb2.CommitDispatchPlanResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -762,6 +824,87 @@ class DispatchService:
             '/firstmile.dispatch.v1.DispatchService/WatchOpenPickupsByRoute',
             firstmile_dot_dispatch_dot_v1_dot_dispatch__pb2.WatchOpenPickupsByRouteRequest.SerializeToString,
             firstmile_dot_dispatch_dot_v1_dot_dispatch__pb2.WatchOpenPickupsByRouteResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def UpsertHub(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/firstmile.dispatch.v1.DispatchService/UpsertHub',
+            firstmile_dot_dispatch_dot_v1_dot_dispatch__pb2.UpsertHubRequest.SerializeToString,
+            firstmile_dot_dispatch_dot_v1_dot_dispatch__pb2.UpsertHubResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def PlanDispatches(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/firstmile.dispatch.v1.DispatchService/PlanDispatches',
+            firstmile_dot_dispatch_dot_v1_dot_dispatch__pb2.PlanDispatchesRequest.SerializeToString,
+            firstmile_dot_dispatch_dot_v1_dot_dispatch__pb2.PlanDispatchesResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def CommitDispatchPlan(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/firstmile.dispatch.v1.DispatchService/CommitDispatchPlan',
+            firstmile_dot_dispatch_dot_v1_dot_dispatch__pb2.CommitDispatchPlanRequest.SerializeToString,
+            firstmile_dot_dispatch_dot_v1_dot_dispatch__pb2.CommitDispatchPlanResponse.FromString,
             options,
             channel_credentials,
             insecure,
