@@ -187,3 +187,37 @@ def watch_open_pickups_by_route_request(
 ) -> dispatch_pb2.WatchOpenPickupsByRouteRequest:
     """The live board of a hub's day: a snapshot, then the route groups that change."""
     return dispatch_pb2.WatchOpenPickupsByRouteRequest(hub_id=hub_id, pickup_date=pickup_date)
+
+
+def upsert_hub_request(
+    *, hub_id: str, lat: float, lng: float, timezone: str, name: str = ""
+) -> dispatch_pb2.UpsertHubRequest:
+    """A hub with its depot at (lat, lng), where every trip starts and ends, created or replaced."""
+    return dispatch_pb2.UpsertHubRequest(
+        hub=dispatch_pb2.Hub(id=hub_id, name=name, location=common_pb2.LatLng(lat=lat, lng=lng), timezone=timezone)
+    )
+
+
+def plan_dispatches_request(
+    *, hub_id: str, pickup_date: str, route_ids: Iterable[str] = ()
+) -> dispatch_pb2.PlanDispatchesRequest:
+    """Proposed trips for the hub's queued pickups of `pickup_date` (every route when `route_ids`
+    is empty); nothing is dispatched until the plan is committed."""
+    return dispatch_pb2.PlanDispatchesRequest(hub_id=hub_id, pickup_date=pickup_date, route_ids=list(route_ids))
+
+
+def trip_change(
+    *, trip_id: str, drop: bool = False, rider_id: str = "", vehicle_id: str = ""
+) -> dispatch_pb2.TripChange:
+    """A team lead's change to one planned trip: drop it, or swap its rider or vehicle (empty keeps it)."""
+    return dispatch_pb2.TripChange(trip_id=trip_id, drop=drop, rider_id=rider_id, vehicle_id=vehicle_id)
+
+
+def commit_dispatch_plan_request(
+    *, plan_id: str, only_valid_trips: bool = False, changes: Iterable[dispatch_pb2.TripChange] = ()
+) -> dispatch_pb2.CommitDispatchPlanRequest:
+    """Every trip of a stored plan made a dispatch, in one transaction (with `only_valid_trips`,
+    the trips the world did not invalidate since planning); `changes` from `trip_change`."""
+    return dispatch_pb2.CommitDispatchPlanRequest(
+        plan_id=plan_id, only_valid_trips=only_valid_trips, changes=list(changes)
+    )
