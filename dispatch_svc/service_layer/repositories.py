@@ -13,6 +13,7 @@ import builtins
 from collections.abc import Collection, Iterable, Sequence
 from datetime import date, datetime
 
+from dispatch_svc.domain.hubs import AttendanceChange, Hub, RiderDay
 from dispatch_svc.domain.model import Dispatch, Load, Pickup, Rider, RouteKey, Vehicle
 from dispatch_svc.domain.ranking import ActiveDispatchRef, PastDispatch
 from dispatch_svc.domain.routes import RouteMapChange
@@ -151,3 +152,28 @@ class AbstractRouteRepository(abc.ABC):
     def names(self, hub_id: str, route_ids: Collection[str] | None = None) -> dict[str, str]:
         """Route id -> name of the hub's known routes (deleted ones too: their pickups may still be
         on a board), or of only `route_ids`."""
+
+
+class AbstractHubRepository(abc.ABC):
+    """The hubs (UpsertHub): depot and time zone."""
+
+    @abc.abstractmethod
+    def upsert(self, hub: Hub, now: datetime) -> bool:
+        """Create or replace the hub of this id; True when it was created."""
+
+    @abc.abstractmethod
+    def get(self, hub_id: str) -> Hub | None: ...
+
+
+class AbstractAttendanceRepository(abc.ABC):
+    """The attendance read model (from attendance.events.v1): one row per rider and day."""
+
+    @abc.abstractmethod
+    def apply(self, change: AttendanceChange, now: datetime) -> bool:
+        """Store the change unless the stored one of that rider and day changed later (then
+        False: a redelivered or reordered event changes nothing)."""
+
+    @abc.abstractmethod
+    def attendance_for(self, hub_id: str, day: date) -> dict[str, RiderDay]:
+        """Rider id -> status and shift window of every rider the hub has a record of that day
+        (a rider without one is unknown: the planner treats them as not present)."""

@@ -11,7 +11,9 @@ from typing import Self
 from dispatch_svc.domain.board import BoardChange
 from dispatch_svc.domain.model import RouteKey
 from dispatch_svc.service_layer.repositories import (
+    AbstractAttendanceRepository,
     AbstractDispatchRepository,
+    AbstractHubRepository,
     AbstractPickupRepository,
     AbstractRiderRepository,
     AbstractRouteRepository,
@@ -26,6 +28,8 @@ class AbstractDispatchUnitOfWork(AbstractUnitOfWork):
     pickups: AbstractPickupRepository
     dispatches: AbstractDispatchRepository
     routes: AbstractRouteRepository
+    hubs: AbstractHubRepository
+    attendance: AbstractAttendanceRepository
 
     def __enter__(self) -> Self:
         # The board groups this transaction changes, announced by the adapter's commit (and

@@ -21,6 +21,7 @@ from datetime import date, datetime
 from typing import Self
 
 from dispatch_svc.domain.board import BoardChange
+from dispatch_svc.domain.hubs import AttendanceChange, Hub
 from dispatch_svc.domain.model import (
     Dispatch,
     DispatchStatus,
@@ -44,6 +45,7 @@ from dispatch_svc.service_layer.repositories import (
 )
 from dispatch_svc.service_layer.unit_of_work import AbstractDispatchUnitOfWork
 from dispatch_svc.service_layer.views import DispatchCursor, DispatchFilter, OpenPickupRow, RouteGroupView
+from tests.support.fakes_dispatch_hubs import FakeAttendanceRepository, FakeHubRepository
 
 
 @dataclass
@@ -62,6 +64,9 @@ class DispatchStore:
     routes: dict[tuple[str, str], tuple[RouteSummary, int, bool]] = field(default_factory=dict)
     # The board changes each commit announced, in commit order.
     announced: list[set[BoardChange]] = field(default_factory=list)
+    hubs: dict[str, Hub] = field(default_factory=dict)
+    # The attendance read model: (rider, day) -> the last change applied.
+    rider_days: dict[tuple[str, date], AttendanceChange] = field(default_factory=dict)
 
     def working_copy(self) -> DispatchStore:
         return DispatchStore(
@@ -71,6 +76,8 @@ class DispatchStore:
             dispatches=copy.deepcopy(self.dispatches),
             positions=self.positions,  # a sequence: never rolled back
             routes=dict(self.routes),
+            hubs=dict(self.hubs),
+            rider_days=dict(self.rider_days),
         )
 
     def take(self, working: DispatchStore, events: list[object]) -> None:
@@ -78,6 +85,7 @@ class DispatchStore:
         self.riders, self.vehicles = committed.riders, committed.vehicles
         self.pickups, self.dispatches = committed.pickups, committed.dispatches
         self.routes = committed.routes
+        self.hubs, self.rider_days = committed.hubs, committed.rider_days
         self.events.extend(events)
         self.commits += 1
 
@@ -328,6 +336,8 @@ class FakeDispatchUnitOfWork(AbstractDispatchUnitOfWork):
         self.pickups = FakePickupRepository(self._working)
         self.dispatches = FakeDispatchRepository(self._working)
         self.routes = FakeRouteRepository(self._working)
+        self.hubs = FakeHubRepository(self._working.hubs)
+        self.attendance = FakeAttendanceRepository(self._working.rider_days)
         return super().__enter__()
 
     def _commit(self, events: list[object]) -> None:

@@ -1,0 +1,103 @@
+"""Hubs (the depot every trip starts and ends at, and the hub's time zone) and the attendance read
+model (from attendance.events.v1): who is present at a hub on a day, and within which shift.
+
+Pure domain: a Hub or an AttendanceChange that breaks a rule cannot be built (InvalidArgument
+naming the field)."""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass
+from datetime import date, datetime
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from mesh.errors import InvalidArgument
+from mesh.kernel import check_coordinates, check_id, check_text, quoted
+
+MAX_HUB_NAME = 200
+MAX_TIMEZONE = 64
+
+
+def check_timezone(field: str, value: str) -> ZoneInfo:
+    """An IANA time zone name zoneinfo knows ("Asia/Kolkata")."""
+    check_text(field, value, MAX_TIMEZONE, required=True)
+    # ZoneInfo also accepts relative paths; a name is letters, digits and _+-/ only.
+    if value.startswith("/") or ".." in value or not all(c.isalnum() or c in "_+-/" for c in value):
+        raise InvalidArgument(f"{field}: {quoted(value)} is not an IANA time zone name")
+    try:
+        return ZoneInfo(value)
+    except (ZoneInfoNotFoundError, ValueError) as exc:
+        raise InvalidArgument(f"{field}: {quoted(value)} is not an IANA time zone name") from exc
+
+
+@dataclass(frozen=True)
+class Hub:
+    id: str
+    name: str
+    lat: float
+    lng: float
+    timezone: str
+
+    def __post_init__(self) -> None:
+        check_id("hub.id", self.id)
+        check_text("hub.name", self.name, MAX_HUB_NAME)
+        check_coordinates("hub.location", self.lat, self.lng)
+        check_timezone("hub.timezone", self.timezone)
+
+    @property
+    def zone(self) -> ZoneInfo:
+        return ZoneInfo(self.timezone)
+
+
+class Presence(enum.Enum):
+    """A rider's attendance status for a day (attendance_adapter's AttendanceStatus)."""
+
+    PRESENT = "PRESENT"
+    ABSENT = "ABSENT"
+    ON_LEAVE = "ON_LEAVE"
+    CHECKED_OUT = "CHECKED_OUT"
+
+    @property
+    def gone(self) -> bool:
+        """Not coming back that day: an OPEN dispatch of such a rider is released."""
+        return self is not Presence.PRESENT
+
+
+@dataclass(frozen=True)
+class RiderDay:
+    """What the read model knows of one rider on one day. `shift_start`/`shift_end` are both set
+    or both None (None: the day's default window applies)."""
+
+    status: Presence
+    shift_start: datetime | None = None
+    shift_end: datetime | None = None
+
+    @property
+    def present(self) -> bool:
+        return self.status is Presence.PRESENT
+
+
+@dataclass(frozen=True)
+class AttendanceChange:
+    """One AttendanceChanged event as the read model applies it. `changed_at` orders the changes
+    of one rider and day: an older one than the stored is ignored (redelivery, reordering)."""
+
+    rider_id: str
+    hub_id: str
+    day: date
+    status: Presence
+    changed_at: datetime
+    shift_start: datetime | None = None
+    shift_end: datetime | None = None
+
+    def __post_init__(self) -> None:
+        check_id("rider_id", self.rider_id)
+        check_id("hub_id", self.hub_id)
+        if (self.shift_start is None) != (self.shift_end is None):
+            raise InvalidArgument("record.shift_start and record.shift_end must be set together")
+        if self.shift_start is not None and self.shift_end is not None and self.shift_end <= self.shift_start:
+            raise InvalidArgument("record.shift_end must be after record.shift_start")
+
+    @property
+    def rider_day(self) -> RiderDay:
+        return RiderDay(self.status, self.shift_start, self.shift_end)
