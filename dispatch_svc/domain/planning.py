@@ -1,0 +1,229 @@
+"""Planning a hub's day: which rider drives which vehicle on which trip, visiting which pickups in which order.
+
+Pure domain: the problem handed to a planner (`PlanningProblem`), what it proposes (`PlanResult`:
+`ProposedTrip`s and `Unplanned` pickups with reasons) and how travel is estimated (`TravelModel`).
+Times are timezone-aware datetimes (UTC); the day's default shift is in the hub's local time.
+"""
+
+from __future__ import annotations
+
+import abc
+import enum
+import math
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import date, datetime, time, timedelta
+from zoneinfo import ZoneInfo
+
+from dispatch_svc.domain.model import VehicleType
+
+EARTH_RADIUS_M = 6_371_008.8
+
+
+@dataclass(frozen=True)
+class Point:
+    lat: float
+    lng: float
+
+
+@dataclass(frozen=True)
+class PlanningSettings:
+    """How a day is planned (from dispatch_svc.config.Settings; documented in docs/dispatch.md)."""
+
+    # The shift of a rider whose attendance gives none, in the hub's local time.
+    day_start: time = time(8, 0)
+    day_end: time = time(20, 0)
+    # Time spent at one stop: fixed plus per package.
+    service_seconds_per_stop: int = 120
+    service_seconds_per_package: int = 10
+    # Upper bound of one hub's solve, in seconds.
+    max_solve_seconds: float = 5.0
+    # The solver's exploration level (0-5; higher explores more and takes longer).
+    exploration_level: int = 3
+
+
+@dataclass(frozen=True)
+class PlanningStop:
+    """One queued pickup to place."""
+
+    pur_id: str
+    route_id: str
+    location: Point
+    packages: int
+    weight_kg: float
+    arrived_at: datetime
+
+
+@dataclass(frozen=True)
+class ShiftWindow:
+    start: datetime
+    end: datetime
+
+
+@dataclass(frozen=True)
+class PlanningRider:
+    """A present rider. `busy_until`: holds an active dispatch until then (estimate); None = free."""
+
+    id: str
+    # Trips driven per route so far (history), and the routes whose default rider this rider is.
+    route_history: Mapping[str, int] = field(default_factory=dict)
+    default_routes: frozenset[str] = frozenset()
+    # None = the day's default window from the settings.
+    shift: ShiftWindow | None = None
+    busy_until: datetime | None = None
+
+    def preference(self, route_id: str) -> tuple[bool, int]:
+        """Higher is better: default rider of the route first, then by trips driven on it."""
+        return (route_id in self.default_routes, self.route_history.get(route_id, 0))
+
+    def knows(self, route_id: str) -> bool:
+        return route_id in self.default_routes or self.route_history.get(route_id, 0) > 0
+
+
+@dataclass(frozen=True)
+class PlanningVehicle:
+    """An active vehicle. `busy_until`: on an active dispatch until then (estimate); None = free."""
+
+    id: str
+    type: VehicleType
+    capacity_packages: int
+    capacity_kg: float
+    busy_until: datetime | None = None
+
+
+@dataclass(frozen=True)
+class PlanningProblem:
+    hub_id: str
+    depot: Point
+    timezone: str  # IANA name of the hub's time zone
+    day: date
+    stops: Sequence[PlanningStop]
+    riders: Sequence[PlanningRider]
+    vehicles: Sequence[PlanningVehicle]
+    settings: PlanningSettings = PlanningSettings()
+    # No trip starts before this (now, when planning today); None = the start of the day.
+    not_before: datetime | None = None
+
+    @property
+    def day_start(self) -> datetime:
+        """Local midnight of the day: the zero of the solver's clock."""
+        return datetime.combine(self.day, time(0, 0), tzinfo=ZoneInfo(self.timezone))
+
+    def default_shift(self) -> ShiftWindow:
+        zone = ZoneInfo(self.timezone)
+        start = datetime.combine(self.day, self.settings.day_start, tzinfo=zone)
+        end = datetime.combine(self.day, self.settings.day_end, tzinfo=zone)
+        if end <= start:
+            end += timedelta(days=1)
+        return ShiftWindow(start, end)
+
+    def shift_of(self, rider: PlanningRider) -> ShiftWindow:
+        return rider.shift if rider.shift is not None else self.default_shift()
+
+
+@dataclass(frozen=True)
+class PlannedStopEta:
+    pur_id: str
+    eta: datetime
+
+
+@dataclass(frozen=True)
+class ProposedTrip:
+    """One trip: one route, one rider, one vehicle, from the depot through the stops and back."""
+
+    route_id: str
+    rider_id: str
+    vehicle_id: str
+    stops: tuple[PlannedStopEta, ...]
+    distance_m: float
+    start: datetime
+    end: datetime
+    total_packages: int
+    total_weight_kg: float
+    # Why this rider, why this vehicle, how much shorter than arrival order; in words.
+    reasons: tuple[str, ...] = ()
+    # The same stops visited in arrival order (from the depot and back), in meters.
+    arrival_order_distance_m: float = 0.0
+
+
+class UnplannedReason(enum.Enum):
+    LARGER_THAN_ANY_VEHICLE = "larger than any vehicle"
+    OUTSIDE_EVERY_SHIFT = "outside every shift"
+    NO_RIDER_OR_VEHICLE_LEFT = "no rider or vehicle left"
+
+
+@dataclass(frozen=True)
+class Unplanned:
+    pur_id: str
+    kind: UnplannedReason
+    detail: str = ""
+
+    @property
+    def reason(self) -> str:
+        return f"{self.kind.value}: {self.detail}" if self.detail else self.kind.value
+
+
+@dataclass(frozen=True)
+class PlanResult:
+    trips: tuple[ProposedTrip, ...]
+    unplanned: tuple[Unplanned, ...]
+    solve_seconds: float = 0.0
+
+    @property
+    def total_distance_m(self) -> float:
+        return sum(trip.distance_m for trip in self.trips)
+
+    @property
+    def arrival_order_distance_m(self) -> float:
+        return sum(trip.arrival_order_distance_m for trip in self.trips)
+
+
+# -- travel -----------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class TravelMatrix:
+    """Seconds and meters from points[i] to points[j]."""
+
+    seconds: list[list[int]]
+    meters: list[list[int]]
+
+
+class TravelModel(abc.ABC):
+    """Travel between points for a vehicle type; an OSRM-style table service can implement it."""
+
+    @abc.abstractmethod
+    def matrix(self, points: Sequence[Point], vehicle_type: VehicleType) -> TravelMatrix:
+        raise NotImplementedError
+
+
+def great_circle_m(a: Point, b: Point) -> float:
+    lat1, lat2 = math.radians(a.lat), math.radians(b.lat)
+    dlat, dlng = lat2 - lat1, math.radians(b.lng - a.lng)
+    h = math.sin(dlat / 2) ** 2 + math.cos(lat1) * math.cos(lat2) * math.sin(dlng / 2) ** 2
+    return 2 * EARTH_RADIUS_M * math.asin(min(1.0, math.sqrt(h)))
+
+
+class GreatCircleTravelModel(TravelModel):
+    """Great-circle distance x a circuity factor (roads are longer than the crow flies), at a speed per type."""
+
+    def __init__(self, circuity_factor: float, speeds_kmh: Mapping[VehicleType, float]) -> None:
+        if circuity_factor < 1.0:
+            raise ValueError("circuity_factor must be at least 1")
+        missing = [t.value for t in VehicleType if speeds_kmh.get(t, 0.0) <= 0.0]
+        if missing:
+            raise ValueError(f"a positive speed is needed for {missing}")
+        self.circuity_factor = circuity_factor
+        self.speeds_kmh = dict(speeds_kmh)
+
+    def meters(self, a: Point, b: Point) -> float:
+        return great_circle_m(a, b) * self.circuity_factor
+
+    def seconds(self, meters: float, vehicle_type: VehicleType) -> float:
+        return meters / (self.speeds_kmh[vehicle_type] / 3.6)
+
+    def matrix(self, points: Sequence[Point], vehicle_type: VehicleType) -> TravelMatrix:
+        meters = [[round(self.meters(a, b)) for b in points] for a in points]
+        speed = self.speeds_kmh[vehicle_type] / 3.6
+        seconds = [[round(m / speed) for m in row] for row in meters]
+        return TravelMatrix(seconds, meters)
