@@ -1,10 +1,12 @@
 """`python -m demo`: the main job, run against a mesh that `make up` started.
 
-Imports the demo hub's route map into routing_svc, loads the hub's fleet into dispatch_svc and
+Imports the demo hub's route map into routing_svc, stores its depot (UpsertHub), loads the hub's fleet into dispatch_svc and
 attendance_adapter (riders, vehicles, today's attendance, yesterday's dispatch history), streams a
 simulated day of pickup requests through pur_svc, follows each until it is routed, prints a
 per-route summary with latency and throughput, then the dispatch board (open pickups per route and
-the recommended rider and vehicle), draws the hub into a PNG; then, as the hub's team lead, shows
+the recommended rider and vehicle), draws the hub into a PNG, plans the day's dispatches
+(PlanDispatches: trips per route, unplanned pickups, the comparison with arrival-order first fit)
+and draws the trips beside the hub's picture; then, as the hub's team lead, shows
 the manual queue (how many, why, the nearest routes), resolves one exception by a manual
 assignment and prints that PUR's history; and leaves the mesh running for grpcurl.
 """
@@ -19,7 +21,7 @@ from pathlib import Path
 
 import grpc
 
-from demo import city, exceptions, fleet, picture, report
+from demo import city, exceptions, fleet, picture, planning, report
 from demo.stream import DayResult, stream_day
 from demo.workload import hub_today, kinds_of, new_run_id, plan_day
 from firstmile.routing.v1 import routing_pb2
@@ -126,6 +128,8 @@ def run(args: argparse.Namespace) -> int:
         imported = import_map(clients, args.hub, collection, args.map)
 
         run_id, today = new_run_id(), hub_today()
+        depot = planning.depot_of(collection, args.hub)
+        print(planning.upsert_hub(clients, depot))
         load_fleet(clients, args, collection, date.fromisoformat(today))
         open_before = fleet.open_pur_total(clients, args.hub, date.fromisoformat(today))
         pickups = plan_day(collection, args.purs, seed=args.seed, run_id=run_id)
@@ -152,6 +156,8 @@ def run(args: argparse.Namespace) -> int:
             collection=collection, route_map=route_map, result=result,
         )  # fmt: skip
         print(f"\nPicture of the hub: {png}")
+        print()
+        print(plan_the_day(clients, args, collection, depot, result, today))
         this_run = {o.pickup.id for o in result.observations.values()}
         names = {r.id: r.name for r in report.routes_of(collection)}
         worked = exceptions.work_the_queue(clients, args.hub, today, this_run, names)
@@ -194,6 +200,33 @@ def dispatch_board(
             "wait ended (it follows pur.events.v1; see .cache/logs/dispatch_svc.log)"
         )
     return text
+
+
+def plan_the_day(
+    clients: MeshClients, args: argparse.Namespace, collection: dict, depot: planning.Depot, result: DayResult, day: str
+) -> str:
+    """PlanDispatches for the hub's day, printed per route, and the trips drawn beside the hub's picture."""
+    started = time.monotonic()
+    plan, why_not = planning.plan_day(clients, args.hub, day)
+    if plan is None:
+        return why_not
+    vehicles = fleet.vehicles(args.hub, seed=args.seed)
+    text = planning.render(
+        plan, timezone=depot.timezone,
+        route_names={r.id: r.name for r in report.routes_of(collection)},
+        rider_names={r.id: r.name for r in fleet.riders(args.hub, seed=args.seed)},
+        capacities={v.id: (v.capacity_packages, v.capacity_kg) for v in vehicles},
+    )  # fmt: skip
+    known = {
+        o.pickup.id: (o.pickup.warehouse.location.lng, o.pickup.warehouse.location.lat)
+        for o in result.observations.values()
+    }
+    wanted = [s.pur_id for t in plan.trips for s in t.stops] + [u.pur_id for u in plan.unplanned]
+    locations = planning.stop_locations(clients, args.hub, day, known, wanted)
+    png = planning.draw_trips(
+        planning.trips_picture_path(args.picture), collection=collection, depot=depot, plan=plan, locations=locations
+    )
+    return f"{text}\n(planned in {time.monotonic() - started:.1f} s)\nPicture of the trips: {png}"
 
 
 def load_map(path: Path) -> dict:
