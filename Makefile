@@ -31,6 +31,10 @@ status: ## what runs where
 logs: ## follow the services' logs
 	@tail -F $(CACHE)/logs/{pur_svc,routing_svc,dispatch_svc,attendance_adapter}.log
 
+# `make run` switches auto-dispatch on for the demo hub (a mesh started before keeps its settings);
+# by queue size only past 100000 pickups, so before the hub's cut-off the demo's reviewed plan goes first.
+run: export DISPATCH_SVC_AUTO_DISPATCH_HUBS ?= BLR-KORAMANGALA
+run: export DISPATCH_SVC_AUTO_DISPATCH_QUEUE_THRESHOLD ?= 100000
 run: up ## the main job: the mesh, a demo hub and a stream of PURs routed live (left running)
 	@$(ENV); $(PY) -m demo $(DEMO_ARGS)
 

@@ -6,7 +6,7 @@ simulated day of pickup requests through pur_svc, follows each until it is route
 per-route summary with latency and throughput, then the dispatch board (open pickups per route and
 the recommended rider and vehicle), draws the hub into a PNG, plans the day's dispatches
 (PlanDispatches: trips per route, unplanned pickups, the comparison with arrival-order first fit)
-and draws the trips beside the hub's picture; then, as the hub's team lead, shows
+and draws the trips beside the hub's picture, and commits that plan; then, as the hub's team lead, shows
 the manual queue (how many, why, the nearest routes), resolves one exception by a manual
 assignment and prints that PUR's history; and leaves the mesh running for grpcurl.
 """
@@ -205,7 +205,8 @@ def dispatch_board(
 def plan_the_day(
     clients: MeshClients, args: argparse.Namespace, collection: dict, depot: planning.Depot, result: DayResult, day: str
 ) -> str:
-    """PlanDispatches for the hub's day, printed per route, and the trips drawn beside the hub's picture."""
+    """PlanDispatches for the hub's day, printed per route, the trips drawn beside the hub's picture,
+    then the reviewed plan committed (CommitDispatchPlan)."""
     started = time.monotonic()
     plan, why_not = planning.plan_day(clients, args.hub, day)
     if plan is None:
@@ -226,7 +227,8 @@ def plan_the_day(
     png = planning.draw_trips(
         planning.trips_picture_path(args.picture), collection=collection, depot=depot, plan=plan, locations=locations
     )
-    return f"{text}\n(planned in {time.monotonic() - started:.1f} s)\nPicture of the trips: {png}"
+    planned = f"{text}\n(planned in {time.monotonic() - started:.1f} s)\nPicture of the trips: {png}"
+    return f"{planned}\n\n{planning.commit(clients, plan)}"
 
 
 def load_map(path: Path) -> dict:

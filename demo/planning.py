@@ -24,7 +24,7 @@ from demo.report import reason_pattern
 from firstmile.dispatch.v1 import dispatch_pb2
 from firstmile.pur.v1 import pur_pb2
 from firstmile_client.channels import explain
-from firstmile_client.requests import plan_dispatches_request, upsert_hub_request
+from firstmile_client.requests import commit_dispatch_plan_request, plan_dispatches_request, upsert_hub_request
 from firstmile_client.stubs import MeshClients
 
 DEFAULT_TIMEZONE = "Asia/Kolkata"
@@ -91,6 +91,30 @@ def plan_day(clients: MeshClients, hub_id: str, day: str) -> tuple[dispatch_pb2.
             return None, f"note: no dispatch plan: {exc.code().name}: {exc.details()}"
         raise explain(exc, clients.dispatch_endpoint, "PlanDispatches") from None
     return response.plan, ""
+
+
+def commit(clients: MeshClients, plan: dispatch_pb2.DispatchPlan) -> str:
+    """Commits the reviewed plan's trips still valid (auto-dispatch may have dispatched some of
+    its pickups meanwhile); returns what was created and what was left out."""
+    if not plan.trips:
+        return "Nothing to commit: the plan has no trip"
+    try:
+        response = clients.dispatch.CommitDispatchPlan(
+            commit_dispatch_plan_request(plan_id=plan.id, only_valid_trips=True), timeout=PLAN_TIMEOUT_S
+        )
+    except grpc.RpcError as exc:
+        if exc.code() == grpc.StatusCode.UNIMPLEMENTED:
+            return "note: this dispatch_svc has no CommitDispatchPlan yet; the plan stays a proposal"
+        raise explain(exc, clients.dispatch_endpoint, "CommitDispatchPlan") from None
+    stops = sum(len(d.stops) for d in response.dispatches)
+    lines = [
+        f"Committed plan {plan.id}: {len(response.dispatches)} dispatches created in one transaction, "
+        f"{stops:,} pickups DISPATCHED in visiting order"
+    ]
+    if response.skipped:
+        lines.append(f"  {len(response.skipped)} trips left out (the world changed since planning), e.g.:")
+        lines += [f"    {s.trip_id}: {s.reason}" for s in response.skipped[:3]]
+    return "\n".join(lines)
 
 
 # ------------------------------------------------------------------------------ the text
