@@ -146,3 +146,36 @@ routes = sa.Table(
     sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
     sa.PrimaryKeyConstraint("hub_id", "route_id", name="routes_pkey"),
 )
+
+# UpsertHub's hubs: the depot and time zone the planner needs.
+hubs = sa.Table(
+    "hubs",
+    metadata,
+    sa.Column("id", sa.Text, primary_key=True),
+    sa.Column("name", sa.Text, nullable=False),
+    sa.Column("lat", sa.Double, nullable=False),
+    sa.Column("lng", sa.Double, nullable=False),
+    sa.Column("timezone", sa.Text, nullable=False),
+    sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
+)
+
+# The attendance read model (from attendance.events.v1): the last change per rider and day.
+rider_days = sa.Table(
+    "rider_days",
+    metadata,
+    sa.Column("rider_id", sa.Text, nullable=False),
+    sa.Column("day", sa.Date, nullable=False),
+    sa.Column("hub_id", sa.Text, nullable=False),
+    sa.Column("status", sa.Text, nullable=False),
+    sa.Column("shift_start", sa.DateTime(timezone=True), nullable=True),
+    sa.Column("shift_end", sa.DateTime(timezone=True), nullable=True),
+    sa.Column("changed_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
+    sa.PrimaryKeyConstraint("rider_id", "day", name="rider_days_pkey"),
+    sa.CheckConstraint(
+        "(shift_start IS NULL) = (shift_end IS NULL) AND (shift_end IS NULL OR shift_end > shift_start)",
+        name="rider_days_shift_window",
+    ),
+    sa.Index("rider_days_hub_day_idx", "hub_id", "day"),
+)

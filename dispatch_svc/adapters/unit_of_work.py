@@ -14,6 +14,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from dispatch_svc.adapters import board_channel, orm
 from dispatch_svc.adapters.messages import to_outbox
 from dispatch_svc.adapters.repositories.dispatches import SqlAlchemyDispatchRepository
+from dispatch_svc.adapters.repositories.hubs import SqlAlchemyAttendanceRepository, SqlAlchemyHubRepository
 from dispatch_svc.adapters.repositories.pickups import SqlAlchemyPickupRepository
 from dispatch_svc.adapters.repositories.riders import SqlAlchemyRiderRepository
 from dispatch_svc.adapters.repositories.routes import SqlAlchemyRouteRepository
@@ -42,6 +43,8 @@ class SqlAlchemyDispatchUnitOfWork(AbstractDispatchUnitOfWork, SqlAlchemyUnitOfW
         self.pickups = SqlAlchemyPickupRepository(self.session)
         self.dispatches = SqlAlchemyDispatchRepository(self.session)
         self.routes = SqlAlchemyRouteRepository(self.session)
+        self.hubs = SqlAlchemyHubRepository(self.session)
+        self.attendance = SqlAlchemyAttendanceRepository(self.session)
         return self
 
     def lock_routes(self, keys: Iterable[RouteKey]) -> None:

@@ -5,6 +5,8 @@ batch in one unit of work.
 - `pur.events.v1` (group `dispatch_svc.pur-events`): PickupStatusChanged, the PURs to dispatch.
 - `routing.map-changes.v1` (group `dispatch_svc.map-changes`, shared by the replicas): the route
   summaries of each RouteMapChanged part, kept as the route read model (names on the board).
+- `attendance.events.v1` (group `dispatch_svc.attendance-events`): AttendanceChanged, kept as the
+  attendance read model the planner reads; a rider gone for the day releases their OPEN dispatches.
 """
 
 from __future__ import annotations
@@ -12,10 +14,12 @@ from __future__ import annotations
 import math
 from collections.abc import Callable
 
+from dispatch_svc.adapters.hub_messages import attendance_change_from_proto
 from dispatch_svc.adapters.messages import PICKUP_STATUS_FROM_PROTO, ROUTE_MATCH_FROM_PROTO
+from dispatch_svc.domain.hubs import AttendanceChange
 from dispatch_svc.domain.model import MAX_PICKUP_PACKAGES, MAX_PICKUP_WEIGHT_KG, PickupStatus, PurSnapshot
 from dispatch_svc.domain.routes import RouteMapChange, RouteSummary
-from dispatch_svc.service_layer import handlers
+from dispatch_svc.service_layer import handlers, hubs
 from dispatch_svc.service_layer.unit_of_work import AbstractDispatchUnitOfWork
 from firstmile.events.v1 import events_pb2
 from mesh.errors import InvalidArgument
@@ -23,10 +27,11 @@ from mesh.infrastructure import Infrastructure
 from mesh.kafka import ConsumedMessage, decode_protobuf
 from mesh.kernel import check_coordinates, check_id, check_text, parse_date
 from mesh.runtime import Worker
-from mesh.topics import PUR_EVENTS, ROUTING_MAP_CHANGES
+from mesh.topics import ATTENDANCE_EVENTS, PUR_EVENTS, ROUTING_MAP_CHANGES
 
 PUR_EVENTS_GROUP = "dispatch_svc.pur-events"
 MAP_CHANGES_GROUP = "dispatch_svc.map-changes"
+ATTENDANCE_EVENTS_GROUP = "dispatch_svc.attendance-events"
 # routing_svc's limit of a route name (routing_svc.domain.model.MAX_ROUTE_NAME_CHARS).
 MAX_ROUTE_NAME = 200
 
@@ -118,6 +123,11 @@ def _route_summary(index: int, route: events_pb2.RouteSummary) -> RouteSummary:
     )
 
 
+def decode_attendance_event(msg: ConsumedMessage) -> AttendanceChange:
+    _, event = decode_protobuf(msg, events_pb2.AttendanceChanged)
+    return attendance_change_from_proto(event)
+
+
 def consumer_workers(infra: Infrastructure, uow_factory: Callable[[], AbstractDispatchUnitOfWork]) -> list[Worker]:
     def pur_changes(items: list[tuple[ConsumedMessage, PurSnapshot]]) -> None:
         handlers.apply_pur_changes(uow_factory(), [snapshot for _, snapshot in items])
@@ -125,7 +135,11 @@ def consumer_workers(infra: Infrastructure, uow_factory: Callable[[], AbstractDi
     def map_changes(items: list[tuple[ConsumedMessage, RouteMapChange]]) -> None:
         handlers.apply_route_map_changes(uow_factory(), [change for _, change in items])
 
+    def attendance_changes(items: list[tuple[ConsumedMessage, AttendanceChange]]) -> None:
+        hubs.apply_attendance_changes(uow_factory(), [change for _, change in items])
+
     return [
         infra.consumer(PUR_EVENTS_GROUP, PUR_EVENTS, decode_pur_event, pur_changes),
         infra.consumer(MAP_CHANGES_GROUP, ROUTING_MAP_CHANGES, decode_map_change, map_changes, max_batch=50),
+        infra.consumer(ATTENDANCE_EVENTS_GROUP, ATTENDANCE_EVENTS, decode_attendance_event, attendance_changes),
     ]

@@ -8,6 +8,7 @@ from collections.abc import Callable, Iterator, Sequence
 
 import grpc
 
+from dispatch_svc.adapters.hub_messages import hub_from_proto, hub_to_proto
 from dispatch_svc.adapters.messages import (
     DISPATCH_STATUS_FROM_PROTO,
     VEHICLE_TYPE_FROM_PROTO,
@@ -22,7 +23,7 @@ from dispatch_svc.adapters.messages import (
 from dispatch_svc.domain.model import MAX_REASON, Dispatch, NewDispatch, PickupMove, Reassignment, Rider, Vehicle
 from dispatch_svc.domain.ranking import DEFAULT_LIMIT, MAX_LIMIT
 from dispatch_svc.entrypoints.board_watch import BoardFeed
-from dispatch_svc.service_layer import handlers
+from dispatch_svc.service_layer import handlers, hubs
 from dispatch_svc.service_layer.attendance import AttendancePort
 from dispatch_svc.service_layer.unit_of_work import AbstractDispatchUnitOfWork
 from dispatch_svc.service_layer.views import DispatchCursor, DispatchFilter
@@ -292,6 +293,11 @@ class DispatchServicer(dispatch_pb2_grpc.DispatchServiceServicer):
         pickup_date = parse_date("pickup_date", request.pickup_date)
         current_caller().require_hub(hub_id)
         yield from self._board.watch(hub_id, pickup_date, context.is_active)
+
+    def UpsertHub(self, request, context):
+        hub = hub_from_proto(request)
+        created = hubs.upsert_hub(self._uow(), hub)
+        return dispatch_pb2.UpsertHubResponse(hub=hub_to_proto(hub), created=created)
 
 
 def registration(servicer: DispatchServicer) -> ServiceRegistration:
