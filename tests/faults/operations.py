@@ -1,7 +1,8 @@
 """What people do while the load runs, through the same faults: a team lead dispatches, cancels
 and completes, works the manual queue (routes UNROUTABLE PURs by hand) and overrides dispatches
-(another rider, pickups moved to another dispatch); a map editor publishes a new route map
-version. What they did is recorded for the checks."""
+(another rider, pickups moved to another dispatch), plans two routes' queues and commits the plan
+(twice at once); a map editor publishes a new route map version. What they did is recorded for
+the checks."""
 
 from __future__ import annotations
 
@@ -19,25 +20,33 @@ from firstmile.pur.v1 import pur_pb2
 from firstmile_client.requests import (
     assign_pickup_route_request,
     batch_assign_pickup_routes_request,
+    commit_dispatch_plan_request,
     create_dispatch_request,
     import_routes_request,
     list_manual_queue_request,
     move_pickups_request,
+    plan_dispatches_request,
     reassign_dispatch_request,
     record_attendance_request,
+    upsert_hub_request,
     upsert_rider_request,
     upsert_vehicle_request,
 )
 from tests.faults.cluster import Mesh
 from tests.faults.injector import Timeline
 from tests.faults.load import RETRYABLE
-from tests.faults.routes import HUB, NEW_PREMIUM_ROUTE, RIDER_CHANGED_ROUTE
+from tests.faults.routes import HUB, NEW_PREMIUM_ROUTE, PREMIUM_CENTRE_ROUTE, RIDER_CHANGED_ROUTE
 
 MANUAL_PER_ROUND = 30
 MOVED_PICKUPS = 25
 # Riders and vans beyond one per dispatch route: the replacement dispatch, the second dispatch
 # of the busiest route, and the rider a reassignment hands a dispatch to.
 SPARE_RIDERS = 3
+PLANNED_ROUTES = 2
+# Its day (08:00-20:00 local for riders without a shift) is now or ahead on every UTC clock, and
+# its date never ahead of UTC's: the suite's day (UTC) is planned whenever the suite runs.
+HUB_TIMEZONE = "Pacific/Honolulu"
+HUB_DEPOT = (12.9352, 77.6245)
 
 
 def call(method: Callable, request, *, timeout: float = 30.0, give_up_s: float = 180.0):
@@ -87,6 +96,8 @@ class Operations:
         self.manual_skipped: list[str] = []  # picked from the queue, but no longer assignable
         self.reassigned: dict[str, str] = {}  # dispatch id -> the rider it was given
         self.moved: dict[str, str] = {}  # PUR id -> the dispatch it was moved to
+        self.planning = ""  # why the suite did not plan (a dispatch_svc without planning), else empty
+        self.plan_commits: list[list[str]] = []  # the dispatch ids each commit of the plan answered
         self._thread = threading.Thread(target=self._run, name="operations", daemon=True)
         self.error: BaseException | None = None
 
@@ -116,6 +127,18 @@ class Operations:
                 ),
             )
 
+        try:
+            call(
+                self._dispatch.UpsertHub,
+                upsert_hub_request(
+                    hub_id=HUB, name="Faults", lat=HUB_DEPOT[0], lng=HUB_DEPOT[1], timezone=HUB_TIMEZONE
+                ),
+            )
+        except grpc.RpcError as err:
+            if err.code() != grpc.StatusCode.UNIMPLEMENTED:
+                raise
+            self.planning = "dispatch_svc has no UpsertHub"
+
     def start(self, timeline: Timeline) -> None:
         self._timeline = timeline
         self._thread.start()
@@ -135,6 +158,7 @@ class Operations:
             (0.65, "op: CancelDispatch, CreateDispatch", self._cancel_and_replace),
             (0.72, "op: ReassignDispatch", self._reassign_replacement),
             (0.80, "op: StartDispatch, CompleteDispatch", self._complete),
+            (0.86, f"op: PlanDispatches x{PLANNED_ROUTES} routes, CommitDispatchPlan twice at once", self._plan),
         ]
         try:
             for share, what, action in steps:
@@ -303,3 +327,49 @@ class Operations:
         # Rider 4 is free again: the first reassignment took dispatch 3 off them.
         replacement = self._reassign(self.dispatch_ids[-1], len(self._routes))
         return f"{replacement.id} ({replacement.route_id}): rider -> {replacement.rider_id}"
+
+    # -- planning --------------------------------------------------------------------------------
+
+    def _plan(self) -> str:
+        """Two routes no other operation touches are planned, and the plan committed from two
+        threads at once (each retried through the faults): both answers must name the same
+        dispatches, and no pickup may end in two (check_dispatches)."""
+        if self.planning:
+            return f"skipped: {self.planning}"
+        candidates = sorted(self._manual_routes - set(self._routes) - {PREMIUM_CENTRE_ROUTE})
+        chosen = [candidates[int(i)] for i in sorted(self._rng.choice(len(candidates), PLANNED_ROUTES, replace=False))]
+        try:
+            plan = call(
+                self._dispatch.PlanDispatches,
+                plan_dispatches_request(hub_id=HUB, pickup_date=self._date, route_ids=chosen),
+                timeout=120,
+            ).plan
+        except grpc.RpcError as err:
+            if err.code() != grpc.StatusCode.UNIMPLEMENTED:
+                raise
+            self.planning = "dispatch_svc has no PlanDispatches"
+            return f"skipped: {self.planning}"
+        request = commit_dispatch_plan_request(plan_id=plan.id, only_valid_trips=True)
+        answers: list[list[str]] = []
+        errors: list[BaseException] = []
+
+        def commit() -> None:
+            try:
+                answer = call(self._dispatch.CommitDispatchPlan, request, timeout=60)
+                answers.append(sorted(d.id for d in answer.dispatches))
+            except BaseException as exc:  # noqa: BLE001 - raised below, in the operations thread
+                errors.append(exc)
+
+        threads = [threading.Thread(target=commit, name=f"commit-{k}") for k in range(2)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        if errors:
+            raise errors[0]
+        self.plan_commits = answers
+        stops = sum(len(t.stops) for t in plan.trips)
+        return (
+            f"{', '.join(chosen)}: {len(plan.trips)} trips, {stops} stops, {len(plan.unplanned)} unplanned; "
+            f"commits answered {[len(a) for a in answers]} dispatches"
+        )

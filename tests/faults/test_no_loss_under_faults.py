@@ -2,8 +2,10 @@
 restarts under it; afterwards, straight from the databases: nothing acknowledged is lost or
 duplicated, every PUR is settled exactly as exact routing says for the map version it records,
 every outbox is drained, and no PUR sits in two dispatches. Meanwhile people route UNROUTABLE
-PURs by hand and override dispatches (another rider, pickups moved): every manual assignment
-sticks in both services, and a dispatched PUR carries its dispatch's rider.
+PURs by hand and override dispatches (another rider, pickups moved), and plan two routes and
+commit the plan twice at once: every manual assignment sticks in both services, a dispatched PUR
+carries its dispatch's rider, both commits answer the same dispatches and nothing is dispatched
+twice.
 
 The seed (printed) fixes the PURs, the map change and the fault schedule;
 FIRSTMILE_FAULTS_SEED=<seed> repeats a run's plan (the timing of a real system still varies).
@@ -144,6 +146,12 @@ def test_no_pur_lost_duplicated_or_misrouted_under_faults(
             route_riders={r.id: r.rider_id for r in routes_of(v1)},
             reassigned=operations.reassigned,
             moved=operations.moved,
+        ),
+        Check(
+            "commits of one plan answering different dispatches",
+            0,
+            len({tuple(a) for a in operations.plan_commits}) - 1 if operations.plan_commits else 0,
+            operations.planning or f"{len(operations.plan_commits[0]) if operations.plan_commits else 0} dispatches",
         ),
         check_route_read_models(fault_db, v2),
         check_replay(fault_mesh, result, planned, TODAY, rng),
