@@ -83,6 +83,11 @@ def dispatch_to_proto(d: Dispatch) -> dispatch_pb2.Dispatch:
         cancel_reason=d.cancel_reason,
         version=d.version,
         request_id=d.request_id,
+        stops=[
+            dispatch_pb2.DispatchStop(pur_id=stop.pur_id, sequence=stop.sequence, eta=timestamp(stop.eta))
+            for stop in d.current_stops()
+        ],
+        plan_id=d.plan_id,
     )
 
 

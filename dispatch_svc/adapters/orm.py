@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import sqlalchemy as sa
 from sqlalchemy import MetaData
+from sqlalchemy.dialects.postgresql import JSONB
 
 from mesh.outbox import Outbox
 
@@ -13,6 +14,8 @@ metadata = MetaData(schema=SCHEMA)
 outbox = Outbox(SCHEMA, metadata)
 
 ACTIVE_WHERE = sa.text("status IN ('OPEN', 'IN_PROGRESS')")
+BY_HAND_WHERE = sa.text("status IN ('OPEN', 'IN_PROGRESS') AND planned_start IS NULL")
+IN_PROGRESS_WHERE = sa.text("status = 'IN_PROGRESS'")
 LISTED_WHERE = sa.text("listed")
 
 # Arrival order of pickups in a queue or a dispatch (assigned whenever one enters either).
@@ -110,10 +113,18 @@ dispatches = sa.Table(
     sa.Column("started_at", sa.DateTime(timezone=True), nullable=True),
     sa.Column("completed_at", sa.DateTime(timezone=True), nullable=True),
     sa.Column("cancelled_at", sa.DateTime(timezone=True), nullable=True),
+    # Committed from a plan: the plan and the trip's window ('' and NULL for one made by hand).
+    sa.Column("plan_id", sa.Text, nullable=False, server_default=""),
+    sa.Column("planned_start", sa.DateTime(timezone=True), nullable=True),
+    sa.Column("planned_end", sa.DateTime(timezone=True), nullable=True),
     sa.UniqueConstraint("hub_id", "request_id", name="dispatches_request_key"),
-    # A rider (and a vehicle) is on at most one active dispatch, even under concurrent creates.
-    sa.Index("dispatches_one_active_per_rider", "rider_id", unique=True, postgresql_where=ACTIVE_WHERE),
-    sa.Index("dispatches_one_active_per_vehicle", "vehicle_id", unique=True, postgresql_where=ACTIVE_WHERE),
+    # A rider (and a vehicle) is on at most one active dispatch made by hand and one IN_PROGRESS,
+    # even under concurrent creates; planned ones follow each other (windows checked under the
+    # rider's lock, docs/dispatch.md).
+    sa.Index("dispatches_one_active_per_rider", "rider_id", unique=True, postgresql_where=BY_HAND_WHERE),
+    sa.Index("dispatches_one_active_per_vehicle", "vehicle_id", unique=True, postgresql_where=BY_HAND_WHERE),
+    sa.Index("dispatches_one_in_progress_per_rider", "rider_id", unique=True, postgresql_where=IN_PROGRESS_WHERE),
+    sa.Index("dispatches_one_in_progress_per_vehicle", "vehicle_id", unique=True, postgresql_where=IN_PROGRESS_WHERE),
     # History for recommendations, and the OPEN dispatches a routed PUR may join.
     sa.Index("dispatches_route_idx", "hub_id", "route_id", "status", "pickup_date"),
     sa.Index("dispatches_hub_created_idx", "hub_id", sa.text("created_at DESC"), sa.text("id DESC")),
@@ -178,4 +189,68 @@ rider_days = sa.Table(
         name="rider_days_shift_window",
     ),
     sa.Index("rider_days_hub_day_idx", "hub_id", "day"),
+)
+
+
+# Stops of a dispatch committed from a plan, in visiting order.
+dispatch_stops = sa.Table(
+    "dispatch_stops",
+    metadata,
+    sa.Column("dispatch_id", sa.Text, sa.ForeignKey(f"{SCHEMA}.dispatches.id", ondelete="CASCADE"), nullable=False),
+    sa.Column("sequence", sa.Integer, nullable=False),
+    sa.Column("pur_id", sa.Text, nullable=False),
+    sa.Column("eta", sa.DateTime(timezone=True), nullable=False),
+    sa.PrimaryKeyConstraint("dispatch_id", "sequence", name="dispatch_stops_pkey"),
+)
+
+# PlanDispatches' proposals, kept until they expire (uncommitted ones are then deleted).
+plans = sa.Table(
+    "plans",
+    metadata,
+    sa.Column("id", sa.Text, primary_key=True),
+    sa.Column("hub_id", sa.Text, nullable=False),
+    sa.Column("pickup_date", sa.Date, nullable=False),
+    sa.Column("arrival_order_distance_m", sa.Double, nullable=False),
+    sa.Column("unplanned", JSONB, nullable=False),
+    sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("expires_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("committed_at", sa.DateTime(timezone=True), nullable=True),
+    sa.Index("plans_expiry_idx", "expires_at", postgresql_where=sa.text("committed_at IS NULL")),
+)
+
+plan_trips = sa.Table(
+    "plan_trips",
+    metadata,
+    sa.Column("plan_id", sa.Text, sa.ForeignKey(f"{SCHEMA}.plans.id", ondelete="CASCADE"), nullable=False),
+    sa.Column("trip_id", sa.Text, nullable=False),
+    sa.Column("ordinal", sa.Integer, nullable=False),
+    sa.Column("route_id", sa.Text, nullable=False),
+    sa.Column("rider_id", sa.Text, nullable=False),
+    sa.Column("vehicle_id", sa.Text, nullable=False),
+    sa.Column("distance_m", sa.Double, nullable=False),
+    sa.Column("start_time", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("end_time", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("total_packages", sa.Integer, nullable=False),
+    sa.Column("total_weight_kg", sa.Double, nullable=False),
+    sa.Column("reasons", JSONB, nullable=False),
+    # Set by the commit that created the trip's dispatch.
+    sa.Column("dispatch_id", sa.Text, nullable=True),
+    sa.PrimaryKeyConstraint("plan_id", "trip_id", name="plan_trips_pkey"),
+)
+
+plan_stops = sa.Table(
+    "plan_stops",
+    metadata,
+    sa.Column("plan_id", sa.Text, nullable=False),
+    sa.Column("trip_id", sa.Text, nullable=False),
+    sa.Column("sequence", sa.Integer, nullable=False),
+    sa.Column("pur_id", sa.Text, nullable=False),
+    sa.Column("eta", sa.DateTime(timezone=True), nullable=False),
+    sa.PrimaryKeyConstraint("plan_id", "trip_id", "sequence", name="plan_stops_pkey"),
+    sa.ForeignKeyConstraint(
+        ["plan_id", "trip_id"],
+        [f"{SCHEMA}.plan_trips.plan_id", f"{SCHEMA}.plan_trips.trip_id"],
+        ondelete="CASCADE",
+        name="plan_stops_trip_fkey",
+    ),
 )

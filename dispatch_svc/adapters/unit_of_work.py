@@ -16,6 +16,7 @@ from dispatch_svc.adapters.messages import to_outbox
 from dispatch_svc.adapters.repositories.dispatches import SqlAlchemyDispatchRepository
 from dispatch_svc.adapters.repositories.hubs import SqlAlchemyAttendanceRepository, SqlAlchemyHubRepository
 from dispatch_svc.adapters.repositories.pickups import SqlAlchemyPickupRepository
+from dispatch_svc.adapters.repositories.plans import SqlAlchemyPlanRepository
 from dispatch_svc.adapters.repositories.riders import SqlAlchemyRiderRepository
 from dispatch_svc.adapters.repositories.routes import SqlAlchemyRouteRepository
 from dispatch_svc.adapters.repositories.vehicles import SqlAlchemyVehicleRepository
@@ -45,6 +46,7 @@ class SqlAlchemyDispatchUnitOfWork(AbstractDispatchUnitOfWork, SqlAlchemyUnitOfW
         self.routes = SqlAlchemyRouteRepository(self.session)
         self.hubs = SqlAlchemyHubRepository(self.session)
         self.attendance = SqlAlchemyAttendanceRepository(self.session)
+        self.plans = SqlAlchemyPlanRepository(self.session)
         return self
 
     def lock_routes(self, keys: Iterable[RouteKey]) -> None:

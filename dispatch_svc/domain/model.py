@@ -426,6 +426,15 @@ class PickupMove:
         check_text("reason", self.reason, MAX_REASON, required=True)
 
 
+@dataclass(frozen=True)
+class DispatchStop:
+    """A stop of a dispatch committed from a plan: its place in the visiting order, from 1."""
+
+    pur_id: str
+    sequence: int
+    eta: datetime
+
+
 @dataclass
 class Dispatch:
     id: str
@@ -449,6 +458,12 @@ class Dispatch:
     cancelled_at: datetime | None = None
     cancel_reason: str = ""
     version: int = 1
+    # Committed from a plan: the plan, the stops in visiting order, and the trip's window (a
+    # rider or vehicle may hold several planned OPEN dispatches whose windows do not overlap).
+    plan_id: str = ""
+    stops: list[DispatchStop] = field(default_factory=list)
+    planned_start: datetime | None = None
+    planned_end: datetime | None = None
 
     @classmethod
     def create(
@@ -486,6 +501,23 @@ class Dispatch:
 
     def room(self) -> Load:
         return self.capacity - self.load
+
+    def holds_at_once(self, other: Dispatch) -> bool:
+        """Whether two active dispatches of one rider or vehicle would need them at the same time:
+        both started, either made by hand (no window: it holds them while active), or planned
+        windows that overlap."""
+        if self.status is DispatchStatus.IN_PROGRESS and other.status is DispatchStatus.IN_PROGRESS:
+            return True
+        if None in (self.planned_start, self.planned_end, other.planned_start, other.planned_end):
+            return True
+        assert self.planned_start and self.planned_end and other.planned_start and other.planned_end
+        return self.planned_start < other.planned_end and other.planned_start < self.planned_end
+
+    def current_stops(self) -> list[DispatchStop]:
+        """The planned stops of pickups still in it, in visiting order (pickups that joined later
+        have none)."""
+        members = set(self.pur_ids)
+        return [stop for stop in self.stops if stop.pur_id in members]
 
     def can_take(self, pickup: Pickup) -> bool:
         return (self.load + pickup.load).fits_in(self.capacity)

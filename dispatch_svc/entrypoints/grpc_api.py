@@ -20,17 +20,21 @@ from dispatch_svc.adapters.messages import (
     vehicle_score_to_proto,
     vehicle_to_proto,
 )
+from dispatch_svc.adapters.plan_messages import commit_request_from_proto, committed_to_proto, plan_to_proto
 from dispatch_svc.domain.model import MAX_REASON, Dispatch, NewDispatch, PickupMove, Reassignment, Rider, Vehicle
+from dispatch_svc.domain.planning import PlanningSettings
 from dispatch_svc.domain.ranking import DEFAULT_LIMIT, MAX_LIMIT
 from dispatch_svc.entrypoints.board_watch import BoardFeed
 from dispatch_svc.service_layer import handlers, hubs
 from dispatch_svc.service_layer.attendance import AttendancePort
+from dispatch_svc.service_layer.planner import TripPlanner
+from dispatch_svc.service_layer.plans import DEFAULT_SETTINGS, commit_dispatch_plan, plan_dispatches
 from dispatch_svc.service_layer.unit_of_work import AbstractDispatchUnitOfWork
 from dispatch_svc.service_layer.views import DispatchCursor, DispatchFilter
 from firstmile.dispatch.v1 import dispatch_pb2, dispatch_pb2_grpc
 from mesh.access import AccessRule, Scope, current_caller
 from mesh.auth import MACHINES_AND_ADMINS, STAFF
-from mesh.errors import InvalidArgument
+from mesh.errors import InvalidArgument, Unavailable
 from mesh.grpc_server import ServiceRegistration
 from mesh.kernel import check_id, check_text, parse_date, utc_now
 from mesh.paging import decode_page_token, encode_page_token, position_time
@@ -40,6 +44,7 @@ DEFAULT_PAGE_SIZE = 100
 MAX_PAGE_SIZE = 1000
 MAX_PURS = 1000
 MAX_PICKUPS_PER_ROUTE = 100_000
+MAX_ROUTES = 1000
 
 
 def _pur_ids(name: str, values: Sequence[str], *, required: bool) -> tuple[str, ...]:
@@ -118,9 +123,13 @@ class DispatchServicer(dispatch_pb2_grpc.DispatchServiceServicer):
         uow_factory: Callable[[], AbstractDispatchUnitOfWork],
         attendance: AttendancePort,
         board: BoardFeed | None = None,
+        planner: TripPlanner | None = None,
+        planning: PlanningSettings = DEFAULT_SETTINGS,
     ) -> None:
         self._uow = uow_factory
         self._attendance = attendance
+        self._planner = planner
+        self._planning = planning
         # Without a running feed (tests of other methods) a watcher gets its snapshot, then nothing.
         self._board = board if board is not None else BoardFeed(uow_factory)
 
@@ -293,6 +302,24 @@ class DispatchServicer(dispatch_pb2_grpc.DispatchServiceServicer):
         pickup_date = parse_date("pickup_date", request.pickup_date)
         current_caller().require_hub(hub_id)
         yield from self._board.watch(hub_id, pickup_date, context.is_active)
+
+    def PlanDispatches(self, request, context):
+        hub_id = check_id("hub_id", request.hub_id)
+        pickup_date = parse_date("pickup_date", request.pickup_date)
+        if len(request.route_ids) > MAX_ROUTES:
+            raise InvalidArgument(f"route_ids holds {len(request.route_ids)} ids; the limit is {MAX_ROUTES}")
+        route_ids = [check_id(f"route_ids[{i}]", route_id) for i, route_id in enumerate(request.route_ids)]
+        current_caller().require_hub(hub_id)
+        if self._planner is None:
+            raise Unavailable("this dispatch_svc has no trip planner configured")
+        plan = plan_dispatches(self._uow(), self._planner, hub_id, pickup_date, route_ids, settings=self._planning)
+        return dispatch_pb2.PlanDispatchesResponse(plan=plan_to_proto(plan))
+
+    def CommitDispatchPlan(self, request, context):
+        commit = commit_request_from_proto(request)
+        caller = current_caller()
+        result = commit_dispatch_plan(self._uow(), commit, actor=caller.actor, authorize=caller.require_hub)
+        return committed_to_proto(result)
 
     def UpsertHub(self, request, context):
         hub = hub_from_proto(request)

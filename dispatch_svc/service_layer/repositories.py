@@ -15,6 +15,7 @@ from datetime import date, datetime
 
 from dispatch_svc.domain.hubs import AttendanceChange, Hub, RiderDay
 from dispatch_svc.domain.model import Dispatch, Load, Pickup, Rider, RouteKey, Vehicle
+from dispatch_svc.domain.plans import Booking, DispatchPlan
 from dispatch_svc.domain.ranking import ActiveDispatchRef, PastDispatch
 from dispatch_svc.domain.routes import RouteMapChange
 from dispatch_svc.service_layer.views import DispatchCursor, DispatchFilter, RouteGroupView
@@ -132,6 +133,13 @@ class AbstractDispatchRepository(abc.ABC):
         """The active dispatches of the given riders, and of the given vehicles."""
 
     @abc.abstractmethod
+    def bookings(
+        self, *, rider_ids: Iterable[str] = (), vehicle_ids: Iterable[str] = ()
+    ) -> tuple[dict[str, builtins.list[Booking]], dict[str, builtins.list[Booking]]]:
+        """Every active dispatch of the given riders, and of the given vehicles, with its planned
+        window (None for one made by hand)."""
+
+    @abc.abstractmethod
     def history(self, hub_id: str, route_id: str, since: date, until: date) -> builtins.list[PastDispatch]:
         """The route's COMPLETED dispatches with a pickup date in [since, until]."""
 
@@ -177,3 +185,22 @@ class AbstractAttendanceRepository(abc.ABC):
     def attendance_for(self, hub_id: str, day: date) -> dict[str, RiderDay]:
         """Rider id -> status and shift window of every rider the hub has a record of that day
         (a rider without one is unknown: the planner treats them as not present)."""
+
+
+class AbstractPlanRepository(abc.ABC):
+    """Stored dispatch plans (PlanDispatches), kept for review until they expire."""
+
+    @abc.abstractmethod
+    def add(self, plan: DispatchPlan) -> None: ...
+
+    @abc.abstractmethod
+    def get(self, plan_id: str, *, for_update: bool = False) -> DispatchPlan | None:
+        """`for_update`: lock the plan until the unit of work ends (one commit of it at a time)."""
+
+    @abc.abstractmethod
+    def mark_committed(self, plan: DispatchPlan) -> None:
+        """Store the dispatches a commit created and when."""
+
+    @abc.abstractmethod
+    def delete_expired(self, before: datetime) -> int:
+        """Forget uncommitted plans that expired before `before`; how many."""

@@ -15,6 +15,7 @@ from dispatch_svc.service_layer.repositories import (
     AbstractDispatchRepository,
     AbstractHubRepository,
     AbstractPickupRepository,
+    AbstractPlanRepository,
     AbstractRiderRepository,
     AbstractRouteRepository,
     AbstractVehicleRepository,
@@ -30,6 +31,7 @@ class AbstractDispatchUnitOfWork(AbstractUnitOfWork):
     routes: AbstractRouteRepository
     hubs: AbstractHubRepository
     attendance: AbstractAttendanceRepository
+    plans: AbstractPlanRepository
 
     def __enter__(self) -> Self:
         # The board groups this transaction changes, announced by the adapter's commit (and

@@ -34,6 +34,7 @@ from dispatch_svc.domain.model import (
     Vehicle,
     VehicleBusy,
 )
+from dispatch_svc.domain.plans import Booking, DispatchPlan
 from dispatch_svc.domain.ranking import ActiveDispatchRef, PastDispatch
 from dispatch_svc.domain.routes import RouteMapChange, RouteSummary
 from dispatch_svc.service_layer.repositories import (
@@ -46,6 +47,7 @@ from dispatch_svc.service_layer.repositories import (
 from dispatch_svc.service_layer.unit_of_work import AbstractDispatchUnitOfWork
 from dispatch_svc.service_layer.views import DispatchCursor, DispatchFilter, OpenPickupRow, RouteGroupView
 from tests.support.fakes_dispatch_hubs import FakeAttendanceRepository, FakeHubRepository
+from tests.support.fakes_dispatch_plans import FakePlanRepository
 
 
 @dataclass
@@ -67,6 +69,7 @@ class DispatchStore:
     hubs: dict[str, Hub] = field(default_factory=dict)
     # The attendance read model: (rider, day) -> the last change applied.
     rider_days: dict[tuple[str, date], AttendanceChange] = field(default_factory=dict)
+    plans: dict[str, DispatchPlan] = field(default_factory=dict)
 
     def working_copy(self) -> DispatchStore:
         return DispatchStore(
@@ -78,6 +81,7 @@ class DispatchStore:
             routes=dict(self.routes),
             hubs=dict(self.hubs),
             rider_days=dict(self.rider_days),
+            plans=copy.deepcopy(self.plans),
         )
 
     def take(self, working: DispatchStore, events: list[object]) -> None:
@@ -86,6 +90,7 @@ class DispatchStore:
         self.pickups, self.dispatches = committed.pickups, committed.dispatches
         self.routes = committed.routes
         self.hubs, self.rider_days = committed.hubs, committed.rider_days
+        self.plans = committed.plans
         self.events.extend(events)
         self.commits += 1
 
@@ -243,21 +248,22 @@ class FakeDispatchRepository(AbstractDispatchRepository):
     def add(self, dispatch: Dispatch) -> None:
         if self._where(hub_id=dispatch.hub_id, request_id=dispatch.request_id):
             raise DuplicateRequest(f"request_id {dispatch.request_id!r} was used meanwhile for another dispatch")
-        riders, vehicles = self.active_for(rider_ids=[dispatch.rider_id], vehicle_ids=[dispatch.vehicle_id])
-        if riders:
-            raise RiderBusy("the rider got another active dispatch meanwhile; choose another rider")
-        if vehicles:
-            raise VehicleBusy("the vehicle got another active dispatch meanwhile; choose another vehicle")
+        self._check_free(dispatch)
         self.store.dispatches[dispatch.id] = copy.deepcopy(dispatch)
+
+    def _check_free(self, dispatch: Dispatch) -> None:
+        """A rider or vehicle holds active dispatches one at a time (planned ones: windows apart)."""
+        others = [d for i, d in self.store.dispatches.items() if i != dispatch.id and d.active]
+        clashing = [d for d in others if dispatch.holds_at_once(d)]
+        if any(d.rider_id == dispatch.rider_id for d in clashing):
+            raise RiderBusy("the rider got another active dispatch meanwhile; choose another rider")
+        if any(d.vehicle_id == dispatch.vehicle_id for d in clashing):
+            raise VehicleBusy("the vehicle got another active dispatch meanwhile; choose another vehicle")
 
     def update(self, dispatch: Dispatch) -> None:
         assert dispatch.id in self.store.dispatches, "update of a dispatch never inserted"
         if dispatch.active:
-            others = {i: d for i, d in self.store.dispatches.items() if i != dispatch.id and d.active}
-            if any(d.rider_id == dispatch.rider_id for d in others.values()):
-                raise RiderBusy("the rider got another active dispatch meanwhile; choose another rider")
-            if any(d.vehicle_id == dispatch.vehicle_id for d in others.values()):
-                raise VehicleBusy("the vehicle got another active dispatch meanwhile; choose another vehicle")
+            self._check_free(dispatch)
         self.store.dispatches[dispatch.id] = copy.deepcopy(dispatch)
 
     def active_for(
@@ -274,6 +280,22 @@ class FakeDispatchRepository(AbstractDispatchRepository):
                 by_rider[d.rider_id] = ref
             if d.vehicle_id in vehicles:
                 by_vehicle[d.vehicle_id] = ref
+        return by_rider, by_vehicle
+
+    def bookings(
+        self, *, rider_ids: Iterable[str] = (), vehicle_ids: Iterable[str] = ()
+    ) -> tuple[dict[str, builtins.list[Booking]], dict[str, builtins.list[Booking]]]:
+        riders, vehicles = set(rider_ids), set(vehicle_ids)
+        by_rider: dict[str, builtins.list[Booking]] = {}
+        by_vehicle: dict[str, builtins.list[Booking]] = {}
+        for d in sorted(self.store.dispatches.values(), key=lambda d: d.id):
+            if not d.active:
+                continue
+            booking = Booking(d.id, d.status, d.planned_start, d.planned_end)
+            if d.rider_id in riders:
+                by_rider.setdefault(d.rider_id, []).append(booking)
+            if d.vehicle_id in vehicles:
+                by_vehicle.setdefault(d.vehicle_id, []).append(booking)
         return by_rider, by_vehicle
 
     def history(self, hub_id: str, route_id: str, since: date, until: date) -> builtins.list[PastDispatch]:
@@ -338,6 +360,7 @@ class FakeDispatchUnitOfWork(AbstractDispatchUnitOfWork):
         self.routes = FakeRouteRepository(self._working)
         self.hubs = FakeHubRepository(self._working.hubs)
         self.attendance = FakeAttendanceRepository(self._working.rider_days)
+        self.plans = FakePlanRepository(self._working.plans)
         return super().__enter__()
 
     def _commit(self, events: list[object]) -> None:

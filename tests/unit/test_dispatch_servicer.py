@@ -12,7 +12,9 @@ from typing import Any
 import grpc
 import pytest
 
+from dispatch_svc.domain.hubs import Hub
 from dispatch_svc.domain.model import CapacityExceeded, RouteMatch
+from dispatch_svc.domain.planning import PlanResult, Unplanned, UnplannedReason
 from dispatch_svc.entrypoints.grpc_api import ACCESS, DispatchServicer
 from dispatch_svc.service_layer import handlers
 from firstmile.attendance.v1 import attendance_pb2
@@ -26,6 +28,8 @@ from mesh.kernel import utc_now
 from tests.support.dispatch_inputs import pur_snapshot
 from tests.support.fakes_attendance_port import FakeAttendance
 from tests.support.fakes_dispatch import DispatchStore, FakeDispatchUnitOfWork
+from tests.support.fakes_dispatch_plans import FakeTripPlanner
+from tests.support.planning_inputs import proposed_trip, record_attendance
 from tests.support.servicer_calls import NoDeadline, ServedAs, calling
 
 SERVICE = dispatch_pb2.DESCRIPTOR.services_by_name["DispatchService"]
@@ -40,7 +44,8 @@ class Dispatching:
     def __init__(self) -> None:
         self.store = DispatchStore()
         self.attendance = FakeAttendance(age=timedelta(seconds=90))
-        self.servicer = DispatchServicer(self.uow, self.attendance)
+        self.planner = FakeTripPlanner(lambda problem: PlanResult((), ()))
+        self.servicer = DispatchServicer(self.uow, self.attendance, planner=self.planner)
 
     def uow(self) -> FakeDispatchUnitOfWork:
         return FakeDispatchUnitOfWork(self.store)
@@ -228,10 +233,11 @@ def test_every_method_checks_the_hub_scope_of_a_team_lead(dispatching):
         "CompleteDispatch": dispatch_pb2.CompleteDispatchRequest(id=d.id),
         "CancelDispatch": dispatch_pb2.CancelDispatchRequest(id=other.id),
         "WatchOpenPickupsByRoute": dispatch_pb2.WatchOpenPickupsByRouteRequest(hub_id=HUB, pickup_date=DAY),
+        "PlanDispatches": dispatch_pb2.PlanDispatchesRequest(hub_id=HUB, pickup_date=DAY),
+        "CommitDispatchPlan": dispatch_pb2.CommitDispatchPlanRequest(plan_id=plan_of_the_day(dispatching).id),
     }
     hub_scoped = {name for name, rule in ACCESS.items() if rule.scope is Scope.HUB}
-    # Planning (issue 12) is being built: its two methods join this table with their handlers.
-    assert set(requests) == hub_scoped - {"PlanDispatches", "CommitDispatchPlan"}
+    assert set(requests) == hub_scoped
     for method, request in requests.items():
         with calling(LEAD, ACCESS, method) as caller:
             answer = getattr(dispatching.servicer, method)(request, NoDeadline())
@@ -300,3 +306,63 @@ def test_reassignments_and_moves_refuse_bad_requests_untranslated(dispatching):
     ):
         error = dispatching.raised(method, request)
         assert isinstance(error, InvalidArgument) and message in str(error), (method, error)
+
+
+# -- planning -------------------------------------------------------------------------------------
+
+
+def plan_of_the_day(dispatching: Dispatching) -> dispatch_pb2.DispatchPlan:
+    dispatching.store.hubs.setdefault(HUB, Hub(HUB, "Hub One", 12.97, 77.59, "UTC"))
+    return dispatching.ok("PlanDispatches", dispatch_pb2.PlanDispatchesRequest(hub_id=HUB, pickup_date=DAY)).plan
+
+
+def test_a_plan_and_its_commit_in_protobuf(dispatching):
+    route(dispatching, "p1", "p2", "p3")
+    start = utc_now().replace(microsecond=0) + timedelta(hours=1)
+    trip = proposed_trip("R1", "asha", "bike", ["p2", "p1"], start, start + timedelta(minutes=30))
+    dispatching.planner.propose = lambda problem: PlanResult(
+        (trip,), (Unplanned("p3", UnplannedReason.NO_RIDER_OR_VEHICLE_LEFT),)
+    )
+    plan = plan_of_the_day(dispatching)
+    assert plan.id.startswith("plan_") and (plan.hub_id, plan.pickup_date) == (HUB, DAY)
+    [planned] = plan.trips
+    assert (planned.id, planned.rider_id, planned.vehicle_id, planned.total_packages) == ("t1", "asha", "bike", 6)
+    assert [s.pur_id for s in planned.stops] == ["p2", "p1"]
+    assert planned.stops[0].eta.seconds == int((start + timedelta(minutes=10)).timestamp())
+    assert (plan.total_distance_m, plan.arrival_order_distance_m) == (2000.0, 3000.0)
+    assert [(u.pur_id, u.reason) for u in plan.unplanned] == [("p3", "no rider or vehicle left")]
+    assert plan.expires_at.seconds > plan.created_at.seconds
+
+    record_attendance(dispatching.store, "asha", hub=HUB, day=TODAY, changed_at=utc_now())
+    committed = dispatching.ok("CommitDispatchPlan", dispatch_pb2.CommitDispatchPlanRequest(plan_id=plan.id))
+    [d] = committed.dispatches
+    assert (d.plan_id, d.rider_id, list(d.pur_ids)) == (plan.id, "asha", ["p2", "p1"])
+    assert [(s.pur_id, s.sequence) for s in d.stops] == [("p2", 1), ("p1", 2)]
+    again = dispatching.ok(
+        "CommitDispatchPlan", dispatch_pb2.CommitDispatchPlanRequest(plan_id=plan.id, only_valid_trips=True)
+    )
+    assert [x.id for x in again.dispatches] == [d.id] and not again.skipped
+
+
+def test_planning_requests_are_checked_before_anything_runs(dispatching):
+    bad = {
+        "hub_id": dispatch_pb2.PlanDispatchesRequest(hub_id="bad id", pickup_date=DAY),
+        "pickup_date": dispatch_pb2.PlanDispatchesRequest(hub_id=HUB, pickup_date="11/05/2026"),
+        "route_ids[0]": dispatch_pb2.PlanDispatchesRequest(hub_id=HUB, pickup_date=DAY, route_ids=[""]),
+    }
+    for field, request in bad.items():
+        error = dispatching.raised("PlanDispatches", request)
+        assert isinstance(error, InvalidArgument) and field in str(error), field
+    commit = dispatch_pb2.CommitDispatchPlanRequest(
+        plan_id="plan_1", changes=[dispatch_pb2.TripChange(trip_id="t1", drop=True, rider_id="bala")]
+    )
+    assert isinstance(dispatching.raised("CommitDispatchPlan", commit), InvalidArgument)
+    assert dispatching.planner.problems == []
+
+
+def test_a_team_lead_of_another_hub_may_not_plan_or_commit_its_plans(dispatching):
+    plan = plan_of_the_day(dispatching)
+    request = dispatch_pb2.PlanDispatchesRequest(hub_id=HUB, pickup_date=DAY)
+    assert isinstance(dispatching.raised("PlanDispatches", request, OTHER_LEAD), PermissionDenied)
+    commit = dispatch_pb2.CommitDispatchPlanRequest(plan_id=plan.id)
+    assert isinstance(dispatching.raised("CommitDispatchPlan", commit, OTHER_LEAD), PermissionDenied)

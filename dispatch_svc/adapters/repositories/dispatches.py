@@ -11,22 +11,25 @@ import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from dispatch_svc.adapters.orm import dispatch_pickups, dispatches, vehicles
+from dispatch_svc.adapters.orm import dispatch_pickups, dispatch_stops, dispatches, vehicles
 from dispatch_svc.domain.model import (
     ACTIVE_STATES,
     Dispatch,
     DispatchStatus,
+    DispatchStop,
     DuplicateRequest,
     Load,
     RiderBusy,
     VehicleBusy,
 )
+from dispatch_svc.domain.plans import Booking
 from dispatch_svc.domain.ranking import ActiveDispatchRef, PastDispatch
 from dispatch_svc.service_layer.repositories import AbstractDispatchRepository
 from dispatch_svc.service_layer.views import DispatchCursor, DispatchFilter
 
 D = dispatches
 M = dispatch_pickups
+S = dispatch_stops
 ACTIVE_VALUES = [s.value for s in ACTIVE_STATES]
 
 
@@ -51,6 +54,9 @@ def _dispatch_row(d: Dispatch) -> dict[str, Any]:
         "started_at": d.started_at,
         "completed_at": d.completed_at,
         "cancelled_at": d.cancelled_at,
+        "plan_id": d.plan_id,
+        "planned_start": d.planned_start,
+        "planned_end": d.planned_end,
     }
 
 
@@ -75,9 +81,9 @@ def _conflict(exc: IntegrityError, dispatch: Dispatch) -> Exception:
     constraint = getattr(diag, "constraint_name", "") or ""
     if constraint == "dispatches_request_key":
         return DuplicateRequest(f"request_id {dispatch.request_id!r} was used meanwhile for another dispatch")
-    if constraint == "dispatches_one_active_per_rider":
+    if constraint in ("dispatches_one_active_per_rider", "dispatches_one_in_progress_per_rider"):
         return RiderBusy("the rider got another active dispatch meanwhile; choose another rider")
-    if constraint == "dispatches_one_active_per_vehicle":
+    if constraint in ("dispatches_one_active_per_vehicle", "dispatches_one_in_progress_per_vehicle"):
         return VehicleBusy("the vehicle got another active dispatch meanwhile; choose another vehicle")
     return exc
 
@@ -103,6 +109,13 @@ class SqlAlchemyDispatchRepository(AbstractDispatchRepository):
                 .order_by(M.c.dispatch_id, M.c.seq)
             ):
                 members[dispatch_id].append(pur_id)
+        stops: dict[str, list[DispatchStop]] = {}
+        planned = [row.id for row in rows if row.plan_id]
+        if planned:
+            for stop in self.session.execute(
+                sa.select(S).where(S.c.dispatch_id.in_(planned)).order_by(S.c.dispatch_id, S.c.sequence)
+            ):
+                stops.setdefault(stop.dispatch_id, []).append(DispatchStop(stop.pur_id, stop.sequence, stop.eta))
         result = []
         for row in rows:
             self._members[row.id] = list(members[row.id])
@@ -128,6 +141,10 @@ class SqlAlchemyDispatchRepository(AbstractDispatchRepository):
                     cancelled_at=row.cancelled_at,
                     cancel_reason=row.cancel_reason,
                     version=row.version,
+                    plan_id=row.plan_id,
+                    stops=stops.get(row.id, []),
+                    planned_start=row.planned_start,
+                    planned_end=row.planned_end,
                 )
             )
         return result
@@ -189,6 +206,14 @@ class SqlAlchemyDispatchRepository(AbstractDispatchRepository):
             raise _conflict(exc, dispatch) from None
         self._members[dispatch.id] = []
         self._sync_members(dispatch)
+        if dispatch.stops:
+            self.session.execute(
+                sa.insert(S),
+                [
+                    {"dispatch_id": dispatch.id, "sequence": s.sequence, "pur_id": s.pur_id, "eta": s.eta}
+                    for s in dispatch.stops
+                ],
+            )
 
     def update(self, dispatch: Dispatch) -> None:
         row = _dispatch_row(dispatch)
@@ -235,6 +260,28 @@ class SqlAlchemyDispatchRepository(AbstractDispatchRepository):
                 by_rider[row.rider_id] = ref
             if row.vehicle_id in vehicles_:
                 by_vehicle[row.vehicle_id] = ref
+        return by_rider, by_vehicle
+
+    def bookings(
+        self, *, rider_ids: Iterable[str] = (), vehicle_ids: Iterable[str] = ()
+    ) -> tuple[dict[str, list[Booking]], dict[str, list[Booking]]]:
+        riders_ = sorted(set(rider_ids))
+        vehicles_ = sorted(set(vehicle_ids))
+        by_rider: dict[str, list[Booking]] = {}
+        by_vehicle: dict[str, list[Booking]] = {}
+        if not riders_ and not vehicles_:
+            return by_rider, by_vehicle
+        rows = self.session.execute(
+            sa.select(D.c.id, D.c.status, D.c.rider_id, D.c.vehicle_id, D.c.planned_start, D.c.planned_end)
+            .where(D.c.status.in_(ACTIVE_VALUES), sa.or_(D.c.rider_id.in_(riders_), D.c.vehicle_id.in_(vehicles_)))
+            .order_by(D.c.id)
+        )
+        for row in rows:
+            booking = Booking(row.id, DispatchStatus(row.status), row.planned_start, row.planned_end)
+            if row.rider_id in riders_:
+                by_rider.setdefault(row.rider_id, []).append(booking)
+            if row.vehicle_id in vehicles_:
+                by_vehicle.setdefault(row.vehicle_id, []).append(booking)
         return by_rider, by_vehicle
 
     def history(self, hub_id: str, route_id: str, since: date, until: date) -> list[PastDispatch]:

@@ -1,0 +1,43 @@
+"""dispatch_svc's planning inputs built for tests: attendance read-model rows and proposed trips."""
+
+from __future__ import annotations
+
+from datetime import date, datetime, timedelta
+
+from dispatch_svc.domain.hubs import AttendanceChange, Presence
+from dispatch_svc.domain.planning import PlannedStopEta, ProposedTrip
+from tests.support.fakes_dispatch import DispatchStore
+
+
+def record_attendance(
+    store: DispatchStore,
+    rider: str,
+    *,
+    hub: str,
+    day: date,
+    changed_at: datetime,
+    status: Presence = Presence.PRESENT,
+    shift: tuple[datetime, datetime] | None = None,
+) -> None:
+    """What the attendance read model holds of `rider` on `day` (the last change applied)."""
+    start, end = shift if shift else (None, None)
+    store.rider_days[(rider, day)] = AttendanceChange(rider, hub, day, status, changed_at, start, end)
+
+
+def proposed_trip(
+    route: str, rider: str, vehicle: str, pur_ids: list[str], start: datetime, end: datetime
+) -> ProposedTrip:
+    """A trip visiting `pur_ids` in that order, 10 minutes apart; each stop 3 packages / 4 kg, 1 km."""
+    return ProposedTrip(
+        route_id=route,
+        rider_id=rider,
+        vehicle_id=vehicle,
+        stops=tuple(PlannedStopEta(p, start + timedelta(minutes=10 * (i + 1))) for i, p in enumerate(pur_ids)),
+        distance_m=1000.0 * len(pur_ids),
+        start=start,
+        end=end,
+        total_packages=3 * len(pur_ids),
+        total_weight_kg=4.0 * len(pur_ids),
+        reasons=("default rider of the route",),
+        arrival_order_distance_m=1500.0 * len(pur_ids),
+    )
