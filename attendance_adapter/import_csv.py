@@ -37,7 +37,9 @@ MAX_ERRORS_SHOWN = 50
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument(
-        "file", type=Path, help="CSV file: rider_id,hub_id,date,status[,check_in_time,check_out_time,shift]"
+        "file",
+        type=Path,
+        help="CSV file: rider_id,hub_id,date,status[,check_in_time,check_out_time,shift,shift_start,shift_end]",
     )
     parser.add_argument("--dry-run", action="store_true", help="check the file only; write nothing")
     args = parser.parse_args(argv)

@@ -1,11 +1,12 @@
 """Attendance as CSV (docs/attendance.md), read strictly: every bad line is reported with its
 number, and a file with any bad line is refused whole.
 
-    rider_id,hub_id,date,status,check_in_time,check_out_time,shift
-    R-001,BLR-KORAMANGALA,2025-01-31,PRESENT,2025-01-31T06:02:00+05:30,,MORNING
+    rider_id,hub_id,date,status,check_in_time,check_out_time,shift,shift_start,shift_end
+    R-001,BLR-KORAMANGALA,2025-01-31,PRESENT,2025-01-31T06:02:00+05:30,,MORNING,2025-01-31T06:00:00+05:30,2025-01-31T14:00:00+05:30
 
 The first line names the columns (any order; rider_id, hub_id, date and status are required,
-check_in_time, check_out_time and shift optional). Statuses are the API's names (case does not
+check_in_time, check_out_time, shift, shift_start and shift_end optional; the shift's start and
+end go together). Statuses are the API's names (case does not
 matter here); times are RFC 3339 with an offset ("T" or a space between date and time); empty
 cells mean "not set"; blank lines are skipped. A rider appears at most once per day.
 """
@@ -23,7 +24,7 @@ from mesh.errors import InvalidArgument
 from mesh.kernel import parse_date
 
 REQUIRED_COLUMNS = ("rider_id", "hub_id", "date", "status")
-OPTIONAL_COLUMNS = ("check_in_time", "check_out_time", "shift")
+OPTIONAL_COLUMNS = ("check_in_time", "check_out_time", "shift", "shift_start", "shift_end")
 COLUMNS = REQUIRED_COLUMNS + OPTIONAL_COLUMNS
 
 
@@ -81,6 +82,8 @@ def _record(values: dict[str, str], today: date) -> AttendanceRecord:
         check_in=_moment(values.get("check_in_time", ""), "check_in_time"),
         check_out=_moment(values.get("check_out_time", ""), "check_out_time"),
         shift=values.get("shift", "").strip(),
+        shift_start=_moment(values.get("shift_start", ""), "shift_start"),
+        shift_end=_moment(values.get("shift_end", ""), "shift_end"),
     )
 
 

@@ -41,6 +41,8 @@ def record_to_proto(record: AttendanceRecord) -> attendance_pb2.AttendanceRecord
         check_out_time=timestamp(record.check_out),
         shift=record.shift,
         updated_at=timestamp(record.updated_at),
+        shift_start=timestamp(record.shift_start),
+        shift_end=timestamp(record.shift_end),
     )
 
 

@@ -25,6 +25,8 @@ attendance_records = sa.Table(
     sa.Column("check_out", sa.DateTime(timezone=True), nullable=True),
     sa.Column("shift", sa.Text, nullable=False, server_default=""),
     sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("shift_start", sa.DateTime(timezone=True), nullable=True),
+    sa.Column("shift_end", sa.DateTime(timezone=True), nullable=True),
     sa.PrimaryKeyConstraint("rider_id", "date", name="attendance_records_pkey"),
     sa.CheckConstraint(
         "status IN ('PRESENT', 'ABSENT', 'ON_LEAVE', 'CHECKED_OUT')", name="attendance_records_status_check"
@@ -32,6 +34,10 @@ attendance_records = sa.Table(
     sa.CheckConstraint(
         "check_out IS NULL OR (check_in IS NOT NULL AND check_out >= check_in)",
         name="attendance_records_times_check",
+    ),
+    sa.CheckConstraint(
+        "(shift_start IS NULL) = (shift_end IS NULL) AND (shift_end IS NULL OR shift_end > shift_start)",
+        name="attendance_records_shift_window_check",
     ),
     # ListAvailableRiders: a hub's riders of a day.
     sa.Index("attendance_records_hub_date_idx", "hub_id", "date", "status"),

@@ -32,6 +32,8 @@ def _to_row(record: AttendanceRecord) -> dict[str, Any]:
         "check_out": record.check_out,
         "shift": record.shift,
         "updated_at": record.updated_at,
+        "shift_start": record.shift_start,
+        "shift_end": record.shift_end,
     }
 
 
@@ -45,6 +47,8 @@ def _from_row(row: Any) -> AttendanceRecord:
         check_out=row.check_out,
         shift=row.shift,
         updated_at=row.updated_at,
+        shift_start=row.shift_start,
+        shift_end=row.shift_end,
     )
 
 

@@ -66,6 +66,8 @@ def record_from_json(obj: Any, where: str = "") -> AttendanceRecord:
     check_out = _field(obj, "check_out_time", where, (str,), required=False)
     shift = _field(obj, "shift", where, (str,), required=False)
     updated_at = _field(obj, "updated_at", where, (str,), required=False)
+    shift_start = _field(obj, "shift_start", where, (str,), required=False)
+    shift_end = _field(obj, "shift_end", where, (str,), required=False)
     try:
         return AttendanceRecord(
             rider_id=rider_id,
@@ -76,6 +78,8 @@ def record_from_json(obj: Any, where: str = "") -> AttendanceRecord:
             check_out=parse_timestamp(check_out, "check_out_time") if check_out is not None else None,
             shift=shift or "",
             updated_at=parse_timestamp(updated_at, "updated_at") if updated_at is not None else None,
+            shift_start=parse_timestamp(shift_start, "shift_start") if shift_start is not None else None,
+            shift_end=parse_timestamp(shift_end, "shift_end") if shift_end is not None else None,
         )
     except InvalidArgument as exc:
         raise WireError(f"{where}{exc}") from None
@@ -91,6 +95,8 @@ def record_to_json(record: AttendanceRecord) -> dict[str, Any]:
         "check_out_time": format_timestamp(record.check_out),
         "shift": record.shift,
         "updated_at": format_timestamp(record.updated_at),
+        "shift_start": format_timestamp(record.shift_start),
+        "shift_end": format_timestamp(record.shift_end),
     }
 
 

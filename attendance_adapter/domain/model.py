@@ -82,7 +82,10 @@ class AttendanceRecord:
     - check-in and check-out carry a UTC offset and fall near the day;
     - a check-out needs a check-in and is not before it;
     - PRESENT has no check-out (a rider who checked out is CHECKED_OUT);
-    - ABSENT and ON_LEAVE have neither check-in nor check-out.
+    - ABSENT and ON_LEAVE have neither check-in nor check-out;
+    - shift_start and shift_end (the rider's working window, which the dispatch planner fits
+      trips into) are both set or both unset, carry a UTC offset, fall near the day, and the end
+      is after the start.
     """
 
     rider_id: str
@@ -93,6 +96,8 @@ class AttendanceRecord:
     check_out: datetime | None = None
     shift: str = ""
     updated_at: datetime | None = None
+    shift_start: datetime | None = None
+    shift_end: datetime | None = None
 
     def __post_init__(self) -> None:
         check_id("rider_id", self.rider_id)
@@ -105,6 +110,7 @@ class AttendanceRecord:
             raise InvalidAttendance("shift must be printable characters on one line")
         _check_moment(self.check_in, "check_in_time", self.date)
         _check_moment(self.check_out, "check_out_time", self.date)
+        self._check_shift_window()
         if self.updated_at is not None and self.updated_at.tzinfo is None:
             raise InvalidAttendance("updated_at: has no UTC offset")
         if self.check_out is not None:
@@ -121,6 +127,16 @@ class AttendanceRecord:
         ):
             raise InvalidAttendance(f"status: {self.status.value} with a check-in or check-out time")
 
+    def _check_shift_window(self) -> None:
+        if (self.shift_start is None) != (self.shift_end is None):
+            raise InvalidAttendance("shift_start and shift_end: set both or neither")
+        _check_moment(self.shift_start, "shift_start", self.date)
+        _check_moment(self.shift_end, "shift_end", self.date)
+        if self.shift_start is not None and self.shift_end is not None and self.shift_end <= self.shift_start:
+            raise InvalidAttendance(
+                f"shift_end: {self.shift_end.isoformat()} is not after shift_start {self.shift_start.isoformat()}"
+            )
+
     @property
     def available(self) -> bool:
         """Available for dispatches: PRESENT only (ABSENT, ON_LEAVE, CHECKED_OUT are not)."""
@@ -132,8 +148,14 @@ class AttendanceRecord:
 
     def announces_change_from(self, previous: AttendanceRecord | None) -> bool:
         """Whether replacing `previous` by this record is news for consumers of
-        attendance.events.v1: a new record, another status, or another hub for the day."""
-        return previous is None or previous.status is not self.status or previous.hub_id != self.hub_id
+        attendance.events.v1: a new record, another status, another hub for the day, or another
+        shift window (the dispatch planner's)."""
+        return (
+            previous is None
+            or previous.status is not self.status
+            or previous.hub_id != self.hub_id
+            or (previous.shift_start, previous.shift_end) != (self.shift_start, self.shift_end)
+        )
 
 
 def available_riders(records: Iterable[AttendanceRecord]) -> list[AttendanceRecord]:

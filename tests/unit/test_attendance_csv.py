@@ -88,7 +88,7 @@ def test_a_bad_header_is_reported(header, message):
 def test_an_empty_file_is_refused():
     assert errors_of("\n\n") == [
         "line 1: the file is empty; the first line must name the columns "
-        "(rider_id, hub_id, date, status, check_in_time, check_out_time, shift)"
+        "(rider_id, hub_id, date, status, check_in_time, check_out_time, shift, shift_start, shift_end)"
     ]
 
 
