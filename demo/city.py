@@ -450,7 +450,8 @@ def build_route_map(seed: int = SEED) -> dict:
     return {
         "type": "FeatureCollection",
         "name": f"{HUB_ID} demo route map",
-        "hub": {"id": HUB_ID, "location": [HUB.lng, HUB.lat]},
+        # The depot every trip starts and ends at (the demo stores it with UpsertHub).
+        "hub": {"id": HUB_ID, "name": HUB.name, "location": [HUB.lng, HUB.lat], "timezone": "Asia/Kolkata"},
         "features": features,
     }
 
