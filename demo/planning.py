@@ -31,9 +31,9 @@ DEFAULT_TIMEZONE = "Asia/Kolkata"
 PLAN_TIMEOUT_S = 180.0
 RPC_TIMEOUT_S = 30.0
 LIST_PAGE_SIZE = 1000
-# Codes that mean "this mesh cannot plan yet" (an older dispatch_svc, a hub without a depot):
-# the demo says so and goes on instead of failing the whole run.
-NOT_PLANNABLE = (grpc.StatusCode.UNIMPLEMENTED, grpc.StatusCode.FAILED_PRECONDITION)
+# Codes that mean "this mesh cannot plan now" (an older dispatch_svc, no trip planner configured,
+# a hub without a depot): the demo says so and goes on instead of failing the whole run.
+NOT_PLANNABLE = (grpc.StatusCode.UNIMPLEMENTED, grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.FAILED_PRECONDITION)
 
 
 @dataclass(frozen=True)

@@ -338,24 +338,24 @@ class Operations:
             return f"skipped: {self.planning}"
         candidates = sorted(self._manual_routes - set(self._routes) - {PREMIUM_CENTRE_ROUTE})
         chosen = [candidates[int(i)] for i in sorted(self._rng.choice(len(candidates), PLANNED_ROUTES, replace=False))]
+        request = plan_dispatches_request(hub_id=HUB, pickup_date=self._date, route_ids=chosen)
         try:
-            plan = call(
-                self._dispatch.PlanDispatches,
-                plan_dispatches_request(hub_id=HUB, pickup_date=self._date, route_ids=chosen),
-                timeout=120,
-            ).plan
+            plan = call(self._dispatch.PlanDispatches, request, timeout=120, give_up_s=0).plan
         except grpc.RpcError as err:
-            if err.code() != grpc.StatusCode.UNIMPLEMENTED:
+            details = err.details() or ""
+            if err.code() == grpc.StatusCode.UNIMPLEMENTED or "planner" in details:
+                self.planning = f"dispatch_svc cannot plan: {details}"
+                return f"skipped: {self.planning}"
+            if err.code() not in RETRYABLE:
                 raise
-            self.planning = "dispatch_svc has no PlanDispatches"
-            return f"skipped: {self.planning}"
-        request = commit_dispatch_plan_request(plan_id=plan.id, only_valid_trips=True)
+            plan = call(self._dispatch.PlanDispatches, request, timeout=120).plan
+        commit_request = commit_dispatch_plan_request(plan_id=plan.id, only_valid_trips=True)
         answers: list[list[str]] = []
         errors: list[BaseException] = []
 
         def commit() -> None:
             try:
-                answer = call(self._dispatch.CommitDispatchPlan, request, timeout=60)
+                answer = call(self._dispatch.CommitDispatchPlan, commit_request, timeout=60)
                 answers.append(sorted(d.id for d in answer.dispatches))
             except BaseException as exc:  # noqa: BLE001 - raised below, in the operations thread
                 errors.append(exc)
