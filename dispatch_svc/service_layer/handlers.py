@@ -51,6 +51,7 @@ from dispatch_svc.domain.ranking import (
 )
 from dispatch_svc.domain.routes import RouteMapChange
 from dispatch_svc.service_layer.attendance import AttendancePort
+from dispatch_svc.service_layer.plans import PlannedRoom
 from dispatch_svc.service_layer.unit_of_work import AbstractDispatchUnitOfWork
 from dispatch_svc.service_layer.views import DispatchCursor, DispatchFilter, RouteGroupView
 from mesh.errors import AlreadyExists, FailedPrecondition, NotFound, Unavailable
@@ -201,8 +202,10 @@ class _PurBatch:
             self.to_place.pop(pur_id, None)
 
     def place_queued(self) -> None:
-        """Each queued pickup joins the oldest OPEN dispatch of its route and day with room for it."""
+        """Each queued pickup joins the oldest OPEN dispatch of its route and day with room for it
+        (a planned one: also with time for it within its rider's shift, `plans.PlannedRoom`)."""
         open_by_route: dict[RouteKey, list[Dispatch]] = {}
+        room = PlannedRoom(self.uow)
         for pickup in self.to_place.values():
             if not pickup.queued:
                 continue
@@ -211,7 +214,8 @@ class _PurBatch:
                 found = self.uow.dispatches.open_for_route(*key, for_update=True)
                 open_by_route[key] = [self.dispatches.setdefault(d.id, d) for d in found]
             for dispatch in open_by_route[key]:
-                if dispatch.can_take(pickup):
+                if dispatch.can_take(pickup) and room.allows(dispatch, pickup):
+                    room.take(dispatch, pickup)
                     joined = dispatch.add([pickup], self.moment, automatic=True)
                     self._changed(dispatch, joined, f"joined the open dispatch of {dispatch.route_id}")
                     break

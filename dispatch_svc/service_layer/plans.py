@@ -15,6 +15,7 @@ from collections import Counter
 from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
+from zoneinfo import ZoneInfo
 
 from dispatch_svc.domain.events import dispatch_events
 from dispatch_svc.domain.model import (
@@ -379,3 +380,59 @@ def _create(
     uow.pickups.update(pickups, moment)
     uow.publish(dispatch_events(dispatch, changes, moment, actor=actor, reason=f"committed from plan {plan.id}"))
     return dispatch
+
+
+# -- pickups routed after a plan ----------------------------------------------------------------
+
+
+class PlannedRoom:
+    """Whether a planned OPEN dispatch has time for one more pickup routed after its plan: its
+    window grows by the stop's service time (fixed + per package; the detour is not estimated) and
+    must still end within its rider's shift and before the rider's next planned dispatch. A
+    dispatch made by hand has no window: only its capacity counts. Reads are cached per batch."""
+
+    def __init__(self, uow: AbstractDispatchUnitOfWork, settings: PlanningSettings = DEFAULT_SETTINGS) -> None:
+        self.uow = uow
+        self.settings = settings
+        self._shift_ends: dict[tuple[str, date], dict[str, datetime | None]] = {}
+
+    def _service(self, pickup: Pickup) -> timedelta:
+        return timedelta(
+            seconds=self.settings.service_seconds_per_stop + self.settings.service_seconds_per_package * pickup.packages
+        )
+
+    def _shift_end(self, dispatch: Dispatch) -> datetime | None:
+        key = (dispatch.hub_id, dispatch.pickup_date)
+        if key not in self._shift_ends:
+            hub = self.uow.hubs.get(dispatch.hub_id)
+            default = None
+            if hub is not None:
+                zone = ZoneInfo(hub.timezone)
+                start = datetime.combine(dispatch.pickup_date, self.settings.day_start, tzinfo=zone)
+                default = datetime.combine(dispatch.pickup_date, self.settings.day_end, tzinfo=zone)
+                if default <= start:
+                    default += timedelta(days=1)
+            days = self.uow.attendance.attendance_for(*key)
+            ends: dict[str, datetime | None] = {rider_id: day.shift_end or default for rider_id, day in days.items()}
+            ends[""] = default
+            self._shift_ends[key] = ends
+        ends = self._shift_ends[key]
+        return ends.get(dispatch.rider_id, ends[""])
+
+    def allows(self, dispatch: Dispatch, pickup: Pickup) -> bool:
+        if dispatch.planned_end is None:
+            return True
+        new_end = dispatch.planned_end + self._service(pickup)
+        shift_end = self._shift_end(dispatch)
+        if shift_end is not None and new_end > shift_end:
+            return False
+        by_rider, _ = self.uow.dispatches.bookings(rider_ids=[dispatch.rider_id])
+        return not any(
+            b.dispatch_id != dispatch.id and b.start is not None and dispatch.planned_end <= b.start < new_end
+            for b in by_rider.get(dispatch.rider_id, [])
+        )
+
+    def take(self, dispatch: Dispatch, pickup: Pickup) -> None:
+        """The dispatch's window after `pickup` joins it."""
+        if dispatch.planned_end is not None:
+            dispatch.planned_end += self._service(pickup)

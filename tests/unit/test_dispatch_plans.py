@@ -320,3 +320,39 @@ def test_a_rider_with_planned_dispatches_gets_no_hand_made_one_and_starts_one_at
         handlers.start_dispatch(uow(), second.id)
     handlers.complete_dispatch(uow(), first.id)
     assert handlers.start_dispatch(uow(), second.id).status is DispatchStatus.IN_PROGRESS
+
+
+# -- pickups routed after a plan ------------------------------------------------------------------
+
+
+def commit_in_order(uow, plan_id: str) -> planning.Committed:
+    ids = iter(["dsp_a", "dsp_b", "dsp_c"])
+    return planning.commit_dispatch_plan(uow(), CommitRequest(plan_id), now=lambda: NOW, next_id=lambda: next(ids))
+
+
+def test_a_pickup_routed_later_joins_the_planned_dispatch_with_room_and_time(store, uow):
+    back_to_back = FakeTripPlanner(
+        lambda problem: PlanResult(
+            trips=(
+                trip("R1", "asha", "bike", ["p1"], 8, 9),
+                proposed_trip("R1", "asha", "bike", ["p2"], at(9, 1), at(11)),
+            ),
+            unplanned=(),
+        )
+    )
+    first, second = commit_in_order(uow, plan(uow, back_to_back).id).dispatches
+    handlers.apply_pur_changes(uow(), [routed("p5")])
+    # The first trip would run into the second (2.5 minutes more at the stop): p5 joins the second.
+    assert store.pickups["p5"].dispatch_id == second.id
+    assert store.dispatches[second.id].planned_end == at(11, 2) + timedelta(seconds=30)
+    assert store.dispatches[first.id].planned_end == at(9)
+    assert [s.pur_id for s in store.dispatches[second.id].current_stops()] == ["p2"]  # a late joiner has no stop
+
+
+def test_a_pickup_routed_later_waits_when_no_planned_dispatch_ends_within_its_riders_shift(store, uow):
+    late = FakeTripPlanner(
+        lambda problem: PlanResult(trips=(proposed_trip("R1", "bala", "van", ["p1"], at(9), at(16, 59)),), unplanned=())
+    )
+    commit(uow, plan(uow, late).id)
+    handlers.apply_pur_changes(uow(), [routed("p5")])
+    assert store.pickups["p5"].queued  # bala's shift ends at 17:00

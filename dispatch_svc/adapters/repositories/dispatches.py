@@ -72,6 +72,7 @@ _DISPATCH_MUTABLE = (
     "started_at",
     "completed_at",
     "cancelled_at",
+    "planned_end",
 )
 
 
