@@ -271,10 +271,13 @@ def commit_dispatch_plan(
     authorize: AuthorizeHub = _anyone,
     now: Clock = utc_now,
     next_id: Callable[[], str] = new_dispatch_id,
+    automatic: bool = False,
+    reason: str = "",
 ) -> Committed:
     """Create every trip's dispatch, with its ordered stops, in one transaction. A plan committed
     before returns the dispatches it created. WorldChanged (naming each trip and what changed)
-    when a trip no longer holds, unless `only_valid_trips`: then those trips are skipped."""
+    when a trip no longer holds, unless `only_valid_trips`: then those trips are skipped.
+    Auto-dispatch commits with `automatic` and its own `reason` for the pickups' history."""
     moment = now()
     with uow:
         plan = uow.plans.get(request.plan_id)
@@ -300,7 +303,7 @@ def commit_dispatch_plan(
                 + "; ".join(f"trip {s.trip_id}: {s.reason}" for s in skipped)
                 + " (plan again, or commit with only_valid_trips)"
             )
-        created = [_create(uow, locked, trip, world, moment, next_id(), actor) for trip in accepted]
+        created = [_create(uow, locked, trip, world, moment, next_id(), actor, automatic, reason) for trip in accepted]
         locked.mark_committed({trip.id: d.id for trip, d in zip(accepted, created, strict=True)}, moment)
         uow.plans.mark_committed(locked)
         uow.commit()
@@ -360,6 +363,8 @@ def _create(
     moment: datetime,
     dispatch_id: str,
     actor: Actor,
+    automatic: bool = False,
+    reason: str = "",
 ) -> Dispatch:
     new = NewDispatch(
         request_id=dispatch_request_id(plan.id, trip.id),
@@ -370,15 +375,17 @@ def _create(
         vehicle_id=trip.vehicle_id,
         pur_ids=tuple(trip.pur_ids),
     )
-    dispatch = Dispatch.create(dispatch_id, new, world.riders[trip.rider_id], world.vehicles[trip.vehicle_id], moment)
+    rider, vehicle = world.riders[trip.rider_id], world.vehicles[trip.vehicle_id]
+    dispatch = Dispatch.create(dispatch_id, new, rider, vehicle, moment, automatic=automatic)
     dispatch.plan_id = plan.id
     dispatch.stops = [DispatchStop(stop.pur_id, index, stop.eta) for index, stop in enumerate(trip.stops, start=1)]
     dispatch.planned_start, dispatch.planned_end = trip.start, trip.end
     pickups = [world.pickups[pur_id] for pur_id in trip.pur_ids]
-    changes = dispatch.add(pickups, moment)
+    changes = dispatch.add(pickups, moment, automatic=automatic)
     uow.dispatches.add(dispatch)
     uow.pickups.update(pickups, moment)
-    uow.publish(dispatch_events(dispatch, changes, moment, actor=actor, reason=f"committed from plan {plan.id}"))
+    why = reason or f"committed from plan {plan.id}"
+    uow.publish(dispatch_events(dispatch, changes, moment, actor=actor, reason=why))
     return dispatch
 
 
