@@ -1,0 +1,440 @@
+"""The TripPlanner port implemented with VROOM (pyvroom).
+
+VROOM has no multi-trip vehicles (a route ends at the depot once), so a day is planned in rounds
+(docs/dispatch.md, "Planning a day"): each round gives every picked rider at most one trip, on one
+route, with one vehicle; the rider and the vehicle are then free again when that trip is back at the
+depot, and the next round plans what is left. Each round solves one small VROOM problem per route
+(one route per trip), whose vehicles are the (rider, vehicle) pairs picked for that route with the
+time window [both free, end of the rider's shift].
+
+Units given to VROOM: seconds from the local midnight of the day, meters, and amounts
+[packages, weight in 10-gram units] (pickup weights rounded up, capacities rounded down, so a plan
+never exceeds a capacity in kilograms).
+"""
+
+from __future__ import annotations
+
+import math
+import time as clock
+from collections import defaultdict
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+import vroom
+
+from dispatch_svc.domain.model import VehicleType
+from dispatch_svc.domain.planning import (
+    PlannedStopEta,
+    PlanningProblem,
+    PlanningRider,
+    PlanningStop,
+    PlanningVehicle,
+    PlanResult,
+    Point,
+    ProposedTrip,
+    TravelMatrix,
+    TravelModel,
+    Unplanned,
+    UnplannedReason,
+)
+from dispatch_svc.service_layer.planner import TripPlanner
+
+WEIGHT_UNITS_PER_KG = 100
+# Fixed cost of using one more trip, in the solver's cost unit (seconds): fewer, fuller trips.
+TRIP_FIXED_COST = 1800
+MAX_ROUNDS = 100
+# Timeout of a solve once the hub's time budget is spent: construction heuristics only.
+LATE_SOLVE_TIMEOUT = timedelta(milliseconds=20)
+
+
+def weight_units(weight_kg: float) -> int:
+    return math.ceil(weight_kg * WEIGHT_UNITS_PER_KG - 1e-6)
+
+
+def capacity_units(capacity_kg: float) -> int:
+    return math.floor(capacity_kg * WEIGHT_UNITS_PER_KG + 1e-6)
+
+
+def fits(stop: PlanningStop, vehicle: PlanningVehicle) -> bool:
+    return stop.packages <= vehicle.capacity_packages and weight_units(stop.weight_kg) <= capacity_units(
+        vehicle.capacity_kg
+    )
+
+
+@dataclass
+class _RiderState:
+    rider: PlanningRider
+    free_at: int
+    shift_end: int
+    trips: int = 0
+
+
+@dataclass
+class _VehicleState:
+    vehicle: PlanningVehicle
+    free_at: int
+
+
+@dataclass
+class _RouteState:
+    route_id: str
+    depot: Point
+    stops: list[PlanningStop]
+    matrices: dict[VehicleType, TravelMatrix] = field(default_factory=dict)
+    # index of each stop's point in the matrices (0 is the depot)
+    index: dict[str, int] = field(default_factory=dict)
+
+    def remaining_packages(self) -> int:
+        return sum(s.packages for s in self.stops)
+
+    def remaining_units(self) -> int:
+        return sum(weight_units(s.weight_kg) for s in self.stops)
+
+
+@dataclass(frozen=True)
+class _Pick:
+    rider: _RiderState
+    vehicle: _VehicleState
+    own: bool
+
+
+class VroomPlanner(TripPlanner):
+    def __init__(self, travel: TravelModel, *, nb_threads: int = 1) -> None:
+        self.travel = travel
+        self.nb_threads = nb_threads
+
+    def plan(self, problem: PlanningProblem) -> PlanResult:
+        started = clock.monotonic()
+        return _Planning(problem, self.travel, self.nb_threads, started).run()
+
+
+class _Planning:
+    """One plan() call: the state of riders, vehicles and routes across rounds."""
+
+    def __init__(self, problem: PlanningProblem, travel: TravelModel, nb_threads: int, started: float) -> None:
+        self.problem = problem
+        self.travel = travel
+        self.nb_threads = nb_threads
+        self.started = started
+        self.deadline = started + problem.settings.max_solve_seconds
+        self.zero = problem.day_start
+        floor = self._seconds(problem.not_before) if problem.not_before else 0
+        self.riders: list[_RiderState] = []
+        for rider in problem.riders:
+            shift = problem.shift_of(rider)
+            free_at = max(floor, self._seconds(shift.start), self._seconds(rider.busy_until) if rider.busy_until else 0)
+            self.riders.append(_RiderState(rider, free_at, self._seconds(shift.end)))
+        self.vehicles = [
+            _VehicleState(v, max(floor, self._seconds(v.busy_until) if v.busy_until else 0)) for v in problem.vehicles
+        ]
+        self.trips: list[ProposedTrip] = []
+        self.unplanned: list[Unplanned] = []
+
+    def _seconds(self, moment: datetime) -> int:
+        return max(0, int((moment - self.zero).total_seconds()))
+
+    def _at(self, seconds: int) -> datetime:
+        return self.zero + timedelta(seconds=seconds)
+
+    def service_seconds(self, stop: PlanningStop) -> int:
+        s = self.problem.settings
+        return s.service_seconds_per_stop + s.service_seconds_per_package * stop.packages
+
+    # -- the rounds -------------------------------------------------------------------------------
+
+    def run(self) -> PlanResult:
+        routes = self._routes()
+        for _ in range(MAX_ROUNDS):
+            active = [r for r in routes if r.stops]
+            if not active or not self._round(active):
+                break
+        for route in routes:
+            for stop in route.stops:
+                self.unplanned.append(self._leftover(stop))
+        trips = sorted(self.trips, key=lambda t: (t.route_id, t.start, t.rider_id))
+        unplanned = sorted(self.unplanned, key=lambda u: u.pur_id)
+        return PlanResult(tuple(trips), tuple(unplanned), solve_seconds=clock.monotonic() - self.started)
+
+    def _routes(self) -> list[_RouteState]:
+        by_route: dict[str, list[PlanningStop]] = defaultdict(list)
+        for stop in self.problem.stops:
+            if not any(fits(stop, v) for v in self.problem.vehicles):
+                self.unplanned.append(
+                    Unplanned(
+                        stop.pur_id, UnplannedReason.LARGER_THAN_ANY_VEHICLE, _load_text(stop.packages, stop.weight_kg)
+                    )
+                )
+            else:
+                by_route[stop.route_id].append(stop)
+        routes = []
+        types = {v.type for v in self.problem.vehicles}
+        for route_id in sorted(by_route):
+            stops = sorted(by_route[route_id], key=lambda s: (s.arrived_at, s.pur_id))
+            route = _RouteState(route_id, self.problem.depot, stops)
+            points = [self.problem.depot, *(s.location for s in stops)]
+            route.index = {s.pur_id: i + 1 for i, s in enumerate(stops)}
+            route.matrices = {t: self.travel.matrix(points, t) for t in types}
+            route.stops = [s for s in stops if self._within_some_shift(route, s)]
+            routes.append(route)
+        return routes
+
+    def _round_trip(self, route: _RouteState, stop: PlanningStop, vehicle_type: VehicleType) -> int:
+        i = route.index[stop.pur_id]
+        seconds = route.matrices[vehicle_type].seconds
+        return seconds[0][i] + self.service_seconds(stop) + seconds[i][0]
+
+    def _within_some_shift(self, route: _RouteState, stop: PlanningStop) -> bool:
+        """False (and unplanned) if no rider's shift is long enough to fetch it with any vehicle that carries it."""
+        if not self.riders:
+            return True  # unplanned later: no rider left
+        types = {v.type for v in self.problem.vehicles if fits(stop, v)}
+        shortest = min(self._round_trip(route, stop, t) for t in types)
+        if any(r.shift_end - r.free_at >= shortest for r in self.riders):
+            return True
+        self.unplanned.append(
+            Unplanned(
+                stop.pur_id,
+                UnplannedReason.OUTSIDE_EVERY_SHIFT,
+                f"the round trip takes {shortest // 60} min, longer than what is left of any shift",
+            )
+        )
+        return False
+
+    def _leftover(self, stop: PlanningStop) -> Unplanned:
+        if not self.riders or not self.vehicles:
+            detail = "no rider present" if not self.riders else "no vehicle available"
+        else:
+            detail = "every rider or vehicle that could take it is busy until the end of the shifts"
+        return Unplanned(stop.pur_id, UnplannedReason.NO_RIDER_OR_VEHICLE_LEFT, detail)
+
+    def _round(self, routes: list[_RouteState]) -> bool:
+        picks = self._pick(routes)
+        progress = False
+        for route in routes:
+            if picks.get(route.route_id):
+                progress |= self._solve(route, picks[route.route_id])
+        return progress
+
+    # -- who drives what --------------------------------------------------------------------------
+
+    def _pick(self, routes: list[_RouteState]) -> dict[str, list[_Pick]]:
+        """Pairs of (rider, vehicle) for each route this round: the route's own riders first."""
+        picks: dict[str, list[_Pick]] = defaultdict(list)
+        taken_riders: set[str] = set()
+        taken_vehicles: set[str] = set()
+        need = {r.route_id: [r.remaining_packages(), r.remaining_units()] for r in routes}
+        by_id = {r.route_id: r for r in routes}
+
+        def take(route: _RouteState, rider: _RiderState, own: bool) -> None:
+            vehicle = self._vehicle_for(route, rider, need[route.route_id], taken_vehicles)
+            if vehicle is None:
+                return
+            taken_riders.add(rider.rider.id)
+            taken_vehicles.add(vehicle.vehicle.id)
+            picks[route.route_id].append(_Pick(rider, vehicle, own))
+            left = need[route.route_id]
+            left[0] -= vehicle.vehicle.capacity_packages
+            left[1] -= capacity_units(vehicle.vehicle.capacity_kg)
+
+        def uncovered(route_id: str) -> bool:
+            return need[route_id][0] > 0 or need[route_id][1] > 0
+
+        own_pairs = [
+            (
+                rider.trips,
+                not rider.rider.preference(route.route_id)[0],
+                -rider.rider.preference(route.route_id)[1],
+                -route.remaining_packages(),
+                route.route_id,
+                rider.rider.id,
+                rider,
+                route,
+            )
+            for route in routes
+            for rider in self.riders
+            if rider.rider.knows(route.route_id) and rider.shift_end > rider.free_at
+        ]
+        for *_, rider, route in sorted(own_pairs, key=lambda p: p[:6]):
+            if rider.rider.id not in taken_riders and uncovered(route.route_id):
+                take(route, rider, own=True)
+        for route in sorted(routes, key=lambda r: (-r.remaining_packages(), r.route_id)):
+            if not uncovered(route.route_id) or self._own_riders_suffice(by_id[route.route_id]):
+                continue
+            others = sorted(
+                (
+                    r
+                    for r in self.riders
+                    if r.rider.id not in taken_riders and r.shift_end > r.free_at and not r.rider.knows(route.route_id)
+                ),
+                key=lambda r: (r.trips, r.free_at, r.rider.id),
+            )
+            for rider in others:
+                if not uncovered(route.route_id):
+                    break
+                take(route, rider, own=False)
+        return picks
+
+    def _vehicle_for(
+        self, route: _RouteState, rider: _RiderState, need: list[int], taken: set[str]
+    ) -> _VehicleState | None:
+        """The smallest free vehicle that carries the rest of the route's load, else the largest one."""
+        usable = [
+            v
+            for v in self.vehicles
+            if v.vehicle.id not in taken
+            and max(v.free_at, rider.free_at) < rider.shift_end
+            and any(fits(s, v.vehicle) for s in route.stops)
+        ]
+        if not usable:
+            return None
+        covering = [
+            v
+            for v in usable
+            if v.vehicle.capacity_packages >= need[0] and capacity_units(v.vehicle.capacity_kg) >= need[1]
+        ]
+        if covering:
+            return min(
+                covering, key=lambda v: (v.vehicle.capacity_packages, v.vehicle.capacity_kg, v.free_at, v.vehicle.id)
+            )
+        return max(usable, key=lambda v: (v.vehicle.capacity_packages, v.vehicle.capacity_kg, -v.free_at, v.vehicle.id))
+
+    def _own_riders_suffice(self, route: _RouteState) -> bool:
+        """Whether the route's own riders could carry its load in the trips their shifts leave room for."""
+        own = [r for r in self.riders if r.rider.knows(route.route_id) and r.shift_end > r.free_at]
+        if not own or not self.vehicles:
+            return False
+        biggest = max(self.vehicles, key=lambda v: (v.vehicle.capacity_packages, v.vehicle.capacity_kg)).vehicle
+        trip = max(self._round_trip(route, s, biggest.type) for s in route.stops)
+        per_load = max(1, min(biggest.capacity_packages, len(route.stops)))
+        trip += sum(sorted((self.service_seconds(s) for s in route.stops), reverse=True)[:per_load])
+        trips = sum((r.shift_end - r.free_at) // max(1, trip) for r in own)
+        return (
+            trips * biggest.capacity_packages >= route.remaining_packages()
+            and trips * capacity_units(biggest.capacity_kg) >= route.remaining_units()
+        )
+
+    # -- one route's solve ------------------------------------------------------------------------
+
+    def _timeout(self) -> timedelta:
+        left = self.deadline - clock.monotonic()
+        return timedelta(seconds=left / 4) if left > 0.1 else LATE_SOLVE_TIMEOUT
+
+    def _solve(self, route: _RouteState, picks: list[_Pick]) -> bool:
+        problem = vroom.Input()
+        for vehicle_type, matrix in route.matrices.items():
+            problem.set_durations_matrix(vehicle_type.value, matrix.seconds)
+            problem.set_distances_matrix(vehicle_type.value, matrix.meters)
+        for number, pick in enumerate(picks):
+            v = pick.vehicle.vehicle
+            problem.add_vehicle(
+                vroom.Vehicle(
+                    number,
+                    start=0,
+                    end=0,
+                    profile=v.type.value,
+                    capacity=[v.capacity_packages, capacity_units(v.capacity_kg)],
+                    time_window=(max(pick.rider.free_at, pick.vehicle.free_at), pick.rider.shift_end),
+                    costs=vroom.VehicleCosts(fixed=TRIP_FIXED_COST),
+                )
+            )
+        by_number = dict(enumerate(route.stops))
+        problem.add_job(
+            [
+                vroom.Job(
+                    number,
+                    location=route.index[stop.pur_id],
+                    default_service=self.service_seconds(stop),
+                    pickup=vroom.Amount([stop.packages, weight_units(stop.weight_kg)]),
+                )
+                for number, stop in by_number.items()
+            ]
+        )
+        level = self.problem.settings.exploration_level if clock.monotonic() < self.deadline else 0
+        solution = problem.solve(exploration_level=level, nb_threads=self.nb_threads, timeout=self._timeout())
+        frame = solution.routes
+        if "id" not in frame:  # pyvroom drops the column when no job was assigned
+            return False
+        steps: dict[int, list[tuple[str, int, int | None]]] = defaultdict(list)
+        for vehicle_number, kind, arrival, job in zip(
+            frame["vehicle_id"], frame["type"], frame["arrival"], frame["id"], strict=True
+        ):
+            steps[int(vehicle_number)].append((str(kind), int(arrival), None if kind != "job" else int(job)))
+        planned: set[str] = set()
+        for vehicle_number, route_steps in steps.items():
+            jobs = [(by_number[job], arrival) for kind, arrival, job in route_steps if job is not None]
+            if not jobs:
+                continue
+            pick = picks[vehicle_number]
+            start = route_steps[0][1]
+            end = route_steps[-1][1]
+            self.trips.append(self._trip(route, pick, jobs, start, end))
+            planned.update(stop.pur_id for stop, _ in jobs)
+            pick.rider.free_at = end
+            pick.rider.trips += 1
+            pick.vehicle.free_at = end
+        route.stops = [s for s in route.stops if s.pur_id not in planned]
+        return bool(planned)
+
+    def _distance(self, route: _RouteState, vehicle_type: VehicleType, stops: Iterable[PlanningStop]) -> float:
+        meters = route.matrices[vehicle_type].meters
+        path = [0, *(route.index[s.pur_id] for s in stops), 0]
+        return float(sum(meters[a][b] for a, b in zip(path, path[1:], strict=False)))
+
+    def _trip(
+        self, route: _RouteState, pick: _Pick, jobs: Sequence[tuple[PlanningStop, int]], start: int, end: int
+    ) -> ProposedTrip:
+        vehicle = pick.vehicle.vehicle
+        stops = [stop for stop, _ in jobs]
+        distance = self._distance(route, vehicle.type, stops)
+        arrival_order = self._distance(route, vehicle.type, sorted(stops, key=lambda s: (s.arrived_at, s.pur_id)))
+        packages = sum(s.packages for s in stops)
+        weight = sum(s.weight_kg for s in stops)
+        return ProposedTrip(
+            route_id=route.route_id,
+            rider_id=pick.rider.rider.id,
+            vehicle_id=vehicle.id,
+            stops=tuple(PlannedStopEta(stop.pur_id, self._at(arrival)) for stop, arrival in jobs),
+            distance_m=distance,
+            start=self._at(start),
+            end=self._at(end),
+            total_packages=packages,
+            total_weight_kg=weight,
+            reasons=(
+                _rider_reason(route.route_id, pick),
+                _vehicle_reason(vehicle, packages, weight),
+                _distance_reason(distance, arrival_order),
+            ),
+            arrival_order_distance_m=arrival_order,
+        )
+
+
+def _load_text(packages: int, weight_kg: float) -> str:
+    return f"{packages} packages / {weight_kg:.1f} kg"
+
+
+def _rider_reason(route_id: str, pick: _Pick) -> str:
+    rider = pick.rider.rider
+    trip_number = pick.rider.trips + 1
+    if route_id in rider.default_routes:
+        why = f"default rider of route {route_id}"
+    elif rider.route_history.get(route_id, 0) > 0:
+        why = f"drove {rider.route_history[route_id]} earlier trips on route {route_id}"
+    else:
+        why = f"route {route_id}'s own riders cannot carry its load in their shifts"
+    return f"rider {rider.id}: {why}; trip {trip_number} of the day"
+
+
+def _vehicle_reason(vehicle: PlanningVehicle, packages: int, weight_kg: float) -> str:
+    fill = max(packages / vehicle.capacity_packages, weight_kg / vehicle.capacity_kg)
+    return (
+        f"vehicle {vehicle.id} ({vehicle.type.value}, {_load_text(vehicle.capacity_packages, vehicle.capacity_kg)}) "
+        f"carries the {_load_text(packages, weight_kg)}, {fill:.0%} full"
+    )
+
+
+def _distance_reason(distance_m: float, arrival_order_m: float) -> str:
+    if arrival_order_m <= 0 or distance_m >= arrival_order_m:
+        return f"{distance_m / 1000:.1f} km, as long as visiting the stops in arrival order"
+    saved = 1 - distance_m / arrival_order_m
+    return f"{distance_m / 1000:.1f} km, {saved:.0%} shorter than in arrival order ({arrival_order_m / 1000:.1f} km)"
