@@ -83,6 +83,9 @@ def test_a_hub_is_created_then_replaced(store, uow):
         ({"timezone": "Mars/Olympus"}, "not an IANA time zone"),
         ({"timezone": "../etc/passwd"}, "not an IANA time zone"),
         ({"timezone": "/usr/share/zoneinfo/UTC"}, "not an IANA time zone"),
+        ({"timezone": "Asia"}, "not an IANA time zone"),
+        ({"timezone": "Asia//Kolkata"}, "not an IANA time zone"),
+        ({"timezone": "leapseconds"}, "not an IANA time zone"),
     ],
 )
 def test_a_hub_that_breaks_a_rule_cannot_be_built(fields, message):
