@@ -8,6 +8,8 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from pydantic import Field, field_validator
 from pydantic_settings import SettingsConfigDict
 
+from dispatch_svc.domain.model import VehicleType
+from dispatch_svc.domain.planning import PlanningSettings
 from mesh.kernel import is_id
 from mesh.service import ServiceSettings
 
@@ -31,6 +33,21 @@ class Settings(ServiceSettings):
     auto_dispatch_timezone: str = Field(default="Asia/Kolkata", min_length=1, max_length=64)
     # Seconds between two checks of the enabled hubs' queues.
     auto_dispatch_interval_seconds: float = Field(default=5.0, ge=0.1, le=3600)
+    # Planning (docs/dispatch.md, "Planning a day"): a rider's shift when attendance gives none (HH:MM local).
+    planning_day_start: str = Field(default="08:00", pattern=r"^([01]\d|2[0-3]):[0-5]\d$")
+    planning_day_end: str = Field(default="20:00", pattern=r"^([01]\d|2[0-3]):[0-5]\d$")
+    # Time at a stop: fixed plus per package.
+    planning_service_seconds_per_stop: int = Field(default=120, ge=0, le=3600)
+    planning_service_seconds_per_package: int = Field(default=10, ge=0, le=600)
+    # Time budget of one hub's plan, and the solver's exploration level (0-5).
+    planning_max_solve_seconds: float = Field(default=5.0, gt=0, le=120)
+    planning_exploration_level: int = Field(default=3, ge=0, le=5)
+    # Road distance = great-circle distance x this factor; speeds per vehicle type in km/h.
+    planning_circuity_factor: float = Field(default=1.35, ge=1.0, le=3.0)
+    planning_speed_kmh_bike: float = Field(default=22.0, gt=0, le=150)
+    planning_speed_kmh_three_wheeler: float = Field(default=18.0, gt=0, le=150)
+    planning_speed_kmh_van: float = Field(default=20.0, gt=0, le=150)
+    planning_speed_kmh_truck: float = Field(default=16.0, gt=0, le=150)
 
     @field_validator("auto_dispatch_hubs")
     @classmethod
@@ -57,3 +74,28 @@ class Settings(ServiceSettings):
     def auto_dispatch_cutoff_time(self) -> time:
         hours, minutes = self.auto_dispatch_cutoff.split(":")
         return time(int(hours), int(minutes))
+
+    @property
+    def planning_settings(self) -> PlanningSettings:
+        return PlanningSettings(
+            day_start=_clock(self.planning_day_start),
+            day_end=_clock(self.planning_day_end),
+            service_seconds_per_stop=self.planning_service_seconds_per_stop,
+            service_seconds_per_package=self.planning_service_seconds_per_package,
+            max_solve_seconds=self.planning_max_solve_seconds,
+            exploration_level=self.planning_exploration_level,
+        )
+
+    @property
+    def planning_speeds_kmh(self) -> dict[VehicleType, float]:
+        return {
+            VehicleType.BIKE: self.planning_speed_kmh_bike,
+            VehicleType.THREE_WHEELER: self.planning_speed_kmh_three_wheeler,
+            VehicleType.VAN: self.planning_speed_kmh_van,
+            VehicleType.TRUCK: self.planning_speed_kmh_truck,
+        }
+
+
+def _clock(value: str) -> time:
+    hours, minutes = value.split(":")
+    return time(int(hours), int(minutes))
