@@ -54,8 +54,12 @@ def record_from_proto(request: attendance_pb2.RecordAttendanceRequest) -> Attend
     try:
         check_in = moment(request.check_in_time, request.HasField("check_in_time"))
         check_out = moment(request.check_out_time, request.HasField("check_out_time"))
+        shift_start = moment(request.shift_start, request.HasField("shift_start"))
+        shift_end = moment(request.shift_end, request.HasField("shift_end"))
     except (ValueError, OverflowError) as exc:
-        raise InvalidAttendance(f"check_in_time / check_out_time: not a valid timestamp ({exc})") from None
+        raise InvalidAttendance(
+            f"check_in_time / check_out_time / shift_start / shift_end: not a valid timestamp ({exc})"
+        ) from None
     return AttendanceRecord(
         rider_id=request.rider_id,
         hub_id=request.hub_id,
@@ -64,6 +68,8 @@ def record_from_proto(request: attendance_pb2.RecordAttendanceRequest) -> Attend
         check_in=check_in,
         check_out=check_out,
         shift=request.shift,
+        shift_start=shift_start,
+        shift_end=shift_end,
     )
 
 

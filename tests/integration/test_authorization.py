@@ -44,6 +44,7 @@ from tests.support import auth
 from tests.support.dispatch_inputs import pur_snapshot
 from tests.support.geometry import square, square_geojson
 from tests.support.in_process_server import address, serving
+from tests.support.planning_inputs import store_plan
 from tests.support.sql_servicers import (
     embedded_attendance_servicer,
     index_registry,
@@ -660,6 +661,7 @@ def dispatch_hubs(dispatch, dispatch_uow) -> tuple[str, str, str]:
         ),
         timeout=TIMEOUT,
     )
+    store_plan(dispatch_uow, x, TODAY, f"{x}-plan")
     return x, y, created.dispatch.id
 
 
@@ -674,6 +676,7 @@ def dispatch_reads_and_plans(x: str) -> dict[str, tuple[str, object]]:
             dispatch_pb2.RecommendDispatchRequest(hub_id=x, route_id="R1", pickup_date=DAY),
         ),
         "list dispatches": ("ListDispatches", dispatch_pb2.ListDispatchesRequest(hub_id=x)),
+        "plan": ("PlanDispatches", dispatch_pb2.PlanDispatchesRequest(hub_id=x, pickup_date=DAY)),
         "watch the board": (
             "WatchOpenPickupsByRoute",
             dispatch_pb2.WatchOpenPickupsByRouteRequest(hub_id=x, pickup_date=DAY),
@@ -699,6 +702,7 @@ def dispatch_reads_and_plans(x: str) -> dict[str, tuple[str, object]]:
 def dispatch_changes(dispatch_id: str, x: str) -> dict[str, tuple[str, object]]:
     return {
         "get": ("GetDispatch", dispatch_pb2.GetDispatchRequest(id=dispatch_id)),
+        "commit plan": ("CommitDispatchPlan", dispatch_pb2.CommitDispatchPlanRequest(plan_id=f"{x}-plan")),
         "add": ("AddPickups", dispatch_pb2.AddPickupsRequest(dispatch_id=dispatch_id, pur_ids=[f"{x}-p3"])),
         "remove": (
             "RemovePickups",

@@ -57,6 +57,7 @@ from routing_svc.adapters import orm as routing_orm
 from routing_svc.adapters.unit_of_work import SqlAlchemyRoutingUnitOfWork
 from routing_svc.entrypoints import grpc_api as routing_api
 from tests.support.fakes_attendance_port import FakeAttendance
+from tests.support.fakes_dispatch_plans import FakeTripPlanner
 from tests.support.geometry import square
 from tests.support.in_process_server import admin_channel
 from tests.support.sql_servicers import (
@@ -169,12 +170,15 @@ def routing_service(servers_engine, engine, redis_client) -> Iterator[routing_pb
 def dispatch_service(servers_engine, engine) -> Iterator[dispatch_pb2_grpc.DispatchServiceStub]:
     factory = make_session_factory(servers_engine)
     # Attendance answers with nobody at work: dispatching refuses rather than guesses.
-    servicer = dispatch_api.DispatchServicer(lambda: SqlAlchemyDispatchUnitOfWork(factory), FakeAttendance())
+    servicer = dispatch_api.DispatchServicer(
+        lambda: SqlAlchemyDispatchUnitOfWork(factory), FakeAttendance(), planner=FakeTripPlanner.placing_nothing()
+    )
     with admin_channel(dispatch_api.registration(servicer)) as channel:
         yield dispatch_pb2_grpc.DispatchServiceStub(channel)
     with engine.begin() as conn:
         for table in (dispatch_orm.riders, dispatch_orm.vehicles):
             conn.execute(sa.delete(table).where(sa.or_(table.c.hub_id == HUB, table.c.id.startswith(FUZZ))))
+        conn.execute(sa.delete(dispatch_orm.plans).where(dispatch_orm.plans.c.hub_id == HUB))
 
 
 @pytest.fixture(scope="module")
@@ -745,6 +749,20 @@ def upsert_vehicle() -> dispatch_pb2.UpsertVehicleRequest:
     return dispatch_pb2.UpsertVehicleRequest(vehicle=vehicle)
 
 
+def trip_changes(*changes: dict[str, Any]) -> list[dispatch_pb2.TripChange]:
+    return [dispatch_pb2.TripChange(**change) for change in changes]
+
+
+bad_trip_changes = st.one_of(
+    required_ids.map(lambda trip_id: trip_changes({"trip_id": trip_id, "drop": True})),
+    malformed_ids.map(lambda rider_id: trip_changes({"trip_id": "t1", "rider_id": rider_id})),
+    malformed_ids.map(lambda vehicle_id: trip_changes({"trip_id": "t1", "vehicle_id": vehicle_id})),
+    st.just(trip_changes({"trip_id": "t1", "drop": True, "rider_id": RIDER})),
+    st.just(trip_changes({"trip_id": "t1", "drop": True}, {"trip_id": "t1", "vehicle_id": "van"})),
+    st.just(trip_changes(*[{"trip_id": f"t{i}", "drop": True} for i in range(1001)])),
+)
+
+
 def create_dispatch() -> dispatch_pb2.CreateDispatchRequest:
     return dispatch_pb2.CreateDispatchRequest(request_id=f"{FUZZ}-d1", hub_id=HUB, route_id="R1", pickup_date=DAY)
 
@@ -882,6 +900,22 @@ DISPATCH_RPCS = {
             "vehicle_id": st.text(max_size=70),
             "reason": st.text(max_size=600),
         },
+        CHANGES,
+    ),
+    "PlanDispatches": Rpc(
+        lambda: dispatch_pb2.PlanDispatchesRequest(hub_id=HUB, pickup_date=DAY),
+        {
+            "hub_id": required_ids,
+            "pickup_date": required_dates,
+            "route_ids": st.one_of(st.lists(malformed_ids, min_size=1, max_size=3), st.just(["R1"] * 1001)),
+        },
+        {"pickup_date": any_dates, "route_ids": st.lists(st.text(max_size=70), max_size=3)},
+        CHANGES,
+    ),
+    "CommitDispatchPlan": Rpc(
+        lambda: dispatch_pb2.CommitDispatchPlanRequest(plan_id=f"{FUZZ}-plan"),
+        {"plan_id": required_ids, "changes": bad_trip_changes},
+        {"plan_id": st.text(max_size=70), "only_valid_trips": st.booleans()},
         CHANGES,
     ),
     "MovePickups": Rpc(

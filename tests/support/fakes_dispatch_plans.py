@@ -7,7 +7,7 @@ import copy
 from collections.abc import Callable
 from datetime import datetime
 
-from dispatch_svc.domain.planning import PlanningProblem, PlanResult
+from dispatch_svc.domain.planning import PlanningProblem, PlanResult, Unplanned, UnplannedReason
 from dispatch_svc.domain.plans import DispatchPlan
 from dispatch_svc.service_layer.planner import TripPlanner
 from dispatch_svc.service_layer.repositories import AbstractPlanRepository
@@ -45,3 +45,12 @@ class FakeTripPlanner(TripPlanner):
     def plan(self, problem: PlanningProblem) -> PlanResult:
         self.problems.append(problem)
         return self.propose(problem)
+
+    @classmethod
+    def placing_nothing(cls) -> FakeTripPlanner:
+        """A planner that leaves every pickup unplanned ("no rider or vehicle left")."""
+        return cls(
+            lambda problem: PlanResult(
+                (), tuple(Unplanned(s.pur_id, UnplannedReason.NO_RIDER_OR_VEHICLE_LEFT) for s in problem.stops)
+            )
+        )

@@ -1,11 +1,16 @@
-"""dispatch_svc's planning inputs built for tests: attendance read-model rows and proposed trips."""
+"""dispatch_svc's planning inputs built for tests: attendance read-model rows, proposed trips and
+stored plans."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import date, datetime, timedelta
 
 from dispatch_svc.domain.hubs import AttendanceChange, Presence
 from dispatch_svc.domain.planning import PlannedStopEta, ProposedTrip
+from dispatch_svc.domain.plans import DispatchPlan
+from dispatch_svc.service_layer.unit_of_work import AbstractDispatchUnitOfWork
+from mesh.kernel import utc_now
 from tests.support.fakes_dispatch import DispatchStore
 
 
@@ -41,3 +46,13 @@ def proposed_trip(
         reasons=("default rider of the route",),
         arrival_order_distance_m=1500.0 * len(pur_ids),
     )
+
+
+def store_plan(uow_factory: Callable[[], AbstractDispatchUnitOfWork], hub: str, day: date, plan_id: str) -> None:
+    """A stored plan of `hub` without trips, reviewable for an hour (for calls that need a plan of
+    a hub, e.g. authorization and fuzz tests)."""
+    now = utc_now()
+    plan = DispatchPlan(plan_id, hub, day, trips=[], unplanned=[], created_at=now, expires_at=now + timedelta(hours=1))
+    with uow_factory() as uow:
+        uow.plans.add(plan)
+        uow.commit()

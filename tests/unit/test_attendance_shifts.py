@@ -8,6 +8,7 @@ import json
 from datetime import UTC, date, datetime, timedelta
 
 import pytest
+from google.protobuf.timestamp_pb2 import Timestamp
 
 from attendance_adapter.adapters.cache import decode_snapshot, encode_snapshot
 from attendance_adapter.adapters.csv_records import CsvRejected, parse_csv
@@ -15,7 +16,9 @@ from attendance_adapter.adapters.messages import attendance_changed, record_to_p
 from attendance_adapter.adapters.wire import WireError, parse_rider_answer, record_to_json
 from attendance_adapter.domain.events import AttendanceChanged
 from attendance_adapter.domain.model import AttendanceRecord, AttendanceStatus, InvalidAttendance, Snapshot
+from attendance_adapter.entrypoints.grpc_api import record_from_proto
 from attendance_adapter.service_layer import handlers
+from firstmile.attendance.v1 import attendance_pb2
 from firstmile.events.v1 import events_pb2
 from tests.support.fakes_attendance import FakeAttendanceUnitOfWork, FakeClock
 
@@ -127,3 +130,25 @@ def test_a_new_shift_window_is_announced_like_a_new_status():
         END,
         END + timedelta(hours=1),
     ]
+
+
+def test_record_attendance_takes_the_window():
+    today = datetime.now(UTC).date()
+    start = datetime(today.year, today.month, today.day, 6, tzinfo=UTC)
+
+    def request(**changes) -> attendance_pb2.RecordAttendanceRequest:
+        fields = {"rider_id": "R-1", "hub_id": "HUB-1", "date": today.isoformat()}
+        fields["status"] = attendance_pb2.ATTENDANCE_STATUS_PRESENT
+        return attendance_pb2.RecordAttendanceRequest(**(fields | changes))
+
+    record = record_from_proto(request(shift_start=stamp(start), shift_end=stamp(start + timedelta(hours=8))))
+    assert (record.shift_start, record.shift_end) == (start, start + timedelta(hours=8))
+    assert record_from_proto(request()).shift_start is None
+    with pytest.raises(InvalidAttendance, match="set both or neither"):
+        record_from_proto(request(shift_end=stamp(start)))
+
+
+def stamp(moment: datetime) -> Timestamp:
+    result = Timestamp()
+    result.FromDatetime(moment)
+    return result

@@ -108,7 +108,7 @@ class ListAvailableRidersResponse(_message.Message):
     def __init__(self, records: _Optional[_Iterable[_Union[AttendanceRecord, _Mapping]]] = ..., freshness: _Optional[_Union[Freshness, _Mapping]] = ...) -> None: ...
 
 class RecordAttendanceRequest(_message.Message):
-    __slots__ = ("rider_id", "hub_id", "date", "status", "check_in_time", "check_out_time", "shift")
+    __slots__ = ("rider_id", "hub_id", "date", "status", "check_in_time", "check_out_time", "shift", "shift_start", "shift_end")
     RIDER_ID_FIELD_NUMBER: _ClassVar[int]
     HUB_ID_FIELD_NUMBER: _ClassVar[int]
     DATE_FIELD_NUMBER: _ClassVar[int]
@@ -116,6 +116,8 @@ class RecordAttendanceRequest(_message.Message):
     CHECK_IN_TIME_FIELD_NUMBER: _ClassVar[int]
     CHECK_OUT_TIME_FIELD_NUMBER: _ClassVar[int]
     SHIFT_FIELD_NUMBER: _ClassVar[int]
+    SHIFT_START_FIELD_NUMBER: _ClassVar[int]
+    SHIFT_END_FIELD_NUMBER: _ClassVar[int]
     rider_id: str
     hub_id: str
     date: str
@@ -123,7 +125,9 @@ class RecordAttendanceRequest(_message.Message):
     check_in_time: _timestamp_pb2.Timestamp
     check_out_time: _timestamp_pb2.Timestamp
     shift: str
-    def __init__(self, rider_id: _Optional[str] = ..., hub_id: _Optional[str] = ..., date: _Optional[str] = ..., status: _Optional[_Union[AttendanceStatus, str]] = ..., check_in_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., check_out_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., shift: _Optional[str] = ...) -> None: ...
+    shift_start: _timestamp_pb2.Timestamp
+    shift_end: _timestamp_pb2.Timestamp
+    def __init__(self, rider_id: _Optional[str] = ..., hub_id: _Optional[str] = ..., date: _Optional[str] = ..., status: _Optional[_Union[AttendanceStatus, str]] = ..., check_in_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., check_out_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., shift: _Optional[str] = ..., shift_start: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., shift_end: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
 
 class RecordAttendanceResponse(_message.Message):
     __slots__ = ("record",)

@@ -1,0 +1,237 @@
+"""Dispatch planning against the real `dispatch` schema (migration dispatch_0006), for what only
+PostgreSQL shows: a plan's rows read back as stored, a commit's dispatches, stops, membership and
+outbox rows written in one transaction (and nothing on a refused one), concurrent commits of one
+plan creating nothing twice, the new unique indexes (several planned OPEN dispatches per rider, one
+IN_PROGRESS), expired plans deleted, and the migration's objects and downgrade. The rules are
+tested on the fakes in tests/unit/test_dispatch_plans.py. Every test works in its own hub."""
+
+from __future__ import annotations
+
+import importlib.util
+import threading
+import uuid
+from datetime import UTC, datetime, timedelta
+from functools import partial
+from pathlib import Path
+
+import pytest
+import sqlalchemy as sa
+from alembic.autogenerate import compare_metadata
+from alembic.migration import MigrationContext
+from alembic.operations import Operations
+
+from dispatch_svc.adapters import orm
+from dispatch_svc.adapters.unit_of_work import SqlAlchemyDispatchUnitOfWork
+from dispatch_svc.domain.hubs import AttendanceChange, Hub, Presence
+from dispatch_svc.domain.model import PickupStatus, Rider, RiderBusy, Vehicle, VehicleType
+from dispatch_svc.domain.planning import PlanningProblem, PlanResult, Unplanned, UnplannedReason
+from dispatch_svc.domain.plans import CommitRequest, WorldChanged
+from dispatch_svc.service_layer import handlers, hubs
+from dispatch_svc.service_layer import plans as planning
+from tests.support.dispatch_inputs import pur_snapshot
+from tests.support.fakes_dispatch_plans import FakeTripPlanner
+from tests.support.planning_inputs import proposed_trip
+
+pytestmark = pytest.mark.integration
+
+MIGRATION = Path(__file__).resolve().parents[2] / "dispatch_svc/migrations/versions/0006_plans.py"
+TODAY = datetime.now(UTC).date()
+routed = partial(pur_snapshot, day=TODAY)
+
+
+def at(hours: float) -> datetime:
+    """`hours` after the start of the current hour (trips are planned from now on)."""
+    return datetime.now(UTC).replace(minute=0, second=0, microsecond=0) + timedelta(hours=hours)
+
+
+@pytest.fixture(scope="module")
+def uow_factory(session_factory):
+    return lambda: SqlAlchemyDispatchUnitOfWork(session_factory)
+
+
+@pytest.fixture
+def hub(uow_factory) -> str:
+    """A fresh hub (depot, UTC) with asha and bala present, a bike and a van, and p1..p3 on R1."""
+    hub_id = f"hub-{uuid.uuid4().hex[:10]}"
+    hubs.upsert_hub(uow_factory(), Hub(hub_id, "Depot", 12.9352, 77.6245, "UTC"))
+    for rider in ("asha", "bala"):
+        handlers.upsert_rider(uow_factory(), Rider(f"{hub_id}-{rider}", hub_id))
+        change = AttendanceChange(f"{hub_id}-{rider}", hub_id, TODAY, Presence.PRESENT, datetime.now(UTC))
+        hubs.apply_attendance_changes(uow_factory(), [change])
+    handlers.upsert_vehicle(uow_factory(), Vehicle(f"{hub_id}-bike", hub_id, VehicleType.BIKE, 10, 20.0))
+    handlers.upsert_vehicle(uow_factory(), Vehicle(f"{hub_id}-van", hub_id, VehicleType.VAN, 100, 500.0))
+    handlers.apply_pur_changes(uow_factory(), [routed(f"{hub_id}-p{i}", hub=hub_id) for i in (1, 2, 3)])
+    return hub_id
+
+
+def asha_twice(hub: str) -> FakeTripPlanner:
+    """asha drives R1 twice with the bike (p1, p2; then p3 after); nothing unplanned but p9."""
+
+    def propose(problem: PlanningProblem) -> PlanResult:
+        return PlanResult(
+            trips=(
+                proposed_trip("R1", f"{hub}-asha", f"{hub}-bike", [f"{hub}-p1", f"{hub}-p2"], at(1), at(2)),
+                proposed_trip("R1", f"{hub}-asha", f"{hub}-bike", [f"{hub}-p3"], at(3), at(4)),
+            ),
+            unplanned=(Unplanned(f"{hub}-p9", UnplannedReason.OUTSIDE_EVERY_SHIFT, "ends after 20:00"),),
+        )
+
+    return FakeTripPlanner(propose)
+
+
+def make_plan(uow_factory, hub: str) -> planning.DispatchPlan:
+    return planning.plan_dispatches(uow_factory(), asha_twice(hub), hub, TODAY)
+
+
+def keys(hub: str) -> list[bytes]:
+    """Outbox keys (PUR ids) of the hub's pickups."""
+    return [f"{hub}-p{i}".encode() for i in (1, 2, 3)]
+
+
+def count(engine, table: sa.Table, *where) -> int:
+    with engine.connect() as conn:
+        return conn.execute(sa.select(sa.func.count()).select_from(table).where(*where)).scalar_one()
+
+
+def test_a_plan_reads_back_as_stored(uow_factory, hub):
+    plan = make_plan(uow_factory, hub)
+    with uow_factory() as uow:
+        stored = uow.plans.get(plan.id)
+    assert stored == plan
+    assert stored is not None and stored.unplanned[0].reason == "outside every shift: ends after 20:00"
+
+
+def test_a_commit_writes_dispatches_stops_members_and_events_in_one_transaction(engine, uow_factory, hub):
+    plan = make_plan(uow_factory, hub)
+    result = planning.commit_dispatch_plan(uow_factory(), CommitRequest(plan.id))
+    first, second = result.dispatches
+    with uow_factory() as uow:
+        loaded = uow.dispatches.get(first.id)
+        stored = uow.plans.get(plan.id)
+    assert loaded is not None and loaded.stops == first.stops and loaded.plan_id == plan.id
+    assert (loaded.planned_start, loaded.planned_end) == (at(1), at(2))
+    assert stored is not None and stored.dispatch_ids == {"t1": first.id, "t2": second.id}
+    assert count(engine, orm.dispatch_stops, orm.dispatch_stops.c.dispatch_id.in_([first.id, second.id])) == 3
+    assert count(engine, orm.outbox.table, orm.outbox.table.c.key.in_(keys(hub))) == 3
+    # asha holds both planned OPEN dispatches; only one can be IN_PROGRESS (the index says so).
+    handlers.start_dispatch(uow_factory(), first.id)
+    with pytest.raises(RiderBusy):
+        handlers.start_dispatch(uow_factory(), second.id)
+
+
+def test_a_refused_commit_writes_nothing(engine, uow_factory, hub):
+    plan = make_plan(uow_factory, hub)
+    handlers.apply_pur_changes(uow_factory(), [routed(f"{hub}-p3", 3, hub=hub, status=PickupStatus.CANCELLED)])
+    with pytest.raises(WorldChanged, match="CANCELLED"):
+        planning.commit_dispatch_plan(uow_factory(), CommitRequest(plan.id))
+    assert count(engine, orm.dispatches, orm.dispatches.c.hub_id == hub) == 0
+    assert count(engine, orm.outbox.table, orm.outbox.table.c.key.in_(keys(hub))) == 0
+    assert count(engine, orm.plans, orm.plans.c.id == plan.id, orm.plans.c.committed_at.is_(None)) == 1
+
+
+def test_concurrent_commits_of_one_plan_create_nothing_twice(engine, uow_factory, hub):
+    plan = make_plan(uow_factory, hub)
+    results: list[planning.Committed] = []
+    errors: list[BaseException] = []
+    start = threading.Barrier(4)
+
+    def commit() -> None:
+        start.wait()
+        try:
+            results.append(planning.commit_dispatch_plan(uow_factory(), CommitRequest(plan.id)))
+        except BaseException as exc:  # noqa: BLE001 - reported below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=commit) for _ in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(30)
+    assert errors == []
+    assert sum(r.created for r in results) == 1
+    assert len({tuple(d.id for d in r.dispatches) for r in results}) == 1
+    assert count(engine, orm.dispatches, orm.dispatches.c.plan_id == plan.id) == 2
+
+
+def test_expired_plans_are_deleted_with_their_trips(engine, uow_factory, hub):
+    plan = make_plan(uow_factory, hub)
+    with uow_factory() as uow:
+        assert uow.plans.delete_expired(plan.expires_at + timedelta(seconds=1)) >= 1
+        uow.commit()
+    assert count(engine, orm.plans, orm.plans.c.id == plan.id) == 0
+    assert count(engine, orm.plan_trips, orm.plan_trips.c.plan_id == plan.id) == 0
+
+
+# -- the migration --------------------------------------------------------------------------------
+
+MINE = {
+    "plans",
+    "plan_trips",
+    "plan_stops",
+    "dispatch_stops",
+    "plan_id",
+    "planned_start",
+    "planned_end",
+    "dispatches_one_active_per",
+    "dispatches_one_in_progress_per",
+}
+
+
+def test_the_migrated_schema_is_what_the_tables_declare(engine):
+    with engine.connect() as conn:
+        context = MigrationContext.configure(
+            conn,
+            opts={
+                "include_schemas": True,
+                "include_name": lambda name, type_, _: type_ != "schema" or name == orm.SCHEMA,
+                "compare_type": True,
+            },
+        )
+        diffs = compare_metadata(context, orm.metadata)
+    assert [d for d in diffs if any(name in repr(d) for name in MINE)] == []
+
+
+def test_the_migration_upgrades_and_downgrades(engine, pg_schema, monkeypatch):
+    """dispatch_0006 run on a dispatches table shaped as before it, in a schema of the test's own."""
+    spec = importlib.util.spec_from_file_location("dispatch_0006_under_test", MIGRATION)
+    assert spec is not None and spec.loader is not None
+    migration = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(migration)
+    monkeypatch.setattr(migration, "SCHEMA", pg_schema)
+    table = f'"{pg_schema}".dispatches'
+    active = "WHERE status IN ('OPEN', 'IN_PROGRESS')"
+    with engine.begin() as conn:
+        conn.execute(
+            sa.text(f"CREATE TABLE {table} (id text PRIMARY KEY, rider_id text, vehicle_id text, status text)")
+        )
+        for thing in ("rider", "vehicle"):
+            conn.execute(
+                sa.text(f"CREATE UNIQUE INDEX dispatches_one_active_per_{thing} ON {table} ({thing}_id) {active}")
+            )
+        with Operations.context(MigrationContext.configure(conn)):
+            migration.upgrade()
+        inspector = sa.inspect(conn)
+        assert {"plans", "plan_trips", "plan_stops", "dispatch_stops"} <= set(inspector.get_table_names(pg_schema))
+        indexes = {i["name"]: i for i in inspector.get_indexes("dispatches", schema=pg_schema)}
+        assert (
+            "planned_start IS NULL" in indexes["dispatches_one_active_per_rider"]["dialect_options"]["postgresql_where"]
+        )
+        assert "dispatches_one_in_progress_per_vehicle" in indexes
+        conn.execute(
+            sa.text(
+                f"INSERT INTO {table} (id, rider_id, vehicle_id, status, plan_id, planned_start, planned_end) VALUES "
+                "('d1', 'r', 'v', 'OPEN', 'p', now(), now() + interval '1 hour'), "
+                "('d2', 'r', 'v', 'OPEN', 'p', now() + interval '2 hours', now() + interval '3 hours')"
+            )
+        )
+        conn.execute(sa.text(f"DELETE FROM {table}"))
+        with Operations.context(MigrationContext.configure(conn)):
+            migration.downgrade()
+        inspector = sa.inspect(conn)
+        assert set(inspector.get_table_names(pg_schema)) == {"dispatches"}
+        assert {c["name"] for c in inspector.get_columns("dispatches", schema=pg_schema)} == {
+            "id",
+            "rider_id",
+            "vehicle_id",
+            "status",
+        }
