@@ -227,3 +227,45 @@ class GreatCircleTravelModel(TravelModel):
         speed = self.speeds_kmh[vehicle_type] / 3.6
         seconds = [[round(m / speed) for m in row] for row in meters]
         return TravelMatrix(seconds, meters)
+
+
+def plan_violations(problem: PlanningProblem, result: PlanResult) -> list[str]:
+    """What a plan breaks, in words (none for a valid plan): every queued pickup exactly once, in a trip
+    or unplanned; one route per trip; capacities; shifts, busy times and `not_before`; one trip at a time
+    per rider and per vehicle."""
+    problems: list[str] = []
+    placed: dict[str, int] = {}
+    for pur_id in [s.pur_id for t in result.trips for s in t.stops] + [u.pur_id for u in result.unplanned]:
+        placed[pur_id] = placed.get(pur_id, 0) + 1
+    stops = {s.pur_id: s for s in problem.stops}
+    problems += [f"{p} placed {n} times" for p, n in placed.items() if n != 1]
+    problems += [f"{p} is not a queued pickup" for p in placed if p not in stops]
+    problems += [f"{p} missing" for p in stops if p not in placed]
+    vehicles = {v.id: v for v in problem.vehicles}
+    riders = {r.id: r for r in problem.riders}
+    spans: dict[str, list[tuple[datetime, datetime]]] = {}
+    for n, trip in enumerate(result.trips):
+        name = f"trip {n} ({trip.route_id}, {trip.rider_id}, {trip.vehicle_id})"
+        vehicle, rider = vehicles.get(trip.vehicle_id), riders.get(trip.rider_id)
+        if vehicle is None or rider is None:
+            problems.append(f"{name}: unknown rider or vehicle")
+            continue
+        mine = [stops[s.pur_id] for s in trip.stops if s.pur_id in stops]
+        if any(s.route_id != trip.route_id for s in mine):
+            problems.append(f"{name}: stops of another route")
+        packages, weight = sum(s.packages for s in mine), sum(s.weight_kg for s in mine)
+        if packages > vehicle.capacity_packages or weight > vehicle.capacity_kg + 1e-6:
+            problems.append(f"{name}: {packages} packages / {weight:.2f} kg over the vehicle's capacity")
+        shift = problem.shift_of(rider)
+        earliest = max(t for t in (shift.start, rider.busy_until, vehicle.busy_until, problem.not_before) if t)
+        if not (earliest <= trip.start < trip.end <= shift.end):
+            problems.append(f"{name}: {trip.start}-{trip.end} outside the rider's time {earliest}-{shift.end}")
+        if any(not trip.start <= s.eta <= trip.end for s in trip.stops):
+            problems.append(f"{name}: an ETA outside the trip")
+        spans.setdefault(f"rider {rider.id}", []).append((trip.start, trip.end))
+        spans.setdefault(f"vehicle {vehicle.id}", []).append((trip.start, trip.end))
+    for owner, windows in spans.items():
+        windows.sort()
+        if any(a_end > b_start for (_, a_end), (b_start, _) in zip(windows, windows[1:], strict=False)):
+            problems.append(f"{owner}: overlapping trips")
+    return problems

@@ -9,10 +9,11 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from dispatch_svc.adapters.vroom_planner import VroomPlanner, capacity_units, weight_units
+from dispatch_svc.adapters.vroom_planner import VroomPlanner
 from dispatch_svc.domain.model import VehicleType
 from dispatch_svc.domain.planning import (
     GreatCircleTravelModel,
+    PlannedStopEta,
     PlanningProblem,
     PlanningRider,
     PlanningSettings,
@@ -20,9 +21,11 @@ from dispatch_svc.domain.planning import (
     PlanningVehicle,
     PlanResult,
     Point,
+    ProposedTrip,
     ShiftWindow,
     UnplannedReason,
     great_circle_m,
+    plan_violations,
 )
 
 DAY = date(2030, 1, 7)
@@ -63,29 +66,8 @@ def solve(p: PlanningProblem) -> PlanResult:
 
 def check_plan(p: PlanningProblem, result: PlanResult) -> None:
     """What every plan must satisfy, whatever the problem."""
-    placed = [s.pur_id for t in result.trips for s in t.stops] + [u.pur_id for u in result.unplanned]
-    assert Counter(placed) == Counter(s.pur_id for s in p.stops)
-    stops = {s.pur_id: s for s in p.stops}
-    vehicles = {v.id: v for v in p.vehicles}
-    riders = {r.id: r for r in p.riders}
-    for trip in result.trips:
-        vehicle, rider = vehicles[trip.vehicle_id], riders[trip.rider_id]
-        assert {stops[s.pur_id].route_id for s in trip.stops} == {trip.route_id}
-        assert sum(stops[s.pur_id].packages for s in trip.stops) == trip.total_packages <= vehicle.capacity_packages
-        assert sum(weight_units(stops[s.pur_id].weight_kg) for s in trip.stops) <= capacity_units(vehicle.capacity_kg)
-        shift = p.shift_of(rider)
-        assert shift.start <= trip.start < trip.end <= shift.end
-        assert all(trip.start <= s.eta <= trip.end for s in trip.stops)
-        for busy in (rider.busy_until, vehicle.busy_until, p.not_before):
-            assert busy is None or trip.start >= busy
-        assert len(trip.reasons) == 3
-    for key in ("rider_id", "vehicle_id"):
-        by_owner: dict[str, list[tuple[datetime, datetime]]] = {}
-        for trip in result.trips:
-            by_owner.setdefault(getattr(trip, key), []).append((trip.start, trip.end))
-        for spans in by_owner.values():
-            spans.sort()
-            assert all(a_end <= b_start for (_, a_end), (b_start, _) in zip(spans, spans[1:], strict=False))
+    assert plan_violations(p, result) == []
+    assert all(len(trip.reasons) == 3 for trip in result.trips)
 
 
 def test_great_circle_travel_model_applies_the_circuity_factor_and_the_speed_of_the_type() -> None:
@@ -258,3 +240,23 @@ def problems(draw: st.DrawFn) -> PlanningProblem:
 @given(problems())
 def test_every_plan_keeps_capacity_shifts_one_trip_at_a_time_and_lists_every_pickup_once(p: PlanningProblem) -> None:
     check_plan(p, solve(p))
+
+
+def test_plan_violations_names_what_a_bad_plan_breaks() -> None:
+    p = problem(
+        [stop("p-1", "r1", 1000, packages=8), stop("p-2", "r2", 1000, packages=8)],
+        [PlanningRider("rider-1")],
+        [bike("bike-1")],
+    )
+    both = (PlannedStopEta("p-1", at(9)), PlannedStopEta("p-2", at(9, 30)))
+    trip = ProposedTrip("r1", "rider-1", "bike-1", both, 1000.0, at(7), at(10), 16, 2.0)
+    overlapping = ProposedTrip("r2", "rider-1", "bike-1", both[1:], 1000.0, at(9), at(11), 8, 1.0)
+    found = plan_violations(p, PlanResult((trip, overlapping), ()))
+    assert found == [
+        "p-2 placed 2 times",
+        "trip 0 (r1, rider-1, bike-1): stops of another route",
+        "trip 0 (r1, rider-1, bike-1): 16 packages / 2.00 kg over the vehicle's capacity",
+        f"trip 0 (r1, rider-1, bike-1): {at(7)}-{at(10)} outside the rider's time {at(8)}-{at(20)}",
+        "rider rider-1: overlapping trips",
+        "vehicle bike-1: overlapping trips",
+    ]
