@@ -8,8 +8,10 @@ from dispatch_svc.adapters import orm
 from dispatch_svc.adapters.attendance import GrpcAttendanceClient
 from dispatch_svc.adapters.board_channel import BoardListener
 from dispatch_svc.adapters.unit_of_work import SqlAlchemyDispatchUnitOfWork
+from dispatch_svc.adapters.vroom_planner import VroomPlanner
 from dispatch_svc.config import Settings
 from dispatch_svc.domain.auto_dispatch import AutoDispatchPolicy
+from dispatch_svc.domain.planning import GreatCircleTravelModel
 from dispatch_svc.entrypoints.auto_dispatch import AutoDispatcher
 from dispatch_svc.entrypoints.board_watch import BoardFeed
 from dispatch_svc.entrypoints.consumers import consumer_workers
@@ -42,6 +44,7 @@ def build_runtime(mesh: MeshSettings, settings: Settings) -> ServiceRuntime:
     def uow() -> SqlAlchemyDispatchUnitOfWork:
         return SqlAlchemyDispatchUnitOfWork(infra.session_factory)
 
+    planner = VroomPlanner(GreatCircleTravelModel(settings.planning_circuity_factor, settings.planning_speeds_kmh))
     # One LISTEN connection per process feeds every WatchOpenPickupsByRoute stream it serves.
     board = BoardFeed(uow, lambda: BoardListener(infra.engine))
     workers: list[Worker] = [infra.outbox_relay(orm.outbox), *consumer_workers(infra, uow), board.worker()]
@@ -54,7 +57,7 @@ def build_runtime(mesh: MeshSettings, settings: Settings) -> ServiceRuntime:
         grpc_port=settings.grpc_port,
         metrics_port=settings.metrics_port,
         health_port=settings.health_port,
-        registrations=[registration(DispatchServicer(uow, attendance, board))],
+        registrations=[registration(DispatchServicer(uow, attendance, board, planner, settings.planning_settings))],
         workers=workers,
         closers=[attendance.close, infra.close],
     )

@@ -22,9 +22,11 @@ from alembic.operations import Operations
 
 from dispatch_svc.adapters import orm
 from dispatch_svc.adapters.unit_of_work import SqlAlchemyDispatchUnitOfWork
+from dispatch_svc.adapters.vroom_planner import VroomPlanner
+from dispatch_svc.config import Settings
 from dispatch_svc.domain.hubs import AttendanceChange, Hub, Presence
 from dispatch_svc.domain.model import PickupStatus, Rider, RiderBusy, Vehicle, VehicleType
-from dispatch_svc.domain.planning import PlanningProblem, PlanResult, Unplanned, UnplannedReason
+from dispatch_svc.domain.planning import GreatCircleTravelModel, PlanningProblem, PlanResult, Unplanned, UnplannedReason
 from dispatch_svc.domain.plans import CommitRequest, WorldChanged
 from dispatch_svc.service_layer import handlers, hubs
 from dispatch_svc.service_layer import plans as planning
@@ -235,3 +237,15 @@ def test_the_migration_upgrades_and_downgrades(engine, pg_schema, monkeypatch):
             "vehicle_id",
             "status",
         }
+
+
+def test_the_real_planner_plans_and_the_plan_commits(engine, uow_factory, hub):
+    settings = Settings()
+    planner = VroomPlanner(GreatCircleTravelModel(settings.planning_circuity_factor, settings.planning_speeds_kmh))
+    plan = planning.plan_dispatches(uow_factory(), planner, hub, TODAY, settings=settings.planning_settings)
+    placed = [stop.pur_id for trip in plan.trips for stop in trip.stops] + [u.pur_id for u in plan.unplanned]
+    assert sorted(placed) == [f"{hub}-p{i}" for i in (1, 2, 3)]
+    result = planning.commit_dispatch_plan(uow_factory(), CommitRequest(plan.id, only_valid_trips=True))
+    assert sorted(p for d in result.dispatches for p in d.pur_ids) == sorted(
+        stop.pur_id for trip in plan.trips for stop in trip.stops
+    )
