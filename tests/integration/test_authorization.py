@@ -763,7 +763,25 @@ def test_dispatching_another_hub_is_denied_and_changes_nothing(dispatch, engine,
 
 def test_every_dispatch_rpc_is_covered():
     calls = {m for m, _ in {**dispatch_reads_and_plans("h"), **dispatch_changes("d", "h")}.values()}
-    assert calls == set(dispatch_api.ACCESS)
+    assert calls | {"UpsertHub"} == set(dispatch_api.ACCESS)
+
+
+def upsert_hub(hub_id: str, name: str) -> dispatch_pb2.UpsertHubRequest:
+    depot = dispatch_pb2.Hub(
+        id=hub_id, name=name, location=common_pb2.LatLng(lat=12.93, lng=77.62), timezone="Asia/Kolkata"
+    )
+    return dispatch_pb2.UpsertHubRequest(hub=depot)
+
+
+def test_only_services_and_admins_store_hubs(dispatch, engine):
+    x = uid("hub")
+    for stub, role in ((dispatch.lead(x), "team-lead"), (dispatch.client(uid("client")), "client")):
+        details = denial(lambda stub=stub: stub.UpsertHub(upsert_hub(x, "mine"), timeout=TIMEOUT))
+        assert details == f"role {role} may not call UpsertHub"
+    with engine.connect() as conn:
+        assert conn.execute(sa.select(dispatch_orm.hubs.c.id).where(dispatch_orm.hubs.c.id == x)).first() is None
+    assert dispatch.admin().UpsertHub(upsert_hub(x, "depot"), timeout=TIMEOUT).created
+    assert not dispatch.service().UpsertHub(upsert_hub(x, "depot 2"), timeout=TIMEOUT).created
 
 
 def test_a_team_lead_cannot_take_over_another_hubs_rider_or_vehicle(dispatch, engine, dispatch_hubs):

@@ -23,12 +23,14 @@ import pytest
 import redis
 import sqlalchemy as sa
 from google.protobuf.message import Message
+from google.protobuf.timestamp_pb2 import Timestamp
 from kafka import KafkaConsumer
 from kafka.structs import TopicPartition
 
 from dispatch_svc.adapters import orm as dispatch_orm
 from dispatch_svc.adapters.unit_of_work import SqlAlchemyDispatchUnitOfWork
 from dispatch_svc.entrypoints import consumers as dispatch_consumers
+from firstmile.attendance.v1 import attendance_pb2
 from firstmile.common.v1 import common_pb2
 from firstmile.events.v1 import events_pb2
 from firstmile.pur.v1 import pur_pb2
@@ -54,7 +56,14 @@ from mesh.kafka import (
     parse_rfc3339,
 )
 from mesh.runtime import Worker
-from mesh.topics import DISPATCH_EVENTS, PUR_CREATED, PUR_EVENTS, PUR_ROUTE_ASSIGNMENTS, ROUTING_MAP_CHANGES
+from mesh.topics import (
+    ATTENDANCE_EVENTS,
+    DISPATCH_EVENTS,
+    PUR_CREATED,
+    PUR_EVENTS,
+    PUR_ROUTE_ASSIGNMENTS,
+    ROUTING_MAP_CHANGES,
+)
 from pur_svc.adapters import orm as pur_orm
 from pur_svc.adapters.unit_of_work import SqlAlchemyPurUnitOfWork
 from pur_svc.domain.model import Location, NewPickup, PickupStatus, RouteAssignment, RouteMatch, Warehouse
@@ -297,6 +306,26 @@ def valid_dispatch_map_change(services: Services) -> Valid:
     return Valid(hub, event, applied)
 
 
+def valid_dispatch_attendance_change(services: Services) -> Valid:
+    rider, hub = fresh("rider"), fresh("hub")
+    changed_at = Timestamp()
+    changed_at.GetCurrentTime()
+    event = events_pb2.AttendanceChanged(
+        rider_id=rider,
+        hub_id=hub,
+        date=TODAY.isoformat(),
+        status=attendance_pb2.ATTENDANCE_STATUS_PRESENT,
+        changed_at=changed_at,
+    )
+
+    def applied() -> bool:
+        table = dispatch_orm.rider_days
+        with services.engine.connect() as conn:
+            return conn.execute(sa.select(table.c.status).where(table.c.rider_id == rider)).scalar() == "PRESENT"
+
+    return Valid(rider, event, applied)
+
+
 @dataclass(frozen=True)
 class Scenario:
     service: str
@@ -315,6 +344,7 @@ SCENARIOS = [
     Scenario("routing_svc", PUR_CREATED, valid_pickup_requested),
     Scenario("routing_svc", ROUTING_MAP_CHANGES, valid_routing_map_change),
     Scenario("dispatch_svc", ROUTING_MAP_CHANGES, valid_dispatch_map_change),
+    Scenario("dispatch_svc", ATTENDANCE_EVENTS, valid_dispatch_attendance_change),
     Scenario("dispatch_svc", PUR_EVENTS, valid_pur_status_changed),
 ]
 
@@ -361,11 +391,13 @@ def garbage(event: Message) -> Poison:
 
 
 def wrong_ce_type(event: Message) -> Poison:
+    # dispatch_svc reads AttendanceChanged itself: another type is wrong there.
+    other = ANOTHER_EVENT if not isinstance(event, events_pb2.AttendanceChanged) else events_pb2.RouteMapChanged()
     return Poison(
-        ANOTHER_EVENT.SerializeToString(),
-        ce_headers(ANOTHER_EVENT),
+        other.SerializeToString(),
+        ce_headers(other),
         ("WrongEventType",),
-        f"ce_type is '{EVENTS}AttendanceChanged', expected '{event.DESCRIPTOR.full_name}'",
+        f"ce_type is '{other.DESCRIPTOR.full_name}', expected '{event.DESCRIPTOR.full_name}'",
     )
 
 

@@ -749,6 +749,11 @@ def upsert_vehicle() -> dispatch_pb2.UpsertVehicleRequest:
     return dispatch_pb2.UpsertVehicleRequest(vehicle=vehicle)
 
 
+def upsert_hub() -> dispatch_pb2.UpsertHubRequest:
+    hub = dispatch_pb2.Hub(id=HUB, name="Fuzz Depot", location=location(), timezone="Asia/Kolkata")
+    return dispatch_pb2.UpsertHubRequest(hub=hub)
+
+
 def trip_changes(*changes: dict[str, Any]) -> list[dispatch_pb2.TripChange]:
     return [dispatch_pb2.TripChange(**change) for change in changes]
 
@@ -799,6 +804,25 @@ DISPATCH_RPCS = {
             "vehicle.capacity_packages": int32s,
             "vehicle.registration": st.text(max_size=40),
         },
+        LISTS,
+    ),
+    "UpsertHub": Rpc(
+        upsert_hub,
+        {
+            "hub": required("hub is required"),
+            "hub.id": required_ids,
+            "hub.name": bad_text(200),
+            "hub.location": required("hub.location is required"),
+            "hub.location.lat": outside(-90.0, 90.0),
+            "hub.location.lng": outside(-180.0, 180.0),
+            "hub.timezone": st.one_of(
+                st.just(""),
+                st.sampled_from(["Mars/Olympus", "../../etc/passwd", "/etc/localtime", "Asia/Kolkata\n", "utc "]),
+                oversized(64),
+                with_control_character,
+            ),
+        },
+        {"hub.name": st.text(max_size=250), "hub.timezone": st.text(max_size=70), "hub.location.lat": st.floats()},
         LISTS,
     ),
     "ListOpenPickupsByRoute": Rpc(
@@ -973,6 +997,9 @@ ATTENDANCE_RPCS = {
             # A check-out makes a PRESENT record invalid.
             "check_out_time": st.one_of(bad_timestamps, st.just(stamp(datetime.now(UTC)))),
             "shift": st.one_of(oversized(64), with_control_character),
+            # Alone (without shift_end) or not a real moment.
+            "shift_start": st.one_of(bad_timestamps, st.just(stamp(datetime.now(UTC)))),
+            "shift_end": bad_timestamps,
         },
         {"rider_id": fuzz_ids(), "date": any_dates, "status": int32s, "shift": st.text(max_size=70)},
         LISTS,
