@@ -50,7 +50,11 @@ def build_runtime(mesh: MeshSettings, settings: Settings) -> ServiceRuntime:
     workers: list[Worker] = [infra.outbox_relay(orm.outbox), *consumer_workers(infra, uow), board.worker()]
     policy = auto_dispatch_policy(settings)
     if policy.hubs:
-        workers.append(AutoDispatcher(policy, uow, attendance, settings.auto_dispatch_interval_seconds).worker())
+        workers.append(
+            AutoDispatcher(
+                policy, uow, planner, settings.auto_dispatch_interval_seconds, settings.planning_settings
+            ).worker()
+        )
     return ServiceRuntime(
         name=NAME,
         settings=mesh,

@@ -56,14 +56,6 @@ class SqlAlchemyDispatchUnitOfWork(AbstractDispatchUnitOfWork, SqlAlchemyUnitOfW
         for lock in sorted({route_lock_key(k) for k in keys}):
             self.session.execute(sa.select(sa.func.pg_advisory_xact_lock(lock)))
 
-    def try_lock_route(self, key: RouteKey) -> bool:
-        taken = bool(
-            self.session.execute(sa.select(sa.func.pg_try_advisory_xact_lock(route_lock_key(key)))).scalar_one()
-        )
-        if taken:
-            self.announce([BoardChange(*key)])
-        return taken
-
     def _commit(self, events: list[object]) -> None:
         # In the transaction: heard by the replicas' board listeners when, and only if, it commits.
         changes, self.board_changes = self.board_changes, set()

@@ -1,24 +1,24 @@
-"""Auto-dispatch's background loop: every few seconds, each enabled hub's due queues get a
-dispatch with the top recommendation (service_layer.handlers.auto_dispatch_hub)."""
+"""Auto-dispatch's background loop: every few seconds, each enabled hub's due queues are planned
+together and the plan committed (service_layer.auto_dispatch.auto_plan_hub)."""
 
 from __future__ import annotations
 
 import logging
 import threading
-import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 
 from dispatch_svc.domain.auto_dispatch import AutoDispatchPolicy
-from dispatch_svc.service_layer import handlers
-from dispatch_svc.service_layer.attendance import AttendancePort
+from dispatch_svc.domain.planning import PlanningSettings
+from dispatch_svc.service_layer import plans
+from dispatch_svc.service_layer.auto_dispatch import AutoPlanOutcome, Clock, DueQueues, auto_plan_hub
+from dispatch_svc.service_layer.planner import TripPlanner
 from dispatch_svc.service_layer.unit_of_work import AbstractDispatchUnitOfWork
+from mesh.errors import FailedPrecondition, NotFound, Unavailable
+from mesh.kernel import utc_now
 from mesh.runtime import Worker
 from mesh.transient import is_transient
 
 log = logging.getLogger(__name__)
-
-# A route skipped for the same reason is logged again only after this many seconds.
-SKIP_LOG_SECONDS = 300.0
 
 
 class AutoDispatcher:
@@ -26,57 +26,72 @@ class AutoDispatcher:
         self,
         policy: AutoDispatchPolicy,
         uow_factory: Callable[[], AbstractDispatchUnitOfWork],
-        attendance: AttendancePort,
+        planner: TripPlanner,
         interval_seconds: float,
+        settings: PlanningSettings = plans.DEFAULT_SETTINGS,
+        now: Clock = utc_now,
     ) -> None:
         self.policy = policy
         self._uow = uow_factory
-        self._attendance = attendance
+        self._planner = planner
+        self._settings = settings
+        self._now = now
         self.interval_seconds = interval_seconds
-        self._skips: dict[tuple[str, str, str], float] = {}
+        # Per hub, the due queues whose plan placed nothing: planned again only once they change
+        # (a pickup arrives or leaves), not every round.
+        self._fruitless: dict[str, Mapping[str, int]] = {}
 
-    def tick(self) -> list[handlers.AutoOutcome]:
+    def tick(self) -> list[AutoPlanOutcome]:
         outcomes = []
         for hub_id in sorted(self.policy.hubs):
             try:
-                outcomes.extend(handlers.auto_dispatch_hub(self._uow(), self._attendance, self.policy, hub_id))
+                outcome = auto_plan_hub(
+                    self._uow(), self._planner, self.policy, hub_id,
+                    settings=self._settings, now=self._now, skip_if=self._unchanged,
+                )  # fmt: skip
+            except (FailedPrecondition, NotFound, Unavailable) as exc:
+                log.warning("auto-dispatch: the plan was not committed", extra={"hub_id": hub_id, "error": str(exc)})
+                continue
             except Exception as exc:
                 if not is_transient(exc):
                     raise
                 log.warning("auto-dispatch: dependency unavailable", extra={"hub_id": hub_id, "error": repr(exc)})
-        for outcome in outcomes:
-            if outcome.dispatch is not None:
-                d = outcome.dispatch
-                log.info(
-                    "auto-dispatch created a dispatch",
-                    extra={
-                        "hub_id": d.hub_id,
-                        "route_id": d.route_id,
-                        "dispatch_id": d.id,
-                        "rider_id": d.rider_id,
-                        "vehicle_id": d.vehicle_id,
-                        "pickups": len(d.pur_ids),
-                        "why": outcome.reason,
-                    },
-                )
-            elif outcome.skipped:
-                self._log_skip(outcome)
+                continue
+            self._remember(outcome)
+            outcomes.append(outcome)
         return outcomes
 
-    def _log_skip(self, outcome: handlers.AutoOutcome) -> None:
-        key = (outcome.hub_id, outcome.route_id, outcome.skipped)
-        now = time.monotonic()
-        if now - self._skips.get(key, -SKIP_LOG_SECONDS) >= SKIP_LOG_SECONDS:
-            self._skips[key] = now
-            log.warning(
-                "auto-dispatch skipped a due route",
+    def _unchanged(self, due: DueQueues) -> bool:
+        return self._fruitless.get(due.hub_id) == due.counts
+
+    def _remember(self, outcome: AutoPlanOutcome) -> None:
+        due = outcome.due
+        if due is None or not due.reasons:
+            self._fruitless.pop(outcome.hub_id, None)
+            return
+        if outcome.note:
+            log.warning("auto-dispatch skipped a hub", extra={"hub_id": outcome.hub_id, "why": outcome.note})
+        if outcome.dispatches:
+            self._fruitless.pop(outcome.hub_id, None)
+            log.info(
+                "auto-dispatch committed a plan",
                 extra={
                     "hub_id": outcome.hub_id,
-                    "route_id": outcome.route_id,
-                    "why_due": outcome.reason,
-                    "skipped": outcome.skipped,
+                    "plan_id": outcome.plan_id,
+                    "routes": sorted(due.reasons),
+                    "why": sorted(set(due.reasons.values()))[:3],
+                    "dispatches": [d.id for d in outcome.dispatches],
+                    "skipped": list(outcome.skipped),
+                    "unplanned": outcome.unplanned,
                 },
             )
+        elif outcome.plan_id or outcome.note:
+            self._fruitless[outcome.hub_id] = dict(due.counts)
+            if outcome.plan_id:
+                log.warning(
+                    "auto-dispatch planned no trip for due queues",
+                    extra={"hub_id": outcome.hub_id, "plan_id": outcome.plan_id, "unplanned": outcome.unplanned},
+                )
 
     def run(self, stop: threading.Event) -> None:
         log.info(

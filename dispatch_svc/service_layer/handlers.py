@@ -17,7 +17,6 @@ from collections.abc import Callable, Collection, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 
-from dispatch_svc.domain.auto_dispatch import AutoDispatchPolicy
 from dispatch_svc.domain.board import BoardChange
 from dispatch_svc.domain.events import DispatchEvent, dispatch_events
 from dispatch_svc.domain.model import (
@@ -768,74 +767,3 @@ def move_pickups(
         uow.publish(dispatch_events(target, changes, moment, actor=actor, reason=request.reason))
         uow.commit()
     return source, target
-
-
-# -- auto-dispatch --------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class AutoOutcome:
-    hub_id: str
-    route_id: str
-    reason: str  # why it was due
-    dispatch: Dispatch | None = None
-    skipped: str = ""  # why nothing was created
-
-
-def auto_dispatch_hub(
-    uow: AbstractDispatchUnitOfWork,
-    attendance: AttendancePort,
-    policy: AutoDispatchPolicy,
-    hub_id: str,
-    *,
-    now: Clock = utc_now,
-    next_id: Callable[[], str] = new_dispatch_id,
-) -> list[AutoOutcome]:
-    """Create a dispatch, with the top recommendation and the route's queue, for each route of
-    the hub whose queue is due (threshold reached or cut-off passed) for the hub's local today.
-    Each route in its own transaction under its lock, taken with try-lock: a route another
-    replica is working on is skipped this round, and the due check is repeated under the lock."""
-    moment = now()
-    today = policy.local_today(moment)
-    with uow:
-        counts = uow.pickups.queue_counts(hub_id, today)
-    due = {route: reason for route, count in counts.items() if (reason := policy.due(count, moment))}
-    if not due:
-        return []
-    view = attendance.available_riders(hub_id, today)
-    outcomes = []
-    for route_id, reason in due.items():
-        if not view.known:
-            outcomes.append(AutoOutcome(hub_id, route_id, reason, skipped=f"attendance unknown ({view.reason})"))
-            continue
-        new = NewDispatch(request_id=new_id("auto"), hub_id=hub_id, route_id=route_id, pickup_date=today)
-        try:
-            outcome = _auto_dispatch_route(uow, view, policy, new, reason, moment, next_id())
-        except (FailedPrecondition, Unavailable, NotFound, AlreadyExists) as exc:
-            outcome = AutoOutcome(hub_id, route_id, reason, skipped=str(exc))
-        if outcome is not None:
-            outcomes.append(outcome)
-    return outcomes
-
-
-def _auto_dispatch_route(
-    uow: AbstractDispatchUnitOfWork,
-    view: AttendanceView,
-    policy: AutoDispatchPolicy,
-    new: NewDispatch,
-    reason: str,
-    moment: datetime,
-    dispatch_id: str,
-) -> AutoOutcome | None:
-    """None when the queue is no longer due once the route's lock is held."""
-    with uow:
-        if not uow.try_lock_route(new.route_key()):
-            return AutoOutcome(new.hub_id, new.route_id, reason, skipped="route busy (another replica)")
-        count, _ = uow.pickups.queue_load(new.hub_id, new.route_id, new.pickup_date)
-        if policy.due(count, moment) is None:
-            return None
-        dispatch = _create_locked(
-            uow, view, new, moment, dispatch_id, actor=SERVICE_ACTOR, reason=f"auto-dispatch: {reason}", automatic=True
-        )
-        uow.commit()
-    return AutoOutcome(new.hub_id, new.route_id, reason, dispatch=dispatch)

@@ -50,8 +50,3 @@ class AbstractDispatchUnitOfWork(AbstractUnitOfWork):
         never interleave on one route, on any number of replicas. Implementations announce the
         locked routes' groups as changed (`announce`): every path that may change a board takes
         these locks, so every such path announces without naming its changes."""
-
-    @abc.abstractmethod
-    def try_lock_route(self, key: RouteKey) -> bool:
-        """Take the route's lock if nobody holds it (auto-dispatch skips busy routes); announced
-        like `lock_routes` when taken."""

@@ -11,16 +11,14 @@ from __future__ import annotations
 import threading
 import uuid
 from collections.abc import Callable
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import UTC, date, datetime, timedelta
 from functools import partial
-from zoneinfo import ZoneInfo
 
 import pytest
 import sqlalchemy as sa
 
 from dispatch_svc.adapters import orm
 from dispatch_svc.adapters.unit_of_work import SqlAlchemyDispatchUnitOfWork
-from dispatch_svc.domain.auto_dispatch import AutoDispatchPolicy
 from dispatch_svc.domain.model import (
     Actor,
     DispatchStatus,
@@ -404,20 +402,6 @@ def test_recommendations_use_history_attendance_and_the_default_rider(uow_factor
     # The top recommendation is what an empty CreateDispatch takes.
     d = create(uow_factory, attendance, hub, "auto-pick").dispatch
     assert (d.rider_id, d.vehicle_id, len(d.pur_ids)) == (asha, f"{hub}-van", 2)
-
-
-# -- auto-dispatch ----------------------------------------------------------------------------------
-
-
-def test_auto_dispatch_skips_a_route_another_replica_holds(uow_factory, attendance, hub):
-    policy = AutoDispatchPolicy(frozenset({hub}), 1, time(14, 0), ZoneInfo("UTC"))
-    handlers.apply_pur_changes(uow_factory(), [routed(p, hub=hub) for p in purs(hub, 1)])
-    with uow_factory() as other_replica:
-        other_replica.lock_routes([(hub, "R1", TODAY)])
-        [outcome] = handlers.auto_dispatch_hub(
-            uow_factory(), attendance, policy, hub, now=lambda: datetime.combine(TODAY, time(9), tzinfo=UTC)
-        )
-    assert outcome.dispatch is None and "route busy" in outcome.skipped
 
 
 def test_two_hubs_creating_the_same_new_rider_at_once_cannot_both_win(uow_factory, monkeypatch):

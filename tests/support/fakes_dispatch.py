@@ -5,8 +5,7 @@ and request id).
 
 A transaction works on a copy of the store: reads return copies, and only `commit()` makes the
 writes (and the published events) the stored state, so a test can tell what a failed use case
-left behind (nothing). Route locks are recorded; `DispatchStore.busy_routes` plays routes another
-replica holds.
+left behind (nothing). Route locks are recorded.
 """
 
 from __future__ import annotations
@@ -60,7 +59,6 @@ class DispatchStore:
     dispatches: dict[str, Dispatch] = field(default_factory=dict)
     positions: Iterator[int] = field(default_factory=lambda: itertools.count(1))
     events: list[object] = field(default_factory=list)
-    busy_routes: set[RouteKey] = field(default_factory=set)
     commits: int = 0
     # The route read model: (hub, route) -> (summary, map version, deleted).
     routes: dict[tuple[str, str], tuple[RouteSummary, int, bool]] = field(default_factory=dict)
@@ -374,10 +372,3 @@ class FakeDispatchUnitOfWork(AbstractDispatchUnitOfWork):
         locked = sorted(set(keys))
         self.locked_routes.extend(locked)
         self.announce(BoardChange(*key) for key in locked)
-
-    def try_lock_route(self, key: RouteKey) -> bool:
-        if key in self.store.busy_routes:
-            return False
-        self.locked_routes.append(key)
-        self.announce([BoardChange(*key)])
-        return True

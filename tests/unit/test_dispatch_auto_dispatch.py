@@ -3,6 +3,7 @@ planned together and committed, and the worker."""
 
 from __future__ import annotations
 
+import threading
 from datetime import UTC, date, datetime, time
 from functools import partial
 from zoneinfo import ZoneInfo
@@ -15,12 +16,14 @@ from dispatch_svc.domain.hubs import AttendanceChange, Hub, Presence
 from dispatch_svc.domain.model import SERVICE_ACTOR, ChangeKind, DispatchStatus, Rider, Vehicle, VehicleType
 from dispatch_svc.domain.planning import PlannedStopEta, PlanningProblem, PlanResult, ProposedTrip
 from dispatch_svc.domain.plans import CommitRequest
+from dispatch_svc.entrypoints.auto_dispatch import AutoDispatcher
 from dispatch_svc.service_layer import handlers
 from dispatch_svc.service_layer import plans as planning
 from dispatch_svc.service_layer.auto_dispatch import auto_plan_hub
 from tests.support.dispatch_inputs import pur_snapshot
 from tests.support.fakes_dispatch import DispatchStore, FakeDispatchUnitOfWork
 from tests.support.fakes_dispatch_plans import FakeTripPlanner
+from tests.support.polling import wait_until
 
 HUB = "hub-1"
 POLICY = AutoDispatchPolicy(frozenset({HUB}), 3, time(14, 0), ZoneInfo("Asia/Kolkata"))
@@ -144,3 +147,30 @@ def test_a_hub_without_a_depot_is_not_planned(store, uow):
     planner = FakeTripPlanner(one_trip_per_route)
     outcome = auto_plan_hub(uow(), planner, POLICY, HUB, now=lambda: MORNING)
     assert "no depot" in outcome.note and planner.problems == []
+
+
+def test_the_worker_plans_again_only_when_a_fruitless_queue_changes(uow):
+    queue(uow, "R1", "a1", "a2", "a3")
+    planner = FakeTripPlanner(lambda problem: PlanResult(trips=(), unplanned=()))
+    dispatcher = AutoDispatcher(POLICY, uow, planner, interval_seconds=0.01, now=lambda: MORNING)
+    dispatcher.tick()
+    dispatcher.tick()
+    assert len(planner.problems) == 1
+    queue(uow, "R1", "a4")
+    dispatcher.tick()
+    assert len(planner.problems) == 2
+
+
+def test_the_worker_runs_until_stopped(uow):
+    queue(uow, "R1", "a1", "a2", "a3")
+    planner = FakeTripPlanner(one_trip_per_route)
+    dispatcher = AutoDispatcher(POLICY, uow, planner, interval_seconds=0.01, now=lambda: MORNING)
+    stop = threading.Event()
+    thread = threading.Thread(target=dispatcher.run, args=(stop,))
+    thread.start()
+    try:
+        wait_until(lambda: planner.problems, timeout=5, message="a plan")
+    finally:
+        stop.set()
+        thread.join(timeout=5)
+    assert not thread.is_alive()

@@ -7,14 +7,11 @@ listings, the outbox rows) is in tests/integration/test_dispatch_handlers.py."""
 
 from __future__ import annotations
 
-import threading
 from datetime import UTC, date, datetime, time, timedelta
 from functools import partial
-from zoneinfo import ZoneInfo
 
 import pytest
 
-from dispatch_svc.domain.auto_dispatch import AutoDispatchPolicy
 from dispatch_svc.domain.events import DispatchEvent
 from dispatch_svc.domain.model import (
     SERVICE_ACTOR,
@@ -32,13 +29,11 @@ from dispatch_svc.domain.model import (
     VehicleBusy,
     VehicleType,
 )
-from dispatch_svc.entrypoints.auto_dispatch import AutoDispatcher
 from dispatch_svc.service_layer import handlers
 from mesh.errors import AlreadyExists, FailedPrecondition, InvalidArgument, NotFound, PermissionDenied, Unavailable
 from tests.support.dispatch_inputs import new_dispatch, pur_snapshot
 from tests.support.fakes_attendance_port import FakeAttendance
 from tests.support.fakes_dispatch import DispatchStore, FakeDispatchUnitOfWork
-from tests.support.polling import wait_until
 
 HUB = "hub-1"
 TODAY = date(2026, 5, 11)
@@ -539,10 +534,7 @@ def test_pickups_move_only_between_open_dispatches_of_one_route_and_day(store, u
 
 
 def test_every_dispatch_event_names_its_actor_and_reason(store, uow, attendance):
-    policy = AutoDispatchPolicy(frozenset({HUB}), 1, time(14, 0), ZoneInfo("UTC"))
-    auto, joined, removed, cancelled = purs(4)
-    handlers.apply_pur_changes(uow(), [routed(auto, route="R2")])
-    handlers.auto_dispatch_hub(uow(), attendance, policy, HUB, now=lambda: MORNING)
+    joined, removed, cancelled = purs(3)
     handlers.apply_pur_changes(uow(), [routed(removed), routed(cancelled)])
     d = handlers.create_dispatch(
         uow(), attendance, new_dispatch("req-lead", hub=HUB, day=TODAY, vehicle_id="van"), actor=LEAD
@@ -553,9 +545,6 @@ def test_every_dispatch_event_names_its_actor_and_reason(store, uow, attendance)
     handlers.cancel_dispatch(uow(), d.id, "rain", actor=LEAD)
     service = SERVICE_ACTOR
     assert (service.subject, service.role) == ("dispatch_svc", "service")
-    assert [(e.actor, e.reason) for e in events_of(store, auto)] == [
-        (service, "auto-dispatch: queue reached 1 pickups (threshold 1)")
-    ]
     assert [(e.kind.value, e.actor, e.reason) for e in events_of(store, joined)] == [
         ("DISPATCHED", service, "joined the open dispatch of R1"),
         ("RELEASED", LEAD, "dispatch cancelled: rain"),
@@ -631,62 +620,3 @@ def test_recommendations_with_attendance_down_mark_nobody_present(uow, attendanc
     assert not result.attendance.known
     with pytest.raises(NotFound):
         handlers.recommend(uow(), attendance, "hub-nobody", "R1", TODAY, 5)
-
-
-# -- auto-dispatch ----------------------------------------------------------------------------------
-
-
-def test_auto_dispatch_creates_at_the_threshold_and_after_the_cutoff(store, uow, attendance):
-    policy = AutoDispatchPolicy(frozenset({HUB}), 3, time(14, 0), ZoneInfo("UTC"))
-    ids = purs(4)
-    handlers.apply_pur_changes(uow(), [routed(p, route="R1") for p in ids[:2]] + [routed(ids[2], route="R2")])
-    assert handlers.auto_dispatch_hub(uow(), attendance, policy, HUB, now=lambda: MORNING) == []
-    handlers.apply_pur_changes(uow(), [routed(ids[3], route="R1")])
-    [outcome] = handlers.auto_dispatch_hub(uow(), attendance, policy, HUB, now=lambda: MORNING)
-    assert outcome.route_id == "R1" and "threshold 3" in outcome.reason
-    d = outcome.dispatch
-    assert d.automatic and d.pur_ids == [ids[0], ids[1], ids[3]] and d.status is DispatchStatus.OPEN
-    assert d.request_id.startswith("auto_")
-    assert all(e.automatic for e in events_of(store, ids[0]))
-    # Nothing due any more; after the cut-off the short R2 queue goes too.
-    assert handlers.auto_dispatch_hub(uow(), attendance, policy, HUB, now=lambda: MORNING) == []
-    evening = datetime.combine(TODAY, time(15, 0), tzinfo=UTC)
-    [late] = handlers.auto_dispatch_hub(uow(), attendance, policy, HUB, now=lambda: evening)
-    assert late.route_id == "R2" and late.dispatch is not None and late.dispatch.rider_id != d.rider_id
-
-
-def test_auto_dispatch_skips_when_nobody_is_known_present(uow, attendance):
-    policy = AutoDispatchPolicy(frozenset({HUB}), 1, time(14, 0), ZoneInfo("UTC"))
-    handlers.apply_pur_changes(uow(), [routed(p) for p in purs(1)])
-    attendance.known = False
-    [outcome] = handlers.auto_dispatch_hub(uow(), attendance, policy, HUB, now=lambda: MORNING)
-    assert outcome.dispatch is None and "attendance unknown" in outcome.skipped
-    attendance.known = True
-    attendance.present[HUB] = set()
-    [outcome] = handlers.auto_dispatch_hub(uow(), attendance, policy, HUB, now=lambda: MORNING)
-    assert outcome.dispatch is None and "no active rider" in outcome.skipped
-
-
-def test_auto_dispatch_skips_a_route_another_replica_holds(store, uow, attendance):
-    policy = AutoDispatchPolicy(frozenset({HUB}), 1, time(14, 0), ZoneInfo("UTC"))
-    handlers.apply_pur_changes(uow(), [routed(p) for p in purs(1)])
-    store.busy_routes.add((HUB, "R1", TODAY))
-    [outcome] = handlers.auto_dispatch_hub(uow(), attendance, policy, HUB, now=lambda: MORNING)
-    assert outcome.dispatch is None and "route busy" in outcome.skipped and store.dispatches == {}
-
-
-def test_the_auto_dispatch_worker_runs_until_stopped(store, uow, attendance):
-    policy = AutoDispatchPolicy(frozenset({HUB}), 2, time(23, 59), ZoneInfo("UTC"))
-    handlers.apply_pur_changes(uow(), [routed(p, day=datetime.now(UTC).date()) for p in purs(2)])
-    dispatcher = AutoDispatcher(policy, uow, attendance, interval_seconds=0.01)
-    stop = threading.Event()
-    thread = threading.Thread(target=dispatcher.run, args=(stop,))
-    thread.start()
-    try:
-        wait_until(lambda: store.dispatches, timeout=10, message="auto-dispatch to create a dispatch")
-    finally:
-        stop.set()
-        thread.join(timeout=5)
-    assert not thread.is_alive()
-    [d] = store.dispatches.values()
-    assert d.automatic and len(d.pur_ids) == 2
