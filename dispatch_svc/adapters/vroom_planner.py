@@ -46,6 +46,8 @@ TRIP_FIXED_COST = 1800
 MAX_ROUNDS = 100
 # Timeout of a solve once the hub's time budget is spent: construction heuristics only.
 LATE_SOLVE_TIMEOUT = timedelta(milliseconds=20)
+# The last part of the budget kept for the rounds still to come.
+RESERVE_SHARE = 0.3
 
 
 def weight_units(weight_kg: float) -> int:
@@ -130,6 +132,10 @@ class _Planning:
         ]
         self.trips: list[ProposedTrip] = []
         self.unplanned: list[Unplanned] = []
+        # one vehicle per distinct (type, capacity): what fits where is asked often
+        distinct = {(v.type, v.capacity_packages, capacity_units(v.capacity_kg)): v for v in problem.vehicles}
+        self.capacities = list(distinct.values())
+        self._carries: dict[tuple[str, int, int], bool] = {}
 
     def _seconds(self, moment: datetime) -> int:
         return max(0, int((moment - self.zero).total_seconds()))
@@ -159,7 +165,7 @@ class _Planning:
     def _routes(self) -> list[_RouteState]:
         by_route: dict[str, list[PlanningStop]] = defaultdict(list)
         for stop in self.problem.stops:
-            if not any(fits(stop, v) for v in self.problem.vehicles):
+            if not any(fits(stop, v) for v in self.capacities):
                 self.unplanned.append(
                     Unplanned(
                         stop.pur_id, UnplannedReason.LARGER_THAN_ANY_VEHICLE, _load_text(stop.packages, stop.weight_kg)
@@ -188,7 +194,7 @@ class _Planning:
         """False (and unplanned) if no rider's shift is long enough to fetch it with any vehicle that carries it."""
         if not self.riders:
             return True  # unplanned later: no rider left
-        types = {v.type for v in self.problem.vehicles if fits(stop, v)}
+        types = {v.type for v in self.capacities if fits(stop, v)}
         shortest = min(self._round_trip(route, stop, t) for t in types)
         if any(r.shift_end - r.free_at >= shortest for r in self.riders):
             return True
@@ -211,9 +217,9 @@ class _Planning:
     def _round(self, routes: list[_RouteState]) -> bool:
         picks = self._pick(routes)
         progress = False
-        for route in routes:
-            if picks.get(route.route_id):
-                progress |= self._solve(route, picks[route.route_id])
+        picked = [route for route in routes if picks.get(route.route_id)]
+        for n, route in enumerate(picked):
+            progress |= self._solve(route, picks[route.route_id], pending=len(picked) - n)
         return progress
 
     # -- who drives what --------------------------------------------------------------------------
@@ -284,7 +290,7 @@ class _Planning:
             for v in self.vehicles
             if v.vehicle.id not in taken
             and max(v.free_at, rider.free_at) < rider.shift_end
-            and any(fits(s, v.vehicle) for s in route.stops)
+            and self._carries_some(route, v.vehicle)
         ]
         if not usable:
             return None
@@ -299,28 +305,40 @@ class _Planning:
             )
         return max(usable, key=lambda v: (v.vehicle.capacity_packages, v.vehicle.capacity_kg, -v.free_at, v.vehicle.id))
 
+    def _carries_some(self, route: _RouteState, vehicle: PlanningVehicle) -> bool:
+        key = (route.route_id, vehicle.capacity_packages, capacity_units(vehicle.capacity_kg))
+        if key not in self._carries or not self._carries[key]:
+            self._carries[key] = any(fits(s, vehicle) for s in route.stops)
+        return self._carries[key]
+
     def _own_riders_suffice(self, route: _RouteState) -> bool:
-        """Whether the route's own riders could carry its load in the trips their shifts leave room for."""
+        """Whether the route's own riders could carry its load in the trips their shifts leave room for,
+        each with a vehicle of the fleet's median size (an estimate: the farthest stop and back, plus
+        the service of one load, per trip)."""
         own = [r for r in self.riders if r.rider.knows(route.route_id) and r.shift_end > r.free_at]
         if not own or not self.vehicles:
             return False
-        biggest = max(self.vehicles, key=lambda v: (v.vehicle.capacity_packages, v.vehicle.capacity_kg)).vehicle
-        trip = max(self._round_trip(route, s, biggest.type) for s in route.stops)
-        per_load = max(1, min(biggest.capacity_packages, len(route.stops)))
-        trip += sum(sorted((self.service_seconds(s) for s in route.stops), reverse=True)[:per_load])
-        trips = sum((r.shift_end - r.free_at) // max(1, trip) for r in own)
-        return (
-            trips * biggest.capacity_packages >= route.remaining_packages()
-            and trips * capacity_units(biggest.capacity_kg) >= route.remaining_units()
-        )
+        by_size = sorted(self.vehicles, key=lambda v: (v.vehicle.capacity_packages, v.vehicle.capacity_kg))
+        typical = by_size[len(by_size) // 2].vehicle
+        packages, units = route.remaining_packages(), route.remaining_units()
+        loads = max(packages / typical.capacity_packages, units / max(1, capacity_units(typical.capacity_kg)), 1.0)
+        service = sum(self.service_seconds(s) for s in route.stops) / loads
+        trip = max(self._round_trip(route, s, typical.type) for s in route.stops) + service
+        trips = sum((r.shift_end - r.free_at) // max(1, int(trip)) for r in own)
+        return trips >= math.ceil(loads)
 
     # -- one route's solve ------------------------------------------------------------------------
 
-    def _timeout(self) -> timedelta:
+    def _level_and_timeout(self, pending: int) -> tuple[int, timedelta]:
+        """A share of the budget left for each of the `pending` solves of this round (the rest is kept
+        for the rounds to come); past the budget, construction only."""
         left = self.deadline - clock.monotonic()
-        return timedelta(seconds=left / 4) if left > 0.1 else LATE_SOLVE_TIMEOUT
+        if left <= 0:
+            return 0, LATE_SOLVE_TIMEOUT
+        share = left * (1 - RESERVE_SHARE) / max(1, pending)
+        return self.problem.settings.exploration_level, max(LATE_SOLVE_TIMEOUT, timedelta(seconds=share))
 
-    def _solve(self, route: _RouteState, picks: list[_Pick]) -> bool:
+    def _solve(self, route: _RouteState, picks: list[_Pick], pending: int) -> bool:
         problem = vroom.Input()
         for vehicle_type, matrix in route.matrices.items():
             problem.set_durations_matrix(vehicle_type.value, matrix.seconds)
@@ -350,8 +368,8 @@ class _Planning:
                 for number, stop in by_number.items()
             ]
         )
-        level = self.problem.settings.exploration_level if clock.monotonic() < self.deadline else 0
-        solution = problem.solve(exploration_level=level, nb_threads=self.nb_threads, timeout=self._timeout())
+        level, timeout = self._level_and_timeout(pending)
+        solution = problem.solve(exploration_level=level, nb_threads=self.nb_threads, timeout=timeout)
         frame = solution.routes
         if "id" not in frame:  # pyvroom drops the column when no job was assigned
             return False

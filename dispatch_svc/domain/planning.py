@@ -15,6 +15,8 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
+import numpy as np
+
 from dispatch_svc.domain.model import VehicleType
 
 EARTH_RADIUS_M = 6_371_008.8
@@ -223,10 +225,15 @@ class GreatCircleTravelModel(TravelModel):
         return meters / (self.speeds_kmh[vehicle_type] / 3.6)
 
     def matrix(self, points: Sequence[Point], vehicle_type: VehicleType) -> TravelMatrix:
-        meters = [[round(self.meters(a, b)) for b in points] for a in points]
-        speed = self.speeds_kmh[vehicle_type] / 3.6
-        seconds = [[round(m / speed) for m in row] for row in meters]
-        return TravelMatrix(seconds, meters)
+        lat = np.radians(np.array([p.lat for p in points], dtype=float))
+        lng = np.radians(np.array([p.lng for p in points], dtype=float))
+        h = (
+            np.sin((lat[None, :] - lat[:, None]) / 2) ** 2
+            + np.cos(lat[:, None]) * np.cos(lat[None, :]) * np.sin((lng[None, :] - lng[:, None]) / 2) ** 2
+        )
+        meters = np.rint(2 * EARTH_RADIUS_M * np.arcsin(np.minimum(1.0, np.sqrt(h))) * self.circuity_factor)
+        seconds = np.rint(meters / (self.speeds_kmh[vehicle_type] / 3.6))
+        return TravelMatrix(seconds.astype(int).tolist(), meters.astype(int).tolist())
 
 
 def plan_violations(problem: PlanningProblem, result: PlanResult) -> list[str]:

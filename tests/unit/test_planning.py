@@ -140,8 +140,8 @@ def test_other_riders_help_only_when_the_own_riders_cannot_carry_the_load_in_the
     riders = [PlanningRider("own", default_routes=frozenset({"r1"})), PlanningRider("other")]
     result = solve(problem(small, riders, [bike("bike-1"), bike("bike-2")]))
     assert {t.rider_id for t in result.trips} == {"own"}
-    # a one-hour shift leaves the own rider room for one 10-package trip of 2 km round trips
-    short = ShiftWindow(at(8), at(9))
+    # 30 packages need 3 bike loads; a half-hour shift leaves the own rider room for 2 such trips
+    short = ShiftWindow(at(8), at(8, 30))
     many = [stop(f"p-{i}", "r1", 1000, packages=5) for i in range(6)]
     riders = [PlanningRider("own", default_routes=frozenset({"r1"}), shift=short), PlanningRider("other", shift=short)]
     p = problem(many, riders, [bike("bike-1"), bike("bike-2")])
