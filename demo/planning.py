@@ -31,6 +31,8 @@ DEFAULT_TIMEZONE = "Asia/Kolkata"
 PLAN_TIMEOUT_S = 180.0
 RPC_TIMEOUT_S = 30.0
 LIST_PAGE_SIZE = 1000
+# Trips printed per route; the rest of a route's trips are summed up in one line.
+TRIPS_SHOWN_PER_ROUTE = 6
 # Codes that mean "this mesh cannot plan now" (an older dispatch_svc, no trip planner configured,
 # a hub without a depot): the demo says so and goes on instead of failing the whole run.
 NOT_PLANNABLE = (grpc.StatusCode.UNIMPLEMENTED, grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.FAILED_PRECONDITION)
@@ -170,7 +172,8 @@ def trips_section(
     ]
     for route_id in sorted(by_route):
         lines.append(f"  {route_id} {route_names.get(route_id, '')}".rstrip())
-        for trip in sorted(by_route[route_id], key=lambda t: (t.start_time.seconds, t.id)):
+        ordered = sorted(by_route[route_id], key=lambda t: (t.start_time.seconds, t.id))
+        for trip in ordered[:TRIPS_SHOWN_PER_ROUTE]:
             fill = fill_of(trip, capacities)
             rider = f"{trip.rider_id} {rider_names.get(trip.rider_id, '')}".strip()[:24]
             lines.append(
@@ -179,8 +182,14 @@ def trips_section(
                 f"{'-' if fill is None else f'{fill:.0%}':>5}  "
                 f"{_clock(trip.start_time, zone)}-{_clock(trip.end_time, zone)}"
             )
-        if by_route[route_id] and by_route[route_id][0].reasons:
-            lines.append(f"      why: {'; '.join(by_route[route_id][0].reasons)}")
+        rest = ordered[TRIPS_SHOWN_PER_ROUTE:]
+        if rest:
+            lines.append(
+                f"    … {len(rest)} more trips: {sum(len(t.stops) for t in rest):,} stops, "
+                f"{sum(t.distance_m for t in rest) / 1000:,.1f} km, until {_clock(rest[-1].end_time, zone)}"
+            )
+        if ordered[0].reasons:
+            lines.append(f"      why (first trip): {'; '.join(ordered[0].reasons)}")
     return "\n".join(lines)
 
 
@@ -278,8 +287,8 @@ def draw_trips(
         unplanned = [locations[u.pur_id] for u in plan.unplanned if u.pur_id in locations]
         if unplanned:
             ax.scatter(
-                [p[0] for p in unplanned], [p[1] for p in unplanned], s=26, marker="x", color="black",
-                linewidths=0.9, zorder=6,
+                [p[0] for p in unplanned], [p[1] for p in unplanned], s=9, marker="x", color="#555555",
+                linewidths=0.5, alpha=0.5, zorder=3,
             )  # fmt: skip
         picture.draw_hub(ax, hub_lng_lat)
         ax.set_title(
@@ -292,7 +301,10 @@ def draw_trips(
             handles=[
                 Line2D([], [], color="#1f77b4", label="trip: depot, stops in order, depot (route colour)"),
                 Line2D([], [], color="#1f77b4", linestyle=(0, (4, 2)), label="a rider's later trip"),
-                Line2D([], [], marker="x", linestyle="", color="black", label=f"unplanned ({len(plan.unplanned):,})"),
+                Line2D(
+                    [], [], marker="x", linestyle="", color="#555555",
+                    label=f"unplanned, stays queued ({len(plan.unplanned):,})",
+                ),  # fmt: skip
                 Line2D(
                     [], [], marker="*", linestyle="", color="#ffd400", markeredgecolor="black", markersize=13,
                     label="depot",

@@ -94,3 +94,13 @@ def test_the_planning_requests():
     )  # fmt: skip
     assert commit.only_valid_trips and [c.trip_id for c in commit.changes] == ["trip-1", "trip-2"]
     assert commit.changes[0].drop and commit.changes[1].rider_id == "r9"
+
+
+def test_a_routes_trips_beyond_the_first_few_are_summed_up():
+    busy = dispatch_pb2.DispatchPlan(
+        id="plan-2", hub_id="H", pickup_date="2026-12-06",
+        trips=[trip(f"t{i}", "BLR-KOR-R01", "rider-001", [f"q{i}"], start=i, km=2.0) for i in range(8)],
+    )  # fmt: skip
+    text = planning.render(busy, timezone="UTC", route_names={}, rider_names={}, capacities=CAPACITIES)
+    assert sum(line.startswith("    t") for line in text.splitlines()) == planning.TRIPS_SHOWN_PER_ROUTE
+    assert "… 2 more trips: 2 stops, 4.0 km, until 08:30" in text
