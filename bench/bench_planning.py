@@ -192,7 +192,7 @@ def greedy(problem: PlanningProblem, travel: GreatCircleTravelModel, choose: Cho
             candidates = [r for r in own + others if riders[r.id].free_at < riders[r.id].until]
             candidates.sort(key=lambda r: (not r.knows(route_id), riders[r.id].trips, riders[r.id].free_at))
             trip = None
-            for rider in candidates[:5]:
+            for rider in candidates:
                 vehicle = min(fleet.values(), key=lambda v: (vehicles[v.id].free_at, -v.capacity_packages, v.id))
                 clock_ = riders[rider.id]
                 now = max(clock_.free_at, vehicles[vehicle.id].free_at)
@@ -241,7 +241,6 @@ def greedy(problem: PlanningProblem, travel: GreatCircleTravelModel, choose: Cho
                     clock_.trips += 1
                     queue[:] = left
                     break
-                clock_.free_at = clock_.until  # nothing fits this rider's shift any more
             if trip is None:
                 unplanned += [Unplanned(x.pur_id, UnplannedReason.NO_RIDER_OR_VEHICLE_LEFT) for x in queue]
                 break
@@ -271,8 +270,10 @@ def figures(name: str, problem: PlanningProblem, result: PlanResult) -> str:
     ]
     fill = sum(fills) / len(fills) if fills else 0.0
     violations = plan_violations(problem, result)
+    planned = len(problem.stops) - len(result.unplanned)
+    per_pur = result.total_distance_m / planned if planned else 0.0
     return (
-        f"{name:<26} {result.total_distance_m / 1000:>10,.1f} {len(result.trips):>6} "
+        f"{name:<30} {result.total_distance_m / 1000:>10,.1f} {per_pur:>9,.0f} {len(result.trips):>6} "
         f"{len({t.rider_id for t in result.trips}):>6} {fill:>6.0%} {len(result.unplanned):>9} "
         f"{result.solve_seconds:>8.2f} {len(violations):>10}"
     )
@@ -284,7 +285,7 @@ def run(title: str, problem: PlanningProblem, travel: GreatCircleTravelModel, re
         f"{len(problem.riders)} present riders, {len(problem.vehicles)} vehicles"
     )
     print(
-        f"{'method':<26} {'km':>10} {'trips':>6} {'riders':>6} {'fill':>6} {'unplanned':>9} {'solve s':>8} {'violations':>10}"
+        f"{'method':<30} {'km':>10} {'m/pickup':>9} {'trips':>6} {'riders':>6} {'fill':>6} {'unplanned':>9} {'solve s':>8} {'violations':>10}"
     )
     print(figures("arrival-order first fit", problem, greedy(problem, travel, first_in_arrival_order)))
     print(figures("nearest neighbour", problem, greedy(problem, travel, nearest(travel))))

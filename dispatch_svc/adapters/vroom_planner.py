@@ -21,6 +21,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
+import numpy as np
 import vroom
 
 from dispatch_svc.domain.model import VehicleType
@@ -48,6 +49,7 @@ MAX_ROUNDS = 100
 LATE_SOLVE_TIMEOUT = timedelta(milliseconds=20)
 # The last part of the budget kept for the rounds still to come.
 RESERVE_SHARE = 0.3
+SOLVER_SHARE = 0.8
 
 
 def weight_units(weight_kg: float) -> int:
@@ -119,7 +121,8 @@ class _Planning:
         self.travel = travel
         self.nb_threads = nb_threads
         self.started = started
-        self.deadline = started + problem.settings.max_solve_seconds
+        # the solver's share of the budget; building problems and reading solutions take the rest
+        self.deadline = started + SOLVER_SHARE * problem.settings.max_solve_seconds
         self.zero = problem.day_start
         floor = self._seconds(problem.not_before) if problem.not_before else 0
         self.riders: list[_RiderState] = []
@@ -136,6 +139,7 @@ class _Planning:
         distinct = {(v.type, v.capacity_packages, capacity_units(v.capacity_kg)): v for v in problem.vehicles}
         self.capacities = list(distinct.values())
         self._carries: dict[tuple[str, int, int], bool] = {}
+        self._converted: dict[str, dict[VehicleType, tuple[np.ndarray, np.ndarray]]] = {}
 
     def _seconds(self, moment: datetime) -> int:
         return max(0, int((moment - self.zero).total_seconds()))
@@ -338,11 +342,19 @@ class _Planning:
         share = left * (1 - RESERVE_SHARE) / max(1, pending)
         return self.problem.settings.exploration_level, max(LATE_SOLVE_TIMEOUT, timedelta(seconds=share))
 
+    def _vroom_matrices(self, route: _RouteState) -> dict[VehicleType, tuple[np.ndarray, np.ndarray]]:
+        """The route's matrices converted once for all its rounds."""
+        if route.route_id not in self._converted:
+            self._converted[route.route_id] = {
+                t: (_as_vroom(m.seconds), _as_vroom(m.meters)) for t, m in route.matrices.items()
+            }
+        return self._converted[route.route_id]
+
     def _solve(self, route: _RouteState, picks: list[_Pick], pending: int) -> bool:
         problem = vroom.Input()
-        for vehicle_type, matrix in route.matrices.items():
-            problem.set_durations_matrix(vehicle_type.value, matrix.seconds)
-            problem.set_distances_matrix(vehicle_type.value, matrix.meters)
+        for vehicle_type, (seconds, meters) in self._vroom_matrices(route).items():
+            problem.set_durations_matrix(vehicle_type.value, seconds)
+            problem.set_distances_matrix(vehicle_type.value, meters)
         for number, pick in enumerate(picks):
             v = pick.vehicle.vehicle
             problem.add_vehicle(
@@ -370,14 +382,18 @@ class _Planning:
         )
         level, timeout = self._level_and_timeout(pending)
         solution = problem.solve(exploration_level=level, nb_threads=self.nb_threads, timeout=timeout)
-        frame = solution.routes
-        if "id" not in frame:  # pyvroom drops the column when no job was assigned
-            return False
+        # The steps' structured array behind pyvroom's `routes` (pinned 1.15.2): building that
+        # pandas frame took longer than solving a route.
+        rows = np.asarray(solution._routes_numpy())
         steps: dict[int, list[tuple[str, int, int | None]]] = defaultdict(list)
         for vehicle_number, kind, arrival, job in zip(
-            frame["vehicle_id"], frame["type"], frame["arrival"], frame["id"], strict=True
+            rows["vehicle_id"].tolist(),
+            rows["type"].tolist(),
+            rows["arrival"].tolist(),
+            rows["id"].tolist(),
+            strict=True,
         ):
-            steps[int(vehicle_number)].append((str(kind), int(arrival), None if kind != "job" else int(job)))
+            steps[vehicle_number].append((kind.decode(), arrival, job if kind == b"job" else None))
         planned: set[str] = set()
         for vehicle_number, route_steps in steps.items():
             jobs = [(by_number[job], arrival) for kind, arrival, job in route_steps if job is not None]
@@ -425,6 +441,11 @@ class _Planning:
             ),
             arrival_order_distance_m=arrival_order,
         )
+
+
+def _as_vroom(matrix: list[list[int]]) -> np.ndarray:
+    # a numpy array, not a vroom Matrix: a Matrix given to one Input must not be given to another
+    return np.asarray(matrix, dtype="uint32")
 
 
 def _load_text(packages: int, weight_kg: float) -> str:
