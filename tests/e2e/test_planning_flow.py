@@ -1,20 +1,22 @@
 """A hub's day planned and committed through real processes: the hub's depot (UpsertHub), routed
 PURs queued → PlanDispatches proposes trips → CommitDispatchPlan makes them dispatches (a second
 commit creates nothing new) → the PURs are DISPATCHED with their trip's rider → the rider is
-marked ABSENT → the dispatch is released and the PURs are back in the queue."""
+marked ABSENT → the dispatch is released and the PURs are back in the queue. With auto-dispatch on
+for a hub, its due queue is planned and committed without a person, and planned again once an
+absence released it."""
 
 from __future__ import annotations
 
 import uuid
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import grpc
 import pytest
 
-from firstmile.attendance.v1 import attendance_pb2
-from firstmile.dispatch.v1 import dispatch_pb2
-from firstmile.pur.v1 import pur_pb2
-from firstmile.routing.v1 import routing_pb2
+from firstmile.attendance.v1 import attendance_pb2, attendance_pb2_grpc
+from firstmile.dispatch.v1 import dispatch_pb2, dispatch_pb2_grpc
+from firstmile.pur.v1 import pur_pb2, pur_pb2_grpc
+from firstmile.routing.v1 import routing_pb2, routing_pb2_grpc
 from firstmile_client import requests
 from tests.e2e.test_assignment_loop import SETTLED, create_when_hub_known, pur_request
 from tests.e2e.test_dispatch_flow import mesh, queued, statuses  # noqa: F401 - the mesh fixture
@@ -35,8 +37,14 @@ def cannot_plan(error: grpc.RpcError) -> bool:
     return code == grpc.StatusCode.UNIMPLEMENTED or (code == grpc.StatusCode.UNAVAILABLE and "planner" in details)
 
 
-def attendance(hub: str, rider: str, status: int) -> attendance_pb2.RecordAttendanceRequest:
-    return requests.record_attendance_request(rider_id=rider, hub_id=hub, day=TODAY, status=status, shift="DAY")
+def attendance(hub: str, rider: str, status: int, *, shift_hours: float = 0) -> attendance_pb2.RecordAttendanceRequest:
+    """Today's record; with `shift_hours`, a working window from now on that long."""
+    request = requests.record_attendance_request(rider_id=rider, hub_id=hub, day=TODAY, status=status, shift="DAY")
+    if shift_hours:
+        now = datetime.now(UTC)
+        request.shift_start.FromDatetime(now)
+        request.shift_end.FromDatetime(now + timedelta(hours=shift_hours))
+    return request
 
 
 def plan_with_trips(dispatch_stub, hub: str, expected_stops: int) -> dispatch_pb2.DispatchPlan:
@@ -145,3 +153,105 @@ def test_a_planned_day_is_committed_dispatched_and_released_by_an_absence(mesh):
         what="PURs back to ROUTED",
     )
     eventually(lambda: queued(dispatch, hub, route), lambda n: n == 3, what="PURs back in the queue")
+
+
+@pytest.fixture
+def auto_mesh(start_service):
+    """The mesh with auto-dispatch on for one new hub: due at 3 queued pickups, checked twice a second."""
+    hub = f"HUB-{uuid.uuid4().hex[:8]}"
+    attendance_process = start_service("attendance_adapter")
+    attendance_process.wait_serving()
+    services = {
+        "routing": start_service("routing_svc"),
+        "pur": start_service("pur_svc"),
+        "dispatch": start_service(
+            "dispatch_svc",
+            DISPATCH_SVC_ATTENDANCE_ADDRESS=attendance_process.target,
+            DISPATCH_SVC_AUTO_DISPATCH_HUBS=hub,
+            DISPATCH_SVC_AUTO_DISPATCH_QUEUE_THRESHOLD="3",
+            DISPATCH_SVC_AUTO_DISPATCH_INTERVAL_SECONDS="0.5",
+        ),
+    }
+    for process in services.values():
+        process.wait_serving()
+    channels = {name: p.channel() for name, p in {**services, "attendance": attendance_process}.items()}
+    yield (
+        hub,
+        {
+            "routing": routing_pb2_grpc.RoutingServiceStub(channels["routing"]),
+            "pur": pur_pb2_grpc.PickupServiceStub(channels["pur"]),
+            "dispatch": dispatch_pb2_grpc.DispatchServiceStub(channels["dispatch"]),
+            "attendance": attendance_pb2_grpc.AttendanceServiceStub(channels["attendance"]),
+        },
+    )
+    for channel in channels.values():
+        channel.close()
+
+
+def test_auto_dispatch_plans_and_commits_a_due_queue_and_plans_it_again_after_an_absence(auto_mesh):
+    hub, stubs = auto_mesh
+    route, asha, bala, van = f"{hub}-R1", f"{hub}-asha", f"{hub}-bala", f"{hub}-van"
+    dispatch, pur_stub = stubs["dispatch"], stubs["pur"]
+    try:
+        # Auto-dispatch plans the hub's local today: the UTC day the PURs are for.
+        dispatch.UpsertHub(
+            requests.upsert_hub_request(hub_id=hub, name="Auto", lat=12.895, lng=77.595, timezone="UTC"),
+            timeout=10,
+        )
+    except grpc.RpcError as exc:
+        if exc.code() == grpc.StatusCode.UNIMPLEMENTED:
+            pytest.skip("this dispatch_svc has no UpsertHub yet")
+        raise
+    stubs["routing"].UpsertRoute(
+        routing_pb2.UpsertRouteRequest(
+            route=routing_pb2.Route(
+                id=route, hub_id=hub, name="One", geometry_geojson=square_geojson(77.60, 12.90), default_rider_id=asha
+            )
+        ),
+        timeout=30,
+    )
+    for rider, name in ((asha, "Asha"), (bala, "Bala")):
+        dispatch.UpsertRider(requests.upsert_rider_request(rider_id=rider, hub_id=hub, name=name), timeout=10)
+        stubs["attendance"].RecordAttendance(
+            attendance(hub, rider, attendance_pb2.ATTENDANCE_STATUS_PRESENT, shift_hours=3), timeout=10
+        )
+    dispatch.UpsertVehicle(
+        requests.upsert_vehicle_request(
+            vehicle_id=van, hub_id=hub, vehicle_type=dispatch_pb2.VEHICLE_TYPE_VAN,
+            capacity_packages=100, capacity_kg=500, registration="KA01AB1234",
+        ),
+        timeout=10,
+    )  # fmt: skip
+
+    ids = [
+        create_when_hub_known(
+            pur_stub.CreatePickupRequest, pur_request(hub, f"a{i}", 12.902 + 0.001 * i, 77.605)
+        ).pickup_request.id
+        for i in range(3)
+    ]
+
+    def pickups() -> list[pur_pb2.PickupRequest]:
+        return [
+            pur_stub.GetPickupRequest(pur_pb2.GetPickupRequestRequest(id=i), timeout=10).pickup_request for i in ids
+        ]
+
+    def dispatched_with(rider: str):
+        return lambda ps: all(p.status == pur_pb2.PICKUP_STATUS_DISPATCHED and p.rider_id == rider for p in ps)
+
+    first = eventually(
+        pickups, dispatched_with(asha), what="auto-dispatch to dispatch the queue with the route's rider"
+    )
+    made = {
+        d.id: d
+        for d in (
+            dispatch.GetDispatch(dispatch_pb2.GetDispatchRequest(id=i), timeout=10).dispatch
+            for i in {p.dispatch_id for p in first}
+        )
+    }
+    assert all(d.plan_id and d.stops for d in made.values())
+
+    stubs["attendance"].RecordAttendance(attendance(hub, asha, attendance_pb2.ATTENDANCE_STATUS_ABSENT), timeout=10)
+    again = eventually(pickups, dispatched_with(bala), what="the released queue planned again, for the present rider")
+    assert not {p.dispatch_id for p in again} & set(made)
+    released = [dispatch.GetDispatch(dispatch_pb2.GetDispatchRequest(id=i), timeout=10).dispatch for i in made]
+    assert all(d.status == dispatch_pb2.DISPATCH_STATUS_CANCELLED for d in released)
