@@ -6,7 +6,7 @@ simulated day of pickup requests through pur_svc, follows each until it is route
 per-route summary with latency and throughput, then the dispatch board (open pickups per route and
 the recommended rider and vehicle), draws the hub into a PNG, plans the day's dispatches
 (PlanDispatches: trips per route, unplanned pickups, the comparison with arrival-order first fit)
-and draws the trips beside the hub's picture, and commits that plan; then, as the hub's team lead, shows
+and draws the trips beside the hub's picture (with --commit, commits that plan); then, as the hub's team lead, shows
 the manual queue (how many, why, the nearest routes), resolves one exception by a manual
 assignment and prints that PUR's history; and leaves the mesh running for grpcurl.
 """
@@ -76,6 +76,12 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     )
     parser.add_argument(
         "--busiest", type=_positive_int, default=15, help="routes shown on the dispatch board (default 15)"
+    )
+    parser.add_argument(
+        "--commit",
+        action="store_true",
+        help="commit the day's plan (CommitDispatchPlan); without it the plan is shown for review only, so a "
+        "re-run the same day plans the whole queue again",
     )
     return parser.parse_args(argv)
 
@@ -206,7 +212,7 @@ def plan_the_day(
     clients: MeshClients, args: argparse.Namespace, collection: dict, depot: planning.Depot, result: DayResult, day: str
 ) -> str:
     """PlanDispatches for the hub's day, printed per route, the trips drawn beside the hub's picture,
-    then the reviewed plan committed (CommitDispatchPlan)."""
+    then, with --commit, the reviewed plan committed (CommitDispatchPlan)."""
     started = time.monotonic()
     plan, why_not = planning.plan_day(clients, args.hub, day)
     if plan is None:
@@ -228,6 +234,11 @@ def plan_the_day(
         planning.trips_picture_path(args.picture), collection=collection, depot=depot, plan=plan, locations=locations
     )
     planned = f"{text}\n(planned in {time.monotonic() - started:.1f} s)\nPicture of the trips: {png}"
+    if not args.commit:
+        return (
+            f"{planned}\n\nThe plan is a proposal for review (it expires unless committed; `--commit` commits it, "
+            "auto-dispatch plans and commits the hub's queues at its cut-off)"
+        )
     return f"{planned}\n\n{planning.commit(clients, plan)}"
 
 
