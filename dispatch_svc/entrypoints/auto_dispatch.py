@@ -6,6 +6,7 @@ from __future__ import annotations
 import logging
 import threading
 from collections.abc import Callable, Mapping
+from datetime import datetime, timedelta
 
 from dispatch_svc.domain.auto_dispatch import AutoDispatchPolicy
 from dispatch_svc.domain.planning import PlanningSettings
@@ -17,6 +18,9 @@ from mesh.errors import FailedPrecondition, NotFound, Unavailable
 from mesh.kernel import utc_now
 from mesh.runtime import Worker
 from mesh.transient import is_transient
+
+# Rounds after which due queues whose plan placed nothing are planned again even unchanged.
+FRUITLESS_RETRY_ROUNDS = 10
 
 log = logging.getLogger(__name__)
 
@@ -37,9 +41,11 @@ class AutoDispatcher:
         self._settings = settings
         self._now = now
         self.interval_seconds = interval_seconds
-        # Per hub, the due queues whose plan placed nothing: planned again only once they change
-        # (a pickup arrives or leaves), not every round.
-        self._fruitless: dict[str, Mapping[str, int]] = {}
+        # Per hub, the due queues whose plan placed nothing, and when: planned again once they
+        # change (a pickup arrives or leaves) or after a few rounds (a rider checked in, a
+        # vehicle was added: what the queue counts do not show), not every round.
+        self._fruitless: dict[str, tuple[Mapping[str, int], datetime]] = {}
+        self._retry_after = timedelta(seconds=FRUITLESS_RETRY_ROUNDS * interval_seconds)
 
     def tick(self) -> list[AutoPlanOutcome]:
         outcomes = []
@@ -62,7 +68,11 @@ class AutoDispatcher:
         return outcomes
 
     def _unchanged(self, due: DueQueues) -> bool:
-        return self._fruitless.get(due.hub_id) == due.counts
+        remembered = self._fruitless.get(due.hub_id)
+        if remembered is None:
+            return False
+        counts, at = remembered
+        return counts == due.counts and self._now() - at < self._retry_after
 
     def _remember(self, outcome: AutoPlanOutcome) -> None:
         due = outcome.due
@@ -86,7 +96,7 @@ class AutoDispatcher:
                 },
             )
         elif outcome.plan_id or outcome.note:
-            self._fruitless[outcome.hub_id] = dict(due.counts)
+            self._fruitless[outcome.hub_id] = (dict(due.counts), self._now())
             if outcome.plan_id:
                 log.warning(
                     "auto-dispatch planned no trip for due queues",

@@ -4,7 +4,7 @@ planned together and committed, and the worker."""
 from __future__ import annotations
 
 import threading
-from datetime import UTC, date, datetime, time
+from datetime import UTC, date, datetime, time, timedelta
 from functools import partial
 from zoneinfo import ZoneInfo
 
@@ -16,7 +16,7 @@ from dispatch_svc.domain.hubs import AttendanceChange, Hub, Presence
 from dispatch_svc.domain.model import SERVICE_ACTOR, ChangeKind, DispatchStatus, Rider, Vehicle, VehicleType
 from dispatch_svc.domain.planning import PlannedStopEta, PlanningProblem, PlanResult, ProposedTrip
 from dispatch_svc.domain.plans import CommitRequest
-from dispatch_svc.entrypoints.auto_dispatch import AutoDispatcher
+from dispatch_svc.entrypoints.auto_dispatch import FRUITLESS_RETRY_ROUNDS, AutoDispatcher
 from dispatch_svc.service_layer import handlers
 from dispatch_svc.service_layer import plans as planning
 from dispatch_svc.service_layer.auto_dispatch import auto_plan_hub
@@ -149,16 +149,24 @@ def test_a_hub_without_a_depot_is_not_planned(store, uow):
     assert "no depot" in outcome.note and planner.problems == []
 
 
-def test_the_worker_plans_again_only_when_a_fruitless_queue_changes(uow):
+def test_the_worker_plans_again_only_when_a_fruitless_queue_changes_or_some_rounds_passed(uow):
     queue(uow, "R1", "a1", "a2", "a3")
     planner = FakeTripPlanner(lambda problem: PlanResult(trips=(), unplanned=()))
-    dispatcher = AutoDispatcher(POLICY, uow, planner, interval_seconds=0.01, now=lambda: MORNING)
+    clock = [MORNING]
+    dispatcher = AutoDispatcher(POLICY, uow, planner, interval_seconds=1.0, now=lambda: clock[0])
     dispatcher.tick()
     dispatcher.tick()
     assert len(planner.problems) == 1
     queue(uow, "R1", "a4")
     dispatcher.tick()
     assert len(planner.problems) == 2
+    # A rider checking in does not change the queue: the same queue is planned again later.
+    clock[0] += timedelta(seconds=FRUITLESS_RETRY_ROUNDS - 1)
+    dispatcher.tick()
+    assert len(planner.problems) == 2
+    clock[0] += timedelta(seconds=1)
+    dispatcher.tick()
+    assert len(planner.problems) == 3
 
 
 def test_the_worker_runs_until_stopped(uow):
