@@ -240,8 +240,13 @@ def test_team_lead_assigns_an_unroutable_pur_which_follows_its_dispatch_rider(pr
         assert waiting.nearest_route_id == hub.one
         assert 4_000 < waiting.nearest_distance_m < 5_000, waiting.nearest_distance_m
 
-        # The board before the lead acts: route Two, named, with the routed PUR.
-        eventually(lambda: board_groups(dispatch, hub.id), lambda g: hub.two in g, what="route Two on the board")
+        # The board before the lead acts: route Two, named, with the routed PUR. Names come from
+        # dispatch_svc's read model of map changes, which may trail the PUR by a moment.
+        eventually(
+            lambda: board_groups(dispatch, hub.id),
+            lambda g: hub.two in g and g[hub.two].route_name == "Two",
+            what="route Two on the board, named",
+        )
         watch = BoardWatch(dispatch, hub.id)
         snapshot = watch.next(lambda m: m.snapshot, "snapshot")
         two = group_of(snapshot, hub.two)
