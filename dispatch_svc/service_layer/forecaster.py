@@ -1,0 +1,29 @@
+"""The port through which handlers forecast pickup volume; adapters/statsmodels_forecaster.py implements
+it with statsmodels' exponential smoothing, tests/support/fakes_forecaster.py with seasonal naive alone."""
+
+from __future__ import annotations
+
+import abc
+from collections.abc import Sequence
+from datetime import date
+
+from dispatch_svc.domain.forecasting import ForecastSettings, KnownEvent, VolumeForecast, VolumeSeries
+
+
+class VolumeForecaster(abc.ABC):
+    settings: ForecastSettings
+
+    @abc.abstractmethod
+    def forecast(
+        self, series: VolumeSeries, start: date, days: int, events: Sequence[KnownEvent] = ()
+    ) -> VolumeForecast:
+        """`days` days from `start` (after the series' last day), with the model chosen by backtest on
+        the series and that backtest. Raises InvalidForecastRequest (days out of range, start not after
+        the history) or NoVolumeHistory (empty series)."""
+        raise NotImplementedError
+
+    def forecast_many(
+        self, series: Sequence[VolumeSeries], start: date, days: int, events: Sequence[KnownEvent] = ()
+    ) -> list[VolumeForecast]:
+        """One forecast per series, in order (events apply to the routes they name)."""
+        return [self.forecast(s, start, days, events) for s in series]

@@ -1,0 +1,30 @@
+"""An in-memory forecaster for handler tests: the real domain arithmetic (backtest, events, ratios,
+intervals) with the weekly seasonal naive model only, so no statsmodels fit runs in unit tests."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import date
+
+from dispatch_svc.domain.forecasting import (
+    ForecastSettings,
+    KnownEvent,
+    VolumeForecast,
+    VolumeSeries,
+    forecast_series,
+)
+from dispatch_svc.service_layer.forecaster import VolumeForecaster
+
+
+class SeasonalNaiveForecaster(VolumeForecaster):
+    """Remembers every (series, start, days) it was asked for."""
+
+    def __init__(self, settings: ForecastSettings | None = None) -> None:
+        self.settings = settings or ForecastSettings()
+        self.calls: list[tuple[VolumeSeries, date, int]] = []
+
+    def forecast(
+        self, series: VolumeSeries, start: date, days: int, events: Sequence[KnownEvent] = ()
+    ) -> VolumeForecast:
+        self.calls.append((series, start, days))
+        return forecast_series(series, start, days, {}, self.settings, events)
