@@ -29,7 +29,8 @@ attendance_records = sa.Table(
     sa.Column("shift_end", sa.DateTime(timezone=True), nullable=True),
     sa.PrimaryKeyConstraint("rider_id", "date", name="attendance_records_pkey"),
     sa.CheckConstraint(
-        "status IN ('PRESENT', 'ABSENT', 'ON_LEAVE', 'CHECKED_OUT')", name="attendance_records_status_check"
+        "status IN ('PRESENT', 'ABSENT', 'ON_LEAVE', 'CHECKED_OUT', 'ROSTERED')",
+        name="attendance_records_status_check",
     ),
     sa.CheckConstraint(
         "check_out IS NULL OR (check_in IS NOT NULL AND check_out >= check_in)",
@@ -38,6 +39,10 @@ attendance_records = sa.Table(
     sa.CheckConstraint(
         "(shift_start IS NULL) = (shift_end IS NULL) AND (shift_end IS NULL OR shift_end > shift_start)",
         name="attendance_records_shift_window_check",
+    ),
+    sa.CheckConstraint(
+        "status <> 'ROSTERED' OR (shift_start IS NOT NULL AND check_in IS NULL AND check_out IS NULL)",
+        name="attendance_records_rostered_check",
     ),
     # ListAvailableRiders: a hub's riders of a day.
     sa.Index("attendance_records_hub_date_idx", "hub_id", "date", "status"),

@@ -36,6 +36,9 @@ class AttendanceStatus(enum.Enum):
     ABSENT = "ABSENT"
     ON_LEAVE = "ON_LEAVE"
     CHECKED_OUT = "CHECKED_OUT"
+    # On the roster for the day with a shift window, not checked in yet: the hub's plan for a
+    # future day, which dispatch_svc compares with the forecast fleet need. Not available.
+    ROSTERED = "ROSTERED"
 
 
 STATUS_NAMES = ", ".join(s.value for s in AttendanceStatus)
@@ -83,6 +86,8 @@ class AttendanceRecord:
     - a check-out needs a check-in and is not before it;
     - PRESENT has no check-out (a rider who checked out is CHECKED_OUT);
     - ABSENT and ON_LEAVE have neither check-in nor check-out;
+    - ROSTERED has neither check-in nor check-out (checking in makes the rider PRESENT) and needs
+      its shift window;
     - shift_start and shift_end (the rider's working window, which the dispatch planner fits
       trips into) are both set or both unset, carry a UTC offset, fall near the day, and the end
       is after the start.
@@ -122,10 +127,12 @@ class AttendanceRecord:
                 )
         if self.status is AttendanceStatus.PRESENT and self.check_out is not None:
             raise InvalidAttendance("status: PRESENT with a check_out_time; a rider who checked out is CHECKED_OUT")
-        if self.status in (AttendanceStatus.ABSENT, AttendanceStatus.ON_LEAVE) and (
+        if self.status in (AttendanceStatus.ABSENT, AttendanceStatus.ON_LEAVE, AttendanceStatus.ROSTERED) and (
             self.check_in is not None or self.check_out is not None
         ):
             raise InvalidAttendance(f"status: {self.status.value} with a check-in or check-out time")
+        if self.status is AttendanceStatus.ROSTERED and self.shift_start is None:
+            raise InvalidAttendance("status: ROSTERED without shift_start and shift_end; a roster names the window")
 
     def _check_shift_window(self) -> None:
         if (self.shift_start is None) != (self.shift_end is None):
@@ -139,7 +146,8 @@ class AttendanceRecord:
 
     @property
     def available(self) -> bool:
-        """Available for dispatches: PRESENT only (ABSENT, ON_LEAVE, CHECKED_OUT are not)."""
+        """Available for dispatches: PRESENT only (ABSENT, ON_LEAVE, CHECKED_OUT and ROSTERED, not
+        checked in yet, are not)."""
         return self.status is AttendanceStatus.PRESENT
 
     def same_facts(self, other: AttendanceRecord) -> bool:

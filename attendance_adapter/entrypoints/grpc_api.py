@@ -10,7 +10,13 @@ from collections.abc import Callable
 import grpc
 
 from attendance_adapter.adapters.messages import STATUS_FROM_PROTO, freshness_to_proto, moment, record_to_proto
-from attendance_adapter.domain.model import AttendanceRecord, Freshness, InvalidAttendance, check_recordable_day
+from attendance_adapter.domain.model import (
+    STATUS_NAMES,
+    AttendanceRecord,
+    Freshness,
+    InvalidAttendance,
+    check_recordable_day,
+)
 from attendance_adapter.service_layer import handlers
 from attendance_adapter.service_layer.reader import AttendanceReader
 from attendance_adapter.service_layer.unit_of_work import AbstractAttendanceUnitOfWork
@@ -47,7 +53,7 @@ def record_from_proto(request: attendance_pb2.RecordAttendanceRequest) -> Attend
     # The day before the times: they are judged against it.
     check_recordable_day(day, utc_now().date())
     if request.status == attendance_pb2.ATTENDANCE_STATUS_UNSPECIFIED:
-        raise InvalidAttendance("status is required (PRESENT, ABSENT, ON_LEAVE or CHECKED_OUT)")
+        raise InvalidAttendance(f"status is required ({STATUS_NAMES})")
     status = STATUS_FROM_PROTO.get(request.status)
     if status is None:
         raise InvalidAttendance(f"status {request.status} is not a known AttendanceStatus")

@@ -1,5 +1,6 @@
 """Hubs (the depot every trip starts and ends at, and the hub's time zone) and the attendance read
-model (from attendance.events.v1): who is present at a hub on a day, and within which shift.
+model (from attendance.events.v1): who is present (or rostered) at a hub on a day, and within
+which shift.
 
 Pure domain: a Hub or an AttendanceChange that breaks a rule cannot be built (InvalidArgument
 naming the field)."""
@@ -59,11 +60,14 @@ class Presence(enum.Enum):
     ABSENT = "ABSENT"
     ON_LEAVE = "ON_LEAVE"
     CHECKED_OUT = "CHECKED_OUT"
+    # On the day's roster with a shift window, not checked in yet: not present (the planner
+    # leaves them out) but expected, so neither gone nor absent from the fleet a day needs.
+    ROSTERED = "ROSTERED"
 
     @property
     def gone(self) -> bool:
         """Not coming back that day: an OPEN dispatch of such a rider is released."""
-        return self is not Presence.PRESENT
+        return self in (Presence.ABSENT, Presence.ON_LEAVE, Presence.CHECKED_OUT)
 
 
 @dataclass(frozen=True)
@@ -77,7 +81,14 @@ class RiderDay:
 
     @property
     def present(self) -> bool:
+        """Checked in: the planner and dispatching take only these riders."""
         return self.status is Presence.PRESENT
+
+    @property
+    def rostered(self) -> bool:
+        """Counts as the day's rostered capacity when the fleet a day needs is compared with
+        who will work: PRESENT or ROSTERED (the window is the recorded one, else the default)."""
+        return self.status in (Presence.PRESENT, Presence.ROSTERED)
 
 
 @dataclass(frozen=True)

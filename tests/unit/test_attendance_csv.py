@@ -61,7 +61,7 @@ def test_every_bad_line_is_reported_with_its_number():
         + "R-9,BLR-1,2025-01-31,ABSENT,2025-01-31T06:00:00Z,,\n"  # 11
     )
     errors = errors_of(text)
-    assert errors[0] == "line 3: status: 'HERE' is not one of PRESENT, ABSENT, ON_LEAVE, CHECKED_OUT"
+    assert errors[0] == "line 3: status: 'HERE' is not one of PRESENT, ABSENT, ON_LEAVE, CHECKED_OUT, ROSTERED"
     assert errors[1] == "line 4: date '2025-02-30' is not a real date"
     assert errors[2] == "line 5: expected 7 fields, got 4"
     assert errors[3].startswith("line 6: check_out_time: 2025-01-31T09:00:00+00:00 is before check_in_time")

@@ -226,6 +226,7 @@ def test_other_public_enums():
         "ATTENDANCE_STATUS_ABSENT": 2,
         "ATTENDANCE_STATUS_ON_LEAVE": 3,
         "ATTENDANCE_STATUS_CHECKED_OUT": 4,
+        "ATTENDANCE_STATUS_ROSTERED": 5,
     }
 
 

@@ -18,6 +18,7 @@ class AttendanceStatus(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     ATTENDANCE_STATUS_ABSENT: _ClassVar[AttendanceStatus]
     ATTENDANCE_STATUS_ON_LEAVE: _ClassVar[AttendanceStatus]
     ATTENDANCE_STATUS_CHECKED_OUT: _ClassVar[AttendanceStatus]
+    ATTENDANCE_STATUS_ROSTERED: _ClassVar[AttendanceStatus]
 
 class AttendanceSource(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     __slots__ = ()
@@ -31,6 +32,7 @@ ATTENDANCE_STATUS_PRESENT: AttendanceStatus
 ATTENDANCE_STATUS_ABSENT: AttendanceStatus
 ATTENDANCE_STATUS_ON_LEAVE: AttendanceStatus
 ATTENDANCE_STATUS_CHECKED_OUT: AttendanceStatus
+ATTENDANCE_STATUS_ROSTERED: AttendanceStatus
 ATTENDANCE_SOURCE_UNSPECIFIED: AttendanceSource
 ATTENDANCE_SOURCE_LIVE: AttendanceSource
 ATTENDANCE_SOURCE_CACHED: AttendanceSource
