@@ -94,13 +94,18 @@ def record_attendance_request(
     status: attendance_pb2.AttendanceStatus,
     shift: str = "",
     check_in: datetime | None = None,
+    shift_window: tuple[datetime, datetime] | None = None,
 ) -> attendance_pb2.RecordAttendanceRequest:
-    """A rider's attendance on `day` (YYYY-MM-DD), created or replaced."""
+    """A rider's attendance on `day` (YYYY-MM-DD), created or replaced; `shift_window` is the
+    working window (start, end), which a ROSTERED record needs."""
     request = attendance_pb2.RecordAttendanceRequest(
         rider_id=rider_id, hub_id=hub_id, date=day, status=status, shift=shift
     )
     if check_in is not None:
         request.check_in_time.FromDatetime(check_in)
+    if shift_window is not None:
+        request.shift_start.FromDatetime(shift_window[0])
+        request.shift_end.FromDatetime(shift_window[1])
     return request
 
 
