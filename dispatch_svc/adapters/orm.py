@@ -254,3 +254,51 @@ plan_stops = sa.Table(
         name="plan_stops_trip_fkey",
     ),
 )
+
+# Daily volume per hub, route and day (migration dispatch_0007): observed from pur.events.v1 and
+# imported (ImportVolumeHistory; all imported columns set or all NULL). An imported day wins.
+volume_days = sa.Table(
+    "volume_days",
+    metadata,
+    sa.Column("hub_id", sa.Text, nullable=False),
+    sa.Column("route_id", sa.Text, nullable=False),
+    sa.Column("day", sa.Date, nullable=False),
+    sa.Column("observed_pickups", sa.Integer, nullable=False, server_default="0"),
+    sa.Column("observed_packages", sa.BigInteger, nullable=False, server_default="0"),
+    sa.Column("observed_weight_kg", sa.Double, nullable=False, server_default="0"),
+    sa.Column("imported_pickups", sa.Integer, nullable=True),
+    sa.Column("imported_packages", sa.BigInteger, nullable=True),
+    sa.Column("imported_weight_kg", sa.Double, nullable=True),
+    sa.Column("imported_at", sa.DateTime(timezone=True), nullable=True),
+    sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
+    sa.PrimaryKeyConstraint("hub_id", "route_id", "day", name="volume_days_pkey"),
+)
+
+# What each PUR adds to its day's observed volume: a PUR counts once, wherever it is now.
+volume_observations = sa.Table(
+    "volume_observations",
+    metadata,
+    sa.Column("pur_id", sa.Text, primary_key=True),
+    sa.Column("hub_id", sa.Text, nullable=False),
+    sa.Column("route_id", sa.Text, nullable=False),
+    sa.Column("day", sa.Date, nullable=False),
+    sa.Column("packages", sa.Integer, nullable=False),
+    sa.Column("weight_kg", sa.Double, nullable=False),
+    sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
+)
+
+# The last backtest per hub and series (route_id '' = the hub's total) and the history it judged.
+volume_backtests = sa.Table(
+    "volume_backtests",
+    metadata,
+    sa.Column("hub_id", sa.Text, nullable=False),
+    sa.Column("route_id", sa.Text, nullable=False),
+    sa.Column("fingerprint", sa.Text, nullable=False),
+    sa.Column("model", sa.Text, nullable=False),
+    sa.Column("mase", sa.Double, nullable=True),
+    sa.Column("coverage", sa.Double, nullable=True),
+    sa.Column("origins", sa.Integer, nullable=False),
+    sa.Column("horizon", sa.Integer, nullable=False),
+    sa.Column("computed_at", sa.DateTime(timezone=True), nullable=False),
+    sa.PrimaryKeyConstraint("hub_id", "route_id", name="volume_backtests_pkey"),
+)

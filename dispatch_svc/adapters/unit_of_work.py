@@ -20,6 +20,7 @@ from dispatch_svc.adapters.repositories.plans import SqlAlchemyPlanRepository
 from dispatch_svc.adapters.repositories.riders import SqlAlchemyRiderRepository
 from dispatch_svc.adapters.repositories.routes import SqlAlchemyRouteRepository
 from dispatch_svc.adapters.repositories.vehicles import SqlAlchemyVehicleRepository
+from dispatch_svc.adapters.repositories.volumes import SqlAlchemyVolumeRepository
 from dispatch_svc.domain.board import BoardChange
 from dispatch_svc.domain.model import RouteKey
 from dispatch_svc.service_layer.unit_of_work import AbstractDispatchUnitOfWork
@@ -47,6 +48,7 @@ class SqlAlchemyDispatchUnitOfWork(AbstractDispatchUnitOfWork, SqlAlchemyUnitOfW
         self.hubs = SqlAlchemyHubRepository(self.session)
         self.attendance = SqlAlchemyAttendanceRepository(self.session)
         self.plans = SqlAlchemyPlanRepository(self.session)
+        self.volumes = SqlAlchemyVolumeRepository(self.session)
         return self
 
     def lock_routes(self, keys: Iterable[RouteKey]) -> None:

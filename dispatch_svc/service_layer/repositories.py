@@ -10,14 +10,16 @@ from __future__ import annotations
 
 import abc
 import builtins
-from collections.abc import Collection, Iterable, Sequence
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from datetime import date, datetime
 
+from dispatch_svc.domain.forecasting import DailyVolume
 from dispatch_svc.domain.hubs import AttendanceChange, Hub, RiderDay
 from dispatch_svc.domain.model import Dispatch, Load, Pickup, Rider, RouteKey, Vehicle
 from dispatch_svc.domain.plans import Booking, DispatchPlan
 from dispatch_svc.domain.ranking import ActiveDispatchRef, PastDispatch
 from dispatch_svc.domain.routes import RouteMapChange
+from dispatch_svc.domain.volumes import ObservedPickup, RouteProfiles, StoredBacktest
 from dispatch_svc.service_layer.views import DispatchCursor, DispatchFilter, RouteGroupView
 
 
@@ -204,3 +206,38 @@ class AbstractPlanRepository(abc.ABC):
     @abc.abstractmethod
     def delete_expired(self, before: datetime) -> int:
         """Forget uncommitted plans that expired before `before`; how many."""
+
+
+class AbstractVolumeRepository(abc.ABC):
+    """Daily volume per hub, route and day (observed and imported) and stored backtests
+    (domain.volumes)."""
+
+    @abc.abstractmethod
+    def observe(self, observations: Mapping[str, ObservedPickup | None], now: datetime) -> None:
+        """Make each named PUR's share of the observed volume what `observations` says (None: it
+        counts nowhere now): it is added where it now counts and taken from where it counted, so
+        applying the same state again changes nothing."""
+
+    @abc.abstractmethod
+    def import_days(self, hub_id: str, rows: Sequence[DailyVolume], now: datetime) -> int:
+        """Store the rows as the hub's imported volume of their route and day, replacing earlier
+        imports of those days; how many replaced one."""
+
+    @abc.abstractmethod
+    def history(self, hub_id: str, since: date, until: date) -> builtins.list[DailyVolume]:
+        """Per route and day in [since, until] with a row, the day's volume: the imported one if
+        there is one, else the observed; ordered by route, then day."""
+
+    @abc.abstractmethod
+    def backtest(self, hub_id: str, route_id: str) -> StoredBacktest | None:
+        """The stored backtest of the hub's series (route_id "" = the hub's total)."""
+
+    @abc.abstractmethod
+    def save_backtest(self, hub_id: str, route_id: str, stored: StoredBacktest) -> None:
+        """Store (or replace) the series' backtest."""
+
+    @abc.abstractmethod
+    def route_profiles(self, hub_id: str, since: date, until: date) -> RouteProfiles:
+        """The hub's routes as its pickups of [since, until] and the route read model show them:
+        up to 500 recent pickup locations per route, the default rider of each route (the map's,
+        else the one routing named most on those pickups) and the routes the map deleted."""

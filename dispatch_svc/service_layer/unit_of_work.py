@@ -19,6 +19,7 @@ from dispatch_svc.service_layer.repositories import (
     AbstractRiderRepository,
     AbstractRouteRepository,
     AbstractVehicleRepository,
+    AbstractVolumeRepository,
 )
 from mesh.unit_of_work import AbstractUnitOfWork
 
@@ -32,6 +33,7 @@ class AbstractDispatchUnitOfWork(AbstractUnitOfWork):
     hubs: AbstractHubRepository
     attendance: AbstractAttendanceRepository
     plans: AbstractPlanRepository
+    volumes: AbstractVolumeRepository
 
     def __enter__(self) -> Self:
         # The board groups this transaction changes, announced by the adapter's commit (and

@@ -47,6 +47,7 @@ from dispatch_svc.service_layer.unit_of_work import AbstractDispatchUnitOfWork
 from dispatch_svc.service_layer.views import DispatchCursor, DispatchFilter, OpenPickupRow, RouteGroupView
 from tests.support.fakes_dispatch_hubs import FakeAttendanceRepository, FakeHubRepository
 from tests.support.fakes_dispatch_plans import FakePlanRepository
+from tests.support.fakes_dispatch_volumes import FakeVolumeRepository, VolumeStore
 
 
 @dataclass
@@ -68,6 +69,7 @@ class DispatchStore:
     # The attendance read model: (rider, day) -> the last change applied.
     rider_days: dict[tuple[str, date], AttendanceChange] = field(default_factory=dict)
     plans: dict[str, DispatchPlan] = field(default_factory=dict)
+    volumes: VolumeStore = field(default_factory=VolumeStore)
 
     def working_copy(self) -> DispatchStore:
         return DispatchStore(
@@ -80,6 +82,7 @@ class DispatchStore:
             hubs=dict(self.hubs),
             rider_days=dict(self.rider_days),
             plans=copy.deepcopy(self.plans),
+            volumes=self.volumes.copy(),
         )
 
     def take(self, working: DispatchStore, events: list[object]) -> None:
@@ -89,6 +92,7 @@ class DispatchStore:
         self.routes = committed.routes
         self.hubs, self.rider_days = committed.hubs, committed.rider_days
         self.plans = committed.plans
+        self.volumes = committed.volumes
         self.events.extend(events)
         self.commits += 1
 
@@ -359,6 +363,7 @@ class FakeDispatchUnitOfWork(AbstractDispatchUnitOfWork):
         self.hubs = FakeHubRepository(self._working.hubs)
         self.attendance = FakeAttendanceRepository(self._working.rider_days)
         self.plans = FakePlanRepository(self._working.plans)
+        self.volumes = FakeVolumeRepository(self._working.volumes)
         return super().__enter__()
 
     def _commit(self, events: list[object]) -> None:

@@ -612,3 +612,185 @@ class SkippedTrip(_message.Message):
     trip_id: str
     reason: str
     def __init__(self, trip_id: _Optional[str] = ..., reason: _Optional[str] = ...) -> None: ...
+
+class VolumeHistoryRow(_message.Message):
+    __slots__ = ("date", "route_id", "pickups", "packages", "weight_kg")
+    DATE_FIELD_NUMBER: _ClassVar[int]
+    ROUTE_ID_FIELD_NUMBER: _ClassVar[int]
+    PICKUPS_FIELD_NUMBER: _ClassVar[int]
+    PACKAGES_FIELD_NUMBER: _ClassVar[int]
+    WEIGHT_KG_FIELD_NUMBER: _ClassVar[int]
+    date: str
+    route_id: str
+    pickups: int
+    packages: int
+    weight_kg: float
+    def __init__(self, date: _Optional[str] = ..., route_id: _Optional[str] = ..., pickups: _Optional[int] = ..., packages: _Optional[int] = ..., weight_kg: _Optional[float] = ...) -> None: ...
+
+class ImportVolumeHistoryRequest(_message.Message):
+    __slots__ = ("hub_id", "rows")
+    HUB_ID_FIELD_NUMBER: _ClassVar[int]
+    ROWS_FIELD_NUMBER: _ClassVar[int]
+    hub_id: str
+    rows: _containers.RepeatedCompositeFieldContainer[VolumeHistoryRow]
+    def __init__(self, hub_id: _Optional[str] = ..., rows: _Optional[_Iterable[_Union[VolumeHistoryRow, _Mapping]]] = ...) -> None: ...
+
+class ImportVolumeHistoryResponse(_message.Message):
+    __slots__ = ("imported", "replaced")
+    IMPORTED_FIELD_NUMBER: _ClassVar[int]
+    REPLACED_FIELD_NUMBER: _ClassVar[int]
+    imported: int
+    replaced: int
+    def __init__(self, imported: _Optional[int] = ..., replaced: _Optional[int] = ...) -> None: ...
+
+class ForecastPickupVolumeRequest(_message.Message):
+    __slots__ = ("hub_id", "route_id", "start_date", "days", "events")
+    HUB_ID_FIELD_NUMBER: _ClassVar[int]
+    ROUTE_ID_FIELD_NUMBER: _ClassVar[int]
+    START_DATE_FIELD_NUMBER: _ClassVar[int]
+    DAYS_FIELD_NUMBER: _ClassVar[int]
+    EVENTS_FIELD_NUMBER: _ClassVar[int]
+    hub_id: str
+    route_id: str
+    start_date: str
+    days: int
+    events: _containers.RepeatedCompositeFieldContainer[VolumeEvent]
+    def __init__(self, hub_id: _Optional[str] = ..., route_id: _Optional[str] = ..., start_date: _Optional[str] = ..., days: _Optional[int] = ..., events: _Optional[_Iterable[_Union[VolumeEvent, _Mapping]]] = ...) -> None: ...
+
+class VolumeEvent(_message.Message):
+    __slots__ = ("date", "multiplier", "name", "route_id")
+    DATE_FIELD_NUMBER: _ClassVar[int]
+    MULTIPLIER_FIELD_NUMBER: _ClassVar[int]
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    ROUTE_ID_FIELD_NUMBER: _ClassVar[int]
+    date: str
+    multiplier: float
+    name: str
+    route_id: str
+    def __init__(self, date: _Optional[str] = ..., multiplier: _Optional[float] = ..., name: _Optional[str] = ..., route_id: _Optional[str] = ...) -> None: ...
+
+class DayVolumeForecast(_message.Message):
+    __slots__ = ("date", "route_id", "pickups", "pickups_low", "pickups_high", "packages", "weight_kg")
+    DATE_FIELD_NUMBER: _ClassVar[int]
+    ROUTE_ID_FIELD_NUMBER: _ClassVar[int]
+    PICKUPS_FIELD_NUMBER: _ClassVar[int]
+    PICKUPS_LOW_FIELD_NUMBER: _ClassVar[int]
+    PICKUPS_HIGH_FIELD_NUMBER: _ClassVar[int]
+    PACKAGES_FIELD_NUMBER: _ClassVar[int]
+    WEIGHT_KG_FIELD_NUMBER: _ClassVar[int]
+    date: str
+    route_id: str
+    pickups: float
+    pickups_low: float
+    pickups_high: float
+    packages: float
+    weight_kg: float
+    def __init__(self, date: _Optional[str] = ..., route_id: _Optional[str] = ..., pickups: _Optional[float] = ..., pickups_low: _Optional[float] = ..., pickups_high: _Optional[float] = ..., packages: _Optional[float] = ..., weight_kg: _Optional[float] = ...) -> None: ...
+
+class ForecastPickupVolumeResponse(_message.Message):
+    __slots__ = ("days", "model", "backtest_mase", "interval_coverage", "backtest_origins", "backtest_horizon", "history_days", "history_start", "history_end", "backtest_computed_at", "route_id")
+    DAYS_FIELD_NUMBER: _ClassVar[int]
+    MODEL_FIELD_NUMBER: _ClassVar[int]
+    BACKTEST_MASE_FIELD_NUMBER: _ClassVar[int]
+    INTERVAL_COVERAGE_FIELD_NUMBER: _ClassVar[int]
+    BACKTEST_ORIGINS_FIELD_NUMBER: _ClassVar[int]
+    BACKTEST_HORIZON_FIELD_NUMBER: _ClassVar[int]
+    HISTORY_DAYS_FIELD_NUMBER: _ClassVar[int]
+    HISTORY_START_FIELD_NUMBER: _ClassVar[int]
+    HISTORY_END_FIELD_NUMBER: _ClassVar[int]
+    BACKTEST_COMPUTED_AT_FIELD_NUMBER: _ClassVar[int]
+    ROUTE_ID_FIELD_NUMBER: _ClassVar[int]
+    days: _containers.RepeatedCompositeFieldContainer[DayVolumeForecast]
+    model: str
+    backtest_mase: float
+    interval_coverage: float
+    backtest_origins: int
+    backtest_horizon: int
+    history_days: int
+    history_start: str
+    history_end: str
+    backtest_computed_at: _timestamp_pb2.Timestamp
+    route_id: str
+    def __init__(self, days: _Optional[_Iterable[_Union[DayVolumeForecast, _Mapping]]] = ..., model: _Optional[str] = ..., backtest_mase: _Optional[float] = ..., interval_coverage: _Optional[float] = ..., backtest_origins: _Optional[int] = ..., backtest_horizon: _Optional[int] = ..., history_days: _Optional[int] = ..., history_start: _Optional[str] = ..., history_end: _Optional[str] = ..., backtest_computed_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., route_id: _Optional[str] = ...) -> None: ...
+
+class ForecastFleetNeedRequest(_message.Message):
+    __slots__ = ("hub_id", "date", "events")
+    HUB_ID_FIELD_NUMBER: _ClassVar[int]
+    DATE_FIELD_NUMBER: _ClassVar[int]
+    EVENTS_FIELD_NUMBER: _ClassVar[int]
+    hub_id: str
+    date: str
+    events: _containers.RepeatedCompositeFieldContainer[VolumeEvent]
+    def __init__(self, hub_id: _Optional[str] = ..., date: _Optional[str] = ..., events: _Optional[_Iterable[_Union[VolumeEvent, _Mapping]]] = ...) -> None: ...
+
+class RouteFleetNeed(_message.Message):
+    __slots__ = ("route_id", "route_name", "forecast", "model", "backtest_mase", "vehicle_type", "trips", "trip_minutes", "trips_per_rider", "riders_needed", "riders_needed_high", "rostered_rider_ids", "rider_shortfall", "idle_rider_ids", "notes")
+    ROUTE_ID_FIELD_NUMBER: _ClassVar[int]
+    ROUTE_NAME_FIELD_NUMBER: _ClassVar[int]
+    FORECAST_FIELD_NUMBER: _ClassVar[int]
+    MODEL_FIELD_NUMBER: _ClassVar[int]
+    BACKTEST_MASE_FIELD_NUMBER: _ClassVar[int]
+    VEHICLE_TYPE_FIELD_NUMBER: _ClassVar[int]
+    TRIPS_FIELD_NUMBER: _ClassVar[int]
+    TRIP_MINUTES_FIELD_NUMBER: _ClassVar[int]
+    TRIPS_PER_RIDER_FIELD_NUMBER: _ClassVar[int]
+    RIDERS_NEEDED_FIELD_NUMBER: _ClassVar[int]
+    RIDERS_NEEDED_HIGH_FIELD_NUMBER: _ClassVar[int]
+    ROSTERED_RIDER_IDS_FIELD_NUMBER: _ClassVar[int]
+    RIDER_SHORTFALL_FIELD_NUMBER: _ClassVar[int]
+    IDLE_RIDER_IDS_FIELD_NUMBER: _ClassVar[int]
+    NOTES_FIELD_NUMBER: _ClassVar[int]
+    route_id: str
+    route_name: str
+    forecast: DayVolumeForecast
+    model: str
+    backtest_mase: float
+    vehicle_type: VehicleType
+    trips: int
+    trip_minutes: float
+    trips_per_rider: int
+    riders_needed: int
+    riders_needed_high: int
+    rostered_rider_ids: _containers.RepeatedScalarFieldContainer[str]
+    rider_shortfall: int
+    idle_rider_ids: _containers.RepeatedScalarFieldContainer[str]
+    notes: _containers.RepeatedScalarFieldContainer[str]
+    def __init__(self, route_id: _Optional[str] = ..., route_name: _Optional[str] = ..., forecast: _Optional[_Union[DayVolumeForecast, _Mapping]] = ..., model: _Optional[str] = ..., backtest_mase: _Optional[float] = ..., vehicle_type: _Optional[_Union[VehicleType, str]] = ..., trips: _Optional[int] = ..., trip_minutes: _Optional[float] = ..., trips_per_rider: _Optional[int] = ..., riders_needed: _Optional[int] = ..., riders_needed_high: _Optional[int] = ..., rostered_rider_ids: _Optional[_Iterable[str]] = ..., rider_shortfall: _Optional[int] = ..., idle_rider_ids: _Optional[_Iterable[str]] = ..., notes: _Optional[_Iterable[str]] = ...) -> None: ...
+
+class VehicleTypeNeed(_message.Message):
+    __slots__ = ("type", "needed", "available", "shortfall", "idle")
+    TYPE_FIELD_NUMBER: _ClassVar[int]
+    NEEDED_FIELD_NUMBER: _ClassVar[int]
+    AVAILABLE_FIELD_NUMBER: _ClassVar[int]
+    SHORTFALL_FIELD_NUMBER: _ClassVar[int]
+    IDLE_FIELD_NUMBER: _ClassVar[int]
+    type: VehicleType
+    needed: int
+    available: int
+    shortfall: int
+    idle: int
+    def __init__(self, type: _Optional[_Union[VehicleType, str]] = ..., needed: _Optional[int] = ..., available: _Optional[int] = ..., shortfall: _Optional[int] = ..., idle: _Optional[int] = ...) -> None: ...
+
+class ForecastFleetNeedResponse(_message.Message):
+    __slots__ = ("hub_id", "date", "routes", "riders_needed", "riders_needed_high", "riders_rostered", "floating_rider_ids", "rider_shortfall", "vehicles", "notes")
+    HUB_ID_FIELD_NUMBER: _ClassVar[int]
+    DATE_FIELD_NUMBER: _ClassVar[int]
+    ROUTES_FIELD_NUMBER: _ClassVar[int]
+    RIDERS_NEEDED_FIELD_NUMBER: _ClassVar[int]
+    RIDERS_NEEDED_HIGH_FIELD_NUMBER: _ClassVar[int]
+    RIDERS_ROSTERED_FIELD_NUMBER: _ClassVar[int]
+    FLOATING_RIDER_IDS_FIELD_NUMBER: _ClassVar[int]
+    RIDER_SHORTFALL_FIELD_NUMBER: _ClassVar[int]
+    VEHICLES_FIELD_NUMBER: _ClassVar[int]
+    NOTES_FIELD_NUMBER: _ClassVar[int]
+    hub_id: str
+    date: str
+    routes: _containers.RepeatedCompositeFieldContainer[RouteFleetNeed]
+    riders_needed: int
+    riders_needed_high: int
+    riders_rostered: int
+    floating_rider_ids: _containers.RepeatedScalarFieldContainer[str]
+    rider_shortfall: int
+    vehicles: _containers.RepeatedCompositeFieldContainer[VehicleTypeNeed]
+    notes: _containers.RepeatedScalarFieldContainer[str]
+    def __init__(self, hub_id: _Optional[str] = ..., date: _Optional[str] = ..., routes: _Optional[_Iterable[_Union[RouteFleetNeed, _Mapping]]] = ..., riders_needed: _Optional[int] = ..., riders_needed_high: _Optional[int] = ..., riders_rostered: _Optional[int] = ..., floating_rider_ids: _Optional[_Iterable[str]] = ..., rider_shortfall: _Optional[int] = ..., vehicles: _Optional[_Iterable[_Union[VehicleTypeNeed, _Mapping]]] = ..., notes: _Optional[_Iterable[str]] = ...) -> None: ...

@@ -135,6 +135,21 @@ class DispatchServiceStub:
                 request_serializer=firstmile_dot_dispatch_dot_v1_dot_dispatch__pb2.CommitDispatchPlanRequest.SerializeToString,
                 response_deserializer=firstmile_dot_dispatch_dot_v1_dot_dispatch__pb2.CommitDispatchPlanResponse.FromString,
                 _registered_method=True)
+        self.ImportVolumeHistory = channel.unary_unary(
+                '/firstmile.dispatch.v1.DispatchService/ImportVolumeHistory',
+                request_serializer=firstmile_dot_dispatch_dot_v1_dot_dispatch__pb2.ImportVolumeHistoryRequest.SerializeToString,
+                response_deserializer=firstmile_dot_dispatch_dot_v1_dot_dispatch__pb2.ImportVolumeHistoryResponse.FromString,
+                _registered_method=True)
+        self.ForecastPickupVolume = channel.unary_unary(
+                '/firstmile.dispatch.v1.DispatchService/ForecastPickupVolume',
+                request_serializer=firstmile_dot_dispatch_dot_v1_dot_dispatch__pb2.ForecastPickupVolumeRequest.SerializeToString,
+                response_deserializer=firstmile_dot_dispatch_dot_v1_dot_dispatch__pb2.ForecastPickupVolumeResponse.FromString,
+                _registered_method=True)
+        self.ForecastFleetNeed = channel.unary_unary(
+                '/firstmile.dispatch.v1.DispatchService/ForecastFleetNeed',
+                request_serializer=firstmile_dot_dispatch_dot_v1_dot_dispatch__pb2.ForecastFleetNeedRequest.SerializeToString,
+                response_deserializer=firstmile_dot_dispatch_dot_v1_dot_dispatch__pb2.ForecastFleetNeedResponse.FromString,
+                _registered_method=True)
 
 
 class DispatchServiceServicer:
@@ -314,6 +329,48 @@ class DispatchServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def ImportVolumeHistory(self, request, context):
+        """Imports daily volume history (pickups, packages and kilograms per route
+        and day), typically for the time before the mesh ran. Idempotent per hub,
+        route and date: importing a row again replaces it. An imported day takes
+        the place of what dispatch_svc observed that day on that route (the
+        import is the operator's statement of the day). All or nothing: a bad row
+        refuses the whole call with INVALID_ARGUMENT naming the row's index and
+        reason (a date after today in the hub's time zone, a negative
+        or non-finite volume, two rows of one route and date), and nothing is
+        written. NOT_FOUND for an unknown hub.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ForecastPickupVolume(self, request, context):
+        """Forecasts a route's daily pickups, packages and kilograms (or the hub's
+        total when route_id is empty) from its history up to yesterday in the
+        hub's time zone, with an 80% interval for pickups. The model is chosen
+        per series by a rolling-origin backtest on that history (seasonal naive
+        for short histories); the response names it with its backtest error,
+        stored and reused while the history is unchanged. NOT_FOUND for an
+        unknown hub; INVALID_ARGUMENT for a start date in the past or days out of
+        range; FAILED_PRECONDITION when the series has no history.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ForecastFleetNeed(self, request, context):
+        """The fleet a future day needs: per route with history, the forecast
+        volume and the trips, riders and vehicles it needs under the planner's
+        trip model, against the riders rostered that day (attendance records with
+        a shift, or present) and the hub's active vehicles; shortfalls and idle
+        capacity named per route and for the hub. NOT_FOUND for an unknown hub;
+        INVALID_ARGUMENT for a date in the past or beyond the forecast horizon;
+        FAILED_PRECONDITION when the hub has no volume history.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_DispatchServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -406,6 +463,21 @@ def add_DispatchServiceServicer_to_server(servicer, server):
                     servicer.CommitDispatchPlan,
                     request_deserializer=firstmile_dot_dispatch_dot_v1_dot_dispatch__pb2.CommitDispatchPlanRequest.FromString,
                     response_serializer=firstmile_dot_dispatch_dot_v1_dot_dispatch__pb2.CommitDispatchPlanResponse.SerializeToString,
+            ),
+            'ImportVolumeHistory': grpc.unary_unary_rpc_method_handler(
+                    servicer.ImportVolumeHistory,
+                    request_deserializer=firstmile_dot_dispatch_dot_v1_dot_dispatch__pb2.ImportVolumeHistoryRequest.FromString,
+                    response_serializer=firstmile_dot_dispatch_dot_v1_dot_dispatch__pb2.ImportVolumeHistoryResponse.SerializeToString,
+            ),
+            'ForecastPickupVolume': grpc.unary_unary_rpc_method_handler(
+                    servicer.ForecastPickupVolume,
+                    request_deserializer=firstmile_dot_dispatch_dot_v1_dot_dispatch__pb2.ForecastPickupVolumeRequest.FromString,
+                    response_serializer=firstmile_dot_dispatch_dot_v1_dot_dispatch__pb2.ForecastPickupVolumeResponse.SerializeToString,
+            ),
+            'ForecastFleetNeed': grpc.unary_unary_rpc_method_handler(
+                    servicer.ForecastFleetNeed,
+                    request_deserializer=firstmile_dot_dispatch_dot_v1_dot_dispatch__pb2.ForecastFleetNeedRequest.FromString,
+                    response_serializer=firstmile_dot_dispatch_dot_v1_dot_dispatch__pb2.ForecastFleetNeedResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -905,6 +977,87 @@ class DispatchService:
             '/firstmile.dispatch.v1.DispatchService/CommitDispatchPlan',
             firstmile_dot_dispatch_dot_v1_dot_dispatch__pb2.CommitDispatchPlanRequest.SerializeToString,
             firstmile_dot_dispatch_dot_v1_dot_dispatch__pb2.CommitDispatchPlanResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ImportVolumeHistory(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/firstmile.dispatch.v1.DispatchService/ImportVolumeHistory',
+            firstmile_dot_dispatch_dot_v1_dot_dispatch__pb2.ImportVolumeHistoryRequest.SerializeToString,
+            firstmile_dot_dispatch_dot_v1_dot_dispatch__pb2.ImportVolumeHistoryResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ForecastPickupVolume(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/firstmile.dispatch.v1.DispatchService/ForecastPickupVolume',
+            firstmile_dot_dispatch_dot_v1_dot_dispatch__pb2.ForecastPickupVolumeRequest.SerializeToString,
+            firstmile_dot_dispatch_dot_v1_dot_dispatch__pb2.ForecastPickupVolumeResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ForecastFleetNeed(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/firstmile.dispatch.v1.DispatchService/ForecastFleetNeed',
+            firstmile_dot_dispatch_dot_v1_dot_dispatch__pb2.ForecastFleetNeedRequest.SerializeToString,
+            firstmile_dot_dispatch_dot_v1_dot_dispatch__pb2.ForecastFleetNeedResponse.FromString,
             options,
             channel_credentials,
             insecure,

@@ -1,0 +1,266 @@
+"""Volume history in `dispatch.volume_days` / `volume_observations` and stored backtests in
+`dispatch.volume_backtests` (migration dispatch_0007)."""
+
+from __future__ import annotations
+
+import math
+from collections import Counter, defaultdict
+from collections.abc import Mapping, Sequence
+from datetime import date, datetime
+
+import sqlalchemy as sa
+from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.orm import Session
+
+from dispatch_svc.adapters.orm import open_pickups, routes, volume_backtests, volume_days, volume_observations
+from dispatch_svc.domain.forecasting import Backtest, DailyVolume
+from dispatch_svc.domain.planning import Point
+from dispatch_svc.domain.volumes import ObservedPickup, RouteProfiles, StoredBacktest
+from dispatch_svc.service_layer.repositories import AbstractVolumeRepository
+
+DayKey = tuple[str, str, date]
+POINTS_PER_ROUTE = 500
+
+
+class SqlAlchemyVolumeRepository(AbstractVolumeRepository):
+    def __init__(self, session: Session) -> None:
+        self.session = session
+
+    def observe(self, observations: Mapping[str, ObservedPickup | None], now: datetime) -> None:
+        if not observations:
+            return
+        stored = self._observations(sorted(observations))
+        deltas: dict[DayKey, list[float]] = defaultdict(lambda: [0, 0, 0.0])
+        upserts: list[ObservedPickup] = []
+        gone: list[str] = []
+        for pur_id, new in observations.items():
+            old = stored.get(pur_id)
+            if old == new:
+                continue  # already counted where it counts now: a replay changes nothing
+            if old is not None:
+                _add(deltas, old, -1)
+            if new is None:
+                gone.append(pur_id)
+            else:
+                _add(deltas, new, +1)
+                upserts.append(new)
+        self._write_observations(upserts, gone, now)
+        self._apply_deltas(deltas, now)
+
+    def _observations(self, pur_ids: list[str]) -> dict[str, ObservedPickup]:
+        rows = self.session.execute(
+            sa.select(volume_observations)
+            .where(volume_observations.c.pur_id.in_(pur_ids))
+            .order_by(volume_observations.c.pur_id)
+            .with_for_update()
+        )
+        return {
+            row.pur_id: ObservedPickup(row.pur_id, row.hub_id, row.route_id, row.day, row.packages, row.weight_kg)
+            for row in rows
+        }
+
+    def _write_observations(self, upserts: list[ObservedPickup], gone: list[str], now: datetime) -> None:
+        if gone:
+            self.session.execute(sa.delete(volume_observations).where(volume_observations.c.pur_id.in_(gone)))
+        if upserts:
+            statement = insert(volume_observations).values(
+                [
+                    {
+                        "pur_id": o.pur_id,
+                        "hub_id": o.hub_id,
+                        "route_id": o.route_id,
+                        "day": o.day,
+                        "packages": o.packages,
+                        "weight_kg": o.weight_kg,
+                        "updated_at": now,
+                    }
+                    for o in sorted(upserts, key=lambda o: o.pur_id)
+                ]
+            )
+            self.session.execute(
+                statement.on_conflict_do_update(
+                    index_elements=[volume_observations.c.pur_id],
+                    set_={
+                        name: statement.excluded[name]
+                        for name in ("hub_id", "route_id", "day", "packages", "weight_kg", "updated_at")
+                    },
+                )
+            )
+
+    def _apply_deltas(self, deltas: Mapping[DayKey, list[float]], now: datetime) -> None:
+        changed = sorted(key for key, delta in deltas.items() if any(delta))
+        if not changed:
+            return
+        # Rows first (in key order, as every writer of these rows), then the sums: an INSERT's
+        # check constraints would see a negative delta before ON CONFLICT could add it.
+        self.session.execute(
+            insert(volume_days)
+            .values([{"hub_id": h, "route_id": r, "day": d, "updated_at": now} for h, r, d in changed])
+            .on_conflict_do_nothing(index_elements=["hub_id", "route_id", "day"])
+        )
+        c = volume_days.c
+        self.session.execute(
+            sa.update(volume_days)
+            .where(
+                c.hub_id == sa.bindparam("k_hub"), c.route_id == sa.bindparam("k_route"), c.day == sa.bindparam("k_day")
+            )
+            .values(
+                observed_pickups=c.observed_pickups + sa.bindparam("d_pickups", type_=sa.Integer),
+                observed_packages=c.observed_packages + sa.bindparam("d_packages", type_=sa.BigInteger),
+                observed_weight_kg=sa.func.greatest(0.0, c.observed_weight_kg + sa.bindparam("d_kg", type_=sa.Double)),
+                updated_at=now,
+            ),
+            [
+                {
+                    "k_hub": hub_id,
+                    "k_route": route_id,
+                    "k_day": day,
+                    "d_pickups": int(deltas[(hub_id, route_id, day)][0]),
+                    "d_packages": int(deltas[(hub_id, route_id, day)][1]),
+                    "d_kg": float(deltas[(hub_id, route_id, day)][2]),
+                }
+                for hub_id, route_id, day in changed
+            ],
+        )
+
+    def import_days(self, hub_id: str, rows: Sequence[DailyVolume], now: datetime) -> int:
+        if not rows:
+            return 0
+        c = volume_days.c
+        keys = [(r.route_id, r.day) for r in rows]
+        replaced = self.session.execute(
+            sa.select(sa.func.count())
+            .select_from(volume_days)
+            .where(
+                c.hub_id == hub_id,
+                c.imported_at.is_not(None),
+                sa.tuple_(c.route_id, c.day).in_(keys),
+            )
+        ).scalar_one()
+        statement = insert(volume_days).values(
+            [
+                {
+                    "hub_id": hub_id,
+                    "route_id": row.route_id,
+                    "day": row.day,
+                    "imported_pickups": row.pickups,
+                    "imported_packages": row.packages,
+                    "imported_weight_kg": row.weight_kg,
+                    "imported_at": now,
+                    "updated_at": now,
+                }
+                for row in sorted(rows, key=lambda r: (r.route_id, r.day))
+            ]
+        )
+        self.session.execute(
+            statement.on_conflict_do_update(
+                index_elements=[c.hub_id, c.route_id, c.day],
+                set_={
+                    name: statement.excluded[name]
+                    for name in (
+                        "imported_pickups",
+                        "imported_packages",
+                        "imported_weight_kg",
+                        "imported_at",
+                        "updated_at",
+                    )
+                },
+            )
+        )
+        return int(replaced)
+
+    def history(self, hub_id: str, since: date, until: date) -> list[DailyVolume]:
+        c = volume_days.c
+        imported = c.imported_at.is_not(None)
+        rows = self.session.execute(
+            sa.select(
+                c.route_id,
+                c.day,
+                sa.case((imported, c.imported_pickups), else_=c.observed_pickups).label("pickups"),
+                sa.case((imported, c.imported_packages), else_=c.observed_packages).label("packages"),
+                sa.case((imported, c.imported_weight_kg), else_=c.observed_weight_kg).label("weight_kg"),
+            )
+            .where(c.hub_id == hub_id, c.day >= since, c.day <= until)
+            .order_by(c.route_id, c.day)
+        )
+        return [_volume(row.route_id, row.day, row.pickups, row.packages, row.weight_kg) for row in rows]
+
+    def backtest(self, hub_id: str, route_id: str) -> StoredBacktest | None:
+        row = self.session.execute(
+            sa.select(volume_backtests).where(
+                volume_backtests.c.hub_id == hub_id, volume_backtests.c.route_id == route_id
+            )
+        ).one_or_none()
+        if row is None:
+            return None
+        backtest = Backtest(
+            model=row.model,
+            mase=math.nan if row.mase is None else row.mase,
+            coverage_80=math.nan if row.coverage is None else row.coverage,
+            origins=row.origins,
+            horizon=row.horizon,
+        )
+        return StoredBacktest(backtest, row.fingerprint, row.computed_at)
+
+    def save_backtest(self, hub_id: str, route_id: str, stored: StoredBacktest) -> None:
+        b = stored.backtest
+        values = {
+            "fingerprint": stored.fingerprint,
+            "model": b.model,
+            "mase": b.mase if math.isfinite(b.mase) else None,
+            "coverage": b.coverage_80 if math.isfinite(b.coverage_80) else None,
+            "origins": b.origins,
+            "horizon": b.horizon,
+            "computed_at": stored.computed_at,
+        }
+        statement = insert(volume_backtests).values(hub_id=hub_id, route_id=route_id, **values)
+        self.session.execute(
+            statement.on_conflict_do_update(
+                index_elements=[volume_backtests.c.hub_id, volume_backtests.c.route_id],
+                set_={name: statement.excluded[name] for name in values},
+            )
+        )
+
+    def route_profiles(self, hub_id: str, since: date, until: date) -> RouteProfiles:
+        p = open_pickups.c
+        newest = (
+            sa.select(
+                p.route_id,
+                p.lat,
+                p.lng,
+                p.default_rider_id,
+                sa.func.row_number().over(partition_by=p.route_id, order_by=p.pickup_date.desc()).label("n"),
+            )
+            .where(p.hub_id == hub_id, p.pickup_date >= since, p.pickup_date <= until)
+            .subquery()
+        )
+        points: dict[str, list[Point]] = defaultdict(list)
+        named: dict[str, Counter[str]] = defaultdict(Counter)
+        for row in self.session.execute(sa.select(newest).where(newest.c.n <= POINTS_PER_ROUTE)):
+            points[row.route_id].append(Point(row.lat, row.lng))
+            if row.default_rider_id:
+                named[row.route_id][row.default_rider_id] += 1
+        defaults = {route_id: counts.most_common(1)[0][0] for route_id, counts in sorted(named.items())}
+        deleted = set()
+        for row in self.session.execute(
+            sa.select(routes.c.route_id, routes.c.default_rider_id, routes.c.deleted).where(routes.c.hub_id == hub_id)
+        ):
+            if row.deleted:
+                deleted.add(row.route_id)
+            elif row.default_rider_id:
+                defaults[row.route_id] = row.default_rider_id
+        return RouteProfiles(dict(points), defaults, frozenset(deleted))
+
+
+def _add(deltas: dict[DayKey, list[float]], observed: ObservedPickup, sign: int) -> None:
+    delta = deltas[(observed.hub_id, observed.route_id, observed.day)]
+    delta[0] += sign
+    delta[1] += sign * observed.packages
+    delta[2] += sign * observed.weight_kg
+
+
+def _volume(route_id: str, day: date, pickups: int, packages: int, weight_kg: float) -> DailyVolume:
+    # A day all of whose PURs left may keep float noise in its running kg sum: it had nothing.
+    if pickups == 0:
+        packages, weight_kg = 0, 0.0
+    return DailyVolume(day, route_id, int(pickups), int(packages), max(0.0, float(weight_kg)))

@@ -1,0 +1,84 @@
+"""Volume history for forecasting (docs/dispatch.md, "Volume history and forecasts").
+
+- `volume_days`: one row per hub, route and day. The observed columns are kept up to date by the
+  pur.events.v1 consumer from `volume_observations`; the imported columns hold what
+  ImportVolumeHistory wrote (all set or all NULL). An imported day takes the place of the observed.
+- `volume_observations`: what each PUR adds to its day's observed volume, so a PUR counts exactly
+  once, moves with a re-route, and leaves when it stops counting (cancelled, unroutable).
+- `volume_backtests`: the last backtest per hub and series (route_id '' = the hub's total), with a
+  fingerprint of the history and settings it was computed on.
+
+Revision ID: dispatch_0007
+Revises: dispatch_0006
+"""
+
+import sqlalchemy as sa
+from alembic import op
+
+revision = "dispatch_0007"
+down_revision = "dispatch_0006"
+branch_labels = None
+depends_on = None
+
+SCHEMA = "dispatch"
+
+
+def upgrade() -> None:
+    op.create_table(
+        "volume_days",
+        sa.Column("hub_id", sa.Text, nullable=False),
+        sa.Column("route_id", sa.Text, nullable=False),
+        sa.Column("day", sa.Date, nullable=False),
+        sa.Column("observed_pickups", sa.Integer, nullable=False, server_default="0"),
+        sa.Column("observed_packages", sa.BigInteger, nullable=False, server_default="0"),
+        sa.Column("observed_weight_kg", sa.Double, nullable=False, server_default="0"),
+        sa.Column("imported_pickups", sa.Integer, nullable=True),
+        sa.Column("imported_packages", sa.BigInteger, nullable=True),
+        sa.Column("imported_weight_kg", sa.Double, nullable=True),
+        sa.Column("imported_at", sa.DateTime(timezone=True), nullable=True),
+        sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
+        sa.PrimaryKeyConstraint("hub_id", "route_id", "day", name="volume_days_pkey"),
+        sa.CheckConstraint(
+            "observed_pickups >= 0 AND observed_packages >= 0 AND observed_weight_kg >= 0",
+            name="volume_days_observed_not_negative",
+        ),
+        sa.CheckConstraint(
+            "(imported_at IS NULL) = (imported_pickups IS NULL) AND (imported_at IS NULL) = (imported_packages IS NULL)"
+            " AND (imported_at IS NULL) = (imported_weight_kg IS NULL)"
+            " AND (imported_at IS NULL OR (imported_pickups >= 0 AND imported_packages >= 0"
+            " AND imported_weight_kg >= 0 AND imported_weight_kg < 'Infinity'::float8))",
+            name="volume_days_imported_whole",
+        ),
+        schema=SCHEMA,
+    )
+    op.create_table(
+        "volume_observations",
+        sa.Column("pur_id", sa.Text, primary_key=True),
+        sa.Column("hub_id", sa.Text, nullable=False),
+        sa.Column("route_id", sa.Text, nullable=False),
+        sa.Column("day", sa.Date, nullable=False),
+        sa.Column("packages", sa.Integer, nullable=False),
+        sa.Column("weight_kg", sa.Double, nullable=False),
+        sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
+        schema=SCHEMA,
+    )
+    op.create_table(
+        "volume_backtests",
+        sa.Column("hub_id", sa.Text, nullable=False),
+        sa.Column("route_id", sa.Text, nullable=False),
+        sa.Column("fingerprint", sa.Text, nullable=False),
+        sa.Column("model", sa.Text, nullable=False),
+        sa.Column("mase", sa.Double, nullable=True),
+        sa.Column("coverage", sa.Double, nullable=True),
+        sa.Column("origins", sa.Integer, nullable=False),
+        sa.Column("horizon", sa.Integer, nullable=False),
+        sa.Column("computed_at", sa.DateTime(timezone=True), nullable=False),
+        sa.PrimaryKeyConstraint("hub_id", "route_id", name="volume_backtests_pkey"),
+        schema=SCHEMA,
+    )
+
+
+def downgrade() -> None:
+    op.drop_table("volume_backtests", schema=SCHEMA)
+    op.drop_table("volume_observations", schema=SCHEMA)
+    op.drop_table("volume_days", schema=SCHEMA)
