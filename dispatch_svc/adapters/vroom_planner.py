@@ -50,6 +50,8 @@ LATE_SOLVE_TIMEOUT = timedelta(milliseconds=20)
 # The last part of the budget kept for the rounds still to come.
 RESERVE_SHARE = 0.3
 SOLVER_SHARE = 0.8
+# A vehicle counts as ready for a rider if free at most this long (seconds) after the rider.
+READY_SLACK = 30 * 60
 
 
 def weight_units(weight_kg: float) -> int:
@@ -288,7 +290,8 @@ class _Planning:
     def _vehicle_for(
         self, route: _RouteState, rider: _RiderState, need: list[int], taken: set[str]
     ) -> _VehicleState | None:
-        """The smallest free vehicle that carries the rest of the route's load, else the largest one."""
+        """Among the vehicles ready when the rider is (or, if none, the first to be free), the smallest
+        that carries the rest of the route's load, else the largest one."""
         usable = [
             v
             for v in self.vehicles
@@ -298,6 +301,10 @@ class _Planning:
         ]
         if not usable:
             return None
+        # A small vehicle free now beats a bigger one free hours later: waiting for it left far
+        # routes' second trips no time in the shift (docs/dispatch.md, "Which vehicle").
+        ready_by = max(rider.free_at, min(v.free_at for v in usable)) + READY_SLACK
+        usable = [v for v in usable if v.free_at <= ready_by]
         covering = [
             v
             for v in usable
