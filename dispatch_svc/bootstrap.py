@@ -47,7 +47,8 @@ def build_runtime(mesh: MeshSettings, settings: Settings) -> ServiceRuntime:
     planner = VroomPlanner(GreatCircleTravelModel(settings.planning_circuity_factor, settings.planning_speeds_kmh))
     # One LISTEN connection per process feeds every WatchOpenPickupsByRoute stream it serves.
     board = BoardFeed(uow, lambda: BoardListener(infra.engine))
-    workers: list[Worker] = [infra.outbox_relay(orm.outbox), *consumer_workers(infra, uow), board.worker()]
+    consumers = consumer_workers(infra, uow, planning_settings=settings.planning_settings)
+    workers: list[Worker] = [infra.outbox_relay(orm.outbox), *consumers, board.worker()]
     policy = auto_dispatch_policy(settings)
     if policy.hubs:
         workers.append(

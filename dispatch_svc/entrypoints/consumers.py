@@ -18,6 +18,7 @@ from dispatch_svc.adapters.hub_messages import attendance_change_from_proto
 from dispatch_svc.adapters.messages import PICKUP_STATUS_FROM_PROTO, ROUTE_MATCH_FROM_PROTO
 from dispatch_svc.domain.hubs import AttendanceChange
 from dispatch_svc.domain.model import MAX_PICKUP_PACKAGES, MAX_PICKUP_WEIGHT_KG, PickupStatus, PurSnapshot
+from dispatch_svc.domain.planning import PlanningSettings
 from dispatch_svc.domain.routes import RouteMapChange, RouteSummary
 from dispatch_svc.service_layer import handlers, hubs
 from dispatch_svc.service_layer.unit_of_work import AbstractDispatchUnitOfWork
@@ -128,9 +129,14 @@ def decode_attendance_event(msg: ConsumedMessage) -> AttendanceChange:
     return attendance_change_from_proto(event)
 
 
-def consumer_workers(infra: Infrastructure, uow_factory: Callable[[], AbstractDispatchUnitOfWork]) -> list[Worker]:
+def consumer_workers(
+    infra: Infrastructure,
+    uow_factory: Callable[[], AbstractDispatchUnitOfWork],
+    *,
+    planning_settings: PlanningSettings,
+) -> list[Worker]:
     def pur_changes(items: list[tuple[ConsumedMessage, PurSnapshot]]) -> None:
-        handlers.apply_pur_changes(uow_factory(), [snapshot for _, snapshot in items])
+        handlers.apply_pur_changes(uow_factory(), [snapshot for _, snapshot in items], settings=planning_settings)
 
     def map_changes(items: list[tuple[ConsumedMessage, RouteMapChange]]) -> None:
         handlers.apply_route_map_changes(uow_factory(), [change for _, change in items])

@@ -40,6 +40,7 @@ from dispatch_svc.domain.model import (
     VehicleBusy,
     fill_from_queue,
 )
+from dispatch_svc.domain.planning import PlanningSettings
 from dispatch_svc.domain.ranking import (
     AttendanceView,
     RiderScore,
@@ -50,7 +51,7 @@ from dispatch_svc.domain.ranking import (
 )
 from dispatch_svc.domain.routes import RouteMapChange
 from dispatch_svc.service_layer.attendance import AttendancePort
-from dispatch_svc.service_layer.plans import PlannedRoom
+from dispatch_svc.service_layer.plans import DEFAULT_SETTINGS, PlannedRoom
 from dispatch_svc.service_layer.unit_of_work import AbstractDispatchUnitOfWork
 from dispatch_svc.service_layer.views import DispatchCursor, DispatchFilter, RouteGroupView
 from mesh.errors import AlreadyExists, FailedPrecondition, NotFound, Unavailable
@@ -105,12 +106,18 @@ def upsert_vehicle(
 
 
 def apply_pur_changes(
-    uow: AbstractDispatchUnitOfWork, snapshots: Sequence[PurSnapshot], *, now: Clock = utc_now
+    uow: AbstractDispatchUnitOfWork,
+    snapshots: Sequence[PurSnapshot],
+    *,
+    now: Clock = utc_now,
+    settings: PlanningSettings = DEFAULT_SETTINGS,
 ) -> int:
     """Follow pur_svc's PUR changes, a batch in one transaction. A newly routed PUR enters its
     route's queue and joins the oldest OPEN dispatch of its route and date with room for it; a
     cancelled, unroutable or re-routed one leaves its dispatch (a `released` event) and the queue.
     Versions not newer than the one applied change nothing. Returns how many events were emitted.
+    `settings` (the service's configured ones) give the service times and default shift that decide
+    whether a planned dispatch still has time for a joining pickup.
 
     Cancel versus complete: this is the entry point where a PUR's CANCELLED status reaches its
     dispatch, and `complete_dispatch` the one where the dispatch completes. Both take the lock of
@@ -124,7 +131,7 @@ def apply_pur_changes(
         histories.setdefault(snapshot.pur_id, []).append(snapshot)
     with uow:
         uow.lock_routes(_routes_of(uow, histories, snapshots))
-        batch = _PurBatch(uow, histories, now())
+        batch = _PurBatch(uow, histories, now(), settings)
         for history in histories.values():
             for snapshot in history:
                 batch.apply(snapshot)
@@ -162,9 +169,13 @@ class _PurBatch:
     """One apply_pur_changes transaction: the pickups and dispatches it loaded (locked), what it
     changed, and the events it made, in order."""
 
-    def __init__(self, uow: AbstractDispatchUnitOfWork, pur_ids: Iterable[str], moment: datetime) -> None:
+    def __init__(
+        self, uow: AbstractDispatchUnitOfWork, pur_ids: Iterable[str], moment: datetime, settings: PlanningSettings
+    ) -> None:
         self.uow = uow
         self.moment = moment
+        # service times and the default shift of a planned dispatch a queued pickup may join
+        self.settings = settings
         self.pickups = uow.pickups.get_many(pur_ids, for_update=True)
         self.new: dict[str, Pickup] = {}
         self.changed: dict[str, Pickup] = {}
@@ -204,7 +215,7 @@ class _PurBatch:
         """Each queued pickup joins the oldest OPEN dispatch of its route and day with room for it
         (a planned one: also with time for it within its rider's shift, `plans.PlannedRoom`)."""
         open_by_route: dict[RouteKey, list[Dispatch]] = {}
-        room = PlannedRoom(self.uow)
+        room = PlannedRoom(self.uow, self.settings)
         for pickup in self.to_place.values():
             if not pickup.queued:
                 continue

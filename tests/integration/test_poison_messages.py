@@ -29,6 +29,7 @@ from kafka.structs import TopicPartition
 
 from dispatch_svc.adapters import orm as dispatch_orm
 from dispatch_svc.adapters.unit_of_work import SqlAlchemyDispatchUnitOfWork
+from dispatch_svc.domain.planning import PlanningSettings
 from dispatch_svc.entrypoints import consumers as dispatch_consumers
 from firstmile.attendance.v1 import attendance_pb2
 from firstmile.common.v1 import common_pb2
@@ -126,7 +127,7 @@ class Services:
         pur, routing, dispatch = WiringRecorder(), WiringRecorder(), WiringRecorder()
         pur_consumers.consumer_workers(pur, self.pur_uow)
         routing_consumers.consumer_workers(routing, self.routing_uow, self.routing_registry, replica_id="poison-tests")
-        dispatch_consumers.consumer_workers(dispatch, self.dispatch_uow)
+        dispatch_consumers.consumer_workers(dispatch, self.dispatch_uow, planning_settings=PlanningSettings())
         self.wirings = {
             "pur_svc": pur.by_topic,
             "routing_svc": routing.by_topic,
