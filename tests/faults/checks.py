@@ -15,11 +15,19 @@ from kafka import KafkaAdminClient, KafkaConsumer
 from kafka.errors import KafkaError
 from kafka.structs import TopicPartition
 
+from dispatch_svc.entrypoints.consumers import ATTENDANCE_EVENTS_GROUP, PUR_EVENTS_GROUP
 from dispatch_svc.entrypoints.consumers import MAP_CHANGES_GROUP as DISPATCH_MAP_CHANGES_GROUP
-from dispatch_svc.entrypoints.consumers import PUR_EVENTS_GROUP
 from firstmile.pur.v1 import pur_pb2
 from mesh.kafka import dlq_topic
-from mesh.topics import ALL_TOPICS, DISPATCH_EVENTS, PUR_CREATED, PUR_EVENTS, PUR_ROUTE_ASSIGNMENTS, ROUTING_MAP_CHANGES
+from mesh.topics import (
+    ALL_TOPICS,
+    ATTENDANCE_EVENTS,
+    DISPATCH_EVENTS,
+    PUR_CREATED,
+    PUR_EVENTS,
+    PUR_ROUTE_ASSIGNMENTS,
+    ROUTING_MAP_CHANGES,
+)
 from pur_svc.entrypoints.consumers import ASSIGNMENTS_GROUP, DISPATCH_GROUP, MAP_CHANGES_GROUP
 from routing_svc.entrypoints.consumers import GROUP as ROUTING_GROUP
 from tests.faults.cluster import Mesh
@@ -31,7 +39,8 @@ from tests.faults.routes import HUB, ExactRouter, judge
 OUTBOX_SCHEMAS = ("pur", "routing", "dispatch", "attendance")
 PROBE_RETRY_S = 60.0
 T = TypeVar("T")
-# The consumer groups that carry PURs through the mesh, and dispatch_svc's route read model
+# The consumer groups that carry PURs through the mesh, and dispatch_svc's read models (routes and
+# attendance)
 # (routing_svc's per-replica map groups are left out: a killed replica's group is never consumed
 # again, by design).
 CONSUMER_GROUPS = {
@@ -41,6 +50,7 @@ CONSUMER_GROUPS = {
     DISPATCH_GROUP: DISPATCH_EVENTS,
     PUR_EVENTS_GROUP: PUR_EVENTS,
     DISPATCH_MAP_CHANGES_GROUP: ROUTING_MAP_CHANGES,
+    ATTENDANCE_EVENTS_GROUP: ATTENDANCE_EVENTS,
 }
 
 
