@@ -454,13 +454,15 @@ def _create_locked(
     if not new.rider_id or not new.vehicle_id:
         ranked_riders, ranked_vehicles = _rank(uow, view, new.route_key(), load)
     if new.rider_id:
-        rider = _named_rider(uow, view, new.hub_id, new.pickup_date, new.rider_id)
+        rider = _named_rider(uow, view, new.hub_id, new.pickup_date, new.rider_id, lock=True)
     else:
-        rider = _best_rider(view, new, ranked_riders or [])
+        # locked and checked again like a named one: a plan committed meanwhile may have booked it
+        chosen = _best_rider(view, new, ranked_riders or []).id
+        rider = _named_rider(uow, view, new.hub_id, new.pickup_date, chosen, lock=True)
     if new.vehicle_id:
-        vehicle = _named_vehicle(uow, new.hub_id, new.vehicle_id)
+        vehicle = _named_vehicle(uow, new.hub_id, new.vehicle_id, lock=True)
     else:
-        vehicle = _best_vehicle(new, ranked_vehicles or [])
+        vehicle = _named_vehicle(uow, new.hub_id, _best_vehicle(new, ranked_vehicles or []).id, lock=True)
     if not new.pur_ids:
         pickups = fill_from_queue(queue, vehicle.capacity)
         if automatic and not pickups:
@@ -474,11 +476,18 @@ def _create_locked(
 
 
 def _named_rider(
-    uow: AbstractDispatchUnitOfWork, view: AttendanceView, hub_id: str, pickup_date: date, rider_id: str
+    uow: AbstractDispatchUnitOfWork,
+    view: AttendanceView,
+    hub_id: str,
+    pickup_date: date,
+    rider_id: str,
+    *,
+    lock: bool = False,
 ) -> Rider:
     """The rider `rider_id`, if it may take a dispatch of the hub on that day: of the hub, active,
-    present per attendance and on no other active dispatch."""
-    rider = uow.riders.get(rider_id)
+    present per attendance and on no other active dispatch. `lock` holds the rider until commit, as
+    CommitDispatchPlan does, so a plan's trip and a new dispatch cannot both book the rider."""
+    rider = uow.riders.get(rider_id, lock=lock)
     if rider is None:
         raise NotFound(f"rider {rider_id!r} does not exist")
     # Before anything else about it: another hub's rider is not this hub's to dispatch.
@@ -513,10 +522,10 @@ def _best_rider(view: AttendanceView, new: NewDispatch, ranked: list[RiderScore]
     raise FailedPrecondition(f"no active rider of hub {new.hub_id} is present and free on {new.pickup_date}")
 
 
-def _named_vehicle(uow: AbstractDispatchUnitOfWork, hub_id: str, vehicle_id: str) -> Vehicle:
+def _named_vehicle(uow: AbstractDispatchUnitOfWork, hub_id: str, vehicle_id: str, *, lock: bool = False) -> Vehicle:
     """The vehicle `vehicle_id`, if it may take a dispatch of the hub: of the hub, active and on no
-    other active dispatch (its capacity is the dispatch's to check)."""
-    vehicle = uow.vehicles.get(vehicle_id)
+    other active dispatch (its capacity is the dispatch's to check); `lock` as for `_named_rider`."""
+    vehicle = uow.vehicles.get(vehicle_id, lock=lock)
     if vehicle is None:
         raise NotFound(f"vehicle {vehicle_id!r} does not exist")
     if vehicle.hub_id != hub_id:

@@ -1,7 +1,8 @@
 """Dispatch planning against the real `dispatch` schema (migration dispatch_0006), for what only
 PostgreSQL shows: a plan's rows read back as stored, a commit's dispatches, stops, membership and
 outbox rows written in one transaction (and nothing on a refused one), concurrent commits of one
-plan creating nothing twice, the new unique indexes (several planned OPEN dispatches per rider, one
+plan creating nothing twice, CreateDispatch and CommitDispatchPlan booking one rider at once (one
+waits for the other's lock and is refused; nothing overlaps), the new unique indexes (several planned OPEN dispatches per rider, one
 IN_PROGRESS), expired plans deleted, and the migration's objects and downgrade. The rules are
 tested on the fakes in tests/unit/test_dispatch_plans.py. Every test works in its own hub."""
 
@@ -10,6 +11,7 @@ from __future__ import annotations
 import importlib.util
 import threading
 import uuid
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from functools import partial
 from pathlib import Path
@@ -25,12 +27,13 @@ from dispatch_svc.adapters.unit_of_work import SqlAlchemyDispatchUnitOfWork
 from dispatch_svc.adapters.vroom_planner import VroomPlanner
 from dispatch_svc.config import Settings
 from dispatch_svc.domain.hubs import AttendanceChange, Hub, Presence
-from dispatch_svc.domain.model import PickupStatus, Rider, RiderBusy, Vehicle, VehicleType
+from dispatch_svc.domain.model import NewDispatch, PickupStatus, Rider, RiderBusy, Vehicle, VehicleType
 from dispatch_svc.domain.planning import GreatCircleTravelModel, PlanningProblem, PlanResult, Unplanned, UnplannedReason
 from dispatch_svc.domain.plans import CommitRequest, WorldChanged
 from dispatch_svc.service_layer import handlers, hubs
 from dispatch_svc.service_layer import plans as planning
-from tests.support.dispatch_inputs import pur_snapshot
+from tests.support.dispatch_inputs import new_dispatch, pur_snapshot
+from tests.support.fakes_attendance_port import FakeAttendance
 from tests.support.fakes_dispatch_plans import FakeTripPlanner
 from tests.support.planning_inputs import proposed_trip
 
@@ -162,6 +165,106 @@ def test_expired_plans_are_deleted_with_their_trips(engine, uow_factory, hub):
         uow.commit()
     assert count(engine, orm.plans, orm.plans.c.id == plan.id) == 0
     assert count(engine, orm.plan_trips, orm.plan_trips.c.plan_id == plan.id) == 0
+
+
+# -- CreateDispatch against CommitDispatchPlan for one rider ------------------------------------
+
+
+class PausedCommit(SqlAlchemyDispatchUnitOfWork):
+    """A unit of work that, its writes made, waits before committing until `go` is set (`reached`
+    says it got there): the other transaction runs while this one holds its locks."""
+
+    def __init__(self, session_factory, reached: threading.Event, go: threading.Event) -> None:
+        super().__init__(session_factory)
+        self.reached, self.go = reached, go
+
+    def _commit(self, events: list[object]) -> None:
+        self.reached.set()
+        assert self.go.wait(30), "the test never let the paused transaction commit"
+        super()._commit(events)
+
+
+def hand_made(hub: str) -> NewDispatch:
+    """asha with the van on route R2 for p7 (routed there): another route than the plan's R1 trips."""
+    return new_dispatch(
+        "req-race",
+        hub=hub,
+        day=TODAY,
+        route="R2",
+        rider_id=f"{hub}-asha",
+        vehicle_id=f"{hub}-van",
+        pur_ids=(f"{hub}-p7",),
+    )
+
+
+def run(target: Callable[[], object], outcome: dict[str, object]) -> threading.Thread:
+    def body() -> None:
+        try:
+            outcome["result"] = target()
+        except BaseException as exc:  # noqa: BLE001 - asserted by the test
+            outcome["error"] = exc
+
+    thread = threading.Thread(target=body)
+    thread.start()
+    return thread
+
+
+def asha_bookings(engine, hub: str) -> list[tuple[str, datetime | None, datetime | None]]:
+    """asha's active dispatches: (plan id, planned start, planned end), by start."""
+    d = orm.dispatches
+    with engine.connect() as conn:
+        rows = conn.execute(
+            sa.select(d.c.plan_id, d.c.planned_start, d.c.planned_end).where(
+                d.c.rider_id == f"{hub}-asha", d.c.status.in_(["OPEN", "IN_PROGRESS"])
+            )
+        ).all()
+    return sorted(((r.plan_id, r.planned_start, r.planned_end) for r in rows), key=lambda b: b[1] or at(0))
+
+
+@pytest.fixture
+def race(session_factory, uow_factory, hub):
+    """The plan (asha's two R1 trips), p7 queued on R2, asha and bala present for CreateDispatch."""
+    handlers.apply_pur_changes(uow_factory(), [routed(f"{hub}-p7", hub=hub, route="R2")])
+    attendance = FakeAttendance()
+    attendance.present[hub] = {f"{hub}-asha", f"{hub}-bala"}
+    reached, go = threading.Event(), threading.Event()
+    return make_plan(uow_factory, hub), attendance, lambda: PausedCommit(session_factory, reached, go), reached, go
+
+
+def test_a_hand_made_dispatch_waits_for_a_committing_plan_of_its_rider_and_is_refused(engine, uow_factory, hub, race):
+    plan, attendance, paused, reached, go = race
+    committing: dict[str, object] = {}
+    creating: dict[str, object] = {}
+    commit = run(lambda: planning.commit_dispatch_plan(paused(), CommitRequest(plan.id)), committing)
+    assert reached.wait(30)
+    create = run(lambda: handlers.create_dispatch(uow_factory(), attendance, hand_made(hub)), creating)
+    create.join(1.5)
+    assert create.is_alive(), f"CreateDispatch did not wait for asha's lock: {creating}"
+    go.set()
+    commit.join(30)
+    create.join(30)
+    assert "error" not in committing and len(committing["result"].dispatches) == 2
+    assert isinstance(creating.get("error"), RiderBusy), creating
+    assert asha_bookings(engine, hub) == [(plan.id, at(1), at(2)), (plan.id, at(3), at(4))]
+
+
+def test_a_plan_commit_waits_for_a_hand_made_dispatch_of_its_rider_and_is_refused(engine, uow_factory, hub, race):
+    plan, attendance, paused, reached, go = race
+    committing: dict[str, object] = {}
+    creating: dict[str, object] = {}
+    create = run(lambda: handlers.create_dispatch(paused(), attendance, hand_made(hub)), creating)
+    assert reached.wait(30)
+    commit = run(lambda: planning.commit_dispatch_plan(uow_factory(), CommitRequest(plan.id)), committing)
+    commit.join(1.5)
+    assert commit.is_alive(), f"CommitDispatchPlan did not wait for asha's lock: {committing}"
+    go.set()
+    create.join(30)
+    commit.join(30)
+    assert "error" not in creating, creating
+    assert isinstance(committing.get("error"), WorldChanged), committing
+    assert f"{hub}-asha" in str(committing["error"])
+    assert asha_bookings(engine, hub) == [("", None, None)]
+    assert count(engine, orm.dispatches, orm.dispatches.c.plan_id == plan.id) == 0
 
 
 # -- the migration --------------------------------------------------------------------------------
