@@ -20,8 +20,9 @@ Choices (docs/dispatch.md, "Forecasting"):
 
 from __future__ import annotations
 
+import abc
 import math
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 
@@ -68,6 +69,9 @@ class ForecastSettings:
     max_forecast_days: int = 28
     # Central probability of the interval (pickups_low, pickups_high).
     interval_level: float = 0.8
+    # Refit the chosen model on the whole history before forecasting; False forecasts with the
+    # parameters its backtest fitted (so the backtest judges exactly those), one fit per model less.
+    refit: bool = False
 
     def __post_init__(self) -> None:
         if self.min_weeks_for_models < 2:
@@ -264,8 +268,29 @@ class Prediction:
     high: np.ndarray
 
 
-# A model: from history (floats, >= 0) and a number of days, its Prediction at the settings' level.
-FitPredict = Callable[[np.ndarray, int], Prediction]
+class ModelFailed(Exception):
+    """A model could not be fitted to, or forecast from, a history (the model is then left out)."""
+
+
+class FittedModel(abc.ABC):
+    @abc.abstractmethod
+    def predict(self, history: np.ndarray, days: int) -> Prediction:
+        """Forecast the `days` days after `history` with the parameters fitted; `history` may be longer
+        than the one fitted on (its states are brought up to date, the parameters stay)."""
+        raise NotImplementedError
+
+
+class ModelSpec(abc.ABC):
+    """A candidate model (e.g. ETS with additive seasonality); adapters implement it with a library."""
+
+    name: str
+    # Fewest days its fit needs (shorter training parts of a backtest are not used).
+    min_train_days: int = 2 * SEASON
+
+    @abc.abstractmethod
+    def fit(self, history: np.ndarray, level: float) -> FittedModel:
+        """Estimate the parameters on `history` (floats >= 0); intervals at `level`. May raise ModelFailed."""
+        raise NotImplementedError
 
 
 # -- the baseline and the measures ------------------------------------------------------------------
@@ -340,50 +365,81 @@ def coverage(actual: np.ndarray, low: np.ndarray, high: np.ndarray) -> float:
     return float(np.mean((y >= np.asarray(low)) & (y <= np.asarray(high))))
 
 
+@dataclass(frozen=True)
+class SeasonalNaive(ModelSpec):
+    """The weekly seasonal naive baseline as a model (nothing to fit)."""
+
+    name: str = SEASONAL_NAIVE
+    min_train_days: int = SEASON
+
+    def fit(self, history: np.ndarray, level: float) -> FittedModel:
+        return _FittedSeasonalNaive(level)
+
+
+@dataclass(frozen=True)
+class _FittedSeasonalNaive(FittedModel):
+    level: float
+
+    def predict(self, history: np.ndarray, days: int) -> Prediction:
+        return seasonal_naive(history, days, self.level)
+
+
+def _checked(prediction: Prediction, days: int) -> Prediction:
+    arrays = (prediction.point, prediction.low, prediction.high)
+    if any(len(a) != days or not np.all(np.isfinite(a)) for a in arrays):
+        raise ModelFailed("forecast of the wrong length or not finite")
+    return prediction
+
+
 def rolling_origin(
-    history: np.ndarray, model: FitPredict, origins: int, horizon: int, min_train: int = 2 * SEASON
-) -> tuple[float, float, int]:
-    """(MASE, coverage, origins used) of `model` fitted at each of the last `origins` origins, each
-    forecasting the `horizon` days after it; the windows are consecutive and end with the history.
-    Origins whose training part would be shorter than `min_train` days are dropped. MASE is the mean of
-    the origins' MASEs (each scaled by its own training part; origins of zero scale left out)."""
+    history: np.ndarray, model: ModelSpec, origins: int, horizon: int, level: float
+) -> tuple[float, float, int, FittedModel | None]:
+    """(MASE, coverage, origins used, the fitted model) of `model` at the last `origins` origins of `history`, each
+    forecasting the `horizon` days after it; the test windows are consecutive and end with the history.
+    The parameters are fitted once, on the history up to the earliest origin, and each later origin
+    brings the states up to date over the days before it: nothing after an origin is seen, and one fit
+    per model instead of one per origin keeps a thousand routes within seconds. Origins that would
+    leave fewer than `model.min_train_days` days to fit on are dropped. MASE is the mean of the
+    origins' MASEs (each scaled by the history before it; origins of zero scale left out).
+    Raises ModelFailed when the model fails."""
     y = np.asarray(history, dtype=float)
-    used = min(origins, max(0, (len(y) - min_train) // horizon))
+    used = min(origins, max(0, (len(y) - max(model.min_train_days, SEASON + 1)) // horizon))
+    if not used:
+        return math.nan, math.nan, 0, None
+    fitted = model.fit(y[: len(y) - used * horizon], level)
     scores: list[float] = []
     hits = 0
     for k in range(used, 0, -1):
         cut = len(y) - k * horizon
         train, test = y[:cut], y[cut : cut + horizon]
-        prediction = model(train, horizon)
+        prediction = _checked(fitted.predict(train, horizon), horizon)
         score = mase(test, prediction.point, train)
         if not math.isnan(score):
             scores.append(score)
         hits += int(np.sum((test >= prediction.low) & (test <= prediction.high)))
-    if not used:
-        return math.nan, math.nan, 0
-    return (float(np.mean(scores)) if scores else math.nan), hits / (used * horizon), used
+    return (float(np.mean(scores)) if scores else math.nan), hits / (used * horizon), used, fitted
 
 
-def choose_model(
-    history: np.ndarray, candidates: Mapping[str, FitPredict], settings: ForecastSettings
-) -> tuple[str, FitPredict, Backtest]:
-    """The model with the lowest backtest MASE among the seasonal naive baseline and `candidates` (the
-    baseline alone for a short history); a tie or an unmeasurable MASE keeps the earlier (simpler) one."""
-
-    def baseline(train: np.ndarray, days: int) -> Prediction:
-        return seasonal_naive(train, days, settings.interval_level)
-
-    pool: dict[str, FitPredict] = {SEASONAL_NAIVE: baseline}
+def rank_models(
+    history: np.ndarray, candidates: Sequence[ModelSpec], settings: ForecastSettings
+) -> list[tuple[ModelSpec, FittedModel | None, Backtest]]:
+    """The seasonal naive baseline and `candidates` (the baseline alone for a short history: fewer than
+    `min_weeks_for_models` weeks) with their backtests, best first: by MASE, an unmeasurable MASE
+    last, ties kept in the given order (simpler first). A model that fails its backtest is left out."""
+    pool: list[ModelSpec] = [SeasonalNaive()]
     if len(history) >= settings.min_weeks_for_models * SEASON:
-        pool.update(candidates)
-    best: tuple[str, FitPredict, Backtest] | None = None
-    for name, model in pool.items():
-        score, covered, used = rolling_origin(history, model, settings.backtest_origins, settings.backtest_horizon)
-        backtest = Backtest(name, score, covered, used, settings.backtest_horizon)
-        if best is None or (not math.isnan(score) and (math.isnan(best[2].mase) or score < best[2].mase)):
-            best = (name, model, backtest)
-    assert best is not None
-    return best
+        pool += candidates
+    ranked: list[tuple[ModelSpec, FittedModel | None, Backtest]] = []
+    for model in pool:
+        try:
+            score, covered, used, fitted = rolling_origin(
+                history, model, settings.backtest_origins, settings.backtest_horizon, settings.interval_level
+            )
+        except ModelFailed:
+            continue
+        ranked.append((model, fitted, Backtest(model.name, score, covered, used, settings.backtest_horizon)))
+    ranked.sort(key=lambda item: (math.isnan(item[2].mase), 0.0 if math.isnan(item[2].mase) else item[2].mase))
+    return ranked
 
 
 def check_forecast_request(series: VolumeSeries, start: date, days: int, settings: ForecastSettings) -> None:
@@ -402,20 +458,27 @@ def forecast_series(
     series: VolumeSeries,
     start: date,
     days: int,
-    candidates: Mapping[str, FitPredict],
+    candidates: Sequence[ModelSpec],
     settings: ForecastSettings,
     events: Sequence[KnownEvent] = (),
+    backtest: Backtest | None = None,
 ) -> VolumeForecast:
     """Forecast `days` days from `start` (after the history's last day): the model chosen by backtest
     among the seasonal naive baseline and `candidates`, fitted on the recent history with known events
-    taken out, then events put back into the forecast days; packages and kg from the recent ratios."""
+    taken out, then events put back into the forecast days; packages and kg from the recent ratios.
+
+    `backtest`: a backtest already run on this very history and settings (stored by the caller): its
+    model is used without backtesting again, fitted on the same days as in the backtest, so the
+    forecast equals the one a fresh backtest would give. Ignored if it names no candidate."""
     check_forecast_request(series, start, days, settings)
     recent = series.tail(settings.max_history_days)
     factors = event_multipliers(events, series.route_id, recent.start, len(recent))
     history = np.asarray(recent.pickups, dtype=float) / factors
-    name, model, backtest = choose_model(history, candidates, settings)
     skip = (start - recent.end).days - 1
-    prediction = model(history, skip + days)
+    ranked = _reuse(backtest, history, candidates, settings) if backtest is not None else []
+    model, backtest, prediction = _best_prediction(
+        ranked or rank_models(history, candidates, settings), history, skip + days, settings
+    )
     ahead = event_multipliers(events, series.route_id, start, days)
     point = np.maximum(prediction.point[skip:], 0.0) * ahead
     low = np.clip(prediction.low[skip:] * ahead, 0.0, point)
@@ -433,4 +496,41 @@ def forecast_series(
         )
         for i in range(days)
     )
-    return VolumeForecast(series.route_id, name, backtest, forecast_days)
+    return VolumeForecast(series.route_id, model.name, backtest, forecast_days)
+
+
+def _reuse(
+    backtest: Backtest, history: np.ndarray, candidates: Sequence[ModelSpec], settings: ForecastSettings
+) -> list[tuple[ModelSpec, FittedModel | None, Backtest]]:
+    """A stored backtest's model, fitted where its backtest fitted it, then the seasonal naive fallback."""
+    baseline: ModelSpec = SeasonalNaive()
+    by_name = {m.name: m for m in [baseline, *candidates]}
+    model = by_name.get(backtest.model)
+    if model is None or backtest.horizon != settings.backtest_horizon:
+        return []
+    fitted: FittedModel | None = None
+    if not settings.refit and backtest.origins > 0:
+        cut = len(history) - backtest.origins * backtest.horizon
+        try:
+            fitted = model.fit(history[:cut], settings.interval_level) if cut > 0 else None
+        except ModelFailed:
+            fitted = None
+    fallback = Backtest(SEASONAL_NAIVE, math.nan, math.nan, 0, settings.backtest_horizon)
+    return [(model, fitted, backtest), (baseline, None, fallback)]
+
+
+def _best_prediction(
+    ranked: list[tuple[ModelSpec, FittedModel | None, Backtest]],
+    history: np.ndarray,
+    days: int,
+    settings: ForecastSettings,
+) -> tuple[ModelSpec, Backtest, Prediction]:
+    """The best ranked model's forecast after the whole history (the next model's if it fails)."""
+    for model, fitted, backtest in ranked:
+        try:
+            if fitted is None or settings.refit:
+                fitted = model.fit(history, settings.interval_level)
+            return model, backtest, _checked(fitted.predict(history, days), days)
+        except ModelFailed:
+            continue
+    raise AssertionError("seasonal naive never fails")

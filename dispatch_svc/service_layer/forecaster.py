@@ -7,7 +7,7 @@ import abc
 from collections.abc import Sequence
 from datetime import date
 
-from dispatch_svc.domain.forecasting import ForecastSettings, KnownEvent, VolumeForecast, VolumeSeries
+from dispatch_svc.domain.forecasting import Backtest, ForecastSettings, KnownEvent, VolumeForecast, VolumeSeries
 
 
 class VolumeForecaster(abc.ABC):
@@ -15,15 +15,29 @@ class VolumeForecaster(abc.ABC):
 
     @abc.abstractmethod
     def forecast(
-        self, series: VolumeSeries, start: date, days: int, events: Sequence[KnownEvent] = ()
+        self,
+        series: VolumeSeries,
+        start: date,
+        days: int,
+        events: Sequence[KnownEvent] = (),
+        backtest: Backtest | None = None,
     ) -> VolumeForecast:
         """`days` days from `start` (after the series' last day), with the model chosen by backtest on
-        the series and that backtest. Raises InvalidForecastRequest (days out of range, start not after
-        the history) or NoVolumeHistory (empty series)."""
+        the series and that backtest. `backtest`: one already run on this same history and settings
+        (its model is used without backtesting again; the forecast is the same). Raises
+        InvalidForecastRequest (days out of range, start not after the history) or NoVolumeHistory
+        (empty series)."""
         raise NotImplementedError
 
     def forecast_many(
-        self, series: Sequence[VolumeSeries], start: date, days: int, events: Sequence[KnownEvent] = ()
+        self,
+        series: Sequence[VolumeSeries],
+        start: date,
+        days: int,
+        events: Sequence[KnownEvent] = (),
+        backtests: Sequence[Backtest | None] | None = None,
     ) -> list[VolumeForecast]:
-        """One forecast per series, in order (events apply to the routes they name)."""
-        return [self.forecast(s, start, days, events) for s in series]
+        """One forecast per series, in order (events apply to the routes they name; `backtests`, when
+        given, one per series or None)."""
+        stored = list(backtests) if backtests is not None else [None] * len(series)
+        return [self.forecast(s, start, days, events, b) for s, b in zip(series, stored, strict=True)]

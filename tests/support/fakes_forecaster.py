@@ -7,6 +7,7 @@ from collections.abc import Sequence
 from datetime import date
 
 from dispatch_svc.domain.forecasting import (
+    Backtest,
     ForecastSettings,
     KnownEvent,
     VolumeForecast,
@@ -24,7 +25,12 @@ class SeasonalNaiveForecaster(VolumeForecaster):
         self.calls: list[tuple[VolumeSeries, date, int]] = []
 
     def forecast(
-        self, series: VolumeSeries, start: date, days: int, events: Sequence[KnownEvent] = ()
+        self,
+        series: VolumeSeries,
+        start: date,
+        days: int,
+        events: Sequence[KnownEvent] = (),
+        backtest: Backtest | None = None,
     ) -> VolumeForecast:
         self.calls.append((series, start, days))
-        return forecast_series(series, start, days, {}, self.settings, events)
+        return forecast_series(series, start, days, (), self.settings, events, backtest)

@@ -1,0 +1,102 @@
+"""Volume forecasts with statsforecast's ETS (additive errors, weekly additive seasonality; no trend or
+a damped additive trend), chosen per series by backtest against the weekly seasonal naive: the
+forecaster the service runs.
+
+statsforecast 2.x fits ETS in compiled C++ (no numba, so nothing is compiled or cached at run time
+and read-only containers are fine), about five times faster per fit than statsmodels' ETSModel on
+these series (bench/README.md, "Forecasting"): that is what keeps a thousand routes, each with its
+backtest, within the 30 s target on one core. Intervals are the model's analytic ones (`level`).
+The backtest fits the parameters once per model and brings the states forward with `forward` at each
+origin (domain/forecasting.rolling_origin).
+"""
+
+from __future__ import annotations
+
+import warnings
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import date
+from typing import Any
+
+import numpy as np
+from statsforecast.models import AutoETS
+
+from dispatch_svc.domain.forecasting import (
+    SEASON,
+    Backtest,
+    FittedModel,
+    ForecastSettings,
+    KnownEvent,
+    ModelFailed,
+    ModelSpec,
+    Prediction,
+    VolumeForecast,
+    VolumeSeries,
+    forecast_series,
+)
+from dispatch_svc.service_layer.forecaster import VolumeForecaster
+
+# The failures a fit or a forecast can end in on a degenerate series (constant, all zeros).
+_LIBRARY_ERRORS = (ValueError, ArithmeticError, np.linalg.LinAlgError, IndexError, KeyError, RuntimeError)
+
+
+@dataclass(frozen=True)
+class StatsforecastEts(ModelSpec):
+    name: str = "ETS(A,N,A)"
+    # statsforecast's model code: error, trend, season ("ANA": additive error, no trend, additive season).
+    code: str = "ANA"
+    damped: bool = False
+    min_train_days: int = 3 * SEASON
+
+    def fit(self, history: np.ndarray, level: float) -> FittedModel:
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                model = AutoETS(season_length=SEASON, model=self.code, damped=self.damped).fit(history)
+        except _LIBRARY_ERRORS as exc:
+            raise ModelFailed(f"{self.name}: {exc}") from exc
+        return _FittedEts(self.name, model, round(level * 100))
+
+
+@dataclass(frozen=True)
+class _FittedEts(FittedModel):
+    name: str
+    model: Any
+    level: int
+
+    def predict(self, history: np.ndarray, days: int) -> Prediction:
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                out = self.model.forward(y=history, h=days, level=[self.level])
+        except _LIBRARY_ERRORS as exc:
+            raise ModelFailed(f"{self.name}: {exc}") from exc
+        return Prediction(
+            np.asarray(out["mean"], float),
+            np.asarray(out[f"lo-{self.level}"], float),
+            np.asarray(out[f"hi-{self.level}"], float),
+        )
+
+
+STATSFORECAST_CANDIDATES: tuple[ModelSpec, ...] = (
+    StatsforecastEts("ETS(A,N,A)", "ANA", damped=False),
+    StatsforecastEts("ETS(A,Ad,A)", "AAA", damped=True),
+)
+
+
+class StatsforecastForecaster(VolumeForecaster):
+    def __init__(
+        self, settings: ForecastSettings | None = None, candidates: Sequence[ModelSpec] = STATSFORECAST_CANDIDATES
+    ) -> None:
+        self.settings = settings or ForecastSettings()
+        self.candidates = tuple(candidates)
+
+    def forecast(
+        self,
+        series: VolumeSeries,
+        start: date,
+        days: int,
+        events: Sequence[KnownEvent] = (),
+        backtest: Backtest | None = None,
+    ) -> VolumeForecast:
+        return forecast_series(series, start, days, self.candidates, self.settings, events, backtest)
