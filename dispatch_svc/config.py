@@ -5,9 +5,10 @@ from __future__ import annotations
 from datetime import time
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import Field, field_validator
+from pydantic import Field, field_validator, model_validator
 from pydantic_settings import SettingsConfigDict
 
+from dispatch_svc.domain.forecasting import ForecastSettings
 from dispatch_svc.domain.model import VehicleType
 from dispatch_svc.domain.planning import PlanningSettings
 from mesh.kernel import is_id
@@ -48,6 +49,19 @@ class Settings(ServiceSettings):
     planning_speed_kmh_three_wheeler: float = Field(default=18.0, gt=0, le=150)
     planning_speed_kmh_van: float = Field(default=20.0, gt=0, le=150)
     planning_speed_kmh_truck: float = Field(default=16.0, gt=0, le=150)
+    # Forecasting (docs/dispatch.md, "Forecasting"): fewer whole weeks of history than this = seasonal naive only.
+    forecast_min_weeks_for_models: int = Field(default=4, ge=2, le=52)
+    # Rolling-origin backtest: origins, and days forecast from each.
+    forecast_backtest_origins: int = Field(default=3, ge=1, le=20)
+    forecast_backtest_horizon: int = Field(default=7, ge=1, le=28)
+    # Days of history fitted (the most recent), and over which packages/kg per pickup are measured.
+    forecast_max_history_days: int = Field(default=182, ge=28, le=3660)
+    forecast_ratio_window_days: int = Field(default=28, ge=1, le=366)
+    # Longest forecast one request may ask for; central probability of its interval.
+    forecast_max_days: int = Field(default=28, ge=1, le=366)
+    forecast_interval_level: float = Field(default=0.8, gt=0, lt=1)
+    # Refit the chosen model on the whole history (else forecast with the backtested parameters).
+    forecast_refit: bool = False
 
     @field_validator("auto_dispatch_hubs")
     @classmethod
@@ -84,6 +98,24 @@ class Settings(ServiceSettings):
             service_seconds_per_package=self.planning_service_seconds_per_package,
             max_solve_seconds=self.planning_max_solve_seconds,
             exploration_level=self.planning_exploration_level,
+        )
+
+    @model_validator(mode="after")
+    def _forecast(self) -> Settings:
+        self.forecast_settings  # noqa: B018 - ForecastSettings checks how the fields combine (ValueError)
+        return self
+
+    @property
+    def forecast_settings(self) -> ForecastSettings:
+        return ForecastSettings(
+            min_weeks_for_models=self.forecast_min_weeks_for_models,
+            backtest_origins=self.forecast_backtest_origins,
+            backtest_horizon=self.forecast_backtest_horizon,
+            max_history_days=self.forecast_max_history_days,
+            ratio_window_days=self.forecast_ratio_window_days,
+            max_forecast_days=self.forecast_max_days,
+            interval_level=self.forecast_interval_level,
+            refit=self.forecast_refit,
         )
 
     @property
