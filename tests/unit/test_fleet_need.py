@@ -1,0 +1,168 @@
+"""The fleet a day needs: trips, riders and vehicles per route under the planner's trip model, by
+hand, and the comparison with who is rostered (shortfalls, idle riders and vehicles)."""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime, time
+
+import pytest
+
+from dispatch_svc.domain.fleet_need import (
+    RouteReach,
+    estimate_trips,
+    fleet_need,
+    home_route,
+    reach_from_points,
+    shift_seconds,
+)
+from dispatch_svc.domain.forecasting import DayForecast
+from dispatch_svc.domain.model import VehicleType
+from dispatch_svc.domain.planning import (
+    GreatCircleTravelModel,
+    PlanningRider,
+    PlanningSettings,
+    PlanningVehicle,
+    Point,
+    ShiftWindow,
+)
+
+DAY = date(2026, 12, 8)
+SETTINGS = PlanningSettings(day_start=time(8, 0), day_end=time(20, 0))  # 43,200 s; 120 s/stop, 10 s/package
+# 18 km/h = 5 m/s everywhere, roads 1.5 x the great circle.
+TRAVEL = GreatCircleTravelModel(1.5, dict.fromkeys(VehicleType, 18.0))
+HERE = RouteReach("r", 0.0, 0.0)  # at the depot, no spread: only service time counts
+
+
+def forecast(route_id: str, pickups: float, packages: float, kg: float, high: float | None = None) -> DayForecast:
+    return DayForecast(DAY, route_id, pickups, pickups * 0.8, high or pickups * 1.2, packages, kg)
+
+
+def van(n: int = 1) -> PlanningVehicle:
+    return PlanningVehicle(f"van-{n}", VehicleType.VAN, 300, 800.0)
+
+
+def bike(n: int) -> PlanningVehicle:
+    return PlanningVehicle(f"bike-{n}", VehicleType.BIKE, 40, 60.0)
+
+
+# -- one route on one vehicle type, by hand ---------------------------------------------------------
+
+
+def test_trips_follow_the_binding_capacity_and_trip_time_adds_travel_and_service():
+    reach = RouteReach("r", 1000.0, 0.0)
+    e = estimate_trips(20, 250, 100.0, reach, VehicleType.VAN, (100, 500.0), TRAVEL, SETTINGS, 43_200)
+    assert e.trips == 3  # 250 packages / 100
+    # out and back 2 x 1000 m x 1.5 at 5 m/s = 600 s; 20/3 stops x 120 s; 250/3 packages x 10 s
+    assert e.trip_seconds == pytest.approx(600 + 800 + 2500 / 3)
+    assert e.trips_per_rider == 19 and e.riders == 1
+    by_weight = estimate_trips(10, 10, 500.0, HERE, VehicleType.VAN, (100, 150.0), TRAVEL, SETTINGS, 43_200)
+    assert by_weight.trips == 4  # 500 kg / 150
+
+
+def test_the_tour_within_a_route_grows_with_the_square_root_of_stops_times_area():
+    reach = RouteReach("r", 0.0, 1.0)
+    e = estimate_trips(4, 4, 4.0, reach, VehicleType.BIKE, (40, 60.0), TRAVEL, SETTINGS, 43_200)
+    tour_m = 0.7124 * (4 * 1e6) ** 0.5 * 1.5
+    assert e.trip_seconds == pytest.approx(tour_m / 5 + 4 * 120 + 4 * 10)
+
+
+def test_nothing_expected_needs_nobody():
+    e = estimate_trips(0, 0, 0.0, HERE, VehicleType.BIKE, (40, 60.0), TRAVEL, SETTINGS, 43_200)
+    assert (e.trips, e.riders) == (0, 0)
+
+
+def test_a_trip_longer_than_a_shift_is_shared_by_riders_in_relays():
+    e = estimate_trips(40, 40, 40.0, HERE, VehicleType.VAN, (100, 800.0), TRAVEL, SETTINGS, 3600)
+    assert e.trip_seconds == 40 * 120 + 40 * 10  # 5,200 s > one hour
+    assert (e.trips_per_rider, e.riders) == (0, 2)
+
+
+def test_shift_length_and_home_route():
+    assert shift_seconds(None, SETTINGS) == 43_200
+    short = PlanningRider(
+        "s", shift=ShiftWindow(datetime(2026, 12, 8, 9, tzinfo=UTC), datetime(2026, 12, 8, 11, tzinfo=UTC))
+    )
+    assert shift_seconds(short, SETTINGS) == 7200
+    assert home_route(PlanningRider("a", {"r2": 9}, frozenset({"r1"}))) == "r1"
+    assert home_route(PlanningRider("b", {"r2": 1, "r3": 4})) == "r3"
+    assert home_route(PlanningRider("c")) is None
+
+
+def test_reach_from_points():
+    depot = Point(12.97, 77.59)
+    points = [Point(12.97 + d, 77.60 + d) for d in (0.0, 0.005, 0.01, 0.015, 0.02)]
+    reach = reach_from_points("r", depot, points)
+    # the median point is 0.01 deg north (1,112 m) and 0.02 deg east (2,167 m at this latitude)
+    assert reach.depot_distance_m == pytest.approx((1112**2 + 2167**2) ** 0.5, rel=0.01)
+    assert 0.5 < reach.area_km2 < 5
+    assert reach_from_points("r", depot, []) == RouteReach("r", 0.0, 0.0)
+
+
+# -- the hub ---------------------------------------------------------------------------------------
+
+
+def test_each_route_gets_the_type_needing_fewest_riders_while_the_hub_has_it_and_shortfalls_are_named():
+    forecasts = [
+        # r1: 2 riders on a van (4 trips of 21,000 s, 2 a shift) or on bikes (30 trips of 2,800 s, 15 a shift)
+        forecast("r1", 600, 1200, 1800.0, high=900),
+        # r2: 1 rider either way; a van needs fewer trips
+        forecast("r2", 100, 100, 100.0),
+        forecast("r3", 0, 0, 0.0),
+        # r4: 1 rider; nobody rostered on it
+        forecast("r4", 300, 300, 300.0),
+    ]
+    riders = [
+        PlanningRider("a", default_routes=frozenset({"r1"})),
+        PlanningRider("b", {"r1": 5}),
+        PlanningRider("c", {"r2": 2}),
+        PlanningRider("d", {"r3": 1}),
+        PlanningRider("f"),
+    ]
+    need = fleet_need(
+        "hub", DAY, forecasts, {r: RouteReach(r, 0.0, 0.0) for r in ("r1", "r2", "r3", "r4")},
+        riders, [van(), bike(1), bike(2), bike(3)], TRAVEL, SETTINGS,
+    )  # fmt: skip
+    routes = {r.route_id: r for r in need.routes}
+    # r1 needs the most riders and picks first: one van is not enough for 2 riders, so bikes.
+    assert routes["r1"].vehicle_type is VehicleType.BIKE
+    assert (routes["r1"].trips, routes["r1"].trips_per_rider, routes["r1"].riders_needed) == (30, 15, 2)
+    assert routes["r1"].riders_needed_high == 3  # 900 pickups: 45 bike trips
+    assert routes["r1"].rostered_riders == ("a", "b") and routes["r1"].rider_shortfall == 0
+    assert routes["r2"].vehicle_type is VehicleType.VAN and routes["r2"].idle_riders == ()
+    assert routes["r3"].vehicle_type is None and routes["r3"].idle_riders == ("d",)
+    # r4: the van is taken, so the last bike: 8 trips, 8 a shift; no one rostered on it.
+    assert routes["r4"].vehicle_type is VehicleType.BIKE and routes["r4"].trips == 8
+    assert routes["r4"].rider_shortfall == 1 and "short of 1 rider for 8 trip(s)" in routes["r4"].notes
+    # The hub: d (idle on r3) and f (floating) can take r4.
+    assert need.floating_riders == ("f",) and need.rider_shortfall == 0
+    # at the upper bounds: r1 3, r2 1 (120 stops on the van), r4 2 (360 pickups: 9 bike trips, 8 a shift)
+    assert (need.riders_needed, need.riders_needed_high, need.riders_rostered) == (4, 6, 5)
+    assert need.vehicles_needed == {VehicleType.BIKE: 3, VehicleType.VAN: 1}
+    assert need.vehicle_shortfall == {} and need.idle_vehicles == {VehicleType.VAN: 0, VehicleType.BIKE: 0}
+    assert "route r4: short of 1 rider(s)" in need.notes and "hub: enough riders rostered" in need.notes
+
+
+def test_the_hub_is_short_of_riders_and_vehicles_when_nobody_can_cover():
+    forecasts = [forecast("r1", 100, 100, 100.0), forecast("r2", 100, 100, 100.0)]
+    need = fleet_need("hub", DAY, forecasts, {}, [PlanningRider("a", {"r1": 1})], [bike(1)], TRAVEL, SETTINGS)
+    assert need.rider_shortfall == 1 and "hub short of 1 rider(s)" in need.notes
+    assert need.vehicle_shortfall == {VehicleType.BIKE: 1} and "short of 1 BIKE(s)" in need.notes
+    assert all("no known location" in r.notes[0] for r in need.routes)
+
+
+def test_a_rider_with_a_short_shift_covers_fewer_trips():
+    # 30 bike trips of 2,800 s: a full shift covers 15, a two-hour one 2.
+    short = ShiftWindow(datetime(2026, 12, 8, 9, tzinfo=UTC), datetime(2026, 12, 8, 11, tzinfo=UTC))
+    riders = [PlanningRider("a", {"r1": 1}), PlanningRider("b", {"r1": 1}, shift=short)]
+    need = fleet_need(
+        "hub", DAY, [forecast("r1", 600, 1200, 1800.0)], {}, riders, [bike(n) for n in range(3)], TRAVEL, SETTINGS
+    )
+    route = need.routes[0]
+    assert route.riders_needed == 2 and route.rider_shortfall == 1  # 30 - 15 - 2 = 13 trips left
+
+
+def test_idle_vehicles_and_a_hub_without_vehicles():
+    need = fleet_need("hub", DAY, [forecast("r1", 10, 10, 10.0)], {}, [], [van(1), van(2)], TRAVEL, SETTINGS)
+    assert need.idle_vehicles == {VehicleType.VAN: 1} and "1 VAN(s) idle" in need.notes
+    bare = fleet_need("hub", DAY, [forecast("r1", 10, 10, 10.0)], {}, [], [], TRAVEL, SETTINGS)
+    assert bare.routes[0].vehicle_type is None and "the hub has no vehicle" in bare.routes[0].notes
