@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from dataclasses import dataclass
 from zoneinfo import ZoneInfo
 
 from dispatch_svc.adapters import orm
@@ -11,12 +13,15 @@ from dispatch_svc.adapters.unit_of_work import SqlAlchemyDispatchUnitOfWork
 from dispatch_svc.adapters.vroom_planner import VroomPlanner
 from dispatch_svc.config import Settings
 from dispatch_svc.domain.auto_dispatch import AutoDispatchPolicy
-from dispatch_svc.domain.planning import GreatCircleTravelModel
+from dispatch_svc.domain.planning import GreatCircleTravelModel, PlanningSettings
 from dispatch_svc.entrypoints.auto_dispatch import AutoDispatcher
 from dispatch_svc.entrypoints.board_watch import BoardFeed
 from dispatch_svc.entrypoints.consumers import consumer_workers
 from dispatch_svc.entrypoints.grpc_api import DispatchServicer, registration
-from mesh.config import MeshSettings
+from dispatch_svc.service_layer.planner import TripPlanner
+from dispatch_svc.service_layer.unit_of_work import AbstractDispatchUnitOfWork
+from mesh.config import DatabaseSettings, MeshSettings
+from mesh.db import make_engine, make_session_factory
 from mesh.grpc_client import service_channel
 from mesh.infrastructure import Infrastructure
 from mesh.runtime import ServiceRuntime, Worker
@@ -65,6 +70,29 @@ def build_runtime(mesh: MeshSettings, settings: Settings) -> ServiceRuntime:
         registrations=[registration(DispatchServicer(uow, attendance, board, planner, settings.planning_settings))],
         workers=workers,
         closers=[attendance.close, infra.close],
+    )
+
+
+@dataclass(frozen=True)
+class PlanningTools:
+    """What the planning command (dispatch_svc.commands.plan) works with: the service's database, its
+    planner and its planning settings, so a plan made there is the plan PlanDispatches would make."""
+
+    uow: Callable[[], AbstractDispatchUnitOfWork]
+    planner: TripPlanner
+    settings: PlanningSettings
+    close: Callable[[], None]
+
+
+def build_planning_tools(database: DatabaseSettings, settings: Settings) -> PlanningTools:
+    # The database only: a plan is read and stored there; nothing is published until a commit.
+    engine = make_engine(database.database_url, pool_size=2, application_name=f"{NAME}-plan")
+    session_factory = make_session_factory(engine)
+    return PlanningTools(
+        uow=lambda: SqlAlchemyDispatchUnitOfWork(session_factory),
+        planner=VroomPlanner(GreatCircleTravelModel(settings.planning_circuity_factor, settings.planning_speeds_kmh)),
+        settings=settings.planning_settings,
+        close=engine.dispose,
     )
 
 

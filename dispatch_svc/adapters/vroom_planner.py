@@ -28,11 +28,13 @@ from dispatch_svc.domain.model import VehicleType
 from dispatch_svc.domain.planning import (
     PlannedStopEta,
     PlanningProblem,
+    PlanningProgress,
     PlanningRider,
     PlanningStop,
     PlanningVehicle,
     PlanResult,
     Point,
+    ProgressCallback,
     ProposedTrip,
     TravelMatrix,
     TravelModel,
@@ -110,16 +112,26 @@ class VroomPlanner(TripPlanner):
         self.travel = travel
         self.nb_threads = nb_threads
 
-    def plan(self, problem: PlanningProblem) -> PlanResult:
+    def plan(self, problem: PlanningProblem, progress: ProgressCallback | None = None) -> PlanResult:
         started = clock.monotonic()
-        return _Planning(problem, self.travel, self.nb_threads, started).run()
+        return _Planning(problem, self.travel, self.nb_threads, started, progress).run()
 
 
 class _Planning:
     """One plan() call: the state of riders, vehicles and routes across rounds."""
 
-    def __init__(self, problem: PlanningProblem, travel: TravelModel, nb_threads: int, started: float) -> None:
+    def __init__(
+        self,
+        problem: PlanningProblem,
+        travel: TravelModel,
+        nb_threads: int,
+        started: float,
+        progress: ProgressCallback | None = None,
+    ) -> None:
         self.problem = problem
+        self.progress = progress
+        self.rounds = 0
+        self.placed = 0
         self.travel = travel
         self.nb_threads = nb_threads
         self.started = started
@@ -164,6 +176,7 @@ class _Planning:
         for route in routes:
             for stop in route.stops:
                 self.unplanned.append(self._leftover(stop))
+        self._report(len(routes), len(routes), done=True)
         trips = sorted(self.trips, key=lambda t: (t.route_id, t.start, t.rider_id))
         unplanned = sorted(self.unplanned, key=lambda u: u.pur_id)
         return PlanResult(tuple(trips), tuple(unplanned), solve_seconds=clock.monotonic() - self.started)
@@ -224,9 +237,25 @@ class _Planning:
         picks = self._pick(routes)
         progress = False
         picked = [route for route in routes if picks.get(route.route_id)]
+        self.rounds += 1
         for n, route in enumerate(picked):
             progress |= self._solve(route, picks[route.route_id], pending=len(picked) - n)
+            self._report(n + 1, len(picked))
         return progress
+
+    def _report(self, solved: int, routes: int, *, done: bool = False) -> None:
+        if self.progress is not None:
+            self.progress(
+                PlanningProgress(
+                    round=max(1, self.rounds),
+                    routes_solved=solved,
+                    routes_in_round=routes,
+                    placed=self.placed,
+                    stops=len(self.problem.stops),
+                    trips=len(self.trips),
+                    done=done,
+                )
+            )
 
     # -- who drives what --------------------------------------------------------------------------
 
@@ -415,6 +444,7 @@ class _Planning:
             pick.rider.trips += 1
             pick.vehicle.free_at = end
         route.stops = [s for s in route.stops if s.pur_id not in planned]
+        self.placed += len(planned)
         return bool(planned)
 
     def _distance(self, route: _RouteState, vehicle_type: VehicleType, stops: Iterable[PlanningStop]) -> float:

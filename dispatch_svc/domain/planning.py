@@ -10,7 +10,7 @@ from __future__ import annotations
 import abc
 import enum
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
@@ -178,6 +178,22 @@ class PlanResult:
     @property
     def arrival_order_distance_m(self) -> float:
         return sum(trip.arrival_order_distance_m for trip in self.trips)
+
+
+@dataclass(frozen=True)
+class PlanningProgress:
+    """How far a plan() call is, reported after each route's solve (and once at the end)."""
+
+    round: int  # the round being solved (1 = every rider's first trip)
+    routes_solved: int  # routes of this round solved so far
+    routes_in_round: int
+    placed: int  # pickups in a trip so far
+    stops: int  # pickups of the problem
+    trips: int
+    done: bool = False
+
+
+ProgressCallback = Callable[[PlanningProgress], None]
 
 
 # -- travel -----------------------------------------------------------------------------------------

@@ -36,6 +36,7 @@ from dispatch_svc.domain.planning import (
     PlanningVehicle,
     PlanResult,
     Point,
+    ProgressCallback,
     ShiftWindow,
 )
 from dispatch_svc.domain.plans import (
@@ -90,14 +91,15 @@ def plan_dispatches(
     ttl: timedelta = DEFAULT_PLAN_TTL,
     now: Clock = utc_now,
     next_id: Callable[[], str] = new_plan_id,
+    progress: ProgressCallback | None = None,
 ) -> DispatchPlan:
     """Propose trips for the hub's queued pickups of the day (of `route_ids`, or of every route)
     and store the proposal until it expires. NotFound for an unknown hub or route; InvalidInput
-    for a day already past in the hub's time zone."""
+    for a day already past in the hub's time zone. `progress` follows the planner's work."""
     moment = now()
     with uow:
         problem = _problem(uow, hub_id, pickup_date, route_ids, settings, moment)
-    result = planner.plan(problem)
+    result = planner.plan(problem, progress)
     plan = _plan_of(next_id(), problem, result, moment, ttl)
     with uow:
         uow.plans.delete_expired(moment)

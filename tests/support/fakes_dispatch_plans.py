@@ -7,7 +7,7 @@ import copy
 from collections.abc import Callable
 from datetime import datetime
 
-from dispatch_svc.domain.planning import PlanningProblem, PlanResult, Unplanned, UnplannedReason
+from dispatch_svc.domain.planning import PlanningProblem, PlanResult, ProgressCallback, Unplanned, UnplannedReason
 from dispatch_svc.domain.plans import DispatchPlan
 from dispatch_svc.service_layer.planner import TripPlanner
 from dispatch_svc.service_layer.repositories import AbstractPlanRepository
@@ -42,7 +42,7 @@ class FakeTripPlanner(TripPlanner):
         self.propose = propose
         self.problems: list[PlanningProblem] = []
 
-    def plan(self, problem: PlanningProblem) -> PlanResult:
+    def plan(self, problem: PlanningProblem, progress: ProgressCallback | None = None) -> PlanResult:
         self.problems.append(problem)
         return self.propose(problem)
 

@@ -1,0 +1,1 @@
+"""Operator commands of dispatch_svc (python -m dispatch_svc.commands.<name>)."""
