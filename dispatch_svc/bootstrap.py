@@ -9,6 +9,7 @@ from zoneinfo import ZoneInfo
 from dispatch_svc.adapters import orm
 from dispatch_svc.adapters.attendance import GrpcAttendanceClient
 from dispatch_svc.adapters.board_channel import BoardListener
+from dispatch_svc.adapters.statsforecast_forecaster import StatsforecastForecaster
 from dispatch_svc.adapters.unit_of_work import SqlAlchemyDispatchUnitOfWork
 from dispatch_svc.adapters.vroom_planner import VroomPlanner
 from dispatch_svc.config import Settings
@@ -49,7 +50,9 @@ def build_runtime(mesh: MeshSettings, settings: Settings) -> ServiceRuntime:
     def uow() -> SqlAlchemyDispatchUnitOfWork:
         return SqlAlchemyDispatchUnitOfWork(infra.session_factory)
 
-    planner = VroomPlanner(GreatCircleTravelModel(settings.planning_circuity_factor, settings.planning_speeds_kmh))
+    travel = GreatCircleTravelModel(settings.planning_circuity_factor, settings.planning_speeds_kmh)
+    planner = VroomPlanner(travel)
+    forecaster = StatsforecastForecaster(settings.forecast_settings)
     # One LISTEN connection per process feeds every WatchOpenPickupsByRoute stream it serves.
     board = BoardFeed(uow, lambda: BoardListener(infra.engine))
     consumers = consumer_workers(infra, uow, planning_settings=settings.planning_settings)
@@ -67,7 +70,13 @@ def build_runtime(mesh: MeshSettings, settings: Settings) -> ServiceRuntime:
         grpc_port=settings.grpc_port,
         metrics_port=settings.metrics_port,
         health_port=settings.health_port,
-        registrations=[registration(DispatchServicer(uow, attendance, board, planner, settings.planning_settings))],
+        registrations=[
+            registration(
+                DispatchServicer(
+                    uow, attendance, board, planner, settings.planning_settings, forecaster=forecaster, travel=travel
+                )
+            )
+        ],
         workers=workers,
         closers=[attendance.close, infra.close],
     )

@@ -226,3 +226,48 @@ def commit_dispatch_plan_request(
     return dispatch_pb2.CommitDispatchPlanRequest(
         plan_id=plan_id, only_valid_trips=only_valid_trips, changes=list(changes)
     )
+
+
+def volume_history_row(
+    *, date: str, route_id: str, pickups: int, packages: int, weight_kg: float
+) -> dispatch_pb2.VolumeHistoryRow:
+    """What one route saw on one day ("YYYY-MM-DD", today or earlier in the hub's time zone)."""
+    return dispatch_pb2.VolumeHistoryRow(
+        date=date, route_id=route_id, pickups=pickups, packages=packages, weight_kg=weight_kg
+    )
+
+
+def import_volume_history_request(
+    *, hub_id: str, rows: Iterable[dispatch_pb2.VolumeHistoryRow], validate_only: bool = False
+) -> dispatch_pb2.ImportVolumeHistoryRequest:
+    """Daily volume rows (from `volume_history_row`, at most 10000 a call) imported for a hub, all or
+    none; importing a route's day again replaces it. `validate_only` checks and writes nothing."""
+    return dispatch_pb2.ImportVolumeHistoryRequest(hub_id=hub_id, rows=list(rows), validate_only=validate_only)
+
+
+def volume_event(*, date: str, multiplier: float, name: str = "", route_id: str = "") -> dispatch_pb2.VolumeEvent:
+    """A holiday (multiplier < 1) or promotion (> 1) on `date`, for one route or (empty) the whole hub."""
+    return dispatch_pb2.VolumeEvent(date=date, multiplier=multiplier, name=name, route_id=route_id)
+
+
+def forecast_pickup_volume_request(
+    *,
+    hub_id: str,
+    start_date: str,
+    days: int,
+    route_id: str = "",
+    events: Iterable[dispatch_pb2.VolumeEvent] = (),
+) -> dispatch_pb2.ForecastPickupVolumeRequest:
+    """`days` days of a route's expected pickups, packages and kg from `start_date` (the hub's total
+    when `route_id` is empty), with 80% intervals and the model's backtest error."""
+    return dispatch_pb2.ForecastPickupVolumeRequest(
+        hub_id=hub_id, route_id=route_id, start_date=start_date, days=days, events=list(events)
+    )
+
+
+def forecast_fleet_need_request(
+    *, hub_id: str, date: str, events: Iterable[dispatch_pb2.VolumeEvent] = ()
+) -> dispatch_pb2.ForecastFleetNeedRequest:
+    """The riders and vehicles each route needs on `date` (today or later) by forecast, against who
+    is rostered that day; shortfalls and idle capacity named."""
+    return dispatch_pb2.ForecastFleetNeedRequest(hub_id=hub_id, date=date, events=list(events))

@@ -62,10 +62,11 @@ class VolumeRowInput:
     weight_kg: float
 
 
-def import_rows(rows: Sequence[VolumeRowInput], today: date) -> list[DailyVolume]:
-    """The rows as daily volumes, all of them or none: the first bad row raises InvalidVolumeRow
-    naming its index and why. Bad: a malformed or future date (after `today`, the hub's), a bad
-    route id, a volume negative, not finite or out of range, a route and day given twice."""
+def import_rows(rows: Sequence[VolumeRowInput]) -> list[DailyVolume]:
+    """The rows as daily volumes, all of them or none: the first bad row raises InvalidVolumeRow (or
+    the kernel's InvalidArgument) naming its index and why. Bad: a malformed date, a bad route id,
+    a volume negative, not finite or out of range, a route and day given twice. Dates after the
+    hub's today are refused by `refuse_future`, which needs the hub."""
     if not rows:
         raise InvalidVolumeRow("rows must not be empty")
     if len(rows) > MAX_IMPORT_ROWS:
@@ -73,7 +74,7 @@ def import_rows(rows: Sequence[VolumeRowInput], today: date) -> list[DailyVolume
     volumes: list[DailyVolume] = []
     seen: dict[tuple[str, date], int] = {}
     for index, row in enumerate(rows):
-        volume = _row(index, row, today)
+        volume = _row(index, row)
         first = seen.setdefault((volume.route_id, volume.day), index)
         if first != index:
             raise InvalidVolumeRow(
@@ -83,11 +84,18 @@ def import_rows(rows: Sequence[VolumeRowInput], today: date) -> list[DailyVolume
     return volumes
 
 
-def _row(index: int, row: VolumeRowInput, today: date) -> DailyVolume:
+def refuse_future(volumes: Sequence[DailyVolume], today: date) -> None:
+    """InvalidVolumeRow naming the first row (in import order) dated after `today`, the hub's."""
+    for index, volume in enumerate(volumes):
+        if volume.day > today:
+            raise InvalidVolumeRow(
+                f"rows[{index}].date {volume.day.isoformat()} is in the future (today is {today.isoformat()})"
+            )
+
+
+def _row(index: int, row: VolumeRowInput) -> DailyVolume:
     where = f"rows[{index}]"
     day = parse_date(f"{where}.date", row.date)
-    if day > today:
-        raise InvalidVolumeRow(f"{where}.date {day.isoformat()} is in the future (today is {today.isoformat()})")
     route_id = check_id(f"{where}.route_id", row.route_id)
     try:
         return DailyVolume(day, route_id, row.pickups, row.packages, row.weight_kg)

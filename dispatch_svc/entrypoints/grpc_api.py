@@ -8,6 +8,12 @@ from collections.abc import Callable, Iterator, Sequence
 
 import grpc
 
+from dispatch_svc.adapters.forecast_messages import (
+    events_from_proto,
+    fleet_need_to_proto,
+    volume_forecast_to_proto,
+    volume_rows_from_proto,
+)
 from dispatch_svc.adapters.hub_messages import hub_from_proto, hub_to_proto
 from dispatch_svc.adapters.messages import (
     DISPATCH_STATUS_FROM_PROTO,
@@ -22,11 +28,12 @@ from dispatch_svc.adapters.messages import (
 )
 from dispatch_svc.adapters.plan_messages import commit_request_from_proto, committed_to_proto, plan_to_proto
 from dispatch_svc.domain.model import MAX_REASON, Dispatch, NewDispatch, PickupMove, Reassignment, Rider, Vehicle
-from dispatch_svc.domain.planning import PlanningSettings
+from dispatch_svc.domain.planning import GreatCircleTravelModel, PlanningSettings
 from dispatch_svc.domain.ranking import DEFAULT_LIMIT, MAX_LIMIT
 from dispatch_svc.entrypoints.board_watch import BoardFeed
-from dispatch_svc.service_layer import handlers, hubs
+from dispatch_svc.service_layer import forecasts, handlers, hubs
 from dispatch_svc.service_layer.attendance import AttendancePort
+from dispatch_svc.service_layer.forecaster import VolumeForecaster
 from dispatch_svc.service_layer.planner import TripPlanner
 from dispatch_svc.service_layer.plans import DEFAULT_SETTINGS, commit_dispatch_plan, plan_dispatches
 from dispatch_svc.service_layer.unit_of_work import AbstractDispatchUnitOfWork
@@ -109,6 +116,10 @@ ACCESS = {
         "WatchOpenPickupsByRoute",
         "PlanDispatches",
         "CommitDispatchPlan",
+        # Team leads import and read their own hubs' volume history and forecasts.
+        "ImportVolumeHistory",
+        "ForecastPickupVolume",
+        "ForecastFleetNeed",
     )
 } | {"UpsertHub": AccessRule(MACHINES_AND_ADMINS, Scope.EVERY_HUB)}
 
@@ -125,11 +136,15 @@ class DispatchServicer(dispatch_pb2_grpc.DispatchServiceServicer):
         board: BoardFeed | None = None,
         planner: TripPlanner | None = None,
         planning: PlanningSettings = DEFAULT_SETTINGS,
+        forecaster: VolumeForecaster | None = None,
+        travel: GreatCircleTravelModel | None = None,
     ) -> None:
         self._uow = uow_factory
         self._attendance = attendance
         self._planner = planner
         self._planning = planning
+        self._forecaster = forecaster
+        self._travel = travel
         # Without a running feed (tests of other methods) a watcher gets its snapshot, then nothing.
         self._board = board if board is not None else BoardFeed(uow_factory)
 
@@ -325,6 +340,44 @@ class DispatchServicer(dispatch_pb2_grpc.DispatchServiceServicer):
         hub = hub_from_proto(request)
         created = hubs.upsert_hub(self._uow(), hub)
         return dispatch_pb2.UpsertHubResponse(hub=hub_to_proto(hub), created=created)
+
+    def ImportVolumeHistory(self, request, context):
+        hub_id = check_id("hub_id", request.hub_id)
+        rows = volume_rows_from_proto(request.rows)
+        current_caller().require_hub(hub_id)
+        result = forecasts.import_volume_history(self._uow(), hub_id, rows, validate_only=request.validate_only)
+        return dispatch_pb2.ImportVolumeHistoryResponse(imported=result.imported, replaced=result.replaced)
+
+    def ForecastPickupVolume(self, request, context):
+        query = forecasts.VolumeForecastQuery(
+            hub_id=check_id("hub_id", request.hub_id),
+            route_id=check_id("route_id", request.route_id, required=False),
+            start=parse_date("start_date", request.start_date),
+            days=request.days,
+            events=events_from_proto(request.events),
+        )
+        current_caller().require_hub(query.hub_id)
+        result = forecasts.forecast_pickup_volume(self._uow(), self._volume_forecaster(), query)
+        return volume_forecast_to_proto(result)
+
+    def ForecastFleetNeed(self, request, context):
+        query = forecasts.FleetNeedQuery(
+            hub_id=check_id("hub_id", request.hub_id),
+            day=parse_date("date", request.date),
+            events=events_from_proto(request.events),
+        )
+        current_caller().require_hub(query.hub_id)
+        if self._travel is None:
+            raise Unavailable("this dispatch_svc has no travel model configured")
+        report = forecasts.forecast_fleet_need(
+            self._uow(), self._volume_forecaster(), query, self._travel, self._planning
+        )
+        return fleet_need_to_proto(report)
+
+    def _volume_forecaster(self) -> VolumeForecaster:
+        if self._forecaster is None:
+            raise Unavailable("this dispatch_svc has no volume forecaster configured")
+        return self._forecaster
 
 
 def registration(servicer: DispatchServicer) -> ServiceRegistration:

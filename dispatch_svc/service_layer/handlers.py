@@ -51,6 +51,7 @@ from dispatch_svc.domain.ranking import (
 )
 from dispatch_svc.domain.routes import RouteMapChange
 from dispatch_svc.service_layer.attendance import AttendancePort
+from dispatch_svc.service_layer.forecasts import record_observed_volume
 from dispatch_svc.service_layer.plans import DEFAULT_SETTINGS, PlannedRoom
 from dispatch_svc.service_layer.unit_of_work import AbstractDispatchUnitOfWork
 from dispatch_svc.service_layer.views import DispatchCursor, DispatchFilter, RouteGroupView
@@ -137,6 +138,7 @@ def apply_pur_changes(
                 batch.apply(snapshot)
         batch.place_queued()
         batch.save()
+        record_observed_volume(uow, [*batch.new.values(), *batch.changed.values()], batch.moment)
         uow.publish(batch.events)
         uow.commit()
     return len(batch.events)

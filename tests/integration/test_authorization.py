@@ -677,6 +677,17 @@ def dispatch_reads_and_plans(x: str) -> dict[str, tuple[str, object]]:
         ),
         "list dispatches": ("ListDispatches", dispatch_pb2.ListDispatchesRequest(hub_id=x)),
         "plan": ("PlanDispatches", dispatch_pb2.PlanDispatchesRequest(hub_id=x, pickup_date=DAY)),
+        "import history": (
+            "ImportVolumeHistory",
+            dispatch_pb2.ImportVolumeHistoryRequest(
+                hub_id=x, rows=[dispatch_pb2.VolumeHistoryRow(date=DAY, route_id="R1", pickups=1, packages=1)]
+            ),
+        ),
+        "forecast": (
+            "ForecastPickupVolume",
+            dispatch_pb2.ForecastPickupVolumeRequest(hub_id=x, start_date=DAY, days=1),
+        ),
+        "fleet need": ("ForecastFleetNeed", dispatch_pb2.ForecastFleetNeedRequest(hub_id=x, date=DAY)),
         "watch the board": (
             "WatchOpenPickupsByRoute",
             dispatch_pb2.WatchOpenPickupsByRouteRequest(hub_id=x, pickup_date=DAY),

@@ -43,6 +43,8 @@ from attendance_adapter.adapters import orm as attendance_orm
 from attendance_adapter.entrypoints import grpc_api as attendance_api
 from dispatch_svc.adapters import orm as dispatch_orm
 from dispatch_svc.adapters.unit_of_work import SqlAlchemyDispatchUnitOfWork
+from dispatch_svc.domain.model import VehicleType
+from dispatch_svc.domain.planning import GreatCircleTravelModel
 from dispatch_svc.entrypoints import grpc_api as dispatch_api
 from firstmile.attendance.v1 import attendance_pb2, attendance_pb2_grpc
 from firstmile.common.v1 import common_pb2
@@ -58,6 +60,7 @@ from routing_svc.adapters.unit_of_work import SqlAlchemyRoutingUnitOfWork
 from routing_svc.entrypoints import grpc_api as routing_api
 from tests.support.fakes_attendance_port import FakeAttendance
 from tests.support.fakes_dispatch_plans import FakeTripPlanner
+from tests.support.fakes_forecaster import SeasonalNaiveForecaster
 from tests.support.geometry import square
 from tests.support.in_process_server import admin_channel
 from tests.support.sql_servicers import (
@@ -171,7 +174,11 @@ def dispatch_service(servers_engine, engine) -> Iterator[dispatch_pb2_grpc.Dispa
     factory = make_session_factory(servers_engine)
     # Attendance answers with nobody at work: dispatching refuses rather than guesses.
     servicer = dispatch_api.DispatchServicer(
-        lambda: SqlAlchemyDispatchUnitOfWork(factory), FakeAttendance(), planner=FakeTripPlanner.placing_nothing()
+        lambda: SqlAlchemyDispatchUnitOfWork(factory),
+        FakeAttendance(),
+        planner=FakeTripPlanner.placing_nothing(),
+        forecaster=SeasonalNaiveForecaster(),
+        travel=GreatCircleTravelModel(1.35, dict.fromkeys(VehicleType, 20.0)),
     )
     with admin_channel(dispatch_api.registration(servicer)) as channel:
         yield dispatch_pb2_grpc.DispatchServiceStub(channel)
@@ -179,6 +186,8 @@ def dispatch_service(servers_engine, engine) -> Iterator[dispatch_pb2_grpc.Dispa
         for table in (dispatch_orm.riders, dispatch_orm.vehicles):
             conn.execute(sa.delete(table).where(sa.or_(table.c.hub_id == HUB, table.c.id.startswith(FUZZ))))
         conn.execute(sa.delete(dispatch_orm.plans).where(dispatch_orm.plans.c.hub_id == HUB))
+        for table in (dispatch_orm.volume_days, dispatch_orm.volume_backtests):
+            conn.execute(sa.delete(table).where(table.c.hub_id == HUB))
 
 
 @pytest.fixture(scope="module")
@@ -768,6 +777,19 @@ bad_trip_changes = st.one_of(
 )
 
 
+def volume_rows() -> list[dispatch_pb2.VolumeHistoryRow]:
+    day = (TODAY - timedelta(days=1)).isoformat()
+    return [dispatch_pb2.VolumeHistoryRow(date=day, route_id="R1", pickups=5, packages=9, weight_kg=7.5)]
+
+
+bad_kilograms = st.one_of(st.floats(max_value=-1e-9, allow_nan=False), st.sampled_from([math.nan, math.inf]))
+bad_events = st.one_of(
+    st.just([dispatch_pb2.VolumeEvent(date=DAY, multiplier=2.0)] * 101),
+    st.one_of(not_dates, st.just("")).map(lambda day: [dispatch_pb2.VolumeEvent(date=day, multiplier=2.0)]),
+    st.one_of(outside(0.0, 100.0), st.just(0.0)).map(lambda m: [dispatch_pb2.VolumeEvent(date=DAY, multiplier=m)]),
+)
+
+
 def create_dispatch() -> dispatch_pb2.CreateDispatchRequest:
     return dispatch_pb2.CreateDispatchRequest(request_id=f"{FUZZ}-d1", hub_id=HUB, route_id="R1", pickup_date=DAY)
 
@@ -940,6 +962,43 @@ DISPATCH_RPCS = {
         lambda: dispatch_pb2.CommitDispatchPlanRequest(plan_id=f"{FUZZ}-plan"),
         {"plan_id": required_ids, "changes": bad_trip_changes},
         {"plan_id": st.text(max_size=70), "only_valid_trips": st.booleans()},
+        CHANGES,
+    ),
+    "ImportVolumeHistory": Rpc(
+        lambda: dispatch_pb2.ImportVolumeHistoryRequest(hub_id=HUB, rows=volume_rows()),
+        {
+            "hub_id": required_ids,
+            "rows": st.sampled_from([[], volume_rows() * 10_001]),
+            "rows[0].date": st.one_of(required_dates, st.just("2999-01-01")),
+            "rows[0].route_id": required_ids,
+            "rows[0].pickups": negative_int32s,
+            "rows[0].packages": negative_int32s,
+            "rows[0].weight_kg": bad_kilograms,
+        },
+        {
+            "rows[0].date": any_dates,
+            "rows[0].pickups": int32s,
+            "rows[0].weight_kg": st.floats(),
+            "validate_only": st.booleans(),
+        },
+        READS,
+    ),
+    "ForecastPickupVolume": Rpc(
+        lambda: dispatch_pb2.ForecastPickupVolumeRequest(hub_id=HUB, route_id="R1", start_date=DAY, days=7),
+        {
+            "hub_id": required_ids,
+            "route_id": malformed_ids,
+            "start_date": required_dates,
+            "days": st.one_of(st.just(0), outside_int32(1, 28)),
+            "events": (bad_events, "events"),
+        },
+        {"start_date": any_dates, "days": int32s, "route_id": st.text(max_size=70)},
+        CHANGES,
+    ),
+    "ForecastFleetNeed": Rpc(
+        lambda: dispatch_pb2.ForecastFleetNeedRequest(hub_id=HUB, date=DAY),
+        {"hub_id": required_ids, "date": required_dates, "events": (bad_events, "events")},
+        {"date": any_dates, "hub_id": st.text(max_size=70)},
         CHANGES,
     ),
     "MovePickups": Rpc(

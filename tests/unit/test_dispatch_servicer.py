@@ -13,14 +13,20 @@ import grpc
 import pytest
 
 from dispatch_svc.domain.hubs import Hub
-from dispatch_svc.domain.model import CapacityExceeded, RouteMatch
-from dispatch_svc.domain.planning import PlanResult, Unplanned, UnplannedReason
+from dispatch_svc.domain.model import CapacityExceeded, RouteMatch, VehicleType
+from dispatch_svc.domain.planning import GreatCircleTravelModel, PlanResult, Unplanned, UnplannedReason
 from dispatch_svc.entrypoints.grpc_api import ACCESS, DispatchServicer
 from dispatch_svc.service_layer import handlers
 from firstmile.attendance.v1 import attendance_pb2
 from firstmile.common.v1 import common_pb2
 from firstmile.dispatch.v1 import dispatch_pb2
 from firstmile.pur.v1 import pur_pb2
+from firstmile_client.requests import (
+    forecast_fleet_need_request,
+    forecast_pickup_volume_request,
+    import_volume_history_request,
+    volume_history_row,
+)
 from mesh.access import Scope
 from mesh.auth import Principal, Role
 from mesh.errors import InvalidArgument, PermissionDenied
@@ -29,6 +35,7 @@ from tests.support.dispatch_inputs import pur_snapshot
 from tests.support.fakes_attendance_port import FakeAttendance
 from tests.support.fakes_dispatch import DispatchStore, FakeDispatchUnitOfWork
 from tests.support.fakes_dispatch_plans import FakeTripPlanner
+from tests.support.fakes_forecaster import SeasonalNaiveForecaster
 from tests.support.planning_inputs import proposed_trip, record_attendance
 from tests.support.servicer_calls import NoDeadline, ServedAs, calling
 
@@ -37,6 +44,10 @@ HUB = "hub-1"
 TODAY = utc_now().date()
 DAY = TODAY.isoformat()
 LEAD = Principal("lead", Role.TEAM_LEAD, hubs=frozenset({HUB}))
+TRAVEL = GreatCircleTravelModel(1.35, dict.fromkeys(VehicleType, 20.0))
+YESTERDAYS_VOLUME = volume_history_row(
+    date=(TODAY - timedelta(days=1)).isoformat(), route_id="R1", pickups=4, packages=8, weight_kg=6.0
+)
 OTHER_LEAD = Principal("other", Role.TEAM_LEAD, hubs=frozenset({"hub-2"}))
 
 
@@ -45,7 +56,9 @@ class Dispatching:
         self.store = DispatchStore()
         self.attendance = FakeAttendance(age=timedelta(seconds=90))
         self.planner = FakeTripPlanner(lambda problem: PlanResult((), ()))
-        self.servicer = DispatchServicer(self.uow, self.attendance, planner=self.planner)
+        self.servicer = DispatchServicer(
+            self.uow, self.attendance, planner=self.planner, forecaster=SeasonalNaiveForecaster(), travel=TRAVEL
+        )
 
     def uow(self) -> FakeDispatchUnitOfWork:
         return FakeDispatchUnitOfWork(self.store)
@@ -235,6 +248,9 @@ def test_every_method_checks_the_hub_scope_of_a_team_lead(dispatching):
         "WatchOpenPickupsByRoute": dispatch_pb2.WatchOpenPickupsByRouteRequest(hub_id=HUB, pickup_date=DAY),
         "PlanDispatches": dispatch_pb2.PlanDispatchesRequest(hub_id=HUB, pickup_date=DAY),
         "CommitDispatchPlan": dispatch_pb2.CommitDispatchPlanRequest(plan_id=plan_of_the_day(dispatching).id),
+        "ImportVolumeHistory": import_volume_history_request(hub_id=HUB, rows=[YESTERDAYS_VOLUME]),
+        "ForecastPickupVolume": forecast_pickup_volume_request(hub_id=HUB, route_id="R1", start_date=DAY, days=1),
+        "ForecastFleetNeed": forecast_fleet_need_request(hub_id=HUB, date=DAY),
     }
     hub_scoped = {name for name, rule in ACCESS.items() if rule.scope is Scope.HUB}
     assert set(requests) == hub_scoped

@@ -628,12 +628,14 @@ class VolumeHistoryRow(_message.Message):
     def __init__(self, date: _Optional[str] = ..., route_id: _Optional[str] = ..., pickups: _Optional[int] = ..., packages: _Optional[int] = ..., weight_kg: _Optional[float] = ...) -> None: ...
 
 class ImportVolumeHistoryRequest(_message.Message):
-    __slots__ = ("hub_id", "rows")
+    __slots__ = ("hub_id", "rows", "validate_only")
     HUB_ID_FIELD_NUMBER: _ClassVar[int]
     ROWS_FIELD_NUMBER: _ClassVar[int]
+    VALIDATE_ONLY_FIELD_NUMBER: _ClassVar[int]
     hub_id: str
     rows: _containers.RepeatedCompositeFieldContainer[VolumeHistoryRow]
-    def __init__(self, hub_id: _Optional[str] = ..., rows: _Optional[_Iterable[_Union[VolumeHistoryRow, _Mapping]]] = ...) -> None: ...
+    validate_only: bool
+    def __init__(self, hub_id: _Optional[str] = ..., rows: _Optional[_Iterable[_Union[VolumeHistoryRow, _Mapping]]] = ..., validate_only: _Optional[bool] = ...) -> None: ...
 
 class ImportVolumeHistoryResponse(_message.Message):
     __slots__ = ("imported", "replaced")
