@@ -8,7 +8,10 @@ the recommended rider and vehicle), draws the hub into a PNG, plans the day's di
 (PlanDispatches: trips per route, unplanned pickups, the comparison with arrival-order first fit)
 and draws the trips beside the hub's picture (with --commit, commits that plan); then, as the hub's team lead, shows
 the manual queue (how many, why, the nearest routes), resolves one exception by a manual
-assignment and prints that PUR's history; and leaves the mesh running for grpcurl.
+assignment and prints that PUR's history; then looks ahead to tomorrow (eight weeks of volume
+history imported, tomorrow's roster recorded, the forecast of the busiest routes with 80%
+intervals and backtest MASE, the fleet tomorrow needs against who is rostered, a picture of history
+and forecast); and leaves the mesh running for grpcurl.
 """
 
 from __future__ import annotations
@@ -16,12 +19,12 @@ from __future__ import annotations
 import argparse
 import sys
 import time
-from datetime import date
+from datetime import date, timedelta
 from pathlib import Path
 
 import grpc
 
-from demo import city, exceptions, fleet, picture, planning, report
+from demo import city, exceptions, fleet, forecast, picture, planning, report
 from demo.stream import DayResult, stream_day
 from demo.workload import hub_today, kinds_of, new_run_id, plan_day
 from firstmile.routing.v1 import routing_pb2
@@ -167,10 +170,24 @@ def run(args: argparse.Namespace) -> int:
         this_run = {o.pickup.id for o in result.observations.values()}
         names = {r.id: r.name for r in report.routes_of(collection)}
         worked = exceptions.work_the_queue(clients, args.hub, today, this_run, names)
-        print(explore_hints(args, worked.resolved_id))
-        print()
         print(worked.text)
+        print()
+        print(look_ahead(clients, args, collection, depot, date.fromisoformat(today)))
+        print(explore_hints(args, worked.resolved_id))
     return finish(result, args.timeout)
+
+
+def look_ahead(
+    clients: MeshClients, args: argparse.Namespace, collection: dict, depot: planning.Depot, today: date
+) -> str:
+    """Tomorrow: eight weeks of history imported, the roster recorded, the forecast and the fleet
+    it needs against who is rostered, and their picture."""
+    print("Looking ahead: importing the hub's volume history and recording tomorrow's roster ...")
+    return forecast.look_ahead(
+        clients, args.hub, collection, timezone=depot.timezone, today=today, pickups_per_day=args.purs,
+        riders=[(r.id, r.name, r.spare) for r in fleet.riders(args.hub, seed=args.seed)],
+        hub_picture=args.picture, seed=args.seed,
+    )  # fmt: skip
 
 
 def load_fleet(clients: MeshClients, args: argparse.Namespace, collection: dict, today: date) -> fleet.LoadSummary:
@@ -316,9 +333,17 @@ def explore_hints(args: argparse.Namespace, pur_id: str = "") -> str:
             f'  {grpcurl} -d \'{{"id":"{pur_id or "PUR_ID"}"}}\' {pur} firstmile.pur.v1.PickupService/ListPickupHistory',
             f'  {grpcurl} -d \'{{"hub_id":"{hub}","pickup_date":"{hub_today()}"}}\' {args.dispatch_address} '
             "firstmile.dispatch.v1.DispatchService/WatchOpenPickupsByRoute   (live board; Ctrl-C stops)",
+            f'  {grpcurl} -d \'{{"hub_id":"{hub}","route_id":"BLR-KOR-R18","start_date":"{hub_today()}","days":7}}\' '
+            f"{args.dispatch_address} firstmile.dispatch.v1.DispatchService/ForecastPickupVolume",
+            f'  {grpcurl} -d \'{{"hub_id":"{hub}","date":"{_tomorrow()}"}}\' {args.dispatch_address} '
+            "firstmile.dispatch.v1.DispatchService/ForecastFleetNeed",
             f"  .cache/bin/grpcurl -plaintext {pur} list   (reflection needs no token)",
         ]
     )
+
+
+def _tomorrow() -> str:
+    return (date.fromisoformat(hub_today()) + timedelta(days=1)).isoformat()
 
 
 def finish(result: DayResult, timeout_s: float) -> int:
