@@ -8,6 +8,11 @@
 - `volume_backtests`: the last backtest per hub and series (route_id '' = the hub's total), with a
   fingerprint of the history and settings it was computed on.
 
+The PURs dispatch_svc saw before this migration (every routed one is in `open_pickups`) are
+counted by it, by the same rule as the consumer's (domain.volumes). An index on `open_pickups`
+by hub and day serves the fleet need's look at a route's recent pickups (the listed index covers
+only open ones).
+
 Revision ID: dispatch_0007
 Revises: dispatch_0006
 """
@@ -21,6 +26,8 @@ branch_labels = None
 depends_on = None
 
 SCHEMA = "dispatch"
+# domain.volumes.COUNTED, as stored in open_pickups.status (a migration does not import the domain).
+COUNTED = "'ROUTED', 'DISPATCHED', 'PICKED_UP'"
 
 
 def upgrade() -> None:
@@ -76,9 +83,26 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("hub_id", "route_id", name="volume_backtests_pkey"),
         schema=SCHEMA,
     )
+    op.create_index("open_pickups_hub_day_idx", "open_pickups", ["hub_id", "pickup_date"], schema=SCHEMA)
+    op.execute(
+        f"""
+        INSERT INTO {SCHEMA}.volume_observations (pur_id, hub_id, route_id, day, packages, weight_kg, updated_at)
+        SELECT pur_id, hub_id, route_id, pickup_date, expected_packages, expected_weight_kg, now()
+        FROM {SCHEMA}.open_pickups WHERE status IN ({COUNTED})
+        """
+    )
+    op.execute(
+        f"""
+        INSERT INTO {SCHEMA}.volume_days
+            (hub_id, route_id, day, observed_pickups, observed_packages, observed_weight_kg, updated_at)
+        SELECT hub_id, route_id, day, count(*), sum(packages), sum(weight_kg), now()
+        FROM {SCHEMA}.volume_observations GROUP BY hub_id, route_id, day
+        """
+    )
 
 
 def downgrade() -> None:
+    op.drop_index("open_pickups_hub_day_idx", table_name="open_pickups", schema=SCHEMA)
     op.drop_table("volume_backtests", schema=SCHEMA)
     op.drop_table("volume_observations", schema=SCHEMA)
     op.drop_table("volume_days", schema=SCHEMA)
