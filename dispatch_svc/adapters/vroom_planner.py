@@ -7,6 +7,9 @@ depot, and the next round plans what is left. Each round solves one small VROOM 
 (one route per trip), whose vehicles are the (rider, vehicle) pairs picked for that route with the
 time window [both free, end of the rider's shift].
 
+The per-route solve is a `RouteSolver` (`RouteProblem` in, `RouteTrip`s out): `solve_with_vroom`
+here; bench/bench_solvers.py plugs PyVRP and OR-Tools into the same rounds to compare them.
+
 Units given to VROOM: seconds from the local midnight of the day, meters, and amounts
 [packages, weight in 10-gram units] (pickup weights rounded up, capacities rounded down, so a plan
 never exceeds a capacity in kilograms).
@@ -17,9 +20,10 @@ from __future__ import annotations
 import math
 import time as clock
 from collections import defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from functools import partial
 
 import numpy as np
 import vroom
@@ -90,8 +94,9 @@ class _RouteState:
     depot: Point
     stops: list[PlanningStop]
     matrices: dict[VehicleType, TravelMatrix] = field(default_factory=dict)
-    # index of each stop's point in the matrices (0 is the depot)
+    # index of each stop's point in the matrices (0 is the depot), and the matrices' points
     index: dict[str, int] = field(default_factory=dict)
+    points: list[Point] = field(default_factory=list)
 
     def remaining_packages(self) -> int:
         return sum(s.packages for s in self.stops)
@@ -107,14 +112,107 @@ class _Pick:
     own: bool
 
 
+@dataclass(frozen=True)
+class RouteVehicle:
+    """One (rider, vehicle) pair of a round: the vehicle's type (its matrices), its capacity
+    [packages, weight units] and the window [both free, end of the rider's shift] in seconds."""
+
+    profile: VehicleType
+    capacity: tuple[int, int]
+    window: tuple[int, int]
+
+
+@dataclass(frozen=True)
+class RouteJob:
+    location: int  # row of the matrices (0 is the depot)
+    service: int  # seconds at the stop
+    amount: tuple[int, int]  # [packages, weight units]
+
+
+@dataclass(frozen=True)
+class RouteProblem:
+    """One route's solve in a round: a capacitated VRP with time windows and optional jobs (a job
+    may stay unassigned), every vehicle leaving and returning to the depot (row 0)."""
+
+    points: Sequence[Point]  # the matrices' points (depot first)
+    matrices: Mapping[VehicleType, tuple[np.ndarray, np.ndarray]]  # seconds, meters
+    vehicles: Sequence[RouteVehicle]
+    jobs: Sequence[RouteJob]
+    fixed_cost: int  # cost of using a vehicle, in seconds of travel
+    exploration_level: int
+    timeout: timedelta
+
+
+@dataclass(frozen=True)
+class RouteTrip:
+    """A vehicle's trip in a solution: its jobs (number, arrival) in visiting order, leaving the
+    depot at `start` and back at `end`."""
+
+    vehicle: int
+    jobs: Sequence[tuple[int, int]]
+    start: int
+    end: int
+
+
+# Solves one route's problem: VROOM in the service; bench/bench_solvers.py plugs in others.
+RouteSolver = Callable[[RouteProblem], list[RouteTrip]]
+
+
+def solve_with_vroom(problem: RouteProblem, nb_threads: int = 1) -> list[RouteTrip]:
+    vrp = vroom.Input()
+    for vehicle_type, (seconds, meters) in problem.matrices.items():
+        vrp.set_durations_matrix(vehicle_type.value, seconds)
+        vrp.set_distances_matrix(vehicle_type.value, meters)
+    for number, v in enumerate(problem.vehicles):
+        vrp.add_vehicle(
+            vroom.Vehicle(
+                number,
+                start=0,
+                end=0,
+                profile=v.profile.value,
+                capacity=list(v.capacity),
+                time_window=v.window,
+                costs=vroom.VehicleCosts(fixed=problem.fixed_cost),
+            )
+        )
+    vrp.add_job(
+        [
+            vroom.Job(number, location=job.location, default_service=job.service, pickup=vroom.Amount(list(job.amount)))
+            for number, job in enumerate(problem.jobs)
+        ]
+    )
+    solution = vrp.solve(exploration_level=problem.exploration_level, nb_threads=nb_threads, timeout=problem.timeout)
+    # The steps' structured array behind pyvroom's `routes` (pinned 1.15.2): building that pandas
+    # frame took longer than solving a route.
+    rows = np.asarray(solution._routes_numpy())
+    steps: dict[int, list[tuple[int, int | None]]] = defaultdict(list)
+    for vehicle_number, kind, arrival, job in zip(
+        rows["vehicle_id"].tolist(),
+        rows["type"].tolist(),
+        rows["arrival"].tolist(),
+        rows["id"].tolist(),
+        strict=True,
+    ):
+        steps[vehicle_number].append((arrival, job if kind == b"job" else None))
+    return [
+        RouteTrip(
+            vehicle=number,
+            jobs=[(job, arrival) for arrival, job in route_steps if job is not None],
+            start=route_steps[0][0],
+            end=route_steps[-1][0],
+        )
+        for number, route_steps in steps.items()
+    ]
+
+
 class VroomPlanner(TripPlanner):
-    def __init__(self, travel: TravelModel, *, nb_threads: int = 1) -> None:
+    def __init__(self, travel: TravelModel, *, nb_threads: int = 1, route_solver: RouteSolver | None = None) -> None:
         self.travel = travel
-        self.nb_threads = nb_threads
+        self.route_solver = route_solver or partial(solve_with_vroom, nb_threads=nb_threads)
 
     def plan(self, problem: PlanningProblem, progress: ProgressCallback | None = None) -> PlanResult:
         started = clock.monotonic()
-        return _Planning(problem, self.travel, self.nb_threads, started, progress).run()
+        return _Planning(problem, self.travel, self.route_solver, started, progress).run()
 
 
 class _Planning:
@@ -124,16 +222,16 @@ class _Planning:
         self,
         problem: PlanningProblem,
         travel: TravelModel,
-        nb_threads: int,
+        route_solver: RouteSolver,
         started: float,
         progress: ProgressCallback | None = None,
     ) -> None:
         self.problem = problem
+        self.route_solver = route_solver
         self.progress = progress
         self.rounds = 0
         self.placed = 0
         self.travel = travel
-        self.nb_threads = nb_threads
         self.started = started
         # the solver's share of the budget; building problems and reading solutions take the rest
         self.deadline = started + SOLVER_SHARE * problem.settings.max_solve_seconds
@@ -199,6 +297,7 @@ class _Planning:
             route = _RouteState(route_id, self.problem.depot, stops)
             points = [self.problem.depot, *(s.location for s in stops)]
             route.index = {s.pur_id: i + 1 for i, s in enumerate(stops)}
+            route.points = points
             route.matrices = {t: self.travel.matrix(points, t) for t in types}
             route.stops = [s for s in stops if self._within_some_shift(route, s)]
             routes.append(route)
@@ -378,7 +477,7 @@ class _Planning:
         share = left * (1 - RESERVE_SHARE) / max(1, pending)
         return self.problem.settings.exploration_level, max(LATE_SOLVE_TIMEOUT, timedelta(seconds=share))
 
-    def _vroom_matrices(self, route: _RouteState) -> dict[VehicleType, tuple[np.ndarray, np.ndarray]]:
+    def _matrices(self, route: _RouteState) -> dict[VehicleType, tuple[np.ndarray, np.ndarray]]:
         """The route's matrices converted once for all its rounds."""
         if route.route_id not in self._converted:
             self._converted[route.route_id] = {
@@ -387,62 +486,42 @@ class _Planning:
         return self._converted[route.route_id]
 
     def _solve(self, route: _RouteState, picks: list[_Pick], pending: int) -> bool:
-        problem = vroom.Input()
-        for vehicle_type, (seconds, meters) in self._vroom_matrices(route).items():
-            problem.set_durations_matrix(vehicle_type.value, seconds)
-            problem.set_distances_matrix(vehicle_type.value, meters)
-        for number, pick in enumerate(picks):
-            v = pick.vehicle.vehicle
-            problem.add_vehicle(
-                vroom.Vehicle(
-                    number,
-                    start=0,
-                    end=0,
-                    profile=v.type.value,
-                    capacity=[v.capacity_packages, capacity_units(v.capacity_kg)],
-                    time_window=(max(pick.rider.free_at, pick.vehicle.free_at), pick.rider.shift_end),
-                    costs=vroom.VehicleCosts(fixed=TRIP_FIXED_COST),
-                )
-            )
-        by_number = dict(enumerate(route.stops))
-        problem.add_job(
-            [
-                vroom.Job(
-                    number,
-                    location=route.index[stop.pur_id],
-                    default_service=self.service_seconds(stop),
-                    pickup=vroom.Amount([stop.packages, weight_units(stop.weight_kg)]),
-                )
-                for number, stop in by_number.items()
-            ]
-        )
         level, timeout = self._level_and_timeout(pending)
-        solution = problem.solve(exploration_level=level, nb_threads=self.nb_threads, timeout=timeout)
-        # The steps' structured array behind pyvroom's `routes` (pinned 1.15.2): building that
-        # pandas frame took longer than solving a route.
-        rows = np.asarray(solution._routes_numpy())
-        steps: dict[int, list[tuple[str, int, int | None]]] = defaultdict(list)
-        for vehicle_number, kind, arrival, job in zip(
-            rows["vehicle_id"].tolist(),
-            rows["type"].tolist(),
-            rows["arrival"].tolist(),
-            rows["id"].tolist(),
-            strict=True,
-        ):
-            steps[vehicle_number].append((kind.decode(), arrival, job if kind == b"job" else None))
+        jobs = list(route.stops)
+        problem = RouteProblem(
+            points=route.points,
+            matrices=self._matrices(route),
+            vehicles=[
+                RouteVehicle(
+                    profile=pick.vehicle.vehicle.type,
+                    capacity=(pick.vehicle.vehicle.capacity_packages, capacity_units(pick.vehicle.vehicle.capacity_kg)),
+                    window=(max(pick.rider.free_at, pick.vehicle.free_at), pick.rider.shift_end),
+                )
+                for pick in picks
+            ],
+            jobs=[
+                RouteJob(
+                    location=route.index[stop.pur_id],
+                    service=self.service_seconds(stop),
+                    amount=(stop.packages, weight_units(stop.weight_kg)),
+                )
+                for stop in jobs
+            ],
+            fixed_cost=TRIP_FIXED_COST,
+            exploration_level=level,
+            timeout=timeout,
+        )
         planned: set[str] = set()
-        for vehicle_number, route_steps in steps.items():
-            jobs = [(by_number[job], arrival) for kind, arrival, job in route_steps if job is not None]
-            if not jobs:
+        for found in self.route_solver(problem):
+            if not found.jobs:
                 continue
-            pick = picks[vehicle_number]
-            start = route_steps[0][1]
-            end = route_steps[-1][1]
-            self.trips.append(self._trip(route, pick, jobs, start, end))
-            planned.update(stop.pur_id for stop, _ in jobs)
-            pick.rider.free_at = end
+            pick = picks[found.vehicle]
+            visits = [(jobs[number], arrival) for number, arrival in found.jobs]
+            self.trips.append(self._trip(route, pick, visits, found.start, found.end))
+            planned.update(stop.pur_id for stop, _ in visits)
+            pick.rider.free_at = found.end
             pick.rider.trips += 1
-            pick.vehicle.free_at = end
+            pick.vehicle.free_at = found.end
         route.stops = [s for s in route.stops if s.pur_id not in planned]
         self.placed += len(planned)
         return bool(planned)
