@@ -12,8 +12,10 @@ Accuracy (per forecaster, against the weekly seasonal naive it is measured by):
   optional extra `bench`), windows of 8-26 weeks of history at random places, each followed by its
   held-out week; and Victoria's daily electricity demand 2014 (fpp2::elecdaily, same wheel).
 MASE = mean absolute error over the held-out days / the history's mean week-on-week difference
-(the weekly seasonal naive's in-sample error), averaged over series; coverage = share of held-out
-days inside the 80% interval (target 70-90%).
+(the weekly seasonal naive's in-sample error), averaged over series (mean and median);
+error/naive's = the forecaster's absolute error over all held-out days / the weekly seasonal naive's
+on the same days (given the same known events); coverage = share of held-out days inside the 80%
+interval (target 70-90%).
 
 Speed: the service's forecaster on `--routes` synthetic routes (8-26 weeks each), every forecast
 with its model choice (rolling-origin backtest of each candidate) and a 7-day forecast, in this one
@@ -40,6 +42,7 @@ from dispatch_svc.domain.forecasting import (
     ForecastSettings,
     KnownEvent,
     VolumeSeries,
+    event_multipliers,
     mase,
     seasonal_naive,
 )
@@ -128,6 +131,9 @@ class Score:
     days: int = 0
     seconds: float = 0.0
     models: dict[str, int] | None = None
+    # Absolute errors over every held-out day: this forecaster's and the seasonal naive's.
+    error: float = 0.0
+    naive_error: float = 0.0
 
     def line(self, label: str) -> str:
         finite = [m for m in self.mase if math.isfinite(m)]
@@ -135,9 +141,17 @@ class Score:
         median = statistics.median(finite) if finite else math.nan
         chosen = ", ".join(f"{k} {v}" for k, v in sorted((self.models or {}).items(), key=lambda i: -i[1]))
         return (
-            f"  {label:<14} MASE mean {mean:5.3f} median {median:5.3f}   80% coverage {self.covered / self.days:6.1%}"
-            f"   {self.seconds * 1000 / max(1, len(self.mase)):6.1f} ms/series   [{chosen}]"
+            f"  {label:<14} MASE mean {mean:5.3f} median {median:5.3f}   error/naive's {self.error / self.naive_error:5.3f}"
+            f"   80% coverage {self.covered / self.days:6.1%}"
+            f"   {self.seconds * 1000 / max(1, len(self.mase)):5.1f} ms/series   [{chosen}]"
         )
+
+
+def _event_factors(case: Case, ahead: bool = False) -> np.ndarray:
+    """The known events' multipliers over the history (or the held-out days): the naive baseline is
+    given the same events as the forecasters."""
+    start = case.history.end + timedelta(days=1) if ahead else case.history.start
+    return event_multipliers(case.events, case.history.route_id, start, HOLDOUT if ahead else len(case.history))
 
 
 def score(forecaster: VolumeForecaster | None, cases: Sequence[Case], settings: ForecastSettings) -> Score:
@@ -147,8 +161,9 @@ def score(forecaster: VolumeForecaster | None, cases: Sequence[Case], settings: 
         history = np.asarray(case.history.pickups, dtype=float)
         began = time.perf_counter()
         if forecaster is None:
-            p = seasonal_naive(history, HOLDOUT, settings.interval_level)
-            point, low, high, model = p.point, p.low, p.high, SEASONAL_NAIVE
+            p = seasonal_naive(history / _event_factors(case), HOLDOUT, settings.interval_level)
+            ahead = _event_factors(case, ahead=True)
+            point, low, high, model = p.point * ahead, p.low * ahead, p.high * ahead, SEASONAL_NAIVE
         else:
             fc = forecaster.forecast(case.history, case.history.end + timedelta(days=1), HOLDOUT, case.events)
             point = np.array([d.pickups for d in fc.days])
@@ -157,6 +172,9 @@ def score(forecaster: VolumeForecaster | None, cases: Sequence[Case], settings: 
             model = fc.model
         result.seconds += time.perf_counter() - began
         result.mase.append(mase(case.actual, point, history))
+        result.error += float(np.sum(np.abs(case.actual - point)))
+        naive = seasonal_naive(history / _event_factors(case), HOLDOUT).point * _event_factors(case, ahead=True)
+        result.naive_error += float(np.sum(np.abs(case.actual - naive)))
         result.covered += int(np.sum((case.actual >= low) & (case.actual <= high)))
         result.days += len(case.actual)
         assert result.models is not None
@@ -191,7 +209,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--routes", type=int, default=1000, help="routes of the speed run")
     parser.add_argument("--accuracy-routes", type=int, default=300, help="synthetic routes of the accuracy run")
-    parser.add_argument("--real-windows", type=int, default=60, help="windows per real series")
+    parser.add_argument("--real-windows", type=int, default=150, help="windows per real series")
     parser.add_argument("--forecasters", default="statsforecast,statsmodels", help="comma-separated; first = speed run")
     parser.add_argument("--seed", type=int, default=7)
     args = parser.parse_args()
@@ -213,12 +231,14 @@ def main() -> None:
             print(score(forecaster, cases, settings).line(name))
     if names:
         speed_cases = synthetic_cases(args.routes, np.random.default_rng(args.seed + 1))
-        began = time.perf_counter()
+        began, began_cpu = time.perf_counter(), time.process_time()
         for case in speed_cases:
             forecasters[names[0]].forecast(case.history, case.history.end + timedelta(days=1), 7, case.events)
-        took = time.perf_counter() - began
-        print(f"\nspeed: {names[0]}, {len(speed_cases)} routes of 8-26 weeks, model choice included: {took:.1f} s")
-        print(f"  target <= 30 s: {'met' if took <= 30 else 'MISSED'}")
+        took, cpu = time.perf_counter() - began, time.process_time() - began_cpu
+        print(f"\nspeed: {names[0]}, {len(speed_cases)} routes of 8-26 weeks, model choice included:")
+        # CPU time is what the one core spent on it; wall time also counts other work sharing that core.
+        print(f"  {took:.1f} s wall, {cpu:.1f} s CPU ({cpu * 1000 / len(speed_cases):.1f} ms a route)")
+        print(f"  target <= 30 s: {'met' if took <= 30 else 'missed (wall)' if cpu <= 30 else 'MISSED'}")
 
 
 if __name__ == "__main__":
