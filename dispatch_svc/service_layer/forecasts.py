@@ -142,7 +142,8 @@ def forecast_pickup_volume(
         hub = _hub(uow, query.hub_id)
         today = _today(hub, moment)
         _check_window(query.start, query.days, today, settings)
-        volumes = _history(uow, query.hub_id, today, settings)
+        one_route = query.route_id if query.route_id != HUB_TOTAL else None
+        volumes = _history(uow, query.hub_id, today, settings, one_route)
         series = VolumeSeries.from_volumes(query.route_id, volumes)
         if series.empty:
             what = f"route {query.route_id}" if query.route_id != HUB_TOTAL else "the hub"
@@ -183,11 +184,16 @@ def _check_window(start: date, days: int, today: date, settings: ForecastSetting
 
 
 def _history(
-    uow: AbstractDispatchUnitOfWork, hub_id: str, today: date, settings: ForecastSettings
+    uow: AbstractDispatchUnitOfWork,
+    hub_id: str,
+    today: date,
+    settings: ForecastSettings,
+    route_id: str | None = None,
 ) -> list[DailyVolume]:
-    """The hub's volume up to yesterday (today's is not complete yet), as far back as forecasts look."""
+    """The hub's volume (of `route_id` only, when given) up to yesterday (today's is not complete
+    yet), as far back as forecasts look."""
     until = today - timedelta(days=1)
-    return uow.volumes.history(hub_id, until - timedelta(days=settings.max_history_days - 1), until)
+    return uow.volumes.history(hub_id, until - timedelta(days=settings.max_history_days - 1), until, route_id)
 
 
 def _fingerprint(forecaster: VolumeForecaster, series: VolumeSeries, events: Sequence[KnownEvent]) -> str:

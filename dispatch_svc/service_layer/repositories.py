@@ -224,9 +224,9 @@ class AbstractVolumeRepository(abc.ABC):
         imports of those days; how many replaced one."""
 
     @abc.abstractmethod
-    def history(self, hub_id: str, since: date, until: date) -> builtins.list[DailyVolume]:
-        """Per route and day in [since, until] with a row, the day's volume: the imported one if
-        there is one, else the observed; ordered by route, then day."""
+    def history(self, hub_id: str, since: date, until: date, route_id: str | None = None) -> builtins.list[DailyVolume]:
+        """Per route (only `route_id` when given) and day in [since, until] with a row, the day's
+        volume: the imported one if there is one, else the observed; ordered by route, then day."""
 
     @abc.abstractmethod
     def backtest(self, hub_id: str, route_id: str) -> StoredBacktest | None:

@@ -65,19 +65,19 @@ class FakeVolumeRepository(AbstractVolumeRepository):
             day.imported = row
         return replaced
 
-    def history(self, hub_id: str, since: date, until: date) -> list[DailyVolume]:
+    def history(self, hub_id: str, since: date, until: date, route_id: str | None = None) -> list[DailyVolume]:
         found = []
-        for (hub, route_id, day), volume in sorted(self.store.days.items()):
-            if hub != hub_id or not since <= day <= until:
+        for (hub, route, day), volume in sorted(self.store.days.items()):
+            if hub != hub_id or not since <= day <= until or route_id not in (None, route):
                 continue
             if volume.imported is not None:
                 found.append(volume.imported)
             elif volume.observed_pickups == 0:
-                found.append(DailyVolume(day, route_id, 0, 0, 0.0))
+                found.append(DailyVolume(day, route, 0, 0, 0.0))
             else:
                 found.append(
                     DailyVolume(
-                        day, route_id, volume.observed_pickups, volume.observed_packages, volume.observed_weight_kg
+                        day, route, volume.observed_pickups, volume.observed_packages, volume.observed_weight_kg
                     )
                 )
         return found

@@ -169,9 +169,10 @@ class SqlAlchemyVolumeRepository(AbstractVolumeRepository):
         )
         return int(replaced)
 
-    def history(self, hub_id: str, since: date, until: date) -> list[DailyVolume]:
+    def history(self, hub_id: str, since: date, until: date, route_id: str | None = None) -> list[DailyVolume]:
         c = volume_days.c
         imported = c.imported_at.is_not(None)
+        one_route = [c.route_id == route_id] if route_id is not None else []
         rows = self.session.execute(
             sa.select(
                 c.route_id,
@@ -180,7 +181,7 @@ class SqlAlchemyVolumeRepository(AbstractVolumeRepository):
                 sa.case((imported, c.imported_packages), else_=c.observed_packages).label("packages"),
                 sa.case((imported, c.imported_weight_kg), else_=c.observed_weight_kg).label("weight_kg"),
             )
-            .where(c.hub_id == hub_id, c.day >= since, c.day <= until)
+            .where(c.hub_id == hub_id, c.day >= since, c.day <= until, *one_route)
             .order_by(c.route_id, c.day)
         )
         return [_volume(row.route_id, row.day, row.pickups, row.packages, row.weight_kg) for row in rows]
