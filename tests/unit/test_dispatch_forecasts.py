@@ -16,6 +16,7 @@ from dispatch_svc.domain.forecasting import HUB_TOTAL, InvalidForecastRequest, K
 from dispatch_svc.domain.hubs import AttendanceChange, Hub, Presence
 from dispatch_svc.domain.model import PickupStatus, Rider, Vehicle, VehicleType
 from dispatch_svc.domain.planning import GreatCircleTravelModel, PlanningSettings, Point
+from dispatch_svc.domain.routes import RouteMapChange
 from dispatch_svc.domain.volumes import InvalidVolumeRow, RouteProfiles, VolumeRowInput
 from dispatch_svc.entrypoints.grpc_api import ACCESS, DispatchServicer
 from dispatch_svc.service_layer import forecasts, handlers
@@ -130,6 +131,12 @@ def test_a_bad_row_refuses_the_whole_import_naming_its_index(uow, store, bad, me
         imported(uow, [good, bad, row(date(2026, 4, 29))])
     assert message in str(caught.value)
     assert store.commits == before and history(uow) == []
+
+
+def test_routes_the_map_no_longer_has_or_never_had_keep_their_history(uow, store):
+    handlers.apply_route_map_changes(uow(), [RouteMapChange(HUB, 2, (), ("R-OLD",))])
+    assert imported(uow, [row(YESTERDAY, "R-OLD"), row(YESTERDAY, "R-NEVER-MAPPED")]).imported == 2
+    assert {v.route_id for v in history(uow)} == {"R-OLD", "R-NEVER-MAPPED"}
 
 
 def test_a_row_of_today_in_the_hubs_time_zone_is_accepted_though_utc_is_still_yesterday(uow):
@@ -403,6 +410,19 @@ def test_the_servicer_refuses_bad_requests_before_any_work(uow):
     event = volume_event(date="2026-06-01", multiplier=0.0)
     request = forecast_fleet_need_request(hub_id=HUB, date="2026-06-01", events=[event])
     server.refuses("ForecastFleetNeed", request, InvalidArgument, "events[0].multiplier")
+
+
+def test_a_team_lead_of_the_hub_imports_and_forecasts_its_history(uow):
+    lead = served(uow, Principal("tl", Role.TEAM_LEAD, hubs=frozenset({HUB})))
+    rows = [
+        volume_history_row(
+            date=r.date, route_id=r.route_id, pickups=r.pickups, packages=r.packages, weight_kg=r.weight_kg
+        )
+        for r in weeks_of_history("R1", 2, end=hub_today() - timedelta(days=1))
+    ]
+    assert lead.ok("ImportVolumeHistory", import_volume_history_request(hub_id=HUB, rows=rows)).imported == 14
+    request = forecast_pickup_volume_request(hub_id=HUB, start_date=hub_today().isoformat(), days=2)
+    assert len(lead.ok("ForecastPickupVolume", request).days) == 2
 
 
 def test_team_leads_reach_only_their_hubs_and_a_mesh_without_a_forecaster_says_so(uow):
