@@ -9,8 +9,11 @@ works in its own hub."""
 from __future__ import annotations
 
 import threading
+import time
 import uuid
+from collections.abc import Callable
 from datetime import UTC, date, datetime, timedelta
+from typing import Any
 
 import pytest
 import sqlalchemy as sa
@@ -19,9 +22,10 @@ from sqlalchemy.exc import IntegrityError
 from dispatch_svc.adapters import orm
 from dispatch_svc.adapters.unit_of_work import SqlAlchemyDispatchUnitOfWork
 from dispatch_svc.domain.hubs import Hub
+from dispatch_svc.domain.planning import PlanningSettings
 from dispatch_svc.domain.routes import RouteMapChange, RouteSummary
 from dispatch_svc.domain.volumes import InvalidVolumeRow, VolumeRowInput
-from dispatch_svc.entrypoints.consumers import decode_pur_event
+from dispatch_svc.entrypoints.consumers import consumer_workers, decode_pur_event
 from dispatch_svc.entrypoints.grpc_api import DispatchServicer, registration
 from dispatch_svc.service_layer import forecasts, handlers, hubs
 from dispatch_svc.service_layer.forecasts import VolumeForecastQuery
@@ -29,12 +33,15 @@ from firstmile.common.v1 import common_pb2
 from firstmile.events.v1 import events_pb2
 from firstmile.pur.v1 import pur_pb2
 from firstmile_client import import_volumes
+from mesh.kafka import ConsumerLoop, EventHeaders, dlq_topic, make_producer
+from mesh.runtime import Worker
 from mesh.topics import PUR_EVENTS
 from tests.support import auth
 from tests.support.consumed_messages import consumed
 from tests.support.fakes_attendance_port import FakeAttendance
 from tests.support.fakes_forecaster import SeasonalNaiveForecaster
 from tests.support.in_process_server import address, serving
+from tests.support.polling import wait_until
 
 pytestmark = pytest.mark.integration
 
@@ -106,6 +113,13 @@ def test_the_imported_columns_are_whole_or_absent(engine, hub_id):
 
 
 def routed(pur_id: str, hub_id: str, version: int, *, route: str = "R1", day: date = TODAY, status=None):
+    event = _routed_event(pur_id, hub_id, version, route=route, day=day, status=status)
+    return decode_pur_event(consumed(PUR_EVENTS, event, key=pur_id.encode()))
+
+
+def _routed_event(
+    pur_id: str, hub_id: str, version: int, *, route: str = "R1", day: date = TODAY, status=None
+) -> events_pb2.PickupStatusChanged:
     pickup = pur_pb2.PickupRequest(
         id=pur_id,
         client_id="c1",
@@ -120,7 +134,7 @@ def routed(pur_id: str, hub_id: str, version: int, *, route: str = "R1", day: da
         warehouse=common_pb2.Warehouse(name="Seller", location=common_pb2.LatLng(lat=12.95, lng=77.63)),
         version=version,
     )
-    event = events_pb2.PickupStatusChanged(
+    return events_pb2.PickupStatusChanged(
         pur_id=pur_id,
         hub_id=hub_id,
         client_id="c1",
@@ -130,7 +144,6 @@ def routed(pur_id: str, hub_id: str, version: int, *, route: str = "R1", day: da
         pickup_request=pickup,
         version=version,
     )
-    return decode_pur_event(consumed(PUR_EVENTS, event, key=pur_id.encode()))
 
 
 def observed(engine, hub_id: str) -> dict[tuple[str, date], tuple[int, int, float]]:
@@ -251,3 +264,81 @@ def test_the_cli_names_bad_lines_and_writes_nothing(dispatch_address, engine, hu
     assert "line 6: rows[1].date" in err and "is in the future" in err and "nothing was imported" in err
     assert day_rows(engine, hub_id) == []
     assert import_volumes.main([*argv[:-1], "--check", str(tmp_path / "missing.csv")]) == 2
+
+
+# -- through Kafka: the consumer as the service wires it ----------------------------------------------
+
+
+class _Wiring:
+    """Stands in for Infrastructure: keeps the pur.events.v1 consumer's decode and batch handler."""
+
+    def __init__(self) -> None:
+        self.decode: Callable | None = None
+        self.handle_batch: Callable | None = None
+
+    def consumer(self, group_id: str, topic: str, decode: Callable, handle_batch: Callable, **options: Any) -> Worker:
+        if topic == PUR_EVENTS:
+            self.decode, self.handle_batch = decode, handle_batch
+        return Worker(name=f"consumer:{topic}", run=lambda stop: None)
+
+
+def _consume_all(bootstrap: str, topic: str, group: str, wiring: _Wiring, dlq_producer, engine, hub_id, expected):
+    assert wiring.decode is not None and wiring.handle_batch is not None
+    loop = ConsumerLoop(
+        bootstrap,
+        group,
+        [topic],
+        decode=wiring.decode,
+        handle_batch=wiring.handle_batch,
+        dlq_producer=dlq_producer,
+        auto_offset_reset="earliest",
+        poll_timeout_ms=200,
+    )
+    stop = threading.Event()
+    thread = threading.Thread(target=loop.run, args=(stop,), daemon=True)
+    thread.start()
+    try:
+        wait_until(lambda: observed(engine, hub_id) == expected, timeout=30, message="the volume to be observed")
+        time.sleep(1.0)  # and nothing more arrives after it
+        assert observed(engine, hub_id) == expected
+    finally:
+        stop.set()
+        thread.join(timeout=15)
+        loop.close()
+
+
+def test_pur_events_consumed_from_kafka_count_once_even_when_the_topic_is_read_again(
+    session_factory, engine, hub_id, kafka_admin, kafka_bootstrap_servers, producer, unique_name
+):
+    wiring = _Wiring()
+    consumer_workers(
+        wiring, lambda: SqlAlchemyDispatchUnitOfWork(session_factory), planning_settings=PlanningSettings()
+    )
+    topic = kafka_admin.create_topic(unique_name("test.volumes.pur-events", separator="-"), partitions=1)
+    p1, p2 = f"{hub_id}-p1", f"{hub_id}-p2"
+    events = [
+        _routed_event(p1, hub_id, 2),
+        _routed_event(p2, hub_id, 2),
+        _routed_event(p1, hub_id, 2),  # redelivered by the producer
+        _routed_event(p1, hub_id, 3, route="R2"),  # re-routed
+        _routed_event(p2, hub_id, 3, status=pur_pb2.PICKUP_STATUS_CANCELLED),
+        _routed_event(p1, hub_id, 2),  # an old event replayed after the re-route
+    ]
+    for event in events:
+        headers = EventHeaders(
+            id=str(uuid.uuid4()), type=event.DESCRIPTOR.full_name, source="tests", time=datetime.now(UTC)
+        ).to_kafka()
+        producer.send(topic, key=event.pur_id.encode(), value=event.SerializeToString(), headers=headers).get(10)
+    expected = {("R2", TODAY): (1, 4, 2.5)}
+    dlq = make_producer(kafka_bootstrap_servers, client_id="volume-tests-dlq")
+    try:
+        _consume_all(
+            kafka_bootstrap_servers, topic, unique_name("g1", separator="-"), wiring, dlq, engine, hub_id, expected
+        )
+        # Another group reads the whole topic again (a replay): nothing counts twice.
+        _consume_all(
+            kafka_bootstrap_servers, topic, unique_name("g2", separator="-"), wiring, dlq, engine, hub_id, expected
+        )
+    finally:
+        dlq.close(timeout=5)
+        kafka_admin.delete_topics([topic, dlq_topic(topic)])
