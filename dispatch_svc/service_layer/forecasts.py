@@ -152,7 +152,7 @@ def forecast_pickup_volume(
                 "import some with ImportVolumeHistory"
             )
         fingerprint = _fingerprint(forecaster, series, query.events)
-        stored = uow.volumes.backtest(query.hub_id, query.route_id)
+        stored = uow.volumes.backtests(query.hub_id, [query.route_id]).get(query.route_id)
     reuse = stored if stored is not None and stored.fingerprint == fingerprint else None
     forecast = forecaster.forecast(
         series, query.start, query.days, query.events, backtest=reuse.backtest if reuse else None
@@ -304,17 +304,20 @@ def _fleet_inputs(
     cutoff = today - timedelta(days=STALE_ROUTE_DAYS + 1)
     series: list[VolumeSeries] = []
     stale: list[VolumeSeries] = []
-    for route_id in sorted({v.route_id for v in volumes}):
+    by_route: dict[str, list[DailyVolume]] = {}
+    for volume in volumes:
+        by_route.setdefault(volume.route_id, []).append(volume)
+    for route_id, rows in sorted(by_route.items()):
         if route_id in profiles.deleted_routes:
             continue
-        s = VolumeSeries.from_volumes(route_id, volumes)
+        s = VolumeSeries.from_volumes(route_id, rows)
         (series if s.end >= cutoff else stale).append(s)
     routes = [s.route_id for s in series]
     return _FleetInputs(
         hub=hub,
         series=series,
         stale=[s.route_id for s in stale],
-        stored={r: b for r in routes if (b := uow.volumes.backtest(query.hub_id, r)) is not None},
+        stored=uow.volumes.backtests(query.hub_id, routes),
         names=uow.routes.names(query.hub_id, routes),
         reaches={r: reach_from_points(r, Point(hub.lat, hub.lng), points) for r, points in profiles.points.items()},
         riders=_rostered(uow, query.hub_id, query.day, routes, profiles.default_riders),
@@ -335,15 +338,16 @@ def _rostered(
 ) -> list[PlanningRider]:
     """The day's rostered riders as the fleet need counts them: shift window, the routes they are
     default rider of, and how often they drove each route recently (their home route)."""
+    rostered = rostered_riders(uow, hub_id, day)
     history: dict[str, Counter[str]] = {}
-    for route_id in routes:
+    for route_id in routes if rostered else ():
         for past in uow.dispatches.history(hub_id, route_id, history_start(day), day):
             history.setdefault(past.rider_id, Counter())[route_id] += 1
     defaults: dict[str, set[str]] = {}
     for route_id, rider_id in default_riders.items():
         defaults.setdefault(rider_id, set()).add(route_id)
     riders = []
-    for rider_id, record in rostered_riders(uow, hub_id, day).items():
+    for rider_id, record in rostered.items():
         shift = ShiftWindow(record.shift_start, record.shift_end) if record.shift_start and record.shift_end else None
         riders.append(
             PlanningRider(

@@ -229,8 +229,9 @@ class AbstractVolumeRepository(abc.ABC):
         volume: the imported one if there is one, else the observed; ordered by route, then day."""
 
     @abc.abstractmethod
-    def backtest(self, hub_id: str, route_id: str) -> StoredBacktest | None:
-        """The stored backtest of the hub's series (route_id "" = the hub's total)."""
+    def backtests(self, hub_id: str, route_ids: Collection[str]) -> dict[str, StoredBacktest]:
+        """The stored backtests of those of the hub's series that have one (route_id "" = the
+        hub's total), by route id."""
 
     @abc.abstractmethod
     def save_backtest(self, hub_id: str, route_id: str, stored: StoredBacktest) -> None:

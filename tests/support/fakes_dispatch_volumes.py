@@ -4,7 +4,7 @@ it follows its transactions): the same observed/imported rule as dispatch.volume
 from __future__ import annotations
 
 import copy
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
 
@@ -82,8 +82,8 @@ class FakeVolumeRepository(AbstractVolumeRepository):
                 )
         return found
 
-    def backtest(self, hub_id: str, route_id: str) -> StoredBacktest | None:
-        return self.store.backtests.get((hub_id, route_id))
+    def backtests(self, hub_id: str, route_ids: Collection[str]) -> dict[str, StoredBacktest]:
+        return {r: self.store.backtests[(hub_id, r)] for r in route_ids if (hub_id, r) in self.store.backtests}
 
     def save_backtest(self, hub_id: str, route_id: str, stored: StoredBacktest) -> None:
         self.store.backtests[(hub_id, route_id)] = stored

@@ -5,14 +5,14 @@ from __future__ import annotations
 
 import math
 from collections import Counter, defaultdict
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from datetime import date, datetime
 
 import sqlalchemy as sa
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.orm import Session
 
-from dispatch_svc.adapters.orm import open_pickups, routes, volume_backtests, volume_days, volume_observations
+from dispatch_svc.adapters.orm import SCHEMA, open_pickups, routes, volume_backtests, volume_days, volume_observations
 from dispatch_svc.domain.forecasting import Backtest, DailyVolume
 from dispatch_svc.domain.planning import Point
 from dispatch_svc.domain.volumes import ObservedPickup, RouteProfiles, StoredBacktest
@@ -126,18 +126,25 @@ class SqlAlchemyVolumeRepository(AbstractVolumeRepository):
     def import_days(self, hub_id: str, rows: Sequence[DailyVolume], now: datetime) -> int:
         if not rows:
             return 0
-        c = volume_days.c
-        keys = [(r.route_id, r.day) for r in rows]
+        ordered = sorted(rows, key=lambda r: (r.route_id, r.day))
+        # The keys as two arrays joined with unnest: a 10,000-row tuple IN list is too deep for the parser.
         replaced = self.session.execute(
-            sa.select(sa.func.count())
-            .select_from(volume_days)
-            .where(
-                c.hub_id == hub_id,
-                c.imported_at.is_not(None),
-                sa.tuple_(c.route_id, c.day).in_(keys),
-            )
+            sa.text(
+                f"SELECT count(*) FROM {SCHEMA}.volume_days v"
+                " JOIN unnest(CAST(:routes AS text[]), CAST(:days AS date[])) AS k(route_id, day)"
+                " ON v.route_id = k.route_id AND v.day = k.day"
+                " WHERE v.hub_id = :hub_id AND v.imported_at IS NOT NULL"
+            ),
+            {"hub_id": hub_id, "routes": [r.route_id for r in ordered], "days": [r.day for r in ordered]},
         ).scalar_one()
-        statement = insert(volume_days).values(
+        statement = insert(volume_days)
+        imported = ("imported_pickups", "imported_packages", "imported_weight_kg", "imported_at", "updated_at")
+        # executemany: SQLAlchemy sends it in pages of many VALUES rows (insertmanyvalues), in key order.
+        self.session.execute(
+            statement.on_conflict_do_update(
+                index_elements=[volume_days.c.hub_id, volume_days.c.route_id, volume_days.c.day],
+                set_={name: statement.excluded[name] for name in imported},
+            ),
             [
                 {
                     "hub_id": hub_id,
@@ -149,23 +156,8 @@ class SqlAlchemyVolumeRepository(AbstractVolumeRepository):
                     "imported_at": now,
                     "updated_at": now,
                 }
-                for row in sorted(rows, key=lambda r: (r.route_id, r.day))
-            ]
-        )
-        self.session.execute(
-            statement.on_conflict_do_update(
-                index_elements=[c.hub_id, c.route_id, c.day],
-                set_={
-                    name: statement.excluded[name]
-                    for name in (
-                        "imported_pickups",
-                        "imported_packages",
-                        "imported_weight_kg",
-                        "imported_at",
-                        "updated_at",
-                    )
-                },
-            )
+                for row in ordered
+            ],
         )
         return int(replaced)
 
@@ -186,22 +178,25 @@ class SqlAlchemyVolumeRepository(AbstractVolumeRepository):
         )
         return [_volume(row.route_id, row.day, row.pickups, row.packages, row.weight_kg) for row in rows]
 
-    def backtest(self, hub_id: str, route_id: str) -> StoredBacktest | None:
-        row = self.session.execute(
-            sa.select(volume_backtests).where(
-                volume_backtests.c.hub_id == hub_id, volume_backtests.c.route_id == route_id
-            )
-        ).one_or_none()
-        if row is None:
-            return None
-        backtest = Backtest(
-            model=row.model,
-            mase=math.nan if row.mase is None else row.mase,
-            coverage_80=math.nan if row.coverage is None else row.coverage,
-            origins=row.origins,
-            horizon=row.horizon,
+    def backtests(self, hub_id: str, route_ids: Collection[str]) -> dict[str, StoredBacktest]:
+        b = volume_backtests.c
+        rows = self.session.execute(
+            sa.select(volume_backtests).where(b.hub_id == hub_id, b.route_id.in_(sorted(set(route_ids))))
         )
-        return StoredBacktest(backtest, row.fingerprint, row.computed_at)
+        return {
+            row.route_id: StoredBacktest(
+                Backtest(
+                    model=row.model,
+                    mase=math.nan if row.mase is None else row.mase,
+                    coverage_80=math.nan if row.coverage is None else row.coverage,
+                    origins=row.origins,
+                    horizon=row.horizon,
+                ),
+                row.fingerprint,
+                row.computed_at,
+            )
+            for row in rows
+        }
 
     def save_backtest(self, hub_id: str, route_id: str, stored: StoredBacktest) -> None:
         b = stored.backtest
