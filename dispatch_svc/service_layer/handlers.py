@@ -746,9 +746,11 @@ def reassign_dispatch(
         if new_rider:
             if view is None:
                 raise Unavailable(f"dispatch {dispatch.id} got rider {dispatch.rider_id} meanwhile; retry")
-            rider = _named_rider(uow, view, dispatch.hub_id, dispatch.pickup_date, request.rider_id)
+            # Locked like CreateDispatch and CommitDispatchPlan lock them (route, rider, vehicle), so
+            # a plan committed meanwhile cannot book the same rider or vehicle.
+            rider = _named_rider(uow, view, dispatch.hub_id, dispatch.pickup_date, request.rider_id, lock=True)
         if new_vehicle:
-            vehicle = _named_vehicle(uow, dispatch.hub_id, request.vehicle_id)
+            vehicle = _named_vehicle(uow, dispatch.hub_id, request.vehicle_id, lock=True)
         members = _members(uow, dispatch)
         changes = dispatch.reassign(rider, vehicle, members, moment)
         if changes is not None:

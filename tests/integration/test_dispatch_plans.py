@@ -27,7 +27,7 @@ from dispatch_svc.adapters.unit_of_work import SqlAlchemyDispatchUnitOfWork
 from dispatch_svc.adapters.vroom_planner import VroomPlanner
 from dispatch_svc.config import Settings
 from dispatch_svc.domain.hubs import AttendanceChange, Hub, Presence
-from dispatch_svc.domain.model import NewDispatch, PickupStatus, Rider, RiderBusy, Vehicle, VehicleType
+from dispatch_svc.domain.model import NewDispatch, PickupStatus, Reassignment, Rider, RiderBusy, Vehicle, VehicleType
 from dispatch_svc.domain.planning import GreatCircleTravelModel, PlanningProblem, PlanResult, Unplanned, UnplannedReason
 from dispatch_svc.domain.plans import CommitRequest, WorldChanged
 from dispatch_svc.service_layer import handlers, hubs
@@ -263,6 +263,63 @@ def test_a_plan_commit_waits_for_a_hand_made_dispatch_of_its_rider_and_is_refuse
     assert "error" not in creating, creating
     assert isinstance(committing.get("error"), WorldChanged), committing
     assert f"{hub}-asha" in str(committing["error"])
+    assert asha_bookings(engine, hub) == [("", None, None)]
+    assert count(engine, orm.dispatches, orm.dispatches.c.plan_id == plan.id) == 0
+
+
+def bala_dispatch(uow_factory, attendance, hub: str):
+    """bala with the van on R2 for p7: the OPEN dispatch a team lead then gives to asha."""
+    made = new_dispatch(
+        "req-bala",
+        hub=hub,
+        day=TODAY,
+        route="R2",
+        rider_id=f"{hub}-bala",
+        vehicle_id=f"{hub}-van",
+        pur_ids=(f"{hub}-p7",),
+    )
+    return handlers.create_dispatch(uow_factory(), attendance, made).dispatch
+
+
+def to_asha(dispatch_id: str, hub: str) -> Reassignment:
+    return Reassignment(dispatch_id, f"{hub}-asha", "", "bala went home")
+
+
+def test_a_reassignment_waits_for_a_committing_plan_of_its_rider_and_is_refused(engine, uow_factory, hub, race):
+    plan, attendance, paused, reached, go = race
+    dispatch = bala_dispatch(uow_factory, attendance, hub)
+    committing: dict[str, object] = {}
+    reassigning: dict[str, object] = {}
+    commit = run(lambda: planning.commit_dispatch_plan(paused(), CommitRequest(plan.id)), committing)
+    assert reached.wait(30)
+    reassign = run(
+        lambda: handlers.reassign_dispatch(uow_factory(), attendance, to_asha(dispatch.id, hub)), reassigning
+    )
+    reassign.join(1.5)
+    assert reassign.is_alive(), f"ReassignDispatch did not wait for asha's lock: {reassigning}"
+    go.set()
+    commit.join(30)
+    reassign.join(30)
+    assert "error" not in committing and len(committing["result"].dispatches) == 2
+    assert isinstance(reassigning.get("error"), RiderBusy), reassigning
+    assert asha_bookings(engine, hub) == [(plan.id, at(1), at(2)), (plan.id, at(3), at(4))]
+
+
+def test_a_plan_commit_waits_for_a_reassignment_to_its_rider_and_is_refused(engine, uow_factory, hub, race):
+    plan, attendance, paused, reached, go = race
+    dispatch = bala_dispatch(uow_factory, attendance, hub)
+    committing: dict[str, object] = {}
+    reassigning: dict[str, object] = {}
+    reassign = run(lambda: handlers.reassign_dispatch(paused(), attendance, to_asha(dispatch.id, hub)), reassigning)
+    assert reached.wait(30)
+    commit = run(lambda: planning.commit_dispatch_plan(uow_factory(), CommitRequest(plan.id)), committing)
+    commit.join(1.5)
+    assert commit.is_alive(), f"CommitDispatchPlan did not wait for asha's lock: {committing}"
+    go.set()
+    reassign.join(30)
+    commit.join(30)
+    assert "error" not in reassigning, reassigning
+    assert isinstance(committing.get("error"), WorldChanged), committing
     assert asha_bookings(engine, hub) == [("", None, None)]
     assert count(engine, orm.dispatches, orm.dispatches.c.plan_id == plan.id) == 0
 
