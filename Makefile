@@ -7,7 +7,7 @@ PY := $(CACHE)/venv/bin/python
 INFRA := bash infra/infra.sh
 ENV = eval "$$($(INFRA) env)"
 
-.PHONY: help install infra up down status run test test-unit gen gen-check lint bench logs
+.PHONY: help install infra up down status run test test-unit gen gen-check lint bench bench-deps logs
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-18s %s\n", $$1, $$2}'
@@ -60,5 +60,10 @@ lint: install ## ruff, format check, mypy, buf lint, buf breaking against main, 
 	@PYTHON=$(PY) bash scripts/gen.sh --check
 	@bash scripts/k8s-validate.sh
 
-bench: up ## benchmarks; they print their figures
+bench-deps: install ## what only the benchmarks use: real daily series, PyVRP and OR-Tools (pyproject: bench, solvers)
+	@$(PY) -m pip install -q -e '.[dev,bench,solvers]'
+	@# OR-Tools declares protobuf<6.34 and the mesh pins 7.36.2 (its routing solver runs on it).
+	@$(PY) -m pip install -q --no-deps ortools==9.15.6755
+
+bench: up bench-deps ## benchmarks; they print their figures
 	@$(ENV); for b in bench/bench_*.py; do echo "== $$b"; $(PY) -m bench.$$(basename $$b .py) || exit 1; done
