@@ -14,6 +14,7 @@ from attendance_adapter.config import Settings
 from attendance_adapter.domain.model import CachePolicy
 from attendance_adapter.entrypoints.grpc_api import AttendanceServicer, registration
 from attendance_adapter.service_layer.reader import AttendanceReader
+from mesh import tracing
 from mesh.config import MeshSettings
 from mesh.infrastructure import Infrastructure
 from mesh.runtime import ServiceRuntime
@@ -52,6 +53,7 @@ def build_servicer(infra: Infrastructure, settings: Settings) -> AttendanceServi
 
 
 def build_runtime(mesh: MeshSettings, settings: Settings) -> ServiceRuntime:
+    stop_tracing = tracing.configure(mesh, service=NAME)
     infra = Infrastructure.connect(mesh, service=NAME)
     return ServiceRuntime(
         name=NAME,
@@ -61,7 +63,7 @@ def build_runtime(mesh: MeshSettings, settings: Settings) -> ServiceRuntime:
         health_port=settings.health_port,
         registrations=[registration(build_servicer(infra, settings))],
         workers=[infra.outbox_relay(orm.outbox)],
-        closers=[infra.close],
+        closers=[infra.close, stop_tracing],
     )
 
 

@@ -21,6 +21,7 @@ from dispatch_svc.entrypoints.consumers import consumer_workers
 from dispatch_svc.entrypoints.grpc_api import DispatchServicer, registration
 from dispatch_svc.service_layer.planner import TripPlanner
 from dispatch_svc.service_layer.unit_of_work import AbstractDispatchUnitOfWork
+from mesh import tracing
 from mesh.config import DatabaseSettings, MeshSettings
 from mesh.db import make_engine, make_session_factory
 from mesh.grpc_client import service_channel
@@ -41,6 +42,7 @@ def auto_dispatch_policy(settings: Settings) -> AutoDispatchPolicy:
 
 
 def build_runtime(mesh: MeshSettings, settings: Settings) -> ServiceRuntime:
+    stop_tracing = tracing.configure(mesh, service=NAME)
     infra = Infrastructure.connect(mesh, service=NAME)
     # round_robin spreads calls over the adapter's pods when the address is a headless
     # service (dns:///...); for a single address it is the same as pick_first.
@@ -78,7 +80,7 @@ def build_runtime(mesh: MeshSettings, settings: Settings) -> ServiceRuntime:
             )
         ],
         workers=workers,
-        closers=[attendance.close, infra.close],
+        closers=[attendance.close, infra.close, stop_tracing],
     )
 
 

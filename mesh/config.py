@@ -7,6 +7,7 @@ one message naming every offending variable; nothing that holds a secret has a d
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Literal, Self, TypeVar
 
 from pydantic import Field, FilePath, SecretStr, ValidationError, model_validator
@@ -95,7 +96,35 @@ class DatabaseSettings(BaseSettings):
     )
 
 
-class MeshSettings(GrpcTransportSettings, KafkaSettings, DatabaseSettings):
+class TracingSettings(BaseSettings):
+    """OpenTelemetry traces (mesh/tracing.py, docs/observability.md): off unless an exporter is named."""
+
+    model_config = SettingsConfigDict(env_prefix="FIRSTMILE_", extra="ignore", frozen=True, env_ignore_empty=True)
+
+    tracing_exporter: Literal["none", "otlp", "file"] = Field(
+        default="none",
+        description="none: no traces; otlp: to tracing_otlp_endpoint; file: JSON lines to tracing_file_path",
+    )
+    tracing_otlp_endpoint: str | None = Field(
+        default=None,
+        pattern=r"^https?://[^\s/]+(:\d+)?/?$",
+        description="OTLP/gRPC collector, e.g. http://otel-collector:4317 (https:// for TLS)",
+    )
+    tracing_file_path: Path | None = Field(default=None, description="file the spans are appended to, one per line")
+    tracing_sample_ratio: float = Field(
+        default=0.01, ge=0, le=1, description="share of new traces recorded (a traced caller's choice is followed)"
+    )
+
+    @model_validator(mode="after")
+    def _destination_of_exporter(self) -> Self:
+        if self.tracing_exporter == "otlp" and not self.tracing_otlp_endpoint:
+            raise ValueError("tracing_exporter=otlp needs FIRSTMILE_TRACING_OTLP_ENDPOINT")
+        if self.tracing_exporter == "file" and self.tracing_file_path is None:
+            raise ValueError("tracing_exporter=file needs FIRSTMILE_TRACING_FILE_PATH")
+        return self
+
+
+class MeshSettings(GrpcTransportSettings, KafkaSettings, DatabaseSettings, TracingSettings):
     """Settings every service shares (prefix `FIRSTMILE_`)."""
 
     model_config = SettingsConfigDict(env_prefix="FIRSTMILE_", extra="ignore", frozen=True, env_ignore_empty=True)

@@ -26,6 +26,7 @@ from mesh.errors import MeshError
 from mesh.grpc_auth import AuthInterceptor
 from mesh.grpc_errors import status_code
 from mesh.grpc_handlers import Behavior, status_code_of, status_details_of, wrap_handler
+from mesh.tracing import server_interceptors as tracing_interceptors
 from mesh.transient import is_transient
 
 if TYPE_CHECKING:
@@ -282,6 +283,8 @@ class GrpcServer:
             futures.ThreadPoolExecutor(max_workers=max_workers, thread_name_prefix="grpc"),
             # Outermost first: metrics see the status the error mapping settled on.
             interceptors=[
+                # Outermost: the span covers authentication too (none while tracing is off).
+                *tracing_interceptors(),
                 ObservabilityInterceptor(),
                 ErrorMappingInterceptor(),
                 AuthInterceptor(verifier, access),

@@ -18,6 +18,7 @@ from mesh.kafka import ConsumedMessage, ConsumerLoop, KafkaSecurity, make_produc
 from mesh.outbox import Outbox, OutboxRelay
 from mesh.redis_client import make_redis
 from mesh.runtime import Worker
+from mesh.tracing import traced_batch
 
 T = TypeVar("T")
 
@@ -76,7 +77,7 @@ class Infrastructure:
                 group_id,
                 [topic],
                 decode=decode,
-                handle_batch=handle_batch,
+                handle_batch=traced_batch(group_id, handle_batch),
                 dlq_producer=self.dlq_producer,
                 client_id=f"{group_id}:{topic}",
                 security=self.kafka_security,

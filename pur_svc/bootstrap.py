@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from mesh import tracing
 from mesh.config import MeshSettings
 from mesh.infrastructure import Infrastructure
 from mesh.runtime import ServiceRuntime, Worker
@@ -17,6 +18,7 @@ NAME = "pur_svc"
 
 
 def build_runtime(mesh: MeshSettings, settings: Settings) -> ServiceRuntime:
+    stop_tracing = tracing.configure(mesh, service=NAME)
     infra = Infrastructure.connect(mesh, service=NAME)
 
     known_hubs = KnownHubs()
@@ -42,7 +44,7 @@ def build_runtime(mesh: MeshSettings, settings: Settings) -> ServiceRuntime:
             ),
             Worker(name="watch-feed", run=feed.run),
         ],
-        closers=[infra.close],
+        closers=[infra.close, stop_tracing],
     )
 
 

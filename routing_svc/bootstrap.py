@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from mesh import tracing
 from mesh.config import MeshSettings
 from mesh.infrastructure import Infrastructure
 from mesh.runtime import ServiceRuntime
@@ -20,6 +21,7 @@ NAME = "routing_svc"
 
 
 def build_runtime(mesh: MeshSettings, settings: Settings) -> ServiceRuntime:
+    stop_tracing = tracing.configure(mesh, service=NAME)
     infra = Infrastructure.connect(mesh, service=NAME)
 
     def uow() -> AbstractRoutingUnitOfWork:
@@ -46,7 +48,7 @@ def build_runtime(mesh: MeshSettings, settings: Settings) -> ServiceRuntime:
             *consumer_workers(infra, uow, registry),
             index_sync_worker(registry, settings.index_sync_interval_seconds),
         ],
-        closers=[infra.close],
+        closers=[infra.close, stop_tracing],
     )
 
 

@@ -15,6 +15,8 @@ CE_SOURCE = "ce_source"
 CE_TIME = "ce_time"
 CE_SPECVERSION = "ce_specversion"
 CONTENT_TYPE = "content-type"
+# W3C trace context of the span that published the event (mesh.tracing); absent when untraced.
+TRACEPARENT = "traceparent"
 CE_SPECVERSION_1_0 = "1.0"
 PROTOBUF_CONTENT_TYPE = "application/protobuf"
 
@@ -40,9 +42,10 @@ class EventHeaders:
     time: datetime
     specversion: str = CE_SPECVERSION_1_0
     content_type: str = PROTOBUF_CONTENT_TYPE
+    traceparent: str | None = None
 
     def to_kafka(self) -> list[tuple[str, bytes]]:
-        return [
+        headers = [
             (CE_ID, self.id.encode()),
             (CE_TYPE, self.type.encode()),
             (CE_SOURCE, self.source.encode()),
@@ -50,6 +53,9 @@ class EventHeaders:
             (CE_SPECVERSION, self.specversion.encode()),
             (CONTENT_TYPE, self.content_type.encode()),
         ]
+        if self.traceparent:
+            headers.append((TRACEPARENT, self.traceparent.encode()))
+        return headers
 
     @classmethod
     def from_kafka(cls, headers: KafkaHeaders) -> EventHeaders:
@@ -66,6 +72,8 @@ class EventHeaders:
                 time=parse_rfc3339(values[CE_TIME]),
                 specversion=found.get(CE_SPECVERSION, CE_SPECVERSION_1_0.encode()).decode(),
                 content_type=found.get(CONTENT_TYPE, PROTOBUF_CONTENT_TYPE.encode()).decode(),
+                # Never a reason to refuse a message: an unreadable trace context is no context.
+                traceparent=found[TRACEPARENT].decode(errors="replace") if TRACEPARENT in found else None,
             )
         except KeyError as exc:
             raise BadHeaders(f"missing CloudEvents header {exc.args[0]!r}") from None
