@@ -6,6 +6,11 @@ server delivers a NOTIFY only when its transaction commits, collapses identical 
 transaction, and hands every listener every payload in commit order; ids never contain "|" or a
 line break (mesh.kernel.ID_RULE). A payload is at most 8000 bytes, so a transaction that changes
 many routes sends several.
+
+A reader that must see every change committed before it asked (a snapshot, a listing from memory)
+sends a mark, "mark <token>", on the same channel from a connection of the pool and waits until the
+listener hears it: notifications come in commit order, so every change committed before the mark
+was heard (and applied) first.
 """
 
 from __future__ import annotations
@@ -25,7 +30,7 @@ from sqlalchemy import Engine
 from sqlalchemy.orm import Session
 
 from dispatch_svc.adapters.orm import SCHEMA
-from dispatch_svc.domain.board import BoardChange
+from dispatch_svc.domain.board import BoardChange, Heard
 from mesh.kernel import is_id
 
 log = logging.getLogger(__name__)
@@ -33,6 +38,7 @@ log = logging.getLogger(__name__)
 CHANNEL = f"{SCHEMA}_board"
 MAX_PAYLOAD_BYTES = 7900  # under PostgreSQL's 8000
 _STOP_CHECK_SECONDS = 0.2
+_MARK = "mark "
 
 
 def encode(changes: Iterable[BoardChange]) -> list[str]:
@@ -55,14 +61,22 @@ def encode(changes: Iterable[BoardChange]) -> list[str]:
 
 def decode(payload: str) -> list[BoardChange]:
     """The changes a payload announces; a line that is not one (someone else's NOTIFY) is skipped."""
-    changes = []
-    for line in payload.splitlines():
+    return hear([payload]).changes
+
+
+def hear(payloads: Iterable[str]) -> Heard:
+    """The changes and marks of some payloads, in order; a line that is neither is skipped."""
+    changes, marks = [], []
+    for line in (line for payload in payloads for line in payload.splitlines()):
+        if line.startswith(_MARK):
+            marks.append(line[len(_MARK) :])
+            continue
         change = _change(line)
         if change is None:
             log.warning("skipping a board notification line that is not a board change", extra={"line": line[:200]})
         else:
             changes.append(change)
-    return changes
+    return Heard(changes, marks)
 
 
 def _change(line: str) -> BoardChange | None:
@@ -88,6 +102,7 @@ class BoardListener:
     owner must treat its watchers' boards as unknown (they re-read a snapshot)."""
 
     def __init__(self, engine: Engine) -> None:
+        self._engine = engine
         self._proxy = engine.raw_connection()
         self._conn = cast(psycopg2.extensions.connection, self._proxy.driver_connection)
         self._proxy.detach()  # ours for good: never returned to the pool with a LISTEN on it
@@ -95,26 +110,33 @@ class BoardListener:
         with self._conn.cursor() as cur:
             cur.execute(pgsql.SQL("LISTEN {}").format(pgsql.Identifier(CHANNEL)))
 
-    def wait(self, timeout: float, stop: threading.Event) -> list[BoardChange]:
-        """The changes heard, as soon as there are some, or [] after `timeout` or once `stop` is
-        set. On timeout the connection is pinged, so a dead one raises here rather than listening
-        to nothing."""
+    def wait(self, timeout: float, stop: threading.Event) -> Heard:
+        """What was heard, as soon as there is something, or nothing after `timeout` or once `stop`
+        is set. On timeout the connection is pinged, so a dead one raises here rather than
+        listening to nothing."""
         deadline = time.monotonic() + timeout
         while not stop.is_set():
             if self._conn.notifies:
-                heard = [change for note in self._conn.notifies for change in decode(note.payload)]
+                heard = hear(note.payload for note in self._conn.notifies)
                 self._conn.notifies.clear()
                 return heard
             remaining = deadline - time.monotonic()
             if remaining <= 0:
                 with self._conn.cursor() as cur:
                     cur.execute("SELECT 1")
-                return []
+                return Heard([], [])
             # Short slices so `stop` is noticed promptly; a NOTIFY ends the select at once.
             readable, _, _ = select.select([self._conn], [], [], min(remaining, _STOP_CHECK_SECONDS))
             if readable:
                 self._conn.poll()  # raises OperationalError if the server closed the connection
-        return []
+        return Heard([], [])
+
+    def mark(self, token: str) -> None:
+        """Send a mark that this listener (and every other) hears after every change committed
+        before it; from a pooled connection, committed at once."""
+        with self._engine.connect() as conn:
+            conn.execute(sa.select(sa.func.pg_notify(CHANNEL, _MARK + token)))
+            conn.commit()
 
     def close(self) -> None:
         try:

@@ -1,5 +1,5 @@
-"""The live board (WatchOpenPickupsByRoute): which parts of which boards changed, and what one
-watcher still has to be sent.
+"""The live board (WatchOpenPickupsByRoute, ListOpenPickupsByRoute): which parts of which boards
+changed, and a board kept in memory from the changes.
 
 A board is a hub's open pickups of one day, grouped by route. A transaction that changes a
 route's queue or dispatches of a day changes that route's group on that day's board; a change
@@ -25,40 +25,61 @@ class BoardChange(NamedTuple):
         return self.hub_id == hub_id and self.pickup_date in (None, pickup_date)
 
 
+class Heard(NamedTuple):
+    """What a batch of notifications said: board changes, and the marks of readers waiting to know
+    that every change committed before their mark was heard (adapters.board_channel)."""
+
+    changes: list[BoardChange]
+    marks: list[str]
+
+
 def routes_changed(changes: Iterable[BoardChange], hub_id: str, pickup_date: date) -> set[str]:
     """The routes of the board of (`hub_id`, `pickup_date`) that `changes` name."""
     return {c.route_id for c in changes if c.concerns(hub_id, pickup_date)}
 
 
-class SentBoard:
-    """What one watcher was last sent: a fingerprint of each route group on its board.
+class BoardModel:
+    """One board kept in memory: each route's group as the bytes sent for it (None: the route has
+    no group, nothing open and no open dispatch), with the number of the read it came from.
 
-    A re-read of some routes gives each route's fingerprint, or None when the route has no group
-    (nothing open, no open dispatch); `changed` tells which groups to send: those whose
-    fingerprint differs from the one sent, and those that left the board since (sent once, empty).
+    Reads are numbered before they start, so a read with a greater number saw at least every change
+    committed before a read with a smaller one started. Each route keeps the group of the greatest
+    number it was given: a read that finishes late (out of order) never replaces a newer one.
+    `loaded` says the model holds the whole board: a missed change (the listener reconnected, a
+    re-read failed) makes the owner `invalidate` it, and the next reader loads it again.
     """
 
     def __init__(self) -> None:
-        self._sent: dict[str, bytes] = {}
+        self._entries: dict[str, tuple[int, bytes | None]] = {}
+        self.loaded = False
 
-    def reset(self, groups: Mapping[str, bytes]) -> None:
-        """A whole board was sent."""
-        self._sent = dict(groups)
+    def load(self, number: int, groups: Mapping[str, bytes]) -> list[tuple[str, bytes | None]]:
+        """The whole board as read by read `number`; returns what changed, as `apply` does."""
+        changed = self.apply(number, {route_id: groups.get(route_id) for route_id in {*self._entries, *groups}})
+        self.loaded = True
+        return changed
 
-    def changed(self, reread: Mapping[str, bytes | None]) -> tuple[list[str], list[str]]:
-        """(routes whose group changed, routes whose group left the board), each sorted; both
-        are recorded as sent."""
-        updated, left = [], []
-        for route_id in sorted(reread):
-            fingerprint = reread[route_id]
-            if fingerprint is None:
-                if self._sent.pop(route_id, None) is not None:
-                    left.append(route_id)
-            elif self._sent.get(route_id) != fingerprint:
-                self._sent[route_id] = fingerprint
-                updated.append(route_id)
-        return updated, left
+    def apply(self, number: int, groups: Mapping[str, bytes | None]) -> list[tuple[str, bytes | None]]:
+        """Some routes as read by read `number`. Returns (route, group) for each group that changed,
+        sorted by route; the group is None for a route whose group left the board."""
+        changed: list[tuple[str, bytes | None]] = []
+        for route_id in sorted(groups):
+            held = self._entries.get(route_id)
+            if held is not None and held[0] > number:
+                continue  # a later read already gave this route
+            group = groups[route_id]
+            self._entries[route_id] = (number, group)
+            if group != (held[1] if held else None):
+                changed.append((route_id, group))
+        return changed
 
-    @property
-    def routes(self) -> frozenset[str]:
-        return frozenset(self._sent)
+    def invalidate(self) -> None:
+        self.loaded = False
+
+    def groups(self) -> list[bytes]:
+        """Every group on the board, by route."""
+        return [group for _, (_, group) in sorted(self._entries.items()) if group is not None]
+
+    def group(self, route_id: str) -> bytes | None:
+        held = self._entries.get(route_id)
+        return held[1] if held else None

@@ -30,7 +30,7 @@ from dispatch_svc.adapters.plan_messages import commit_request_from_proto, commi
 from dispatch_svc.domain.model import MAX_REASON, Dispatch, NewDispatch, PickupMove, Reassignment, Rider, Vehicle
 from dispatch_svc.domain.planning import GreatCircleTravelModel, PlanningSettings
 from dispatch_svc.domain.ranking import DEFAULT_LIMIT, MAX_LIMIT
-from dispatch_svc.entrypoints.board_watch import BoardFeed
+from dispatch_svc.entrypoints.board_watch import BoardFeed, sends_encoded
 from dispatch_svc.service_layer import forecasts, handlers, hubs
 from dispatch_svc.service_layer.attendance import AttendancePort
 from dispatch_svc.service_layer.forecaster import VolumeForecaster
@@ -47,6 +47,8 @@ from mesh.kernel import check_id, check_text, parse_date, utc_now
 from mesh.paging import decode_page_token, encode_page_token, position_time
 
 SERVICE_NAME = "firstmile.dispatch.v1.DispatchService"
+# Methods that may answer with a response already encoded (bytes): the board kept in memory.
+ENCODED_RESPONSES = (f"/{SERVICE_NAME}/ListOpenPickupsByRoute", f"/{SERVICE_NAME}/WatchOpenPickupsByRoute")
 DEFAULT_PAGE_SIZE = 100
 MAX_PAGE_SIZE = 1000
 MAX_PURS = 1000
@@ -177,6 +179,9 @@ class DispatchServicer(dispatch_pb2_grpc.DispatchServiceServicer):
         if not 0 <= request.pickups_per_route_limit <= MAX_PICKUPS_PER_ROUTE:
             raise InvalidArgument(f"pickups_per_route_limit must be between 0 and {MAX_PICKUPS_PER_ROUTE}")
         current_caller().require_hub(hub_id)
+        kept = None if request.pickups_per_route_limit else self._board.listing(hub_id, pickup_date, route_id)
+        if kept is not None:
+            return kept  # encoded, from the board kept in memory (entrypoints.board_watch)
         groups = handlers.list_open_pickups(self._uow(), hub_id, pickup_date, route_id, request.pickups_per_route_limit)
         return dispatch_pb2.ListOpenPickupsByRouteResponse(groups=[route_group_to_proto(g) for g in groups])
 
@@ -312,11 +317,11 @@ class DispatchServicer(dispatch_pb2_grpc.DispatchServiceServicer):
             from_dispatch=dispatch_to_proto(source), to_dispatch=dispatch_to_proto(target)
         )
 
-    def WatchOpenPickupsByRoute(self, request, context) -> Iterator[dispatch_pb2.WatchOpenPickupsByRouteResponse]:
+    def WatchOpenPickupsByRoute(self, request, context) -> Iterator[bytes]:  # encoded responses
         hub_id = check_id("hub_id", request.hub_id)
         pickup_date = parse_date("pickup_date", request.pickup_date)
         current_caller().require_hub(hub_id)
-        yield from self._board.watch(hub_id, pickup_date, context.is_active)
+        yield from self._board.watch(hub_id, pickup_date, context.is_active, context.add_callback)
 
     def PlanDispatches(self, request, context):
         hub_id = check_id("hub_id", request.hub_id)
@@ -382,6 +387,6 @@ class DispatchServicer(dispatch_pb2_grpc.DispatchServiceServicer):
 
 def registration(servicer: DispatchServicer) -> ServiceRegistration:
     def add(server: grpc.Server) -> None:
-        dispatch_pb2_grpc.add_DispatchServiceServicer_to_server(servicer, server)
+        dispatch_pb2_grpc.add_DispatchServiceServicer_to_server(servicer, sends_encoded(server, ENCODED_RESPONSES))
 
     return ServiceRegistration(SERVICE_NAME, add, ACCESS)

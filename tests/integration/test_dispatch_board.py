@@ -112,7 +112,7 @@ def hear(listener: BoardListener, hub: str, *, timeout: float = 2.0) -> set[Boar
     deadline = datetime.now(UTC).timestamp() + timeout
     heard: set[BoardChange] = set()
     while (left := deadline - datetime.now(UTC).timestamp()) > 0:
-        heard |= {c for c in listener.wait(left, stop) if c.hub_id == hub}
+        heard |= {c for c in listener.wait(left, stop).changes if c.hub_id == hub}
     return heard
 
 
@@ -253,3 +253,55 @@ def test_a_change_made_through_one_replica_reaches_a_watcher_on_the_other(replic
         assert groups_of(left) == [("R1", "", 0, 0, False)]
     finally:
         watcher.close()
+
+
+def test_a_change_committed_through_one_replica_is_in_every_read_of_the_other_made_after_it(replicas, hub):
+    """Replica B keeps the board in memory after its first read; each read after a commit on A
+    waits for B's listener to hear its mark, so it holds that commit (PostgreSQL delivers
+    notifications in commit order)."""
+    a, b = replicas
+    loads: list[str] = []
+    real_read = b.feed.read
+
+    def read(hub_id, day, route_ids):
+        if route_ids is None:
+            loads.append(hub_id)
+        return real_read(hub_id, day, route_ids)
+
+    b.feed.read = read  # type: ignore[method-assign]
+    listing = dispatch_pb2.ListOpenPickupsByRouteRequest(hub_id=hub, pickup_date=TODAY.isoformat())
+    with auth.open_channel(b.server_address, auth.token(Role.TEAM_LEAD, hubs=[hub])) as channel:
+        stub = dispatch_pb2_grpc.DispatchServiceStub(channel)
+        assert stub.ListOpenPickupsByRoute(listing, timeout=TIMEOUT).groups == []
+        for number in range(1, 21):
+            route = f"R{number % 3}"
+            handlers.apply_pur_changes(a.uow(), [pur_snapshot(f"{hub}-p{number}", hub=hub, day=TODAY, route=route)])
+            groups = {g.route_id: g for g in stub.ListOpenPickupsByRoute(listing, timeout=TIMEOUT).groups}
+            assert f"{hub}-p{number}" in {p.pur_id for p in groups[route].pickups}
+            assert sum(g.pur_count for g in groups.values()) == number
+            one = stub.ListOpenPickupsByRoute(
+                dispatch_pb2.ListOpenPickupsByRouteRequest(hub_id=hub, pickup_date=TODAY.isoformat(), route_id=route),
+                timeout=TIMEOUT,
+            )
+            assert [g.route_id for g in one.groups] == [route] and one.groups[0] == groups[route]
+        limited = stub.ListOpenPickupsByRoute(
+            dispatch_pb2.ListOpenPickupsByRouteRequest(
+                hub_id=hub, pickup_date=TODAY.isoformat(), pickups_per_route_limit=2
+            ),
+            timeout=TIMEOUT,
+        )
+        assert [(g.route_id, g.pur_count, len(g.pickups)) for g in limited.groups] == [
+            ("R0", 6, 2),
+            ("R1", 7, 2),
+            ("R2", 7, 2),
+        ]
+    handlers.apply_pur_changes(a.uow(), [pur_snapshot(f"{hub}-p99", hub=hub, day=TODAY, route="R9")])
+    watcher = Stream(b.server_address, hub)  # a watch begun after the commit: its snapshot holds it
+    try:
+        first = watcher.next()
+        assert first.snapshot and [g.route_id for g in first.groups] == ["R0", "R1", "R2", "R9"]
+        handlers.apply_pur_changes(a.uow(), [pur_snapshot(f"{hub}-p100", hub=hub, day=TODAY, route="R9")])
+        assert groups_of(watcher.next()) == [("R9", "", 2, 2, False)]
+    finally:
+        watcher.close()
+    assert loads == [hub]  # every read after the first came from memory

@@ -14,11 +14,11 @@ from functools import partial
 import pytest
 
 from dispatch_svc.adapters import board_channel
-from dispatch_svc.domain.board import BoardChange, SentBoard
+from dispatch_svc.domain.board import BoardChange, BoardModel, Heard
 from dispatch_svc.domain.model import PickupMove, PickupStatus, Reassignment, Rider, Vehicle, VehicleType
 from dispatch_svc.domain.routes import RouteMapChange, RouteSummary
 from dispatch_svc.entrypoints import board_watch
-from dispatch_svc.entrypoints.board_watch import BoardFeed, Reread
+from dispatch_svc.entrypoints.board_watch import BoardFeed, list_response, watch_response
 from dispatch_svc.entrypoints.consumers import decode_map_change
 from dispatch_svc.entrypoints.grpc_api import ACCESS, DispatchServicer
 from dispatch_svc.service_layer import handlers
@@ -233,13 +233,26 @@ def test_reassignments_and_moves_announce_their_route_too(store, uow, attendance
 # -- what a watcher is sent ---------------------------------------------------------------------------
 
 
-def test_only_groups_that_changed_are_sent_and_a_group_that_left_once():
-    sent = SentBoard()
-    sent.reset({"R1": b"a", "R2": b"b"})
-    assert sent.changed({"R1": b"a", "R2": b"b2", "R3": b"c"}) == (["R2", "R3"], [])
-    assert sent.changed({"R1": None, "R4": None}) == ([], ["R1"])
-    assert sent.changed({"R1": None}) == ([], [])
-    assert sent.routes == {"R2", "R3"}
+def test_the_kept_board_tells_which_groups_changed_and_which_left_once():
+    board = BoardModel()
+    assert board.load(1, {"R1": b"a", "R2": b"b"}) == [("R1", b"a"), ("R2", b"b")] and board.loaded
+    assert board.apply(2, {"R1": b"a", "R2": b"b2", "R3": b"c"}) == [("R2", b"b2"), ("R3", b"c")]
+    assert board.apply(3, {"R1": None, "R4": None}) == [("R1", None)]
+    assert board.apply(4, {"R1": None}) == []
+    assert board.groups() == [b"b2", b"c"] and board.group("R2") == b"b2" and board.group("R1") is None
+
+
+def test_a_read_that_started_before_another_never_replaces_what_the_later_one_read():
+    board = BoardModel()
+    assert board.apply(5, {"R1": b"new"}) == [("R1", b"new")]  # re-read while the board loads
+    assert board.apply(4, {"R1": b"old", "R2": None}) == []  # started earlier, finished later
+    # The load started before both re-reads: neither route takes what it read.
+    assert board.load(3, {"R1": b"older", "R2": b"b"}) == [] and board.loaded
+    assert board.groups() == [b"new"]
+    board.invalidate()
+    assert not board.loaded
+    # Loaded again after a missed change: every route as read then, what left is gone.
+    assert board.load(6, {"R2": b"b"}) == [("R1", None), ("R2", b"b")] and board.groups() == [b"b"]
 
 
 def test_board_changes_travel_as_lines_of_hub_date_route():
@@ -278,7 +291,7 @@ class Watcher:
         return self.polls_left >= 0
 
     def next(self) -> dispatch_pb2.WatchOpenPickupsByRouteResponse:
-        return next(self.stream)
+        return dispatch_pb2.WatchOpenPickupsByRouteResponse.FromString(next(self.stream))
 
     def nothing_more(self, polls: int = 5) -> bool:
         """True when nothing is sent while the call stays active for `polls` more checks."""
@@ -287,7 +300,7 @@ class Watcher:
             got = next(self.stream)
         except StopIteration:
             return True
-        pytest.fail(f"sent {got}")
+        pytest.fail(f"sent {dispatch_pb2.WatchOpenPickupsByRouteResponse.FromString(got)}")
 
 
 def summary_of(response) -> list[tuple]:
@@ -351,16 +364,6 @@ def test_a_slow_watcher_gets_a_fresh_snapshot_instead_of_a_gap(store, uow):
     assert watcher.nothing_more()
 
 
-def test_a_reread_older_than_the_watchers_snapshot_is_not_sent(uow):
-    feed = BoardFeed(uow)
-    handlers.apply_pur_changes(uow(), [routed("p1")])
-    with feed.subscribe(HUB, TODAY) as watch:
-        watch.offer(Reread(-1, {"R1": None}))  # "R1 left", read before the snapshot was
-        stream = watch.responses(feed, iter([True, True, True, True, False]).__next__)
-        assert next(stream).snapshot
-        assert list(stream) == []
-
-
 def test_watchers_get_a_snapshot_whenever_the_feed_starts_listening(store, uow):
     class Source:
         """Hears one change on the first connection, then loses it; the second hears nothing."""
@@ -369,14 +372,17 @@ def test_watchers_get_a_snapshot_whenever_the_feed_starts_listening(store, uow):
             self.connection = connection
             self.heard = False
 
-        def wait(self, timeout: float, stop: threading.Event) -> list[BoardChange]:
+        def wait(self, timeout: float, stop: threading.Event) -> Heard:
             if self.connection == 1 and not self.heard:
                 self.heard = True
-                return [BoardChange(HUB, "R1", TODAY)]
+                return Heard([BoardChange(HUB, "R1", TODAY)], [])
             if self.connection == 1:
                 raise ConnectionError("server closed the connection")
             stop.wait(timeout)
-            return []
+            return Heard([], [])
+
+        def mark(self, token: str) -> None:
+            pass
 
         def close(self) -> None:
             pass
@@ -390,7 +396,7 @@ def test_watchers_get_a_snapshot_whenever_the_feed_starts_listening(store, uow):
     feed = BoardFeed(uow, listen, idle_check_seconds=0.01, max_backoff_seconds=0.01)
     handlers.apply_pur_changes(uow(), [routed("p1")])
     with feed.subscribe(HUB, TODAY) as watch:
-        stream = watch.responses(feed, lambda: True)
+        stream = map(dispatch_pb2.WatchOpenPickupsByRouteResponse.FromString, watch.responses(feed, lambda: True))
         assert next(stream).snapshot
         stop = threading.Event()
         worker = threading.Thread(target=feed.run, args=(stop,), daemon=True)
@@ -436,7 +442,7 @@ def servicer(uow, attendance) -> DispatchServicer:
 def first_message(servicer: DispatchServicer, request, principal: Principal = LEAD):
     with calling(principal, ACCESS, "WatchOpenPickupsByRoute") as caller:
         stream: Iterator = servicer.WatchOpenPickupsByRoute(request, NoDeadline())
-        response = next(stream)
+        response = dispatch_pb2.WatchOpenPickupsByRouteResponse.FromString(next(stream))
         assert caller.scope_checked
         return response
 
@@ -475,5 +481,147 @@ def test_the_watch_streams_through_grpc(servicer, uow):
         None,
     )
     first = rpc.take_response()
+    if isinstance(first, bytes):  # grpc_testing hands over what the servicer yields
+        first = dispatch_pb2.WatchOpenPickupsByRouteResponse.FromString(first)
     assert first.snapshot and summary_of(first) == [("R1", "Koramangala 1", 1, 1, 0, 1)]
     rpc.cancel()
+
+
+# -- the board kept in memory ------------------------------------------------------------------------
+
+
+class Listening:
+    """A change source as LISTEN hears it: what the fake unit of work announced at each commit and
+    the marks readers sent, in the order they happened (a mark after every commit before it)."""
+
+    def __init__(self, store: DispatchStore) -> None:
+        self.store = store
+        self.read = len(store.announced)
+        self.marks: list[str] = []
+        self.lock = threading.Lock()
+        self.lose_marks = False
+
+    def wait(self, timeout: float, stop: threading.Event) -> Heard:
+        stop.wait(min(timeout, 0.002))
+        with self.lock:
+            upto = len(self.store.announced)
+            changes = [change for batch in self.store.announced[self.read : upto] for change in batch]
+            marks, self.marks, self.read = self.marks, [], upto
+        return Heard(changes, marks)
+
+    def mark(self, token: str) -> None:
+        with self.lock:
+            if not self.lose_marks:
+                self.marks.append(token)
+
+    def close(self) -> None:
+        pass
+
+
+@pytest.fixture
+def listening(store):
+    return Listening(store)
+
+
+@pytest.fixture
+def running_feed(uow, listening) -> Iterator[tuple[BoardFeed, list]]:
+    """A listening feed, and the whole-board reads it made from the (fake) database."""
+    feed = BoardFeed(uow, lambda: listening, idle_check_seconds=0.01, sync_seconds=0.2)
+    loads: list[tuple[str, date]] = []
+    real_read = feed.read
+
+    def read(hub_id, day, route_ids):
+        if route_ids is None:
+            loads.append((hub_id, day))
+        return real_read(hub_id, day, route_ids)
+
+    feed.read = read  # type: ignore[method-assign]
+    stop = threading.Event()
+    worker = threading.Thread(target=feed.run, args=(stop,), daemon=True)
+    worker.start()
+    assert feed.listening.wait(5)
+    yield feed, loads
+    stop.set()
+    worker.join(timeout=5)
+
+
+def listed(feed: BoardFeed, route_id: str = "") -> list[tuple]:
+    encoded = feed.listing(HUB, TODAY, route_id)
+    assert encoded is not None
+    return summary_of(dispatch_pb2.ListOpenPickupsByRouteResponse.FromString(encoded))
+
+
+def test_a_board_read_again_comes_from_memory_with_every_change_committed_before(uow, running_feed):
+    feed, loads = running_feed
+    handlers.apply_pur_changes(uow(), [routed("p1"), routed("p2", route="R2")])
+    assert listed(feed) == [("R1", "", 1, 1, 0, 1), ("R2", "", 1, 1, 0, 1)]
+    assert loads == [(HUB, TODAY)]
+    for number in range(3, 8):  # each read right after the commit, from memory
+        handlers.apply_pur_changes(uow(), [routed(f"p{number}")])
+        assert listed(feed) == [("R1", "", number - 1, number - 1, 0, number - 1), ("R2", "", 1, 1, 0, 1)]
+    handlers.apply_pur_changes(uow(), [routed("p2", version=3, route="R1")])  # R2 leaves the board
+    assert listed(feed, "R2") == [] and listed(feed, "R1")[0][2] == 7
+    watcher = Watcher(feed)
+    assert summary_of(watcher.next()) == [("R1", "", 7, 7, 0, 7)]
+    handlers.apply_pur_changes(uow(), [routed("p9", route="R3")])
+    assert summary_of(watcher.next()) == [("R3", "", 1, 1, 0, 1)]
+    assert loads == [(HUB, TODAY)]
+
+
+def test_a_mark_that_is_not_heard_makes_the_reader_load_the_board(uow, listening, running_feed):
+    feed, loads = running_feed
+    handlers.apply_pur_changes(uow(), [routed("p1")])
+    assert listed(feed)[0][2] == 1
+    listening.lose_marks = True
+    handlers.apply_pur_changes(uow(), [routed("p2")])
+    assert listed(feed)[0][2] == 2
+    assert len(loads) == 2
+
+
+def test_a_feed_that_does_not_listen_lists_nothing_from_memory(uow):
+    assert BoardFeed(uow).listing(HUB, TODAY) is None
+
+
+def test_a_board_nobody_reads_any_more_is_forgotten(uow, listening):
+    feed = BoardFeed(uow, lambda: listening, idle_check_seconds=0.01, keep_seconds=0.0)
+    stop = threading.Event()
+    worker = threading.Thread(target=feed.run, args=(stop,), daemon=True)
+    worker.start()
+    try:
+        assert feed.listening.wait(5)
+        handlers.apply_pur_changes(uow(), [routed("p1")])
+        assert listed(feed)[0][2] == 1
+        deadline = threading.Event()
+        while feed._boards and not deadline.wait(0.01):
+            pass
+        assert not feed._boards
+    finally:
+        stop.set()
+        worker.join(timeout=5)
+
+
+def test_a_watch_ends_as_soon_as_its_call_ends(uow, monkeypatch):
+    monkeypatch.setattr(board_watch, "POLL_SECONDS", 60)
+    call_ended = threading.Event()
+    callbacks: list = []
+    stream = BoardFeed(uow).watch(HUB, TODAY, lambda: not call_ended.is_set(), callbacks.append)
+    next(stream)  # the snapshot
+    finished = threading.Event()
+    threading.Thread(target=lambda: (list(stream), finished.set()), daemon=True).start()
+    call_ended.set()
+    callbacks[0]()  # what gRPC calls when the call ends
+    assert finished.wait(5)
+
+
+def test_responses_made_of_encoded_groups_are_the_messages_themselves():
+    groups = [
+        dispatch_pb2.RouteGroup(route_id="R1", route_name="One", pur_count=1, pickups=[{"pur_id": "p1"}]),
+        dispatch_pb2.RouteGroup(route_id="R2", pur_count=300, pickups=[{"pur_id": f"p{i}"} for i in range(300)]),
+    ]
+    encoded = [group.SerializeToString() for group in groups]
+    for snapshot in (True, False):
+        expected = dispatch_pb2.WatchOpenPickupsByRouteResponse(groups=groups, snapshot=snapshot)
+        assert dispatch_pb2.WatchOpenPickupsByRouteResponse.FromString(watch_response(encoded, snapshot=snapshot)) == (
+            expected
+        )
+    assert list_response(encoded) == dispatch_pb2.ListOpenPickupsByRouteResponse(groups=groups).SerializeToString()
