@@ -10,9 +10,17 @@ great-circle distance x the circuity factor, and the shift a rider works. Per ro
 - trips = the most of ceil(packages / capacity) and ceil(kg / capacity_kg) (at least one if any
   pickup is expected); stops and packages share the trips equally;
 - a rider drives floor(shift / trip time) trips a day, back at the depot between them; riders =
-  ceil(trips / trips per rider); a rider needs one vehicle at a time, so vehicles = riders;
-- the vehicle type is, per route, the one the hub owns that needs the fewest riders (then trips);
-  routes needing the most riders choose first while the hub has vehicles of that type left.
+  ceil(trips / trips per rider); a rider needs one vehicle at a time, so vehicles = riders.
+
+Vehicles come from those the hub has (one per rider):
+1. every route asks for the type needing the fewest riders (then trips);
+2. while a type is asked for more vehicles than the hub has, the route on it whose move costs the
+   fewest extra riders per vehicle freed moves whole to another type with enough vehicles left, so
+   the big vehicles stay on the routes where they save the most riders;
+3. when no route can move whole, routes on that type (most riders first) keep what its vehicles
+   can drive and hand the rest of their day to the vehicles left of other types (fewest riders
+   first): a route may then drive more than one type;
+4. only a share no vehicle of any type is left for stays on the type, its riders short of vehicles.
 
 Planned on the point forecast; `riders_needed_high` is the same at the 80% interval's upper bound
 (pickups_high, with packages and kg in proportion): the riders to keep on call. Who is rostered:
@@ -23,7 +31,7 @@ rider of, else the route they drove most); riders with no route are the hub's fl
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from statistics import median
@@ -101,6 +109,9 @@ class RouteFleetNeed:
     rostered_riders: tuple[str, ...]
     rider_shortfall: int
     idle_riders: tuple[str, ...]
+    # Riders per vehicle type, the type carrying the largest share first: one entry unless no single
+    # type had enough vehicles left for the route. Riders without a vehicle are counted too.
+    vehicles: tuple[tuple[VehicleType, int], ...] = ()
     notes: tuple[str, ...] = ()
 
 
@@ -189,47 +200,165 @@ def _fleet_types(vehicles: Sequence[PlanningVehicle]) -> dict[VehicleType, tuple
     }
 
 
+@dataclass(frozen=True)
+class RoutePart:
+    """A share (0..1) of a route's day, its pickups, packages and kg alike, on one vehicle type."""
+
+    share: float
+    estimate: TripEstimate
+
+
 @dataclass
 class _RouteWork:
     forecast: DayForecast
+    reach: RouteReach | None
+    # The route's whole day on each type the hub has: fewest riders first, then fewest trips.
     options: list[TripEstimate]
-    chosen: TripEstimate | None = None
+    parts: list[RoutePart] = field(default_factory=list)
+    # Riders of the route for whom no vehicle is left, per type they are counted on.
+    unequipped: dict[VehicleType, int] = field(default_factory=dict)
+
+    def riders_on(self, vehicle_type: VehicleType) -> int:
+        return sum(p.estimate.riders for p in self.parts if p.estimate.vehicle_type is vehicle_type)
+
+    def equipped_on(self, vehicle_type: VehicleType) -> int:
+        return self.riders_on(vehicle_type) - self.unequipped.get(vehicle_type, 0)
 
 
-def _choose_vehicle_types(
-    work: list[_RouteWork], available: dict[VehicleType, int]
-) -> tuple[dict[VehicleType, int], dict[VehicleType, int]]:
-    """Routes needing the most riders pick first: their best type with enough vehicles left, else their
-    best type (short of vehicles). Returns (needed, short) per type."""
-    left = dict(available)
-    needed: dict[VehicleType, int] = {}
-    short: dict[VehicleType, int] = {}
-    for item in sorted(work, key=lambda w: -(w.options[0].riders if w.options else 0)):
-        if not item.options or item.options[0].riders == 0:
+@dataclass(frozen=True)
+class _Fleet:
+    """The hub's vehicles (how many of each type, median capacity) and the trip model of a share of a route."""
+
+    available: Mapping[VehicleType, int]
+    capacity: Mapping[VehicleType, tuple[int, float]]
+    travel: GreatCircleTravelModel
+    settings: PlanningSettings
+    shift_s: float
+
+    def estimate(self, item: _RouteWork, share: float, vehicle_type: VehicleType) -> TripEstimate:
+        fc = item.forecast
+        return estimate_trips(
+            fc.pickups * share, fc.packages * share, fc.weight_kg * share, item.reach, vehicle_type,
+            self.capacity[vehicle_type], self.travel, self.settings, self.shift_s,
+        )  # fmt: skip
+
+    def largest_first(self) -> list[VehicleType]:
+        return sorted(self.capacity, key=lambda t: (self.capacity[t], t.value), reverse=True)
+
+
+def _allocate_vehicles(work: Sequence[_RouteWork], fleet: _Fleet) -> None:
+    """Give each route with work the vehicles it drives, from those the hub has (module docstring).
+    Sets each route's `parts` and `unequipped`."""
+    busy = [item for item in work if item.options and item.options[0].riders > 0]
+    for item in busy:
+        item.parts = [RoutePart(1.0, item.options[0])]
+
+    def spare(vehicle_type: VehicleType) -> int:
+        return fleet.available.get(vehicle_type, 0) - sum(item.equipped_on(vehicle_type) for item in busy)
+
+    for vehicle_type in fleet.largest_first():
+        while spare(vehicle_type) < 0 and _move_cheapest_route(busy, vehicle_type, spare):
+            pass
+    for vehicle_type in fleet.largest_first():
+        on_type = [item for item in busy if item.riders_on(vehicle_type)]
+        for item in sorted(on_type, key=lambda i: (-i.riders_on(vehicle_type), i.forecast.route_id)):
+            if spare(vehicle_type) >= 0:
+                break
+            _hand_over(item, vehicle_type, -spare(vehicle_type), spare, fleet)
+
+
+def _move_cheapest_route(busy: Sequence[_RouteWork], crowded: VehicleType, spare: Callable[[VehicleType], int]) -> bool:
+    """Move the route wholly on `crowded` whose move costs the fewest extra riders per vehicle of
+    `crowded` freed to another type with enough vehicles left (then the fewest extra riders, the most
+    vehicles freed, the fewest extra trips per vehicle freed); False when no route can move."""
+    moves: list[tuple[tuple[float, int, int, float, str], _RouteWork, TripEstimate]] = []
+    for item in busy:
+        if len(item.parts) != 1 or item.parts[0].estimate.vehicle_type is not crowded:
             continue
-        fitting = [o for o in item.options if left.get(o.vehicle_type, 0) >= o.riders]
-        item.chosen = fitting[0] if fitting else item.options[0]
-        t, riders = item.chosen.vehicle_type, item.chosen.riders
-        needed[t] = needed.get(t, 0) + riders
-        taken = min(riders, left.get(t, 0))
-        left[t] = left.get(t, 0) - taken
-        if riders > taken:
-            short[t] = short.get(t, 0) + riders - taken
-    return needed, short
+        current = item.parts[0].estimate
+        for option in item.options:
+            if option.vehicle_type is not crowded and option.riders <= spare(option.vehicle_type):
+                extra, freed = option.riders - current.riders, current.riders
+                rank = (extra / freed, extra, -freed, (option.trips - current.trips) / freed, item.forecast.route_id)
+                moves.append((rank, item, option))
+    if not moves:
+        return False
+    _, item, option = min(moves, key=lambda m: m[0])
+    item.parts = [RoutePart(1.0, option)]
+    return True
+
+
+def _hand_over(
+    item: _RouteWork, crowded: VehicleType, excess: int, spare: Callable[[VehicleType], int], fleet: _Fleet
+) -> None:
+    """Keep at most `riders - excess` of the route's riders on `crowded`, and put the share of its day
+    the others would have driven on the vehicles left of its other types (fewest riders first) as far
+    as they go; the rest stays on `crowded` with riders for whom no vehicle is left."""
+    part = next(p for p in item.parts if p.estimate.vehicle_type is crowded)
+    keep = max(0, part.estimate.riders - excess)
+    kept = _share_for(item, crowded, part.share, keep, fleet)
+    left = part.share - (kept.share if kept else 0.0)
+    moved: list[RoutePart] = []
+    for option in item.options:
+        free = spare(option.vehicle_type)
+        if left <= 1e-9 or option.vehicle_type is crowded or free <= 0:
+            continue
+        taken = _share_for(item, option.vehicle_type, left, free, fleet)
+        if taken is not None:
+            moved.append(taken)
+            left -= taken.share
+    others = [p for p in item.parts if p is not part]
+    if left > 1e-9:
+        # No vehicle of any type is left for this share: it stays on `crowded`, its riders short of vehicles.
+        share = part.share - sum(p.share for p in moved)
+        estimate = fleet.estimate(item, share, crowded)
+        item.unequipped[crowded] = item.unequipped.get(crowded, 0) + max(0, estimate.riders - keep)
+        moved.append(RoutePart(share, estimate))
+    elif kept is not None:
+        moved.append(kept)
+    item.parts = sorted(others + moved, key=lambda p: -p.share)
+
+
+def _share_for(
+    item: _RouteWork, vehicle_type: VehicleType, share: float, riders: int, fleet: _Fleet
+) -> RoutePart | None:
+    """The largest part of `share` of the route's day that at most `riders` riders drive on `vehicle_type`
+    (None when no rider is given or they drive nothing)."""
+    whole = fleet.estimate(item, share, vehicle_type)
+    if riders >= whole.riders:
+        return RoutePart(share, whole)
+    for k in range(riders, 0, -1):
+        if whole.trips_per_rider >= 1:
+            part = share * min(1.0, k * whole.trips_per_rider / whole.trips)
+        else:
+            part = share * k / whole.riders
+        estimate = fleet.estimate(item, part, vehicle_type)
+        if 0 < estimate.riders <= riders:
+            return RoutePart(part, estimate)
+    return None
 
 
 def _cover(
-    trips: int, rostered: list[PlanningRider], trip_s: float, settings: PlanningSettings
-) -> tuple[int, list[PlanningRider]]:
-    """(trips left uncovered, riders not needed) when the rostered riders, longest shift first, take
-    the trips."""
+    parts: Sequence[RoutePart], rostered: list[PlanningRider], settings: PlanningSettings
+) -> tuple[int, int, list[PlanningRider]]:
+    """(riders missing, trips left uncovered, riders not needed) when the rostered riders, longest
+    shift first, take the trips of the route's parts in turn (a rider drives one vehicle)."""
+    left = [p.estimate.trips for p in parts]
     idle: list[PlanningRider] = []
     for rider in sorted(rostered, key=lambda r: (-shift_seconds(r, settings), r.id)):
-        if trips <= 0:
+        n = next((i for i, trips in enumerate(left) if trips > 0), None)
+        if n is None:
             idle.append(rider)
             continue
-        trips -= max(1, int(shift_seconds(rider, settings) // trip_s)) if trip_s > 0 else trips
-    return max(0, trips), idle
+        trip_s = parts[n].estimate.trip_seconds
+        left[n] -= max(1, int(shift_seconds(rider, settings) // trip_s)) if trip_s > 0 else left[n]
+    short = uncovered = 0
+    for trips, part in zip(left, parts, strict=True):
+        if trips > 0:
+            uncovered += trips
+            per_rider = part.estimate.trips_per_rider
+            short += math.ceil(trips / per_rider) if per_rider else 1
+    return short, uncovered, idle
 
 
 def fleet_need(
@@ -244,19 +373,23 @@ def fleet_need(
 ) -> FleetNeed:
     """What `day` needs per route (one DayForecast per route of that day) against the rostered `riders`
     (those with a shift that day) and the hub's active `vehicles`."""
-    default_shift = shift_seconds(None, settings)
     types = _fleet_types(vehicles)
     available = {t: sum(1 for v in vehicles if v.type is t) for t in types}
+    fleet = _Fleet(available, types, travel, settings, shift_seconds(None, settings))
     work: list[_RouteWork] = []
     for fc in sorted(forecasts, key=lambda f: f.route_id):
-        reach = reaches.get(fc.route_id)
-        options = [
-            estimate_trips(fc.pickups, fc.packages, fc.weight_kg, reach, t, cap, travel, settings, default_shift)
-            for t, cap in types.items()
-        ]
-        options.sort(key=lambda o: (o.riders, o.trips, types[o.vehicle_type]))
-        work.append(_RouteWork(fc, options))
-    needed_vehicles, vehicle_short = _choose_vehicle_types(work, available)
+        item = _RouteWork(fc, reaches.get(fc.route_id), [])
+        item.options = sorted((fleet.estimate(item, 1.0, t) for t in types), key=lambda o: (o.riders, o.trips))
+        work.append(item)
+    _allocate_vehicles(work, fleet)
+    needed_vehicles: dict[VehicleType, int] = {}
+    vehicle_short: dict[VehicleType, int] = {}
+    for item in work:
+        for t in types:
+            if item.riders_on(t):
+                needed_vehicles[t] = needed_vehicles.get(t, 0) + item.riders_on(t)
+            if item.unequipped.get(t):
+                vehicle_short[t] = vehicle_short.get(t, 0) + item.unequipped[t]
 
     by_route: dict[str, list[PlanningRider]] = {}
     floating: list[str] = []
@@ -267,15 +400,13 @@ def fleet_need(
         else:
             by_route.setdefault(home, []).append(rider)
 
-    routes = tuple(
-        _route_need(item, reaches, by_route.get(item.forecast.route_id, []), types, travel, settings) for item in work
-    )
+    routes = tuple(_route_need(item, by_route.get(item.forecast.route_id, []), fleet) for item in work)
     # Riders rostered on routes with no forecast that day are idle too.
     forecast_routes = {r.route_id for r in routes}
     spare_elsewhere = [r.id for route, rs in sorted(by_route.items()) if route not in forecast_routes for r in rs]
     spare = sum(len(r.idle_riders) for r in routes) + len(floating) + len(spare_elsewhere)
     shortfall = max(0, sum(r.rider_shortfall for r in routes) - spare)
-    idle_vehicles = {t: max(0, n - needed_vehicles.get(t, 0)) for t, n in available.items()}
+    idle_vehicles = {t: max(0, n - needed_vehicles.get(t, 0) + vehicle_short.get(t, 0)) for t, n in available.items()}
     notes = _hub_notes(routes, floating, spare_elsewhere, shortfall, vehicle_short, idle_vehicles, types)
     return FleetNeed(
         hub_id=hub_id,
@@ -294,41 +425,38 @@ def fleet_need(
     )
 
 
-def _route_need(
-    item: _RouteWork,
-    reaches: Mapping[str, RouteReach],
-    rostered: list[PlanningRider],
-    types: Mapping[VehicleType, tuple[int, float]],
-    travel: GreatCircleTravelModel,
-    settings: PlanningSettings,
-) -> RouteFleetNeed:
-    fc, chosen = item.forecast, item.chosen
-    reach = reaches.get(fc.route_id)
+def _route_need(item: _RouteWork, rostered: list[PlanningRider], fleet: _Fleet) -> RouteFleetNeed:
+    fc = item.forecast
     notes: list[str] = []
-    if reach is None:
+    if item.reach is None:
         notes.append("no known location: travel to and within the route not counted")
-    if chosen is None:
-        if fc.pickups > 0 and not types:
+    if not item.parts:
+        if fc.pickups > 0 and not fleet.capacity:
             notes.append("the hub has no vehicle")
         return RouteFleetNeed(
             fc.route_id, fc.day, fc.pickups, fc.pickups_high, fc.packages, fc.weight_kg, None, 0, 0.0, 0, 0, 0,
-            tuple(sorted(r.id for r in rostered)), 0, tuple(sorted(r.id for r in rostered)), tuple(notes),
+            tuple(sorted(r.id for r in rostered)), 0, tuple(sorted(r.id for r in rostered)), (), tuple(notes),
         )  # fmt: skip
+    main = item.parts[0].estimate
+    riders = sum(p.estimate.riders for p in item.parts)
+    # The volume above the point forecast is counted on the main type, at its riders per volume.
     scale = fc.pickups_high / fc.pickups if fc.pickups > 0 else 0.0
-    high = estimate_trips(
-        fc.pickups_high, fc.packages * scale, fc.weight_kg * scale, reach, chosen.vehicle_type,
-        types[chosen.vehicle_type], travel, settings, shift_seconds(None, settings),
-    )  # fmt: skip
-    if chosen.trips_per_rider == 0:
-        notes.append(f"one trip ({chosen.trip_seconds / 60:.0f} min) is longer than a shift")
-    uncovered, idle = _cover(chosen.trips, rostered, chosen.trip_seconds, settings)
-    short = math.ceil(uncovered / chosen.trips_per_rider) if chosen.trips_per_rider else (1 if uncovered else 0)
+    extra = fleet.estimate(item, scale, main.vehicle_type).riders - fleet.estimate(item, 1.0, main.vehicle_type).riders
+    if len(item.parts) > 1:
+        mix = ", ".join(f"{p.estimate.riders} on {p.estimate.vehicle_type.value}" for p in item.parts)
+        notes.append(f"riders on more than one vehicle type ({mix}): no one type has enough vehicles left")
+    for vehicle_type, count in sorted(item.unequipped.items(), key=lambda i: i[0].value):
+        if count:
+            notes.append(f"no vehicle left for {count} rider(s) ({vehicle_type.value})")
+    if main.trips_per_rider == 0:
+        notes.append(f"one trip ({main.trip_seconds / 60:.0f} min) is longer than a shift")
+    short, uncovered, idle = _cover(item.parts, rostered, fleet.settings)
     if short:
         notes.append(f"short of {short} rider{'s' if short > 1 else ''} for {uncovered} trip(s)")
     if idle:
         notes.append(f"idle: {', '.join(sorted(r.id for r in idle))}")
-    if high.riders > chosen.riders:
-        notes.append(f"{high.riders} riders at the 80% upper bound ({fc.pickups_high:.0f} pickups)")
+    if extra > 0:
+        notes.append(f"{riders + extra} riders at the 80% upper bound ({fc.pickups_high:.0f} pickups)")
     return RouteFleetNeed(
         route_id=fc.route_id,
         day=fc.day,
@@ -336,15 +464,16 @@ def _route_need(
         pickups_high=fc.pickups_high,
         packages=fc.packages,
         weight_kg=fc.weight_kg,
-        vehicle_type=chosen.vehicle_type,
-        trips=chosen.trips,
-        trip_minutes=chosen.trip_seconds / 60,
-        trips_per_rider=chosen.trips_per_rider,
-        riders_needed=chosen.riders,
-        riders_needed_high=max(high.riders, chosen.riders),
+        vehicle_type=main.vehicle_type,
+        trips=sum(p.estimate.trips for p in item.parts),
+        trip_minutes=main.trip_seconds / 60,
+        trips_per_rider=main.trips_per_rider,
+        riders_needed=riders,
+        riders_needed_high=riders + max(0, extra),
         rostered_riders=tuple(sorted(r.id for r in rostered)),
         rider_shortfall=short,
         idle_riders=tuple(sorted(r.id for r in idle)),
+        vehicles=tuple((p.estimate.vehicle_type, p.estimate.riders) for p in item.parts),
         notes=tuple(notes),
     )
 

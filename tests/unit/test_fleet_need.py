@@ -3,6 +3,7 @@ hand, and the comparison with who is rostered (shortfalls, idle riders and vehic
 
 from __future__ import annotations
 
+import random
 from datetime import UTC, date, datetime, time
 
 import pytest
@@ -101,14 +102,14 @@ def test_reach_from_points():
 # -- the hub ---------------------------------------------------------------------------------------
 
 
-def test_each_route_gets_the_type_needing_fewest_riders_while_the_hub_has_it_and_shortfalls_are_named():
+def test_routes_move_off_a_type_the_hub_has_too_few_of_where_it_costs_least_and_shortfalls_are_named():
     forecasts = [
         # r1: 2 riders on a van (4 trips of 21,000 s, 2 a shift) or on bikes (30 trips of 2,800 s, 15 a shift)
         forecast("r1", 600, 1200, 1800.0, high=900),
-        # r2: 1 rider either way; a van needs fewer trips
+        # r2: 1 rider either way: 1 van trip or 3 bike trips
         forecast("r2", 100, 100, 100.0),
         forecast("r3", 0, 0, 0.0),
-        # r4: 1 rider; nobody rostered on it
+        # r4: 1 rider either way: 1 van trip or 8 bike trips; nobody rostered on it
         forecast("r4", 300, 300, 300.0),
     ]
     riders = [
@@ -123,19 +124,21 @@ def test_each_route_gets_the_type_needing_fewest_riders_while_the_hub_has_it_and
         riders, [van(), bike(1), bike(2), bike(3)], TRAVEL, SETTINGS,
     )  # fmt: skip
     routes = {r.route_id: r for r in need.routes}
-    # r1 needs the most riders and picks first: one van is not enough for 2 riders, so bikes.
+    # All three first ask for the van (fewest trips), the hub has one. Moving to bikes costs no rider
+    # anywhere; r1 frees two vans at once, so it moves first; then r2 (2 extra trips) rather than r4 (7).
     assert routes["r1"].vehicle_type is VehicleType.BIKE
     assert (routes["r1"].trips, routes["r1"].trips_per_rider, routes["r1"].riders_needed) == (30, 15, 2)
     assert routes["r1"].riders_needed_high == 3  # 900 pickups: 45 bike trips
     assert routes["r1"].rostered_riders == ("a", "b") and routes["r1"].rider_shortfall == 0
-    assert routes["r2"].vehicle_type is VehicleType.VAN and routes["r2"].idle_riders == ()
+    assert routes["r2"].vehicle_type is VehicleType.BIKE and routes["r2"].trips == 3
+    assert routes["r2"].idle_riders == () and routes["r2"].vehicles == ((VehicleType.BIKE, 1),)
     assert routes["r3"].vehicle_type is None and routes["r3"].idle_riders == ("d",)
-    # r4: the van is taken, so the last bike: 8 trips, 8 a shift; no one rostered on it.
-    assert routes["r4"].vehicle_type is VehicleType.BIKE and routes["r4"].trips == 8
-    assert routes["r4"].rider_shortfall == 1 and "short of 1 rider for 8 trip(s)" in routes["r4"].notes
+    assert routes["r4"].vehicle_type is VehicleType.VAN and routes["r4"].trips == 1
+    assert routes["r4"].rider_shortfall == 1 and "short of 1 rider for 1 trip(s)" in routes["r4"].notes
     # The hub: d (idle on r3) and f (floating) can take r4.
     assert need.floating_riders == ("f",) and need.rider_shortfall == 0
-    # at the upper bounds: r1 3, r2 1 (120 stops on the van), r4 2 (360 pickups: 9 bike trips, 8 a shift)
+    # at the upper bounds: r1 3, r2 1 (120 packages: 3 bike trips of 5,200 s), r4 2 (360 packages: 2 van
+    # trips of 180 x 120 + 180 x 10 = 23,400 s, one a shift)
     assert (need.riders_needed, need.riders_needed_high, need.riders_rostered) == (4, 6, 5)
     assert need.vehicles_needed == {VehicleType.BIKE: 3, VehicleType.VAN: 1}
     assert need.vehicle_shortfall == {} and need.idle_vehicles == {VehicleType.VAN: 0, VehicleType.BIKE: 0}
@@ -166,3 +169,93 @@ def test_idle_vehicles_and_a_hub_without_vehicles():
     assert need.idle_vehicles == {VehicleType.VAN: 1} and "1 VAN(s) idle" in need.notes
     bare = fleet_need("hub", DAY, [forecast("r1", 10, 10, 10.0)], {}, [], [], TRAVEL, SETTINGS)
     assert bare.routes[0].vehicle_type is None and "the hub has no vehicle" in bare.routes[0].notes
+
+
+# -- vehicles from what the hub has ----------------------------------------------------------------
+
+# 6 km from the depot: every trip drives 2 x 6,000 m x 1.5 = 18,000 m out and back, 3,600 s.
+FAR = RouteReach("x", 6000.0, 0.0)
+
+
+def three_wheeler(n: int) -> PlanningVehicle:
+    return PlanningVehicle(f"3w-{n}", VehicleType.THREE_WHEELER, 100, 300.0)
+
+
+def big_van(n: int) -> PlanningVehicle:
+    return PlanningVehicle(f"van-{n}", VehicleType.VAN, 300, 800.0)
+
+
+# x: 120 pickups, 2,400 packages, 1,200 kg. On vans 8 trips of 3,600 + 15 x 120 + 300 x 10 = 8,400 s,
+# 5 a shift: 2 riders. On three-wheelers 24 trips of 3,600 + 5 x 120 + 100 x 10 = 5,200 s, 8 a shift:
+# 3 riders. On bikes (40 packages, 60 kg) 60 trips of 3,600 + 2 x 120 + 40 x 10 = 4,240 s, 10 a shift: 6.
+BIG = forecast("x", 120, 2400, 1200.0, high=120)
+
+
+def test_a_route_no_single_type_can_take_shares_the_vehicles_left_instead_of_naming_vans_short():
+    need = fleet_need(
+        "hub", DAY, [BIG], {"x": FAR}, [], [big_van(1), three_wheeler(1), three_wheeler(2)] + [bike(n) for n in range(4)],
+        TRAVEL, SETTINGS,
+    )  # fmt: skip
+    route = need.routes[0]
+    # One van, two riders wanted on vans: 3 three-wheeler riders or 6 bikes do not fit either. The van
+    # rider drives 5 trips (5/8 of the day: 1,500 packages, 5 trips of 8,400 s); the other 3/8 (45 pickups,
+    # 900 packages, 450 kg) go on three-wheelers: 9 trips of 5,200 s, 8 a shift: 2 riders, 2 left.
+    assert route.vehicles == ((VehicleType.VAN, 1), (VehicleType.THREE_WHEELER, 2))
+    assert (route.vehicle_type, route.riders_needed, route.trips, route.trips_per_rider) == (VehicleType.VAN, 3, 14, 5)
+    assert (
+        route.notes[0]
+        == "riders on more than one vehicle type (1 on VAN, 2 on THREE_WHEELER): no one type has enough vehicles left"
+    )
+    assert need.vehicles_needed == {VehicleType.VAN: 1, VehicleType.THREE_WHEELER: 2}
+    assert need.vehicle_shortfall == {}
+    assert need.idle_vehicles == {VehicleType.VAN: 0, VehicleType.THREE_WHEELER: 0, VehicleType.BIKE: 4}
+    # With nobody rostered, the route is short of its three riders (5 van trips, then 9 three-wheeler trips).
+    assert route.rider_shortfall == 3 and "short of 3 riders for 14 trip(s)" in route.notes
+
+
+def test_vehicles_are_short_only_when_none_of_any_type_is_left():
+    need = fleet_need("hub", DAY, [BIG], {"x": FAR}, [], [big_van(1), three_wheeler(1)], TRAVEL, SETTINGS)
+    route = need.routes[0]
+    # The van keeps 5/8 of the day; the three-wheeler's one rider drives 8 trips: 1/3 of the day (40
+    # pickups, 800 packages). The rest goes back on vans: 2/3 of the day is 1,600 packages, 6 van trips
+    # of 3,600 + 13.3 x 120 + 266.7 x 10 = 7,867 s, 5 a shift: 2 riders, one of them without a vehicle.
+    assert route.vehicles == ((VehicleType.VAN, 2), (VehicleType.THREE_WHEELER, 1))
+    assert route.riders_needed == 3 and "no vehicle left for 1 rider(s) (VAN)" in route.notes
+    assert need.vehicles_needed == {VehicleType.VAN: 2, VehicleType.THREE_WHEELER: 1}
+    assert need.vehicle_shortfall == {VehicleType.VAN: 1} and "short of 1 VAN(s)" in need.notes
+    assert need.idle_vehicles == {VehicleType.VAN: 0, VehicleType.THREE_WHEELER: 0}
+
+
+def test_the_big_vehicles_go_where_they_save_the_most_riders_per_vehicle():
+    # y: 30 pickups, 600 packages: 1 rider on a van (2 trips) or on a three-wheeler (6 trips), 2 on bikes.
+    # z: 60 pickups, 1,200 packages: 1 on a van (4 trips), 2 on three-wheelers (12 trips), 3 on bikes.
+    small = forecast("y", 30, 600, 300.0, high=30)
+    medium = forecast("z", 60, 1200, 600.0, high=60)
+    reaches = {r: RouteReach(r, 6000.0, 0.0) for r in ("x", "y", "z")}
+    fleet = [big_van(1), big_van(2), three_wheeler(1), three_wheeler(2)] + [bike(n) for n in range(10)]
+    need = fleet_need("hub", DAY, [BIG, small, medium], reaches, [], fleet, TRAVEL, SETTINGS)
+    routes = {r.route_id: r for r in need.routes}
+    # All ask for vans (4 > 2). y moves to a three-wheeler at no cost; then z to bikes costs 2 riders for
+    # the one van freed and x to bikes 4 for two: z moves. x keeps both vans (it saves the most riders).
+    assert routes["x"].vehicles == ((VehicleType.VAN, 2),)
+    assert routes["y"].vehicles == ((VehicleType.THREE_WHEELER, 1),)
+    assert routes["z"].vehicles == ((VehicleType.BIKE, 3),)
+    assert need.riders_needed == 6 and need.vehicle_shortfall == {}
+
+
+def test_vehicles_given_never_exceed_the_hubs_and_are_short_only_with_none_idle():
+    rng = random.Random(7)
+    for _ in range(40):
+        forecasts = [
+            forecast(f"r{n}", p, p * rng.randint(1, 30), p * rng.uniform(0.5, 20))
+            for n, p in enumerate(rng.randint(0, 200) for _ in range(rng.randint(1, 8)))
+        ]
+        reaches = {f.route_id: RouteReach(f.route_id, rng.uniform(0, 9000), rng.uniform(0, 4)) for f in forecasts}
+        fleet = [big_van(n) for n in range(rng.randint(0, 3))] + [three_wheeler(n) for n in range(rng.randint(0, 4))]
+        fleet += [bike(n) for n in range(rng.randint(0, 12))]
+        need = fleet_need("hub", DAY, forecasts, reaches, [], fleet, TRAVEL, SETTINGS)
+        for t, available in need.vehicles_available.items():
+            assert need.vehicles_needed.get(t, 0) - need.vehicle_shortfall.get(t, 0) <= available
+        if any(need.vehicle_shortfall.values()):
+            assert not any(need.idle_vehicles.values())
+        assert need.riders_needed == sum(n for r in need.routes for _, n in r.vehicles)
