@@ -52,6 +52,9 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 TRACER_NAME = "firstmile.mesh"
+# The Kafka keys of the messages a PRODUCER or CONSUMER span covers (at most MAX_KEYS_PER_SPAN).
+MESSAGE_KEYS = "firstmile.message.keys"
+MAX_KEYS_PER_SPAN = 1000
 
 T = TypeVar("T")
 
@@ -305,13 +308,13 @@ class _PublishSpans:
         self._headers: dict[tuple[str, str], str | None] = {}
         if tracer is None:
             return
-        counts: dict[tuple[str, str], int] = {}
+        keys: dict[tuple[str, str], list[Any]] = {}
         for row in rows:
             if row.traceparent:
-                counts[(row.traceparent, row.topic)] = counts.get((row.traceparent, row.topic), 0) + 1
+                keys.setdefault((row.traceparent, row.topic), []).append(row.key)
         for row in rows:
             group = (row.traceparent, row.topic)
-            if group not in counts or group in self._spans:
+            if group not in keys or group in self._spans:
                 continue
             parent = parent_context(row.traceparent)
             if parent is None:
@@ -326,7 +329,8 @@ class _PublishSpans:
                     "messaging.system": "kafka",
                     "messaging.operation.type": "send",
                     "messaging.destination.name": row.topic,
-                    "messaging.batch.message_count": counts[group],
+                    "messaging.batch.message_count": len(keys[group]),
+                    MESSAGE_KEYS: _key_texts(keys[group]),
                 },
             )
             self._spans[group] = span
@@ -418,6 +422,7 @@ def _consumer_spans(
                 "messaging.batch.message_count": len(messages),
                 "messaging.kafka.offset": messages[0].offset,
                 "messaging.destination.partition.id": str(messages[0].partition),
+                MESSAGE_KEYS: _key_texts([msg.key for msg in messages]),
             },
         )
         spans.append(span)
@@ -427,6 +432,11 @@ def _consumer_spans(
                 if msg.key is not None:
                     parents[msg.key] = traceparent
     return spans, parents
+
+
+def _key_texts(keys: Sequence[Any]) -> list[str]:
+    """The Kafka keys (PUR ids, mostly) of a span's messages, so a PUR's trace can be found."""
+    return [bytes(key).decode(errors="replace") for key in keys[:MAX_KEYS_PER_SPAN] if key is not None]
 
 
 def _nanos(moment: datetime) -> int:

@@ -20,6 +20,7 @@ from opentelemetry.sdk.trace.sampling import ALWAYS_OFF, ALWAYS_ON, ParentBased,
 from opentelemetry.trace import SpanKind, StatusCode
 
 from mesh import tracing
+from mesh.commands import traces
 from mesh.config import ConfigError, TracingSettings, load
 from mesh.kafka import ConsumedMessage, EventHeaders
 
@@ -79,6 +80,7 @@ class Row:
     topic: str
     traceparent: str | None
     occurred_at: datetime
+    key: bytes = b"pur-1"
 
 
 # -- Kafka headers -------------------------------------------------------------------------------
@@ -297,6 +299,7 @@ def test_consumer_continues_each_messages_trace_and_its_outbox_rows_follow_by_ke
     assert first.attributes is not None
     assert first.attributes["messaging.consumer.group.name"] == "routing_svc"
     assert first.attributes["messaging.batch.message_count"] == 2
+    assert list(first.attributes[tracing.MESSAGE_KEYS]) == ["pur-1", "pur-4"], "a PUR's trace can be found"
     by_key = {row["key"]: row["traceparent"] for row in stamped}
     assert by_key[b"pur-1"] == by_key[b"pur-4"] == f"00-{TRACE_ID:032x}-{first.context.span_id:016x}-01"
     assert traceparent_parts(by_key[b"pur-2"])[:2] == (TRACE_ID + 1, consumers[TRACE_ID + 1].context.span_id)
@@ -351,3 +354,37 @@ def test_file_exporter_writes_one_json_span_per_line(monkeypatch: pytest.MonkeyP
     assert span["name"] == "pur.created.v1 publish"
     assert span["context"]["trace_id"] == f"0x{TRACE_ID:032x}"
     assert span["resource"]["attributes"]["service.name"] == "pur_svc"
+
+
+def test_traces_command_shows_a_trace_as_a_tree_and_finds_a_purs(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path = tmp_path / "traces.jsonl"
+    monkeypatch.setenv("FIRSTMILE_TRACING_EXPORTER", "file")
+    monkeypatch.setenv("FIRSTMILE_TRACING_FILE_PATH", str(path))
+    monkeypatch.setenv("FIRSTMILE_TRACING_SAMPLE_RATIO", "1")
+    stop = tracing.configure(load(TracingSettings), service="pur_svc")
+    try:
+
+        def create(request: Any, context: Any) -> None:
+            with tracing.publish_spans([Row("pur.created.v1", tracing.current_traceparent(), datetime.now(UTC))]) as h:
+                header = h(Row("pur.created.v1", tracing.current_traceparent(), datetime.now(UTC)))
+            tracing.traced_batch("routing_svc", lambda items: None)([(message(b"pur-7", header), None)])
+
+        handler = tracing.ServerSpanInterceptor().intercept_service(
+            lambda _: grpc.unary_unary_rpc_method_handler(create), call_details()
+        )
+        assert handler is not None
+        handler.unary_unary(None, FakeContext())
+    finally:
+        stop()
+    assert traces.main([str(path)]) == 0
+    [listed] = capsys.readouterr().out.splitlines()
+    assert "3 spans" in listed and "CreatePickupRequest" in listed
+    assert traces.main([str(path), "--pur", "pur-7"]) == 0
+    tree = capsys.readouterr().out.splitlines()[1:]
+    assert len(tree) == 3, tree
+    assert tree[0].startswith("+0.0 ms") and "SERVER" in tree[0]
+    assert tree[1].startswith("  +") and "PRODUCER  pur.created.v1 publish" in tree[1]
+    assert tree[2].startswith("    +") and "CONSUMER  pur.created.v1 process" in tree[2]
+    assert traces.main([str(path), "--pur", "pur-unknown"]) == 1
