@@ -31,7 +31,7 @@ rider of, else the route they drove most); riders with no route are the hub's fl
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from statistics import median
@@ -252,44 +252,55 @@ def _allocate_vehicles(work: Sequence[_RouteWork], fleet: _Fleet) -> None:
     busy = [item for item in work if item.options and item.options[0].riders > 0]
     for item in busy:
         item.parts = [RoutePart(1.0, item.options[0])]
-
-    def spare(vehicle_type: VehicleType) -> int:
-        return fleet.available.get(vehicle_type, 0) - sum(item.equipped_on(vehicle_type) for item in busy)
-
-    for vehicle_type in fleet.largest_first():
-        while spare(vehicle_type) < 0 and _move_cheapest_route(busy, vehicle_type, spare):
-            pass
-    for vehicle_type in fleet.largest_first():
-        on_type = [item for item in busy if item.riders_on(vehicle_type)]
-        for item in sorted(on_type, key=lambda i: (-i.riders_on(vehicle_type), i.forecast.route_id)):
-            if spare(vehicle_type) >= 0:
+    spare = _spare(busy, fleet)
+    for crowded in fleet.largest_first():
+        _move_cheapest_routes(busy, crowded, spare)
+    for crowded in fleet.largest_first():
+        on_type = [item for item in busy if item.riders_on(crowded)]
+        for item in sorted(on_type, key=lambda i: (-i.riders_on(crowded), i.forecast.route_id)):
+            if spare[crowded] >= 0:
                 break
-            _hand_over(item, vehicle_type, -spare(vehicle_type), spare, fleet)
+            before = {t: item.equipped_on(t) for t in spare}
+            _hand_over(item, crowded, -spare[crowded], spare, fleet)
+            for t in spare:
+                spare[t] -= item.equipped_on(t) - before[t]
 
 
-def _move_cheapest_route(busy: Sequence[_RouteWork], crowded: VehicleType, spare: Callable[[VehicleType], int]) -> bool:
-    """Move the route wholly on `crowded` whose move costs the fewest extra riders per vehicle of
-    `crowded` freed to another type with enough vehicles left (then the fewest extra riders, the most
-    vehicles freed, the fewest extra trips per vehicle freed); False when no route can move."""
+def _spare(busy: Sequence[_RouteWork], fleet: _Fleet) -> dict[VehicleType, int]:
+    """Vehicles of each type not yet given to a rider (negative: asked for beyond what the hub has)."""
+    return {t: n - sum(item.equipped_on(t) for item in busy) for t, n in fleet.available.items()}
+
+
+def _move_cheapest_routes(busy: Sequence[_RouteWork], crowded: VehicleType, spare: dict[VehicleType, int]) -> None:
+    """While `crowded` is asked for more vehicles than the hub has, move the route wholly on it whose move
+    costs the fewest extra riders per vehicle freed (then the fewest extra riders, the most vehicles
+    freed, the fewest extra trips per vehicle freed) to another type with enough vehicles left. A move's
+    cost never changes and vehicles left only shrink, so the moves are ranked once."""
+    if spare[crowded] >= 0:
+        return
     moves: list[tuple[tuple[float, int, int, float, str], _RouteWork, TripEstimate]] = []
     for item in busy:
         if len(item.parts) != 1 or item.parts[0].estimate.vehicle_type is not crowded:
             continue
         current = item.parts[0].estimate
         for option in item.options:
-            if option.vehicle_type is not crowded and option.riders <= spare(option.vehicle_type):
+            if option.vehicle_type is not crowded:
                 extra, freed = option.riders - current.riders, current.riders
                 rank = (extra / freed, extra, -freed, (option.trips - current.trips) / freed, item.forecast.route_id)
                 moves.append((rank, item, option))
-    if not moves:
-        return False
-    _, item, option = min(moves, key=lambda m: m[0])
-    item.parts = [RoutePart(1.0, option)]
-    return True
+    moves.sort(key=lambda m: m[0])
+    for _, item, option in moves:
+        if spare[crowded] >= 0:
+            return
+        current = item.parts[0].estimate
+        if current.vehicle_type is crowded and option.riders <= spare[option.vehicle_type]:
+            item.parts = [RoutePart(1.0, option)]
+            spare[crowded] += current.riders
+            spare[option.vehicle_type] -= option.riders
 
 
 def _hand_over(
-    item: _RouteWork, crowded: VehicleType, excess: int, spare: Callable[[VehicleType], int], fleet: _Fleet
+    item: _RouteWork, crowded: VehicleType, excess: int, spare: Mapping[VehicleType, int], fleet: _Fleet
 ) -> None:
     """Keep at most `riders - excess` of the route's riders on `crowded`, and put the share of its day
     the others would have driven on the vehicles left of its other types (fewest riders first) as far
@@ -300,7 +311,7 @@ def _hand_over(
     left = part.share - (kept.share if kept else 0.0)
     moved: list[RoutePart] = []
     for option in item.options:
-        free = spare(option.vehicle_type)
+        free = spare[option.vehicle_type]
         if left <= 1e-9 or option.vehicle_type is crowded or free <= 0:
             continue
         taken = _share_for(item, option.vehicle_type, left, free, fleet)
