@@ -370,12 +370,29 @@ def render_forecasts(
             f"{total.packages:>9,.0f} {total.weight_kg:>8,.0f} {recent.get('', 0.0):>13.0f}  "
             f"{hub_total.model[:24]:<24} {_mase(hub_total):>5} {_coverage(hub_total):>6}"
         )
+    held_out = hub_total.backtest_origins * hub_total.backtest_horizon
     lines.append(
         f"  (history {hub_total.history_start} .. {hub_total.history_end}, {hub_total.history_days} days; backtest: "
-        f"{hub_total.backtest_origins} origins x {hub_total.backtest_horizon} days; MASE < 1 beats repeating last "
-        "week, cover = share of held-out days inside the 80% interval)"
+        f"{hub_total.backtest_origins} origins x {hub_total.backtest_horizon} days; MASE = error on those "
+        f"{held_out} held-out days / the error repeating last week made in the history before them, so below 1 "
+        "is closer than that; cover = share of held-out days inside the 80% interval)"
     )
     return "\n".join(lines)
+
+
+def backtest_spread(need: dispatch_pb2.ForecastFleetNeedResponse) -> str:
+    """Every route's backtest MASE (as ForecastFleetNeed reports them) in one line: a few held-out weeks
+    make one route's MASE noisy, so the busiest routes are read against all of them."""
+    scores = sorted(r.backtest_mase for r in need.routes if r.HasField("backtest_mase"))
+    if not scores:
+        return "  (no route has a backtest MASE)"
+    p10, median, p90 = (float(np.percentile(scores, q)) for q in (10, 50, 90))
+    below = sum(1 for m in scores if m < 1)
+    return (
+        f"  all {len(scores)} routes with a backtest: MASE median {median:.2f} (10% of routes below {p10:.2f}, "
+        f"10% above {p90:.2f}), {below} of {len(scores)} below 1; over a few held-out weeks one route's MASE is "
+        "noisy: read a route against this spread"
+    )
 
 
 VEHICLE_WORDS = {
@@ -384,6 +401,15 @@ VEHICLE_WORDS = {
     dispatch_pb2.VEHICLE_TYPE_VAN: "van",
     dispatch_pb2.VEHICLE_TYPE_TRUCK: "truck",
 }
+
+
+MIXED_VEHICLES_NOTE = "riders on more than one vehicle type"
+
+
+def _vehicle_word(route: dispatch_pb2.RouteFleetNeed) -> str:
+    """The route's vehicle type, with "+" when it also drives others (no one type had enough left)."""
+    word = VEHICLE_WORDS.get(route.vehicle_type, "-")
+    return f"{word}+" if any(note.startswith(MIXED_VEHICLES_NOTE) for note in route.notes) else word
 
 
 def render_fleet_need(
@@ -407,12 +433,18 @@ def render_fleet_need(
         rostered = ", ".join(route.rostered_rider_ids) or "-"
         lines.append(
             f"  {route.route_id:<13} {route.forecast.pickups:>7.0f} "
-            f"{VEHICLE_WORDS.get(route.vehicle_type, '-'):<13} {route.trips:>5} {route.trip_minutes:>8.0f} "
+            f"{_vehicle_word(route):<13} {route.trips:>5} {route.trip_minutes:>8.0f} "
             f"{route.riders_needed:>6} {route.riders_needed_high:>9}  {rostered[:24]:<24} {route.rider_shortfall:>5}  "
             + (", ".join(route.idle_rider_ids) or "")
         )
     if len(shown) > BUSIEST_SHOWN + 12:
         lines.append(f"  ... and {len(shown) - BUSIEST_SHOWN - 12} more routes short or idle")
+    mixed = [r for r in need.routes if _vehicle_word(r).endswith("+")]
+    if mixed:
+        lines.append(
+            f"  (+: the route also drives other vehicle types, no one type having enough left: {len(mixed)} routes; "
+            "vehicles are given from those the hub has, and are short only when none of any type is left)"
+        )
     floating = ", ".join(f"{r} ({rider_names.get(r, '')})" for r in need.floating_rider_ids) or "none"
     lines.append(
         f"  hub: {need.riders_needed} riders needed ({need.riders_needed_high} at the 80% high), "
@@ -567,6 +599,7 @@ def look_ahead(
 
     rostered = sum(1 for e in roster if e.status == attendance_pb2.ATTENDANCE_STATUS_ROSTERED)
     need = wait_for_roster(clients, hub_id, tomorrow, events, rostered)
+    lines.append(backtest_spread(need))
     lines += ["", render_fleet_need(need, busiest, {rider_id: name for rider_id, name, _ in riders})]
     if need.riders_rostered < rostered:
         lines.append(

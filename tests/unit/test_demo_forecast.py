@@ -229,6 +229,19 @@ def test_the_forecast_is_printed_per_route_with_its_interval_model_and_mase():
     total = next(line for line in lines if "hub total" in line)
     assert "2320-3480" in total and " 2750 " in total
     assert "56 days" in lines[-1] and "4 origins x 7 days" in lines[-1]
+    # MASE is scaled by last week's error in the history, not on the held-out days: said so.
+    assert "28 held-out days / the error repeating last week made in the history before them" in lines[-1]
+
+
+def test_every_routes_backtest_mase_is_summed_up_so_one_route_is_read_against_the_spread():
+    need = dispatch_pb2.ForecastFleetNeedResponse()
+    for n, score in enumerate((0.5, 0.6, 0.7, 0.8, 0.9, 1.0, 1.1, 0.75, 0.85, 0.65)):
+        need.routes.add(route_id=f"R{n}", backtest_mase=score)
+    need.routes.add(route_id="R-new")  # no backtest: left out
+    line = forecast.backtest_spread(need)
+    assert "all 10 routes with a backtest: MASE median 0.78" in line
+    assert "10% of routes below 0.59, 10% above 1.01" in line and "8 of 10 below 1" in line
+    assert forecast.backtest_spread(dispatch_pb2.ForecastFleetNeedResponse()) == "  (no route has a backtest MASE)"
 
 
 def fleet_need() -> dispatch_pb2.ForecastFleetNeedResponse:
@@ -267,6 +280,20 @@ def test_the_fleet_need_names_shortfalls_idle_riders_and_vehicles():
     assert "  three-wheelers: 14 needed, 12 at the hub, 2 short" in lines
     assert "  bikes: 2 needed, 44 at the hub, 42 idle" in lines
     assert "  - BLR-KOR-R18 is short of 2 riders" in lines
+    assert not any(line.startswith("  (+:") for line in lines)
+
+
+def test_a_route_driving_more_than_one_vehicle_type_is_marked():
+    need = fleet_need()
+    need.routes[0].notes.append(
+        "riders on more than one vehicle type (2 on THREE_WHEELER, 1 on BIKE): no one type has enough vehicles left"
+    )
+    lines = forecast.render_fleet_need(need, ["BLR-KOR-R18"], {}).splitlines()
+    r18 = next(line for line in lines if line.strip().startswith("BLR-KOR-R18"))
+    assert r18.split()[2] == "three-wheeler+"
+    assert any(
+        line.startswith("  (+: the route also drives other vehicle types") and ": 1 routes;" in line for line in lines
+    )
 
 
 def test_the_picture_draws_history_and_forecast_beside_the_hubs_picture(tmp_path, rows):
