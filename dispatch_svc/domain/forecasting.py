@@ -69,9 +69,11 @@ class ForecastSettings:
     max_forecast_days: int = 28
     # Central probability of the interval (pickups_low, pickups_high).
     interval_level: float = 0.8
-    # Refit the chosen model on the whole history before forecasting; False forecasts with the
-    # parameters its backtest fitted (so the backtest judges exactly those), one fit per model less.
-    refit: bool = False
+    # Refit the chosen model on the whole history before forecasting. False forecasts with the
+    # parameters its backtest fitted before the earliest origin (one fit less), which leaves the
+    # backtest's weeks out of the parameters: 3 of 8 weeks on a short history, measurably worse
+    # forecasts on every benchmark suite (docs/dispatch.md, "Backtest").
+    refit: bool = True
 
     def __post_init__(self) -> None:
         if self.min_weeks_for_models < 2:
@@ -468,8 +470,9 @@ def forecast_series(
     taken out, then events put back into the forecast days; packages and kg from the recent ratios.
 
     `backtest`: a backtest already run on this very history and settings (stored by the caller): its
-    model is used without backtesting again, fitted on the same days as in the backtest, so the
-    forecast equals the one a fresh backtest would give. Ignored if it names no candidate."""
+    model is used without backtesting again, fitted on the days a fresh forecast fits it on (the whole
+    history, or with `refit` False the days before the backtest's earliest origin), so the forecast
+    equals a fresh one. Ignored if it names no candidate."""
     check_forecast_request(series, start, days, settings)
     recent = series.tail(settings.max_history_days)
     factors = event_multipliers(events, series.route_id, recent.start, len(recent))

@@ -218,6 +218,24 @@ def test_the_model_with_the_lowest_backtest_mase_is_chosen_and_a_failing_one_lef
     assert ranked[0][2].origins == 3 and ranked[0][2].horizon == 7
 
 
+def test_by_default_the_chosen_model_is_refitted_on_the_whole_history_for_its_forecast():
+    # No weekly pattern: a flat forecast at the level beats repeating last week, so the spy is chosen.
+    y = np.rint(50 + np.random.default_rng(5).normal(0, 4, 56)).astype(int)
+    s = series_of(y)
+    spy = Spy("flat", 50.0)
+    fresh = forecast_series(s, s.end + timedelta(days=1), 7, [spy], ForecastSettings())
+    assert fresh.model == "flat"
+    # Fitted once for the backtest (the 35 days before its earliest origin), then on all 56 days:
+    # the backtest's three weeks count in the parameters of the forecast.
+    assert spy.fitted_on == [35, 56] and spy.predicted_after[-1] == 56
+    again = Spy("flat", 50.0)
+    forecast_series(s, s.end + timedelta(days=1), 7, [again], ForecastSettings(), backtest=fresh.backtest)
+    assert again.fitted_on == [56]  # a stored backtest: no backtest again, the same refit
+    kept = Spy("flat", 50.0)
+    forecast_series(s, s.end + timedelta(days=1), 7, [kept], ForecastSettings(refit=False))
+    assert kept.fitted_on == [35]  # the backtest's parameters, on request
+
+
 # -- forecast_series -------------------------------------------------------------------------------
 
 
