@@ -505,7 +505,10 @@ def _hub_notes(
     if spare_elsewhere:
         notes.append(f"rostered on routes with nothing forecast: {', '.join(spare_elsewhere)}")
     notes.append(f"hub short of {shortfall} rider(s)" if shortfall else "hub: enough riders rostered")
-    notes += [f"short of {n} {t.value}(s)" for t, n in sorted(vehicle_short.items(), key=lambda i: i[0].value)]
+    notes += [
+        f"short of {n} {t.value}(s): every vehicle of the hub is given, riders counted on {t.value} have none"
+        for t, n in sorted(vehicle_short.items(), key=lambda i: i[0].value)
+    ]
     notes += [
         f"{n} {t.value}(s) idle" for t, n in sorted(idle_vehicles.items(), key=lambda i: i[0].value) if n and t in types
     ]

@@ -149,7 +149,10 @@ def test_the_hub_is_short_of_riders_and_vehicles_when_nobody_can_cover():
     forecasts = [forecast("r1", 100, 100, 100.0), forecast("r2", 100, 100, 100.0)]
     need = fleet_need("hub", DAY, forecasts, {}, [PlanningRider("a", {"r1": 1})], [bike(1)], TRAVEL, SETTINGS)
     assert need.rider_shortfall == 1 and "hub short of 1 rider(s)" in need.notes
-    assert need.vehicle_shortfall == {VehicleType.BIKE: 1} and "short of 1 BIKE(s)" in need.notes
+    assert (
+        need.vehicle_shortfall == {VehicleType.BIKE: 1}
+        and "short of 1 BIKE(s): every vehicle of the hub is given, riders counted on BIKE have none" in need.notes
+    )
     assert all("no known location" in r.notes[0] for r in need.routes)
 
 
@@ -222,7 +225,10 @@ def test_vehicles_are_short_only_when_none_of_any_type_is_left():
     assert route.vehicles == ((VehicleType.VAN, 2), (VehicleType.THREE_WHEELER, 1))
     assert route.riders_needed == 3 and "no vehicle left for 1 rider(s) (VAN)" in route.notes
     assert need.vehicles_needed == {VehicleType.VAN: 2, VehicleType.THREE_WHEELER: 1}
-    assert need.vehicle_shortfall == {VehicleType.VAN: 1} and "short of 1 VAN(s)" in need.notes
+    assert (
+        need.vehicle_shortfall == {VehicleType.VAN: 1}
+        and "short of 1 VAN(s): every vehicle of the hub is given, riders counted on VAN have none" in need.notes
+    )
     assert need.idle_vehicles == {VehicleType.VAN: 0, VehicleType.THREE_WHEELER: 0}
 
 
