@@ -296,6 +296,8 @@ def stamp_outbox_rows(rows: Sequence[dict[str, Any]]) -> None:
         return
     parents = _batch_parents.get()
     current = traceparent_of(trace.get_current_span())
+    if not parents and current is None:
+        return  # nothing to carry: the rows go without the column, as with tracing off
     for row in rows:
         row[TRACEPARENT] = parents.get(row["key"], current) if parents else current
 

@@ -141,13 +141,13 @@ def test_unsampled_traces_cost_no_header_and_no_row_value(unsampled: Spans) -> N
     def create(request: Any, context: Any) -> str:
         rows: list[dict[str, Any]] = [{"key": b"pur-1"}]
         tracing.stamp_outbox_rows(rows)
-        seen.append(rows[0]["traceparent"])
+        seen.append(rows[0].get("traceparent"))
         return "ok"
 
     handler = interceptor.intercept_service(lambda _: grpc.unary_unary_rpc_method_handler(create), call_details())
     assert handler is not None
     handler.unary_unary(None, FakeContext())
-    assert seen == [None]
+    assert seen == [None], "an unsampled call writes no trace context"
     assert unsampled.finished() == []
     handled = []
     tracing.traced_batch("g", handled.append)([(message(b"pur-1", UNSAMPLED), None)])
@@ -315,7 +315,7 @@ def test_a_failed_batch_marks_its_consumer_spans_and_leaves_no_context_behind(sp
     assert spans.one(SpanKind.CONSUMER).status.status_code is StatusCode.ERROR
     rows: list[dict[str, Any]] = [{"key": b"pur-1"}]
     tracing.stamp_outbox_rows(rows)
-    assert rows[0]["traceparent"] is None
+    assert rows == [{"key": b"pur-1"}], "no context outlives its batch"
 
 
 # -- settings and the file exporter --------------------------------------------------------------
@@ -388,3 +388,46 @@ def test_traces_command_shows_a_trace_as_a_tree_and_finds_a_purs(
     assert tree[1].startswith("  +") and "PRODUCER  pur.created.v1 publish" in tree[1]
     assert tree[2].startswith("    +") and "CONSUMER  pur.created.v1 process" in tree[2]
     assert traces.main([str(path), "--pur", "pur-unknown"]) == 1
+
+
+def test_otlp_exporter_delivers_spans_to_a_collector(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A stand-in collector (OTLP/gRPC TraceService on a local port) receives the spans."""
+    from concurrent import futures
+
+    from opentelemetry.proto.collector.trace.v1 import trace_service_pb2, trace_service_pb2_grpc
+
+    received: list[trace_service_pb2.ExportTraceServiceRequest] = []
+
+    class Collector(trace_service_pb2_grpc.TraceServiceServicer):
+        def Export(self, request: Any, context: Any) -> trace_service_pb2.ExportTraceServiceResponse:
+            received.append(request)
+            return trace_service_pb2.ExportTraceServiceResponse()
+
+    server = grpc.server(futures.ThreadPoolExecutor(max_workers=2))
+    trace_service_pb2_grpc.add_TraceServiceServicer_to_server(Collector(), server)
+    port = server.add_insecure_port("127.0.0.1:0")
+    server.start()
+    try:
+        monkeypatch.setenv("FIRSTMILE_TRACING_EXPORTER", "otlp")
+        monkeypatch.setenv("FIRSTMILE_TRACING_OTLP_ENDPOINT", f"http://127.0.0.1:{port}")
+        monkeypatch.setenv("FIRSTMILE_TRACING_SAMPLE_RATIO", "1")
+        stop = tracing.configure(load(TracingSettings), service="routing_svc")
+        try:
+            tracing.traced_batch("routing_svc", lambda items: None)([(message(b"pur-9", SAMPLED), None)])
+        finally:
+            stop()  # flushes
+    finally:
+        server.stop(0)
+    spans = [
+        (resource.resource, span)
+        for request in received
+        for resource in request.resource_spans
+        for scope in resource.scope_spans
+        for span in scope.spans
+    ]
+    assert len(spans) == 1
+    resource, span = spans[0]
+    assert span.name == "pur.created.v1 process"
+    assert span.trace_id == TRACE_ID.to_bytes(16, "big")
+    assert span.parent_span_id == PARENT_SPAN_ID.to_bytes(8, "big")
+    assert {a.key: a.value.string_value for a in resource.attributes}["service.name"] == "routing_svc"
