@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import logging
+import sys
+from collections.abc import Sequence
 from datetime import timedelta
 
 from attendance_adapter.adapters import orm
@@ -17,6 +19,7 @@ from attendance_adapter.service_layer.reader import AttendanceReader
 from mesh import tracing
 from mesh.config import MeshSettings
 from mesh.infrastructure import Infrastructure
+from mesh.roles import Role, parse_role
 from mesh.runtime import ServiceRuntime
 from mesh.service import run_service
 
@@ -52,7 +55,7 @@ def build_servicer(infra: Infrastructure, settings: Settings) -> AttendanceServi
     return AttendanceServicer(AttendanceReader(EmbeddedAttendanceSource(infra.session_factory), None, policy), uow)
 
 
-def build_runtime(mesh: MeshSettings, settings: Settings) -> ServiceRuntime:
+def build_runtime(mesh: MeshSettings, settings: Settings, role: Role = Role.ALL) -> ServiceRuntime:
     stop_tracing = tracing.configure(mesh, service=NAME)
     infra = Infrastructure.connect(mesh, service=NAME)
     return ServiceRuntime(
@@ -61,11 +64,12 @@ def build_runtime(mesh: MeshSettings, settings: Settings) -> ServiceRuntime:
         grpc_port=settings.grpc_port,
         metrics_port=settings.metrics_port,
         health_port=settings.health_port,
-        registrations=[registration(build_servicer(infra, settings))],
-        workers=[infra.outbox_relay(orm.outbox)],
+        registrations=[registration(build_servicer(infra, settings))] if role.serves_api else [],
+        workers=[infra.outbox_relay(orm.outbox)] if role.runs_workers else [],
         closers=[infra.close, stop_tracing],
     )
 
 
-def main() -> int:
-    return run_service(NAME, Settings, build_runtime)
+def main(argv: Sequence[str] | None = None) -> int:
+    role = parse_role(NAME, sys.argv[1:] if argv is None else argv)
+    return run_service(NAME, Settings, lambda mesh, settings: build_runtime(mesh, settings, role))

@@ -536,8 +536,18 @@ def throughput(args: argparse.Namespace, clients: MeshClients, collection: dict,
     return result
 
 
+def profiled_processes() -> list[str]:
+    """pur_svc and routing_svc, and their workers processes when infra.sh started the roles apart."""
+    names = []
+    for service in ("pur_svc", "routing_svc"):
+        names.append(service)
+        if c.service_pid(f"{service}-workers") is not None:
+            names.append(f"{service}-workers")
+    return names
+
+
 class Profile:
-    """With --profile: py-spy on pur_svc and routing_svc and pg_stat_activity sampling while the
+    """With --profile: py-spy on pur_svc and routing_svc (each of their processes) and pg_stat_activity sampling while the
     block runs, into <profile>/<label>/; `print_report()` prints the summaries afterwards."""
 
     def __init__(self, args: argparse.Namespace, label: str) -> None:
@@ -545,7 +555,7 @@ class Profile:
         self.activity = c.ActivitySampler(c.pg_dsn()) if self.enabled else None
         self._spy = (
             c.py_spy_record(
-                ("pur_svc", "routing_svc"), args.profile / label, rate=args.spy_rate, gil_only=not args.spy_all_threads
+                profiled_processes(), args.profile / label, rate=args.spy_rate, gil_only=not args.spy_all_threads
             )
             if self.enabled
             else None

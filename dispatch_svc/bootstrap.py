@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import sys
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from zoneinfo import ZoneInfo
 
@@ -26,6 +27,7 @@ from mesh.config import DatabaseSettings, MeshSettings
 from mesh.db import make_engine, make_session_factory
 from mesh.grpc_client import service_channel
 from mesh.infrastructure import Infrastructure
+from mesh.roles import Role, parse_role
 from mesh.runtime import ServiceRuntime, Worker
 from mesh.service import run_service
 
@@ -41,7 +43,7 @@ def auto_dispatch_policy(settings: Settings) -> AutoDispatchPolicy:
     )
 
 
-def build_runtime(mesh: MeshSettings, settings: Settings) -> ServiceRuntime:
+def build_runtime(mesh: MeshSettings, settings: Settings, role: Role = Role.ALL) -> ServiceRuntime:
     stop_tracing = tracing.configure(mesh, service=NAME)
     infra = Infrastructure.connect(mesh, service=NAME)
     # round_robin spreads calls over the adapter's pods when the address is a headless
@@ -57,10 +59,12 @@ def build_runtime(mesh: MeshSettings, settings: Settings) -> ServiceRuntime:
     forecaster = StatsforecastForecaster(settings.forecast_settings)
     # One LISTEN connection per process feeds every WatchOpenPickupsByRoute stream it serves.
     board = BoardFeed(uow, lambda: BoardListener(infra.engine))
-    consumers = consumer_workers(infra, uow, planning_settings=settings.planning_settings)
-    workers: list[Worker] = [infra.outbox_relay(orm.outbox), *consumers, board.worker()]
+    consumers = consumer_workers(infra, uow, planning_settings=settings.planning_settings) if role.runs_workers else []
+    workers: list[Worker] = [board.worker()] if role.serves_api else []
+    if role.runs_workers:
+        workers += [infra.outbox_relay(orm.outbox), *consumers]
     policy = auto_dispatch_policy(settings)
-    if policy.hubs:
+    if policy.hubs and role.runs_workers:
         workers.append(
             AutoDispatcher(
                 policy, uow, planner, settings.auto_dispatch_interval_seconds, settings.planning_settings
@@ -78,7 +82,9 @@ def build_runtime(mesh: MeshSettings, settings: Settings) -> ServiceRuntime:
                     uow, attendance, board, planner, settings.planning_settings, forecaster=forecaster, travel=travel
                 )
             )
-        ],
+        ]
+        if role.serves_api
+        else [],
         workers=workers,
         closers=[attendance.close, infra.close, stop_tracing],
     )
@@ -107,5 +113,6 @@ def build_planning_tools(database: DatabaseSettings, settings: Settings) -> Plan
     )
 
 
-def main() -> int:
-    return run_service(NAME, Settings, build_runtime)
+def main(argv: Sequence[str] | None = None) -> int:
+    role = parse_role(NAME, sys.argv[1:] if argv is None else argv)
+    return run_service(NAME, Settings, lambda mesh, settings: build_runtime(mesh, settings, role))

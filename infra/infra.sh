@@ -7,7 +7,9 @@
 #   infra/infra.sh install          install what is missing (second run: seconds)
 #   infra/infra.sh up               start PostgreSQL, Redis and Kafka
 #   infra/infra.sh prepare          apply migrations and create Kafka topics
-#   infra/infra.sh services-up      start the four services in the background
+#   infra/infra.sh services-up      start the four services in the background, two processes each:
+#                                   <svc> (role api: gRPC) and <svc>-workers (relay and consumers);
+#                                   FIRSTMILE_SPLIT_ROLES=0 starts one process per service (role all)
 #   infra/infra.sh services-down    stop them (SIGTERM: they drain first)
 #   infra/infra.sh down             stop services and infrastructure (data is kept)
 #   infra/infra.sh stop COMPONENT   stop one of postgres, redis, kafka (the others keep running);
@@ -37,6 +39,7 @@ KAFKA_SASL_PORT="${KAFKA_SASL_PORT:-$((KAFKA_PORT + 3))}"
 BUF_VERSION="1.75.0"
 GRPCURL_VERSION="v1.9.3"
 SERVICES=(pur_svc routing_svc dispatch_svc attendance_adapter)
+SPLIT_ROLES="${FIRSTMILE_SPLIT_ROLES:-1}"
 
 log() { printf '\033[1m[infra]\033[0m %s\n' "$*" >&2; }
 die() { printf '\033[31m[infra] %s\033[0m\n' "$*" >&2; exit 1; }
@@ -295,25 +298,51 @@ prepare() {
   "$VENV/bin/python" -m mesh.commands.topics
 }
 
-services_up() {
-  prepare
+# The processes of the services: with split roles `<svc>` serves gRPC (role api) and
+# `<svc>-workers` runs the relay and consumers; otherwise `<svc>` runs both (role all).
+processes() {
   local svc
   for svc in "${SERVICES[@]}"; do
-    if pid_alive "$RUN/$svc.pid"; then log "$svc already running"; continue; fi
-    log "$svc: starting (log: $LOGS/$svc.log)"
-    setsid nohup "$VENV/bin/python" -m "$svc" >"$LOGS/$svc.log" 2>&1 </dev/null &
-    echo $! >"$RUN/$svc.pid"
+    echo "$svc"
+    if [ "$SPLIT_ROLES" = 1 ]; then echo "$svc-workers"; fi
   done
-  for svc in "${SERVICES[@]}"; do
-    wait_for 60 "$svc to serve" service_serving "$svc"
+}
+
+process_role() {
+  case "$1" in
+    *-workers) echo workers ;;
+    *) if [ "$SPLIT_ROLES" = 1 ]; then echo api; else echo all; fi ;;
+  esac
+}
+
+services_up() {
+  prepare
+  local proc svc prefix
+  for proc in $(processes); do
+    if pid_alive "$RUN/$proc.pid"; then log "$proc already running"; continue; fi
+    svc="${proc%-workers}"
+    prefix="${svc^^}"
+    log "$proc: starting, role $(process_role "$proc") (log: $LOGS/$proc.log)"
+    # The workers' gRPC server answers health checks only; its ports sit 10 above the api's.
+    env "${prefix}_GRPC_PORT=$(service_port "$proc")" "${prefix}_METRICS_PORT=$(metrics_port "$proc")" \
+      setsid nohup "$VENV/bin/python" -m "$svc" "$(process_role "$proc")" >"$LOGS/$proc.log" 2>&1 </dev/null &
+    echo $! >"$RUN/$proc.pid"
+  done
+  for proc in $(processes); do
+    wait_for 60 "$proc to serve" service_serving "$proc"
   done
 }
 
 service_port() {
-  case "$1" in
-    pur_svc) echo 50051 ;; routing_svc) echo 50052 ;; dispatch_svc) echo 50053 ;; attendance_adapter) echo 50054 ;;
+  local offset=0
+  case "$1" in *-workers) offset=10 ;; esac
+  case "${1%-workers}" in
+    pur_svc) echo $((50051 + offset)) ;; routing_svc) echo $((50052 + offset)) ;;
+    dispatch_svc) echo $((50053 + offset)) ;; attendance_adapter) echo $((50054 + offset)) ;;
   esac
 }
+
+metrics_port() { echo $(($(service_port "$1") - 50051 + 9101)); }
 
 service_serving() {
   pid_alive "$RUN/$1.pid" || die "$1 exited; see $LOGS/$1.log"
@@ -321,14 +350,19 @@ service_serving() {
 }
 
 services_down() {
-  local svc pid
-  for svc in "${SERVICES[@]}"; do
-    pid_alive "$RUN/$svc.pid" || continue
-    pid="$(cat "$RUN/$svc.pid")"
-    log "$svc: stopping"
+  local proc pid
+  # Every process either layout may have left running.
+  for proc in $(SPLIT_ROLES=1 processes); do
+    pid_alive "$RUN/$proc.pid" || continue
+    pid="$(cat "$RUN/$proc.pid")"
+    log "$proc: stopping"
     kill -TERM "$pid"
-    wait_for 45 "$svc to stop" bash -c "! kill -0 $pid 2>/dev/null"
-    rm -f "$RUN/$svc.pid"
+  done
+  for proc in $(SPLIT_ROLES=1 processes); do
+    pid_alive "$RUN/$proc.pid" || { rm -f "$RUN/$proc.pid"; continue; }
+    pid="$(cat "$RUN/$proc.pid")"
+    wait_for 45 "$proc to stop" bash -c "! kill -0 $pid 2>/dev/null"
+    rm -f "$RUN/$proc.pid"
   done
 }
 
@@ -341,12 +375,12 @@ cmd_status() {
   printf '%-20s %-8s %s\n' redis "$state" "localhost:$REDIS_PORT"
   if pid_alive "$RUN/kafka.pid"; then state=running; else state=stopped; fi
   printf '%-20s %-8s %s\n' kafka "$state" "localhost:$KAFKA_PORT"
-  local svc
-  for svc in "${SERVICES[@]}"; do
-    if pid_alive "$RUN/$svc.pid"; then
-      if service_serving "$svc" 2>/dev/null; then state=SERVING; else state=running; fi
+  local proc
+  for proc in $(processes); do
+    if pid_alive "$RUN/$proc.pid"; then
+      if service_serving "$proc" 2>/dev/null; then state=SERVING; else state=running; fi
     else state=stopped; fi
-    printf '%-20s %-8s %s\n' "$svc" "$state" "localhost:$(service_port "$svc")"
+    printf '%-36s %-8s %s\n' "$proc ($(process_role "$proc"))" "$state" "localhost:$(service_port "$proc")"
   done
 }
 

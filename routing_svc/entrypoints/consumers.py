@@ -73,7 +73,11 @@ def consumer_workers(
     registry: IndexRegistry,
     *,
     replica_id: str | None = None,
+    route_pickups: bool = True,
 ) -> list[Worker]:
+    """The map-change consumer every process with a registry needs, and (`route_pickups`) the
+    pur.created.v1 consumer of the workers."""
+
     def pickups(items: list[tuple[ConsumedMessage, RoutePickup]]) -> None:
         handlers.route_pickups(uow_factory(), registry, [request for _, request in items])
 
@@ -81,9 +85,11 @@ def consumer_workers(
         load_map_changes(registry, [change for _, change in items])
 
     index_group = INDEX_GROUP_PREFIX + (replica_id or uuid.uuid4().hex[:12])
-    return [
-        infra.consumer(GROUP, PUR_CREATED, decode_pickup_requested, pickups, max_batch=PICKUP_BATCH),
+    workers = [
         infra.consumer(
             index_group, ROUTING_MAP_CHANGES, decode_map_change, map_changes, max_batch=100, auto_offset_reset="latest"
-        ),
+        )
     ]
+    if route_pickups:
+        workers.insert(0, infra.consumer(GROUP, PUR_CREATED, decode_pickup_requested, pickups, max_batch=PICKUP_BATCH))
+    return workers
