@@ -244,6 +244,27 @@ def test_streaming_call_span_lasts_the_stream(spans: Spans) -> None:
     assert seen == [f"00-{TRACE_ID:032x}-{server.context.span_id:016x}-01"] * 3
 
 
+def test_a_cancelled_stream_closes_the_servicers_stream_and_ends_its_span(spans: Spans) -> None:
+    closed: list[bool] = []
+
+    def watch(request: Any, context: Any) -> Iterator[int]:
+        try:
+            yield from range(100)
+        finally:
+            closed.append(True)
+
+    handler = tracing.ServerSpanInterceptor().intercept_service(
+        lambda _: grpc.unary_stream_rpc_method_handler(watch), call_details(SAMPLED)
+    )
+    assert handler is not None
+    stream = handler.unary_stream(None, FakeContext())
+    assert next(stream) == 0
+    stream.close()  # what grpcio does when the client cancels
+    assert closed == [True]
+    server = spans.one(SpanKind.SERVER)
+    assert server.status.status_code is StatusCode.UNSET
+
+
 # -- relay and consumers -------------------------------------------------------------------------
 
 
