@@ -61,7 +61,7 @@ class Settings(ServiceSettings):
     forecast_max_days: int = Field(default=28, ge=1, le=366)
     forecast_interval_level: float = Field(default=0.8, gt=0, lt=1)
     # Refit the chosen model on the whole history (else forecast with the backtested parameters).
-    forecast_refit: bool = False
+    forecast_refit: bool = True
 
     @field_validator("auto_dispatch_hubs")
     @classmethod
