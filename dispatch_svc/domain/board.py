@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from datetime import date
-from typing import NamedTuple
+from typing import Generic, NamedTuple, TypeVar
 
 
 class BoardChange(NamedTuple):
@@ -38,9 +38,13 @@ def routes_changed(changes: Iterable[BoardChange], hub_id: str, pickup_date: dat
     return {c.route_id for c in changes if c.concerns(hub_id, pickup_date)}
 
 
-class BoardModel:
-    """One board kept in memory: each route's group as the bytes sent for it (None: the route has
-    no group, nothing open and no open dispatch), with the number of the read it came from.
+Group = TypeVar("Group")
+
+
+class BoardModel(Generic[Group]):
+    """One board kept in memory: each route's group as sent (None: the route has no group, nothing
+    open and no open dispatch), with the number of the read it came from. Groups are compared with
+    `==` to tell what changed.
 
     Reads are numbered before they start, so a read with a greater number saw at least every change
     committed before a read with a smaller one started. Each route keeps the group of the greatest
@@ -50,19 +54,19 @@ class BoardModel:
     """
 
     def __init__(self) -> None:
-        self._entries: dict[str, tuple[int, bytes | None]] = {}
+        self._entries: dict[str, tuple[int, Group | None]] = {}
         self.loaded = False
 
-    def load(self, number: int, groups: Mapping[str, bytes]) -> list[tuple[str, bytes | None]]:
+    def load(self, number: int, groups: Mapping[str, Group]) -> list[tuple[str, Group | None]]:
         """The whole board as read by read `number`; returns what changed, as `apply` does."""
         changed = self.apply(number, {route_id: groups.get(route_id) for route_id in {*self._entries, *groups}})
         self.loaded = True
         return changed
 
-    def apply(self, number: int, groups: Mapping[str, bytes | None]) -> list[tuple[str, bytes | None]]:
+    def apply(self, number: int, groups: Mapping[str, Group | None]) -> list[tuple[str, Group | None]]:
         """Some routes as read by read `number`. Returns (route, group) for each group that changed,
         sorted by route; the group is None for a route whose group left the board."""
-        changed: list[tuple[str, bytes | None]] = []
+        changed: list[tuple[str, Group | None]] = []
         for route_id in sorted(groups):
             held = self._entries.get(route_id)
             if held is not None and held[0] > number:
@@ -76,10 +80,10 @@ class BoardModel:
     def invalidate(self) -> None:
         self.loaded = False
 
-    def groups(self) -> list[bytes]:
+    def groups(self) -> list[Group]:
         """Every group on the board, by route."""
         return [group for _, (_, group) in sorted(self._entries.items()) if group is not None]
 
-    def group(self, route_id: str) -> bytes | None:
+    def group(self, route_id: str) -> Group | None:
         held = self._entries.get(route_id)
         return held[1] if held else None

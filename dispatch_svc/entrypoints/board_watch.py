@@ -37,6 +37,7 @@ import threading
 import time
 import uuid
 from collections.abc import Callable, Collection, Iterable, Iterator
+from dataclasses import dataclass
 from datetime import date
 from typing import Protocol, cast
 
@@ -61,8 +62,6 @@ SYNC_SECONDS = 1.0
 KEEP_SECONDS = 60.0
 # ...and at most this many such boards (the least recently listed go first).
 MAX_UNWATCHED_BOARDS = 16
-
-Changed = list[tuple[str, bytes | None]]
 
 
 class ChangeSource(Protocol):
@@ -113,6 +112,39 @@ def list_response(groups: Iterable[bytes]) -> bytes:
 
 def _left(route_id: str) -> bytes:
     return dispatch_pb2.RouteGroup(route_id=route_id).SerializeToString()
+
+
+_PICKUPS = _length_delimited_tag(dispatch_pb2.RouteGroup.PICKUPS_FIELD_NUMBER)
+
+
+@dataclass(frozen=True)
+class EncodedGroup:
+    """A RouteGroup encoded with its pickups last, and where each pickup's field ends, so the
+    group with only its first N pickups (a listing's pickups_per_route_limit) is a slice."""
+
+    data: bytes
+    pickup_ends: tuple[int, ...]
+
+    @classmethod
+    def of(cls, message: dispatch_pb2.RouteGroup) -> EncodedGroup:
+        pickups = [pickup.SerializeToString() for pickup in message.pickups]
+        message.ClearField("pickups")
+        parts = [message.SerializeToString()]
+        ends, end = [], len(parts[0])
+        for pickup in pickups:
+            parts.append(_PICKUPS + _varint(len(pickup)) + pickup)
+            end += len(parts[-1])
+            ends.append(end)
+        return cls(b"".join(parts), tuple(ends))
+
+    def first(self, pickups: int) -> bytes:
+        """The group with its first `pickups` pickups (every one when 0); its totals stay whole."""
+        if pickups <= 0 or pickups >= len(self.pickup_ends):
+            return self.data
+        return self.data[: self.pickup_ends[pickups - 1]]
+
+
+Changed = list[tuple[str, EncodedGroup | None]]
 
 
 def sends_encoded(server: grpc.Server, methods: Collection[str]) -> grpc.Server:
@@ -212,7 +244,9 @@ class BoardWatch:
                 continue
             if changed is None:
                 continue  # woken: the call ended
-            yield watch_response((group or _left(route_id) for route_id, group in changed), snapshot=False)
+            yield watch_response(
+                (group.data if group else _left(route_id) for route_id, group in changed), snapshot=False
+            )
 
     def took_snapshot(self) -> None:
         """Called with the board's lock held, as the snapshot is taken."""
@@ -224,7 +258,7 @@ class _Board:
     def __init__(self, hub_id: str, pickup_date: date) -> None:
         self.hub_id = hub_id
         self.pickup_date = pickup_date
-        self.model = BoardModel()
+        self.model: BoardModel[EncodedGroup] = BoardModel()
         self.lock = threading.Lock()  # the model and the watchers' queues change together
         self.loading = threading.Lock()  # one load at a time
         self.watches: list[BoardWatch] = []
@@ -318,21 +352,28 @@ class BoardFeed:
         self._make_current(board)
         with board.lock:
             watch.took_snapshot()
-            return board.model.groups()
+            return [group.data for group in board.model.groups()]
 
-    def listing(self, hub_id: str, pickup_date: date, route_id: str = "") -> bytes | None:
-        """ListOpenPickupsByRoute without a limit (every group, or `route_id`'s), encoded, current
-        as of this call; None when this process does not listen (the caller reads the database)."""
+    def listing(self, hub_id: str, pickup_date: date, route_id: str = "", per_route_limit: int = 0) -> bytes | None:
+        """ListOpenPickupsByRoute (every group, or `route_id`'s; each with its first
+        `per_route_limit` pickups, all when 0), encoded, current as of this call. None when this
+        process does not listen, or for a limited listing of a board it does not keep already (a
+        large hub's board is listed with a limit: loading all of it would cost more than the
+        limited query): the caller reads the database."""
         if not self.listening.is_set():
             return None
         with self._lock:
+            if per_route_limit and (hub_id, pickup_date) not in self._boards:
+                return None
             board = self._board(hub_id, pickup_date)
         self._make_current(board)
         with board.lock:
             if route_id:
                 group = board.model.group(route_id)
-                return list_response([group] if group is not None else [])
-            return list_response(board.model.groups())
+                groups = [group] if group is not None else []
+            else:
+                groups = board.model.groups()
+            return list_response(group.first(per_route_limit) for group in groups)
 
     def _board(self, hub_id: str, pickup_date: date) -> _Board:
         """With self._lock held."""
@@ -347,6 +388,9 @@ class BoardFeed:
         if board.model.loaded and self._sync() and board.model.loaded:
             return
         with board.loading:
+            # Loaded meanwhile by another reader: current once this reader's own mark is heard.
+            if board.model.loaded and self._sync() and board.model.loaded:
+                return
             epoch = self._epoch
             number, groups = self.read(board.hub_id, board.pickup_date, None)
             with board.lock:
@@ -371,11 +415,13 @@ class BoardFeed:
         finally:
             self._marks.pop(token, None)
 
-    def read(self, hub_id: str, pickup_date: date, route_ids: Collection[str] | None) -> tuple[int, dict[str, bytes]]:
+    def read(
+        self, hub_id: str, pickup_date: date, route_ids: Collection[str] | None
+    ) -> tuple[int, dict[str, EncodedGroup]]:
         """(the read's number, each route's group encoded); the whole board when `route_ids` is None."""
         number = next(self._numbers)
         views = handlers.board_groups(self._uow(), hub_id, pickup_date, route_ids)
-        return number, {view.route_id: route_group_to_proto(view).SerializeToString() for view in views}
+        return number, {view.route_id: EncodedGroup.of(route_group_to_proto(view)) for view in views}
 
     # -- the feed (the worker's thread) ----------------------------------------------------------
 

@@ -179,7 +179,7 @@ class DispatchServicer(dispatch_pb2_grpc.DispatchServiceServicer):
         if not 0 <= request.pickups_per_route_limit <= MAX_PICKUPS_PER_ROUTE:
             raise InvalidArgument(f"pickups_per_route_limit must be between 0 and {MAX_PICKUPS_PER_ROUTE}")
         current_caller().require_hub(hub_id)
-        kept = None if request.pickups_per_route_limit else self._board.listing(hub_id, pickup_date, route_id)
+        kept = self._board.listing(hub_id, pickup_date, route_id, request.pickups_per_route_limit)
         if kept is not None:
             return kept  # encoded, from the board kept in memory (entrypoints.board_watch)
         groups = handlers.list_open_pickups(self._uow(), hub_id, pickup_date, route_id, request.pickups_per_route_limit)

@@ -23,6 +23,7 @@ from alembic.migration import MigrationContext
 
 from dispatch_svc.adapters import orm
 from dispatch_svc.adapters.board_channel import BoardListener
+from dispatch_svc.adapters.messages import route_group_to_proto
 from dispatch_svc.adapters.unit_of_work import SqlAlchemyDispatchUnitOfWork
 from dispatch_svc.domain.board import BoardChange
 from dispatch_svc.domain.model import Rider, Vehicle, VehicleType
@@ -295,6 +296,15 @@ def test_a_change_committed_through_one_replica_is_in_every_read_of_the_other_ma
             ("R1", 7, 2),
             ("R2", 7, 2),
         ]
+        # What memory answers is what the database answers.
+        for limit in (0, 2):
+            from_database = handlers.list_open_pickups(a.uow(), hub, TODAY, per_route_limit=limit)
+            assert stub.ListOpenPickupsByRoute(
+                dispatch_pb2.ListOpenPickupsByRouteRequest(
+                    hub_id=hub, pickup_date=TODAY.isoformat(), pickups_per_route_limit=limit
+                ),
+                timeout=TIMEOUT,
+            ) == dispatch_pb2.ListOpenPickupsByRouteResponse(groups=[route_group_to_proto(g) for g in from_database])
     handlers.apply_pur_changes(a.uow(), [pur_snapshot(f"{hub}-p99", hub=hub, day=TODAY, route="R9")])
     watcher = Stream(b.server_address, hub)  # a watch begun after the commit: its snapshot holds it
     try:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Iterator
+from copy import copy
 from datetime import date, timedelta
 from functools import partial
 
@@ -18,7 +19,7 @@ from dispatch_svc.domain.board import BoardChange, BoardModel, Heard
 from dispatch_svc.domain.model import PickupMove, PickupStatus, Reassignment, Rider, Vehicle, VehicleType
 from dispatch_svc.domain.routes import RouteMapChange, RouteSummary
 from dispatch_svc.entrypoints import board_watch
-from dispatch_svc.entrypoints.board_watch import BoardFeed, list_response, watch_response
+from dispatch_svc.entrypoints.board_watch import BoardFeed, EncodedGroup, list_response, watch_response
 from dispatch_svc.entrypoints.consumers import decode_map_change
 from dispatch_svc.entrypoints.grpc_api import ACCESS, DispatchServicer
 from dispatch_svc.service_layer import handlers
@@ -625,3 +626,34 @@ def test_responses_made_of_encoded_groups_are_the_messages_themselves():
             expected
         )
     assert list_response(encoded) == dispatch_pb2.ListOpenPickupsByRouteResponse(groups=groups).SerializeToString()
+
+
+def test_a_group_kept_encoded_gives_its_first_pickups_with_its_whole_totals():
+    group = dispatch_pb2.RouteGroup(
+        route_id="R1",
+        pur_count=300,
+        queued_count=200,
+        pickups=[{"pur_id": f"p{i}", "location": {"lat": 12.9, "lng": 77.6}} for i in range(300)],
+        open_dispatch={"id": "d1", "pur_ids": ["p250"]},
+    )
+    encoded = EncodedGroup.of(copy(group))
+    assert dispatch_pb2.RouteGroup.FromString(encoded.data) == group
+    for limit, expected in ((0, 300), (1, 1), (20, 20), (299, 299), (300, 300), (1000, 300)):
+        first = dispatch_pb2.RouteGroup.FromString(encoded.first(limit))
+        assert [p.pur_id for p in first.pickups] == [p.pur_id for p in group.pickups[:expected]]
+        first.ClearField("pickups")
+        whole = copy(group)
+        whole.ClearField("pickups")
+        assert first == whole
+    empty = EncodedGroup.of(dispatch_pb2.RouteGroup(route_id="R2", open_dispatch={"id": "d2"}))
+    assert empty.first(5) == empty.data and empty.pickup_ends == ()
+
+
+def test_a_limited_listing_comes_from_memory_only_for_a_board_kept_already(uow, running_feed):
+    feed, loads = running_feed
+    handlers.apply_pur_changes(uow(), [routed(f"p{i}") for i in range(5)])
+    assert feed.listing(HUB, TODAY, per_route_limit=2) is None and loads == []
+    assert listed(feed)[0][2] == 5
+    handlers.apply_pur_changes(uow(), [routed("p9")])
+    limited = dispatch_pb2.ListOpenPickupsByRouteResponse.FromString(feed.listing(HUB, TODAY, per_route_limit=2))
+    assert summary_of(limited) == [("R1", "", 6, 6, 0, 2)] and loads == [(HUB, TODAY)]
