@@ -72,6 +72,8 @@ _SERVER_ERRORS = frozenset(
     }
 )
 
+_INFRASTRUCTURE_METHODS = ("/grpc.health.", "/grpc.reflection.")
+
 _tracer: Tracer | None = None
 _provider: TracerProvider | None = None
 # While a consumer batch is handled: Kafka key -> traceparent of the CONSUMER span of that key's
@@ -219,9 +221,10 @@ class ServerSpanInterceptor(grpc.ServerInterceptor):
     ) -> Handler | None:
         handler = continuation(handler_call_details)
         tracer = _tracer
-        if handler is None or tracer is None:
-            return handler
         full_method = handler_call_details.method
+        # Health probes and reflection (grpc.*) are not requests of the mesh: no trace of their own.
+        if handler is None or tracer is None or full_method.startswith(_INFRASTRUCTURE_METHODS):
+            return handler
         service, _, method = full_method.lstrip("/").rpartition("/")
         metadata = handler_call_details.invocation_metadata or ()
         incoming = next((value for key, value in metadata if key == TRACEPARENT), None)

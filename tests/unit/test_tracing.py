@@ -227,6 +227,16 @@ def test_a_refused_argument_is_not_an_error_of_the_server(spans: Spans) -> None:
     assert server.attributes is not None and server.attributes["rpc.grpc.status_code"] == 3
 
 
+@pytest.mark.parametrize(
+    "method", ["/grpc.health.v1.Health/Check", "/grpc.reflection.v1alpha.ServerReflection/ServerReflectionInfo"]
+)
+def test_health_probes_and_reflection_are_not_traced(spans: Spans, method: str) -> None:
+    handler = grpc.unary_unary_rpc_method_handler(lambda request, context: "SERVING")
+    intercepted = tracing.ServerSpanInterceptor().intercept_service(lambda _: handler, CallDetails(method, ()))
+    assert intercepted is handler
+    assert spans.finished() == []
+
+
 def test_streaming_call_span_lasts_the_stream(spans: Spans) -> None:
     seen: list[str | None] = []
 
