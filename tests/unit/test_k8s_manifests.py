@@ -160,12 +160,24 @@ class Rendered:
 
     @functools.cached_property
     def deployments(self) -> dict[str, Workload]:
-        """Service package (from `python -m <package>`) -> its Deployment."""
+        """Service package (from `python -m <package> api`) -> the Deployment serving its gRPC API."""
+        return self._deployments_of_role("api")
+
+    @functools.cached_property
+    def workers(self) -> dict[str, Workload]:
+        """Service package -> the Deployment of its relay and consumers (`python -m <package> workers`)."""
+        return self._deployments_of_role("workers")
+
+    @property
+    def all_deployments(self) -> list[Workload]:
+        return [*self.deployments.values(), *self.workers.values()]
+
+    def _deployments_of_role(self, role: str) -> dict[str, Workload]:
         found: dict[str, Workload] = {}
         for w in self.workloads:
-            if w.kind == "Deployment":
+            if w.kind == "Deployment" and role_of(server(w)) == role:
                 module = module_of(server(w))
-                assert module not in found, f"{self.overlay}: two Deployments run {module}"
+                assert module not in found, f"{self.overlay}: two Deployments run {module} {role}"
                 found[module] = w
         return found
 
@@ -215,6 +227,12 @@ def module_of(container: dict[str, Any]) -> str:
     command = container.get("command", []) + container.get("args", [])
     assert command[:2] == ["python", "-m"], f"{container['name']}: expected `python -m <module>`, got {command}"
     return command[2]
+
+
+def role_of(container: dict[str, Any]) -> str:
+    """The role a service container runs (mesh/roles.py): its one argument after the module."""
+    command = container.get("command", []) + container.get("args", [])
+    return command[3] if len(command) > 3 else ""
 
 
 def server(workload: Workload) -> dict[str, Any]:
@@ -323,6 +341,15 @@ def test_strict_schema_validation_offline(k8s: Rendered, kube_version: str) -> N
 
 def test_every_service_has_deployment_service_and_account(k8s: Rendered) -> None:
     assert set(k8s.deployments) == set(SERVICES), f"{k8s.overlay}: Deployments run {sorted(k8s.deployments)}"
+    assert set(k8s.workers) == set(SERVICES), f"{k8s.overlay}: workers Deployments run {sorted(k8s.workers)}"
+    named = {module_of(server(w)) + " " + role_of(server(w)) for w in k8s.workloads if w.kind == "Deployment"}
+    assert len(named) == 2 * len(SERVICES), f"{k8s.overlay}: a Deployment per service and role, got {sorted(named)}"
+    for package, w in k8s.workers.items():
+        name = package.replace("_", "-")
+        assert w.name == f"{name}-workers" and w.pod.get("serviceAccountName") == name, w.name
+        assert not [s for s in k8s.of("Service") if selector_matches(s["spec"]["selector"], w.pod_labels)], (
+            f"{k8s.overlay}: {w.name} serves health checks only; no Service may send it calls"
+        )
     for package, w in k8s.deployments.items():
         name = package.replace("_", "-")
         assert w.name == name
@@ -355,6 +382,12 @@ def test_native_grpc_probes_on_the_service_health(k8s: Rendered) -> None:
             assert probe["grpc"].get("service") == GRPC_SERVICES[package], (
                 f"{w.name} {kind}: service must be the full gRPC service name (its own health status)"
             )
+    for w in k8s.workers.values():
+        kinds = dict(all_probes(server(w)))
+        assert set(kinds) == {"startupProbe", "readinessProbe", "livenessProbe"}, f"{w.name}: {sorted(kinds)}"
+        for kind, probe in kinds.items():
+            assert probe["grpc"]["port"] == w.port_number("health"), f"{w.name} {kind} port"
+            assert not probe["grpc"].get("service"), f"{w.name} {kind}: workers serve no API, only overall health"
 
 
 def test_every_container_has_requests_and_limits(k8s: Rendered) -> None:
@@ -412,7 +445,7 @@ def test_security_context(k8s: Rendered) -> None:
 
 
 def test_topology_spread(k8s: Rendered) -> None:
-    for w in k8s.deployments.values():
+    for w in k8s.all_deployments:
         constraints = w.pod.get("topologySpreadConstraints", [])
         keys = {c["topologyKey"] for c in constraints}
         assert {"topology.kubernetes.io/zone", "kubernetes.io/hostname"} <= keys, f"{w.name}: {keys}"
@@ -427,7 +460,7 @@ def test_topology_spread(k8s: Rendered) -> None:
 
 def test_one_pdb_and_one_hpa_per_deployment(k8s: Rendered) -> None:
     pdbs, hpas = k8s.of("PodDisruptionBudget"), k8s.of("HorizontalPodAutoscaler")
-    for w in k8s.deployments.values():
+    for w in k8s.all_deployments:
         where = f"{k8s.overlay}: Deployment/{w.name}"
         assert "replicas" not in w.obj["spec"], f"{where}: the HPA owns the replica count"
         mine = [
@@ -549,7 +582,7 @@ def _allowed(k8s: Rendered, w: Workload, direction: str, port: int, peer_kind: s
 
 def test_network_policies_allow_the_flows_the_mesh_needs(k8s: Rendered) -> None:
     stores = {w.name: w for w in k8s.workloads if w.name in STORE_PORTS}
-    for package, w in k8s.deployments.items():
+    for package, w in [*k8s.deployments.items(), *k8s.workers.items()]:
         where = f"{k8s.overlay}: {w.name}"
         assert _allowed(k8s, w, "Ingress", w.port_number("grpc")), f"{where}: clients to gRPC"
         assert _allowed(k8s, w, "Ingress", w.port_number("metrics"), "namespaceSelector"), f"{where}: Prometheus"
@@ -558,7 +591,10 @@ def test_network_policies_allow_the_flows_the_mesh_needs(k8s: Rendered) -> None:
             if store in stores:
                 assert _allowed(k8s, stores[store], "Ingress", port), f"{k8s.overlay}: {store} accepts the mesh"
         upstream = _allowed(k8s, w, "Egress", 443, "ipBlock")
-        assert upstream == (package == "attendance_adapter"), f"{where}: HTTPS egress only for the adapter"
+        serves_api = w is k8s.deployments[package]
+        assert upstream == (package == "attendance_adapter" and serves_api), (
+            f"{where}: HTTPS egress only for the adapter"
+        )
     for job in (w for w in k8s.workloads if w.kind == "Job"):
         for port in (STORE_PORTS["postgres"], STORE_PORTS["kafka"]):
             assert _allowed(k8s, job, "Egress", port), f"{k8s.overlay}: Job/{job.name} to port {port}"
@@ -635,7 +671,7 @@ def test_every_config_key_the_code_reads_is_set(k8s: Rendered, package: str, mon
 
 
 def test_every_configured_file_is_mounted_from_a_secret(k8s: Rendered) -> None:
-    for w in k8s.deployments.values():
+    for w in k8s.all_deployments:
         c = server(w)
         volumes = {v["name"]: v for v in w.pod.get("volumes", [])}
         mounts = {m["mountPath"].rstrip("/"): m for m in c.get("volumeMounts", [])}
@@ -656,7 +692,7 @@ def test_every_configured_file_is_mounted_from_a_secret(k8s: Rendered) -> None:
 
 
 def test_grpc_is_mutual_tls_in_every_overlay(k8s: Rendered, monkeypatch: pytest.MonkeyPatch) -> None:
-    for w in k8s.deployments.values():
+    for w in k8s.all_deployments:
         settings = _load_with(_values(k8s, server(w), w.name), MeshSettings, monkeypatch)
         assert settings.grpc_transport == "mtls", f"{k8s.overlay}: {w.name} must not serve plaintext gRPC"
 
@@ -707,7 +743,7 @@ def test_secrets_are_referenced_never_committed(k8s: Rendered) -> None:
 
 
 def test_termination_drain_and_probe_timings_agree(k8s: Rendered, monkeypatch: pytest.MonkeyPatch) -> None:
-    for w in k8s.deployments.values():
+    for w in k8s.all_deployments:
         c = server(w)
         where = f"{k8s.overlay}: {w.name}"
         settings = _load_with(_values(k8s, c, where), MeshSettings, monkeypatch)
@@ -741,7 +777,7 @@ def test_migrations_and_topics_run_before_services_need_them(k8s: Rendered) -> N
         assert w.pod["restartPolicy"] in ("Never", "OnFailure")
         assert spec.get("backoffLimit", 6) >= 1 and spec.get("activeDeadlineSeconds")
         assert spec.get("ttlSecondsAfterFinished") is not None, f"{w.name}: finished Jobs are cleaned up"
-    for package, w in k8s.deployments.items():
+    for package, w in [*k8s.deployments.items(), *k8s.workers.items()]:
         init = [module_of(c) for c in w.pod.get("initContainers", [])]
         commands = [c["command"] for c in w.pod.get("initContainers", [])]
         assert ["python", "-m", "mesh.commands.migrate", package] in commands, f"{w.name}: migrates its schema first"
@@ -933,12 +969,12 @@ def test_service_files_do_not_repeat_or_override_shared_settings() -> None:
 def test_what_every_service_deployment_shares_is_in_the_component() -> None:
     """A setting with the same value in every service's Deployment belongs in the component."""
     deployments = {
-        path.name: dict(_leaves(doc))
+        doc["metadata"]["name"]: dict(_leaves(doc))
         for path, docs in _service_files().items()
         for doc in docs
         if doc["kind"] == "Deployment"
     }
-    assert len(deployments) == len(SERVICES)
+    assert len(deployments) == 2 * len(SERVICES), "a Deployment per service and role"
     # The label the shared patches select by is necessarily in every file.
     selected_by = {
         ("metadata", "labels", "app.kubernetes.io/component"),
