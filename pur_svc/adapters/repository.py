@@ -8,6 +8,7 @@ from datetime import date, datetime
 from typing import Any
 
 import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.orm import Session
 
@@ -138,6 +139,20 @@ _MUTABLE = (
 )
 
 
+def _update_from_arrays() -> str:
+    """`UPDATE pickup_requests SET <mutable> = v.<mutable> FROM unnest(%(id)s::text[], ...) v WHERE id`,
+    with psycopg2's named parameters, each a list (sent as an array)."""
+    names = ("id", *_MUTABLE)
+    table = f"{T.schema}.{T.name}"
+    arrays = ", ".join(f"%({name})s::{T.c[name].type.compile(dialect=_PG)}[]" for name in names)
+    assignments = ", ".join(f"{name} = v.{name}" for name in _MUTABLE)
+    return f"UPDATE {table} AS t SET {assignments} FROM unnest({arrays}) AS v({', '.join(names)}) WHERE t.id = v.id"
+
+
+_PG = postgresql.dialect()
+_UPDATE_FROM_ARRAYS = _update_from_arrays()
+
+
 class PickupRepository(AbstractPickupRepository):
     def __init__(self, session: Session) -> None:
         self.session = session
@@ -179,16 +194,15 @@ class PickupRepository(AbstractPickupRepository):
     def update(self, purs: Sequence[PickupRequest]) -> None:
         if not purs:
             return
-        statement = (
-            sa.update(T)
-            .where(T.c.id == sa.bindparam("b_id"))
-            .values({name: sa.bindparam(f"b_{name}") for name in _MUTABLE})
-        )
-        rows = []
-        for pur in purs:
+        # One statement over arrays, one column each: PostgreSQL parses and plans it once for the
+        # batch (an executemany sent one UPDATE per PUR; 500 of them per consumer batch).
+        latest = {pur.id: pur for pur in purs}
+        columns: dict[str, list[Any]] = {name: [] for name in ("id", *_MUTABLE)}
+        for pur in latest.values():
             row = _to_row(pur)
-            rows.append({"b_id": pur.id, **{f"b_{name}": row[name] for name in _MUTABLE}})
-        self.session.connection().execute(statement, rows)
+            for name, values in columns.items():
+                values.append(row[name])
+        self.session.connection().exec_driver_sql(_UPDATE_FROM_ARRAYS, columns)
         insert_history(self.session, [e for p in purs for e in p.take_history()])
 
     def history(self, pur_id: str) -> list[HistoryEntry]:
