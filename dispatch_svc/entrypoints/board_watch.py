@@ -60,8 +60,11 @@ POLL_SECONDS = 0.5
 SYNC_SECONDS = 1.0
 # A board nobody watches stays in memory this long after it was last listed...
 KEEP_SECONDS = 60.0
-# ...and at most this many such boards (the least recently listed go first).
+# ...and at most this many such boards (the least recently listed go first)...
 MAX_UNWATCHED_BOARDS = 16
+# ...and none with more pickups than this (~10 MB, and its changed groups would be re-read on every
+# change for a minute): a board that large is listed from the database unless someone watches it.
+MAX_KEPT_PICKUPS = 100_000
 
 
 class ChangeSource(Protocol):
@@ -398,6 +401,10 @@ class BoardFeed:
                 if epoch != self._epoch or not self.listening.is_set():
                     # Read before a LISTEN began: current for this reader, not to be kept up to date.
                     board.model.invalidate()
+        if sum(len(group.pickup_ends) for group in groups.values()) > MAX_KEPT_PICKUPS:
+            with self._lock:
+                if not board.watches and self._boards.get((board.hub_id, board.pickup_date)) is board:
+                    del self._boards[(board.hub_id, board.pickup_date)]
 
     def _sync(self) -> bool:
         """True once every change committed before this call was heard and applied."""

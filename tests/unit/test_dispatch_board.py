@@ -657,3 +657,14 @@ def test_a_limited_listing_comes_from_memory_only_for_a_board_kept_already(uow, 
     handlers.apply_pur_changes(uow(), [routed("p9")])
     limited = dispatch_pb2.ListOpenPickupsByRouteResponse.FromString(feed.listing(HUB, TODAY, per_route_limit=2))
     assert summary_of(limited) == [("R1", "", 6, 6, 0, 2)] and loads == [(HUB, TODAY)]
+
+
+def test_a_board_too_large_to_keep_is_listed_but_not_kept_unless_watched(uow, running_feed, monkeypatch):
+    feed, loads = running_feed
+    monkeypatch.setattr(board_watch, "MAX_KEPT_PICKUPS", 2)
+    handlers.apply_pur_changes(uow(), [routed(f"p{i}") for i in range(3)])
+    assert listed(feed)[0][2] == 3 and listed(feed)[0][2] == 3
+    assert len(loads) == 2 and not feed._boards
+    watcher = Watcher(feed)
+    assert watcher.next().snapshot
+    assert listed(feed)[0][2] == 3 and len(loads) == 3  # watched: kept, listed from memory
