@@ -34,6 +34,35 @@ def parse_rfc3339(text: str) -> datetime:
     return datetime.fromisoformat(text).astimezone(UTC)
 
 
+_SPECVERSION_1_0 = CE_SPECVERSION_1_0.encode()
+_PROTOBUF = PROTOBUF_CONTENT_TYPE.encode()
+
+
+def kafka_headers(
+    *,
+    id: bytes,
+    type: bytes,
+    source: bytes,
+    time: bytes,
+    traceparent: str | None = None,
+    specversion: bytes = _SPECVERSION_1_0,
+    content_type: bytes = _PROTOBUF,
+) -> list[tuple[str, bytes]]:
+    """The Kafka headers of an event from its encoded attributes (`time` as `format_rfc3339`
+    writes it): `EventHeaders.to_kafka`, and the outbox relay's per-row path without the dataclass."""
+    headers = [
+        (CE_ID, id),
+        (CE_TYPE, type),
+        (CE_SOURCE, source),
+        (CE_TIME, time),
+        (CE_SPECVERSION, specversion),
+        (CONTENT_TYPE, content_type),
+    ]
+    if traceparent:
+        headers.append((TRACEPARENT, traceparent.encode()))
+    return headers
+
+
 @dataclass(frozen=True, slots=True)
 class EventHeaders:
     id: str
@@ -45,17 +74,15 @@ class EventHeaders:
     traceparent: str | None = None
 
     def to_kafka(self) -> list[tuple[str, bytes]]:
-        headers = [
-            (CE_ID, self.id.encode()),
-            (CE_TYPE, self.type.encode()),
-            (CE_SOURCE, self.source.encode()),
-            (CE_TIME, format_rfc3339(self.time).encode()),
-            (CE_SPECVERSION, self.specversion.encode()),
-            (CONTENT_TYPE, self.content_type.encode()),
-        ]
-        if self.traceparent:
-            headers.append((TRACEPARENT, self.traceparent.encode()))
-        return headers
+        return kafka_headers(
+            id=self.id.encode(),
+            type=self.type.encode(),
+            source=self.source.encode(),
+            time=format_rfc3339(self.time).encode(),
+            traceparent=self.traceparent,
+            specversion=self.specversion.encode(),
+            content_type=self.content_type.encode(),
+        )
 
     @classmethod
     def from_kafka(cls, headers: KafkaHeaders) -> EventHeaders:
