@@ -109,6 +109,19 @@ def drop_traceparent_column(op: Any, schema: str) -> None:
     op.drop_column(OUTBOX_TABLE, tracing.TRACEPARENT, schema=schema, if_exists=True)
 
 
+# The columns an event fills (`OutboxEvent.to_row()` and the trace context), with their SQL types.
+_INSERTED = {
+    "event_id": "uuid",
+    "topic": "text",
+    "key": "bytea",
+    "payload": "bytea",
+    "event_type": "text",
+    "source": "text",
+    "occurred_at": "timestamptz",
+    tracing.TRACEPARENT: "text",
+}
+
+
 def _unsent_where() -> sa.TextClause:
     return sa.text("sent_at IS NULL")
 
@@ -183,6 +196,12 @@ class Outbox:
             sa.Index(UNSENT_INDEX, "id", postgresql_where=_unsent_where()),
             schema=schema,
         )
+        arrays = ", ".join(f"CAST(:{name} AS {sql_type}[])" for name, sql_type in _INSERTED.items())
+        self._insert_from_arrays = sa.text(
+            f"INSERT INTO {schema}.{OUTBOX_TABLE} ({', '.join(_INSERTED)}) "
+            f"SELECT {', '.join(_INSERTED)} FROM unnest({arrays}) WITH ORDINALITY AS v({', '.join(_INSERTED)}, n) "
+            "ORDER BY n"
+        )
 
     def add(self, session: Session | Connection, events: Iterable[OutboxEvent]) -> None:
         """Insert `events` in the caller's open transaction and NOTIFY the relay.
@@ -199,7 +218,12 @@ class Outbox:
         if not rows:
             return
         tracing.stamp_outbox_rows(rows)
-        session.execute(sa.insert(self.table), rows)
+        # One statement over arrays (a column each), in the events' order: psycopg2 sends lists
+        # as arrays without SQLAlchemy's per-row parameter handling, and PostgreSQL parses one
+        # short statement whatever the number of rows.
+        columns = {name: [row.get(name) for row in rows] for name in _INSERTED}
+        columns["event_id"] = [str(event_id) for event_id in columns["event_id"]]
+        session.execute(self._insert_from_arrays, columns)
         if isinstance(session, Session):
             _wake_after_commit(session, self.channel)
         else:
