@@ -9,13 +9,27 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
+from pur_svc.adapters.arrays import columns_of, insert_from_arrays
 from pur_svc.adapters.orm import pickup_history
 from pur_svc.domain.history import Actor, HistoryEntry
 from pur_svc.domain.model import PickupStatus, RouteMatch
 
 H = pickup_history
-# Compiled once: executed with a list of rows, it is one multi-row INSERT per batch of entries.
-_INSERT = sa.insert(H)
+_COLUMNS = (
+    "pur_id",
+    "version",
+    "changed_at",
+    "status",
+    "route_id",
+    "rider_id",
+    "dispatch_id",
+    "route_match",
+    "map_version",
+    "actor_subject",
+    "actor_role",
+    "reason",
+)
+_INSERT = insert_from_arrays(H, _COLUMNS)
 
 
 def _to_row(entry: HistoryEntry) -> dict[str, Any]:
@@ -53,7 +67,7 @@ def _from_row(row: Any) -> HistoryEntry:
 
 def insert_history(session: Session, entries: Sequence[HistoryEntry]) -> None:
     if entries:
-        session.execute(_INSERT, [_to_row(e) for e in entries])
+        session.execute(_INSERT, columns_of([_to_row(e) for e in entries], _COLUMNS))
 
 
 def read_history(session: Session, pur_id: str) -> list[HistoryEntry]:

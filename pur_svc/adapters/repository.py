@@ -12,6 +12,7 @@ from sqlalchemy.dialects import postgresql
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.orm import Session
 
+from pur_svc.adapters.arrays import columns_of, insert_from_arrays
 from pur_svc.adapters.history import insert_history, read_history
 from pur_svc.adapters.orm import hubs, pickup_requests, routes
 from pur_svc.domain.history import HistoryEntry
@@ -151,6 +152,11 @@ def _update_from_arrays() -> str:
 
 _PG = postgresql.dialect()
 _UPDATE_FROM_ARRAYS = _update_from_arrays()
+# Every column (`_to_row` fills them all); a client's repeated request_id is skipped, not an error.
+_INSERTED = tuple(T.c.keys())
+_INSERT_NEW = insert_from_arrays(
+    T, _INSERTED, "ON CONFLICT ON CONSTRAINT pickup_requests_client_request_key DO NOTHING RETURNING id"
+)
 
 
 class PickupRepository(AbstractPickupRepository):
@@ -160,12 +166,8 @@ class PickupRepository(AbstractPickupRepository):
     def insert_new(self, purs: Sequence[PickupRequest]) -> set[str]:
         if not purs:
             return set()
-        # Rows as executemany parameters, not .values(rows): the statement then compiles once
-        # and is cached, instead of once per batch size.
-        statement = (
-            pg_insert(T).on_conflict_do_nothing(constraint="pickup_requests_client_request_key").returning(T.c.id)
-        )
-        inserted = {row.id for row in self.session.execute(statement, [_to_row(p) for p in purs])}
+        rows = columns_of([_to_row(p) for p in purs], _INSERTED)
+        inserted = {row.id for row in self.session.execute(_INSERT_NEW, rows)}
         # Every PUR's entries are taken; only those of the PURs inserted are kept.
         insert_history(self.session, [e for p in purs for e in p.take_history() if p.id in inserted])
         return inserted
