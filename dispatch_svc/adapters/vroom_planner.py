@@ -20,7 +20,7 @@ from __future__ import annotations
 import math
 import time as clock
 from collections import defaultdict
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from functools import partial
@@ -40,7 +40,6 @@ from dispatch_svc.domain.planning import (
     Point,
     ProgressCallback,
     ProposedTrip,
-    TravelMatrix,
     TravelModel,
     Unplanned,
     UnplannedReason,
@@ -93,10 +92,10 @@ class _RouteState:
     route_id: str
     depot: Point
     stops: list[PlanningStop]
-    matrices: dict[VehicleType, TravelMatrix] = field(default_factory=dict)
-    # index of each stop's point in the matrices (0 is the depot), and the matrices' points
-    index: dict[str, int] = field(default_factory=dict)
-    points: list[Point] = field(default_factory=list)
+    # Seconds from the depot to each stop and back, per vehicle type (the stops' order). A route's
+    # full matrices are built only for its solve, over the stops still queued, and dropped after:
+    # one route's matrices alive at a time, not every route's for the whole plan.
+    round_trips: dict[VehicleType, dict[str, int]] = field(default_factory=dict)
 
     def remaining_packages(self) -> int:
         return sum(s.packages for s in self.stops)
@@ -251,7 +250,6 @@ class _Planning:
         distinct = {(v.type, v.capacity_packages, capacity_units(v.capacity_kg)): v for v in problem.vehicles}
         self.capacities = list(distinct.values())
         self._carries: dict[tuple[str, int, int], bool] = {}
-        self._converted: dict[str, dict[VehicleType, tuple[np.ndarray, np.ndarray]]] = {}
 
     def _seconds(self, moment: datetime) -> int:
         return max(0, int((moment - self.zero).total_seconds()))
@@ -295,18 +293,20 @@ class _Planning:
         for route_id in sorted(by_route):
             stops = sorted(by_route[route_id], key=lambda s: (s.arrived_at, s.pur_id))
             route = _RouteState(route_id, self.problem.depot, stops)
-            points = [self.problem.depot, *(s.location for s in stops)]
-            route.index = {s.pur_id: i + 1 for i, s in enumerate(stops)}
-            route.points = points
-            route.matrices = {t: self.travel.matrix(points, t) for t in types}
+            route.round_trips = {t: self._depot_legs(stops, t) for t in types}
             route.stops = [s for s in stops if self._within_some_shift(route, s)]
             routes.append(route)
         return routes
 
+    def _depot_legs(self, stops: Sequence[PlanningStop], vehicle_type: VehicleType) -> dict[str, int]:
+        """Seconds from the depot to each stop plus back: two 1 x n tables, not an n x n matrix."""
+        depot, points = [self.problem.depot], [s.location for s in stops]
+        out = self.travel.table(depot, points, vehicle_type).seconds[0].astype(np.int64)
+        back = self.travel.table(points, depot, vehicle_type).seconds[:, 0].astype(np.int64)
+        return {stop.pur_id: int(total) for stop, total in zip(stops, (out + back).tolist(), strict=True)}
+
     def _round_trip(self, route: _RouteState, stop: PlanningStop, vehicle_type: VehicleType) -> int:
-        i = route.index[stop.pur_id]
-        seconds = route.matrices[vehicle_type].seconds
-        return seconds[0][i] + self.service_seconds(stop) + seconds[i][0]
+        return route.round_trips[vehicle_type][stop.pur_id] + self.service_seconds(stop)
 
     def _within_some_shift(self, route: _RouteState, stop: PlanningStop) -> bool:
         """False (and unplanned) if no rider's shift is long enough to fetch it with any vehicle that carries it."""
@@ -477,20 +477,19 @@ class _Planning:
         share = left * (1 - RESERVE_SHARE) / max(1, pending)
         return self.problem.settings.exploration_level, max(LATE_SOLVE_TIMEOUT, timedelta(seconds=share))
 
-    def _matrices(self, route: _RouteState) -> dict[VehicleType, tuple[np.ndarray, np.ndarray]]:
-        """The route's matrices converted once for all its rounds."""
-        if route.route_id not in self._converted:
-            self._converted[route.route_id] = {
-                t: (_as_vroom(m.seconds), _as_vroom(m.meters)) for t, m in route.matrices.items()
-            }
-        return self._converted[route.route_id]
-
     def _solve(self, route: _RouteState, picks: list[_Pick], pending: int) -> bool:
-        level, timeout = self._level_and_timeout(pending)
         jobs = list(route.stops)
+        # rows of the matrices: the depot (0), then the stops still queued (i + 1); only the picked
+        # vehicles' types, alive for this solve only
+        points = [route.depot, *(stop.location for stop in jobs)]
+        matrices = {
+            t: self.travel.matrix(points, t)
+            for t in sorted({p.vehicle.vehicle.type for p in picks}, key=lambda t: t.value)
+        }
+        level, timeout = self._level_and_timeout(pending)
         problem = RouteProblem(
-            points=route.points,
-            matrices=self._matrices(route),
+            points=points,
+            matrices={t: (m.seconds, m.meters) for t, m in matrices.items()},
             vehicles=[
                 RouteVehicle(
                     profile=pick.vehicle.vehicle.type,
@@ -501,11 +500,11 @@ class _Planning:
             ],
             jobs=[
                 RouteJob(
-                    location=route.index[stop.pur_id],
+                    location=number + 1,
                     service=self.service_seconds(stop),
                     amount=(stop.packages, weight_units(stop.weight_kg)),
                 )
-                for stop in jobs
+                for number, stop in enumerate(jobs)
             ],
             fixed_cost=TRIP_FIXED_COST,
             exploration_level=level,
@@ -516,9 +515,10 @@ class _Planning:
             if not found.jobs:
                 continue
             pick = picks[found.vehicle]
-            visits = [(jobs[number], arrival) for number, arrival in found.jobs]
-            self.trips.append(self._trip(route, pick, visits, found.start, found.end))
-            planned.update(stop.pur_id for stop, _ in visits)
+            visits = [(number, arrival) for number, arrival in found.jobs]
+            meters = matrices[pick.vehicle.vehicle.type].meters
+            self.trips.append(self._trip(route, pick, jobs, meters, visits, found.start, found.end))
+            planned.update(jobs[number].pur_id for number, _ in visits)
             pick.rider.free_at = found.end
             pick.rider.trips += 1
             pick.vehicle.free_at = found.end
@@ -526,18 +526,24 @@ class _Planning:
         self.placed += len(planned)
         return bool(planned)
 
-    def _distance(self, route: _RouteState, vehicle_type: VehicleType, stops: Iterable[PlanningStop]) -> float:
-        meters = route.matrices[vehicle_type].meters
-        path = [0, *(route.index[s.pur_id] for s in stops), 0]
-        return float(sum(meters[a][b] for a, b in zip(path, path[1:], strict=False)))
-
     def _trip(
-        self, route: _RouteState, pick: _Pick, jobs: Sequence[tuple[PlanningStop, int]], start: int, end: int
+        self,
+        route: _RouteState,
+        pick: _Pick,
+        queued: Sequence[PlanningStop],
+        meters: np.ndarray,
+        visits: Sequence[tuple[int, int]],
+        start: int,
+        end: int,
     ) -> ProposedTrip:
+        """The trip visiting `queued[number]` for each (number, arrival) of `visits`, in that order;
+        `meters`' rows are the depot then `queued`."""
         vehicle = pick.vehicle.vehicle
+        jobs = [(queued[number], arrival) for number, arrival in visits]
         stops = [stop for stop, _ in jobs]
-        distance = self._distance(route, vehicle.type, stops)
-        arrival_order = self._distance(route, vehicle.type, sorted(stops, key=lambda s: (s.arrived_at, s.pur_id)))
+        distance = _distance(meters, [number + 1 for number, _ in visits])
+        in_arrival_order = sorted(visits, key=lambda v: (queued[v[0]].arrived_at, queued[v[0]].pur_id))
+        arrival_order = _distance(meters, [number + 1 for number, _ in in_arrival_order])
         packages = sum(s.packages for s in stops)
         weight = sum(s.weight_kg for s in stops)
         return ProposedTrip(
@@ -559,9 +565,10 @@ class _Planning:
         )
 
 
-def _as_vroom(matrix: list[list[int]]) -> np.ndarray:
-    # a numpy array, not a vroom Matrix: a Matrix given to one Input must not be given to another
-    return np.asarray(matrix, dtype="uint32")
+def _distance(meters: np.ndarray, rows: Sequence[int]) -> float:
+    """Meters from the depot (row 0) through `rows` and back."""
+    path = np.array([0, *rows, 0])
+    return float(meters[path[:-1], path[1:]].astype(np.int64).sum())
 
 
 def _load_text(packages: int, weight_kg: float) -> str:

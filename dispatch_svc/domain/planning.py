@@ -20,6 +20,8 @@ import numpy as np
 from dispatch_svc.domain.model import VehicleType
 
 EARTH_RADIUS_M = 6_371_008.8
+# Rows of a travel table computed at once (float64 temporaries of 256 x destinations).
+TABLE_BLOCK_ROWS = 256
 
 
 @dataclass(frozen=True)
@@ -42,6 +44,10 @@ class PlanningSettings:
     max_solve_seconds: float = 5.0
     # The solver's exploration level (0-5; higher explores more and takes longer).
     exploration_level: int = 3
+    # The most queued pickups one plan takes, per route and in all: the oldest of each route's queue
+    # (queue position); the rest wait for the next plan. They bound a plan's memory and time.
+    max_stops_per_route: int = 3000
+    max_stops: int = 20000
 
 
 @dataclass(frozen=True)
@@ -201,18 +207,24 @@ ProgressCallback = Callable[[PlanningProgress], None]
 
 @dataclass(frozen=True)
 class TravelMatrix:
-    """Seconds and meters from points[i] to points[j]."""
+    """Seconds and meters from sources[i] to destinations[j], as uint32 arrays (4 bytes a cell: a
+    3,000-stop route's square matrix is 36 MB per type, not the 320 MB of nested Python ints)."""
 
-    seconds: list[list[int]]
-    meters: list[list[int]]
+    seconds: np.ndarray
+    meters: np.ndarray
 
 
 class TravelModel(abc.ABC):
-    """Travel between points for a vehicle type; an OSRM-style table service can implement it."""
+    """Travel between points for a vehicle type; an OSRM-style table service (sources x destinations)
+    can implement it."""
 
     @abc.abstractmethod
-    def matrix(self, points: Sequence[Point], vehicle_type: VehicleType) -> TravelMatrix:
+    def table(self, sources: Sequence[Point], destinations: Sequence[Point], vehicle_type: VehicleType) -> TravelMatrix:
         raise NotImplementedError
+
+    def matrix(self, points: Sequence[Point], vehicle_type: VehicleType) -> TravelMatrix:
+        """Every point to every point."""
+        return self.table(points, points, vehicle_type)
 
 
 def great_circle_m(a: Point, b: Point) -> float:
@@ -220,6 +232,13 @@ def great_circle_m(a: Point, b: Point) -> float:
     dlat, dlng = lat2 - lat1, math.radians(b.lng - a.lng)
     h = math.sin(dlat / 2) ** 2 + math.cos(lat1) * math.cos(lat2) * math.sin(dlng / 2) ** 2
     return 2 * EARTH_RADIUS_M * math.asin(min(1.0, math.sqrt(h)))
+
+
+def _radians(points: Sequence[Point]) -> tuple[np.ndarray, np.ndarray]:
+    return (
+        np.radians(np.fromiter((p.lat for p in points), dtype=np.float64, count=len(points))),
+        np.radians(np.fromiter((p.lng for p in points), dtype=np.float64, count=len(points))),
+    )
 
 
 class GreatCircleTravelModel(TravelModel):
@@ -240,16 +259,28 @@ class GreatCircleTravelModel(TravelModel):
     def seconds(self, meters: float, vehicle_type: VehicleType) -> float:
         return meters / (self.speeds_kmh[vehicle_type] / 3.6)
 
-    def matrix(self, points: Sequence[Point], vehicle_type: VehicleType) -> TravelMatrix:
-        lat = np.radians(np.array([p.lat for p in points], dtype=float))
-        lng = np.radians(np.array([p.lng for p in points], dtype=float))
-        h = (
-            np.sin((lat[None, :] - lat[:, None]) / 2) ** 2
-            + np.cos(lat[:, None]) * np.cos(lat[None, :]) * np.sin((lng[None, :] - lng[:, None]) / 2) ** 2
-        )
-        meters = np.rint(2 * EARTH_RADIUS_M * np.arcsin(np.minimum(1.0, np.sqrt(h))) * self.circuity_factor)
-        seconds = np.rint(meters / (self.speeds_kmh[vehicle_type] / 3.6))
-        return TravelMatrix(seconds.astype(int).tolist(), meters.astype(int).tolist())
+    def table(self, sources: Sequence[Point], destinations: Sequence[Point], vehicle_type: VehicleType) -> TravelMatrix:
+        lat1, lng1 = _radians(sources)
+        lat2, lng2 = _radians(destinations)
+        meters = np.empty((len(sources), len(destinations)), dtype=np.uint32)
+        seconds = np.empty_like(meters)
+        meters_per_second = self.speeds_kmh[vehicle_type] / 3.6
+        # great_circle_m's haversine, vectorised; in blocks of rows so the float64 temporaries stay
+        # a few MB whatever the table's size
+        for first in range(0, len(sources), TABLE_BLOCK_ROWS):
+            rows = slice(first, first + TABLE_BLOCK_ROWS)
+            h = np.sin((lat2[None, :] - lat1[rows, None]) / 2) ** 2
+            h += np.cos(lat1[rows, None]) * np.cos(lat2[None, :]) * np.sin((lng2[None, :] - lng1[rows, None]) / 2) ** 2
+            np.sqrt(h, out=h)
+            np.minimum(h, 1.0, out=h)
+            np.arcsin(h, out=h)
+            h *= 2 * EARTH_RADIUS_M * self.circuity_factor
+            np.rint(h, out=h)
+            meters[rows] = h
+            h /= meters_per_second
+            np.rint(h, out=h)
+            seconds[rows] = h
+        return TravelMatrix(seconds, meters)
 
 
 def plan_violations(problem: PlanningProblem, result: PlanResult) -> list[str]:

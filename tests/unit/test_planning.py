@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections import Counter
 from datetime import UTC, date, datetime, timedelta
 
+import numpy as np
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -75,7 +76,8 @@ def test_great_circle_travel_model_applies_the_circuity_factor_and_the_speed_of_
     crow = great_circle_m(DEPOT, north)
     assert crow == pytest.approx(1111.95, abs=0.1)
     matrix = TRAVEL.matrix([DEPOT, north], VehicleType.BIKE)
-    assert matrix.meters == [[0, round(crow * 1.3)], [round(crow * 1.3), 0]]
+    assert matrix.meters.dtype == np.uint32 and matrix.seconds.dtype == np.uint32
+    assert matrix.meters.tolist() == [[0, round(crow * 1.3)], [round(crow * 1.3), 0]]
     assert matrix.seconds[0][1] == round(round(crow * 1.3) / (20 / 3.6))
 
 
