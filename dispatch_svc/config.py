@@ -43,6 +43,9 @@ class Settings(ServiceSettings):
     # Time budget of one hub's plan, and the solver's exploration level (0-5).
     planning_max_solve_seconds: float = Field(default=5.0, gt=0, le=120)
     planning_exploration_level: int = Field(default=3, ge=0, le=5)
+    # The most queued pickups one plan takes per route and in all (the oldest; the rest wait for the next plan).
+    planning_max_stops_per_route: int = Field(default=2000, ge=1, le=20_000)
+    planning_max_stops: int = Field(default=20_000, ge=1, le=200_000)
     # Road distance = great-circle distance x this factor; speeds per vehicle type in km/h.
     planning_circuity_factor: float = Field(default=1.35, ge=1.0, le=3.0)
     planning_speed_kmh_bike: float = Field(default=22.0, gt=0, le=150)
@@ -98,6 +101,8 @@ class Settings(ServiceSettings):
             service_seconds_per_package=self.planning_service_seconds_per_package,
             max_solve_seconds=self.planning_max_solve_seconds,
             exploration_level=self.planning_exploration_level,
+            max_stops_per_route=self.planning_max_stops_per_route,
+            max_stops=self.planning_max_stops,
         )
 
     @model_validator(mode="after")

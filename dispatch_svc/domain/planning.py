@@ -46,8 +46,8 @@ class PlanningSettings:
     exploration_level: int = 3
     # The most queued pickups one plan takes, per route and in all: the oldest of each route's queue
     # (queue position); the rest wait for the next plan. They bound a plan's memory and time.
-    max_stops_per_route: int = 3000
-    max_stops: int = 20000
+    max_stops_per_route: int = 2000
+    max_stops: int = 20_000
 
 
 @dataclass(frozen=True)
@@ -202,6 +202,32 @@ class PlanningProgress:
 ProgressCallback = Callable[[PlanningProgress], None]
 
 
+def stop_quotas(queued: Mapping[str, int], per_route: int, total: int) -> dict[str, int]:
+    """How many of each route's queued pickups one plan takes (its oldest): at most `per_route` of a
+    route and `total` in all, the total shared evenly so that no route's queue waits for another's
+    (a route wanting less than an even share leaves the rest to the others; what an even split
+    cannot divide goes to the longest queues first)."""
+    if per_route < 1 or total < 1:
+        raise ValueError("the limits of a plan must be at least 1")
+    wants = {route: min(count, per_route) for route, count in queued.items() if count > 0}
+    quotas = dict.fromkeys(wants, 0)
+    left = total
+    pending = sorted(wants, key=lambda r: (wants[r], r))
+    while pending and left > 0:
+        share = left // len(pending)
+        if share == 0:
+            for route in sorted(pending, key=lambda r: (-queued[r], r))[:left]:
+                quotas[route] += 1
+            break
+        smallest = wants[pending[0]] - quotas[pending[0]]
+        step = min(share, smallest)
+        for route in pending:
+            quotas[route] += step
+        left -= step * len(pending)
+        pending = [r for r in pending if quotas[r] < wants[r]]
+    return quotas
+
+
 # -- travel -----------------------------------------------------------------------------------------
 
 
@@ -274,7 +300,8 @@ class GreatCircleTravelModel(TravelModel):
             np.sqrt(h, out=h)
             np.minimum(h, 1.0, out=h)
             np.arcsin(h, out=h)
-            h *= 2 * EARTH_RADIUS_M * self.circuity_factor
+            h *= 2 * EARTH_RADIUS_M
+            h *= self.circuity_factor
             np.rint(h, out=h)
             meters[rows] = h
             h /= meters_per_second

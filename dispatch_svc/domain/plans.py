@@ -84,6 +84,8 @@ class DispatchPlan:
     # Set by the first commit: trip id -> the dispatch it created.
     dispatch_ids: dict[str, str] = field(default_factory=dict)
     committed_at: datetime | None = None
+    # Queued pickups per route the plan did not take (over the planning limits): the next plan's.
+    left_for_next_plan: dict[str, int] = field(default_factory=dict)
 
     @property
     def total_distance_m(self) -> float:

@@ -333,7 +333,8 @@ class DispatchServicer(dispatch_pb2_grpc.DispatchServiceServicer):
         if self._planner is None:
             raise Unavailable("this dispatch_svc has no trip planner configured")
         plan = plan_dispatches(self._uow(), self._planner, hub_id, pickup_date, route_ids, settings=self._planning)
-        return dispatch_pb2.PlanDispatchesResponse(plan=plan_to_proto(plan))
+        left = [dispatch_pb2.RouteBacklog(route_id=r, pickups=n) for r, n in sorted(plan.left_for_next_plan.items())]
+        return dispatch_pb2.PlanDispatchesResponse(plan=plan_to_proto(plan), left_for_next_plan=left)
 
     def CommitDispatchPlan(self, request, context):
         commit = commit_request_from_proto(request)

@@ -6,7 +6,9 @@ together (PlanDispatches) and the plan committed at once with only its still-val
 Planning the due routes of a hub in one problem lets the planner balance riders across them;
 committing with only_valid_trips makes two replicas (or a team lead) planning at the same time
 safe: the second commit finds the pickups dispatched and skips those trips, so nothing is
-dispatched twice."""
+dispatched twice. A backlog larger than the planning limits (PlanningSettings.max_stops_per_route,
+max_stops) is worked off a bounded plan at a time: each plan takes the oldest queued pickups, and
+the routes stay due for the next check while their queues still are."""
 
 from __future__ import annotations
 
@@ -45,6 +47,8 @@ class AutoPlanOutcome:
     # Trips left out at commit (the world changed since planning), each "trip: why".
     skipped: tuple[str, ...] = ()
     unplanned: int = 0
+    # Queued pickups of the due routes the plan did not take (over the planning limits).
+    left_for_next_plan: int = 0
     # Why nothing was planned (no depot yet); empty otherwise.
     note: str = ""
 
@@ -81,8 +85,9 @@ def auto_plan_hub(
         if uow.hubs.get(hub_id) is None:
             return AutoPlanOutcome(hub_id, due, note="the hub has no depot yet (UpsertHub)")
     plan = plans.plan_dispatches(uow, planner, hub_id, due.day, sorted(due.reasons), settings=settings, now=now)
+    left = sum(plan.left_for_next_plan.values())
     if not plan.trips:
-        return AutoPlanOutcome(hub_id, due, plan_id=plan.id, unplanned=len(plan.unplanned))
+        return AutoPlanOutcome(hub_id, due, plan_id=plan.id, unplanned=len(plan.unplanned), left_for_next_plan=left)
     committed = plans.commit_dispatch_plan(
         uow,
         CommitRequest(plan_id=plan.id, only_valid_trips=True),
@@ -98,6 +103,7 @@ def auto_plan_hub(
         dispatches=tuple(committed.dispatches),
         skipped=tuple(f"{s.trip_id}: {s.reason}" for s in committed.skipped),
         unplanned=len(plan.unplanned),
+        left_for_next_plan=left,
     )
 
 

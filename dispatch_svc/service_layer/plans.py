@@ -38,6 +38,7 @@ from dispatch_svc.domain.planning import (
     Point,
     ProgressCallback,
     ShiftWindow,
+    stop_quotas,
 )
 from dispatch_svc.domain.plans import (
     DEFAULT_PLAN_TTL,
@@ -98,9 +99,10 @@ def plan_dispatches(
     for a day already past in the hub's time zone. `progress` follows the planner's work."""
     moment = now()
     with uow:
-        problem = _problem(uow, hub_id, pickup_date, route_ids, settings, moment)
+        problem, left = _problem(uow, hub_id, pickup_date, route_ids, settings, moment)
     result = planner.plan(problem, progress)
     plan = _plan_of(next_id(), problem, result, moment, ttl)
+    plan.left_for_next_plan = left
     with uow:
         uow.plans.delete_expired(moment)
         uow.plans.add(plan)
@@ -115,7 +117,9 @@ def _problem(
     route_ids: Collection[str],
     settings: PlanningSettings,
     moment: datetime,
-) -> PlanningProblem:
+) -> tuple[PlanningProblem, dict[str, int]]:
+    """The problem, bounded by the settings' limits (`stop_quotas`: each route's oldest queued
+    pickups), and how many queued pickups of each route it leaves for the next plan."""
     hub = uow.hubs.get(hub_id)
     if hub is None:
         raise NotFound(f"hub {hub_id!r} does not exist (UpsertHub creates it with its depot)")
@@ -131,10 +135,15 @@ def _problem(
         if unknown:
             raise NotFound(f"routes not known at hub {hub_id}: {', '.join(unknown[:10])}")
     routes = sorted(set(route_ids) & set(queued)) if route_ids else sorted(queued)
+    quotas = stop_quotas({r: queued[r] for r in routes}, settings.max_stops_per_route, settings.max_stops)
     pickups: list[Pickup] = []
+    left: dict[str, int] = {}
     for route_id in routes:
-        pickups.extend(uow.pickups.queue(hub_id, route_id, day))
-    return PlanningProblem(
+        taken = uow.pickups.queue(hub_id, route_id, day, limit=quotas[route_id]) if quotas[route_id] else []
+        pickups.extend(taken)
+        if len(taken) == quotas[route_id] and queued[route_id] > len(taken):
+            left[route_id] = queued[route_id] - len(taken)
+    problem = PlanningProblem(
         hub_id=hub_id,
         depot=Point(hub.lat, hub.lng),
         timezone=hub.timezone,
@@ -145,6 +154,7 @@ def _problem(
         settings=settings,
         not_before=moment if day == today else None,
     )
+    return problem, left
 
 
 def _stop(pickup: Pickup) -> PlanningStop:

@@ -68,8 +68,10 @@ class AbstractPickupRepository(abc.ABC):
         """Write changed pickups; those without a `position` get the next ones."""
 
     @abc.abstractmethod
-    def queue(self, hub_id: str, route_id: str, pickup_date: date, *, for_update: bool = False) -> list[Pickup]:
-        """The route's queued pickups for the day, in arrival order."""
+    def queue(
+        self, hub_id: str, route_id: str, pickup_date: date, *, for_update: bool = False, limit: int | None = None
+    ) -> list[Pickup]:
+        """The route's queued pickups for the day, in arrival order; the first `limit` only if given."""
 
     @abc.abstractmethod
     def queue_load(self, hub_id: str, route_id: str, pickup_date: date) -> tuple[int, Load]:

@@ -179,8 +179,10 @@ class FakePickupRepository(AbstractPickupRepository):
         assert all(p.pur_id in self.store.pickups for p in pickups), "update of a pickup never inserted"
         self._write(pickups)
 
-    def queue(self, hub_id: str, route_id: str, pickup_date: date, *, for_update: bool = False) -> list[Pickup]:
-        return copy.deepcopy(self._queued(hub_id, route_id, pickup_date))
+    def queue(
+        self, hub_id: str, route_id: str, pickup_date: date, *, for_update: bool = False, limit: int | None = None
+    ) -> list[Pickup]:
+        return copy.deepcopy(self._queued(hub_id, route_id, pickup_date)[:limit])
 
     def queue_load(self, hub_id: str, route_id: str, pickup_date: date) -> tuple[int, Load]:
         queued = self._queued(hub_id, route_id, pickup_date)

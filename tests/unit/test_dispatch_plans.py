@@ -16,6 +16,7 @@ from dispatch_svc.domain.hubs import Hub, Presence
 from dispatch_svc.domain.model import ChangeKind, DispatchStatus, PickupStatus, Rider, RiderBusy, Vehicle, VehicleType
 from dispatch_svc.domain.planning import (
     PlanningProblem,
+    PlanningSettings,
     PlanResult,
     ProposedTrip,
     Unplanned,
@@ -141,6 +142,23 @@ def test_only_the_named_routes_are_planned(uow, planner):
     handlers.apply_pur_changes(uow(), [routed("q1", route="R2")])
     plan(uow, planner, ["R2"])
     assert [s.pur_id for s in planner.problems[0].stops] == ["q1"]
+
+
+def test_a_plan_takes_each_routes_oldest_pickups_up_to_the_limits_and_counts_the_rest(store, uow):
+    handlers.apply_pur_changes(uow(), [routed(p, route="R2") for p in ("q1", "q2", "q3")])
+    planner = FakeTripPlanner.placing_nothing()
+    limits = PlanningSettings(max_stops_per_route=3, max_stops=5)
+    proposed = plan(uow, planner, settings=limits)
+    # R1 queues p1..p4, R2 q1..q3: 3 of each at most, 5 in all, shared evenly (the odd one to the
+    # longer queue), the oldest of each queue first
+    assert [s.pur_id for s in planner.problems[0].stops] == ["p1", "p2", "p3", "q1", "q2"]
+    assert proposed.left_for_next_plan == {"R1": 1, "R2": 1}
+    assert {u.pur_id for u in store.plans[proposed.id].unplanned} == {"p1", "p2", "p3", "q1", "q2"}
+
+
+def test_a_plan_within_the_limits_leaves_nothing_for_the_next(uow, planner):
+    proposed = plan(uow, planner, settings=PlanningSettings(max_stops_per_route=4, max_stops=4))
+    assert len(planner.problems[0].stops) == 4 and proposed.left_for_next_plan == {}
 
 
 def test_a_rider_on_a_hand_made_dispatch_is_not_offered_to_the_planner(uow, planner):

@@ -14,7 +14,13 @@ import pytest
 
 from dispatch_svc.domain.hubs import Hub
 from dispatch_svc.domain.model import CapacityExceeded, RouteMatch, VehicleType
-from dispatch_svc.domain.planning import GreatCircleTravelModel, PlanResult, Unplanned, UnplannedReason
+from dispatch_svc.domain.planning import (
+    GreatCircleTravelModel,
+    PlanningSettings,
+    PlanResult,
+    Unplanned,
+    UnplannedReason,
+)
 from dispatch_svc.entrypoints.grpc_api import ACCESS, DispatchServicer
 from dispatch_svc.service_layer import handlers
 from firstmile.attendance.v1 import attendance_pb2
@@ -358,6 +364,15 @@ def test_a_plan_and_its_commit_in_protobuf(dispatching):
         "CommitDispatchPlan", dispatch_pb2.CommitDispatchPlanRequest(plan_id=plan.id, only_valid_trips=True)
     )
     assert [x.id for x in again.dispatches] == [d.id] and not again.skipped
+
+
+def test_a_plan_over_the_limits_says_how_many_each_route_left_for_the_next_plan(dispatching):
+    route(dispatching, "p1", "p2", "p3")
+    dispatching.servicer._planning = PlanningSettings(max_stops_per_route=2, max_stops=10)
+    dispatching.store.hubs.setdefault(HUB, Hub(HUB, "Hub One", 12.97, 77.59, "UTC"))
+    response = dispatching.ok("PlanDispatches", dispatch_pb2.PlanDispatchesRequest(hub_id=HUB, pickup_date=DAY))
+    assert [(left.route_id, left.pickups) for left in response.left_for_next_plan] == [("R1", 1)]
+    assert [s.pur_id for s in dispatching.planner.problems[-1].stops] == ["p1", "p2"]
 
 
 def test_planning_requests_are_checked_before_anything_runs(dispatching):

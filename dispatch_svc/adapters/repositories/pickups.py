@@ -144,7 +144,9 @@ class SqlAlchemyPickupRepository(AbstractPickupRepository):
             rows.append({f"b_{name}": value for name, value in row.items()})
         self.session.connection().execute(statement, rows)
 
-    def queue(self, hub_id: str, route_id: str, pickup_date: date, *, for_update: bool = False) -> list[Pickup]:
+    def queue(
+        self, hub_id: str, route_id: str, pickup_date: date, *, for_update: bool = False, limit: int | None = None
+    ) -> list[Pickup]:
         statement = (
             sa.select(P)
             .where(
@@ -155,6 +157,7 @@ class SqlAlchemyPickupRepository(AbstractPickupRepository):
                 ~P.c.in_dispatch,
             )
             .order_by(P.c.position)
+            .limit(limit)
         )
         if for_update:
             statement = statement.with_for_update()

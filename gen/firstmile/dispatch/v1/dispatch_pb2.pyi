@@ -504,10 +504,20 @@ class PlanDispatchesRequest(_message.Message):
     def __init__(self, hub_id: _Optional[str] = ..., pickup_date: _Optional[str] = ..., route_ids: _Optional[_Iterable[str]] = ...) -> None: ...
 
 class PlanDispatchesResponse(_message.Message):
-    __slots__ = ("plan",)
+    __slots__ = ("plan", "left_for_next_plan")
     PLAN_FIELD_NUMBER: _ClassVar[int]
+    LEFT_FOR_NEXT_PLAN_FIELD_NUMBER: _ClassVar[int]
     plan: DispatchPlan
-    def __init__(self, plan: _Optional[_Union[DispatchPlan, _Mapping]] = ...) -> None: ...
+    left_for_next_plan: _containers.RepeatedCompositeFieldContainer[RouteBacklog]
+    def __init__(self, plan: _Optional[_Union[DispatchPlan, _Mapping]] = ..., left_for_next_plan: _Optional[_Iterable[_Union[RouteBacklog, _Mapping]]] = ...) -> None: ...
+
+class RouteBacklog(_message.Message):
+    __slots__ = ("route_id", "pickups")
+    ROUTE_ID_FIELD_NUMBER: _ClassVar[int]
+    PICKUPS_FIELD_NUMBER: _ClassVar[int]
+    route_id: str
+    pickups: int
+    def __init__(self, route_id: _Optional[str] = ..., pickups: _Optional[int] = ...) -> None: ...
 
 class DispatchPlan(_message.Message):
     __slots__ = ("id", "hub_id", "pickup_date", "trips", "unplanned", "expires_at", "created_at", "dispatch_ids", "total_distance_m", "arrival_order_distance_m")
