@@ -409,3 +409,44 @@ def test_the_real_planner_plans_and_the_plan_commits(engine, uow_factory, hub):
     assert sorted(p for d in result.dispatches for p in d.pur_ids) == sorted(
         stop.pur_id for trip in plan.trips for stop in trip.stops
     )
+
+
+def test_a_queue_over_the_limits_is_planned_oldest_first_a_bounded_plan_at_a_time(engine, uow_factory, hub):
+    # R1: p1..p3 and 60 more; R2: 20. Limits: 25 a route, 40 a plan -> R2 whole, R1 its 20 oldest.
+    handlers.apply_pur_changes(uow_factory(), [routed(f"{hub}-x{i:02d}", hub=hub) for i in range(60)])
+    handlers.apply_pur_changes(uow_factory(), [routed(f"{hub}-y{i:02d}", hub=hub, route="R2") for i in range(20)])
+    with uow_factory() as uow:
+        r1 = [p.pur_id for p in uow.pickups.queue(hub, "R1", TODAY)]
+        r2 = [p.pur_id for p in uow.pickups.queue(hub, "R2", TODAY)]
+    assert (len(r1), len(r2)) == (63, 20)
+    settings = Settings(planning_max_stops_per_route=25, planning_max_stops=40)
+    planner = VroomPlanner(GreatCircleTravelModel(settings.planning_circuity_factor, settings.planning_speeds_kmh))
+    statements: list[str] = []
+
+    def record(conn, cursor, statement, parameters, context, executemany) -> None:
+        statements.append(statement)
+
+    sa.event.listen(engine, "before_cursor_execute", record)
+    try:
+        plan = planning.plan_dispatches(uow_factory(), planner, hub, TODAY, settings=settings.planning_settings)
+    finally:
+        sa.event.remove(engine, "before_cursor_execute", record)
+    placed = [stop.pur_id for trip in plan.trips for stop in trip.stops] + [u.pur_id for u in plan.unplanned]
+    assert sorted(placed) == sorted(r1[:20] + r2)
+    assert plan.left_for_next_plan == {"R1": 43}
+    queue_reads = [s for s in statements if "open_pickups" in s and "ORDER BY" in s and "position" in s]
+    assert queue_reads and all("LIMIT" in s for s in queue_reads)  # the database hands over only the 40
+    with uow_factory() as uow:
+        stored = uow.plans.get(plan.id)
+    assert stored is not None and len(stored.unplanned) <= 40
+
+    # Once its trips are dispatched, the next plan takes the next oldest of what is still queued.
+    planning.commit_dispatch_plan(uow_factory(), CommitRequest(plan.id, only_valid_trips=True))
+    with uow_factory() as uow:
+        still = [p.pur_id for p in uow.pickups.queue(hub, "R1", TODAY)]
+        still_r2 = [p.pur_id for p in uow.pickups.queue(hub, "R2", TODAY)]
+    following = planning.plan_dispatches(uow_factory(), planner, hub, TODAY, settings=settings.planning_settings)
+    placed = [stop.pur_id for trip in following.trips for stop in trip.stops] + [u.pur_id for u in following.unplanned]
+    expected_r1 = min(25, 40 - min(len(still_r2), 20))
+    assert sorted(placed) == sorted(still[:expected_r1] + still_r2[:20])
+    assert following.left_for_next_plan.get("R1", 0) == len(still) - expected_r1
