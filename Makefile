@@ -28,8 +28,8 @@ down: ## stop services and infrastructure (data is kept in .cache/)
 status: ## what runs where
 	@$(INFRA) status
 
-logs: ## follow the services' logs
-	@tail -F $(CACHE)/logs/{pur_svc,routing_svc,dispatch_svc,attendance_adapter}.log
+logs: ## follow the services' logs (api and workers processes)
+	@tail -F $(CACHE)/logs/{pur_svc,routing_svc,dispatch_svc,attendance_adapter}{,-workers}.log
 
 # `make run` switches auto-dispatch on for the demo hub (a mesh started before keeps its settings);
 # by queue size only past 100000 pickups, so before the hub's cut-off the demo's reviewed plan goes first.
