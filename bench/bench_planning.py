@@ -9,6 +9,7 @@ Methods, all on the same problem and the same travel model (great circle x circu
 - nearest neighbour: per route, a trip goes each time to the nearest pickup that still fits;
 - planner: VroomPlanner with the service's defaults (exploration level 3, 5 s budget per hub);
 - reference: VroomPlanner at exploration level 5 with no time limit.
+`planner peak memory` is the planner's peak under tracemalloc (a second, untimed run).
 Both baselines pick riders and vehicles like the planner (the route's own riders first, then others;
 the earliest free vehicle, the largest first) so the comparison is about the trips, not the fleet.
 The demo day has more pickups than its riders can fetch, so each method plans a different share of
@@ -25,7 +26,9 @@ import argparse
 import json
 import math
 import random
+import resource
 import time
+import tracemalloc
 from collections import defaultdict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -308,6 +311,20 @@ def figures(
     )
 
 
+def peak_memory(problem: PlanningProblem, travel: GreatCircleTravelModel) -> str:
+    """The planner's peak memory, from a second run under tracemalloc (it slows Python down, so the
+    timed run above is not traced): what Python and numpy allocate, the travel matrices included;
+    VROOM's own C++ memory is not traced. The process's max RSS so far is printed beside it."""
+    tracemalloc.start()
+    try:
+        VroomPlanner(travel).plan(problem)
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    rss_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # kilobytes on Linux
+    return f"{'planner peak memory':<30} {peak / 2**20:>10,.1f} MB traced (Python + numpy), process max RSS {rss_mb:,.0f} MB"
+
+
 def run(title: str, problem: PlanningProblem, travel: GreatCircleTravelModel, reference: bool) -> None:
     print(
         f"\n{title}: {len(problem.stops):,} queued pickups, {len({s.route_id for s in problem.stops})} routes, "
@@ -323,6 +340,7 @@ def run(title: str, problem: PlanningProblem, travel: GreatCircleTravelModel, re
     print(
         figures("planner (VROOM, level 3)", problem, VroomPlanner(travel).plan(problem), travel, first_fit), flush=True
     )
+    print(peak_memory(problem, travel), flush=True)
     if reference:
         unlimited = PlanningSettings(max_solve_seconds=1e9, exploration_level=5)
         slow = PlanningProblem(
