@@ -13,9 +13,7 @@ origin (domain/forecasting.rolling_origin).
 from __future__ import annotations
 
 import warnings
-from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import date
 from typing import Any
 
 import numpy as np
@@ -23,18 +21,12 @@ from statsforecast.models import AutoETS
 
 from dispatch_svc.domain.forecasting import (
     SEASON,
-    Backtest,
     FittedModel,
-    ForecastSettings,
-    KnownEvent,
     ModelFailed,
     ModelSpec,
     Prediction,
-    VolumeForecast,
-    VolumeSeries,
-    forecast_series,
 )
-from dispatch_svc.service_layer.forecaster import VolumeForecaster
+from dispatch_svc.service_layer.forecaster import CandidateForecaster
 
 # The failures a fit or a forecast can end in on a degenerate series (constant, all zeros).
 _LIBRARY_ERRORS = (ValueError, ArithmeticError, np.linalg.LinAlgError, IndexError, KeyError, RuntimeError)
@@ -98,19 +90,7 @@ STATSFORECAST_CANDIDATES: tuple[ModelSpec, ...] = (
 )
 
 
-class StatsforecastForecaster(VolumeForecaster):
-    def __init__(
-        self, settings: ForecastSettings | None = None, candidates: Sequence[ModelSpec] = STATSFORECAST_CANDIDATES
-    ) -> None:
-        self.settings = settings or ForecastSettings()
-        self.candidates = tuple(candidates)
+class StatsforecastForecaster(CandidateForecaster):
+    """ETS fitted by statsforecast (compiled C++): the service's forecaster."""
 
-    def forecast(
-        self,
-        series: VolumeSeries,
-        start: date,
-        days: int,
-        events: Sequence[KnownEvent] = (),
-        backtest: Backtest | None = None,
-    ) -> VolumeForecast:
-        return forecast_series(series, start, days, self.candidates, self.settings, events, backtest)
+    default_candidates = STATSFORECAST_CANDIDATES

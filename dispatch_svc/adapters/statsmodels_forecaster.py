@@ -11,9 +11,7 @@ reference the benchmark measures it against.
 from __future__ import annotations
 
 import warnings
-from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import date
 from typing import Any
 
 import numpy as np
@@ -22,18 +20,12 @@ from statsmodels.tsa.exponential_smoothing.ets import ETSModel
 
 from dispatch_svc.domain.forecasting import (
     SEASON,
-    Backtest,
     FittedModel,
-    ForecastSettings,
-    KnownEvent,
     ModelFailed,
     ModelSpec,
     Prediction,
-    VolumeForecast,
-    VolumeSeries,
-    forecast_series,
 )
-from dispatch_svc.service_layer.forecaster import VolumeForecaster
+from dispatch_svc.service_layer.forecaster import CandidateForecaster
 
 # The failures a fit or a forecast of statsmodels can end in on a degenerate series.
 _LIBRARY_ERRORS = (ValueError, ArithmeticError, np.linalg.LinAlgError, IndexError)
@@ -93,19 +85,7 @@ STATSMODELS_CANDIDATES: tuple[ModelSpec, ...] = (
 )
 
 
-class StatsmodelsForecaster(VolumeForecaster):
-    def __init__(
-        self, settings: ForecastSettings | None = None, candidates: Sequence[ModelSpec] = STATSMODELS_CANDIDATES
-    ) -> None:
-        self.settings = settings or ForecastSettings()
-        self.candidates = tuple(candidates)
+class StatsmodelsForecaster(CandidateForecaster):
+    """ETS fitted by statsmodels' ETSModel: the benchmark's reference."""
 
-    def forecast(
-        self,
-        series: VolumeSeries,
-        start: date,
-        days: int,
-        events: Sequence[KnownEvent] = (),
-        backtest: Backtest | None = None,
-    ) -> VolumeForecast:
-        return forecast_series(series, start, days, self.candidates, self.settings, events, backtest)
+    default_candidates = STATSMODELS_CANDIDATES

@@ -1,5 +1,8 @@
-"""The port through which handlers forecast pickup volume; adapters/statsmodels_forecaster.py implements
-it with statsmodels' exponential smoothing, tests/support/fakes_forecaster.py with seasonal naive alone."""
+"""The port through which handlers forecast pickup volume. `CandidateForecaster` is the one
+implementation: the domain's backtest chooses among candidate models per series; the adapters
+(adapters/statsforecast_forecaster.py, the service's, and adapters/statsmodels_forecaster.py, the
+benchmark's reference) supply the candidates a library fits, tests/support/fakes_forecaster.py none
+(seasonal naive alone)."""
 
 from __future__ import annotations
 
@@ -7,7 +10,15 @@ import abc
 from collections.abc import Sequence
 from datetime import date
 
-from dispatch_svc.domain.forecasting import Backtest, ForecastSettings, KnownEvent, VolumeForecast, VolumeSeries
+from dispatch_svc.domain.forecasting import (
+    Backtest,
+    ForecastSettings,
+    KnownEvent,
+    ModelSpec,
+    VolumeForecast,
+    VolumeSeries,
+    forecast_series,
+)
 
 
 class VolumeForecaster(abc.ABC):
@@ -41,3 +52,23 @@ class VolumeForecaster(abc.ABC):
         given, one per series or None)."""
         stored = list(backtests) if backtests is not None else [None] * len(series)
         return [self.forecast(s, start, days, events, b) for s, b in zip(series, stored, strict=True)]
+
+
+class CandidateForecaster(VolumeForecaster):
+    """Backtests `candidates` (and the weekly seasonal naive) on each series and forecasts with the best."""
+
+    default_candidates: tuple[ModelSpec, ...] = ()
+
+    def __init__(self, settings: ForecastSettings | None = None, candidates: Sequence[ModelSpec] | None = None) -> None:
+        self.settings = settings or ForecastSettings()
+        self.candidates = tuple(self.default_candidates if candidates is None else candidates)
+
+    def forecast(
+        self,
+        series: VolumeSeries,
+        start: date,
+        days: int,
+        events: Sequence[KnownEvent] = (),
+        backtest: Backtest | None = None,
+    ) -> VolumeForecast:
+        return forecast_series(series, start, days, self.candidates, self.settings, events, backtest)

@@ -12,16 +12,15 @@ from dispatch_svc.domain.forecasting import (
     KnownEvent,
     VolumeForecast,
     VolumeSeries,
-    forecast_series,
 )
-from dispatch_svc.service_layer.forecaster import VolumeForecaster
+from dispatch_svc.service_layer.forecaster import CandidateForecaster
 
 
-class SeasonalNaiveForecaster(VolumeForecaster):
-    """Remembers every (series, start, days) it was asked for."""
+class SeasonalNaiveForecaster(CandidateForecaster):
+    """No candidate models: the weekly seasonal naive. Remembers every (series, start, days) it was asked for."""
 
     def __init__(self, settings: ForecastSettings | None = None) -> None:
-        self.settings = settings or ForecastSettings()
+        super().__init__(settings)
         self.calls: list[tuple[VolumeSeries, date, int]] = []
 
     def forecast(
@@ -33,4 +32,4 @@ class SeasonalNaiveForecaster(VolumeForecaster):
         backtest: Backtest | None = None,
     ) -> VolumeForecast:
         self.calls.append((series, start, days))
-        return forecast_series(series, start, days, (), self.settings, events, backtest)
+        return super().forecast(series, start, days, events, backtest)
