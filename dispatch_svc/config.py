@@ -44,8 +44,8 @@ class Settings(ServiceSettings):
     planning_max_solve_seconds: float = Field(default=5.0, gt=0, le=120)
     planning_exploration_level: int = Field(default=3, ge=0, le=5)
     # The most queued pickups one plan takes per route and in all (the oldest; the rest wait for the next plan).
-    planning_max_stops_per_route: int = Field(default=2000, ge=1, le=20_000)
-    planning_max_stops: int = Field(default=20_000, ge=1, le=200_000)
+    planning_max_stops_per_route: int = Field(default=1000, ge=1, le=20_000)
+    planning_max_stops: int = Field(default=10_000, ge=1, le=200_000)
     # Road distance = great-circle distance x this factor; speeds per vehicle type in km/h.
     planning_circuity_factor: float = Field(default=1.35, ge=1.0, le=3.0)
     planning_speed_kmh_bike: float = Field(default=22.0, gt=0, le=150)

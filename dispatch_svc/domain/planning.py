@@ -46,8 +46,8 @@ class PlanningSettings:
     exploration_level: int = 3
     # The most queued pickups one plan takes, per route and in all: the oldest of each route's queue
     # (queue position); the rest wait for the next plan. They bound a plan's memory and time.
-    max_stops_per_route: int = 2000
-    max_stops: int = 20_000
+    max_stops_per_route: int = 1000
+    max_stops: int = 10_000
 
 
 @dataclass(frozen=True)
@@ -233,8 +233,9 @@ def stop_quotas(queued: Mapping[str, int], per_route: int, total: int) -> dict[s
 
 @dataclass(frozen=True)
 class TravelMatrix:
-    """Seconds and meters from sources[i] to destinations[j], as uint32 arrays (4 bytes a cell: a
-    3,000-stop route's square matrix is 36 MB per type, not the 320 MB of nested Python ints)."""
+    """Seconds and meters from sources[i] to destinations[j], as uint32 arrays: 8 bytes a cell for
+    both, so a 1,000-stop route's square tables take 8 MB per vehicle type (nested lists of Python
+    ints took about 72 MB)."""
 
     seconds: np.ndarray
     meters: np.ndarray
