@@ -116,6 +116,13 @@ def summary(plan: DispatchPlan, zone: tzinfo = UTC, *, trips: bool = False) -> l
     if reasons:
         lines.append("  unplanned:")
         lines += [f"    {count} x {reason}" for reason, count in reasons.most_common()]
+    if plan.left_for_next_plan:
+        left = sorted(plan.left_for_next_plan.items(), key=lambda item: (-item[1], item[0]))
+        lines.append(
+            f"  left for the next plan (beyond this plan's size limits): {sum(n for _, n in left):,} pickups, "
+            + ", ".join(f"{route_id} {n:,}" for route_id, n in left[:10])
+            + (f", and {len(left) - 10} more routes" if len(left) > 10 else "")
+        )
     lines.append(
         f'review it, then commit: grpcurl ... -d \'{{"plan_id": "{plan.id}"}}\' '
         "localhost:50053 firstmile.dispatch.v1.DispatchService/CommitDispatchPlan"

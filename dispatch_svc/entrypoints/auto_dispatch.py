@@ -93,6 +93,7 @@ class AutoDispatcher:
                     "dispatches": [d.id for d in outcome.dispatches],
                     "skipped": list(outcome.skipped),
                     "unplanned": outcome.unplanned,
+                    "left_for_next_plan": outcome.left_for_next_plan,
                 },
             )
         elif outcome.plan_id or outcome.note:
@@ -100,7 +101,12 @@ class AutoDispatcher:
             if outcome.plan_id:
                 log.warning(
                     "auto-dispatch planned no trip for due queues",
-                    extra={"hub_id": outcome.hub_id, "plan_id": outcome.plan_id, "unplanned": outcome.unplanned},
+                    extra={
+                        "hub_id": outcome.hub_id,
+                        "plan_id": outcome.plan_id,
+                        "unplanned": outcome.unplanned,
+                        "left_for_next_plan": outcome.left_for_next_plan,
+                    },
                 )
 
     def run(self, stop: threading.Event) -> None:
