@@ -14,5 +14,8 @@ if [ -z "$against" ]; then
   echo "buf breaking: no earlier commit with protos; nothing to compare"
   exit 0
 fi
-echo "buf breaking against $(git rev-parse --short "$against")"
-"$BUF" breaking --against ".git#ref=$against"
+sha="$(git rev-parse "$against^{commit}")"
+# buf clones the repository shallowly: deep enough to reach the commit compared with.
+depth=$(($(git rev-list --count "$sha..HEAD") + 2))
+echo "buf breaking against $(git rev-parse --short "$sha")"
+"$BUF" breaking --against ".git#ref=$sha,depth=$depth"
