@@ -10,7 +10,9 @@ from typing import Any
 import grpc
 from pydantic import FilePath
 
+from mesh import tracing
 from mesh.config import ConfigError, GrpcTransportSettings, MeshSettings, load
+from mesh.kafka.headers import TRACEPARENT
 from mesh.tls import GrpcTransport
 
 
@@ -33,20 +35,26 @@ class TokenFile:
             return self._token
 
 
-class BearerTokenInterceptor(
+class OutgoingMetadataInterceptor(
     grpc.UnaryUnaryClientInterceptor,
     grpc.UnaryStreamClientInterceptor,
     grpc.StreamUnaryClientInterceptor,
     grpc.StreamStreamClientInterceptor,
 ):
-    """Adds `authorization: Bearer <token>` to every call (plaintext channels too, unlike call credentials)."""
+    """Adds `authorization: Bearer <token>` to every call (plaintext channels too, unlike call
+    credentials) and, when a sampled span is current, its W3C `traceparent`: the called service's
+    span joins the caller's trace."""
 
     def __init__(self, token: Callable[[], str]) -> None:
         self._token = token
 
     def _with_token(self, details: grpc.ClientCallDetails) -> grpc.ClientCallDetails:
-        metadata = [(k, v) for k, v in (details.metadata or ()) if k != "authorization"]
+        traceparent = tracing.current_traceparent()
+        replaced = ("authorization", TRACEPARENT) if traceparent else ("authorization",)
+        metadata = [(k, v) for k, v in (details.metadata or ()) if k not in replaced]
         metadata.append(("authorization", f"Bearer {self._token()}"))
+        if traceparent:
+            metadata.append((TRACEPARENT, traceparent))
         return _CallDetails(
             details.method, details.timeout, metadata, details.credentials, details.wait_for_ready, details.compression
         )
@@ -91,7 +99,7 @@ def open_channel(
         channel = grpc.secure_channel(target, credentials, options=list(options))
     if token is None:
         return channel
-    return grpc.intercept_channel(channel, BearerTokenInterceptor(token))
+    return grpc.intercept_channel(channel, OutgoingMetadataInterceptor(token))
 
 
 def service_channel(target: str, settings: MeshSettings, *, options: Sequence[tuple[str, Any]] = ()) -> grpc.Channel:

@@ -462,3 +462,47 @@ def test_otlp_exporter_delivers_spans_to_a_collector(monkeypatch: pytest.MonkeyP
     assert span.trace_id == TRACE_ID.to_bytes(16, "big")
     assert span.parent_span_id == PARENT_SPAN_ID.to_bytes(8, "big")
     assert {a.key: a.value.string_value for a in resource.attributes}["service.name"] == "routing_svc"
+
+
+# -- outgoing calls ------------------------------------------------------------------------------
+
+
+def outgoing_metadata(metadata: tuple[tuple[str, str], ...] = ()) -> dict[str, str]:
+    """The metadata a call made through the mesh's client interceptor carries."""
+    from mesh.grpc_client import OutgoingMetadataInterceptor
+
+    sent: list[grpc.ClientCallDetails] = []
+    details = grpc.ClientCallDetails()
+    details.method, details.timeout, details.metadata = "/firstmile.attendance.v1.AttendanceService/Get", 1.0, metadata
+    details.credentials = details.wait_for_ready = details.compression = None
+    OutgoingMetadataInterceptor(lambda: "token").intercept_unary_unary(
+        lambda d, request: sent.append(d), details, object()
+    )
+    return dict(sent[0].metadata)
+
+
+def test_a_call_made_while_serving_a_traced_call_carries_the_server_spans_traceparent(spans: Spans) -> None:
+    sent: list[dict[str, str]] = []
+
+    def plan(request: Any, context: Any) -> str:
+        # e.g. dispatch_svc asking attendance_adapter while it serves PlanDispatches
+        sent.append(outgoing_metadata((("traceparent", UNSAMPLED),)))
+        return "planned"
+
+    handler = tracing.ServerSpanInterceptor().intercept_service(
+        lambda _: grpc.unary_unary_rpc_method_handler(plan), call_details(SAMPLED)
+    )
+    assert handler is not None and handler.unary_unary(None, FakeContext()) == "planned"
+    server = spans.one(SpanKind.SERVER)
+    assert sent == [
+        {"authorization": "Bearer token", "traceparent": f"00-{TRACE_ID:032x}-{server.context.span_id:016x}-01"}
+    ]
+
+
+def test_a_call_outside_any_span_keeps_the_callers_own_traceparent(spans: Spans) -> None:
+    assert outgoing_metadata((("traceparent", SAMPLED),))["traceparent"] == SAMPLED
+    assert "traceparent" not in outgoing_metadata()
+
+
+def test_no_traceparent_on_calls_while_tracing_is_off() -> None:
+    assert outgoing_metadata() == {"authorization": "Bearer token"}
