@@ -10,7 +10,10 @@ great-circle distance x the circuity factor, and the shift a rider works. Per ro
 - trips = the most of ceil(packages / capacity) and ceil(kg / capacity_kg) (at least one if any
   pickup is expected); stops and packages share the trips equally;
 - a rider drives floor(shift / trip time) trips a day, back at the depot between them; riders =
-  ceil(trips / trips per rider); a rider needs one vehicle at a time, so vehicles = riders.
+  ceil(trips / trips per rider); a rider needs one vehicle at a time, so vehicles = riders. The
+  shift is the day's typical rostered one (the median length of the rostered riders' shifts, the
+  planning day standing for a missing one), so what is needed and what the rostered riders cover
+  are counted in the same hours.
 
 Vehicles come from those the hub has (one per rider):
 1. every route asks for the type needing the fewest riders (then trips);
@@ -143,6 +146,12 @@ def shift_seconds(rider: PlanningRider | None, settings: PlanningSettings) -> fl
     if end <= start:
         end += timedelta(days=1)
     return (end - start).total_seconds()
+
+
+def typical_shift_seconds(riders: Sequence[PlanningRider], settings: PlanningSettings) -> float:
+    """The median length of the rostered riders' shifts (the planning day for a rider without one,
+    and when nobody is rostered)."""
+    return float(median(shift_seconds(r, settings) for r in riders)) if riders else shift_seconds(None, settings)
 
 
 def home_route(rider: PlanningRider) -> str | None:
@@ -386,7 +395,7 @@ def fleet_need(
     (those with a shift that day) and the hub's active `vehicles`."""
     types = _fleet_types(vehicles)
     available = {t: sum(1 for v in vehicles if v.type is t) for t in types}
-    fleet = _Fleet(available, types, travel, settings, shift_seconds(None, settings))
+    fleet = _Fleet(available, types, travel, settings, typical_shift_seconds(riders, settings))
     work: list[_RouteWork] = []
     for fc in sorted(forecasts, key=lambda f: f.route_id):
         item = _RouteWork(fc, reaches.get(fc.route_id), [])

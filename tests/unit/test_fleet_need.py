@@ -157,14 +157,15 @@ def test_the_hub_is_short_of_riders_and_vehicles_when_nobody_can_cover():
 
 
 def test_a_rider_with_a_short_shift_covers_fewer_trips():
-    # 30 bike trips of 2,800 s: a full shift covers 15, a two-hour one 2.
+    # 30 bike trips of 2,800 s: a full shift covers 15, a two-hour one 2. The day's typical shift is
+    # their median, 7 hours: 9 trips a rider, so 4 riders needed and the 13 trips left need 2 more.
     short = ShiftWindow(datetime(2026, 12, 8, 9, tzinfo=UTC), datetime(2026, 12, 8, 11, tzinfo=UTC))
     riders = [PlanningRider("a", {"r1": 1}), PlanningRider("b", {"r1": 1}, shift=short)]
     need = fleet_need(
         "hub", DAY, [forecast("r1", 600, 1200, 1800.0)], {}, riders, [bike(n) for n in range(3)], TRAVEL, SETTINGS
     )
     route = need.routes[0]
-    assert route.riders_needed == 2 and route.rider_shortfall == 1  # 30 - 15 - 2 = 13 trips left
+    assert route.riders_needed == 4 and route.rider_shortfall == 2  # 30 - 15 - 2 = 13 trips left
 
 
 def test_idle_vehicles_and_a_hub_without_vehicles():
@@ -265,3 +266,17 @@ def test_vehicles_given_never_exceed_the_hubs_and_are_short_only_with_none_idle(
         if any(need.vehicle_shortfall.values()):
             assert not any(need.idle_vehicles.values())
         assert need.riders_needed == sum(n for r in need.routes for _, n in r.vehicles)
+
+
+def test_riders_needed_are_counted_in_the_hours_the_rostered_riders_work():
+    # 18 bike trips of 4,000 s (30 stops x 120 s + 40 packages x 10 s): the rostered 9-hour shift
+    # fits 8 a rider (3 riders), the 12-hour planning day 10 (2 riders).
+    nine_hours = ShiftWindow(datetime(2026, 12, 8, 8, tzinfo=UTC), datetime(2026, 12, 8, 17, tzinfo=UTC))
+    riders = [PlanningRider("a", {"r1": 1}, shift=nine_hours)]
+    need = fleet_need(
+        "hub", DAY, [forecast("r1", 540, 720, 1080.0)], {}, riders, [bike(n) for n in range(5)], TRAVEL, SETTINGS
+    )
+    route = need.routes[0]
+    assert route.trips == 18 and route.trips_per_rider == 8
+    assert route.riders_needed == 3  # the 12-hour planning day would have said 2
+    assert route.rider_shortfall == 2 and need.rider_shortfall == 2  # needed 3, rostered 1
