@@ -3,9 +3,10 @@ and what CreateDispatch asks for (`NewDispatch`)."""
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, datetime, timedelta
 from typing import Any
 
+from dispatch_svc.domain.hubs import AttendanceChange, Presence
 from dispatch_svc.domain.model import NewDispatch, PickupStatus, PurSnapshot, RouteMatch
 
 LAT, LNG = 12.9, 77.6
@@ -47,3 +48,17 @@ def new_dispatch(request_id: str = "req-1", *, hub: str, day: date, route: str =
     """A dispatch of `route`; `fields` name its rider_id, vehicle_id or pur_ids, else the use case
     recommends them and takes the queue."""
     return NewDispatch(request_id=request_id, hub_id=hub, route_id=route, pickup_date=day, **fields)
+
+
+def attendance_change(
+    rider: str, status: Presence, *, hub: str, day: date, at: datetime, minute: int = 0, **fields: Any
+) -> AttendanceChange:
+    """An attendance.events.v1 change as dispatch_svc reads it: `rider` became `status` at `at` + `minute`."""
+    values = {
+        "rider_id": rider,
+        "hub_id": hub,
+        "day": day,
+        "status": status,
+        "changed_at": at + timedelta(minutes=minute),
+    }
+    return AttendanceChange(**(values | fields))

@@ -40,7 +40,7 @@ from mesh.errors import InvalidArgument
 from mesh.kernel import utc_now
 from mesh.topics import ATTENDANCE_EVENTS
 from tests.support.consumed_messages import consumed
-from tests.support.dispatch_inputs import new_dispatch, pur_snapshot
+from tests.support.dispatch_inputs import attendance_change, new_dispatch, pur_snapshot
 from tests.support.fakes_attendance import FakeAttendanceUnitOfWork, FakeClock, FakeEmbeddedSource
 from tests.support.fakes_attendance_port import FakeAttendance
 from tests.support.fakes_dispatch import DispatchStore, FakeDispatchUnitOfWork
@@ -211,15 +211,8 @@ def uow(store):
     return lambda: FakeDispatchUnitOfWork(store)
 
 
-def change(rider: str, status: Presence, minute: int = 0, **fields) -> AttendanceChange:
-    values = {
-        "rider_id": rider,
-        "hub_id": HUB,
-        "day": DAY,
-        "status": status,
-        "changed_at": NOW + timedelta(minutes=minute),
-    }
-    return AttendanceChange(**(values | fields))  # type: ignore[arg-type]
+def change(rider: str, status: Presence, minute: int = 0, *, day: date = DAY, **fields) -> AttendanceChange:
+    return attendance_change(rider, status, hub=HUB, day=day, at=NOW, minute=minute, **fields)
 
 
 def test_a_rostered_event_is_decoded_with_its_window():

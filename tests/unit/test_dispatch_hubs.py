@@ -27,7 +27,7 @@ from mesh.auth import Principal, Role
 from mesh.errors import InvalidArgument
 from mesh.topics import ATTENDANCE_EVENTS
 from tests.support.consumed_messages import consumed
-from tests.support.dispatch_inputs import new_dispatch, pur_snapshot
+from tests.support.dispatch_inputs import attendance_change, new_dispatch, pur_snapshot
 from tests.support.fakes_attendance_port import FakeAttendance
 from tests.support.fakes_dispatch import DispatchStore, FakeDispatchUnitOfWork
 from tests.support.servicer_calls import ServedAs
@@ -49,15 +49,8 @@ def uow(store):
     return lambda: FakeDispatchUnitOfWork(store)
 
 
-def change(rider: str, status: Presence, minute: int = 0, **fields) -> AttendanceChange:
-    values = {
-        "rider_id": rider,
-        "hub_id": HUB,
-        "day": TODAY,
-        "status": status,
-        "changed_at": MORNING + timedelta(minutes=minute),
-    }
-    return AttendanceChange(**(values | fields))  # type: ignore[arg-type]
+def change(rider: str, status: Presence, minute: int = 0, *, day: date = TODAY, **fields) -> AttendanceChange:
+    return attendance_change(rider, status, hub=HUB, day=day, at=MORNING, minute=minute, **fields)
 
 
 # -- hubs -----------------------------------------------------------------------------------------
