@@ -23,6 +23,7 @@ Needs no service: nothing but this process.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import math
 import random
@@ -43,7 +44,6 @@ from dispatch_svc.domain.planning import (
     PlannedStopEta,
     PlanningProblem,
     PlanningRider,
-    PlanningSettings,
     PlanningStop,
     PlanningVehicle,
     PlanResult,
@@ -342,18 +342,8 @@ def run(title: str, problem: PlanningProblem, travel: GreatCircleTravelModel, re
     )
     print(peak_memory(problem, travel), flush=True)
     if reference:
-        unlimited = PlanningSettings(max_solve_seconds=1e9, exploration_level=5)
-        slow = PlanningProblem(
-            problem.hub_id,
-            problem.depot,
-            problem.timezone,
-            problem.day,
-            problem.stops,
-            problem.riders,
-            problem.vehicles,
-            unlimited,
-            problem.not_before,
-        )
+        unlimited = dataclasses.replace(problem.settings, max_solve_seconds=1e9, exploration_level=5)
+        slow = dataclasses.replace(problem, settings=unlimited)
         print(
             figures("reference (level 5, no limit)", slow, VroomPlanner(travel).plan(slow), travel, first_fit),
             flush=True,

@@ -29,6 +29,7 @@ on 7.36.2, hence --no-deps with its other requirements in the extra.)
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import importlib
 import time
 from collections.abc import Callable, Sequence
@@ -42,7 +43,6 @@ from dispatch_svc.config import Settings
 from dispatch_svc.domain.planning import (
     GreatCircleTravelModel,
     PlanningProblem,
-    PlanningSettings,
     PlanResult,
     plan_violations,
 )
@@ -202,25 +202,7 @@ SOLVERS: dict[str, Callable[[RouteProblem], list[RouteTrip]]] = {
 
 
 def with_budget(problem: PlanningProblem, seconds: float) -> PlanningProblem:
-    settings = PlanningSettings(
-        problem.settings.day_start,
-        problem.settings.day_end,
-        problem.settings.service_seconds_per_stop,
-        problem.settings.service_seconds_per_package,
-        max_solve_seconds=seconds,
-        exploration_level=problem.settings.exploration_level,
-    )
-    return PlanningProblem(
-        problem.hub_id,
-        problem.depot,
-        problem.timezone,
-        problem.day,
-        problem.stops,
-        problem.riders,
-        problem.vehicles,
-        settings,
-        problem.not_before,
-    )
+    return dataclasses.replace(problem, settings=dataclasses.replace(problem.settings, max_solve_seconds=seconds))
 
 
 def row(name: str, problem: PlanningProblem, result: PlanResult, solver: Timed, vroom: PlanResult | None) -> str:
