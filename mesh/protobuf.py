@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import enum
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any, TypeVar
 
 from google.protobuf.timestamp_pb2 import Timestamp
@@ -11,13 +11,20 @@ from google.protobuf.timestamp_pb2 import Timestamp
 E = TypeVar("E", bound=enum.Enum)
 
 
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+
+
 def timestamp(moment: datetime | None) -> Timestamp | None:
-    """A Timestamp for `moment` (timezone-aware), or None so the field stays unset."""
+    """A Timestamp for `moment` (naive means UTC, as `Timestamp.FromDatetime` takes it), or None so
+    the field stays unset. Computed from the timedelta since the epoch: the same value as
+    `FromDatetime` (a unit test compares them) at a third of its cost, for every time field of
+    every message and event."""
     if moment is None:
         return None
-    stamp = Timestamp()
-    stamp.FromDatetime(moment)
-    return stamp
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    since = moment - _EPOCH
+    return Timestamp(seconds=since.days * 86_400 + since.seconds, nanos=since.microseconds * 1000)
 
 
 def enum_to_proto(domain: type[E], proto_enum: Any, prefix: str, **renamed: str) -> dict[E, Any]:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import math
-from datetime import date
+from datetime import date, datetime
 
 import pytest
 from hypothesis import given
@@ -114,3 +114,19 @@ def test_statuses_map_to_the_contracts_enums_by_name():
     )
     with pytest.raises(ValueError):
         enum_to_proto(PickupStatus, common_pb2.RouteMatch, "ROUTE_MATCH_")
+
+
+@given(
+    moment=st.datetimes(
+        min_value=datetime(1, 1, 1), max_value=datetime(9999, 12, 31), timezones=st.none() | st.timezones()
+    )
+)
+def test_timestamps_are_what_protobuf_makes_of_the_datetime(moment):
+    from google.protobuf.timestamp_pb2 import Timestamp
+
+    from mesh.protobuf import timestamp
+
+    expected = Timestamp()
+    expected.FromDatetime(moment)
+    assert timestamp(moment) == expected
+    assert timestamp(None) is None
