@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import hashlib
+import json
 import math
-from dataclasses import replace
+from dataclasses import asdict, replace
 from datetime import UTC, date, datetime, timedelta
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from mesh.errors import FailedPrecondition, InvalidArgument
 from pur_svc.domain.events import status_changed
@@ -77,6 +81,25 @@ def test_pickup_date_must_be_near_today():
 def test_the_fingerprint_tells_bodies_apart():
     assert new().fingerprint() == new().fingerprint()
     assert new().fingerprint() != new(expected_packages=4).fingerprint()
+
+
+def stored_fingerprint(request: NewPickup) -> str:
+    """The digest PURs were stored with from the start; a stored one must keep matching its retries."""
+    body = asdict(request)
+    body["pickup_date"] = request.pickup_date.isoformat()
+    return hashlib.sha256(json.dumps(body, sort_keys=True).encode()).hexdigest()
+
+
+@given(
+    text=st.text(alphabet=st.characters(blacklist_categories=("Cs", "Cc")), min_size=1, max_size=20),
+    packages=st.integers(1, 1000),
+    weight=st.floats(0, 1000, allow_nan=False),
+    lat=st.floats(-90, 90, allow_nan=False),
+)
+def test_the_fingerprint_stays_the_digest_pickups_were_stored_with(text, packages, weight, lat):
+    warehouse = Warehouse("w1", text, text + " Road", "560001", Location(lat, 77.59))
+    request = replace(new(warehouse=warehouse, expected_packages=packages, expected_weight_kg=weight), request_id="r9")
+    assert request.fingerprint() == stored_fingerprint(request)
 
 
 def test_routing_applies_newer_maps_only():
