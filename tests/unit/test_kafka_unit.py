@@ -9,6 +9,8 @@ from datetime import UTC, datetime
 from types import SimpleNamespace
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 from kafka.structs import OffsetAndMetadata, TopicPartition
 
 from mesh.errors import InvalidArgument, Unavailable
@@ -402,3 +404,42 @@ def test_a_dead_letter_too_large_for_the_dlq_goes_without_its_bytes():
     assert (topic, key, value) == ("t.dlq", b"k", b"")
     assert headers[DLQ_VALUE_DROPPED] == str(len(big)).encode() and headers[DLQ_REASON] == b"not ok"
     assert consumer.commits[-1] == {TopicPartition("t", 0): OffsetAndMetadata(2, "", -1)}
+
+
+class _Cluster:
+    """What a partitioner reads of kafka-python's ClusterMetadata."""
+
+    def __init__(self, topic: str, partitions: int, available: int) -> None:
+        self._topic, self._all, self._available = topic, set(range(partitions)), set(range(available))
+
+    def topics(self):
+        return {self._topic}
+
+    def partitions_for_topic(self, topic):
+        return set(self._all) if topic == self._topic else None
+
+    def available_partitions_for_topic(self, topic):
+        return set(self._available) if topic == self._topic else None
+
+
+@given(key=st.binary(max_size=64), partitions=st.integers(1, 64))
+def test_keys_land_where_kafka_pythons_default_partitioner_puts_them(key, partitions):
+    from kafka.partitioner.default import DefaultPartitioner, murmur2
+
+    from mesh.kafka.producer import KeyHashPartitioner
+    from mesh.kafka.producer import murmur2 as fast_murmur2
+
+    cluster = _Cluster("t", partitions, partitions)
+    assert fast_murmur2(key) == murmur2(key)
+    ours = KeyHashPartitioner().partition("t", key, key, b"v", b"v", cluster)
+    assert ours == DefaultPartitioner().partition("t", key, key, b"v", b"v", cluster)
+
+
+def test_a_record_without_key_goes_to_an_available_partition_and_an_unknown_topic_fails():
+    from mesh.kafka.producer import KeyHashPartitioner
+
+    cluster = _Cluster("t", 6, 2)
+    chosen = {KeyHashPartitioner().partition("t", None, None, b"v", b"v", cluster) for _ in range(200)}
+    assert chosen == {0, 1}
+    with pytest.raises(ValueError, match="not found"):
+        KeyHashPartitioner().partition("other", b"k", b"k", b"v", b"v", cluster)
