@@ -9,7 +9,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
-from pur_svc.adapters.arrays import columns_of, insert_from_arrays
+from mesh.arrays import columns_of, insert_from_arrays
 from pur_svc.adapters.orm import pickup_history
 from pur_svc.domain.history import Actor, HistoryEntry
 from pur_svc.domain.model import PickupStatus, RouteMatch

@@ -12,7 +12,7 @@ from sqlalchemy.dialects import postgresql
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.orm import Session
 
-from pur_svc.adapters.arrays import columns_of, insert_from_arrays
+from mesh.arrays import columns_of, insert_from_arrays
 from pur_svc.adapters.history import insert_history, read_history
 from pur_svc.adapters.orm import hubs, pickup_requests, routes
 from pur_svc.domain.history import HistoryEntry

@@ -15,6 +15,7 @@ from dispatch_svc.adapters.orm import SCHEMA, open_pickups
 from dispatch_svc.domain.model import Load, Pickup, PickupStatus, RouteKey, RouteMatch
 from dispatch_svc.service_layer.repositories import AbstractPickupRepository
 from dispatch_svc.service_layer.views import OpenPickupRow, RouteGroupView
+from mesh.arrays import columns_of, insert_from_arrays, update_from_arrays
 
 P = open_pickups
 
@@ -85,6 +86,10 @@ _PICKUP_MUTABLE = (
     "event_version",
 )
 
+_COLUMNS = ("pur_id", *_PICKUP_MUTABLE)  # every column _pickup_row writes
+_INSERT = insert_from_arrays(P, _COLUMNS, same={"created_at": ":now", "updated_at": ":now"})
+_UPDATE = update_from_arrays(P, ("pur_id",), _PICKUP_MUTABLE, {"updated_at": ":now"})
+
 
 class SqlAlchemyPickupRepository(AbstractPickupRepository):
     def __init__(self, session: Session) -> None:
@@ -127,22 +132,16 @@ class SqlAlchemyPickupRepository(AbstractPickupRepository):
         if not pickups:
             return
         self._assign_positions(pickups)
-        self.session.execute(sa.insert(P), [{**_pickup_row(p), "created_at": now, "updated_at": now} for p in pickups])
+        self.session.execute(_INSERT, columns_of([_pickup_row(p) for p in pickups], _COLUMNS) | {"now": now})
 
     def update(self, pickups: Sequence[Pickup], now: datetime) -> None:
         if not pickups:
             return
         self._assign_positions(pickups)
-        statement = (
-            sa.update(P)
-            .where(P.c.pur_id == sa.bindparam("b_pur_id"))
-            .values({name: sa.bindparam(f"b_{name}") for name in (*_PICKUP_MUTABLE, "updated_at")})
-        )
-        rows = []
-        for pickup in pickups:
-            row = _pickup_row(pickup) | {"updated_at": now}
-            rows.append({f"b_{name}": value for name, value in row.items()})
-        self.session.connection().execute(statement, rows)
+        # Callers hold the rows' locks already (their routes' locks, then get_many(for_update=True)
+        # in key order), so one UPDATE over arrays cannot deadlock whatever order its join takes.
+        rows = [_pickup_row(p) for p in pickups]
+        self.session.execute(_UPDATE, columns_of(rows, ("pur_id", *_PICKUP_MUTABLE)) | {"now": now})
 
     def queue(
         self, hub_id: str, route_id: str, pickup_date: date, *, for_update: bool = False, limit: int | None = None

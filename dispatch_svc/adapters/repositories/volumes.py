@@ -17,6 +17,7 @@ from dispatch_svc.domain.forecasting import Backtest, DailyVolume
 from dispatch_svc.domain.planning import Point
 from dispatch_svc.domain.volumes import ObservedPickup, RouteProfiles, StoredBacktest
 from dispatch_svc.service_layer.repositories import AbstractVolumeRepository
+from mesh.arrays import insert_from_arrays, update_from_arrays
 
 DayKey = tuple[str, str, date]
 POINTS_PER_ROUTE = 500
@@ -63,64 +64,41 @@ class SqlAlchemyVolumeRepository(AbstractVolumeRepository):
         if gone:
             self.session.execute(sa.delete(volume_observations).where(volume_observations.c.pur_id.in_(gone)))
         if upserts:
-            statement = insert(volume_observations).values(
-                [
-                    {
-                        "pur_id": o.pur_id,
-                        "hub_id": o.hub_id,
-                        "route_id": o.route_id,
-                        "day": o.day,
-                        "packages": o.packages,
-                        "weight_kg": o.weight_kg,
-                        "updated_at": now,
-                    }
-                    for o in sorted(upserts, key=lambda o: o.pur_id)
-                ]
-            )
+            rows = sorted(upserts, key=lambda o: o.pur_id)
             self.session.execute(
-                statement.on_conflict_do_update(
-                    index_elements=[volume_observations.c.pur_id],
-                    set_={
-                        name: statement.excluded[name]
-                        for name in ("hub_id", "route_id", "day", "packages", "weight_kg", "updated_at")
-                    },
-                )
+                _UPSERT_OBSERVATIONS,
+                {
+                    "pur_id": [o.pur_id for o in rows],
+                    "hub_id": [o.hub_id for o in rows],
+                    "route_id": [o.route_id for o in rows],
+                    "day": [o.day for o in rows],
+                    "packages": [o.packages for o in rows],
+                    "weight_kg": [o.weight_kg for o in rows],
+                    "now": now,
+                },
             )
 
     def _apply_deltas(self, deltas: Mapping[DayKey, list[float]], now: datetime) -> None:
         changed = sorted(key for key, delta in deltas.items() if any(delta))
         if not changed:
             return
-        # Rows first (in key order, as every writer of these rows), then the sums: an INSERT's
-        # check constraints would see a negative delta before ON CONFLICT could add it.
+        keys = {
+            "hub_id": [h for h, _, _ in changed],
+            "route_id": [r for _, r, _ in changed],
+            "day": [d for _, _, d in changed],
+            "now": now,
+        }
+        # Rows first, created or locked in key order (as every writer of these rows), then the sums:
+        # an INSERT's check constraints would see a negative delta before ON CONFLICT could add it.
+        self.session.execute(_LOCK_DAYS, keys)
         self.session.execute(
-            insert(volume_days)
-            .values([{"hub_id": h, "route_id": r, "day": d, "updated_at": now} for h, r, d in changed])
-            .on_conflict_do_nothing(index_elements=["hub_id", "route_id", "day"])
-        )
-        c = volume_days.c
-        self.session.execute(
-            sa.update(volume_days)
-            .where(
-                c.hub_id == sa.bindparam("k_hub"), c.route_id == sa.bindparam("k_route"), c.day == sa.bindparam("k_day")
-            )
-            .values(
-                observed_pickups=c.observed_pickups + sa.bindparam("d_pickups", type_=sa.Integer),
-                observed_packages=c.observed_packages + sa.bindparam("d_packages", type_=sa.BigInteger),
-                observed_weight_kg=sa.func.greatest(0.0, c.observed_weight_kg + sa.bindparam("d_kg", type_=sa.Double)),
-                updated_at=now,
-            ),
-            [
-                {
-                    "k_hub": hub_id,
-                    "k_route": route_id,
-                    "k_day": day,
-                    "d_pickups": int(deltas[(hub_id, route_id, day)][0]),
-                    "d_packages": int(deltas[(hub_id, route_id, day)][1]),
-                    "d_kg": float(deltas[(hub_id, route_id, day)][2]),
-                }
-                for hub_id, route_id, day in changed
-            ],
+            _ADD_DELTAS,
+            keys
+            | {
+                "observed_pickups": [int(deltas[key][0]) for key in changed],
+                "observed_packages": [int(deltas[key][1]) for key in changed],
+                "observed_weight_kg": [float(deltas[key][2]) for key in changed],
+            },
         )
 
     def import_days(self, hub_id: str, rows: Sequence[DailyVolume], now: datetime) -> int:
@@ -246,6 +224,35 @@ class SqlAlchemyVolumeRepository(AbstractVolumeRepository):
             elif row.default_rider_id:
                 defaults[row.route_id] = row.default_rider_id
         return RouteProfiles(dict(points), defaults, frozenset(deleted))
+
+
+_OBSERVED = ("hub_id", "route_id", "day", "packages", "weight_kg")
+_UPSERT_OBSERVATIONS = insert_from_arrays(
+    volume_observations,
+    ("pur_id", *_OBSERVED),
+    "ON CONFLICT (pur_id) DO UPDATE SET "
+    + ", ".join(f"{name} = EXCLUDED.{name}" for name in _OBSERVED)
+    + ", updated_at = EXCLUDED.updated_at",
+    same={"updated_at": ":now"},
+)
+_DAY_KEY = ("hub_id", "route_id", "day")
+_LOCK_DAYS = insert_from_arrays(
+    volume_days,
+    _DAY_KEY,
+    "ON CONFLICT (hub_id, route_id, day) DO UPDATE SET updated_at = EXCLUDED.updated_at",
+    same={"updated_at": ":now"},
+)
+_ADD_DELTAS = update_from_arrays(
+    volume_days,
+    _DAY_KEY,
+    ("observed_pickups", "observed_packages", "observed_weight_kg"),
+    {
+        "observed_pickups": "t.observed_pickups + v.observed_pickups",
+        "observed_packages": "t.observed_packages + v.observed_packages",
+        "observed_weight_kg": "greatest(0.0, t.observed_weight_kg + v.observed_weight_kg)",
+        "updated_at": ":now",
+    },
+)
 
 
 def _add(deltas: dict[DayKey, list[float]], observed: ObservedPickup, sign: int) -> None:
