@@ -25,7 +25,15 @@ from kafka.structs import TopicPartition
 from sqlalchemy.orm import Session
 
 from mesh.kafka import CE_ID, CE_SOURCE, CE_SPECVERSION, CE_TIME, CE_TYPE, CONTENT_TYPE, EventHeaders
-from mesh.outbox import Outbox, OutboxEvent, OutboxRelay, create_outbox_table, drop_outbox_table
+from mesh.outbox import (
+    Outbox,
+    OutboxEvent,
+    OutboxRelay,
+    create_outbox_table,
+    drop_event_id_unique,
+    drop_outbox_table,
+    restore_event_id_unique,
+)
 from tests.support.polling import wait_until
 
 pytestmark = pytest.mark.integration
@@ -130,6 +138,26 @@ def test_alembic_helper_creates_exactly_the_table_definition(engine, module_outb
             assert not sa.inspect(conn).has_table("outbox", schema=other)
         finally:
             conn.execute(sa.text(f'DROP SCHEMA "{other}" CASCADE'))
+
+
+def test_event_id_unique_index_migration_drops_it_from_an_older_outbox_and_back(engine, unique_name):
+    schema = unique_name("t_outbox_event_id")
+    with engine.begin() as conn:
+        conn.execute(sa.text(f'CREATE SCHEMA "{schema}"'))
+    try:
+        with engine.begin() as conn:
+            op = Operations(MigrationContext.configure(conn))
+            create_outbox_table(op, schema)
+            drop_event_id_unique(op, schema)  # a table created since has none: nothing to do
+            restore_event_id_unique(op, schema)  # an outbox as 0001 created it
+            assert [u["column_names"] for u in sa.inspect(conn).get_unique_constraints("outbox", schema=schema)] == [
+                ["event_id"]
+            ]
+            drop_event_id_unique(op, schema)
+            assert sa.inspect(conn).get_unique_constraints("outbox", schema=schema) == []
+    finally:
+        with engine.begin() as conn:
+            conn.execute(sa.text(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE'))
 
 
 # -- publishing --------------------------------------------------------------------------------
