@@ -538,6 +538,8 @@ class OutboxRelay:
             # this transaction need not wait for its WAL flush.
             conn.execute(sa.text("SET LOCAL synchronous_commit = off"))
             rows = conn.execute(
+                # The order `_produce` unpacks each row in (by position: a Row's attribute costs
+                # ~0.7 us, eight per record).
                 sa.select(
                     table.c.id,
                     # Text and the header's RFC 3339 time from PostgreSQL: no UUID objects, no
@@ -562,7 +564,7 @@ class OutboxRelay:
             self._produce(rows)
             marked = conn.execute(
                 sa.update(table)
-                .where(table.c.id == sa.any_(sa.bindparam("ids", [r.id for r in rows], type_=ARRAY(sa.BigInteger))))
+                .where(table.c.id == sa.any_(sa.bindparam("ids", [r[0] for r in rows], type_=ARRAY(sa.BigInteger))))
                 .values(sent_at=sa.func.clock_timestamp())
                 .returning(table.c.topic, sa.func.date_part("epoch", table.c.sent_at - table.c.created_at))
             ).all()
@@ -575,14 +577,15 @@ class OutboxRelay:
         encoded = _Encoded()
         with tracing.publish_spans(rows) as traceparent_of:
             for row in rows:
+                _, event_id, ce_time, topic, key, payload, event_type, source, _, _ = row
                 headers = kafka_headers(
-                    id=row.event_id.encode(),
-                    type=encoded(row.event_type),
-                    source=encoded(row.source),
-                    time=row.ce_time.encode(),
+                    id=event_id.encode(),
+                    type=encoded(event_type),
+                    source=encoded(source),
+                    time=ce_time.encode(),
                     traceparent=traceparent_of(row),
                 )
-                record = self._producer.send(row.topic, key=bytes(row.key), value=bytes(row.payload), headers=headers)
+                record = self._producer.send(topic, key=bytes(key), value=bytes(payload), headers=headers)
                 futures.append(record)
             flush_and_check(self._producer, futures, timeout=self._send_timeout_seconds)
 

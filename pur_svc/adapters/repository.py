@@ -79,41 +79,43 @@ def _to_row(pur: PickupRequest) -> dict[str, Any]:
 
 
 def _from_row(row: Any) -> PickupRequest:
+    # A dict of the row first: a Row's attribute costs ~0.7 us, 30 of them per PUR read.
+    c = dict(zip(row._fields, row, strict=True))
     return PickupRequest(
-        id=row.id,
-        request_id=row.request_id,
-        request_fingerprint=row.request_fingerprint,
-        client_id=row.client_id,
-        hub_id=row.hub_id,
+        id=c["id"],
+        request_id=c["request_id"],
+        request_fingerprint=c["request_fingerprint"],
+        client_id=c["client_id"],
+        hub_id=c["hub_id"],
         warehouse=Warehouse(
-            id=row.warehouse_id,
-            name=row.warehouse_name,
-            address=row.warehouse_address,
-            pincode=row.warehouse_pincode,
-            location=Location(row.lat, row.lng),
+            id=c["warehouse_id"],
+            name=c["warehouse_name"],
+            address=c["warehouse_address"],
+            pincode=c["warehouse_pincode"],
+            location=Location(c["lat"], c["lng"]),
         ),
-        pickup_date=row.pickup_date,
-        expected_packages=row.expected_packages,
-        expected_weight_kg=row.expected_weight_kg,
-        status=PickupStatus(row.status),
-        route_id=row.route_id,
-        rider_id=row.rider_id,
-        route_rider_id=row.route_rider_id,
-        dispatch_id=row.dispatch_id,
-        route_match=RouteMatch(row.route_match) if row.route_match else None,
-        distance_m=row.distance_m,
-        map_version=row.map_version,
-        unroutable_reason=row.unroutable_reason,
-        routed_at=row.routed_at,
-        cancel_reason=row.cancel_reason,
-        version=row.version,
-        dispatch_version=row.dispatch_version,
-        review=ReviewReason(row.review) if row.review else None,
-        nearest_route_id=row.nearest_route_id,
-        nearest_distance_m=row.nearest_distance_m,
-        manual_reason=row.manual_reason,
-        created_at=row.created_at,
-        updated_at=row.updated_at,
+        pickup_date=c["pickup_date"],
+        expected_packages=c["expected_packages"],
+        expected_weight_kg=c["expected_weight_kg"],
+        status=PickupStatus(c["status"]),
+        route_id=c["route_id"],
+        rider_id=c["rider_id"],
+        route_rider_id=c["route_rider_id"],
+        dispatch_id=c["dispatch_id"],
+        route_match=RouteMatch(c["route_match"]) if c["route_match"] else None,
+        distance_m=c["distance_m"],
+        map_version=c["map_version"],
+        unroutable_reason=c["unroutable_reason"],
+        routed_at=c["routed_at"],
+        cancel_reason=c["cancel_reason"],
+        version=c["version"],
+        dispatch_version=c["dispatch_version"],
+        review=ReviewReason(c["review"]) if c["review"] else None,
+        nearest_route_id=c["nearest_route_id"],
+        nearest_distance_m=c["nearest_distance_m"],
+        manual_reason=c["manual_reason"],
+        created_at=c["created_at"],
+        updated_at=c["updated_at"],
     )
 
 
@@ -191,7 +193,7 @@ class PickupRepository(AbstractPickupRepository):
         if not ids:
             return {}
         rows = self.session.execute(sa.select(T).where(T.c.id.in_(ids)).order_by(T.c.id).with_for_update())
-        return {row.id: _from_row(row) for row in rows}
+        return {pur.id: pur for pur in map(_from_row, rows)}
 
     def update(self, purs: Sequence[PickupRequest]) -> None:
         if not purs:
