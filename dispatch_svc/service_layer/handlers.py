@@ -216,16 +216,14 @@ class _PurBatch:
     def place_queued(self) -> None:
         """Each queued pickup joins the oldest OPEN dispatch of its route and day with room for it
         (a planned one: also with time for it within its rider's shift, `plans.PlannedRoom`)."""
-        open_by_route: dict[RouteKey, list[Dispatch]] = {}
+        queued = [pickup for pickup in self.to_place.values() if pickup.queued]
+        if not queued:
+            return
+        found = self.uow.dispatches.open_for_routes({p.route_key() for p in queued}, for_update=True)
+        open_by_route = {key: [self.dispatches.setdefault(d.id, d) for d in ds] for key, ds in found.items()}
         room = PlannedRoom(self.uow, self.settings)
-        for pickup in self.to_place.values():
-            if not pickup.queued:
-                continue
-            key = pickup.route_key()
-            if key not in open_by_route:
-                found = self.uow.dispatches.open_for_route(*key, for_update=True)
-                open_by_route[key] = [self.dispatches.setdefault(d.id, d) for d in found]
-            for dispatch in open_by_route[key]:
+        for pickup in queued:
+            for dispatch in open_by_route.get(pickup.route_key(), []):
                 if dispatch.can_take(pickup) and room.allows(dispatch, pickup):
                     room.take(dispatch, pickup)
                     joined = dispatch.add([pickup], self.moment, automatic=True)
@@ -235,8 +233,7 @@ class _PurBatch:
     def save(self) -> None:
         self.uow.pickups.add(list(self.new.values()), self.moment)
         self.uow.pickups.update(list(self.changed.values()), self.moment)
-        for dispatch in self.touched.values():
-            self.uow.dispatches.update(dispatch)
+        self.uow.dispatches.update_many(list(self.touched.values()))
 
     def _dispatch(self, dispatch_id: str) -> Dispatch:
         if dispatch_id not in self.dispatches:

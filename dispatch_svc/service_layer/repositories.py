@@ -109,10 +109,11 @@ class AbstractDispatchRepository(abc.ABC):
     def by_request_id(self, hub_id: str, request_id: str) -> Dispatch | None: ...
 
     @abc.abstractmethod
-    def open_for_route(
-        self, hub_id: str, route_id: str, pickup_date: date, *, for_update: bool = False
-    ) -> list[Dispatch]:
-        """The route's OPEN dispatches for the day, oldest first (the order pickups join them)."""
+    def open_for_routes(
+        self, keys: Collection[RouteKey], *, for_update: bool = False
+    ) -> dict[RouteKey, list[Dispatch]]:
+        """Per route and day of `keys` that has any, its OPEN dispatches, oldest first (the order
+        pickups join them). Locked (`for_update`) in key order, then oldest first."""
 
     @abc.abstractmethod
     def oldest_open_by_route(
@@ -129,6 +130,11 @@ class AbstractDispatchRepository(abc.ABC):
     def update(self, dispatch: Dispatch) -> None:
         """Write a changed dispatch. RiderBusy or VehicleBusy when its new rider or vehicle got
         another active dispatch in a concurrent transaction first."""
+
+    def update_many(self, dispatches: Sequence[Dispatch]) -> None:
+        """Write changed dispatches, each as `update` would (the database's does it in one go)."""
+        for dispatch in dispatches:
+            self.update(dispatch)
 
     @abc.abstractmethod
     def active_for(

@@ -233,12 +233,16 @@ class FakeDispatchRepository(AbstractDispatchRepository):
         found = self._where(hub_id=hub_id, request_id=request_id)
         return copy.deepcopy(found[0]) if found else None
 
-    def open_for_route(
-        self, hub_id: str, route_id: str, pickup_date: date, *, for_update: bool = False
-    ) -> builtins.list[Dispatch]:
-        return copy.deepcopy(
-            self._where(hub_id=hub_id, route_id=route_id, pickup_date=pickup_date, status=DispatchStatus.OPEN)
-        )
+    def open_for_routes(
+        self, keys: Collection[RouteKey], *, for_update: bool = False
+    ) -> dict[RouteKey, builtins.list[Dispatch]]:
+        found: dict[RouteKey, builtins.list[Dispatch]] = {}
+        for key in sorted(set(keys)):
+            hub_id, route_id, pickup_date = key
+            open_ = self._where(hub_id=hub_id, route_id=route_id, pickup_date=pickup_date, status=DispatchStatus.OPEN)
+            if open_:
+                found[key] = copy.deepcopy(open_)
+        return found
 
     def oldest_open_by_route(
         self, hub_id: str, pickup_date: date, route_id: str = "", *, route_ids: Collection[str] | None = None

@@ -20,12 +20,14 @@ from dispatch_svc.domain.model import (
     DuplicateRequest,
     Load,
     RiderBusy,
+    RouteKey,
     VehicleBusy,
 )
 from dispatch_svc.domain.plans import Booking
 from dispatch_svc.domain.ranking import ActiveDispatchRef, PastDispatch
 from dispatch_svc.service_layer.repositories import AbstractDispatchRepository
 from dispatch_svc.service_layer.views import DispatchCursor, DispatchFilter
+from mesh.arrays import columns_of, insert_from_arrays, update_from_arrays
 
 D = dispatches
 M = dispatch_pickups
@@ -73,6 +75,15 @@ _DISPATCH_MUTABLE = (
     "completed_at",
     "cancelled_at",
     "planned_end",
+)
+
+_UPDATE = update_from_arrays(D, ("id",), _DISPATCH_MUTABLE)
+_MEMBER_COLUMNS = ("dispatch_id", "pur_id", "added_at")
+# In array order: `seq` (the join order within a dispatch) follows it.
+_INSERT_MEMBERS = insert_from_arrays(M, _MEMBER_COLUMNS)
+_DELETE_MEMBERS = sa.text(
+    f"DELETE FROM {M.fullname} AS m USING unnest(CAST(:dispatch_id AS TEXT[]), CAST(:pur_id AS TEXT[]))"
+    " AS v(dispatch_id, pur_id) WHERE m.dispatch_id = v.dispatch_id AND m.pur_id = v.pur_id"
 )
 
 
@@ -163,22 +174,25 @@ class SqlAlchemyDispatchRepository(AbstractDispatchRepository):
         loaded = self._load(rows)
         return loaded[0] if loaded else None
 
-    def open_for_route(
-        self, hub_id: str, route_id: str, pickup_date: date, *, for_update: bool = False
-    ) -> list[Dispatch]:
+    def open_for_routes(
+        self, keys: Collection[RouteKey], *, for_update: bool = False
+    ) -> dict[RouteKey, list[Dispatch]]:
+        ordered = sorted(set(keys))
+        if not ordered:
+            return {}
+        route = sa.tuple_(D.c.hub_id, D.c.route_id, D.c.pickup_date)
+        # Sorted below the row locks: they are taken in key order, then oldest first.
         statement = (
             self._select()
-            .where(
-                D.c.hub_id == hub_id,
-                D.c.route_id == route_id,
-                D.c.status == DispatchStatus.OPEN.value,
-                D.c.pickup_date == pickup_date,
-            )
-            .order_by(D.c.created_at, D.c.id)
+            .where(route.in_(ordered), D.c.status == DispatchStatus.OPEN.value)
+            .order_by(D.c.hub_id, D.c.route_id, D.c.pickup_date, D.c.created_at, D.c.id)
         )
         if for_update:
             statement = statement.with_for_update(of=D)
-        return self._load(self.session.execute(statement).all())
+        found: dict[RouteKey, list[Dispatch]] = {}
+        for dispatch in self._load(self.session.execute(statement).all()):
+            found.setdefault(dispatch.route_key(), []).append(dispatch)
+        return found
 
     def oldest_open_by_route(
         self, hub_id: str, pickup_date: date, route_id: str = "", *, route_ids: Collection[str] | None = None
@@ -225,6 +239,31 @@ class SqlAlchemyDispatchRepository(AbstractDispatchRepository):
         except IntegrityError as exc:  # a reassigned rider or vehicle taken meanwhile
             raise _conflict(exc, dispatch) from None
         self._sync_members(dispatch)
+
+    def update_many(self, dispatches: Sequence[Dispatch]) -> None:
+        if not dispatches:
+            return
+        rows = [_dispatch_row(d) for d in dispatches]
+        try:
+            self.session.execute(_UPDATE, columns_of(rows, ("id", *_DISPATCH_MUTABLE)))
+        except IntegrityError as exc:  # a reassigned rider or vehicle taken meanwhile
+            raise _conflict(exc, dispatches[0]) from None
+        gone: list[tuple[str, str]] = []
+        new: list[dict[str, Any]] = []
+        for dispatch in dispatches:
+            before = self._members.get(dispatch.id, [])
+            now_ids, known = set(dispatch.pur_ids), set(before)
+            gone.extend((dispatch.id, pur_id) for pur_id in before if pur_id not in now_ids)
+            new.extend(
+                {"dispatch_id": dispatch.id, "pur_id": pur_id, "added_at": dispatch.updated_at}
+                for pur_id in dispatch.pur_ids
+                if pur_id not in known
+            )
+            self._members[dispatch.id] = list(dispatch.pur_ids)
+        if gone:
+            self.session.execute(_DELETE_MEMBERS, {"dispatch_id": [d for d, _ in gone], "pur_id": [p for _, p in gone]})
+        if new:
+            self.session.execute(_INSERT_MEMBERS, columns_of(new, _MEMBER_COLUMNS))
 
     def _sync_members(self, dispatch: Dispatch) -> None:
         before = self._members.get(dispatch.id, [])
