@@ -14,7 +14,7 @@ import sqlalchemy as sa
 from sqlalchemy.exc import OperationalError
 
 from dispatch_svc.adapters import orm
-from dispatch_svc.adapters.unit_of_work import SqlAlchemyDispatchUnitOfWork
+from dispatch_svc.adapters.unit_of_work import SqlAlchemyDispatchUnitOfWork, route_lock_key
 from dispatch_svc.domain.model import Dispatch, NewDispatch, PickupStatus, Rider, Vehicle, VehicleType
 from dispatch_svc.domain.volumes import ObservedPickup
 from dispatch_svc.service_layer import handlers
@@ -153,3 +153,15 @@ def test_membership_of_several_dispatches_written_together_keeps_each_join_order
     stored = {d.id: d for d in (handlers.get_dispatch(uow_factory(), a.id), handlers.get_dispatch(uow_factory(), b.id))}
     assert stored[a.id].pur_ids == [f"{hub}-a2", f"{hub}-a3"] and stored[a.id].load.packages == 6
     assert stored[b.id].pur_ids == [f"{hub}-b2", f"{hub}-a1"] and stored[b.id].load.packages == 6
+
+
+def test_the_locks_of_many_routes_taken_in_one_statement_are_all_held(uow_factory, engine, hub):
+    keys = [(hub, f"R{i}", day) for i in range(20) for day in (TODAY, TOMORROW)]
+    free = (hub, "R99", TODAY)
+    with uow_factory() as uow:
+        uow.lock_routes(keys)
+        with engine.connect() as other:
+            try_lock = sa.text("SELECT pg_try_advisory_xact_lock(:k)")
+            held = [not other.execute(try_lock, {"k": route_lock_key(key)}).scalar_one() for key in keys]
+            assert all(held)
+            assert other.execute(try_lock, {"k": route_lock_key(free)}).scalar_one()
