@@ -13,7 +13,7 @@ the call's token) for changes a person asks for, `SERVICE_ACTOR` when dispatch_s
 
 from __future__ import annotations
 
-from collections.abc import Callable, Collection, Iterable, Sequence
+from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 
@@ -167,22 +167,37 @@ def _leave_detail(pickup: Pickup, snapshot: PurSnapshot) -> str:
     return f"pickup request is {snapshot.status.value}"
 
 
+def _left_dispatches(pickups: Mapping[str, Pickup], histories: Mapping[str, Sequence[PurSnapshot]]) -> set[str]:
+    """The dispatches of pickups some snapshot of their history moves (judged on the stored state)."""
+    moving = (PurEffect.ENQUEUE, PurEffect.LEAVE)
+    return {
+        pickup.dispatch_id
+        for pur_id, pickup in pickups.items()
+        if pickup.dispatch_id and any(pickup.plan(s) in moving for s in histories.get(pur_id, ()))
+    }
+
+
 class _PurBatch:
     """One apply_pur_changes transaction: the pickups and dispatches it loaded (locked), what it
     changed, and the events it made, in order."""
 
     def __init__(
-        self, uow: AbstractDispatchUnitOfWork, pur_ids: Iterable[str], moment: datetime, settings: PlanningSettings
+        self,
+        uow: AbstractDispatchUnitOfWork,
+        histories: Mapping[str, Sequence[PurSnapshot]],
+        moment: datetime,
+        settings: PlanningSettings,
     ) -> None:
         self.uow = uow
         self.moment = moment
         # service times and the default shift of a planned dispatch a queued pickup may join
         self.settings = settings
-        self.pickups = uow.pickups.get_many(pur_ids, for_update=True)
+        self.pickups = uow.pickups.get_many(histories, for_update=True)
         self.new: dict[str, Pickup] = {}
         self.changed: dict[str, Pickup] = {}
         self.to_place: dict[str, Pickup] = {}
-        self.dispatches: dict[str, Dispatch] = {}
+        # The dispatches its pickups will likely leave, in one read (`_dispatch` reads any other).
+        self.dispatches = uow.dispatches.get_many(_left_dispatches(self.pickups, histories), for_update=True)
         self.touched: dict[str, Dispatch] = {}
         self.events: list[DispatchEvent] = []
 

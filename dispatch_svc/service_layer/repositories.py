@@ -106,6 +106,10 @@ class AbstractDispatchRepository(abc.ABC):
     def get(self, dispatch_id: str, *, for_update: bool = False) -> Dispatch | None: ...
 
     @abc.abstractmethod
+    def get_many(self, dispatch_ids: Iterable[str], *, for_update: bool = False) -> dict[str, Dispatch]:
+        """The dispatches of these ids that exist (locked in id order when `for_update`)."""
+
+    @abc.abstractmethod
     def by_request_id(self, hub_id: str, request_id: str) -> Dispatch | None: ...
 
     @abc.abstractmethod

@@ -229,6 +229,10 @@ class FakeDispatchRepository(AbstractDispatchRepository):
     def get(self, dispatch_id: str, *, for_update: bool = False) -> Dispatch | None:
         return copy.deepcopy(self.store.dispatches.get(dispatch_id))
 
+    def get_many(self, dispatch_ids: Iterable[str], *, for_update: bool = False) -> dict[str, Dispatch]:
+        found = {i: self.store.dispatches[i] for i in sorted(set(dispatch_ids)) if i in self.store.dispatches}
+        return copy.deepcopy(found)
+
     def by_request_id(self, hub_id: str, request_id: str) -> Dispatch | None:
         found = self._where(hub_id=hub_id, request_id=request_id)
         return copy.deepcopy(found[0]) if found else None

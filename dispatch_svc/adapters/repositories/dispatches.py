@@ -169,6 +169,15 @@ class SqlAlchemyDispatchRepository(AbstractDispatchRepository):
         loaded = self._load(rows)
         return loaded[0] if loaded else None
 
+    def get_many(self, dispatch_ids: Iterable[str], *, for_update: bool = False) -> dict[str, Dispatch]:
+        ids = sorted(set(dispatch_ids))
+        if not ids:
+            return {}
+        statement = self._select().where(D.c.id.in_(ids)).order_by(D.c.id)
+        if for_update:
+            statement = statement.with_for_update(of=D)
+        return {d.id: d for d in self._load(self.session.execute(statement).all())}
+
     def by_request_id(self, hub_id: str, request_id: str) -> Dispatch | None:
         rows = self.session.execute(self._select().where(D.c.hub_id == hub_id, D.c.request_id == request_id)).all()
         loaded = self._load(rows)
