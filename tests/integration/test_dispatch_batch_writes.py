@@ -165,3 +165,18 @@ def test_the_locks_of_many_routes_taken_in_one_statement_are_all_held(uow_factor
             held = [not other.execute(try_lock, {"k": route_lock_key(key)}).scalar_one() for key in keys]
             assert all(held)
             assert other.execute(try_lock, {"k": route_lock_key(free)}).scalar_one()
+
+
+def test_dispatches_read_by_ids_in_one_query_are_locked_and_missing_ids_skipped(uow_factory, engine, hub):
+    create = dispatcher(uow_factory, hub)
+    a, b, c = create("R1"), create("R2"), create("R3")
+    with uow_factory() as uow:
+        found = uow.dispatches.get_many([b.id, a.id, "dsp-missing", b.id], for_update=True)
+        assert list(found) == sorted([a.id, b.id]) and found[b.id].route_id == "R2"  # in id order
+        with engine.connect() as other:
+            nowait = sa.select(orm.dispatches.c.id).with_for_update(nowait=True)
+            with pytest.raises(OperationalError, match="could not obtain lock"):
+                other.execute(nowait.where(orm.dispatches.c.id == a.id))
+        with engine.connect() as other:
+            assert other.execute(nowait.where(orm.dispatches.c.id == c.id)).scalar_one() == c.id
+        assert uow.dispatches.get_many([]) == {}
