@@ -8,7 +8,9 @@ inserts, dispatch_svc's pur.events batch)."""
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Mapping, Sequence
+from datetime import date, datetime
 from typing import Any
 
 import sqlalchemy as sa
@@ -55,7 +57,33 @@ def update_from_arrays(
     )
 
 
-def columns_of(rows: Sequence[Mapping[str, Any]], columns: Sequence[str]) -> dict[str, list[Any]]:
-    """Rows (mappings) turned into one list per column: the parameters of `insert_from_arrays`
-    and `update_from_arrays`."""
-    return {name: [row[name] for row in rows] for name in columns}
+def columns_of(rows: Sequence[Mapping[str, Any]], columns: Sequence[str]) -> dict[str, Any]:
+    """Rows (mappings) turned into one array per column (`array_literal`): the parameters of
+    `insert_from_arrays` and `update_from_arrays`."""
+    return {name: array_literal([row[name] for row in rows]) for name in columns}
+
+
+def array_literal(values: Sequence[Any]) -> Any:
+    """`values` in PostgreSQL's text form of an array (`{"a",NULL,3}`), for a parameter the
+    statement casts to its typed array, when every element is None, text, an int, a float, a bool,
+    a date, a datetime or a UUID; otherwise the list as it is (psycopg2 sends `ARRAY[...]`).
+
+    Why: psycopg2 adapts a list element by element into `ARRAY['a', NULL, 3]`, which PostgreSQL
+    then parses as an expression of that many constants; one string in array syntax costs a
+    third to a half as much on both sides (a 500-row batch of timestamps: 4.3 against 2.2 us an
+    element, client and server; bytes are the exception and keep psycopg2's form). The cast
+    gives the same values: an integration test holds both forms to it."""
+    parts = []
+    for value in values:
+        kind = type(value)
+        if value is None:
+            parts.append("NULL")
+        elif kind is str:
+            parts.append('"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"')
+        elif kind is int or kind is float or kind is bool or kind is uuid.UUID:
+            parts.append(str(value))
+        elif kind is datetime or kind is date:
+            parts.append('"' + value.isoformat() + '"')
+        else:
+            return values
+    return "{" + ",".join(parts) + "}"

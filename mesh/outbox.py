@@ -42,6 +42,7 @@ from sqlalchemy.orm import Session
 from sqlalchemy.schema import SchemaItem
 
 from mesh import tracing
+from mesh.arrays import array_literal
 from mesh.kafka import flush_and_check
 from mesh.kafka.headers import kafka_headers
 from mesh.transient import is_transient
@@ -236,8 +237,7 @@ class Outbox:
         # One statement over arrays (a column each), in the events' order: psycopg2 sends lists
         # as arrays without SQLAlchemy's per-row parameter handling, and PostgreSQL parses one
         # short statement whatever the number of rows.
-        columns = {name: [row.get(name) for row in rows] for name in _INSERTED}
-        columns["event_id"] = [str(event_id) for event_id in columns["event_id"]]
+        columns = {name: array_literal([row.get(name) for row in rows]) for name in _INSERTED}
         session.execute(self._insert_from_arrays, columns)
         if isinstance(session, Session):
             _wake_after_commit(session, self.channel)
@@ -564,7 +564,10 @@ class OutboxRelay:
             self._produce(rows)
             marked = conn.execute(
                 sa.update(table)
-                .where(table.c.id == sa.any_(sa.bindparam("ids", [r[0] for r in rows], type_=ARRAY(sa.BigInteger))))
+                .where(
+                    table.c.id
+                    == sa.any_(sa.cast(sa.bindparam("ids", array_literal([r[0] for r in rows])), ARRAY(sa.BigInteger)))
+                )
                 .values(sent_at=sa.func.clock_timestamp())
                 .returning(table.c.topic, sa.func.date_part("epoch", table.c.sent_at - table.c.created_at))
             ).all()

@@ -201,11 +201,7 @@ class PickupRepository(AbstractPickupRepository):
         # One statement over arrays, one column each: PostgreSQL parses and plans it once for the
         # batch (an executemany sent one UPDATE per PUR; 500 of them per consumer batch).
         latest = {pur.id: pur for pur in purs}
-        columns: dict[str, list[Any]] = {name: [] for name in ("id", *_MUTABLE)}
-        for pur in latest.values():
-            row = _to_row(pur)
-            for name, values in columns.items():
-                values.append(row[name])
+        columns = columns_of([_to_row(pur) for pur in latest.values()], ("id", *_MUTABLE))
         self.session.connection().exec_driver_sql(_UPDATE_FROM_ARRAYS, columns)
         insert_history(self.session, [e for p in purs for e in p.take_history()])
 

@@ -17,7 +17,7 @@ from dispatch_svc.domain.forecasting import Backtest, DailyVolume
 from dispatch_svc.domain.planning import Point
 from dispatch_svc.domain.volumes import ObservedPickup, RouteProfiles, StoredBacktest
 from dispatch_svc.service_layer.repositories import AbstractVolumeRepository
-from mesh.arrays import insert_from_arrays, update_from_arrays
+from mesh.arrays import array_literal, insert_from_arrays, update_from_arrays
 
 DayKey = tuple[str, str, date]
 POINTS_PER_ROUTE = 500
@@ -68,12 +68,12 @@ class SqlAlchemyVolumeRepository(AbstractVolumeRepository):
             self.session.execute(
                 _UPSERT_OBSERVATIONS,
                 {
-                    "pur_id": [o.pur_id for o in rows],
-                    "hub_id": [o.hub_id for o in rows],
-                    "route_id": [o.route_id for o in rows],
-                    "day": [o.day for o in rows],
-                    "packages": [o.packages for o in rows],
-                    "weight_kg": [o.weight_kg for o in rows],
+                    "pur_id": array_literal([o.pur_id for o in rows]),
+                    "hub_id": array_literal([o.hub_id for o in rows]),
+                    "route_id": array_literal([o.route_id for o in rows]),
+                    "day": array_literal([o.day for o in rows]),
+                    "packages": array_literal([o.packages for o in rows]),
+                    "weight_kg": array_literal([o.weight_kg for o in rows]),
                     "now": now,
                 },
             )
@@ -83,9 +83,9 @@ class SqlAlchemyVolumeRepository(AbstractVolumeRepository):
         if not changed:
             return
         keys = {
-            "hub_id": [h for h, _, _ in changed],
-            "route_id": [r for _, r, _ in changed],
-            "day": [d for _, _, d in changed],
+            "hub_id": array_literal([h for h, _, _ in changed]),
+            "route_id": array_literal([r for _, r, _ in changed]),
+            "day": array_literal([d for _, _, d in changed]),
             "now": now,
         }
         # Rows first, created or locked in key order (as every writer of these rows), then the sums:
