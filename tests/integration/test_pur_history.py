@@ -91,14 +91,17 @@ def test_a_batch_of_creates_writes_its_history_in_one_insert(engine, uow_factory
     with StatementLog(engine) as log:
         results = handlers.create_pickups(uow_factory(), requests, actor=Actor(client, "client"))
     assert log.count("INSERT INTO pur.pickup_history") == 1
-    rows = history_rows(engine, [r.pickup.id for r in results])
+    # The client's own entries: a running mesh may already be routing these PURs (its entries
+    # name pur_svc as the actor).
+    rows = [r for r in history_rows(engine, [r.pickup.id for r in results]) if r.actor_subject == client]
     assert len(rows) == 300 and {(r.version, r.status, r.actor_subject, r.reason) for r in rows} == {
         (1, "PENDING_ROUTE", client, "created")
     }
 
     # A retried batch creates nothing and records nothing.
     handlers.create_pickups(uow_factory(), requests, actor=Actor(client, "client"))
-    assert len(history_rows(engine, [r.pickup.id for r in results])) == 300
+    again = [r for r in history_rows(engine, [r.pickup.id for r in results]) if r.actor_subject == client]
+    assert len(again) == 300
 
 
 def test_a_failed_change_leaves_no_history(engine, uow_factory, hub, client):
