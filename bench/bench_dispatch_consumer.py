@@ -31,7 +31,7 @@ from datetime import UTC, date, datetime
 import sqlalchemy as sa
 
 from bench.bench_open_pickups import EveryoneHere, delete_hub
-from bench.instruments import _cpu_ticks
+from bench.instruments import backend_cpu_seconds
 from dispatch_svc.adapters import orm
 from dispatch_svc.adapters.unit_of_work import SqlAlchemyDispatchUnitOfWork
 from dispatch_svc.domain.model import NewDispatch, PickupStatus, PurSnapshot, Rider, RouteMatch, Vehicle, VehicleType
@@ -58,7 +58,6 @@ def snapshot(hub: str, pur_id: str, route: str, day: date, version: int, status:
 
 
 APPLICATION = "bench_dispatch_consumer"
-TICKS = os.sysconf("SC_CLK_TCK")
 UowFactory = Callable[[], SqlAlchemyDispatchUnitOfWork]
 
 
@@ -94,22 +93,15 @@ class Hub:
             handlers.create_dispatch(self.uow(), attendance, new)
 
 
-def backend_ticks(engine: sa.Engine) -> dict[int, int]:
-    """CPU ticks so far of each PostgreSQL backend serving this bench."""
-    with engine.connect() as conn:
-        pids = conn.execute(
-            sa.text("SELECT pid FROM pg_stat_activity WHERE application_name = :name"), {"name": APPLICATION}
-        ).scalars()
-        return {pid: _cpu_ticks(pid) for pid in pids}
-
-
 def measure(name: str, engine: sa.Engine, uow_factory: UowFactory, batches: list[list[PurSnapshot]]) -> None:
-    backends = backend_ticks(engine)
+    backends = backend_cpu_seconds(engine, APPLICATION)
     cpu, wall, events = time.process_time(), time.perf_counter(), 0
     for batch in batches:
         events += handlers.apply_pur_changes(uow_factory(), batch)
     cpu, wall = time.process_time() - cpu, time.perf_counter() - wall
-    database = sum(ticks - backends.get(pid, 0) for pid, ticks in backend_ticks(engine).items()) / TICKS
+    database = sum(
+        seconds - backends.get(pid, 0.0) for pid, seconds in backend_cpu_seconds(engine, APPLICATION).items()
+    )
     purs = sum(len(b) for b in batches)
     print(
         f"{name:>9}: {purs} PURs in {len(batches)} batches, {events} events: CPU per PUR "

@@ -24,6 +24,7 @@ from urllib.parse import urlsplit
 import grpc
 import numpy as np
 import psycopg2
+import sqlalchemy as sa
 
 from firstmile.routing.v1 import routing_pb2
 from firstmile_client.channels import ToolError
@@ -165,6 +166,16 @@ def _cpu_ticks(pid: int) -> int:
         return 0
     fields_after_comm = stat[stat.rindex(")") + 2 :].split()
     return int(fields_after_comm[11]) + int(fields_after_comm[12])  # utime + stime
+
+
+def backend_cpu_seconds(engine: sa.Engine, application_name: str) -> dict[int, float]:
+    """CPU seconds so far of each PostgreSQL backend whose connection names `application_name`
+    (the database must run on this machine: read from /proc)."""
+    with engine.connect() as conn:
+        pids = conn.execute(
+            sa.text("SELECT pid FROM pg_stat_activity WHERE application_name = :name"), {"name": application_name}
+        ).scalars()
+        return {pid: _cpu_ticks(pid) / _CLK_TCK for pid in pids}
 
 
 class CpuMeter:
