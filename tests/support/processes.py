@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import random
 import signal
 import socket
 import subprocess
@@ -30,10 +31,32 @@ SERVICES = {
 }
 
 
+# Below the kernel's ephemeral range (32768-60999 by default): a port the kernel picks (bind to 0)
+# is free only until an outgoing connection takes it as its source port, which happened between
+# the pick and the service's bind ("Address already in use" in CI). Clear of the fixed ports the
+# mesh and the fault suite use (5432, 6379, 9092-9199, 25432, 26379, 29192-29195).
+_PORTS = range(10_000, 25_000)
+_handed_out: set[int] = set()
+
+
 def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
+    """A port nothing listens on, not handed out before in this test session."""
+    for _ in range(1000):
+        port = random.choice(_PORTS)
+        if port not in _handed_out and _bindable(port):
+            _handed_out.add(port)
+            return port
+    raise RuntimeError(f"no free port found in {_PORTS}")
+
+
+def _bindable(port: int) -> bool:
+    for family, address in ((socket.AF_INET, "0.0.0.0"), (socket.AF_INET6, "::")):
+        with socket.socket(family) as sock:
+            try:
+                sock.bind((address, port))
+            except OSError:
+                return False
+    return True
 
 
 def mesh_environment() -> dict[str, str]:
