@@ -18,12 +18,15 @@ from collections.abc import Callable, Iterator
 import pytest
 import redis
 import sqlalchemy as sa
+from alembic.migration import MigrationContext
+from alembic.operations import Operations
 from kafka import KafkaAdminClient, KafkaConsumer, KafkaProducer
 from kafka.structs import TopicPartition
 from sqlalchemy.orm import Session, sessionmaker
 
 from mesh.db import make_engine, make_session_factory
 from mesh.kafka import TopicSpec, dlq_topic, ensure_topics, make_producer
+from mesh.outbox import create_outbox_table
 from mesh.redis_client import make_redis
 
 
@@ -64,6 +67,26 @@ def pg_schema(engine: sa.Engine, request: pytest.FixtureRequest, unique_name) ->
     yield schema
     with engine.begin() as conn:
         conn.execute(sa.text(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE'))
+
+
+@pytest.fixture
+def migrating_outbox(
+    engine: sa.Engine, request: pytest.FixtureRequest, unique_name
+) -> Iterator[tuple[Operations, str]]:
+    """`(op, schema)`: an outbox as `create_outbox_table` makes it today, in a schema of its own
+    (dropped afterwards), and Alembic operations on one open transaction, for testing the outbox
+    migration helpers."""
+    schema = unique_name("t_outbox_" + request.node.name.removeprefix("test_"))
+    with engine.begin() as conn:
+        conn.execute(sa.text(f'CREATE SCHEMA "{schema}"'))
+    try:
+        with engine.begin() as conn:
+            op = Operations(MigrationContext.configure(conn))
+            create_outbox_table(op, schema)
+            yield op, schema
+    finally:
+        with engine.begin() as conn:
+            conn.execute(sa.text(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE'))
 
 
 class KafkaAdmin:

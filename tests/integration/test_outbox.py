@@ -140,24 +140,17 @@ def test_alembic_helper_creates_exactly_the_table_definition(engine, module_outb
             conn.execute(sa.text(f'DROP SCHEMA "{other}" CASCADE'))
 
 
-def test_event_id_unique_index_migration_drops_it_from_an_older_outbox_and_back(engine, unique_name):
-    schema = unique_name("t_outbox_event_id")
-    with engine.begin() as conn:
-        conn.execute(sa.text(f'CREATE SCHEMA "{schema}"'))
-    try:
-        with engine.begin() as conn:
-            op = Operations(MigrationContext.configure(conn))
-            create_outbox_table(op, schema)
-            drop_event_id_unique(op, schema)  # a table created since has none: nothing to do
-            restore_event_id_unique(op, schema)  # an outbox as 0001 created it
-            assert [u["column_names"] for u in sa.inspect(conn).get_unique_constraints("outbox", schema=schema)] == [
-                ["event_id"]
-            ]
-            drop_event_id_unique(op, schema)
-            assert sa.inspect(conn).get_unique_constraints("outbox", schema=schema) == []
-    finally:
-        with engine.begin() as conn:
-            conn.execute(sa.text(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE'))
+def test_event_id_unique_index_migration_drops_it_from_an_older_outbox_and_back(migrating_outbox):
+    op, schema = migrating_outbox
+
+    def unique_columns() -> list[list[str]]:
+        return [u["column_names"] for u in sa.inspect(op.get_bind()).get_unique_constraints("outbox", schema=schema)]
+
+    drop_event_id_unique(op, schema)  # a table created since has none: nothing to do
+    restore_event_id_unique(op, schema)  # an outbox as 0001 created it
+    assert unique_columns() == [["event_id"]]
+    drop_event_id_unique(op, schema)
+    assert unique_columns() == []
 
 
 # -- publishing --------------------------------------------------------------------------------

@@ -165,19 +165,14 @@ def test_one_trace_from_a_grpc_create_through_the_outbox_to_a_consumers_span(
     assert {s.context.trace_id for s in spans.get_finished_spans()} == {CALLER_TRACE_ID}, "ONE trace"
 
 
-def test_trace_context_column_migration_adds_what_an_older_outbox_lacks(engine, unique_name) -> None:
-    schema = unique_name("t_outbox_traceparent")
-    with engine.begin() as conn:
-        conn.execute(sa.text(f'CREATE SCHEMA "{schema}"'))
-    try:
-        with engine.begin() as conn:
-            op = Operations(MigrationContext.configure(conn))
-            create_outbox_table(op, schema)
-            add_traceparent_column(op, schema)  # a table created since has it: nothing to do
-            drop_traceparent_column(op, schema)  # an outbox as 0001 created it before the column
-            assert "traceparent" not in {c["name"] for c in sa.inspect(conn).get_columns("outbox", schema=schema)}
-            add_traceparent_column(op, schema)
-            assert "traceparent" in {c["name"] for c in sa.inspect(conn).get_columns("outbox", schema=schema)}
-    finally:
-        with engine.begin() as conn:
-            conn.execute(sa.text(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE'))
+def test_trace_context_column_migration_adds_what_an_older_outbox_lacks(migrating_outbox) -> None:
+    op, schema = migrating_outbox
+
+    def columns() -> set[str]:
+        return {c["name"] for c in sa.inspect(op.get_bind()).get_columns("outbox", schema=schema)}
+
+    add_traceparent_column(op, schema)  # a table created since has it: nothing to do
+    drop_traceparent_column(op, schema)  # an outbox as 0001 created it before the column
+    assert "traceparent" not in columns()
+    add_traceparent_column(op, schema)
+    assert "traceparent" in columns()
